@@ -1,0 +1,138 @@
+// The benchmark harness: every subject of a benchmark runs in one process, interleaved over
+// several rounds after a warm-up, so machine noise hits all of them alike. Results are reported
+// as ns/op, ops/s, the median over rounds, and the ratio to the peer named as `baseline`.
+
+/** One thing measured: `run` performs `batch` operations when called. */
+export interface Subject {
+  /** Performs one operation (`kind: 'op'`) or is one caller's loop body (`kind: 'concurrent'`). */
+  run: () => unknown | Promise<unknown>;
+}
+
+export interface BenchmarkDefinition {
+  /** Unique name, e.g. `resilience.circuit-breaker`; `pnpm bench <prefix>` selects by prefix. */
+  name: string;
+  /** What is measured, printed above the table. */
+  description: string;
+  /**
+   * `op`: one caller, sequential awaits (latency per op).
+   * `concurrent`: `concurrency` callers each looping `run` (throughput).
+   */
+  mode: { kind: 'op' } | { kind: 'concurrent'; concurrency: number };
+  /** Operations per round per subject. */
+  operations: number;
+  /** Rounds after warm-up; the median is reported. @defaultValue 5 */
+  rounds?: number;
+  /** Subjects by name, e.g. `{ bulwark: …, cockatiel: … }`. */
+  subjects: Record<string, () => Promise<Subject> | Subject>;
+  /** The subject the others are compared to (ratio = its ns/op ÷ the subject's). */
+  baseline?: string;
+  /** Subtracted from every subject's ns/op to report an added cost (e.g. a bare `await fn()`). */
+  overheadOf?: string;
+  setup?: () => Promise<void>;
+  teardown?: () => Promise<void>;
+}
+
+export interface SubjectResult {
+  subject: string;
+  nsPerOp: number;
+  opsPerSecond: number;
+  roundsNsPerOp: number[];
+  addedNsPerOp?: number;
+  /** >1 means faster than the baseline. */
+  ratioToBaseline?: number;
+}
+
+export interface BenchmarkResult {
+  name: string;
+  description: string;
+  mode: BenchmarkDefinition['mode'];
+  operations: number;
+  results: SubjectResult[];
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+async function runRound(subject: Subject, definition: BenchmarkDefinition, operations: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  if (definition.mode.kind === 'op') {
+    for (let index = 0; index < operations; index++) await subject.run();
+  } else {
+    let remaining = operations;
+    const caller = async () => {
+      while (remaining > 0) {
+        remaining -= 1;
+        await subject.run();
+      }
+    };
+    await Promise.all(Array.from({ length: definition.mode.concurrency }, caller));
+  }
+  return Number(process.hrtime.bigint() - start) / operations;
+}
+
+export async function runBenchmark(definition: BenchmarkDefinition): Promise<BenchmarkResult> {
+  await definition.setup?.();
+  try {
+    const names = Object.keys(definition.subjects);
+    const subjects = new Map<string, Subject>();
+    for (const name of names)
+      subjects.set(name, await (definition.subjects[name] as () => Promise<Subject> | Subject)());
+    const rounds = definition.rounds ?? 5;
+    const warmUp = Math.max(1, Math.floor(definition.operations / 5));
+    for (const subject of subjects.values()) await runRound(subject, definition, warmUp);
+    const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round so no subject always runs first (or right after GC).
+      for (let offset = 0; offset < names.length; offset++) {
+        const name = names[(round + offset) % names.length] as string;
+        samples.get(name)?.push(await runRound(subjects.get(name) as Subject, definition, definition.operations));
+      }
+    }
+    const results: SubjectResult[] = names.map((subject) => {
+      const roundsNsPerOp = samples.get(subject) ?? [];
+      const nsPerOp = median(roundsNsPerOp);
+      return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
+    });
+    const overhead = results.find((result) => result.subject === definition.overheadOf);
+    const baseline = results.find((result) => result.subject === definition.baseline);
+    for (const result of results) {
+      if (overhead && result !== overhead) result.addedNsPerOp = result.nsPerOp - overhead.nsPerOp;
+      if (baseline) {
+        // Compare added cost when an overhead subject exists, else the whole cost.
+        const own = result.addedNsPerOp ?? result.nsPerOp;
+        const theirs = baseline.addedNsPerOp ?? baseline.nsPerOp;
+        result.ratioToBaseline = theirs / own;
+      }
+    }
+    return {
+      name: definition.name,
+      description: definition.description,
+      mode: definition.mode,
+      operations: definition.operations,
+      results,
+    };
+  } finally {
+    await definition.teardown?.();
+  }
+}
+
+const format = (value: number, digits = 0) =>
+  value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function formatResult(result: BenchmarkResult, baseline?: string): string {
+  const mode = result.mode.kind === 'op' ? 'sequential' : `concurrency ${result.mode.concurrency}`;
+  const lines = [`\n## ${result.name} — ${result.description} (${mode}, ${format(result.operations)} ops/round)`];
+  lines.push('| subject | ns/op | added ns/op | ops/s | rounds ns/op | ratio vs ' + (baseline ?? '—') + ' |');
+  lines.push('|---|---:|---:|---:|---|---:|');
+  for (const row of result.results) {
+    lines.push(
+      `| ${row.subject} | ${format(row.nsPerOp, 1)} | ${row.addedNsPerOp === undefined ? '' : format(row.addedNsPerOp, 1)} | ${format(row.opsPerSecond)} | ${row.roundsNsPerOp.map((value) => format(value)).join(' / ')} | ${row.ratioToBaseline === undefined ? '' : `${format(row.ratioToBaseline, 2)}x`} |`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,10 @@
+import type { BenchmarkDefinition } from '../harness.js';
+
+/**
+ * Every benchmark, loaded lazily so one suite's peer libraries load only when it is selected.
+ * Each issue adds its suite file here.
+ */
+export async function benchmarks(): Promise<BenchmarkDefinition[]> {
+  const suites = await Promise.all([import('./baseline.bench.js')]);
+  return suites.flatMap((suite) => suite.default);
+}

@@ -1,0 +1,1 @@
+export type { BlobInfo, BlobStore, PutBlobOptions } from './blob-store.js';

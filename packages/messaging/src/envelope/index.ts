@@ -1,0 +1,4 @@
+export type { CreateEnvelopeOptions, Envelope, EnvelopeInit, MessageHeaders } from './envelope.js';
+export { createEnvelope } from './envelope.js';
+export type { Serializer } from './serializer.js';
+export { jsonSerializer } from './serializer.js';

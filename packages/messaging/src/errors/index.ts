@@ -1,0 +1,1 @@
+export { InvalidMessagingOptionsError, MessagingError } from './messaging-error.js';

@@ -1,0 +1,7 @@
+export type {
+  BeginResult,
+  IdempotencyRecord,
+  IdempotencyRecordCompleted,
+  IdempotencyRecordInProgress,
+  IdempotencyStore,
+} from './idempotency-store.js';

@@ -1,0 +1,20 @@
+/**
+ * Messaging without loss or duplicates: the envelope, transports, consumers with retries and
+ * dead letters, the transactional outbox, the inbox, idempotency, claim check and async reply.
+ *
+ * @packageDocumentation
+ */
+
+// Claim check (issue: idempotency and claim check).
+export * from './claim-check/index.js';
+export * from './envelope/index.js';
+export * from './errors/index.js';
+// Idempotency (issue: idempotency and claim check).
+export * from './idempotency/index.js';
+
+// Transports and the consumer (issue: transports).
+export * from './transport/index.js';
+
+// Outbox (issue: outbox) — the PostgreSQL outbox lives in ./postgres.
+
+// Async reply (issue: outbox and async reply).

@@ -1,0 +1,8 @@
+export type {
+  Delivery,
+  DeliveryHandler,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportCapabilities,
+} from './transport.js';

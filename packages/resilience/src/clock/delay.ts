@@ -1,0 +1,24 @@
+import type { Clock } from './clock.js';
+
+/**
+ * Resolves after `delayMs` on `clock`; rejects with `signal.reason` as soon as `signal` aborts,
+ * leaving no timer or listener behind either way.
+ */
+export function delay(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (delayMs <= 0 && !signal) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = clock.setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, delayMs),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,1 @@
+export { ExecutionRejectedError, InvalidOptionsError, ResilienceError } from './resilience-error.js';

@@ -1,0 +1,15 @@
+/**
+ * Resilience policies for Node.js services: retry, circuit breaker, timeout, bulkhead, fallback,
+ * hedge and rate limiting, composed with `pipeline(...)`.
+ *
+ * @packageDocumentation
+ */
+
+// Kernel: time, errors, the policy contract.
+export * from './clock/index.js';
+export * from './errors/index.js';
+export * from './policy/index.js';
+
+// Policies (issue: resilience policies).
+
+// Rate limiting (issue: rate limiting).

@@ -1,0 +1,1 @@
+export type { Executable, ExecuteOptions, ExecutionContext, Policy } from './policy.js';

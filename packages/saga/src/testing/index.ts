@@ -1,0 +1,6 @@
+/**
+ * The conformance suite every `SagaLog` adapter must pass.
+ *
+ * @packageDocumentation
+ */
+export {};
