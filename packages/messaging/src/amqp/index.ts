@@ -1,0 +1,7 @@
+/**
+ * RabbitMQ transport through the user's `amqplib` connection.
+ *
+ * @packageDocumentation
+ */
+// Each adapter adds its export line here, one per line, grouped by issue.
+export {};

@@ -1,0 +1,7 @@
+/**
+ * Express/Connect middleware.
+ *
+ * @packageDocumentation
+ */
+// Each adapter adds its export line here, one per line, grouped by issue.
+export {};
