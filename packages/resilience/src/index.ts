@@ -5,11 +5,11 @@
  * @packageDocumentation
  */
 
+// Policies (issue: resilience policies).
+export * from './circuit-breaker/index.js';
 // Kernel: time, errors, the policy contract.
 export * from './clock/index.js';
 export * from './errors/index.js';
 export * from './policy/index.js';
-
-// Policies (issue: resilience policies).
 
 // Rate limiting (issue: rate limiting).
