@@ -33,6 +33,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'],
           exclude: [...exclude, ...serverSuites],
         },
@@ -41,7 +42,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'servers',
-          include: serverSuites.map((glob) => `packages/*/test/${glob}`),
+          // Runs after the unit project, with its own worker limit.
+          sequence: { groupOrder: 1 },
+          include: serverSuites.flatMap((glob) => [`packages/*/test/${glob}`, `tools/*/test/${glob}`]),
           exclude,
           testTimeout: 60_000,
           hookTimeout: 60_000,
