@@ -1,0 +1,45 @@
+// The docs site: the typedoc API reference of every package entry (one module per subpath
+// export, read from the packages' `exports` maps) plus the Markdown guides in ./guides.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const packages = ['resilience', 'messaging', 'saga'];
+
+const entryPoints = packages.flatMap((name) => {
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
+  return Object.values(manifest.exports)
+    .map((target) => (typeof target === 'object' ? target['@bulwark/source'] : undefined))
+    .filter(Boolean)
+    .map((source) => join(root, 'packages', name, source));
+});
+
+/** @type {Partial<import('typedoc').TypeDocOptions>} */
+export default {
+  name: 'Bulwark',
+  entryPoints,
+  entryPointStrategy: 'resolve',
+  tsconfig: join(import.meta.dirname, 'tsconfig.json'),
+  out: join(import.meta.dirname, 'dist'),
+  readme: join(import.meta.dirname, 'guides', 'index.md'),
+  projectDocuments: [join(import.meta.dirname, 'guides', '*.md')],
+  includeVersion: false,
+  excludePrivate: true,
+  excludeInternal: true,
+  excludeExternals: true,
+  categorizeByGroup: true,
+  sort: ['kind', 'instance-first', 'alphabetical-ignoring-documents'],
+  validation: {
+    notExported: true,
+    invalidLink: true,
+    invalidPath: true,
+    rewrittenLink: true,
+    notDocumented: true,
+    unusedMergeModuleWith: true,
+  },
+  treatWarningsAsErrors: true,
+  treatValidationWarningsAsErrors: true,
+  githubPages: false,
+  disableSources: true,
+  hideGenerator: true,
+};
