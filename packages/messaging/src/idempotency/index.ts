@@ -1,3 +1,11 @@
+export { canonicalJson, fingerprint } from './fingerprint.js';
+export type { Idempotency, IdempotentOutcome, IdempotentRunOptions, IdempotentWorkContext } from './idempotency.js';
+export { idempotency } from './idempotency.js';
+export type { StoredError } from './idempotency-errors.js';
+export { IdempotencyConflictError, IdempotencyKeyReuseError, IdempotentReplayedError } from './idempotency-errors.js';
+export type { IdempotencyEvents, Unsubscribe } from './idempotency-events.js';
+export type { IdempotencyOptions, OutcomeSerializer } from './idempotency-options.js';
+export { idempotencyDefaults } from './idempotency-options.js';
 export type {
   BeginResult,
   IdempotencyRecord,
@@ -5,3 +13,5 @@ export type {
   IdempotencyRecordInProgress,
   IdempotencyStore,
 } from './idempotency-store.js';
+export type { MemoryIdempotencyStoreOptions } from './memory-idempotency-store.js';
+export { memoryIdempotencyStore } from './memory-idempotency-store.js';

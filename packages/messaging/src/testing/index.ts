@@ -3,4 +3,7 @@
  *
  * @packageDocumentation
  */
-export {};
+
+// Idempotency (issue: idempotency and claim check).
+export type { IdempotencyStoreCapabilities, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
+export { idempotencyStoreConformance } from './idempotency-store-conformance.js';
