@@ -1,8 +1,15 @@
+export type { MemoryTransport, MemoryTransportOptions } from './memory-transport.js';
+export { memoryTransport } from './memory-transport.js';
 export type {
+  CloseSubscriptionOptions,
   Delivery,
   DeliveryHandler,
+  NackOptions,
+  PublishOptions,
   SubscribeOptions,
   Subscription,
   Transport,
   TransportCapabilities,
 } from './transport.js';
+export { orderingKeyOf } from './transport.js';
+export { TransportClosedError } from './transport-errors.js';

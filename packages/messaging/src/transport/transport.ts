@@ -1,61 +1,145 @@
 import type { Envelope } from '../envelope/envelope.js';
 
-/** What a transport promises, declared as data so conformance suites and users can check it. */
+/**
+ * What a transport promises, declared as data so the conformance suite, the consumer and users
+ * can check it instead of reading the adapter's source.
+ */
 export interface TransportCapabilities {
   /** Messages survive a restart of the process (and of the server, where it persists). */
   readonly persistent: boolean;
   /** Several subscribers in one group compete; different groups each get every message. */
   readonly consumerGroups: boolean;
-  /** Order promised to one subscriber: none, per message `key`, or per topic. */
+  /**
+   * Order promised within one consumer group:
+   * - `none`: no promise;
+   * - `per-topic`: a single subscriber receives the topic's messages in publish order (redeliveries aside);
+   * - `per-key`: messages sharing an {@link orderingKeyOf | ordering key} are delivered in publish
+   *   order and one at a time: the next message of a key is not delivered to any member of the
+   *   group until the previous one is acked (a nacked or expired one is redelivered first).
+   */
   readonly ordering: 'none' | 'per-key' | 'per-topic';
-  /** `nack({ delayMs })` and delayed publishing are honoured by the server. */
+  /** `nack({ delayMs })` and `publish(…, { delayMs })` are honoured. */
   readonly delayedDelivery: boolean;
+  /**
+   * A delivery left unsettled longer than the visibility timeout is redelivered, even while its
+   * subscriber lives (SQS semantics). Without it, unacked deliveries come back only when the
+   * subscription closes or its connection dies.
+   */
+  readonly visibilityTimeout: boolean;
+  /**
+   * `deliveryCount` counts every delivery. When false the transport only knows whether a
+   * message was delivered before: `deliveryCount` is 1, then 2 on any redelivery.
+   */
+  readonly deliveryCount: boolean;
 }
 
-/** One delivery of a message to a subscriber. Unacknowledged deliveries are redelivered. */
+/**
+ * The key a transport with `ordering: 'per-key'` orders by: the FIFO `groupId` if the message has
+ * one, else its partition `key`; `undefined` means the message is unordered.
+ */
+export function orderingKeyOf(message: Pick<Envelope, 'key' | 'groupId'>): string | undefined {
+  return message.groupId ?? message.key;
+}
+
+/** Options of {@link Delivery.nack}. */
+export interface NackOptions {
+  /** Redeliver after this long, where the transport supports delayed delivery. @defaultValue 0 */
+  delayMs?: number;
+}
+
+/**
+ * One delivery of a message to a subscriber. Until it is settled (acked or nacked) the message is
+ * held for this subscriber; a delivery never settled is redelivered when its subscription closes,
+ * when its connection or process dies, or after the visibility timeout where the transport has one.
+ *
+ * Settling is idempotent: the first `ack`/`nack` wins, later calls do nothing. Settling a delivery
+ * the transport has already taken back (its visibility timeout ran out, its subscription closed)
+ * does nothing either: the message is, or will be, redelivered.
+ */
 export interface Delivery<Payload = unknown> {
   readonly message: Envelope<Payload>;
-  /** 1 on the first delivery; grows with each redelivery where the transport counts them. */
+  /** 1 on the first delivery; grows with each redelivery (see {@link TransportCapabilities.deliveryCount}). */
   readonly deliveryCount: number;
   /** Confirms the message is handled: it will not be delivered to this group again. */
   ack(): Promise<void>;
   /** Gives the message back for redelivery, after `delayMs` where supported. */
-  nack(options?: { delayMs?: number }): Promise<void>;
+  nack(options?: NackOptions): Promise<void>;
 }
 
 /**
  * Called for each delivery. At-least-once: the subscription acks when the handler resolves and
- * nacks when it rejects, unless the handler already settled the delivery itself.
+ * nacks (without delay) when it rejects, unless the handler already settled the delivery itself.
  */
 export type DeliveryHandler<Payload = unknown> = (delivery: Delivery<Payload>) => Promise<void>;
 
 /** Options of {@link Transport.subscribe}. */
 export interface SubscribeOptions {
-  /** Deliveries handed out at once before acks come back. */
+  /**
+   * Deliveries handed to this subscriber at once before they are settled: the most handlers the
+   * subscription runs concurrently.
+   * @defaultValue 10
+   */
   prefetch?: number;
+  /** Aborting it closes the subscription as `close({ deadlineMs: 0 })` would. */
+  signal?: AbortSignal;
 }
 
-/** A live subscription. */
-export interface Subscription {
+/** Options of {@link Subscription.close}. */
+export interface CloseSubscriptionOptions {
   /**
-   * Stops taking new deliveries and waits for handlers in flight to settle, up to
-   * `deadlineMs`; deliveries not acked by then are redelivered later.
+   * How long to wait for handlers in flight; deliveries still unsettled then are given back for
+   * redelivery (their handlers keep running, but their acks no longer count).
+   * @defaultValue 30_000
    */
-  close(options?: { deadlineMs?: number }): Promise<void>;
+  deadlineMs?: number;
+}
+
+/** A live subscription of one member of a consumer group. */
+export interface Subscription {
+  /** The topic subscribed to. */
+  readonly topic: string;
+  /** The consumer group this subscriber belongs to. */
+  readonly group: string;
+  /**
+   * Stops taking new deliveries at once, then waits for handlers in flight to settle, up to
+   * `deadlineMs`; deliveries not settled by then are given back for redelivery. Idempotent.
+   */
+  close(options?: CloseSubscriptionOptions): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@link Transport.publish}. */
+export interface PublishOptions {
+  signal?: AbortSignal;
+  /** Deliver no earlier than this, where the transport supports delayed delivery. @defaultValue 0 */
+  delayMs?: number;
 }
 
 /**
- * Moves envelopes between services. At-least-once: a message published (the promise resolved)
- * is delivered to every group at least once, even if a subscriber dies before acking.
+ * Moves envelopes between services. The contract every adapter keeps (and the conformance suite
+ * in `@bulwark/messaging/testing` checks):
+ *
+ * - **At-least-once.** Once `publish` resolves, every consumer group that existed at that moment
+ *   receives each message at least once, even if a subscriber dies before acking. A group exists
+ *   from its first `subscribe` (adapters may offer a way to declare it earlier); messages
+ *   published to a topic before any group existed may be dropped.
+ * - **Groups.** Members of one group compete for messages; every group gets every message.
+ * - **Settling.** A delivery is acked or nacked once; an unsettled delivery comes back when its
+ *   subscription closes or dies (and after the visibility timeout, where declared).
+ * - **Order** as declared by {@link TransportCapabilities.ordering}.
+ * - **Close.** `close()` closes every subscription this transport made (draining in-flight
+ *   handlers within their deadline), after which `publish` and `subscribe` reject with
+ *   `TransportClosedError`. It never closes clients the user passed in.
  */
 export interface Transport {
   /** A short name such as `memory`, `postgres`, `redis-streams`, `amqp`. */
   readonly name: string;
   readonly capabilities: TransportCapabilities;
-  /** Publishes messages; resolves once the transport holds them durably (where it persists). */
-  publish(topic: string, messages: readonly Envelope[], options?: { signal?: AbortSignal }): Promise<void>;
+  /** Publishes messages in order; resolves once the transport holds them (durably, where it persists). */
+  publish(topic: string, messages: readonly Envelope[], options?: PublishOptions): Promise<void>;
   /** Subscribes `handler` to `topic` as a member of consumer group `group`. */
   subscribe(topic: string, group: string, handler: DeliveryHandler, options?: SubscribeOptions): Promise<Subscription>;
   /** Closes every subscription this transport made; does not close clients the user passed in. */
-  close(): Promise<void>;
+  close(options?: CloseSubscriptionOptions): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
