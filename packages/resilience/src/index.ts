@@ -13,3 +13,4 @@ export * from './errors/index.js';
 export * from './policy/index.js';
 
 // Rate limiting (issue: rate limiting).
+export * from './rate-limit/index.js';
