@@ -1,1 +1,12 @@
-export type { BlobInfo, BlobStore, PutBlobOptions } from './blob-store.js';
+export { assertValidBlobRef, MAX_BLOB_REF_LENGTH } from './blob-ref.js';
+export type { BlobBody, BlobCallOptions, BlobInfo, BlobStore, PutBlobOptions } from './blob-store.js';
+export type { CheckInStreamOptions, Claim, ClaimCheck, ClaimCheckCallOptions } from './claim-check.js';
+export { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, claimCheck, isClaim } from './claim-check.js';
+export type { ClaimCheckIntegrityReason } from './claim-check-errors.js';
+export { ClaimCheckIntegrityError, ClaimCheckSerializationError, InvalidBlobRefError } from './claim-check-errors.js';
+export type { ClaimCheckOptions } from './claim-check-options.js';
+export { claimCheckDefaults } from './claim-check-options.js';
+export type { FsBlobStoreOptions } from './fs-blob-store.js';
+export { fsBlobStore } from './fs-blob-store.js';
+export type { MemoryBlobStoreOptions } from './memory-blob-store.js';
+export { memoryBlobStore } from './memory-blob-store.js';
