@@ -4,4 +4,15 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Idempotency store (issue: idempotency and claim check).
+export type {
+  PostgresIdempotencySql,
+  PostgresIdempotencyStore,
+  PostgresIdempotencyStoreOptions,
+} from './postgres-idempotency-store.js';
+export {
+  postgresIdempotencySql,
+  postgresIdempotencyStore,
+  postgresIdempotencyStoreDefaults,
+} from './postgres-idempotency-store.js';

@@ -4,4 +4,9 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+// Transports (issue: transports).
+
+// Idempotency store (issue: idempotency and claim check).
+export type { RedisIdempotencyStoreOptions } from './redis-idempotency-store.js';
+export { redisIdempotencyStore, redisIdempotencyStoreDefaults } from './redis-idempotency-store.js';
+export * from './redis-streams-transport.js';

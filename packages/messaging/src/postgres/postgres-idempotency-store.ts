@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import beginSql from './sql/idempotency-begin.sql';
+import completeSql from './sql/idempotency-complete.sql';
+import deleteSql from './sql/idempotency-delete.sql';
+import getSql from './sql/idempotency-get.sql';
+import migrateSql from './sql/idempotency-migrate.sql';
+import releaseSql from './sql/idempotency-release.sql';
+import renewSql from './sql/idempotency-renew.sql';
+import sweepSql from './sql/idempotency-sweep.sql';
+
+/** Options of {@link postgresIdempotencyStore}. */
+export interface PostgresIdempotencyStoreOptions {
+  /** The table, optionally schema-qualified (`app.idempotency_keys`). @defaultValue `'bulwark_idempotency'` */
+  table?: string;
+  /** Makes lease tokens; must return unguessable, unique strings. @defaultValue `crypto.randomUUID` */
+  generateToken?: () => string;
+}
+
+/** The defaults of {@link PostgresIdempotencyStoreOptions}. */
+export const postgresIdempotencyStoreDefaults = { table: 'bulwark_idempotency' } as const;
+
+/** The SQL of the PostgreSQL idempotency store, rendered for one table. */
+export interface PostgresIdempotencySql {
+  /** Creates the table and its index if missing (for your own migration tool). */
+  readonly migrate: string;
+  readonly begin: string;
+  readonly complete: string;
+  readonly release: string;
+  readonly renew: string;
+  readonly get: string;
+  readonly delete: string;
+  readonly sweep: string;
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+/**
+ * The statements of {@link postgresIdempotencyStore} for `table`, so teams with their own
+ * migration tool can apply `migrate` themselves.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('migrations/007_idempotency.sql', postgresIdempotencySql({ table: 'app.idempotency' }).migrate);
+ * ```
+ */
+export function postgresIdempotencySql(options: { table?: string } = {}): PostgresIdempotencySql {
+  const table = options.table ?? postgresIdempotencyStoreDefaults.table;
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
+    throw new InvalidMessagingOptionsError('postgresIdempotencyStore', [
+      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
+    ]);
+  }
+  const quoted = parts.map((part) => `"${part}"`).join('.');
+  const expiresIndex = `"${parts[parts.length - 1]}_expires_at_idx"`;
+  const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
+  return {
+    migrate: render(migrateSql),
+    begin: render(beginSql),
+    complete: render(completeSql),
+    release: render(releaseSql),
+    renew: render(renewSql),
+    get: render(getSql),
+    delete: render(deleteSql),
+    sweep: render(sweepSql),
+  };
+}
+
+interface RecordRow {
+  status: 'in-progress' | 'completed';
+  fingerprint: string;
+  lease_token: string | null;
+  outcome: Buffer | null;
+  expires_at_ms: number;
+}
+
+/** The PostgreSQL idempotency store: an {@link IdempotencyStore} with `migrate()` and `sweep()`. */
+export interface PostgresIdempotencyStore extends IdempotencyStore {
+  /** Creates the table if missing; safe to run at every start, from several instances at once. */
+  migrate(options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Deletes up to `limit` rows that stopped counting (expired outcomes, leases that ran out).
+   * They are ignored anyway; this reclaims space. Run it now and then, e.g. every few minutes.
+   * @returns how many rows were deleted.
+   */
+  sweep(options?: { limit?: number; signal?: AbortSignal }): Promise<number>;
+  /** The statements used, rendered for the configured table. */
+  readonly sql: PostgresIdempotencySql;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+// A begin that loses the race described in idempotency-begin.sql returns no row; a second try
+// sees the winner's committed row. More tries than this means something else is wrong.
+const maxBeginAttempts = 5;
+
+/**
+ * The PostgreSQL {@link IdempotencyStore}, over the user's `pg` Pool (never closed by the store).
+ * One statement per operation; time is the database's `now()`, so instances with skewed clocks
+ * agree on when a lease runs out. Call `migrate()` once at start (or apply `sql.migrate` with
+ * your migration tool) and `sweep()` now and then.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresIdempotencyStore } from '@bulwark/messaging/postgres';
+ * const store = postgresIdempotencyStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
+ * await store.migrate();
+ * ```
+ */
+export function postgresIdempotencyStore(
+  pool: Pool,
+  options: PostgresIdempotencyStoreOptions = {},
+): PostgresIdempotencyStore {
+  const sql = postgresIdempotencySql({ table: options.table });
+  const generateToken = options.generateToken ?? randomUUID;
+  let closed = false;
+  const check = (signal: AbortSignal | undefined) => {
+    if (closed) throw new Error('postgresIdempotencyStore is closed');
+    signal?.throwIfAborted();
+  };
+  const toRecord = (row: RecordRow): IdempotencyRecord =>
+    row.status === 'completed'
+      ? {
+          status: 'completed',
+          fingerprint: row.fingerprint,
+          outcome: row.outcome ? row.outcome.toString('utf8') : '',
+          expiresAt: row.expires_at_ms,
+        }
+      : {
+          status: 'in-progress',
+          fingerprint: row.fingerprint,
+          leaseToken: row.lease_token ?? '',
+          leaseExpiresAt: row.expires_at_ms,
+        };
+
+  const store: PostgresIdempotencyStore = {
+    sql,
+    async migrate(callOptions) {
+      check(callOptions?.signal);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Serializes concurrent migrations: CREATE ... IF NOT EXISTS alone can still collide.
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.idempotency.migrate'))");
+        await client.query(sql.migrate);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
+      check(callOptions?.signal);
+      const leaseToken = generateToken();
+      for (let attempt = 1; attempt <= maxBeginAttempts; attempt++) {
+        const { rows } = await pool.query<RecordRow & { acquired: boolean }>(sql.begin, [
+          key,
+          fingerprint,
+          leaseToken,
+          leaseMs,
+        ]);
+        const row = rows[0];
+        if (!row) continue;
+        if (row.acquired) return { kind: 'acquired', leaseToken };
+        return { kind: 'existing', record: toRecord(row) };
+      }
+      throw new Error(`postgresIdempotencyStore.begin found no row for "${key}" after ${maxBeginAttempts} attempts`);
+    },
+    async complete(key, leaseToken, outcome, ttlMs, callOptions) {
+      check(callOptions?.signal);
+      const result = await pool.query(sql.complete, [key, leaseToken, Buffer.from(outcome, 'utf8'), ttlMs]);
+      return result.rowCount === 1;
+    },
+    async release(key, leaseToken, callOptions) {
+      check(callOptions?.signal);
+      return (await pool.query(sql.release, [key, leaseToken])).rowCount === 1;
+    },
+    async renew(key, leaseToken, leaseMs, callOptions) {
+      check(callOptions?.signal);
+      return (await pool.query(sql.renew, [key, leaseToken, leaseMs])).rowCount === 1;
+    },
+    async get(key, callOptions) {
+      check(callOptions?.signal);
+      const { rows } = await pool.query<RecordRow>(sql.get, [key]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+    async delete(key, callOptions) {
+      check(callOptions?.signal);
+      await pool.query(sql.delete, [key]);
+    },
+    async sweep(sweepOptions) {
+      check(sweepOptions?.signal);
+      return (await pool.query(sql.sweep, [sweepOptions?.limit ?? 10_000])).rowCount ?? 0;
+    },
+    async close() {
+      // The pool belongs to the caller; the store holds nothing else.
+      closed = true;
+    },
+    async [Symbol.asyncDispose]() {
+      await store.close();
+    },
+  };
+  return store;
+}

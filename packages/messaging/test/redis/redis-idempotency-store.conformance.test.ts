@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import beginScript from '../../src/redis/lua/idempotency-begin.lua';
+import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
+import { idempotencyStoreConformance } from '../../src/testing/index.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) => {
+  idempotencyStoreConformance(
+    'redis',
+    async () => {
+      const redis = new Redis(url, { lazyConnect: false });
+      const keyPrefix = `${uniqueName('idem')}:`;
+      return {
+        store: redisIdempotencyStore(redis, { keyPrefix }),
+        now: () => Date.now(),
+        elapse: (ms) => sleep(ms),
+        async close() {
+          await deleteByPrefix(redis, keyPrefix);
+          await redis.quit();
+        },
+      };
+    },
+    { renew: true, timeUnitMs: 100 },
+  );
+
+  let redis: Redis;
+  const keyPrefix = `${uniqueName('idem')}:`;
+  beforeAll(() => {
+    redis = new Redis(url);
+  });
+  afterAll(async () => {
+    await deleteByPrefix(redis, keyPrefix);
+    await redis.quit();
+  });
+
+  it('keeps each record in one hash under the key prefix, expiring with its lease', async () => {
+    const store = redisIdempotencyStore(redis, { keyPrefix });
+    const begun = await store.begin('order-1', 'fp', 5_000);
+    expect(begun.kind).toBe('acquired');
+    expect(await redis.hgetall(`${keyPrefix}order-1`)).toMatchObject({ s: 'p', f: 'fp' });
+    const pttl = await redis.pttl(`${keyPrefix}order-1`);
+    expect(pttl).toBeGreaterThan(4_000);
+    expect(pttl).toBeLessThanOrEqual(5_000);
+  });
+
+  it('recovers when Redis has flushed its script cache (NOSCRIPT), on a private server', async () => {
+    // SCRIPT FLUSH is server-wide, so it runs on a private redis-server, never the shared one.
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const privateRedis = new Redis({ port, host: '127.0.0.1', retryStrategy: (times) => (times > 50 ? null : 50) });
+    privateRedis.on('error', () => {}); // refused connections until the private server listens
+    try {
+      const store = redisIdempotencyStore(privateRedis);
+      expect((await store.begin('warm', 'fp', 5_000)).kind).toBe('acquired');
+      await privateRedis.script('FLUSH');
+      expect(await privateRedis.script('EXISTS', createHash('sha1').update(beginScript).digest('hex'))).toEqual([0]);
+      const begun = await store.begin('after-flush', 'fp', 5_000);
+      expect(begun.kind).toBe('acquired');
+      if (begun.kind === 'acquired')
+        expect(await store.complete('after-flush', begun.leaseToken, 'x', 5_000)).toBe(true);
+    } finally {
+      privateRedis.disconnect();
+      server.kill();
+    }
+  });
+
+  it('lets two stores share one client', async () => {
+    const first = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}a:` });
+    const second = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}b:` });
+    expect((await first.begin('k', 'fp', 5_000)).kind).toBe('acquired');
+    expect((await second.begin('k', 'fp', 5_000)).kind).toBe('acquired');
+  });
+});
