@@ -34,7 +34,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
-          include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
           exclude: [...exclude, ...serverSuites],
         },
       },
@@ -44,7 +44,11 @@ export default defineConfig({
           name: 'servers',
           // Runs after the unit project, with its own worker limit.
           sequence: { groupOrder: 1 },
-          include: serverSuites.flatMap((glob) => [`packages/*/test/${glob}`, `tools/*/test/${glob}`]),
+          include: serverSuites.flatMap((glob) => [
+            `packages/*/test/${glob}`,
+            `tools/*/test/${glob}`,
+            `examples/*/test/${glob}`,
+          ]),
           exclude,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -1,1 +1,30 @@
-export {};
+// `pnpm dev`: runs the shop (all roles in one process by default, see README).
+import { ConfigError, loadConfig } from './config.js';
+import { startShop } from './shop.js';
+
+try {
+  const config = loadConfig();
+  const shop = await startShop(config);
+  console.log(`
+  simple-eshop (${config.role}) is running
+    shop          ${shop.url}/
+    ops view      ${shop.url}/ops
+    API docs      ${shop.url}/docs/openapi.json
+    metrics       ${shop.url}/metrics
+    admin login   ${shop.admin.email} / ${shop.admin.password}
+    data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
+`);
+  const stop = async (signal: string) => {
+    console.log(`\n${signal}: shutting down`);
+    await shop.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`simple-eshop: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}

@@ -21,8 +21,10 @@ export class ClosingLineReporter implements Reporter {
           if (test.name.startsWith(skippedSuiteMarker)) skippedSuites.push(`${test.fullName}`);
         }
       }
-      // A file that failed to load (e.g. a required server missing under CI) has no tests.
-      if (module.state() === 'failed' && module.children.size === 0) failed += 1;
+      // A file that failed outside its tests (load error, a failing beforeAll, a required
+      // server missing under CI) counts as one failure even when none of its tests failed.
+      const failedTests = [...module.children.allTests('failed')].length;
+      if (module.state() === 'failed' && failedTests === 0) failed += 1;
     }
     for (const suite of skippedSuites) console.log(`!!!!! ${suite}`);
     console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);

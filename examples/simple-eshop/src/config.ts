@@ -1,0 +1,95 @@
+// Run-time configuration from the environment and the command line. Defaults give a shop that
+// starts on a fresh machine with no services: embedded PostgreSQL and memory/filesystem adapters.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const roles = ['api', 'orders', 'email', 'relay', 'payment', 'all'] as const;
+export type Role = (typeof roles)[number];
+
+export interface ShopConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Absent: an embedded PostgreSQL under `dataDir/postgres`. */
+  databaseUrl?: string;
+  redisUrl?: string;
+  amqpUrl?: string;
+  s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string };
+  smtpUrl?: string;
+  role: Role;
+  jwtSecret: string;
+  /** Public URL of the payment provider when it runs as its own process (`--role payment`). */
+  paymentUrl?: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseRole(argv: readonly string[]): Role {
+  const index = argv.indexOf('--role');
+  const inline = argv.find((argument) => argument.startsWith('--role='));
+  const value = inline ? inline.slice('--role='.length) : index >= 0 ? argv[index + 1] : 'all';
+  if (!roles.includes(value as Role))
+    throw new ConfigError(`--role must be one of ${roles.join(', ')}; got "${value}"`);
+  return value as Role;
+}
+
+/** The JWT secret: JWT_SECRET, else one generated once and kept in the data directory. */
+function jwtSecret(env: NodeJS.ProcessEnv, dataDir: string): string {
+  if (env.JWT_SECRET) return env.JWT_SECRET;
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+function s3Config(env: NodeJS.ProcessEnv): ShopConfig['s3'] {
+  if (!env.S3_ENDPOINT) return undefined;
+  const url = new URL(env.S3_ENDPOINT.includes('://') ? env.S3_ENDPOINT : `http://${env.S3_ENDPOINT}`);
+  const missing = ['S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET'].filter((name) => !env[name]);
+  if (missing.length) throw new ConfigError(`S3_ENDPOINT is set but ${missing.join(', ')} missing`);
+  return {
+    endPoint: url.hostname,
+    ...(url.port ? { port: Number(url.port) } : {}),
+    useSSL: url.protocol === 'https:',
+    accessKey: env.S3_ACCESS_KEY as string,
+    secretKey: env.S3_SECRET_KEY as string,
+    bucket: env.S3_BUCKET as string,
+  };
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv.slice(2),
+): ShopConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError(`PORT must be 0–65535; got "${env.PORT}"`);
+  const dataDir = resolve(env.DATA_DIR ?? '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const config: ShopConfig = {
+    port,
+    host: env.HOST ?? '127.0.0.1',
+    dataDir,
+    role: parseRole(argv),
+    jwtSecret: jwtSecret(env, dataDir),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+  if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
+  if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
+  if (env.AMQP_URL) config.amqpUrl = env.AMQP_URL;
+  if (env.SMTP_URL) config.smtpUrl = env.SMTP_URL;
+  if (env.PAYMENT_URL) config.paymentUrl = env.PAYMENT_URL;
+  const s3 = s3Config(env);
+  if (s3) config.s3 = s3;
+  if (config.role !== 'all' && !config.databaseUrl) {
+    throw new ConfigError(
+      `--role ${config.role} runs one part of a shop spread over processes: set DATABASE_URL so they share one database`,
+    );
+  }
+  return config;
+}

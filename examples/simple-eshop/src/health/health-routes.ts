@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+
+/** A named readiness check: resolves when the dependency answers, rejects otherwise. */
+export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
+
+export interface HealthOptions {
+  checks: Record<string, ReadinessCheck>;
+  metrics: Registry;
+  /** How long one readiness check may take. @defaultValue 2000 */
+  checkTimeoutMs?: number;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, options) => {
+  const timeoutMs = options.checkTimeoutMs ?? 2_000;
+
+  app.get('/health/live', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'live' }));
+
+  app.get(
+    '/health/ready',
+    { schema: { tags: ['ops'], summary: 'Readiness of every dependency' } },
+    async (_request, reply) => {
+      const results = await Promise.all(
+        Object.entries(options.checks).map(async ([name, check]) => {
+          try {
+            await check(AbortSignal.timeout(timeoutMs));
+            return [name, { status: 'up' }] as const;
+          } catch (error) {
+            return [name, { status: 'down', error: error instanceof Error ? error.message : String(error) }] as const;
+          }
+        }),
+      );
+      const ready = results.every(([, result]) => result.status === 'up');
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results) });
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+    reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
+  );
+};

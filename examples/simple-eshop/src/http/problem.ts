@@ -1,0 +1,76 @@
+// Errors as RFC 9457 application/problem+json bodies that say what is wrong; never a bare 500
+// for bad input.
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+
+export interface Problem {
+  type?: string;
+  title: string;
+  status: number;
+  detail?: string;
+  [extension: string]: unknown;
+}
+
+/** An error that becomes a problem response with its status. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send({ type: 'about:blank', ...problem });
+}
+
+const titles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, { title: 'Not Found', status: 404, detail: `No route ${request.method} ${request.url}` }),
+  );
+  app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
+    if (error instanceof HttpProblem) {
+      return sendProblem(reply, {
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        ...error.extensions,
+      });
+    }
+    if (error.validation) {
+      return sendProblem(reply, {
+        title: 'Bad Request',
+        status: 400,
+        detail: `${error.validationContext ?? 'request'} ${error.validation.map((issue) => `${issue.instancePath || '/'} ${issue.message}`).join('; ')}`,
+      });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, { title: titles[status] ?? 'Bad Request', status, detail: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, {
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'The server could not complete the request.',
+    });
+  });
+}

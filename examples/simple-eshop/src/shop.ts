@@ -1,0 +1,55 @@
+// Assembles a running shop from its configuration: the database, the Bulwark adapters, the API
+// and the workers its role asks for. `main.ts` runs it; tests start it on a random port.
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { buildApp } from './app.js';
+import { seedCatalog } from './catalog/seed-products.js';
+import type { ShopConfig } from './config.js';
+import { openDatabase } from './infrastructure/database.js';
+import { migrateShop } from './infrastructure/migrate.js';
+import { ensureAdmin } from './users/users-routes.js';
+
+export interface RunningShop {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly admin: { email: string; password: string };
+  close(): Promise<void>;
+}
+
+export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-password' };
+
+export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
+  const database = await openDatabase(config);
+  const closers: Array<() => Promise<void>> = [() => database.close()];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    await migrateShop(database.pool);
+    await seedCatalog(database.pool);
+    const admin = {
+      email: env.ADMIN_EMAIL ?? defaultAdmin.email,
+      password: env.ADMIN_PASSWORD ?? defaultAdmin.password,
+    };
+    await ensureAdmin(database.pool, admin.email, admin.password);
+
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+    const app = await buildApp({
+      config,
+      pool: database.pool,
+      metrics,
+      readiness: {
+        database: async () => {
+          await database.pool.query('SELECT 1');
+        },
+      },
+    });
+    closers.push(() => app.close());
+    const address = await app.listen({ port: config.port, host: config.host });
+    return { url: address.replace('[::1]', 'localhost'), app, admin, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+// Starts a whole shop on a random port for a test file: on a fresh database of the real
+// PostgreSQL server when SHOP_TEST_DATABASE=server (CI does both), else on embedded PostgreSQL.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serverUrl, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { type RunningShop, startShop } from '../src/shop.js';
+
+export interface TestShop extends RunningShop {
+  /** fetch against the shop with JSON in and out. */
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
+}
+
+export async function startTestShop(env: Record<string, string> = {}): Promise<TestShop> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'shop-test-'));
+  let dropDatabase: (() => Promise<void>) | undefined;
+  const shopEnv: NodeJS.ProcessEnv = { PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env };
+  if (process.env.SHOP_TEST_DATABASE === 'server') {
+    const admin = serverUrl('postgres');
+    const name = uniqueName('shop');
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${name}`);
+    await client.end();
+    const url = new URL(admin);
+    url.pathname = `/${name}`;
+    shopEnv.DATABASE_URL = url.toString();
+    dropDatabase = async () => {
+      const dropper = new pg.Client({ connectionString: admin });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.end();
+    };
+  }
+  const shop = await startShop(loadConfig(shopEnv, []), shopEnv);
+  return {
+    ...shop,
+    async close() {
+      await shop.close();
+      await dropDatabase?.();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+    request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      return fetch(`${shop.url}${path}`, {
+        method,
+        headers,
+        ...(options.body !== undefined
+          ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }
+          : {}),
+      });
+    },
+  };
+}
