@@ -4,9 +4,8 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-// Transports (issue: transports).
-
 // Idempotency store (issue: idempotency and claim check).
 export type { RedisIdempotencyStoreOptions } from './redis-idempotency-store.js';
 export { redisIdempotencyStore, redisIdempotencyStoreDefaults } from './redis-idempotency-store.js';
+// Transports (issue: transports).
 export * from './redis-streams-transport.js';

@@ -1,0 +1,622 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import type { Redis } from 'ioredis';
+import type { Envelope } from '../envelope/envelope.js';
+import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { settledWithin } from '../transport/in-flight.js';
+import type {
+  CloseSubscriptionOptions,
+  Delivery,
+  DeliveryHandler,
+  Subscription,
+  Transport,
+  TransportCapabilities,
+} from '../transport/transport.js';
+import { TransportClosedError } from '../transport/transport-errors.js';
+import ackSource from './lua/stream-ack.lua';
+import claimSource from './lua/stream-claim.lua';
+import nackSource from './lua/stream-nack.lua';
+import scheduleSource from './lua/stream-schedule.lua';
+
+/** Options of {@link redisStreamsTransport}. */
+export interface RedisStreamsTransportOptions {
+  /**
+   * Prefix of every key. A topic `orders` lives in the stream `<prefix>{orders}` and a group's
+   * delayed set in `<prefix>{orders}:delayed:<group>` (the braces keep them in one cluster slot).
+   * @defaultValue `'bulwark:stream:'`
+   */
+  keyPrefix?: string;
+  /**
+   * A delivery left unsettled this long is taken back and redelivered to a member of the group
+   * with `XAUTOCLAIM` (SQS semantics: its consumer is presumed dead or stuck). The late ack of the
+   * first holder then does nothing. Size it above your slowest handler.
+   * @defaultValue `30_000`
+   */
+  visibilityTimeoutMs?: number;
+  /**
+   * How often each subscription looks for abandoned deliveries and for nacked ones whose delay
+   * is over. Nacks also schedule a look at their due time, so this bounds only the takeover delay.
+   * @defaultValue `1_000`
+   */
+  claimIntervalMs?: number;
+  /**
+   * Longest time one blocking `XREADGROUP` waits for new entries before the loop checks again.
+   * @defaultValue `5_000`
+   */
+  blockMs?: number;
+  /**
+   * Caps each stream near this many entries (`XADD … MAXLEN ~ n`). Trimming deletes entries
+   * whatever the groups did with them: size it well above the backlog a slow group may build.
+   * @defaultValue `undefined` (no trimming)
+   */
+  maxLength?: number;
+  /**
+   * Where a new consumer group starts: `'new'` (only messages published after it was created,
+   * like a new RabbitMQ queue) or `'all'` (every entry still in the stream).
+   * @defaultValue `'new'`
+   */
+  groupStart?: 'new' | 'all';
+  /** Deliveries handed out at once per subscription unless `subscribe` says otherwise. @defaultValue `10` */
+  prefetch?: number;
+  /**
+   * Name of this process among the consumers of a group; each subscription appends a unique
+   * suffix so that two subscriptions never share a pending entries list.
+   * @defaultValue `'consumer'`
+   */
+  consumerName?: string;
+  /** @defaultValue `jsonSerializer` */
+  serializer?: Serializer;
+  /** @defaultValue `systemClock` */
+  clock?: Clock;
+  /**
+   * Called with errors met in the background (a lost connection, a message that cannot be
+   * deserialized, a failed ack). The subscription keeps going after each one.
+   * @defaultValue ignores them
+   */
+  onError?: (error: MessagingError) => void;
+}
+
+const defaults = {
+  keyPrefix: 'bulwark:stream:',
+  visibilityTimeoutMs: 30_000,
+  claimIntervalMs: 1_000,
+  blockMs: 5_000,
+  groupStart: 'new',
+  prefetch: 10,
+  closeDeadlineMs: 30_000,
+  consumerName: 'consumer',
+} as const;
+
+/** The Redis Streams transport's capabilities. */
+export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
+  // Entries live in the stream; they survive a Redis restart when Redis persists (AOF/RDB).
+  persistent: true,
+  consumerGroups: true,
+  // One stream per topic, read in entry order by each group.
+  ordering: 'per-topic',
+  // Nacked entries wait in a per-group sorted set, still pending, until their delay is over;
+  // delayed publishes wait in a per-topic sorted set until a subscriber's claim appends them.
+  delayedDelivery: true,
+  // XAUTOCLAIM takes over entries idle past the visibility timeout.
+  visibilityTimeout: true,
+  // XPENDING counts every delivery of an entry to the group.
+  deliveryCount: true,
+});
+
+/** Field of a stream entry that holds the serialized envelope. */
+const envelopeField = 'envelope';
+
+interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+const luaScript = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const claimScript = luaScript(claimSource);
+const nackScript = luaScript(nackSource);
+const ackScript = luaScript(ackSource);
+const scheduleScript = luaScript(scheduleSource);
+
+async function runScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number | Buffer)[],
+): Promise<unknown> {
+  try {
+    return await redis.callBuffer('EVALSHA', script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    // The script cache is empty after a restart or SCRIPT FLUSH: send the source once.
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return redis.callBuffer('EVAL', script.source, keys.length, ...keys, ...args);
+  }
+}
+
+function validate(options: RedisStreamsTransportOptions): void {
+  const problems: string[] = [];
+  const positive = (name: keyof RedisStreamsTransportOptions, value: unknown) => {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
+      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+  };
+  positive('visibilityTimeoutMs', options.visibilityTimeoutMs);
+  positive('claimIntervalMs', options.claimIntervalMs);
+  positive('blockMs', options.blockMs);
+  positive('maxLength', options.maxLength);
+  positive('prefetch', options.prefetch);
+  if (options.groupStart !== undefined && options.groupStart !== 'new' && options.groupStart !== 'all')
+    problems.push(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
+  if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
+    problems.push('keyPrefix must be a string');
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisStreamsTransport', problems);
+}
+
+const isNoGroupError = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOGROUP');
+
+const asError = (code: string, message: string, cause: unknown) => new MessagingError(code, message, { cause });
+
+/**
+ * A {@link Transport} on Redis Streams (Redis 6.2 or later), through the user's `ioredis` client.
+ *
+ * - Each topic is one stream; each group is a stream consumer group (`XGROUP CREATE … MKSTREAM`),
+ *   so groups fan out and the members of one group compete.
+ * - At-least-once: an entry stays in the group's pending entries list until acked (`XACK`). An
+ *   entry left unsettled past `visibilityTimeoutMs` (its consumer died or hangs) is taken over
+ *   with `XAUTOCLAIM`. `deliveryCount` comes from `XPENDING`.
+ * - `nack({ delayMs })` keeps the entry pending and schedules it in a per-group sorted set; the
+ *   entry is due again after the delay, for any member of the group, even if this one dies.
+ * - Connections: publishing, acks and scripts use the client you pass, which the transport never
+ *   closes. A blocking `XREADGROUP` would stall that client, so **each subscription opens one
+ *   connection of its own** with `redis.duplicate()` and closes it when the subscription closes.
+ *   Both reconnect on their own (ioredis), and the subscription re-creates its group if a Redis
+ *   that lost its data comes back.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { redisStreamsTransport } from '@bulwark/messaging/redis';
+ *
+ * const redis = new Redis(process.env.REDIS_URL);
+ * const transport = redisStreamsTransport(redis, { visibilityTimeoutMs: 30_000 });
+ * await transport.subscribe('orders', 'billing', async ({ message }) => bill(message.payload));
+ * await transport.publish('orders', [createEnvelope({ topic: 'orders', type: 'order.placed', payload })]);
+ * ```
+ */
+export function redisStreamsTransport(redis: Redis, options: RedisStreamsTransportOptions = {}): Transport {
+  validate(options);
+  const settings: TransportSettings = {
+    visibilityTimeoutMs: options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs,
+    claimIntervalMs: options.claimIntervalMs ?? defaults.claimIntervalMs,
+    blockMs: options.blockMs ?? defaults.blockMs,
+    maxLength: options.maxLength ?? 0,
+    serializer: options.serializer ?? jsonSerializer,
+    clock: options.clock ?? systemClock,
+    onError: options.onError ?? (() => {}),
+  };
+  const keyPrefix = options.keyPrefix ?? defaults.keyPrefix;
+  const groupStart = options.groupStart ?? defaults.groupStart;
+  const defaultPrefetch = options.prefetch ?? defaults.prefetch;
+  const consumerName = options.consumerName ?? defaults.consumerName;
+  const streamKey = (topic: string) => `${keyPrefix}{${topic}}`;
+  const trim: (string | number)[] = settings.maxLength > 0 ? ['MAXLEN', '~', settings.maxLength] : [];
+  const subscriptions = new Set<RedisSubscription>();
+  let closed = false;
+
+  const ensureGroup = async (topic: string, group: string) => {
+    try {
+      await redis.xgroup('CREATE', streamKey(topic), group, groupStart === 'all' ? '0' : '$', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+    }
+  };
+
+  const assertOpen = () => {
+    if (closed) throw new TransportClosedError('redis-streams');
+  };
+
+  const transport: Transport = {
+    name: 'redis-streams',
+    capabilities: redisStreamsCapabilities,
+
+    async publish(topic, messages, publishOptions) {
+      publishOptions?.signal?.throwIfAborted();
+      assertOpen();
+      if (messages.length === 0) return;
+      const key = streamKey(topic);
+      // Serialize everything first so a bad message rejects the whole call and stores nothing.
+      const entries = messages.map((message) => settings.serializer.serialize(message));
+      const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
+      try {
+        if (delayMs > 0) {
+          await runScript(redis, scheduleScript, [scheduledKey(key)], [delayMs, ...entries]);
+          // Subscribers here append them when due; others find them at their next claim interval.
+          for (const subscription of subscriptions) if (subscription.topic === topic) subscription.claimIn(delayMs);
+          return;
+        }
+        if (entries.length === 1) {
+          await redis.xadd(key, ...trim, '*', envelopeField, entries[0] as Buffer);
+          return;
+        }
+        // MULTI: a batch is appended whole and in order, never interleaved with another publisher's.
+        const transaction = redis.multi();
+        for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
+        const results = await transaction.exec();
+        const failure = results?.find(([error]) => error)?.[0];
+        if (!results || failure) throw failure ?? new Error('MULTI aborted');
+      } catch (error) {
+        throw asError('PUBLISH_FAILED', `Publishing ${messages.length} message(s) to ${key} failed`, error);
+      }
+    },
+
+    async subscribe(topic, group, handler, subscribeOptions) {
+      subscribeOptions?.signal?.throwIfAborted();
+      assertOpen();
+      const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
+      if (!Number.isInteger(prefetch) || prefetch <= 0)
+        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+      await ensureGroup(topic, group);
+      const stream = streamKey(topic);
+      const subscription = startSubscription({
+        redis,
+        topic,
+        group,
+        handler,
+        prefetch,
+        stream,
+        delayed: `${stream}:delayed:${group}`,
+        scheduled: scheduledKey(stream),
+        consumer: `${consumerName}-${randomUUID()}`,
+        settings,
+        ensureGroup: () => ensureGroup(topic, group),
+        onClosed: (closedSubscription) => subscriptions.delete(closedSubscription),
+      });
+      subscriptions.add(subscription);
+      subscribeOptions?.signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), {
+        once: true,
+      });
+      return subscription;
+    },
+
+    async close(closeOptions) {
+      closed = true;
+      await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
+    },
+
+    [Symbol.asyncDispose]: () => transport.close(),
+  };
+  return transport;
+}
+
+const scheduledKey = (stream: string) => `${stream}:scheduled`;
+
+interface TransportSettings {
+  visibilityTimeoutMs: number;
+  claimIntervalMs: number;
+  blockMs: number;
+  /** 0: no trimming. */
+  maxLength: number;
+  serializer: Serializer;
+  clock: Clock;
+  onError: (error: MessagingError) => void;
+}
+
+interface SubscriptionContext {
+  redis: Redis;
+  topic: string;
+  group: string;
+  handler: DeliveryHandler;
+  prefetch: number;
+  stream: string;
+  delayed: string;
+  scheduled: string;
+  consumer: string;
+  settings: TransportSettings;
+  ensureGroup: () => Promise<void>;
+  onClosed: (subscription: RedisSubscription) => void;
+}
+
+interface RedisSubscription extends Subscription {
+  /** Looks for due deliveries after `delayMs` (a delayed publish or nack will be due then). */
+  claimIn(delayMs: number): void;
+}
+
+type StreamFields = Buffer[];
+type ReadReply = [Buffer, [Buffer, StreamFields][]][] | null;
+type ClaimReply = [Buffer, ...[Buffer, StreamFields, number][]];
+
+interface InFlightDelivery {
+  readonly id: string;
+  readonly task: Promise<void>;
+  /** Set once acked, nacked or taken back at close: later settles do nothing. */
+  settled: boolean;
+}
+
+function startSubscription(context: SubscriptionContext): RedisSubscription {
+  const { redis, topic, group, consumer, stream, delayed, handler, prefetch, settings } = context;
+  const { clock, onError } = settings;
+  // The blocking read gets a connection of its own (closed with the subscription). It waits for
+  // the server as long as it takes rather than failing reads while Redis restarts.
+  const blocking = redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
+  blocking.on('error', () => {}); // ioredis reconnects by itself; failed reads are reported by the loop.
+  let blockingClientId: number | undefined;
+  let blockedInRead = false;
+  const refreshClientId = () => {
+    blocking.client('ID').then(
+      (id) => {
+        blockingClientId = Number(id);
+      },
+      () => {
+        blockingClientId = undefined;
+      },
+    );
+  };
+  blocking.on('ready', refreshClientId);
+
+  const stopping = new AbortController();
+  // Keyed by delivery, not entry id: an entry taken back after the visibility timeout may come
+  // back to this same subscription while its first handler still runs.
+  const inFlight = new Set<InFlightDelivery>();
+  const timers = new Set<unknown>();
+  let claimRequested = true;
+  let claimCursor = '0-0';
+  let slotWaiter: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
+
+  const report = (code: string, message: string, cause: unknown) => {
+    try {
+      onError(asError(code, message, cause));
+    } catch {
+      // A throwing error listener must not stop the subscription.
+    }
+  };
+
+  // Interrupts a blocking XREADGROUP (as if it timed out) so the loop acts on news at once.
+  const wakeReader = () => {
+    if (!blockedInRead || blockingClientId === undefined) return;
+    redis.client('UNBLOCK', blockingClientId).catch(() => {
+      // Without the CLIENT permission the read simply ends at its block timeout.
+    });
+  };
+  const requestClaim = () => {
+    claimRequested = true;
+    wakeReader();
+  };
+  const schedule = (callback: () => void, delayMs: number) => {
+    const timer = clock.setTimeout(() => {
+      timers.delete(timer);
+      callback();
+    }, delayMs);
+    timers.add(timer);
+  };
+  const claimIn = (delayMs: number) => {
+    if (stopping.signal.aborted) return;
+    if (delayMs <= 0) requestClaim();
+    // A few ms late so the server clock (which decides what is due) has passed the due time.
+    else schedule(requestClaim, delayMs + 5);
+  };
+
+  // Acks issued while one ack is on the wire are sent together in the next one.
+  let ackQueue: { id: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let acking = false;
+  const flushAcks = async () => {
+    acking = true;
+    await Promise.resolve();
+    while (ackQueue.length > 0) {
+      const batch = ackQueue;
+      ackQueue = [];
+      try {
+        await runScript(redis, ackScript, [stream], [group, consumer, ...batch.map((item) => item.id)]);
+        for (const item of batch) item.resolve();
+      } catch (error) {
+        const failure = asError('ACK_FAILED', `Ack on ${stream} for group ${group} failed`, error);
+        for (const item of batch) item.reject(failure);
+      }
+    }
+    acking = false;
+  };
+  const ack = (id: string) =>
+    new Promise<void>((resolve, reject) => {
+      ackQueue.push({ id, resolve, reject });
+      if (!acking) void flushAcks();
+    });
+
+  const nack = async (id: string, delayMs: number) => {
+    try {
+      await runScript(redis, nackScript, [stream, delayed], [group, consumer, delayMs, id]);
+    } catch (error) {
+      throw asError('NACK_FAILED', `Nack of ${id} on ${stream} for group ${group} failed`, error);
+    }
+    claimIn(delayMs);
+  };
+
+  const giveBack = (id: string) =>
+    runScript(redis, nackScript, [stream, delayed], [group, consumer, 0, id]).then(
+      () => {},
+      (error: unknown) => report('NACK_FAILED', `Giving back ${id} of ${stream} failed`, error),
+    );
+
+  const dispatch = (id: string, fields: StreamFields, deliveryCount: number) => {
+    // A delivery of the same entry still running here was taken back: its settles no longer count.
+    for (const earlier of inFlight) if (earlier.id === id) earlier.settled = true;
+    const state: { id: string; settled: boolean } = { id, settled: false };
+    const entry: InFlightDelivery = Object.assign(state, {
+      task: handle(id, fields, deliveryCount, state).finally(() => {
+        inFlight.delete(entry);
+        const waiter = slotWaiter;
+        slotWaiter = undefined;
+        waiter?.();
+      }),
+    });
+    inFlight.add(entry);
+  };
+
+  const handle = async (id: string, fields: StreamFields, deliveryCount: number, state: { settled: boolean }) => {
+    await Promise.resolve(); // Registered in inFlight before the handler runs.
+    let message: Envelope;
+    try {
+      const index = fields.findIndex((field, position) => position % 2 === 0 && field.toString() === envelopeField);
+      const bytes = index >= 0 ? fields[index + 1] : undefined;
+      if (!bytes) throw new Error(`entry has no "${envelopeField}" field`);
+      message = settings.serializer.deserialize(bytes);
+    } catch (error) {
+      // Redelivering an unreadable entry would fail forever; it stays in the stream for inspection.
+      report('UNREADABLE_MESSAGE', `Entry ${id} of ${stream} cannot be deserialized; acked without handling`, error);
+      await ack(id).catch(() => {});
+      return;
+    }
+    const delivery: Delivery = {
+      message,
+      deliveryCount,
+      ack: async () => {
+        if (state.settled) return;
+        state.settled = true;
+        await ack(id);
+      },
+      nack: async (nackOptions) => {
+        if (state.settled) return;
+        state.settled = true;
+        await nack(id, Math.max(0, Math.ceil(nackOptions?.delayMs ?? 0)));
+      },
+    };
+    try {
+      await handler(delivery);
+    } catch {
+      await delivery.nack().catch((nackError: unknown) => {
+        // Still pending: it is taken over after the visibility timeout.
+        report('NACK_FAILED', `Nack of ${id} on ${stream} failed`, nackError);
+      });
+      return;
+    }
+    await delivery.ack().catch((ackError: unknown) => {
+      report('ACK_FAILED', `Ack of ${id} on ${stream} failed; it will be redelivered`, ackError);
+    });
+  };
+
+  const claim = async () => {
+    const budget = prefetch - inFlight.size;
+    if (budget <= 0) return;
+    const reply = (await runScript(
+      redis,
+      claimScript,
+      [stream, delayed, context.scheduled],
+      [group, consumer, settings.visibilityTimeoutMs, budget, claimCursor, settings.maxLength],
+    )) as ClaimReply;
+    claimCursor = reply[0].toString();
+    for (let index = 1; index < reply.length; index++) {
+      const [id, fields, count] = reply[index] as [Buffer, StreamFields, number];
+      dispatch(id.toString(), fields, Number(count));
+    }
+    // A scan that did not finish continues at once: there may be more abandoned entries.
+    if (claimCursor !== '0-0') claimRequested = true;
+  };
+
+  const waitForSlot = () =>
+    inFlight.size < prefetch || stopping.signal.aborted
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          slotWaiter = resolve;
+        });
+
+  const readLoop = async () => {
+    let nextClaimAt = 0;
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      await waitForSlot();
+      if (stopping.signal.aborted) break;
+      try {
+        if (claimRequested || clock.now() >= nextClaimAt) {
+          claimRequested = false;
+          nextClaimAt = clock.now() + settings.claimIntervalMs;
+          await claim();
+          failures = 0;
+          continue;
+        }
+        const free = prefetch - inFlight.size;
+        const blockMs = Math.max(1, Math.min(settings.blockMs, nextClaimAt - clock.now()));
+        blockedInRead = true;
+        let reply: ReadReply;
+        try {
+          reply = (await blocking.callBuffer(
+            'XREADGROUP',
+            'GROUP',
+            group,
+            consumer,
+            'COUNT',
+            free,
+            'BLOCK',
+            blockMs,
+            'STREAMS',
+            stream,
+            '>',
+          )) as ReadReply;
+        } finally {
+          blockedInRead = false;
+        }
+        failures = 0;
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            // Read as the subscription closed: give it straight back to the rest of the group.
+            if (stopping.signal.aborted) await giveBack(id.toString());
+            else dispatch(id.toString(), fields, 1);
+          }
+        }
+      } catch (error) {
+        if (stopping.signal.aborted) break;
+        if (isNoGroupError(error)) {
+          // Redis came back without its data (no persistence): the group has to be made again.
+          await context.ensureGroup().catch((groupError: unknown) => {
+            report('SUBSCRIPTION_FAILED', `Re-creating group ${group} on ${stream} failed`, groupError);
+          });
+        } else {
+          report('SUBSCRIPTION_FAILED', `Reading ${stream} for group ${group} failed; retrying`, error);
+        }
+        failures += 1;
+        // 50 ms doubling to 2 s: quick after a blip, gentle during a long outage.
+        await delay(clock, Math.min(2_000, 50 * 2 ** Math.min(failures, 6)), stopping.signal).catch(() => {});
+      }
+    }
+  };
+
+  refreshClientId();
+  const reading = readLoop();
+
+  const subscription: RedisSubscription = {
+    topic,
+    group,
+    claimIn,
+    close(closeOptions?: CloseSubscriptionOptions) {
+      closing ??= (async () => {
+        stopping.abort();
+        wakeReader();
+        slotWaiter?.();
+        const drained = (async () => {
+          await reading;
+          // Looked at after the loop ended: its last read may have dispatched more deliveries.
+          await Promise.all([...inFlight].map((entry) => entry.task));
+        })();
+        const settledInTime = await settledWithin(
+          clock,
+          [drained],
+          closeOptions?.deadlineMs ?? defaults.closeDeadlineMs,
+        );
+        for (const timer of timers) clock.clearTimeout(timer);
+        timers.clear();
+        // Handlers still running lose their deliveries: due now for the rest of the group, and
+        // their late acks no longer count.
+        const unsettled = [...inFlight].filter((entry) => !entry.settled);
+        for (const entry of unsettled) entry.settled = true;
+        await Promise.all(unsettled.map(({ id }) => giveBack(id)));
+        blocking.disconnect();
+        await reading;
+        if (settledInTime) {
+          // Leave no empty consumer behind in the group.
+          const pending = (await redis.xpending(stream, group, '-', '+', 1, consumer).catch(() => [1])) as unknown[];
+          if (pending.length === 0) await redis.xgroup('DELCONSUMER', stream, group, consumer).catch(() => {});
+        }
+        context.onClosed(subscription);
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]: () => subscription.close(),
+  };
+  return subscription;
+}
