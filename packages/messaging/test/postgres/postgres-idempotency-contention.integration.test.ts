@@ -1,0 +1,34 @@
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { postgresIdempotencyStore } from '../../src/postgres/postgres-idempotency-store.js';
+import { runContention } from '../idempotency/fixtures/run-contention.js';
+
+await describeWithServers('postgresIdempotency exactly once', ['postgres'], ({ postgres: url }) => {
+  let pool: pg.Pool;
+  const table = uniqueName('idem_contention');
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url, max: 2 });
+    await postgresIdempotencyStore(pool, { table }).migrate();
+    await pool.query(`CREATE TABLE "${table}_effects" (id bigserial PRIMARY KEY, pid int NOT NULL)`);
+  });
+  afterAll(async () => {
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_effects"`);
+    await pool.end();
+  });
+
+  it('runs the work exactly once for 200 concurrent calls with one key from 4 processes', async () => {
+    const results = await runContention('postgres', url, table, 4, 50);
+    expect(results).toHaveLength(200);
+    const { rows } = await pool.query(`SELECT count(*)::int AS effects FROM "${table}_effects"`);
+    expect(rows[0].effects).toBe(1);
+    const values = results.filter((result) => result.kind === 'value');
+    const conflicts = results.filter((result) => result.kind === 'conflict');
+    expect(results.filter((result) => result.kind === 'error')).toEqual([]);
+    expect(values.length + conflicts.length).toBe(200);
+    // Callers are spread over ~600 ms around 200 ms of work: some meet it running, some replay it.
+    expect(values.length).toBeGreaterThan(1);
+    expect(conflicts.length).toBeGreaterThan(0);
+    expect(new Set(values.map((result) => JSON.stringify(result.value))).size).toBe(1);
+  });
+});
