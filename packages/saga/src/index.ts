@@ -4,4 +4,7 @@
  *
  * @packageDocumentation
  */
-export { SagaError } from './errors.js';
+export * from './definition/index.js';
+export * from './errors/index.js';
+export * from './log/index.js';
+export * from './orchestrator/index.js';
