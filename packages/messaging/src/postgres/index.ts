@@ -16,3 +16,22 @@ export {
   postgresIdempotencyStore,
   postgresIdempotencyStoreDefaults,
 } from './postgres-idempotency-store.js';
+
+// Transactional outbox (issue: outbox).
+export type {
+  PostgresOutbox,
+  PostgresOutboxExecutor,
+  PostgresOutboxLag,
+  PostgresOutboxOptions,
+  PostgresOutboxSql,
+} from './postgres-outbox.js';
+export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
+
+// Transport (issue: transports).
+export type {
+  PostgresGroupSnapshot,
+  PostgresTransport,
+  PostgresTransportOptions,
+  PostgresTransportSql,
+} from './postgres-transport.js';
+export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';

@@ -1,0 +1,30 @@
+-- postgresTransport subscription: claims up to $3 visible messages of one group for one
+-- subscriber, oldest first, hiding them for the visibility timeout.
+--   $1  text    topic
+--   $2  text    group
+--   $3  int     most rows to claim (the subscriber's free slots)
+--   $4  float8  visibility timeout in ms
+-- Returns the claimed rows (id, body, delivery_count), in no particular order.
+--
+-- FOR UPDATE SKIP LOCKED lets competing subscribers claim side by side without waiting on each
+-- other. Per-key order: a keyed row is claimable only if no older row of its key is left in the
+-- group (rows are deleted on ack), so one message per key is out at a time, in publish order; a
+-- concurrent claimer skips the head it cannot lock and finds the next row of that key blocked.
+WITH candidates AS (
+  SELECT m.id
+  FROM {{table}} m
+  WHERE m.topic = $1 AND m.group_name = $2 AND m.visible_at <= now()
+    AND (m.ordering_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM {{table}} earlier
+      WHERE earlier.topic = m.topic AND earlier.group_name = m.group_name
+        AND earlier.ordering_key = m.ordering_key AND earlier.id < m.id))
+  ORDER BY m.id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE {{table}} m
+SET visible_at = now() + make_interval(secs => $4::float8 / 1000),
+    delivery_count = m.delivery_count + 1
+FROM candidates
+WHERE m.id = candidates.id
+RETURNING m.id, m.body, m.delivery_count

@@ -1,0 +1,35 @@
+-- postgresTransport (@bulwark/messaging/postgres): creates the message and group tables. Idempotent:
+-- `migrate()` runs it at every start, in a transaction holding an advisory lock so instances
+-- starting together do not race on CREATE.
+--   {{table}}        the (optionally schema-qualified, quoted) message table
+--   {{groupsTable}}  the (optionally schema-qualified, quoted) consumer group table
+--   {{claimIndex}}   the quoted name of the index the claim scans
+--   {{keyIndex}}     the quoted name of the index the per-key ordering check probes
+-- One row of {{table}} is one message waiting for one consumer group: publish copies each message
+-- once per group of its topic (fan-out), ack deletes the row. Columns:
+--   id              publish order (a bigserial); claims take the oldest visible rows first
+--   ordering_key    groupId ?? key of the envelope; only the oldest row of a key may be out
+--   visible_at      when the row may be claimed: now for a fresh message, later for a delayed
+--                   publish or nack, and now() + visibility timeout while a subscriber holds it
+--   delivery_count  claims so far; also the fencing token of ack/nack (a stale holder's ack
+--                   matches no row once another subscriber claimed the message again)
+CREATE TABLE IF NOT EXISTS {{groupsTable}} (
+  topic       text        NOT NULL,
+  group_name  text        NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (topic, group_name)
+);
+CREATE TABLE IF NOT EXISTS {{table}} (
+  id              bigserial   PRIMARY KEY,
+  topic           text        NOT NULL,
+  group_name      text        NOT NULL,
+  message_id      text        NOT NULL,
+  ordering_key    text,
+  body            bytea       NOT NULL,
+  visible_at      timestamptz NOT NULL DEFAULT now(),
+  delivery_count  integer     NOT NULL DEFAULT 0,
+  published_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS {{claimIndex}} ON {{table}} (topic, group_name, id);
+CREATE INDEX IF NOT EXISTS {{keyIndex}} ON {{table}} (topic, group_name, ordering_key, id)
+  WHERE ordering_key IS NOT NULL;
