@@ -16,5 +16,6 @@ export * from './idempotency/index.js';
 export * from './transport/index.js';
 
 // Outbox (issue: outbox) — the PostgreSQL outbox lives in ./postgres.
+export * from './outbox/index.js';
 
 // Async reply (issue: outbox and async reply).

@@ -1,0 +1,15 @@
+export type {
+  Outbox,
+  OutboxClaim,
+  OutboxClaimCheck,
+  OutboxRecord,
+  OutboxRelay,
+  OutboxRelayRole,
+  OutboxRelaySession,
+  OutboxRelaySnapshot,
+  OutboxRelaySource,
+} from './outbox.js';
+export type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
+export type { OutboxRelayOptions, OutboxRetryDelay, ResolvedOutboxRelayOptions } from './outbox-options.js';
+export { outboxRelayDefaults, resolveOutboxRelayOptions } from './outbox-options.js';
+export { OutboxRelayClosedError, startOutboxRelay } from './outbox-relay.js';

@@ -1,0 +1,71 @@
+/** Events of an {@link OutboxRelay}, by name. */
+export interface OutboxRelayEvents {
+  /** This relay became the one that publishes for its outbox (others wait as standbys). */
+  'outbox-leadership-acquired': { readonly outbox: string };
+  /** This relay stopped publishing: it closed, or its connection failed (`error`). */
+  'outbox-leadership-released': { readonly outbox: string; readonly error?: unknown };
+  /** The transport accepted these messages and their rows were removed from the outbox. */
+  'outbox-dispatched': {
+    readonly outbox: string;
+    readonly topic: string;
+    readonly count: number;
+    /** From reading the rows to removing them, including publish retries. */
+    readonly durationMs: number;
+  };
+  /** Publishing failed; the rows stay and are retried after `retryInMs` (they are never dropped). */
+  'outbox-publish-failed': {
+    readonly outbox: string;
+    readonly topic: string;
+    readonly count: number;
+    /** 1 for the first failure of these rows, then 2, 3, … */
+    readonly attempt: number;
+    readonly retryInMs: number;
+    readonly error: unknown;
+  };
+  /** The outbox store failed (lost connection, SQL error); the relay starts over after `retryInMs`. */
+  'outbox-relay-failed': { readonly outbox: string; readonly error: unknown; readonly retryInMs: number };
+}
+
+/** Removes a listener added with `on`; also usable with `using`. */
+export interface OutboxUnsubscribe {
+  (): void;
+  [Symbol.dispose](): void;
+}
+
+type Listener<Event> = (event: Event) => void;
+
+/** A small typed emitter: nothing is allocated for an event nobody listens to. */
+export class OutboxRelayEmitter {
+  private readonly listeners = new Map<keyof OutboxRelayEvents, Set<Listener<never>>>();
+
+  on<Name extends keyof OutboxRelayEvents>(name: Name, listener: Listener<OutboxRelayEvents[Name]>): OutboxUnsubscribe {
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
+    set.add(listener as Listener<never>);
+    const off = (() => {
+      set.delete(listener as Listener<never>);
+    }) as OutboxUnsubscribe;
+    off[Symbol.dispose] = off;
+    return off;
+  }
+
+  /** Whether anyone listens, so callers can skip building an event. */
+  has(name: keyof OutboxRelayEvents): boolean {
+    return (this.listeners.get(name)?.size ?? 0) > 0;
+  }
+
+  emit<Name extends keyof OutboxRelayEvents>(name: Name, event: OutboxRelayEvents[Name]): void {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<OutboxRelayEvents[Name]>)(event);
+      } catch {
+        // A listener's failure must not stop the relay it observes.
+      }
+    }
+  }
+}

@@ -1,0 +1,284 @@
+import { delay } from '@bulwark/resilience';
+import { MessagingError } from '../errors/messaging-error.js';
+import type {
+  OutboxRecord,
+  OutboxRelay,
+  OutboxRelayRole,
+  OutboxRelaySession,
+  OutboxRelaySnapshot,
+  OutboxRelaySource,
+} from './outbox.js';
+import { OutboxRelayEmitter, type OutboxRelayEvents, type OutboxUnsubscribe } from './outbox-events.js';
+import type { ResolvedOutboxRelayOptions } from './outbox-options.js';
+
+/** The reason a relay's waits are aborted with when it is closed. */
+export class OutboxRelayClosedError extends MessagingError {
+  override name = 'OutboxRelayClosedError';
+  constructor() {
+    super('OUTBOX_RELAY_CLOSED', 'The outbox relay was closed');
+  }
+}
+
+/**
+ * First re-check delay when rows wait behind a transaction that is still running; doubles up
+ * to the poll interval. Short because such a transaction usually commits within milliseconds,
+ * and when it wrote no outbox row its commit sends no notification to wake us.
+ */
+const firstWaitingRecheckMs = 2;
+/** Throughput is averaged over this window, in one-second buckets. */
+const throughputWindowMs = 10_000;
+
+/**
+ * Runs the relay engine over an outbox store: takes the right to publish from `source`, then
+ * reads batches in order, checks big payloads in, publishes them grouped by topic (keeping
+ * their order within each topic), removes what the transport accepted, and retries the rest
+ * after `retryDelay`: a row leaves the outbox only after its message was published. Store
+ * failures end the session (the right to publish is given up) and it starts over after the
+ * same delay. Used by `postgresOutbox().relay()`; exported for other outbox stores.
+ */
+export function startOutboxRelay(
+  source: OutboxRelaySource,
+  options: ResolvedOutboxRelayOptions,
+  onClosed?: (relay: OutboxRelay) => void,
+): OutboxRelay {
+  return new Relay(source, options, onClosed);
+}
+
+class Relay implements OutboxRelay {
+  private readonly emitter = new OutboxRelayEmitter();
+  /** Aborts on close() or the caller's signal: ends waits, the standby's wait for leadership. */
+  private readonly stopping = new AbortController();
+  /** Aborts on the caller's signal only: a close() lets the batch in flight finish. */
+  private readonly publishing = new AbortController();
+  private role: OutboxRelayRole = 'standby';
+  private dispatched = 0;
+  private publishFailures = 0;
+  private storeFailures = 0;
+  private lastError: unknown;
+  private lag: { readonly ageMs: number; readonly at: number } | 'empty' | undefined;
+  private readonly buckets: { second: number; count: number }[] = [];
+  private readonly startedAt: number;
+  private readonly done: Promise<void>;
+  private readonly detachSignal: () => void = () => {};
+
+  constructor(
+    private readonly source: OutboxRelaySource,
+    private readonly options: ResolvedOutboxRelayOptions,
+    private readonly onClosed: ((relay: OutboxRelay) => void) | undefined,
+  ) {
+    this.startedAt = options.clock.now();
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => {
+        this.publishing.abort(signal.reason);
+        this.stopping.abort(signal.reason);
+      };
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.detachSignal = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+    this.done = this.run();
+  }
+
+  on<Name extends keyof OutboxRelayEvents>(
+    name: Name,
+    listener: (event: OutboxRelayEvents[Name]) => void,
+  ): OutboxUnsubscribe {
+    return this.emitter.on(name, listener);
+  }
+
+  snapshot(): OutboxRelaySnapshot {
+    const now = this.options.clock.now();
+    let lagMs: number | undefined;
+    if (this.role === 'leader' && this.lag !== undefined)
+      lagMs = this.lag === 'empty' ? 0 : this.lag.ageMs + Math.max(0, now - this.lag.at);
+    const windowStart = Math.floor((now - throughputWindowMs) / 1000);
+    let recent = 0;
+    for (const bucket of this.buckets) if (bucket.second > windowStart) recent += bucket.count;
+    const windowMs = Math.min(throughputWindowMs, Math.max(1000, now - this.startedAt));
+    return {
+      outbox: this.source.name,
+      role: this.role,
+      dispatched: this.dispatched,
+      throughputPerSecond: (recent * 1000) / windowMs,
+      lagMs,
+      publishFailures: this.publishFailures,
+      lastError: this.lastError,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.stopping.signal.aborted) this.stopping.abort(new OutboxRelayClosedError());
+    await this.done;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    try {
+      while (!signal.aborted) {
+        let session: OutboxRelaySession;
+        try {
+          session = await this.source.acquire(signal);
+        } catch (error) {
+          if (signal.aborted) break;
+          await this.pauseAfterStoreFailure(error);
+          continue;
+        }
+        this.role = 'leader';
+        this.emitter.emit('outbox-leadership-acquired', { outbox: this.source.name });
+        let failure: { error: unknown } | undefined;
+        try {
+          await this.lead(session);
+        } catch (error) {
+          if (!signal.aborted) failure = { error };
+        }
+        this.role = 'standby';
+        this.lag = undefined;
+        await session.end(failure?.error).catch(() => {});
+        this.emitter.emit(
+          'outbox-leadership-released',
+          failure ? { outbox: this.source.name, error: failure.error } : { outbox: this.source.name },
+        );
+        if (failure) await this.pauseAfterStoreFailure(failure.error);
+      }
+    } finally {
+      this.role = 'closed';
+      this.detachSignal();
+      this.onClosed?.(this);
+    }
+  }
+
+  private async pauseAfterStoreFailure(error: unknown): Promise<void> {
+    this.storeFailures += 1;
+    this.lastError = error;
+    const retryInMs = this.options.retryDelay(this.storeFailures);
+    this.emitter.emit('outbox-relay-failed', { outbox: this.source.name, error, retryInMs });
+    await delay(this.options.clock, retryInMs, this.stopping.signal).catch(() => {});
+  }
+
+  /** Publishes while this relay holds the session; returns when stopping, throws when the store fails. */
+  private async lead(session: OutboxRelaySession): Promise<void> {
+    const { clock, batchSize, pollIntervalMs } = this.options;
+    const signal = this.stopping.signal;
+    // Set by a notification that arrives at any time after a read started: that read may have
+    // missed the row, so read again instead of sleeping.
+    let woken = false;
+    let wake: (() => void) | undefined;
+    session.onWake(() => {
+      woken = true;
+      wake?.();
+    });
+    let waitingRecheckMs = firstWaitingRecheckMs;
+    while (!signal.aborted) {
+      woken = false;
+      const claim = await session.claim(batchSize);
+      this.storeFailures = 0;
+      this.lag = claim.oldestAgeMs === undefined ? 'empty' : { ageMs: claim.oldestAgeMs, at: clock.now() };
+      if (claim.records.length > 0) {
+        waitingRecheckMs = firstWaitingRecheckMs;
+        await this.publish(session, claim.records);
+        continue;
+      }
+      if (woken) continue;
+      let waitMs = pollIntervalMs;
+      if (claim.waiting) {
+        waitMs = Math.min(waitingRecheckMs, pollIntervalMs);
+        waitingRecheckMs = Math.min(waitingRecheckMs * 2, pollIntervalMs);
+      } else waitingRecheckMs = firstWaitingRecheckMs;
+      await new Promise<void>((resolve) => {
+        const finish = () => {
+          clock.clearTimeout(timer);
+          signal.removeEventListener('abort', finish);
+          wake = undefined;
+          resolve();
+        };
+        const timer = clock.setTimeout(finish, waitMs);
+        signal.addEventListener('abort', finish, { once: true });
+        wake = finish;
+      });
+    }
+  }
+
+  /**
+   * Publishes `records` and removes them; retries those that failed until they go out. Topics
+   * are independent, so one failing topic does not hold the others back; within a topic the
+   * failed rows are retried before anything newer is read, which keeps per-key order.
+   */
+  private async publish(session: OutboxRelaySession, records: readonly OutboxRecord[]): Promise<void> {
+    const { clock, transport, claimCheck, retryDelay } = this.options;
+    const startedAt = clock.now();
+    const signal = this.publishing.signal;
+    let pending = records;
+    for (let attempt = 1; ; attempt++) {
+      const published: { topic: string; records: OutboxRecord[] }[] = [];
+      const failed: OutboxRecord[] = [];
+      const failures: { topic: string; count: number; error: unknown }[] = [];
+      for (const [topic, group] of groupByTopic(pending)) {
+        try {
+          const messages = claimCheck
+            ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal })))
+            : group.map((record) => record.message);
+          await transport.publish(topic, messages, { signal });
+          published.push({ topic, records: group });
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          failed.push(...group);
+          failures.push({ topic, count: group.length, error });
+        }
+      }
+      if (published.length > 0) {
+        await session.remove(published.flatMap((entry) => entry.records));
+        const now = clock.now();
+        for (const entry of published) {
+          this.count(entry.records.length, now);
+          this.emitter.emit('outbox-dispatched', {
+            outbox: this.source.name,
+            topic: entry.topic,
+            count: entry.records.length,
+            durationMs: now - startedAt,
+          });
+        }
+      }
+      if (failed.length === 0) {
+        this.lastError = undefined;
+        return;
+      }
+      const retryInMs = retryDelay(attempt);
+      this.publishFailures += failures.length;
+      for (const failure of failures) {
+        this.lastError = failure.error;
+        this.emitter.emit('outbox-publish-failed', { outbox: this.source.name, ...failure, attempt, retryInMs });
+      }
+      // Closing abandons the retry: the rows stay in the outbox for the next leader.
+      await delay(clock, retryInMs, this.stopping.signal);
+      pending = failed;
+    }
+  }
+
+  private count(messages: number, now: number): void {
+    this.dispatched += messages;
+    const second = Math.floor(now / 1000);
+    const last = this.buckets[this.buckets.length - 1];
+    if (last && last.second === second) last.count += messages;
+    else {
+      this.buckets.push({ second, count: messages });
+      if (this.buckets.length > throughputWindowMs / 1000 + 1) this.buckets.shift();
+    }
+  }
+}
+
+function groupByTopic(records: readonly OutboxRecord[]): Map<string, OutboxRecord[]> {
+  const groups = new Map<string, OutboxRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.message.topic);
+    if (group) group.push(record);
+    else groups.set(record.message.topic, [record]);
+  }
+  return groups;
+}

@@ -1,0 +1,123 @@
+import type { Envelope } from '../envelope/envelope.js';
+import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
+import type { OutboxRelayOptions } from './outbox-options.js';
+
+/**
+ * A transactional outbox: messages are written in the same database transaction as the state
+ * change that causes them, and a relay publishes them once that transaction has committed.
+ * Nothing is published for a transaction that rolls back, nothing committed is lost.
+ *
+ * Guarantees of every implementation:
+ * - at-least-once: a committed message is published at least once, even if relays are killed
+ *   (a relay killed between publishing and removing a row publishes it again; consumers
+ *   deduplicate by message id);
+ * - per-key order: two messages of one topic with the same `key` are published in the order
+ *   they were committed, even with several relays running and transactions that commit out of
+ *   the order they started in (each implementation says how);
+ * - several relays may run at once without publishing the same row twice in normal operation.
+ *
+ * `Executor` is how `add` reaches the caller's transaction, e.g. a `pg` client inside
+ * `BEGIN … COMMIT` for {@link https://www.postgresql.org | PostgreSQL}.
+ */
+export interface Outbox<Executor> {
+  /** Writes `messages` through `executor`, i.e. inside the caller's own transaction. */
+  add(executor: Executor, messages: Envelope | readonly Envelope[], options?: { signal?: AbortSignal }): Promise<void>;
+  /** Starts a relay that publishes committed messages until it is closed or `options.signal` aborts. */
+  relay(options: OutboxRelayOptions): OutboxRelay;
+  /** Closes every relay started by this outbox. Does not close the client the outbox was given. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Whether a relay publishes (`leader`), waits to take over (`standby`), or has stopped. */
+export type OutboxRelayRole = 'standby' | 'leader' | 'closed';
+
+/** A point-in-time view of a relay, for dashboards and health checks. */
+export interface OutboxRelaySnapshot {
+  readonly outbox: string;
+  readonly role: OutboxRelayRole;
+  /** Messages this relay has published (and removed from the outbox) since it started. */
+  readonly dispatched: number;
+  /** Messages per second published over the last 10 seconds (or since start, if shorter). */
+  readonly throughputPerSecond: number;
+  /**
+   * Age in ms of the oldest unpublished message, as last seen by this relay and grown by the
+   * time since; 0 when the outbox was empty. `undefined` on a standby, which does not read.
+   */
+  readonly lagMs: number | undefined;
+  /** Publish attempts that failed since start (each is retried). */
+  readonly publishFailures: number;
+  /** The last publish or store error, if the relay is currently retrying. */
+  readonly lastError: unknown;
+}
+
+/** A running relay. */
+export interface OutboxRelay {
+  snapshot(): OutboxRelaySnapshot;
+  /** Listens to an event; returns a function that removes the listener. */
+  on<Name extends keyof OutboxRelayEvents>(
+    name: Name,
+    listener: (event: OutboxRelayEvents[Name]) => void,
+  ): OutboxUnsubscribe;
+  /**
+   * Stops: a standby stops waiting at once; a leader finishes the batch it is publishing (a
+   * publish retry waiting for its backoff is abandoned; its rows stay for the next leader),
+   * then gives leadership up. Resolves when the relay has stopped.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A claim check as the relay uses it: replaces a payload too big for the transport by a
+ * reference to a stored blob (`claimCheck({ store, thresholdBytes })` fits).
+ */
+export interface OutboxClaimCheck {
+  checkIn<Payload>(message: Envelope<Payload>, options?: { signal?: AbortSignal }): Promise<Envelope>;
+}
+
+/** A message read from an outbox, with the store's handle to remove it once published. */
+export interface OutboxRecord {
+  /** Store-specific handle of the row (PostgreSQL: its `position`). */
+  readonly position: string;
+  readonly message: Envelope;
+}
+
+/** What one read of the outbox returns. */
+export interface OutboxClaim {
+  /** Messages ready to publish, in publishing order. */
+  readonly records: readonly OutboxRecord[];
+  /**
+   * More rows exist that are not ready yet (their transaction, or an older one, is still
+   * running); the relay looks again soon instead of waiting a whole poll interval.
+   */
+  readonly waiting: boolean;
+  /** Age in ms of the oldest row still in the outbox, `undefined` when it is empty. */
+  readonly oldestAgeMs: number | undefined;
+}
+
+/**
+ * The port between the relay engine ({@link startOutboxRelay}) and an outbox store. A store
+ * decides who may publish and in which order; the engine publishes, retries and reports.
+ */
+export interface OutboxRelaySource {
+  /** Names the outbox in events and snapshots, e.g. `public.bulwark_outbox`. */
+  readonly name: string;
+  /**
+   * Resolves once this relay may publish (e.g. holds the leader lock); waits while another
+   * relay publishes. Rejects with `signal.reason` as soon as `signal` aborts.
+   */
+  acquire(signal: AbortSignal): Promise<OutboxRelaySession>;
+}
+
+/** The right to publish, held until `end`. */
+export interface OutboxRelaySession {
+  /** Reads up to `limit` ready messages, in publishing order. */
+  claim(limit: number): Promise<OutboxClaim>;
+  /** Removes published records. */
+  remove(records: readonly OutboxRecord[]): Promise<void>;
+  /** Calls `callback` whenever new messages may have been committed (and when the session breaks). */
+  onWake(callback: () => void): void;
+  /** Gives the right to publish up; `error` when the session failed and must not be reused. */
+  end(error?: unknown): Promise<void>;
+}

@@ -1,0 +1,363 @@
+import { createHash } from 'node:crypto';
+import { type Clock, systemClock } from '@bulwark/resilience';
+import type { Pool, PoolClient } from 'pg';
+import type { Envelope } from '../envelope/envelope.js';
+import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import type {
+  Outbox,
+  OutboxClaim,
+  OutboxRecord,
+  OutboxRelay,
+  OutboxRelaySession,
+  OutboxRelaySource,
+} from '../outbox/outbox.js';
+import { type OutboxRelayOptions, resolveOutboxRelayOptions } from '../outbox/outbox-options.js';
+import { startOutboxRelay } from '../outbox/outbox-relay.js';
+import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
+import claimTemplate from './sql/outbox-claim.sql';
+import deleteTemplate from './sql/outbox-delete.sql';
+import insertTemplate from './sql/outbox-insert.sql';
+import lockTemplate from './sql/outbox-lock.sql';
+import migrateTemplate from './sql/outbox-migrate.sql';
+import statsTemplate from './sql/outbox-stats.sql';
+import unlockTemplate from './sql/outbox-unlock.sql';
+
+/** Options of {@link postgresOutbox}. */
+export interface PostgresOutboxOptions {
+  /**
+   * The outbox table (a plain identifier, at most 56 characters). Its index, trigger, trigger
+   * function and notification channel are named after it.
+   * @defaultValue `'bulwark_outbox'`
+   */
+  table?: string;
+  /** The table's schema. @defaultValue the connection's `search_path` (usually `public`) */
+  schema?: string;
+  /** @defaultValue `systemClock` */
+  clock?: Clock;
+}
+
+/**
+ * How {@link PostgresOutbox.add} reaches the caller's transaction: the `pg` client on which the
+ * caller ran `BEGIN` (a `PoolClient` or `Client`), or any function that runs one parameterized
+ * statement in that transaction (e.g. a query builder's raw query on its transaction object).
+ * Passing the `Pool` itself works but writes outside any transaction of yours.
+ */
+export type PostgresOutboxExecutor =
+  | { query(text: string, values?: unknown[]): Promise<unknown> }
+  | ((text: string, values: unknown[]) => Promise<unknown>);
+
+/** The SQL of one outbox table, placeholders filled in. Exported for teams with their own migration tool. */
+export interface PostgresOutboxSql {
+  /** Creates table, index, trigger function and trigger if missing; safe to run at every start. */
+  readonly migrate: string;
+  /** `$1`: jsonb array of envelopes. */
+  readonly insert: string;
+  /** `$1`: batch size. */
+  readonly claim: string;
+  /** `$1`: bigint[] of positions. */
+  readonly delete: string;
+  /** `$1`: the lock name ({@link PostgresOutboxSql.lockName}). */
+  readonly lock: string;
+  readonly unlock: string;
+  readonly cancelWait: string;
+  readonly stats: string;
+  /** The quoted, qualified table, e.g. `"public"."bulwark_outbox"`; also names the leader lock. */
+  readonly lockName: string;
+  /** The LISTEN/NOTIFY channel. */
+  readonly channel: string;
+}
+
+/** How far relays are behind, from {@link PostgresOutbox.lag}. */
+export interface PostgresOutboxLag {
+  /** Committed messages not yet published. */
+  readonly pending: number;
+  /** Age in ms of the oldest of them; 0 when there is none. */
+  readonly oldestAgeMs: number;
+}
+
+/**
+ * The transactional outbox on PostgreSQL. See {@link postgresOutbox}.
+ */
+export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
+  /** The quoted, qualified table name. */
+  readonly table: string;
+  readonly sql: PostgresOutboxSql;
+  /** Creates the table, index and notify trigger if missing. Safe to run at every start, concurrently. */
+  migrate(options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Writes messages (from `createEnvelope`) in the caller's transaction: they are published
+   * after it commits, and never if it rolls back. Several messages in one call keep their
+   * order. The relay is notified when the transaction commits.
+   */
+  add(
+    executor: PostgresOutboxExecutor,
+    messages: Envelope | readonly Envelope[],
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
+  /** Counts unpublished messages and the age of the oldest (a full count: for dashboards). */
+  lag(options?: { signal?: AbortSignal }): Promise<PostgresOutboxLag>;
+}
+
+const identifierPattern = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * Renders the outbox SQL for a table. `postgresOutbox(pool, options).sql` returns the same;
+ * use this to run the migration with your own tool.
+ */
+export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' | 'schema'> = {}): PostgresOutboxSql {
+  const table = options.table ?? 'bulwark_outbox';
+  const problems: string[] = [];
+  if (!identifierPattern.test(table) || table.length > 56)
+    problems.push(`table must be a plain identifier of at most 56 characters (got ${JSON.stringify(table)})`);
+  if (options.schema !== undefined && (!identifierPattern.test(options.schema) || options.schema.length > 63))
+    problems.push(`schema must be a plain identifier of at most 63 characters (got ${JSON.stringify(options.schema)})`);
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresOutbox', problems);
+  const qualify = (name: string) =>
+    options.schema === undefined
+      ? quoteIdentifier(name)
+      : `${quoteIdentifier(options.schema)}.${quoteIdentifier(name)}`;
+  const qualifiedTable = qualify(table);
+  const readable = options.schema === undefined ? table : `${options.schema}.${table}`;
+  // A channel is an identifier (at most 63 bytes); long names are hashed to fit.
+  const channelText = `bulwark_outbox.${readable}`;
+  const channel =
+    channelText.length <= 63
+      ? channelText
+      : `bulwark_outbox.${createHash('sha256').update(readable).digest('hex').slice(0, 40)}`;
+  const values: Record<string, string> = {
+    table: qualifiedTable,
+    table_literal: quoteLiteral(qualifiedTable),
+    index: quoteIdentifier(`${table}_order`),
+    function: qualify(`${table}_notify`),
+    trigger: quoteIdentifier(`${table}_notify`),
+    trigger_literal: quoteLiteral(`${table}_notify`),
+    channel: quoteLiteral(channel),
+  };
+  const render = (template: string) =>
+    template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => values[name] ?? placeholder);
+  return {
+    migrate: render(migrateTemplate),
+    insert: render(insertTemplate),
+    claim: render(claimTemplate),
+    delete: render(deleteTemplate),
+    lock: render(lockTemplate),
+    unlock: render(unlockTemplate),
+    cancelWait: render(cancelWaitTemplate),
+    stats: render(statsTemplate),
+    lockName: qualifiedTable,
+    channel,
+  };
+}
+
+/**
+ * A transactional outbox in a PostgreSQL table, written through the caller's transaction and
+ * published by {@link PostgresOutbox.relay}.
+ *
+ * How order per key is kept, with several relays and transactions that commit out of order:
+ *
+ * 1. **Only finished history is read.** Each row records its writer's transaction id (`xid8`).
+ *    The relay reads only rows whose transaction id is below `pg_snapshot_xmin(pg_current_snapshot())`,
+ *    i.e. older than every transaction still running, and reads them in
+ *    `(transaction_id, position)` order. No row can later appear before a row already read, so
+ *    this order is final — transaction A that started writing before B but commits after it is
+ *    published before B, and B waits for A. For transactions that run one after another (the
+ *    usual case for one key: one aggregate, one writer) this is exactly commit order. The cost:
+ *    a long-running transaction anywhere in the cluster holds publishing back until it ends
+ *    (watch `lagMs`).
+ * 2. **One relay publishes at a time.** Relays compete for a session-level advisory lock on a
+ *    dedicated connection; the holder is the leader, the others are hot standbys blocked on the
+ *    lock, and PostgreSQL hands it to one of them the moment the leader's connection ends (a
+ *    killed process included). A single writer of the sequence means no two relays ever race on
+ *    neighbouring messages of a key, and none is published while an earlier one of its key is
+ *    not. A leader publishes in batches, grouped by topic, and removes rows only after the
+ *    transport accepted them.
+ *
+ * The leader's connection also `LISTEN`s: a statement trigger on the table notifies at commit,
+ * so new messages go out within milliseconds; `pollIntervalMs` is the fallback. Each relay
+ * (leader or standby) holds one pool connection while it runs.
+ *
+ * @example
+ * ```ts
+ * const outbox = postgresOutbox(pool, { table: 'outbox' });
+ * await outbox.migrate();
+ * const client = await pool.connect();
+ * try {
+ *   await client.query('BEGIN');
+ *   await client.query('INSERT INTO orders (id, total) VALUES ($1, $2)', [orderId, total]);
+ *   await outbox.add(client, createEnvelope({ topic: 'orders', type: 'order.placed', key: orderId, payload: { orderId, total } }));
+ *   await client.query('COMMIT');
+ * } catch (error) {
+ *   await client.query('ROLLBACK');
+ *   throw error;
+ * } finally {
+ *   client.release();
+ * }
+ * const relay = outbox.relay({ transport, batchSize: 500 });
+ * // … on shutdown
+ * await relay.close();
+ * ```
+ */
+export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}): PostgresOutbox {
+  const sql = postgresOutboxSql(options);
+  const clock = options.clock ?? systemClock;
+  const relays = new Set<OutboxRelay>();
+  const name =
+    options.schema === undefined
+      ? (options.table ?? 'bulwark_outbox')
+      : `${options.schema}.${options.table ?? 'bulwark_outbox'}`;
+  const source = postgresRelaySource(pool, sql, name);
+
+  const outbox: PostgresOutbox = {
+    table: sql.lockName,
+    sql,
+    async migrate(migrateOptions) {
+      migrateOptions?.signal?.throwIfAborted();
+      await pool.query(sql.migrate);
+    },
+    async add(executor, messages, addOptions) {
+      addOptions?.signal?.throwIfAborted();
+      const list: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
+      if (list.length === 0) return;
+      for (const message of list) assertEnvelope(message);
+      const values = [JSON.stringify(list)];
+      if (typeof executor === 'function') await executor(sql.insert, values);
+      else await executor.query(sql.insert, values);
+    },
+    relay(relayOptions: OutboxRelayOptions) {
+      const resolved = resolveOutboxRelayOptions(relayOptions, clock);
+      const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
+      relays.add(relay);
+      return relay;
+    },
+    async lag(lagOptions) {
+      lagOptions?.signal?.throwIfAborted();
+      const result = await pool.query<{ pending: number; oldest_age_ms: number }>(sql.stats);
+      const row = result.rows[0];
+      return { pending: row?.pending ?? 0, oldestAgeMs: row?.oldest_age_ms ?? 0 };
+    },
+    async close() {
+      await Promise.all([...relays].map((relay) => relay.close()));
+    },
+    [Symbol.asyncDispose]() {
+      return outbox.close();
+    },
+  };
+  return outbox;
+}
+
+function assertEnvelope(message: Envelope): void {
+  const problems: string[] = [];
+  if (typeof message !== 'object' || message === null) problems.push('a message must be an envelope object');
+  else {
+    for (const field of ['id', 'topic', 'type'] as const)
+      if (typeof message[field] !== 'string' || message[field].length === 0)
+        problems.push(`message.${field} must be a non-empty string`);
+    if (message.key !== undefined && typeof message.key !== 'string') problems.push('message.key must be a string');
+  }
+  if (problems.length > 0)
+    throw new MessagingError('INVALID_MESSAGE', `Invalid outbox message (use createEnvelope): ${problems.join('; ')}`);
+}
+
+interface ClaimRow {
+  position: string | null;
+  envelope: Envelope | null;
+  waiting: boolean;
+  oldest_age_ms: number | null;
+}
+
+/** Leadership by advisory lock on a dedicated connection, which also LISTENs and runs the relay's SQL. */
+function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string): OutboxRelaySource {
+  return {
+    name,
+    async acquire(signal) {
+      signal.throwIfAborted();
+      const client = await pool.connect();
+      let released = false;
+      const release = (error?: unknown) => {
+        if (released) return;
+        released = true;
+        client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
+      };
+      let broken: unknown;
+      const wakes: (() => void)[] = [];
+      const onError = (error: unknown) => {
+        broken ??= error;
+        for (const wake of wakes) wake();
+      };
+      const onNotification = (notification: { channel: string }) => {
+        if (notification.channel === sql.channel) for (const wake of wakes) wake();
+      };
+      // A checked-out client's 'error' event has no pool listener: without ours it would crash the process.
+      client.on('error', onError);
+      const detach = () => {
+        client.off('error', onError);
+        client.off('notification', onNotification);
+      };
+      const processId = (client as PoolClient & { processID?: number }).processID;
+      const onAbort = () => {
+        // Frees the backend blocked on the lock; the waiting query then rejects.
+        if (processId !== undefined) pool.query(sql.cancelWait, [processId]).catch(() => {});
+        else release(new Error('outbox relay closed'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        signal.throwIfAborted();
+        await client.query(sql.lock, [sql.lockName]);
+        signal.throwIfAborted();
+        client.on('notification', onNotification);
+        await client.query(`LISTEN ${quoteIdentifier(sql.channel)}`);
+        signal.throwIfAborted();
+      } catch (error) {
+        detach();
+        // Destroyed rather than reused: the lock may have been granted just as we gave up.
+        release(error);
+        throw signal.aborted ? signal.reason : error;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      const session: OutboxRelaySession = {
+        async claim(limit): Promise<OutboxClaim> {
+          if (broken !== undefined) throw broken;
+          const result = await client.query<ClaimRow>(sql.claim, [limit]);
+          const records: OutboxRecord[] = [];
+          let waiting = false;
+          let oldestAgeMs: number | undefined;
+          for (const row of result.rows) {
+            waiting = row.waiting;
+            oldestAgeMs = row.oldest_age_ms ?? undefined;
+            if (row.position !== null && row.envelope !== null)
+              records.push({ position: row.position, message: row.envelope });
+          }
+          return { records, waiting, oldestAgeMs };
+        },
+        async remove(records) {
+          if (broken !== undefined) throw broken;
+          await client.query(sql.delete, [records.map((record) => record.position)]);
+        },
+        onWake(callback) {
+          wakes.push(callback);
+        },
+        async end(error) {
+          if (released) return;
+          if (error !== undefined || broken !== undefined) {
+            detach();
+            release(error ?? broken);
+            return;
+          }
+          try {
+            await client.query('UNLISTEN *');
+            await client.query(sql.unlock, [sql.lockName]);
+            detach();
+            release();
+          } catch (unlockError) {
+            detach();
+            release(unlockError);
+          }
+        },
+      };
+      return session;
+    },
+  };
+}

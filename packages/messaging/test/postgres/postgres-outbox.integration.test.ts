@@ -1,0 +1,299 @@
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEnvelope, type Envelope } from '../../src/index.js';
+import type { OutboxRelay } from '../../src/outbox/outbox.js';
+import { type PostgresOutbox, postgresOutbox } from '../../src/postgres/postgres-outbox.js';
+import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
+
+const message = (key: string, sequence: number, topic = 'orders') =>
+  createEnvelope({ topic, type: 'order.updated', key, payload: { key, sequence } });
+
+const sequenceOf = (envelope: Envelope) => (envelope.payload as { sequence: number }).sequence;
+
+async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await work(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) => {
+  let pool: pg.Pool;
+  const tables: string[] = [];
+  const relays: OutboxRelay[] = [];
+  const newOutbox = async (): Promise<PostgresOutbox> => {
+    const table = uniqueName('outbox');
+    tables.push(table);
+    const outbox = postgresOutbox(pool, { table });
+    await outbox.migrate();
+    return outbox;
+  };
+  const track = (relay: OutboxRelay) => {
+    relays.push(relay);
+    return relay;
+  };
+
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: url, max: 12 });
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((relay) => relay.close()));
+  });
+  afterAll(async () => {
+    for (const table of tables) {
+      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
+    }
+    await pool.end();
+  });
+
+  describe('migrate', () => {
+    it('can run concurrently and again', async () => {
+      const table = uniqueName('outbox');
+      tables.push(table);
+      const outbox = postgresOutbox(pool, { table });
+      await Promise.all([outbox.migrate(), outbox.migrate(), outbox.migrate()]);
+      await outbox.migrate();
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`,
+        [outbox.table],
+      );
+      expect(rows[0].triggers).toBe(1);
+    });
+
+    it('exports the SQL with every placeholder filled', async () => {
+      const outbox = postgresOutbox(pool, { table: 'orders_outbox', schema: 'shop' });
+      for (const statement of Object.values(outbox.sql)) expect(statement).not.toMatch(/\{\{/);
+      expect(outbox.sql.migrate).toContain('"shop"."orders_outbox"');
+    });
+
+    it('rejects table names that are not plain identifiers', () => {
+      expect(() => postgresOutbox(pool, { table: 'x"; DROP TABLE users; --' })).toThrow(
+        /table must be a plain identifier/,
+      );
+    });
+  });
+
+  describe('add and relay', () => {
+    it('publishes committed messages and never those of a rolled-back transaction', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      track(outbox.relay({ transport }));
+      await inTransaction(pool, (client) => outbox.add(client, [message('a', 1), message('a', 2)]));
+      await expect(
+        inTransaction(pool, async (client) => {
+          await outbox.add(client, message('b', 1));
+          throw new Error('business rule failed');
+        }),
+      ).rejects.toThrow('business rule failed');
+      await inTransaction(pool, (client) => outbox.add((text, values) => client.query(text, values), message('c', 1)));
+      await transport.waitFor(3);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual([
+        'a1',
+        'a2',
+        'c1',
+      ]);
+      await waitUntil(async () => (await outbox.lag()).pending === 0);
+    });
+
+    it('keeps the whole envelope: id, type, key, headers, payload', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      track(outbox.relay({ transport }));
+      const original = createEnvelope({
+        topic: 'users',
+        type: 'user.registered',
+        key: 'u1',
+        groupId: 'g1',
+        payload: { email: 'a@example.com', tags: ['x'], nested: { n: 1 } },
+        headers: { traceparent: '00-abc-def-01' },
+      });
+      await inTransaction(pool, (client) => outbox.add(client, original));
+      await transport.waitFor(1);
+      expect(transport.published[0]).toEqual(original);
+      expect(transport.calls[0]?.topic).toBe('users');
+    });
+
+    it('is woken by NOTIFY at commit, not by the poll', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const relay = track(outbox.relay({ transport, pollIntervalMs: 60_000 }));
+      await waitUntil(() => relay.snapshot().role === 'leader');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const committedAt = Date.now();
+      await inTransaction(pool, (client) => outbox.add(client, message('n', 1)));
+      await transport.waitFor(1, 5_000);
+      expect(Date.now() - committedAt).toBeLessThan(1_000);
+    });
+
+    it('publishes a key in commit order when transactions commit out of the order they started', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      track(outbox.relay({ transport, pollIntervalMs: 20 }));
+      const first = await pool.connect();
+      const second = await pool.connect();
+      try {
+        await first.query('BEGIN');
+        await outbox.add(first, message('k', 1));
+        await second.query('BEGIN');
+        await outbox.add(second, message('k', 2));
+        await outbox.add(second, message('other', 1));
+        await second.query('COMMIT');
+        // The second transaction has committed, but the first, older one is still running:
+        // nothing of the second may go out before the first is decided.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(transport.published).toEqual([]);
+        await first.query('COMMIT');
+      } finally {
+        first.release();
+        second.release();
+      }
+      await transport.waitFor(3);
+      expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual([
+        'k1',
+        'k2',
+        'other1',
+      ]);
+    });
+
+    it('runs several relays without publishing anything twice, one leader at a time', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const running = [1, 2, 3].map(() => track(outbox.relay({ transport, batchSize: 50 })));
+      const keys = ['a', 'b', 'c', 'd'];
+      await Promise.all(
+        keys.map(async (key) => {
+          for (let sequence = 1; sequence <= 100; sequence++)
+            await inTransaction(pool, (client) => outbox.add(client, message(key, sequence)));
+        }),
+      );
+      await transport.waitFor(400);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(transport.published).toHaveLength(400);
+      expect(new Set(transport.published.map((envelope) => envelope.id)).size).toBe(400);
+      for (const key of keys)
+        expect(transport.published.filter((envelope) => envelope.key === key).map(sequenceOf)).toEqual(
+          Array.from({ length: 100 }, (_, index) => index + 1),
+        );
+      expect(running.filter((relay) => relay.snapshot().role === 'leader')).toHaveLength(1);
+      // The leader closes: a standby takes over and publishes what comes next.
+      const leader = running.find((relay) => relay.snapshot().role === 'leader') as OutboxRelay;
+      await leader.close();
+      expect(leader.snapshot().role).toBe('closed');
+      await inTransaction(pool, (client) => outbox.add(client, message('a', 101)));
+      await transport.waitFor(401);
+      expect(running.filter((relay) => relay.snapshot().role === 'leader')).toHaveLength(1);
+    });
+
+    it('closes a standby promptly while another relay leads', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const leader = track(outbox.relay({ transport }));
+      await waitUntil(() => leader.snapshot().role === 'leader');
+      const standby = outbox.relay({ transport });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(standby.snapshot().role).toBe('standby');
+      const startedAt = Date.now();
+      await standby.close();
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+      expect(standby.snapshot().role).toBe('closed');
+    });
+
+    it('keeps rows while the broker is down and publishes them in order when it returns', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      transport.down = true;
+      const relay = track(outbox.relay({ transport, retryDelay: () => 25 }));
+      const failures: number[] = [];
+      relay.on('outbox-publish-failed', (event) => failures.push(event.attempt));
+      for (let sequence = 1; sequence <= 20; sequence++)
+        await inTransaction(pool, (client) => outbox.add(client, message('k', sequence)));
+      await waitUntil(() => transport.failures >= 5);
+      expect((await outbox.lag()).pending).toBe(20);
+      expect(relay.snapshot().lagMs).toBeGreaterThan(0);
+      expect(relay.snapshot().lastError).toBeInstanceOf(Error);
+      transport.down = false;
+      await transport.waitFor(20);
+      expect(transport.published.map(sequenceOf)).toEqual(Array.from({ length: 20 }, (_, index) => index + 1));
+      expect(failures.slice(0, 3)).toEqual([1, 2, 3]);
+      await waitUntil(async () => (await outbox.lag()).pending === 0);
+      await waitUntil(() => relay.snapshot().lagMs === 0);
+      expect(relay.snapshot().dispatched).toBe(20);
+    });
+
+    it('checks payloads in through the claim check before publishing', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const checkedIn: string[] = [];
+      const claimCheck = {
+        async checkIn<Payload>(envelope: Envelope<Payload>): Promise<Envelope> {
+          checkedIn.push(envelope.id);
+          return { ...envelope, payload: { claim: { ref: `blob-${envelope.id}` } } };
+        },
+      };
+      track(outbox.relay({ transport, claimCheck }));
+      const big = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'x'.repeat(100_000) } });
+      await inTransaction(pool, (client) => outbox.add(client, big));
+      await transport.waitFor(1);
+      expect(checkedIn).toEqual([big.id]);
+      expect(transport.published[0]?.payload).toEqual({ claim: { ref: `blob-${big.id}` } });
+    });
+
+    it('reconnects after its connection is terminated', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const relay = track(outbox.relay({ transport, retryDelay: () => 20 }));
+      const failed: unknown[] = [];
+      relay.on('outbox-relay-failed', (event) => failed.push(event.error));
+      await waitUntil(() => relay.snapshot().role === 'leader');
+      // Kill the leader's backend (the one holding the leader lock), as a failover or restart would.
+      const { rows } = await pool.query(
+        `SELECT pg_terminate_backend(pid) AS terminated FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 2
+           AND classid = hashtext('bulwark.outbox')::oid AND objid = hashtext($1)::oid`,
+        [outbox.sql.lockName],
+      );
+      expect(rows).toEqual([{ terminated: true }]);
+      await waitUntil(() => failed.length > 0);
+      await inTransaction(pool, (client) => outbox.add(client, message('r', 1)));
+      await transport.waitFor(1);
+      expect(relay.snapshot().role).toBe('leader');
+    });
+
+    it('reports throughput and dispatch events', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      await inTransaction(pool, (client) =>
+        outbox.add(
+          client,
+          Array.from({ length: 300 }, (_, index) => message(`k${index % 7}`, index)),
+        ),
+      );
+      const relay = track(outbox.relay({ transport, batchSize: 100 }));
+      const dispatched: number[] = [];
+      relay.on('outbox-dispatched', (event) => dispatched.push(event.count));
+      await transport.waitFor(300);
+      await waitUntil(() => relay.snapshot().dispatched === 300);
+      expect(dispatched.reduce((sum, count) => sum + count, 0)).toBe(300);
+      expect(relay.snapshot().throughputPerSecond).toBeGreaterThan(0);
+      expect(transport.calls.every((call) => call.messages.length <= 100)).toBe(true);
+    });
+  });
+});
