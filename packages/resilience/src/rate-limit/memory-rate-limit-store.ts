@@ -25,6 +25,8 @@ export interface MemoryRateLimitStoreOptions {
 export interface MemoryRateLimitStore extends RateLimitStore {
   /** Number of keys currently stored. */
   size(): number;
+  /** Whether state is stored for `key` (idle keys stay until the next sweep). */
+  has(key: string): boolean;
   /** Drops every key whose state is back to the full limit; returns how many were dropped. */
   sweep(): number;
 }
@@ -210,6 +212,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       slots.clear();
     },
     size: () => slots.size,
+    has: (key) => slots.has(key),
     sweep,
   };
 }

@@ -4,4 +4,7 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Rate limiting (issue: rate limiting).
+export type { RedisRateLimitStoreOptions } from './redis-rate-limit-store.js';
+export { redisRateLimitStore } from './redis-rate-limit-store.js';

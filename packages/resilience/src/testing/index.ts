@@ -7,3 +7,7 @@
 
 export type { ManualClock } from './manual-clock.js';
 export { manualClock } from './manual-clock.js';
+
+// Rate limiting (issue: rate limiting).
+export type { RateLimitStoreConformanceOptions } from './rate-limit-store-conformance.js';
+export { rateLimitStoreConformance } from './rate-limit-store-conformance.js';
