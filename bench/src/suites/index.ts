@@ -5,6 +5,6 @@ import type { BenchmarkDefinition } from '../harness.js';
  * Each issue adds its suite file here.
  */
 export async function benchmarks(): Promise<BenchmarkDefinition[]> {
-  const suites = await Promise.all([import('./baseline.bench.js')]);
+  const suites = await Promise.all([import('./baseline.bench.js'), import('./resilience-policies.bench.js')]);
   return suites.flatMap((suite) => suite.default);
 }

@@ -1,0 +1,166 @@
+import type { DeadlineEntry } from '../clock/deadline-queue.js';
+import { DeadlineQueue } from '../clock/deadline-queue.js';
+import type { Disposable, Event, Listener } from '../events/event.js';
+import { EventEmitter } from '../events/event.js';
+import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
+import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
+import { BulkheadRejectedError, type BulkheadRejectionReason } from './bulkhead-errors.js';
+import { BULKHEAD_DEFAULTS, type BulkheadOptions, validateBulkheadOptions } from './bulkhead-options.js';
+
+/** Emitted when a bulkhead refuses a call. */
+export interface BulkheadRejectedEvent {
+  readonly reason: BulkheadRejectionReason;
+}
+
+/** Events of the bulkhead, by name. */
+export interface BulkheadEvents {
+  rejected: BulkheadRejectedEvent;
+}
+
+/** What {@link BulkheadPolicy.snapshot} reports. */
+export interface BulkheadSnapshot {
+  readonly running: number;
+  readonly queued: number;
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+}
+
+/** The bulkhead returned by {@link bulkhead}. */
+export interface BulkheadPolicy extends Policy {
+  snapshot(): BulkheadSnapshot;
+  readonly onRejected: Event<BulkheadRejectedEvent>;
+  /** Subscribes to an event by name. */
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable;
+}
+
+class Waiter implements DeadlineEntry {
+  dueAt = 0;
+  queued = false;
+  signal: AbortSignal | undefined = undefined;
+  constructor(
+    readonly bulkhead: BulkheadImpl,
+    readonly resolve: () => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+  /** The queue timeout passed. */
+  onDeadline(): void {
+    this.bulkhead.leave(this);
+    this.bulkhead.rejected('queue-timeout');
+    this.reject(new BulkheadRejectedError('queue-timeout', this.bulkhead.maxConcurrent, this.bulkhead.maxQueue));
+  }
+  /** The caller's signal aborted: leave the queue at once. */
+  handleEvent(): void {
+    const reason = this.signal?.reason;
+    this.bulkhead.leave(this);
+    this.reject(reason);
+  }
+}
+
+class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  readonly deadlines: DeadlineQueue | undefined;
+  running = 0;
+  /** Insertion-ordered, O(1) removal from the middle (an aborted caller). */
+  readonly queue = new Set<Waiter>();
+  readonly rejectedEmitter = new EventEmitter<BulkheadRejectedEvent>();
+  readonly onRejected = this.rejectedEmitter.event;
+
+  constructor(options: BulkheadOptions) {
+    this.maxConcurrent = options.maxConcurrent;
+    this.maxQueue = options.maxQueue ?? BULKHEAD_DEFAULTS.maxQueue;
+    this.deadlines =
+      options.queueTimeoutMs === undefined
+        ? undefined
+        : new DeadlineQueue(options.clock ?? BULKHEAD_DEFAULTS.clock, options.queueTimeoutMs);
+  }
+
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable {
+    if (name !== 'rejected') throw new TypeError(`bulkhead has no event ${String(name)}`);
+    return this.onRejected(listener);
+  }
+
+  execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
+    return executeInRootScope(this, fn, options?.signal);
+  }
+
+  [runInScope]<T>(fn: (scope: Scope) => T | PromiseLike<T>, scope: Scope): Promise<T> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    if (this.running < this.maxConcurrent) {
+      this.running += 1;
+      return invoke(fn, scope).then(this.releaseValue as (value: T) => T, this.releaseError);
+    }
+    if (this.queue.size >= this.maxQueue) {
+      this.rejected('full');
+      return Promise.reject(new BulkheadRejectedError('full', this.maxConcurrent, this.maxQueue));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = new Waiter(this, resolve, reject);
+      this.queue.add(waiter);
+      this.deadlines?.add(waiter);
+      const signal = scope.abortSignal;
+      if (signal) {
+        waiter.signal = signal;
+        signal.addEventListener('abort', waiter);
+      }
+    }).then(() => invoke(fn, scope).then(this.releaseValue as (value: T) => T, this.releaseError));
+  }
+
+  private readonly releaseValue = (value: unknown): unknown => {
+    this.release();
+    return value;
+  };
+
+  private readonly releaseError = (error: unknown): never => {
+    this.release();
+    throw error;
+  };
+
+  /** Hands the freed slot straight to the first waiter, so no newcomer can take it first. */
+  private release(): void {
+    const next = this.queue.values().next();
+    if (next.done) {
+      this.running -= 1;
+      return;
+    }
+    this.leave(next.value);
+    next.value.resolve();
+  }
+
+  leave(waiter: Waiter): void {
+    this.queue.delete(waiter);
+    this.deadlines?.remove(waiter);
+    waiter.signal?.removeEventListener('abort', waiter);
+    waiter.signal = undefined;
+  }
+
+  rejected(reason: BulkheadRejectionReason): void {
+    if (this.rejectedEmitter.hasListeners) this.rejectedEmitter.emit({ reason });
+  }
+
+  snapshot(): BulkheadSnapshot {
+    return {
+      running: this.running,
+      queued: this.queue.size,
+      maxConcurrent: this.maxConcurrent,
+      maxQueue: this.maxQueue,
+    };
+  }
+}
+
+/**
+ * Limits how many calls run at once (`maxConcurrent`); up to `maxQueue` more wait in FIFO order,
+ * each for at most `queueTimeoutMs`; the rest are rejected with {@link BulkheadRejectedError}. A
+ * queued caller whose signal aborts leaves the queue at once.
+ *
+ * @throws {@link InvalidOptionsError} listing every invalid option.
+ * @example
+ * ```ts
+ * const reports = bulkhead({ maxConcurrent: 4, maxQueue: 100, queueTimeoutMs: 5_000 });
+ * const pdf = await reports.execute(({ signal }) => renderReport(id, { signal }), { signal: request.signal });
+ * ```
+ */
+export function bulkhead(options: BulkheadOptions): BulkheadPolicy {
+  validateBulkheadOptions(options);
+  return new BulkheadImpl(options);
+}

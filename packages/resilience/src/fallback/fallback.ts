@@ -1,0 +1,81 @@
+import type { Disposable, Event, Listener } from '../events/event.js';
+import { EventEmitter } from '../events/event.js';
+import { OptionsValidator } from '../policy/options.js';
+import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
+import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
+
+/** Options of {@link fallback}. */
+export interface FallbackOptions<F> {
+  /** The value to return instead of the error, or a function of the error (and the call's context) computing it. */
+  readonly to: F | ((error: unknown, context: ExecutionContext) => F | PromiseLike<F>);
+  /** Which errors fall back; the others are rethrown. @defaultValue every error */
+  readonly when?: (error: unknown) => boolean;
+}
+
+/** Emitted when a call falls back. */
+export interface FallbackEvent {
+  /** The error replaced. */
+  readonly error: unknown;
+}
+
+/** Events of the fallback policy, by name. */
+export interface FallbackEvents {
+  fallback: FallbackEvent;
+}
+
+/** The fallback policy returned by {@link fallback}: its calls resolve to `T` or to the fallback `F`. */
+export interface FallbackPolicy<F> {
+  execute<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F>;
+  readonly onFallback: Event<FallbackEvent>;
+  /** Subscribes to an event by name. */
+  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): Disposable;
+  /** Carries `F` for `pipeline`'s result type; never set. */
+  readonly fallbackType?: F;
+}
+
+class FallbackImpl<F> implements FallbackPolicy<F>, ScopedPolicy {
+  readonly fallbackEmitter = new EventEmitter<FallbackEvent>();
+  readonly onFallback = this.fallbackEmitter.event;
+  constructor(readonly options: FallbackOptions<F>) {}
+
+  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): Disposable {
+    if (name !== 'fallback') throw new TypeError(`fallback has no event ${String(name)}`);
+    return this.onFallback(listener);
+  }
+
+  execute<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F> {
+    return executeInRootScope<T>(this, fn, options?.signal);
+  }
+
+  [runInScope]<T>(fn: (scope: Scope) => T | PromiseLike<T>, scope: Scope): Promise<T> {
+    return invoke(fn, scope).then(undefined, (error: unknown) => {
+      // A cancelled call stays cancelled: a fallback value would hide that the caller gave up.
+      if (scope.aborted) throw scope.reason;
+      if (this.options.when && !this.options.when(error)) throw error;
+      if (this.fallbackEmitter.hasListeners) this.fallbackEmitter.emit({ error });
+      const to = this.options.to;
+      return (typeof to === 'function'
+        ? (to as (error: unknown, context: ExecutionContext) => F)(error, scope)
+        : to) as unknown as T;
+    });
+  }
+}
+
+/**
+ * Replaces chosen errors by a value, or by what a function of the error returns.
+ *
+ * @throws {@link InvalidOptionsError} when `when` is not a function.
+ * @example
+ * ```ts
+ * const orEmpty = fallback({ to: [] as Product[], when: (error) => error instanceof BrokenCircuitError });
+ * const products = await orEmpty.execute(() => catalog.search(query));
+ * const cached = fallback({ to: (error) => cache.get(key) });
+ * ```
+ */
+export function fallback<F>(options: FallbackOptions<F>): FallbackPolicy<F> {
+  const validator = new OptionsValidator('fallback');
+  validator.check(options !== null && typeof options === 'object' && 'to' in options, 'to is required');
+  validator.function('when', options?.when);
+  validator.throwIfInvalid();
+  return new FallbackImpl(options);
+}

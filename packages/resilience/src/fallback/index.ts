@@ -1,0 +1,2 @@
+export type { FallbackEvent, FallbackEvents, FallbackOptions, FallbackPolicy } from './fallback.js';
+export { fallback } from './fallback.js';

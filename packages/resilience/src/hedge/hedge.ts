@@ -1,0 +1,165 @@
+import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/clock.js';
+import type { DeadlineEntry } from '../clock/deadline-queue.js';
+import { DeadlineQueue } from '../clock/deadline-queue.js';
+import type { Disposable, Event, Listener } from '../events/event.js';
+import { EventEmitter } from '../events/event.js';
+import { OptionsValidator } from '../policy/options.js';
+import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
+import {
+  AbortableScope,
+  executeInRootScope,
+  invoke,
+  runInScope,
+  type Scope,
+  type ScopedPolicy,
+} from '../policy/scope.js';
+
+/** Options of {@link hedge}. */
+export interface HedgeOptions {
+  /** How long an attempt may run before the next hedged attempt starts. */
+  readonly hedgeDelayMs: number;
+  /** Hedged attempts beyond the first. @defaultValue `1` */
+  readonly maxHedgedAttempts?: number;
+  /** @defaultValue `systemClock` */
+  readonly clock?: Clock;
+}
+
+/** Defaults of {@link HedgeOptions}. */
+export const HEDGE_DEFAULTS = { maxHedgedAttempts: 1, clock: systemClock } as const;
+
+/** Emitted when a hedged attempt starts. */
+export interface HedgeEvent {
+  /** The attempt started: 2 for the first hedge. */
+  readonly attempt: number;
+  /** `delay` when the previous attempt was slow, `failure` when it failed. */
+  readonly trigger: 'delay' | 'failure';
+}
+
+/** Events of the hedge policy, by name. */
+export interface HedgeEvents {
+  hedge: HedgeEvent;
+}
+
+/** The hedge policy returned by {@link hedge}. */
+export interface HedgePolicy extends Policy {
+  readonly onHedge: Event<HedgeEvent>;
+  /** Subscribes to an event by name. */
+  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): Disposable;
+}
+
+class HedgeRun<T> implements DeadlineEntry {
+  dueAt = 0;
+  queued = false;
+  readonly attempts: AbortableScope[] = [];
+  pending = 0;
+  settled = false;
+  lastError: unknown = undefined;
+
+  constructor(
+    readonly policy: HedgeImpl,
+    readonly fn: (scope: Scope) => T | PromiseLike<T>,
+    readonly scope: Scope,
+    readonly resolve: (value: T) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  start(trigger: 'delay' | 'failure' | undefined): void {
+    const attempt = new AbortableScope(this.scope, this.attempts.length + 1);
+    this.attempts.push(attempt);
+    this.pending += 1;
+    if (trigger && this.policy.hedgeEmitter.hasListeners) {
+      this.policy.hedgeEmitter.emit({ attempt: attempt.attempt, trigger });
+    }
+    if (this.attempts.length <= this.policy.maxHedgedAttempts) this.policy.deadlines.add(this);
+    invoke(this.fn, attempt).then(
+      (value) => this.won(value, attempt),
+      (error: unknown) => this.lost(error),
+    );
+  }
+
+  onDeadline(): void {
+    if (!this.settled && !this.scope.aborted) this.start('delay');
+  }
+
+  won(value: T, winner: AbortableScope): void {
+    if (this.settled) return;
+    this.finish(winner);
+    this.resolve(value);
+  }
+
+  lost(error: unknown): void {
+    this.pending -= 1;
+    this.lastError = error;
+    if (this.settled) return;
+    if (this.scope.aborted) {
+      this.finish(undefined);
+      this.reject(this.scope.reason);
+    } else if (this.attempts.length <= this.policy.maxHedgedAttempts) {
+      this.policy.deadlines.remove(this);
+      this.start('failure');
+    } else if (this.pending === 0) {
+      this.finish(undefined);
+      this.reject(error);
+    }
+  }
+
+  private finish(winner: AbortableScope | undefined): void {
+    this.settled = true;
+    this.policy.deadlines.remove(this);
+    let reason: DOMException | undefined;
+    for (const attempt of this.attempts) {
+      if (attempt !== winner && attempt.controller !== undefined) {
+        reason ??= new DOMException('Another hedged attempt settled first', 'AbortError');
+        attempt.abort(reason);
+      }
+      attempt.release();
+    }
+  }
+}
+
+class HedgeImpl implements HedgePolicy, ScopedPolicy {
+  readonly maxHedgedAttempts: number;
+  readonly deadlines: DeadlineQueue;
+  readonly hedgeEmitter = new EventEmitter<HedgeEvent>();
+  readonly onHedge = this.hedgeEmitter.event;
+
+  constructor(options: HedgeOptions) {
+    this.maxHedgedAttempts = options.maxHedgedAttempts ?? HEDGE_DEFAULTS.maxHedgedAttempts;
+    this.deadlines = new DeadlineQueue(options.clock ?? HEDGE_DEFAULTS.clock, options.hedgeDelayMs);
+  }
+
+  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): Disposable {
+    if (name !== 'hedge') throw new TypeError(`hedge has no event ${String(name)}`);
+    return this.onHedge(listener);
+  }
+
+  execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
+    return executeInRootScope(this, fn, options?.signal);
+  }
+
+  [runInScope]<T>(fn: (scope: Scope) => T | PromiseLike<T>, scope: Scope): Promise<T> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    return new Promise<T>((resolve, reject) => new HedgeRun(this, fn, scope, resolve, reject).start(undefined));
+  }
+}
+
+/**
+ * Cuts tail latency: when an attempt has not settled after `hedgeDelayMs` (or fails), starts
+ * another, up to `maxHedgedAttempts` more; the first success wins and the others' signals abort.
+ * If every attempt fails, the call rejects with the last error. Use only for idempotent calls.
+ *
+ * @throws {@link InvalidOptionsError} listing every invalid option.
+ * @example
+ * ```ts
+ * const fast = hedge({ hedgeDelayMs: 50, maxHedgedAttempts: 2 });
+ * const price = await fast.execute(({ signal }) => fetch(priceUrl, { signal }).then((r) => r.json()));
+ * ```
+ */
+export function hedge(options: HedgeOptions): HedgePolicy {
+  const validator = new OptionsValidator('hedge');
+  validator.number('hedgeDelayMs', options?.hedgeDelayMs, { optional: false });
+  validator.number('maxHedgedAttempts', options?.maxHedgedAttempts, { min: 1, integer: true });
+  validator.throwIfInvalid();
+  return new HedgeImpl(options);
+}

@@ -1,0 +1,2 @@
+export type { FallbackValues, PipelineMember, PipelinePolicy } from './pipeline.js';
+export { pipeline } from './pipeline.js';

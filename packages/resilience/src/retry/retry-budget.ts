@@ -1,0 +1,103 @@
+import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/clock.js';
+import { OptionsValidator } from '../policy/options.js';
+
+/** Options of {@link retryBudget}. */
+export interface RetryBudgetOptions {
+  /** Retries allowed as a fraction of the calls in the window, e.g. `0.2` = one retry per five calls. */
+  readonly ratio: number;
+  /** Retries allowed in any window whatever the traffic, so a quiet service can still retry. @defaultValue `10` */
+  readonly minRetries?: number;
+  /** The sliding window, kept in 10 buckets of `windowMs / 10`. @defaultValue `10_000` */
+  readonly windowMs?: number;
+  /** @defaultValue `systemClock` */
+  readonly clock?: Clock;
+}
+
+/** What a {@link RetryBudget} holds now. */
+export interface RetryBudgetSnapshot {
+  /** First attempts recorded in the window. */
+  readonly calls: number;
+  /** Retries spent in the window. */
+  readonly retries: number;
+  /** Retries that may still be spent: `max(minRetries, floor(ratio × calls)) − retries`. */
+  readonly available: number;
+}
+
+/**
+ * Limits retries to a fraction of recent calls, so a failing dependency sees at most
+ * `(1 + ratio)` times its normal load instead of `maxAttempts` times. Share one budget between
+ * several `retry` policies that call the same dependency.
+ */
+export interface RetryBudget {
+  /** Records a first attempt. */
+  recordCall(): void;
+  /** Spends one retry if the budget allows it; returns whether it did. */
+  tryAcquireRetry(): boolean;
+  snapshot(): RetryBudgetSnapshot;
+}
+
+const BUCKETS = 10;
+
+/** Defaults of {@link RetryBudgetOptions}. */
+export const RETRY_BUDGET_DEFAULTS = { minRetries: 10, windowMs: 10_000, clock: systemClock } as const;
+
+/**
+ * Creates a {@link RetryBudget}: at any time, the retries spent in the last `windowMs` never exceed
+ * `max(minRetries, floor(ratio × calls in that window))`.
+ *
+ * @example
+ * ```ts
+ * const budget = retryBudget({ ratio: 0.2 });
+ * const withBudget = retry({ maxAttempts: 4, budget });
+ * ```
+ */
+export function retryBudget(options: RetryBudgetOptions): RetryBudget {
+  const validator = new OptionsValidator('retryBudget');
+  validator.number('ratio', options?.ratio, { optional: false });
+  validator.number('minRetries', options?.minRetries, { integer: true });
+  validator.number('windowMs', options?.windowMs, { min: BUCKETS });
+  validator.throwIfInvalid();
+  const clock = options.clock ?? RETRY_BUDGET_DEFAULTS.clock;
+  const minRetries = options.minRetries ?? RETRY_BUDGET_DEFAULTS.minRetries;
+  const bucketMs = (options.windowMs ?? RETRY_BUDGET_DEFAULTS.windowMs) / BUCKETS;
+  const calls = new Array<number>(BUCKETS).fill(0);
+  const retries = new Array<number>(BUCKETS).fill(0);
+  let current = Math.floor(clock.now() / bucketMs);
+
+  const rotate = (): number => {
+    const bucket = Math.floor(clock.now() / bucketMs);
+    if (bucket > current) {
+      for (let index = Math.max(current + 1, bucket - BUCKETS + 1); index <= bucket; index++) {
+        calls[index % BUCKETS] = 0;
+        retries[index % BUCKETS] = 0;
+      }
+      current = bucket;
+    }
+    return current % BUCKETS;
+  };
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const snapshot = (): RetryBudgetSnapshot => {
+    rotate();
+    const totalCalls = sum(calls);
+    const spent = sum(retries);
+    return {
+      calls: totalCalls,
+      retries: spent,
+      available: Math.max(0, Math.max(minRetries, Math.floor(options.ratio * totalCalls)) - spent),
+    };
+  };
+  return {
+    recordCall() {
+      const bucket = rotate();
+      calls[bucket] = (calls[bucket] as number) + 1;
+    },
+    tryAcquireRetry() {
+      if (snapshot().available <= 0) return false;
+      const bucket = current % BUCKETS;
+      retries[bucket] = (retries[bucket] as number) + 1;
+      return true;
+    },
+    snapshot,
+  };
+}

@@ -1,0 +1,29 @@
+/** Emitted by `retry` when it schedules another attempt. */
+export interface RetryEvent {
+  /** The attempt about to run after the delay (2 for the first retry). */
+  readonly attempt: number;
+  /** The wait before it, in ms. */
+  readonly delayMs: number;
+  /** The error that caused the retry, if it was an error. */
+  readonly error?: unknown;
+  /** The result that caused the retry, if `retryOnResult` matched one. */
+  readonly result?: unknown;
+}
+
+/** Why `retry` stopped retrying a failed call. */
+export type GiveUpReason = 'max-attempts' | 'max-elapsed' | 'budget' | 'not-retryable';
+
+/** Emitted by `retry` when it gives up and passes on the last error or result. */
+export interface GiveUpEvent {
+  /** Attempts made. */
+  readonly attempts: number;
+  readonly reason: GiveUpReason;
+  readonly error?: unknown;
+  readonly result?: unknown;
+}
+
+/** Events of the retry policy, by name. */
+export interface RetryEvents {
+  retry: RetryEvent;
+  giveUp: GiveUpEvent;
+}
