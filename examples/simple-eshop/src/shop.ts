@@ -1,6 +1,7 @@
 // Assembles a running shop from its configuration: the database, the Bulwark adapters, the API
 // and the workers its role asks for. `main.ts` runs it; tests start it on a random port.
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
 import { seedCatalog } from './catalog/seed-products.js';
@@ -11,6 +12,7 @@ import { ensureAdmin } from './users/users-routes.js';
 
 export interface RunningShop {
   readonly url: string;
+  readonly pool: pg.Pool;
   readonly app: FastifyInstance;
   readonly admin: { email: string; password: string };
   close(): Promise<void>;
@@ -47,7 +49,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
-    return { url: address.replace('[::1]', 'localhost'), app, admin, close };
+    return { url: address.replace('[::1]', 'localhost'), pool: database.pool, app, admin, close };
   } catch (error) {
     await close();
     throw error;

@@ -28,3 +28,34 @@ CREATE TABLE IF NOT EXISTS shop_carts (
   quantity   integer NOT NULL CHECK (quantity > 0),
   PRIMARY KEY (user_id, product_id)
 );
+
+-- Fault switches, shared by every process of the shop (read every few hundred ms).
+CREATE TABLE IF NOT EXISTS shop_faults (
+  target     text PRIMARY KEY CHECK (target IN ('payment', 'email')),
+  settings   jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The payment provider simulator's ledger (what a real provider would hold). Keyed by the
+-- caller's idempotency key, as Stripe's API is, so a retried call never charges twice.
+CREATE TABLE IF NOT EXISTS provider_payments (
+  id              uuid PRIMARY KEY,
+  idempotency_key text NOT NULL UNIQUE,
+  operation       text NOT NULL CHECK (operation IN ('authorize', 'capture', 'refund', 'void')),
+  order_id        text NOT NULL,
+  amount_cents    integer NOT NULL,
+  authorization_id uuid,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS provider_payments_order ON provider_payments (order_id);
+
+-- The development mailbox: emails the email provider simulator "sent".
+CREATE TABLE IF NOT EXISTS shop_mail (
+  id          uuid PRIMARY KEY,
+  message_id  text NOT NULL UNIQUE,
+  recipient   text NOT NULL,
+  subject     text NOT NULL,
+  body        text NOT NULL,
+  attachments jsonb NOT NULL DEFAULT '[]',
+  sent_at     timestamptz NOT NULL DEFAULT now()
+);

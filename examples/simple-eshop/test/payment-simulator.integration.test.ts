@@ -1,0 +1,58 @@
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProviderUnavailableError, postgresFaults } from '../src/faults/faults.js';
+import { paymentProviderClient, paymentProviderRoutes } from '../src/payments/payment-http.js';
+import { PaymentDeclinedError } from '../src/payments/payment-provider.js';
+import { paymentSimulator } from '../src/payments/payment-simulator.js';
+import { startTestShop, type TestShop } from './test-shop.js';
+
+describe('payment provider simulator over HTTP', () => {
+  let shop: TestShop;
+  let service: ReturnType<typeof Fastify>;
+  let client: ReturnType<typeof paymentProviderClient>;
+  let faults: ReturnType<typeof postgresFaults>;
+
+  beforeAll(async () => {
+    shop = await startTestShop();
+    const pool = shop.pool;
+    faults = postgresFaults(pool, { refreshMs: 0 });
+    service = Fastify();
+    await paymentProviderRoutes(service, paymentSimulator(pool, faults));
+    client = paymentProviderClient(await service.listen({ port: 0, host: '127.0.0.1' }));
+  });
+  afterAll(async () => {
+    await service?.close();
+    await shop?.close();
+  });
+
+  it('authorizes once per idempotency key, however often it is retried', async () => {
+    const request = { orderId: 'o-1', amountCents: 1_000, idempotencyKey: 'o-1:authorize' };
+    const first = await client.authorize(request);
+    const again = await client.authorize(request);
+    expect(again.authorizationId).toBe(first.authorizationId);
+    const { rows } = await shop.pool.query("SELECT count(*)::int AS n FROM provider_payments WHERE order_id = 'o-1'");
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('declines, fails and goes down as the fault switches say, then recovers', async () => {
+    await faults.set('payment', { declineRate: 1 });
+    await expect(client.authorize({ orderId: 'o-2', amountCents: 5, idempotencyKey: 'k2' })).rejects.toBeInstanceOf(
+      PaymentDeclinedError,
+    );
+    await faults.set('payment', { declineRate: 0, down: true });
+    await expect(client.authorize({ orderId: 'o-2', amountCents: 5, idempotencyKey: 'k2' })).rejects.toBeInstanceOf(
+      ProviderUnavailableError,
+    );
+    await faults.reset();
+    await expect(client.authorize({ orderId: 'o-2', amountCents: 5, idempotencyKey: 'k2' })).resolves.toHaveProperty(
+      'authorizationId',
+    );
+  });
+
+  it('reports an unreachable service as a transient failure', async () => {
+    const nowhere = paymentProviderClient('http://127.0.0.1:9');
+    await expect(
+      nowhere.capture({ orderId: 'o', authorizationId: 'a', amountCents: 1, idempotencyKey: 'k' }),
+    ).rejects.toBeInstanceOf(ProviderUnavailableError);
+  });
+});
