@@ -4,4 +4,11 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Rate limiting (issue: rate limiting).
+export type {
+  PostgresRateLimitStore,
+  PostgresRateLimitStoreOptions,
+  PostgresRateLimitTableOptions,
+} from './postgres-rate-limit-store.js';
+export { postgresRateLimitStore, rateLimitMigrationSql } from './postgres-rate-limit-store.js';

@@ -109,6 +109,8 @@ export function tokenBucket(options: TokenBucketOptions): GcraAlgorithm {
   const intervalUs = problems.length === 0 ? Math.round(1_000_000 / options.refillPerSecond) : 0;
   if (problems.length === 0 && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
     problems.push(`refillPerSecond must be between one per year and 1,000,000 (got ${options.refillPerSecond})`);
+  if (problems.length === 0 && options.capacity * intervalUs > Number.MAX_SAFE_INTEGER)
+    problems.push('capacity / refillPerSecond must be under 285 years (time to refill a full bucket)');
   if (problems.length > 0) throw new InvalidOptionsError('tokenBucket', problems);
   return { kind: 'gcra', label: 'tokenBucket', limit: options.capacity, intervalUs };
 }
@@ -133,6 +135,8 @@ export function gcra(options: GcraOptions): GcraAlgorithm {
   const intervalUs = problems.length === 0 ? Math.round((periodMs * 1000) / options.rate) : 0;
   if (problems.length === 0 && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
     problems.push('rate / periodMs must leave between 1 µs and one year between two units');
+  if (problems.length === 0 && (burst as number) * intervalUs > Number.MAX_SAFE_INTEGER)
+    problems.push('burst × periodMs / rate must be under 285 years (time to refill a full burst)');
   if (problems.length > 0) throw new InvalidOptionsError('gcra', problems);
   return { kind: 'gcra', label: 'gcra', limit: burst as number, intervalUs };
 }

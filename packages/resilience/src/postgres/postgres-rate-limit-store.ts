@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import { InvalidOptionsError } from '../errors/resilience-error.js';
+import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
+import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
+import gcraSql from './sql/rate-limit-gcra.sql';
+import migrateSql from './sql/rate-limit-migrate.sql';
+import resetSql from './sql/rate-limit-reset.sql';
+import slidingWindowSql from './sql/rate-limit-sliding-window.sql';
+import sweepSql from './sql/rate-limit-sweep.sql';
+
+/** Options of {@link postgresRateLimitStore} and {@link rateLimitMigrationSql}. */
+export interface PostgresRateLimitTableOptions {
+  /**
+   * Table name.
+   * @defaultValue 'bulwark_rate_limits'
+   */
+  readonly table?: string;
+  /** Schema of the table. @defaultValue the connection's search_path */
+  readonly schema?: string;
+  /**
+   * Create the table `UNLOGGED`: writes skip the WAL (much faster); after a crash every key starts
+   * from its full limit, and the table is not replicated to standbys.
+   * @defaultValue true
+   */
+  readonly unlogged?: boolean;
+}
+
+/** Options of {@link postgresRateLimitStore}. */
+export interface PostgresRateLimitStoreOptions extends PostgresRateLimitTableOptions {
+  /**
+   * How often keys back to their full limit are deleted (`sweep()`), on the caller's pool; 0
+   * disables it (call `sweep()` yourself). The timer never keeps the process alive.
+   * @defaultValue 60_000
+   */
+  readonly sweepIntervalMs?: number;
+  /** Schedules the sweep. @defaultValue systemClock */
+  readonly clock?: Clock;
+}
+
+/** A {@link RateLimitStore} on PostgreSQL, with its migration and sweep. */
+export interface PostgresRateLimitStore extends RateLimitStore {
+  /** Creates the table and index if missing; safe to run at every start and concurrently. */
+  migrate(options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Deletes keys that are back to their full limit; resolves how many were deleted. */
+  sweep(options?: { readonly signal?: AbortSignal }): Promise<number>;
+  /** The quoted, possibly schema-qualified table name the store uses. */
+  readonly table: string;
+}
+
+const quote = (identifier: string): string => `"${identifier.replaceAll('"', '""')}"`;
+
+function render(sql: string, options: PostgresRateLimitTableOptions): string {
+  const table = options.table ?? 'bulwark_rate_limits';
+  const qualified = options.schema ? `${quote(options.schema)}.${quote(table)}` : quote(table);
+  return sql
+    .replaceAll('{{table}}', qualified)
+    .replaceAll('{{unlogged}}', options.unlogged === false ? '' : 'UNLOGGED')
+    .replaceAll('{{expires_index}}', quote(`${table}_expires_at`.slice(0, 63)));
+}
+
+/**
+ * The SQL that creates the rate-limit table, for teams that run their own migration tool. The
+ * same SQL runs in {@link PostgresRateLimitStore.migrate}.
+ */
+export function rateLimitMigrationSql(options: PostgresRateLimitTableOptions = {}): string {
+  return render(migrateSql, options);
+}
+
+interface DecisionRow {
+  allowed: boolean;
+  remaining: string | number;
+  retry_after_us: string | number;
+  reset_us: string | number;
+}
+
+const toDecision = (row: DecisionRow): RateLimitDecision => ({
+  allowed: row.allowed,
+  remaining: Number(row.remaining),
+  retryAfterMs: Math.ceil(Number(row.retry_after_us) / 1000),
+  resetMs: Math.ceil(Number(row.reset_us) / 1000),
+});
+
+/**
+ * A {@link RateLimitStore} on PostgreSQL through the caller's `pg` Pool (never closed by the
+ * store). Each decision is one statement — `INSERT … ON CONFLICT (key) DO UPDATE … RETURNING` with
+ * the algorithm's math in SQL (`src/postgres/sql/rate-limit-*.sql`) — prepared once per connection.
+ * Time is the server's `clock_timestamp()`, read under the row lock. Call `migrate()` once at
+ * start (or run {@link rateLimitMigrationSql} with your migration tool).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { rateLimiter, tokenBucket } from '@bulwark/resilience';
+ * import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const store = postgresRateLimitStore(pool);
+ * await store.migrate();
+ * const limiter = rateLimiter({ name: 'login', algorithm: tokenBucket({ capacity: 5, refillPerSecond: 0.1 }), store });
+ * ```
+ */
+export function postgresRateLimitStore(
+  pool: Pool,
+  options: PostgresRateLimitStoreOptions = {},
+): PostgresRateLimitStore {
+  const problems: string[] = [];
+  if (!pool || typeof pool.query !== 'function') problems.push('pool must be a pg Pool');
+  if (options.table !== undefined && (typeof options.table !== 'string' || options.table.length === 0))
+    problems.push('table must be a non-empty string');
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  if (!(sweepIntervalMs >= 0)) problems.push(`sweepIntervalMs must be 0 or positive (got ${sweepIntervalMs})`);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
+  const clock = options.clock ?? systemClock;
+  const table = render('{{table}}', options);
+  // Prepared statement names are per connection and at most 63 bytes: name them by a hash of the
+  // table so stores on different tables never collide.
+  const tag = createHash('sha1').update(table).digest('hex').slice(0, 12);
+  const statements = {
+    gcra: { name: `bulwark_rl_gcra_${tag}`, text: render(gcraSql, options) },
+    'fixed-window': { name: `bulwark_rl_fixed_${tag}`, text: render(fixedWindowSql, options) },
+    'sliding-window': { name: `bulwark_rl_sliding_${tag}`, text: render(slidingWindowSql, options) },
+  } as const;
+  const reset = render(resetSql, options);
+  const sweep = render(sweepSql, options);
+  let sweepTimer: TimerHandle | undefined;
+  let closed = false;
+
+  const scheduleSweep = (): void => {
+    if (sweepIntervalMs === 0 || sweepTimer !== undefined || closed) return;
+    sweepTimer = clock.setTimeout(() => {
+      sweepTimer = undefined;
+      // A failed sweep is retried at the next interval; expired rows are harmless meanwhile.
+      pool.query(sweep).then(scheduleSweep, scheduleSweep);
+    }, sweepIntervalMs);
+  };
+
+  const decide = (key: string, algorithm: RateLimitAlgorithm, cost: number, dryRun: boolean) => {
+    const statement = statements[algorithm.kind];
+    const period = algorithm.kind === 'gcra' ? algorithm.intervalUs : algorithm.windowUs;
+    scheduleSweep();
+    return pool
+      .query<DecisionRow>({
+        name: statement.name,
+        text: statement.text,
+        values: [key, cost, dryRun, algorithm.limit, period],
+      })
+      .then((result) => toDecision(result.rows[0] as DecisionRow));
+  };
+
+  return {
+    table,
+    consume(key, algorithm, cost, callOptions) {
+      if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      return decide(key, algorithm, cost, false);
+    },
+    peek(key, algorithm, callOptions) {
+      if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      return decide(key, algorithm, 1, true);
+    },
+    async reset(key, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      await pool.query(reset, [key]);
+    },
+    async migrate(migrateOptions) {
+      migrateOptions?.signal?.throwIfAborted();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialize.
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.rate-limit.migrate'))");
+        await client.query(rateLimitMigrationSql(options));
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async sweep(sweepOptions) {
+      sweepOptions?.signal?.throwIfAborted();
+      const result = await pool.query(sweep);
+      return result.rowCount ?? 0;
+    },
+    async close() {
+      closed = true;
+      if (sweepTimer !== undefined) clock.clearTimeout(sweepTimer);
+      sweepTimer = undefined;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+-- rate-limit-sliding-window.sql: one sliding-window decision (two-window weighted count) in one
+-- statement. The same math as the memory store (src/rate-limit/memory-rate-limit-store.ts) and
+-- the Lua script (src/redis/lua/rate-limit-sliding-window.lua): integer microseconds, and the
+-- weighted comparison in float8 (IEEE doubles, like JavaScript and Lua numbers) in the same order.
+--
+-- $1 key (text)   $2 cost (1..limit)   $3 dry run (boolean: decide without consuming, for peek)
+-- $4 limit (units per sliding window)   $5 window (µs)
+-- Returns one row: allowed, remaining, retry_after_us, reset_us.
+WITH clock AS (
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
+)
+INSERT INTO {{table}} AS s (key, window_start, window_count, previous_count, expires_at, allowed, remaining,
+                            retry_after_us, reset_us)
+SELECT $1::text, fresh.start, fresh.count, 0,
+       CASE WHEN fresh.count > 0 THEN fresh.start + 2 * $5::bigint ELSE clock.now END,
+       true, $4::bigint - fresh.count, 0,
+       CASE WHEN fresh.count > 0 THEN fresh.start + 2 * $5::bigint - clock.now ELSE 0 END
+FROM clock
+CROSS JOIN LATERAL (
+  SELECT clock.now - clock.now % $5::bigint AS start, CASE WHEN $3::boolean THEN 0 ELSE $2::bigint END AS count
+) fresh
+ON CONFLICT (key) DO UPDATE SET (window_start, window_count, previous_count, expires_at, allowed, remaining,
+                                 retry_after_us, reset_us) = (
+  SELECT c.start, d.current, c.previous,
+         CASE WHEN d.current > 0 THEN c.start + 2 * $5::bigint WHEN c.previous > 0 THEN c.start + $5::bigint
+              ELSE x.now END,
+         a.allowed,
+         greatest(0, floor(($4::float8 * $5::bigint - c.previous::float8 * e.weight - d.current::float8 * $5::bigint)
+                           / $5::bigint))::bigint,
+         CASE WHEN a.allowed THEN 0
+              WHEN $4::bigint - c.current - $2::bigint >= 0
+                THEN ceil($5::bigint - (($4::bigint - c.current - $2::bigint)::float8 * $5::bigint) / c.previous)::bigint
+                     - e.elapsed
+              ELSE $5::bigint - e.elapsed
+                   + greatest(0, ceil($5::bigint - (($4::bigint - $2::bigint)::float8 * $5::bigint) / c.current))::bigint
+         END,
+         CASE WHEN d.current > 0 THEN c.start + 2 * $5::bigint - x.now WHEN c.previous > 0 THEN c.start + $5::bigint - x.now
+              ELSE 0 END
+  FROM (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now) x
+  CROSS JOIN LATERAL (SELECT x.now - x.now % $5::bigint AS aligned) w
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.window_start >= w.aligned THEN s.window_start ELSE w.aligned END AS start,
+           CASE WHEN s.window_start >= w.aligned THEN s.window_count ELSE 0 END AS current,
+           CASE WHEN s.window_start >= w.aligned THEN s.previous_count
+                WHEN s.window_start = w.aligned - $5::bigint THEN s.window_count
+                ELSE 0 END AS previous
+  ) c
+  CROSS JOIN LATERAL (SELECT greatest(x.now - c.start, 0) AS elapsed) e0
+  CROSS JOIN LATERAL (SELECT e0.elapsed, $5::bigint - e0.elapsed AS weight) e
+  CROSS JOIN LATERAL (
+    SELECT c.previous::float8 * e.weight + (c.current + $2::bigint)::float8 * $5::bigint
+           <= $4::float8 * $5::bigint AS allowed
+  ) a
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN a.allowed AND NOT $3::boolean THEN c.current + $2::bigint ELSE c.current END AS current
+  ) d
+)
+RETURNING allowed, remaining, retry_after_us, reset_us

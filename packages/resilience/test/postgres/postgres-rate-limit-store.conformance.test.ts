@@ -1,0 +1,61 @@
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { fixedWindow } from '../../src/index.js';
+import {
+  type PostgresRateLimitStore,
+  postgresRateLimitStore,
+  rateLimitMigrationSql,
+} from '../../src/postgres/index.js';
+import { rateLimitStoreConformance } from '../../src/testing/index.js';
+
+const sourceExecArgv = [
+  '--conditions=@bulwark/source',
+  '--import',
+  'tsx',
+  '--import',
+  new URL('../../../../tools/assets/register.mjs', import.meta.url).href,
+];
+
+await describeWithServers('postgresRateLimitStore', ['postgres'], ({ postgres: url }) => {
+  const table = uniqueName('rate_limits');
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const store = postgresRateLimitStore(pool, { table, sweepIntervalMs: 0 });
+  process.env.BULWARK_RATE_LIMIT_TABLE = table;
+  beforeAll(async () => {
+    await store.migrate();
+    await store.migrate(); // idempotent
+  });
+  afterAll(async () => {
+    await pool.query(`DROP TABLE IF EXISTS ${store.table}`);
+    await pool.end();
+  });
+
+  rateLimitStoreConformance({
+    name: 'postgresRateLimitStore',
+    keyPrefix: uniqueName('rl'),
+    createStore: () => store,
+    keyExists: async (_, key) =>
+      (await pool.query(`SELECT 1 FROM ${store.table} WHERE key = $1`, [key])).rowCount === 1,
+    sweep: async (subject) => {
+      await (subject as PostgresRateLimitStore).sweep();
+    },
+    crossProcess: {
+      storeModule: new URL('./fixtures/postgres-rate-limit-store.fixture.ts', import.meta.url).href,
+      execArgv: sourceExecArgv,
+    },
+  });
+
+  it('exports its migration SQL, quoting the table name', () => {
+    const sql = rateLimitMigrationSql({ table: 'limits', schema: 'ops', unlogged: false });
+    expect(sql).toContain('CREATE  TABLE IF NOT EXISTS "ops"."limits"');
+    expect(rateLimitMigrationSql()).toContain('CREATE UNLOGGED TABLE IF NOT EXISTS "bulwark_rate_limits"');
+  });
+
+  it('runs migrate() concurrently without errors', async () => {
+    const other = postgresRateLimitStore(pool, { table: uniqueName('rate_limits_concurrent'), sweepIntervalMs: 0 });
+    await Promise.all([other.migrate(), other.migrate(), other.migrate()]);
+    expect((await other.consume('k', fixedWindow({ limit: 1, windowMs: 1000 }), 1)).allowed).toBe(true);
+    await pool.query(`DROP TABLE ${other.table}`);
+  });
+});
