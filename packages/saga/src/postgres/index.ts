@@ -4,4 +4,12 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Saga log (issue: sagas).
+export type {
+  PostgresQueryable,
+  PostgresSagaLog,
+  PostgresSagaLogOptions,
+  PostgresSagaLogSql,
+} from './postgres-saga-log.js';
+export { postgresSagaLog, postgresSagaLogDefaults, postgresSagaLogSql } from './postgres-saga-log.js';

@@ -3,4 +3,5 @@
  *
  * @packageDocumentation
  */
-export {};
+export type { SagaLogConformanceOptions } from './saga-log-conformance.js';
+export { sagaLogConformance } from './saga-log-conformance.js';
