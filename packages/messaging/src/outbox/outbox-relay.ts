@@ -19,12 +19,6 @@ export class OutboxRelayClosedError extends MessagingError {
   }
 }
 
-/**
- * First re-check delay when rows wait behind a transaction that is still running; doubles up
- * to the poll interval. Short because such a transaction usually commits within milliseconds,
- * and when it wrote no outbox row its commit sends no notification to wake us.
- */
-const firstWaitingRecheckMs = 2;
 /** Throughput is averaged over this window, in one-second buckets. */
 const throughputWindowMs = 10_000;
 
@@ -174,23 +168,17 @@ class Relay implements OutboxRelay {
       woken = true;
       wake?.();
     });
-    let waitingRecheckMs = firstWaitingRecheckMs;
     while (!signal.aborted) {
       woken = false;
       const claim = await session.claim(batchSize);
       this.storeFailures = 0;
       this.lag = claim.oldestAgeMs === undefined ? 'empty' : { ageMs: claim.oldestAgeMs, at: clock.now() };
       if (claim.records.length > 0) {
-        waitingRecheckMs = firstWaitingRecheckMs;
+        // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
         await this.publish(session, claim.records);
         continue;
       }
       if (woken) continue;
-      let waitMs = pollIntervalMs;
-      if (claim.waiting) {
-        waitMs = Math.min(waitingRecheckMs, pollIntervalMs);
-        waitingRecheckMs = Math.min(waitingRecheckMs * 2, pollIntervalMs);
-      } else waitingRecheckMs = firstWaitingRecheckMs;
       await new Promise<void>((resolve) => {
         const finish = () => {
           clock.clearTimeout(timer);
@@ -198,7 +186,7 @@ class Relay implements OutboxRelay {
           wake = undefined;
           resolve();
         };
-        const timer = clock.setTimeout(finish, waitMs);
+        const timer = clock.setTimeout(finish, pollIntervalMs);
         signal.addEventListener('abort', finish, { once: true });
         wake = finish;
       });

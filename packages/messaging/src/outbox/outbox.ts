@@ -13,7 +13,8 @@ import type { OutboxRelayOptions } from './outbox-options.js';
  *   deduplicate by message id);
  * - per-key order: two messages of one topic with the same `key` are published in the order
  *   they were committed, even with several relays running and transactions that commit out of
- *   the order they started in (each implementation says how);
+ *   sequence order (each implementation says how), and no message is published while an
+ *   earlier one of its key is still unpublished;
  * - several relays may run at once without publishing the same row twice in normal operation.
  *
  * `Executor` is how `add` reaches the caller's transaction, e.g. a `pg` client inside
@@ -87,12 +88,7 @@ export interface OutboxRecord {
 export interface OutboxClaim {
   /** Messages ready to publish, in publishing order. */
   readonly records: readonly OutboxRecord[];
-  /**
-   * More rows exist that are not ready yet (their transaction, or an older one, is still
-   * running); the relay looks again soon instead of waiting a whole poll interval.
-   */
-  readonly waiting: boolean;
-  /** Age in ms of the oldest row still in the outbox, `undefined` when it is empty. */
+  /** Age in ms of the oldest message read (the first record), `undefined` when none was ready. */
   readonly oldestAgeMs: number | undefined;
 }
 

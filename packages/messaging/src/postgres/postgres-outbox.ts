@@ -129,7 +129,6 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
   const values: Record<string, string> = {
     table: qualifiedTable,
     table_literal: quoteLiteral(qualifiedTable),
-    index: quoteIdentifier(`${table}_order`),
     function: qualify(`${table}_notify`),
     trigger: quoteIdentifier(`${table}_notify`),
     trigger_literal: quoteLiteral(`${table}_notify`),
@@ -157,22 +156,27 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
  *
  * How order per key is kept, with several relays and transactions that commit out of order:
  *
- * 1. **Only finished history is read.** Each row records its writer's transaction id (`xid8`).
- *    The relay reads only rows whose transaction id is below `pg_snapshot_xmin(pg_current_snapshot())`,
- *    i.e. older than every transaction still running, and reads them in
- *    `(transaction_id, position)` order. No row can later appear before a row already read, so
- *    this order is final — transaction A that started writing before B but commits after it is
- *    published before B, and B waits for A. For transactions that run one after another (the
- *    usual case for one key: one aggregate, one writer) this is exactly commit order. The cost:
- *    a long-running transaction anywhere in the cluster holds publishing back until it ends
- *    (watch `lagMs`).
+ * 1. **Rows are read in insertion order, as they become visible.** Every row gets a `position`
+ *    from one sequence when it is inserted and becomes visible when its transaction commits.
+ *    When the writers of a key take turns — the usual case: a row lock on the aggregate, or one
+ *    worker per key — the next writer inserts after the previous one committed, so its row has
+ *    a higher position and is never visible first: position order is commit order for that
+ *    key. A transaction holding a lower position that commits late (out of sequence order) is
+ *    read on a later pass; its rows are not skipped because published rows are deleted, there
+ *    is no offset to move past them. The relay never waits for running transactions, so a long
+ *    transaction elsewhere does not hold publishing back. (Watermill-style `xid8` +
+ *    `pg_snapshot_xmin` ordering exists for offset-based readers that must not skip; it orders
+ *    by transaction id, which is not commit order when a transaction took its id before
+ *    waiting for the key's lock, and it stalls behind any long transaction.) Writers of one
+ *    key that do not take turns have no defined commit order: they go out in insertion order.
  * 2. **One relay publishes at a time.** Relays compete for a session-level advisory lock on a
  *    dedicated connection; the holder is the leader, the others are hot standbys blocked on the
  *    lock, and PostgreSQL hands it to one of them the moment the leader's connection ends (a
- *    killed process included). A single writer of the sequence means no two relays ever race on
+ *    killed process included). With a single reader of the sequence no two relays race on
  *    neighbouring messages of a key, and none is published while an earlier one of its key is
- *    not. A leader publishes in batches, grouped by topic, and removes rows only after the
- *    transport accepted them.
+ *    still in the outbox. The leader publishes in batches grouped by topic and deletes rows
+ *    only after the transport accepted them, so a killed leader's last batch is published
+ *    again by the next one (at-least-once) — in order.
  *
  * The leader's connection also `LISTEN`s: a statement trigger on the table notifies at commit,
  * so new messages go out within milliseconds; `pollIntervalMs` is the fallback. Each relay
@@ -261,10 +265,9 @@ function assertEnvelope(message: Envelope): void {
 }
 
 interface ClaimRow {
-  position: string | null;
-  envelope: Envelope | null;
-  waiting: boolean;
-  oldest_age_ms: number | null;
+  position: string;
+  envelope: Envelope;
+  age_ms: number;
 }
 
 /** Leadership by advisory lock on a dedicated connection, which also LISTENs and runs the relay's SQL. */
@@ -321,16 +324,8 @@ function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string): 
         async claim(limit): Promise<OutboxClaim> {
           if (broken !== undefined) throw broken;
           const result = await client.query<ClaimRow>(sql.claim, [limit]);
-          const records: OutboxRecord[] = [];
-          let waiting = false;
-          let oldestAgeMs: number | undefined;
-          for (const row of result.rows) {
-            waiting = row.waiting;
-            oldestAgeMs = row.oldest_age_ms ?? undefined;
-            if (row.position !== null && row.envelope !== null)
-              records.push({ position: row.position, message: row.envelope });
-          }
-          return { records, waiting, oldestAgeMs };
+          const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
+          return { records, oldestAgeMs: result.rows[0]?.age_ms };
         },
         async remove(records) {
           if (broken !== undefined) throw broken;

@@ -143,7 +143,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(Date.now() - committedAt).toBeLessThan(1_000);
     });
 
-    it('publishes a key in commit order when transactions commit out of the order they started', async () => {
+    it('publishes in commit order when a transaction with a lower position commits last', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
       track(outbox.relay({ transport, pollIntervalMs: 20 }));
@@ -151,26 +151,58 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       const second = await pool.connect();
       try {
         await first.query('BEGIN');
-        await outbox.add(first, message('k', 1));
+        await outbox.add(first, message('early', 1));
         await second.query('BEGIN');
-        await outbox.add(second, message('k', 2));
-        await outbox.add(second, message('other', 1));
+        await outbox.add(second, message('late', 1));
         await second.query('COMMIT');
-        // The second transaction has committed, but the first, older one is still running:
-        // nothing of the second may go out before the first is decided.
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        expect(transport.published).toEqual([]);
+        // The second transaction went out although the first, with the lower position, is
+        // still running: the relay does not wait for unrelated transactions.
+        await transport.waitFor(1);
+        expect(transport.published.map((envelope) => envelope.key)).toEqual(['late']);
         await first.query('COMMIT');
       } finally {
         first.release();
         second.release();
       }
+      await transport.waitFor(2);
+      expect(transport.published.map((envelope) => envelope.key)).toEqual(['late', 'early']);
+    });
+
+    it('keeps commit order for a key whose writers take turns, even when the later one started first', async () => {
+      // Ordering by transaction id (xid8) would fail here: the second writer takes its
+      // transaction id before waiting for the key's lock, then commits after the first.
+      const outbox = await newOutbox();
+      const versions = uniqueName('versions');
+      tables.push(versions);
+      await pool.query(`CREATE TABLE "${versions}" (key text PRIMARY KEY, version int NOT NULL)`);
+      await pool.query(`INSERT INTO "${versions}" VALUES ('k', 0), ('other', 0)`);
+      const transport = recordingTransport();
+      track(outbox.relay({ transport, pollIntervalMs: 20 }));
+      const bump = async (client: pg.PoolClient, key: string) => {
+        const { rows } = await client.query(
+          `UPDATE "${versions}" SET version = version + 1 WHERE key = $1 RETURNING version`,
+          [key],
+        );
+        await outbox.add(client, message(key, rows[0].version));
+      };
+      const later = await pool.connect();
+      const earlier = await pool.connect();
+      try {
+        await later.query('BEGIN');
+        await bump(later, 'other'); // takes a transaction id first
+        await earlier.query('BEGIN');
+        await bump(earlier, 'k'); // holds the lock of key k
+        const laterWrite = bump(later, 'k'); // waits for that lock
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await earlier.query('COMMIT');
+        await laterWrite;
+        await later.query('COMMIT');
+      } finally {
+        later.release();
+        earlier.release();
+      }
       await transport.waitFor(3);
-      expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual([
-        'k1',
-        'k2',
-        'other1',
-      ]);
+      expect(transport.published.filter((envelope) => envelope.key === 'k').map(sequenceOf)).toEqual([1, 2]);
     });
 
     it('runs several relays without publishing anything twice, one leader at a time', async () => {
