@@ -35,13 +35,3 @@ export type {
   PostgresTransportSql,
 } from './postgres-transport.js';
 export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';
-
-// Transactional outbox (issue: outbox).
-export type {
-  PostgresOutbox,
-  PostgresOutboxExecutor,
-  PostgresOutboxLag,
-  PostgresOutboxOptions,
-  PostgresOutboxSql,
-} from './postgres-outbox.js';
-export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
