@@ -4,4 +4,11 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Idempotency-Key (issue: idempotency and claim check).
+export type {
+  ExpressIdempotencyOptions,
+  IdempotencyKeyMiddleware,
+  IdempotencyKeyRequest,
+} from './idempotency-key-middleware.js';
+export { idempotencyKey } from './idempotency-key-middleware.js';

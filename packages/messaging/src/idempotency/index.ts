@@ -1,4 +1,5 @@
 export { canonicalJson, fingerprint } from './fingerprint.js';
+export * from './http/index.js';
 export type { Idempotency, IdempotentOutcome, IdempotentRunOptions, IdempotentWorkContext } from './idempotency.js';
 export { idempotency } from './idempotency.js';
 export type { StoredError } from './idempotency-errors.js';

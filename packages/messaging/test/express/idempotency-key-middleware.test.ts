@@ -1,0 +1,38 @@
+import type { Server } from 'node:http';
+import express from 'express';
+import { idempotencyKey } from '../../src/express/idempotency-key-middleware.js';
+import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
+import { createOrder, describeHttpIdempotency, type OrderBody } from '../idempotency/fixtures/http-scenarios.js';
+
+describeHttpIdempotency('express', async (control) => {
+  const app = express();
+  const store = memoryIdempotencyStore();
+  const scope = (request: express.Request) => request.get('x-user') ?? 'anonymous';
+  const idempotent = idempotencyKey<express.Request>({ store, scope });
+  const optional = idempotencyKey<express.Request>({ store, scope, required: false });
+  app.post('/orders', express.json(), idempotent, async (request, response) => {
+    const order = await createOrder(control, request.body as OrderBody, String(request.get('x-user')));
+    response.status(order.status).set(order.headers).json(order.body);
+  });
+  app.post('/optional', express.json(), optional, (_request, response) => {
+    control.calls += 1;
+    response.json({ calls: control.calls });
+  });
+  app.post('/boom', express.json(), idempotent, async () => {
+    control.calls += 1;
+    throw new Error('kaboom');
+  });
+  app.post('/unavailable', express.json(), idempotent, (_request, response) => {
+    control.calls += 1;
+    response.status(503).json({ error: 'try later' });
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+});
