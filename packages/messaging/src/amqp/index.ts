@@ -4,4 +4,5 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+// Transports (issue: transports).
+export * from './amqp-transport.js';

@@ -1,0 +1,630 @@
+import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Envelope } from '../envelope/envelope.js';
+import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { settledWithin } from '../transport/in-flight.js';
+import type {
+  CloseSubscriptionOptions,
+  Delivery,
+  DeliveryHandler,
+  Subscription,
+  Transport,
+  TransportCapabilities,
+} from '../transport/transport.js';
+import { TransportClosedError } from '../transport/transport-errors.js';
+
+/**
+ * Where the transport gets its connection: an `amqplib` connection you opened (`await
+ * amqp.connect(url)`), or a function that opens one. Only a function lets the transport
+ * reconnect after the broker restarts or the connection drops: it calls it again, and closes the
+ * connections it opened that way on `close()`. A connection you pass is never closed by the
+ * transport; once it is gone, publishing fails and subscriptions wait for a connection that will
+ * not come.
+ */
+export type AmqpConnectionSource = ChannelModel | (() => Promise<ChannelModel>);
+
+/** Options of {@link amqpTransport}. */
+export interface AmqpTransportOptions {
+  /**
+   * The durable topic exchange messages are published to, with the topic as routing key.
+   * @defaultValue `'bulwark'`
+   */
+  exchange?: string;
+  /**
+   * Prefix of every queue the transport declares. A group's queue is `<prefix><topic>:<group>`;
+   * its delay queues `<prefix><topic>:<group>:delay:<ms>`.
+   * @defaultValue `'bulwark:'`
+   */
+  queuePrefix?: string;
+  /**
+   * Type of the group queues. Quorum queues are replicated and count every delivery
+   * (`x-delivery-count`); classic queues only flag a redelivery, so a message redelivered by the
+   * broker several times (its consumers died each time) is counted once per copy.
+   * @defaultValue `'quorum'`
+   */
+  queueType?: 'quorum' | 'classic';
+  /** Extra `x-arguments` of the group queues (e.g. `x-max-length`, `x-dead-letter-exchange`). */
+  queueArguments?: Record<string, unknown>;
+  /** Deliveries handed out at once per subscription (`basic.qos`) unless `subscribe` says otherwise. @defaultValue `10` */
+  prefetch?: number;
+  /**
+   * Attempts to publish a batch when the channel or connection fails before the broker
+   * confirmed it (only the unconfirmed messages are sent again, on the next connection).
+   * A message the broker refuses (`basic.nack`) is not retried.
+   * @defaultValue `3`
+   */
+  publishAttempts?: number;
+  /** First wait before reconnecting; doubles up to `reconnectMaxMs`. @defaultValue `100` */
+  reconnectInitialMs?: number;
+  /** @defaultValue `5_000` */
+  reconnectMaxMs?: number;
+  /** @defaultValue `jsonSerializer` */
+  serializer?: Serializer;
+  /** @defaultValue `systemClock` */
+  clock?: Clock;
+  /**
+   * Called with errors met in the background (a lost connection, a failed reconnect, a message
+   * that cannot be deserialized). The transport keeps going after each one.
+   * @defaultValue ignores them
+   */
+  onError?: (error: MessagingError) => void;
+}
+
+const defaults = {
+  exchange: 'bulwark',
+  queuePrefix: 'bulwark:',
+  queueType: 'quorum',
+  prefetch: 10,
+  publishAttempts: 3,
+  reconnectInitialMs: 100,
+  reconnectMaxMs: 5_000,
+  closeDeadlineMs: 30_000,
+} as const;
+
+/** Header carrying how many deliveries came before this copy (nacks republish the message). */
+const deliveriesHeader = 'x-bulwark-deliveries';
+
+/** The AMQP transport's capabilities. */
+export const amqpCapabilities: TransportCapabilities = Object.freeze({
+  // Durable exchange and queues, persistent messages, publisher confirms.
+  persistent: true,
+  // One queue per (topic, group) bound to the topic: groups fan out, members of a group compete.
+  consumerGroups: true,
+  // A queue is FIFO; one subscriber with prefetch 1 sees publish order (redeliveries aside).
+  ordering: 'per-topic',
+  // Delay queues with a TTL dead-letter back to the group queue (or the exchange, for publishes).
+  delayedDelivery: true,
+  // RabbitMQ takes a delivery back only when its channel closes (or after its consumer_timeout,
+  // 30 minutes by default, by closing the channel): no per-delivery visibility timeout.
+  visibilityTimeout: false,
+  // Nacks republish with a carried count; quorum queues count broker redeliveries.
+  deliveryCount: true,
+});
+
+const asError = (code: string, message: string, cause?: unknown) => new MessagingError(code, message, { cause });
+
+/** Rounds a delay up to two significant digits, so jittered delays share a few delay queues. */
+export function delayBucketMs(delayMs: number): number {
+  if (delayMs <= 0) return 0;
+  const magnitude = 10 ** Math.max(0, Math.floor(Math.log10(delayMs)) - 1);
+  return Math.ceil(delayMs / magnitude) * magnitude;
+}
+
+function validate(options: AmqpTransportOptions): void {
+  const problems: string[] = [];
+  const positive = (name: keyof AmqpTransportOptions) => {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
+      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+  };
+  positive('prefetch');
+  positive('publishAttempts');
+  positive('reconnectInitialMs');
+  positive('reconnectMaxMs');
+  if (options.queueType !== undefined && options.queueType !== 'quorum' && options.queueType !== 'classic')
+    problems.push(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
+  if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
+    problems.push('exchange must be a non-empty string (the default exchange cannot fan out)');
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('amqpTransport', problems);
+}
+
+/** Rejects with `signal.reason` as soon as `signal` aborts, else settles as `promise`. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+interface OutgoingMessage {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly options: Options.Publish;
+}
+
+/** A broker `basic.nack`: the broker refused the message, sending it again will not help. */
+class BrokerRefusedError extends Error {}
+
+/**
+ * A {@link Transport} on RabbitMQ through `amqplib` (`@bulwark/messaging/amqp`).
+ *
+ * - Topology: a durable topic exchange (`exchange`, routing key = topic); one durable queue per
+ *   (topic, group) bound to it, so every group gets every message and the subscribers of a group
+ *   compete for its queue. Declared by `subscribe`: a group exists from its first subscription.
+ * - Publishing: persistent messages on a confirm channel; `publish` resolves once the broker
+ *   confirmed every message (written to disk for durable queues).
+ * - Consuming: one channel per subscription, manual acks, `prefetch` as `basic.qos`. A delivery
+ *   not acked when its channel closes (the process died, the connection dropped, the
+ *   subscription closed past its deadline) is redelivered by the broker.
+ * - `nack({ delayMs })` republishes the message (with its delivery count) to the group's queue,
+ *   or to a delay queue whose TTL dead-letters it back to that queue, then acks the original.
+ * - Reconnection: give a connection factory and the transport reconnects with backoff after the
+ *   connection drops or the broker restarts, re-declares its topology and resumes every
+ *   subscription. It owns (and closes) connections it opened that way; a connection you pass
+ *   yourself is never closed by the transport.
+ *
+ * @example
+ * ```ts
+ * import amqp from 'amqplib';
+ * import { amqpTransport } from '@bulwark/messaging/amqp';
+ *
+ * const transport = amqpTransport(() => amqp.connect(process.env.AMQP_URL));
+ * await transport.subscribe('orders', 'billing', async ({ message }) => bill(message.payload));
+ * await transport.publish('orders', [createEnvelope({ topic: 'orders', type: 'order.placed', payload })]);
+ * ```
+ */
+export function amqpTransport(source: AmqpConnectionSource, options: AmqpTransportOptions = {}): Transport {
+  validate(options);
+  const exchange = options.exchange ?? defaults.exchange;
+  const queuePrefix = options.queuePrefix ?? defaults.queuePrefix;
+  const queueType = options.queueType ?? defaults.queueType;
+  const defaultPrefetch = options.prefetch ?? defaults.prefetch;
+  const publishAttempts = options.publishAttempts ?? defaults.publishAttempts;
+  const reconnectInitialMs = options.reconnectInitialMs ?? defaults.reconnectInitialMs;
+  const reconnectMaxMs = options.reconnectMaxMs ?? defaults.reconnectMaxMs;
+  const serializer = options.serializer ?? jsonSerializer;
+  const clock = options.clock ?? systemClock;
+  const onError = options.onError ?? (() => {});
+  const queueArguments: Record<string, unknown> = {
+    ...(queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}),
+    ...options.queueArguments,
+  };
+
+  const report = (code: string, message: string, cause?: unknown) => {
+    try {
+      onError(asError(code, message, cause));
+    } catch {
+      // A throwing error listener must not break the transport.
+    }
+  };
+  const backoffMs = (failures: number) => Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** Math.min(failures, 16));
+
+  const stopping = new AbortController();
+  const ownsConnections = typeof source === 'function';
+  const opened = new Set<ChannelModel>();
+  let current: ChannelModel | undefined;
+  let connecting: Promise<ChannelModel> | undefined;
+  let closed = false;
+
+  const watch = (connection: ChannelModel) => {
+    connection.on('error', (error: unknown) => report('CONNECTION_FAILED', 'The AMQP connection failed', error));
+    connection.once('close', () => {
+      opened.delete(connection);
+      if (current === connection) current = undefined;
+    });
+  };
+  if (typeof source !== 'function') {
+    current = source;
+    watch(source);
+  }
+
+  /** The live connection, reconnecting (when the source is a factory) until the transport closes. */
+  const connection = (): Promise<ChannelModel> => {
+    if (current) return Promise.resolve(current);
+    if (closed) return Promise.reject(new TransportClosedError('amqp'));
+    if (typeof source !== 'function') {
+      return Promise.reject(
+        new MessagingError(
+          'CONNECTION_CLOSED',
+          'The amqplib connection given to amqpTransport is closed; give a connection factory to reconnect',
+        ),
+      );
+    }
+    connecting ??= (async () => {
+      for (let failures = 0; ; failures++) {
+        if (closed) throw new TransportClosedError('amqp');
+        try {
+          const made = await source();
+          if (closed) {
+            await made.close().catch(() => {});
+            throw new TransportClosedError('amqp');
+          }
+          opened.add(made);
+          watch(made);
+          current = made;
+          return made;
+        } catch (error) {
+          if (error instanceof TransportClosedError) throw error;
+          report('CONNECTION_FAILED', `Connecting to the broker failed (attempt ${failures + 1}); retrying`, error);
+          await delay(clock, backoffMs(failures), stopping.signal).catch(() => {});
+        }
+      }
+    })().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  };
+
+  // One confirm channel for publishing (and for the republishing done by nacks).
+  let publisher: Promise<ConfirmChannel> | undefined;
+  const publishChannel = (): Promise<ConfirmChannel> => {
+    if (publisher) return publisher;
+    const opening = (async () => {
+      const made = await (await connection()).createConfirmChannel();
+      made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
+      made.once('close', () => {
+        if (publisher === opening) publisher = undefined;
+      });
+      await made.assertExchange(exchange, 'topic', { durable: true });
+      return made;
+    })();
+    publisher = opening;
+    opening.catch(() => {
+      if (publisher === opening) publisher = undefined;
+    });
+    return opening;
+  };
+
+  /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
+  const sendConfirmed = async (
+    messages: readonly OutgoingMessage[],
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
+    const channel = await publishChannel();
+    await prepare?.(channel);
+    const outcomes = messages.map(
+      (message) =>
+        new Promise<unknown>((resolve) => {
+          try {
+            const writable = channel.publish(
+              message.exchange,
+              message.routingKey,
+              message.content,
+              message.options,
+              (error: unknown) =>
+                resolve(
+                  error === null || error === undefined
+                    ? undefined
+                    : error instanceof Error && error.message === 'message nacked'
+                      ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+                      : error,
+                ),
+            );
+            void writable; // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+          } catch (error) {
+            resolve(error);
+          }
+        }),
+    );
+    const results = await Promise.all(outcomes);
+    const failed: OutgoingMessage[] = [];
+    const errors: unknown[] = [];
+    results.forEach((error, index) => {
+      if (error === undefined) return;
+      failed.push(messages[index] as OutgoingMessage);
+      errors.push(error);
+    });
+    return { failed, errors };
+  };
+
+  /** Publishes with confirms, sending unconfirmed messages again after a channel or connection failure. */
+  const publishReliably = async (
+    messages: readonly OutgoingMessage[],
+    signal: AbortSignal | undefined,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ) => {
+    let remaining = messages;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= publishAttempts && remaining.length > 0; attempt++) {
+      signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('amqp');
+      try {
+        const { failed, errors } = await untilAborted(sendConfirmed(remaining, prepare), signal);
+        const refused = errors.find((error) => error instanceof BrokerRefusedError);
+        if (refused) throw asError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, refused);
+        remaining = failed;
+        lastError = errors[0];
+      } catch (error) {
+        if (error instanceof MessagingError || signal?.aborted) throw error;
+        lastError = error;
+      }
+    }
+    if (remaining.length > 0) {
+      throw asError(
+        'PUBLISH_FAILED',
+        `${remaining.length} message(s) were not confirmed after ${publishAttempts} attempt(s)`,
+        lastError,
+      );
+    }
+  };
+
+  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
+    const headers: Record<string, unknown> = {};
+    if (deliveries > 0) headers[deliveriesHeader] = deliveries;
+    const publishOptions: Options.Publish = {
+      persistent: true,
+      contentType: serializer.contentType,
+      messageId: message.id,
+      type: message.type,
+      headers,
+    };
+    if (message.headers.correlationId !== undefined) publishOptions.correlationId = message.headers.correlationId;
+    return { ...target, content: serializer.serialize(message), options: publishOptions };
+  };
+
+  /** A delay queue that dead-letters into `target` after `bucketMs`, declared on every use to keep it alive. */
+  const assertDelayQueue = (
+    channel: Channel,
+    name: string,
+    bucketMs: number,
+    target: { exchange: string; routingKey: string },
+  ) =>
+    channel.assertQueue(name, {
+      durable: true,
+      arguments: {
+        'x-message-ttl': bucketMs,
+        'x-dead-letter-exchange': target.exchange,
+        'x-dead-letter-routing-key': target.routingKey,
+        // Deleted once unused for a minute past its TTL (a declare counts as use).
+        'x-expires': bucketMs + 60_000,
+      },
+    });
+
+  const subscriptions = new Set<Subscription>();
+
+  const transport: Transport = {
+    name: 'amqp',
+    capabilities: amqpCapabilities,
+
+    async publish(topic, messages, publishOptions) {
+      const signal = publishOptions?.signal;
+      signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('amqp');
+      if (messages.length === 0) return;
+      const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+      if (delayMs === 0) {
+        const prepared = messages.map((message) => outgoing(message, { exchange, routingKey: topic }));
+        await publishReliably(prepared, signal);
+        return;
+      }
+      const delayQueue = `${queuePrefix}${topic}:delay:${delayMs}`;
+      const prepared = messages.map((message) => outgoing(message, { exchange: '', routingKey: delayQueue }));
+      await publishReliably(prepared, signal, async (channel) => {
+        await assertDelayQueue(channel, delayQueue, delayMs, { exchange, routingKey: topic });
+      });
+    },
+
+    async subscribe(topic, group, handler, subscribeOptions) {
+      subscribeOptions?.signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('amqp');
+      const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
+      if (!Number.isInteger(prefetch) || prefetch <= 0)
+        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+      const subscription = await startSubscription(topic, group, handler, prefetch);
+      subscriptions.add(subscription);
+      subscribeOptions?.signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), {
+        once: true,
+      });
+      return subscription;
+    },
+
+    async close(closeOptions) {
+      if (!closed) closed = true;
+      await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
+      stopping.abort();
+      const channel = publisher;
+      publisher = undefined;
+      await channel?.then((made) => made.close()).catch(() => {});
+      if (ownsConnections) {
+        await Promise.all([...opened].map((made) => made.close().catch(() => {})));
+        opened.clear();
+        current = undefined;
+      }
+    },
+
+    [Symbol.asyncDispose]: () => transport.close(),
+  };
+
+  async function startSubscription(
+    topic: string,
+    group: string,
+    handler: DeliveryHandler,
+    prefetch: number,
+  ): Promise<Subscription> {
+    const queue = `${queuePrefix}${topic}:${group}`;
+    const leaving = new AbortController();
+    interface InFlight {
+      settled: boolean;
+      task?: Promise<void>;
+    }
+    const inFlight = new Set<InFlight>();
+    let channel: Channel | undefined;
+    let consumerTag: string | undefined;
+    let closing: Promise<void> | undefined;
+
+    const onMessage = (from: Channel, raw: ConsumeMessage) => {
+      let message: Envelope;
+      try {
+        message = serializer.deserialize(raw.content);
+      } catch (error) {
+        report('UNREADABLE_MESSAGE', `A message on ${queue} cannot be deserialized; rejected without requeue`, error);
+        // Rejected without requeue: dropped, or dead-lettered if the queue has a dead-letter exchange.
+        try {
+          from.nack(raw, false, false);
+        } catch {
+          // Channel gone: the broker redelivers it, and this runs again.
+        }
+        return;
+      }
+      const headers = raw.properties.headers ?? {};
+      const carried = Number(headers[deliveriesHeader]) || 0;
+      const brokerRedeliveries =
+        queueType === 'quorum' ? Number(headers['x-delivery-count']) || 0 : raw.fields.redelivered ? 1 : 0;
+      const state: InFlight = { settled: false };
+      // Settling on a channel that closed meanwhile does nothing: the broker redelivers the message.
+      const live = () => channel === from;
+      const delivery: Delivery = {
+        message,
+        deliveryCount: carried + brokerRedeliveries + 1,
+        ack: async () => {
+          if (state.settled) return;
+          state.settled = true;
+          if (!live()) return;
+          try {
+            from.ack(raw);
+          } catch {
+            // The channel closed this instant: the broker redelivers the message.
+          }
+        },
+        nack: async (nackOptions) => {
+          if (state.settled) return;
+          state.settled = true;
+          if (!live()) return;
+          const delayMs = delayBucketMs(Math.max(0, Math.ceil(nackOptions?.delayMs ?? 0)));
+          const deliveries = delivery.deliveryCount;
+          try {
+            if (delayMs === 0) {
+              await publishReliably([outgoing(message, { exchange: '', routingKey: queue }, deliveries)], undefined);
+            } else {
+              const delayQueue = `${queue}:delay:${delayMs}`;
+              await publishReliably(
+                [outgoing(message, { exchange: '', routingKey: delayQueue }, deliveries)],
+                undefined,
+                async (confirm) => {
+                  await assertDelayQueue(confirm, delayQueue, delayMs, { exchange: '', routingKey: queue });
+                },
+              );
+            }
+          } catch (error) {
+            // The copy may not exist: requeue the original instead (its count then grows by the broker's rules).
+            report('NACK_FAILED', `Republishing a nacked message to ${queue} failed; requeued instead`, error);
+            try {
+              from.nack(raw, false, true);
+            } catch {
+              // Channel gone: the broker redelivers it.
+            }
+            return;
+          }
+          try {
+            from.ack(raw);
+          } catch {
+            // Channel gone: the original comes back too (at-least-once: a duplicate, never a loss).
+          }
+        },
+      };
+      state.task = (async () => {
+        try {
+          await handler(delivery);
+        } catch {
+          await delivery.nack();
+          return;
+        }
+        await delivery.ack();
+      })().finally(() => inFlight.delete(state));
+      inFlight.add(state);
+    };
+
+    /** Opens a channel, declares the group's topology and starts consuming. */
+    const attach = async () => {
+      const made = await (await connection()).createChannel();
+      made.on('error', (error: unknown) => report('CHANNEL_FAILED', `The channel consuming ${queue} failed`, error));
+      try {
+        await made.prefetch(prefetch, false);
+        await made.assertExchange(exchange, 'topic', { durable: true });
+        await made.assertQueue(queue, { durable: true, arguments: queueArguments });
+        await made.bindQueue(queue, exchange, topic);
+      } catch (error) {
+        await made.close().catch(() => {});
+        throw error;
+      }
+      if (leaving.signal.aborted) {
+        await made.close().catch(() => {});
+        return;
+      }
+      channel = made;
+      made.once('close', () => {
+        if (channel !== made) return;
+        channel = undefined;
+        consumerTag = undefined;
+        // Deliveries of this channel are back with the broker: their settles no longer count.
+        if (!leaving.signal.aborted) void reattach();
+      });
+      const reply = await made.consume(
+        queue,
+        (raw) => {
+          if (raw) onMessage(made, raw);
+          // null: the broker cancelled the consumer (queue deleted); a new channel re-declares it.
+          else if (channel === made) void made.close().catch(() => {});
+        },
+        { noAck: false },
+      );
+      consumerTag = reply.consumerTag;
+    };
+
+    const reattach = async () => {
+      for (let failures = 0; !leaving.signal.aborted && !channel; failures++) {
+        await delay(clock, backoffMs(failures), leaving.signal).catch(() => {});
+        if (leaving.signal.aborted) return;
+        try {
+          await attach();
+        } catch (error) {
+          if (error instanceof TransportClosedError) return;
+          report('SUBSCRIPTION_FAILED', `Resuming the subscription to ${queue} failed; retrying`, error);
+        }
+      }
+    };
+
+    await attach();
+
+    const subscription: Subscription = {
+      topic,
+      group,
+      close(closeOptions?: CloseSubscriptionOptions) {
+        closing ??= (async () => {
+          leaving.abort();
+          const from = channel;
+          if (from && consumerTag) await from.cancel(consumerTag).catch(() => {});
+          await settledWithin(
+            clock,
+            [...inFlight].map((entry) => entry.task as Promise<void>),
+            closeOptions?.deadlineMs ?? defaults.closeDeadlineMs,
+          );
+          for (const entry of inFlight) entry.settled = true;
+          channel = undefined;
+          // Closing the channel gives every unacked delivery back to the broker.
+          await from?.close().catch(() => {});
+          subscriptions.delete(subscription);
+        })();
+        return closing;
+      },
+      [Symbol.asyncDispose]: () => subscription.close(),
+    };
+    return subscription;
+  }
+
+  return transport;
+}

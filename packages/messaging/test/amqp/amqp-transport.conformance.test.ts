@@ -1,0 +1,202 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createEnvelope,
+  InvalidMessagingOptionsError,
+  MessagingError,
+  type Transport,
+  TransportClosedError,
+} from '@bulwark/messaging';
+import { type AmqpTransportOptions, amqpTransport, delayBucketMs } from '@bulwark/messaging/amqp';
+import { transportConformance } from '@bulwark/messaging/testing';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import amqp, { type ChannelModel } from 'amqplib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closeBrokerConnections, eventually } from './amqp-test-support.js';
+
+const envelopes = (topic: string, count: number) =>
+  Array.from({ length: count }, (_, index) => createEnvelope({ topic, type: 'test', payload: { index } }));
+
+await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
+  // One exchange for this file (deleted at the end); queues expire on their own once unused.
+  const exchange = uniqueName('bulwark-test');
+  const testQueueArguments = { 'x-expires': 120_000 };
+  let admin: ChannelModel;
+  beforeAll(async () => {
+    admin = await amqp.connect(url);
+  });
+  afterAll(async () => {
+    const channel = await admin.createChannel();
+    await channel.deleteExchange(exchange).catch(() => {});
+    await admin.close();
+  });
+
+  const connectionNames = new Map<Transport, string>();
+  const open = (options: AmqpTransportOptions = {}) => {
+    const connectionName = uniqueName('bulwark-amqp');
+    const transport = amqpTransport(
+      () => amqp.connect(url, { clientProperties: { connection_name: connectionName } }),
+      {
+        exchange,
+        queuePrefix: `${connectionName}:`,
+        queueArguments: testQueueArguments,
+        reconnectInitialMs: 50,
+        ...options,
+      },
+    );
+    connectionNames.set(transport, connectionName);
+    return { transport, connectionName, queuePrefix: `${connectionName}:` };
+  };
+
+  transportConformance('amqpTransport', {
+    createTransport: () => open().transport,
+    // The shared broker must not be restarted: its connections to this transport are closed
+    // broker-side instead, as a restart would.
+    restartServer: async (transport) => {
+      const name = connectionNames.get(transport) as string;
+      expect(await closeBrokerConnections(name)).toBeGreaterThan(0);
+    },
+  });
+
+  describe('amqpTransport (RabbitMQ specifics)', () => {
+    const transports: Transport[] = [];
+    afterEach(async () => {
+      for (const transport of transports.splice(0)) await transport.close({ deadlineMs: 0 });
+    });
+    const tracked = (options: AmqpTransportOptions = {}) => {
+      const opened = open(options);
+      transports.push(opened.transport);
+      return opened;
+    };
+    const queueDepth = async (queue: string) => {
+      const channel = await admin.createChannel();
+      try {
+        return (await channel.checkQueue(queue)).messageCount;
+      } finally {
+        await channel.close();
+      }
+    };
+
+    it('resolves publish once the broker confirmed every message into the durable queue', async () => {
+      const { transport, queuePrefix } = tracked();
+      const subscription = await transport.subscribe('confirmed', 'group', async () => {});
+      await subscription.close();
+      await transport.publish('confirmed', envelopes('confirmed', 25));
+      expect(await queueDepth(`${queuePrefix}confirmed:group`)).toBe(25);
+    });
+
+    it('rejects publish when the broker refuses a message (basic.nack), without retrying it', async () => {
+      const { transport } = tracked({
+        queueType: 'classic',
+        queueArguments: { ...testQueueArguments, 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      });
+      const subscription = await transport.subscribe('full', 'group', async () => {});
+      await subscription.close();
+      await transport.publish('full', envelopes('full', 1));
+      const error = await transport.publish('full', envelopes('full', 2)).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(MessagingError);
+      expect((error as MessagingError).code).toBe('PUBLISH_REFUSED');
+    });
+
+    it('respects prefetch: no more unacked deliveries than asked for', async () => {
+      const { transport, queuePrefix } = tracked();
+      let running = 0;
+      let maxRunning = 0;
+      let handled = 0;
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await transport.subscribe(
+        'prefetched',
+        'group',
+        async () => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          await released;
+          running -= 1;
+          handled += 1;
+        },
+        { prefetch: 3 },
+      );
+      await transport.publish('prefetched', envelopes('prefetched', 10));
+      await eventually(() => running === 3, 5_000, 'three deliveries in flight');
+      await sleep(200);
+      expect(running).toBe(3);
+      expect(await queueDepth(`${queuePrefix}prefetched:group`)).toBe(7);
+      release();
+      await eventually(() => handled === 10, 5_000, 'all 10 handled');
+      expect(maxRunning).toBe(3);
+    });
+
+    it('delays a publish through a delay queue that dead-letters into the exchange', async () => {
+      const { transport } = tracked();
+      const seenAt: number[] = [];
+      await transport.subscribe('later', 'group', async () => {
+        seenAt.push(Date.now());
+      });
+      const publishedAt = Date.now();
+      await transport.publish('later', envelopes('later', 3), { delayMs: 600 });
+      await sleep(300);
+      expect(seenAt).toHaveLength(0);
+      await eventually(() => seenAt.length === 3, 10_000, 'the delayed messages');
+      for (const at of seenAt) expect(at - publishedAt).toBeGreaterThanOrEqual(550);
+    });
+
+    it('delays a nack for its group only, and carries the delivery count on classic queues too', async () => {
+      const { transport } = tracked({ queueType: 'classic' });
+      const delayed: number[] = [];
+      const other: number[] = [];
+      const seenAt: number[] = [];
+      await transport.subscribe('retried', 'delayed', async (delivery) => {
+        delayed.push(delivery.deliveryCount);
+        seenAt.push(Date.now());
+        if (delivery.deliveryCount < 3) await delivery.nack({ delayMs: 300 });
+      });
+      await transport.subscribe('retried', 'other', async (delivery) => {
+        other.push(delivery.deliveryCount);
+      });
+      await transport.publish('retried', envelopes('retried', 1));
+      await eventually(() => delayed.length === 3, 10_000, 'three deliveries');
+      await sleep(200);
+      expect(delayed).toEqual([1, 2, 3]);
+      expect(other).toEqual([1]);
+      expect((seenAt[1] as number) - (seenAt[0] as number)).toBeGreaterThanOrEqual(250);
+    });
+
+    it('rounds delays up to two significant digits so jittered delays share a few queues', () => {
+      expect([0, 7, 700, 1_234, 15_678, 99_999].map(delayBucketMs)).toEqual([0, 7, 700, 1_300, 16_000, 100_000]);
+    });
+
+    it('never closes a connection it was given; publishing fails clearly once that connection is gone', async () => {
+      const connection = await amqp.connect(url);
+      const transport = amqpTransport(connection, { exchange, queueArguments: testQueueArguments });
+      const topic = uniqueName('given');
+      const received: string[] = [];
+      await transport.subscribe(topic, 'group', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await transport.publish(topic, envelopes(topic, 2));
+      await eventually(() => received.length === 2, 5_000, 'two deliveries');
+      await transport.close();
+      const channel = await connection.createChannel(); // still open
+      await channel.close();
+      await expect(transport.publish(topic, envelopes(topic, 1))).rejects.toBeInstanceOf(TransportClosedError);
+
+      const other = amqpTransport(connection, { exchange });
+      await connection.close();
+      const error = await other.publish(topic, envelopes(topic, 1)).catch((caught: unknown) => caught);
+      expect((error as MessagingError).code).toBe('CONNECTION_CLOSED');
+      await other.close();
+    });
+
+    it('validates its options, listing every problem', () => {
+      const connect = () => amqp.connect(url);
+      expect(() => amqpTransport(connect, { prefetch: 0 })).toThrow(InvalidMessagingOptionsError);
+      try {
+        amqpTransport(connect, { prefetch: -1, exchange: '', queueType: 'stream' as 'classic' });
+      } catch (error) {
+        expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+      }
+    });
+  });
+});
