@@ -6,8 +6,14 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
 import { seedCatalog } from './catalog/seed-products.js';
 import type { ShopConfig } from './config.js';
+import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
+import { type Faults, postgresFaults } from './faults/faults.js';
 import { openDatabase } from './infrastructure/database.js';
 import { migrateShop } from './infrastructure/migrate.js';
+import { faultsRoutes } from './ops/faults-routes.js';
+import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
+import type { PaymentProvider } from './payments/payment-provider.js';
+import { paymentSimulator } from './payments/payment-simulator.js';
 import { ensureAdmin } from './users/users-routes.js';
 
 export interface RunningShop {
@@ -35,6 +41,14 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     };
     await ensureAdmin(database.pool, admin.email, admin.password);
 
+    const faults: Faults = postgresFaults(database.pool);
+    const simulator = paymentSimulator(database.pool, faults);
+    // With PAYMENT_URL the provider is a separate process (`--role payment`), reached over HTTP.
+    const payments: PaymentProvider = config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator;
+    const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(database.pool, faults);
+    void payments;
+    void email;
+
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const app = await buildApp({
@@ -46,6 +60,15 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
           await database.pool.query('SELECT 1');
         },
       },
+      plugins: [
+        async (instance) => {
+          await instance.register(faultsRoutes, { faults, pool: database.pool });
+        },
+        // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
+        async (instance) => {
+          if (config.role === 'payment' || config.role === 'all') await paymentProviderRoutes(instance, simulator);
+        },
+      ],
     });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
