@@ -14,6 +14,8 @@ export * from './idempotency/index.js';
 
 // Transports and the consumer (issue: transports).
 export * from './transport/index.js';
+export * from './consumer/index.js';
+export * from './dead-letter/index.js';
 
 // Outbox (issue: outbox) — the PostgreSQL outbox lives in ./postgres.
 export * from './outbox/index.js';

@@ -34,6 +34,13 @@ export interface MemoryTransportOptions {
    * @defaultValue `jsonSerializer`
    */
   serializer?: Serializer;
+  /**
+   * `per-key` keeps one message of each ordering key out at a time, in publish order; `none`
+   * hands messages out as fast as subscribers take them, like a broker without ordering would
+   * (useful to test that a consumer does not depend on the transport's order).
+   * @defaultValue `'per-key'`
+   */
+  ordering?: 'per-key' | 'none';
 }
 
 /** Depth of one consumer group, from {@link MemoryTransport.snapshot}. */
@@ -63,14 +70,15 @@ const defaults = {
   closeDeadlineMs: 30_000,
 } as const;
 
-const capabilities: TransportCapabilities = Object.freeze({
-  persistent: false,
-  consumerGroups: true,
-  ordering: 'per-key',
-  delayedDelivery: true,
-  visibilityTimeout: true,
-  deliveryCount: true,
-});
+const capabilitiesOf = (ordering: 'per-key' | 'none'): TransportCapabilities =>
+  Object.freeze({
+    persistent: false,
+    consumerGroups: true,
+    ordering,
+    delayedDelivery: true,
+    visibilityTimeout: true,
+    deliveryCount: true,
+  });
 
 type EntryState = 'waiting' | 'blocked' | 'ready' | 'in-flight' | 'done';
 
@@ -127,7 +135,10 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
   const clock = options.clock ?? systemClock;
   const serializer = options.serializer ?? jsonSerializer;
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs;
+  const ordering = options.ordering ?? 'per-key';
   const problems: string[] = [];
+  if (ordering !== 'per-key' && ordering !== 'none')
+    problems.push(`ordering must be 'per-key' or 'none' (got ${ordering})`);
   if (!(visibilityTimeoutMs > 0)) problems.push(`visibilityTimeoutMs must be > 0 (got ${visibilityTimeoutMs})`);
   if (problems.length > 0) throw new InvalidMessagingOptionsError('memoryTransport', problems);
 
@@ -339,7 +350,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
 
   const transport: MemoryTransport = {
     name: 'memory',
-    capabilities,
+    capabilities: capabilitiesOf(ordering),
 
     async publish(topic: string, messages: readonly Envelope[], publishOptions: PublishOptions = {}) {
       publishOptions.signal?.throwIfAborted();
@@ -347,7 +358,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
       const serialized = messages.map((message) => ({
         bytes: serializer.serialize(message),
-        key: orderingKeyOf(message),
+        key: ordering === 'per-key' ? orderingKeyOf(message) : undefined,
       }));
       const groups = topics.get(topic);
       if (!groups) return;

@@ -5,3 +5,8 @@ transportConformance('memoryTransport', {
   createTransport: ({ visibilityTimeoutMs }) => memoryTransport({ visibilityTimeoutMs }),
   timeoutMs: 5_000,
 });
+
+transportConformance('memoryTransport (ordering: none)', {
+  createTransport: ({ visibilityTimeoutMs }) => memoryTransport({ visibilityTimeoutMs, ordering: 'none' }),
+  timeoutMs: 5_000,
+});

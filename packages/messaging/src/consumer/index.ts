@@ -1,0 +1,13 @@
+export type { Consumer, ConsumerSnapshot } from './consumer.js';
+export { consume } from './consumer.js';
+export { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors.js';
+export type { ConsumerEvents, Unlisten } from './consumer-events.js';
+export type {
+  ConsumeOptions,
+  ConsumerBackoff,
+  ConsumerDedupe,
+  ConsumerRetry,
+  MessageContext,
+  MessageHandler,
+} from './consumer-options.js';
+export { consumerDefaults, foreverMs } from './consumer-options.js';

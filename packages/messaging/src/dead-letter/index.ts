@@ -1,0 +1,2 @@
+export type { DeadLetterHeader } from './dead-letter-headers.js';
+export { deadLetterHeaders } from './dead-letter-headers.js';
