@@ -4,4 +4,7 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Rate limiting (issue: rate limiting).
+export type { ExpressRateLimitOptions } from './rate-limit-middleware.js';
+export { rateLimitMiddleware } from './rate-limit-middleware.js';

@@ -4,4 +4,7 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+
+// Rate limiting (issue: rate limiting).
+export type { FastifyRateLimitOptions } from './rate-limit-plugin.js';
+export { rateLimitHook, rateLimitPlugin } from './rate-limit-plugin.js';

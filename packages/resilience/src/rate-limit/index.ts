@@ -8,6 +8,8 @@ export type {
   WindowOptions,
 } from './algorithms.js';
 export { fixedWindow, gcra, slidingWindow, tokenBucket } from './algorithms.js';
+export type { HttpRateLimitOptions, HttpRateLimitOutcome } from './http-rate-limit.js';
+export { decideHttpRequest, validateHttpRateLimitOptions } from './http-rate-limit.js';
 export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions } from './memory-rate-limit-store.js';
 export { memoryRateLimitStore } from './memory-rate-limit-store.js';
 export type { RateLimitStoreErrorCode } from './rate-limit-errors.js';
