@@ -4,4 +4,6 @@
  * @packageDocumentation
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
-export {};
+// Claim check (issue: idempotency and claim check).
+export type { S3BlobStoreOptions } from './s3-blob-store.js';
+export { S3_EXPIRES_AT_METADATA, s3BlobStore } from './s3-blob-store.js';

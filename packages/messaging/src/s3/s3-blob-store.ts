@@ -1,0 +1,263 @@
+import type { Readable } from 'node:stream';
+import { type Clock, systemClock } from '@bulwark/resilience';
+import type { Client } from 'minio';
+import { blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from '../claim-check/blob-body.js';
+import { assertValidBlobRef } from '../claim-check/blob-ref.js';
+import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
+/** Options of {@link s3BlobStore}. */
+export interface S3BlobStoreOptions {
+  /** The bucket; it must exist. */
+  bucket: string;
+  /**
+   * Put before every ref to make the object key, e.g. `claims/`. Give each store its own prefix
+   * (and a lifecycle rule on it, see {@link s3BlobStore}).
+   * @defaultValue `''`
+   */
+  prefix?: string;
+  /**
+   * Size of the parts of a multipart upload: bodies up to this size go in one `PUT`, bigger ones
+   * in parts of at least this size. Memory held by a put is about one part. S3 requires 5 MiB
+   * at least, and allows 10,000 parts (so 8 MiB parts carry blobs up to ~78 GiB).
+   * @defaultValue `8 * 1024 * 1024`
+   */
+  partSizeBytes?: number;
+  /** @defaultValue `systemClock` */
+  clock?: Clock;
+}
+
+/** User metadata key (sent as `X-Amz-Meta-Bulwark-Expires-At`) holding the expiry in ms since the epoch. */
+export const S3_EXPIRES_AT_METADATA = 'bulwark-expires-at';
+
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/** S3's limit on keys per DeleteObjects request. */
+const DELETE_BATCH = 1_000;
+
+const isNotFound = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchObject';
+};
+
+/**
+ * A {@link BlobStore} on S3 or any S3-compatible server (MinIO, Ceph, R2…) through the user's
+ * `minio` client (`new Minio.Client({ … })`), which it never closes.
+ *
+ * - **Streaming, bounded memory**: a body larger than `partSizeBytes` is sent as a multipart
+ *   upload, one part in memory at a time; smaller bodies go in one `PUT`. (minio's own
+ *   `putObject(stream)` would buffer parts of 64 MiB or more for a stream of unknown length, and
+ *   first lists incomplete uploads to resume them.)
+ * - **Atomic**: S3 shows an object only once its `PUT` or `CompleteMultipartUpload` succeeds. A
+ *   failed upload is aborted (best effort); configure `AbortIncompleteMultipartUpload` in a
+ *   lifecycle rule to clean parts left by a crash.
+ * - **Expiry**: the expiry time rides in object metadata (`x-amz-meta-bulwark-expires-at`);
+ *   `sweepExpired()` lists the prefix, reads each object's metadata and deletes expired ones in
+ *   batches. That costs one `HEAD` per object; for large stores prefer a bucket **lifecycle
+ *   rule** on the prefix and skip sweeping:
+ *
+ * ```ts
+ * await minio.setBucketLifecycle('claims', {
+ *   Rule: [{
+ *     ID: 'expire-claim-checks',
+ *     Status: 'Enabled',
+ *     Filter: { Prefix: 'claims/' },
+ *     Expiration: { Days: 7 },                             // longer than the claim check's ttlMs
+ *     AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+ *   }],
+ * });
+ * ```
+ *
+ * A lifecycle rule works in whole days and ignores each blob's own TTL: give it the longest TTL
+ * you use. Object keys are `prefix + ref`; refs are validated by `assertValidBlobRef`.
+ *
+ * @example
+ * ```ts
+ * import * as Minio from 'minio';
+ * import { s3BlobStore } from '@bulwark/messaging/s3';
+ * const minio = new Minio.Client({ endPoint: 's3.amazonaws.com', accessKey, secretKey });
+ * const store = s3BlobStore(minio, { bucket: 'my-app', prefix: 'claims/' });
+ * ```
+ */
+export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobStore {
+  const problems: string[] = [];
+  if (!client || typeof (client as Partial<Client>).statObject !== 'function') {
+    problems.push('client must be a minio Client');
+  }
+  if (typeof options?.bucket !== 'string' || options.bucket === '') problems.push('bucket must be a non-empty string');
+  if (options?.prefix !== undefined && typeof options.prefix !== 'string') problems.push('prefix must be a string');
+  const partSizeBytes = options?.partSizeBytes ?? DEFAULT_PART_BYTES;
+  if (!Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES) {
+    problems.push(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
+  }
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('s3BlobStore', problems);
+  const { bucket } = options;
+  const prefix = options.prefix ?? '';
+  const clock = options.clock ?? systemClock;
+
+  const keyOf = (ref: string): string => {
+    assertValidBlobRef(ref);
+    return prefix + ref;
+  };
+
+  const openObject = async (ref: string, callOptions?: BlobCallOptions): Promise<Readable | undefined> => {
+    const key = keyOf(ref);
+    const signal = callOptions?.signal;
+    signal?.throwIfAborted();
+    let stream: Readable;
+    try {
+      stream = await client.getObject(bucket, key);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    if (signal?.aborted) {
+      stream.destroy();
+      throw signal.reason;
+    }
+    if (signal) {
+      const onAbort = () => stream.destroy(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  };
+
+  const infoOf = (ref: string, size: number, metaData: Record<string, unknown>): BlobInfo => {
+    const contentType =
+      typeof metaData['content-type'] === 'string' ? metaData['content-type'] : DEFAULT_BLOB_CONTENT_TYPE;
+    const expiresAt = Number(metaData[S3_EXPIRES_AT_METADATA]);
+    return { ref, bytes: size, contentType, ...(Number.isFinite(expiresAt) ? { expiresAt } : {}) };
+  };
+
+  const store: BlobStore = {
+    name: 's3',
+    async put(ref, body, putOptions = {}) {
+      let key: string;
+      let expiresAt: number | undefined;
+      try {
+        key = keyOf(ref);
+        expiresAt = expiryOf(clock.now(), putOptions.ttlMs);
+      } catch (error) {
+        discardBody(body, error);
+        throw error;
+      }
+      const signal = putOptions.signal;
+      const contentType = putOptions.contentType ?? DEFAULT_BLOB_CONTENT_TYPE;
+      const metadata: Record<string, string> = { 'Content-Type': contentType };
+      if (expiresAt !== undefined) metadata[`X-Amz-Meta-${S3_EXPIRES_AT_METADATA}`] = String(expiresAt);
+
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let totalBytes = 0;
+      let uploadId: string | undefined;
+      const parts: { part: number; etag: string }[] = [];
+      const takePending = () => {
+        const part = Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        return part;
+      };
+      const uploadPart = async (payload: Buffer) => {
+        uploadId ??= await client.initiateNewMultipartUpload(bucket, key, { ...metadata });
+        signal?.throwIfAborted();
+        const partNumber = parts.length + 1;
+        const result = await client.uploadPart(
+          { bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} },
+          payload,
+        );
+        parts.push({ part: partNumber, etag: result.etag });
+      };
+      try {
+        for await (const chunk of blobChunks(body, signal)) {
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          totalBytes += chunk.byteLength;
+          if (pendingBytes >= partSizeBytes) await uploadPart(takePending());
+        }
+        signal?.throwIfAborted();
+        if (uploadId === undefined) {
+          const whole = takePending();
+          await client.putObject(bucket, key, whole, whole.byteLength, metadata);
+        } else {
+          if (pendingBytes > 0) await uploadPart(takePending());
+          signal?.throwIfAborted();
+          await client.completeMultipartUpload(bucket, key, uploadId, parts);
+        }
+      } catch (error) {
+        discardBody(body, error);
+        if (uploadId !== undefined) {
+          // Best effort: some S3 servers (s3rver) do not implement AbortMultipartUpload; the
+          // parts are invisible anyway and a lifecycle rule removes them.
+          await client.abortMultipartUpload(bucket, key, uploadId).catch(() => undefined);
+        }
+        if (signal?.aborted) throw signal.reason;
+        throw error;
+      }
+      return { ref, bytes: totalBytes, contentType, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    },
+    async get(ref, callOptions) {
+      const stream = await openObject(ref, callOptions);
+      if (!stream) return undefined;
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of blobChunks(stream, callOptions?.signal)) chunks.push(chunk);
+      } finally {
+        stream.destroy();
+      }
+      return Buffer.concat(chunks);
+    },
+    getStream: openObject,
+    async head(ref, callOptions) {
+      const key = keyOf(ref);
+      callOptions?.signal?.throwIfAborted();
+      try {
+        const stat = await client.statObject(bucket, key);
+        return infoOf(ref, stat.size, stat.metaData as Record<string, unknown>);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async delete(ref, callOptions) {
+      const key = keyOf(ref);
+      callOptions?.signal?.throwIfAborted();
+      await client.removeObject(bucket, key);
+    },
+    async sweepExpired(callOptions) {
+      const signal = callOptions?.signal;
+      signal?.throwIfAborted();
+      const now = clock.now();
+      const expired: string[] = [];
+      let swept = 0;
+      const flush = async () => {
+        if (expired.length === 0) return;
+        const batch = expired.splice(0, expired.length);
+        await client.removeObjects(bucket, batch);
+        swept += batch.length;
+      };
+      for await (const item of client.listObjectsV2(bucket, prefix, true)) {
+        signal?.throwIfAborted();
+        const key = (item as { name?: string }).name;
+        if (!key?.startsWith(prefix)) continue;
+        let stat: Awaited<ReturnType<Client['statObject']>>;
+        try {
+          stat = await client.statObject(bucket, key);
+        } catch (error) {
+          if (isNotFound(error)) continue;
+          throw error;
+        }
+        const expiresAt = Number((stat.metaData as Record<string, unknown>)[S3_EXPIRES_AT_METADATA]);
+        if (Number.isFinite(expiresAt) && expiresAt <= now) expired.push(key);
+        if (expired.length >= DELETE_BATCH) await flush();
+      }
+      await flush();
+      return swept;
+    },
+    async close() {},
+    [Symbol.asyncDispose]() {
+      return store.close();
+    },
+  };
+  return store;
+}
