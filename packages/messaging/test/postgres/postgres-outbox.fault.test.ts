@@ -1,0 +1,203 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createEnvelope } from '../../src/envelope/envelope.js';
+import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repositoryRoot = join(here, '../../../..');
+const childScript = relative(repositoryRoot, join(here, 'fixtures/outbox-relay-child.ts'));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const randomInt = (below: number) => Math.floor(Math.random() * below);
+
+interface RelayChild {
+  readonly process: ChildProcess;
+  readonly ready: Promise<void>;
+  /** Time the child last reported taking leadership; 0 when it never did. */
+  leaderSince: number;
+}
+
+function startRelay(url: string, table: string, sink: string): RelayChild {
+  const child = spawn(
+    'node',
+    [
+      '--conditions=@bulwark/source',
+      '--import',
+      'tsx',
+      '--import',
+      './tools/assets/register.mjs',
+      childScript,
+      url,
+      table,
+      sink,
+    ],
+    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stderr?.on('data', (chunk) => process.stderr.write(`[relay ${child.pid}] ${chunk}`));
+  let onReady: () => void = () => {};
+  const relay: RelayChild = {
+    process: child,
+    ready: new Promise<void>((resolve) => {
+      onReady = resolve;
+    }),
+    leaderSince: 0,
+  };
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    if (line === 'ready') onReady();
+    if (line === 'leader') relay.leaderSince = Date.now();
+  });
+  return relay;
+}
+
+await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postgres: url }) => {
+  let pool: pg.Pool;
+  const table = uniqueName('outbox_fault');
+  const sink = `${table}_sink`;
+  const versions = `${table}_versions`;
+  const keys = Array.from({ length: 100 }, (_, index) => `key-${index}`);
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url, max: 12 });
+    await postgresOutbox(pool, { table }).migrate();
+    await pool.query(
+      `CREATE TABLE "${sink}" (sequence bigserial PRIMARY KEY, message_id text NOT NULL, key text NOT NULL, version int NOT NULL, relay_pid int NOT NULL)`,
+    );
+    await pool.query(`CREATE TABLE "${versions}" (key text PRIMARY KEY, version int NOT NULL DEFAULT 0)`);
+    await pool.query(`INSERT INTO "${versions}" (key) SELECT unnest($1::text[])`, [keys]);
+  });
+  afterAll(async () => {
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${sink}", "${versions}"`);
+    await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
+    await pool.end();
+  });
+
+  it('publishes every committed message at least once, in key order, and nothing rolled back, while relays are SIGKILLed', async () => {
+    const outbox = postgresOutbox(pool, { table });
+    const relays: RelayChild[] = [0, 1, 2].map(() => startRelay(url, table, sink));
+    const target = 10_000;
+    const committed = new Map<string, { key: string; version: number }>();
+    const rolledBack = new Set<string>();
+    let writing = true;
+    let kills = 0;
+
+    // 8 writers. Writers of a key take turns through the key's version row (as an aggregate's
+    // row lock would make them): each transaction bumps 1-3 keys (locked in sorted order, so
+    // writers never deadlock), sleeps a little while holding them, and one in ten rolls back.
+    const writer = async () => {
+      while (committed.size < target) {
+        const chosen = [
+          ...new Set(Array.from({ length: 1 + randomInt(3) }, () => keys[randomInt(keys.length)] as string)),
+        ].sort();
+        const rollBack = randomInt(10) === 0;
+        const written: { id: string; key: string; version: number }[] = [];
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          for (const key of chosen) {
+            const { rows } = await client.query(
+              `UPDATE "${versions}" SET version = version + 1 WHERE key = $1 RETURNING version`,
+              [key],
+            );
+            const version = rows[0].version as number;
+            const batch = Array.from({ length: 1 + randomInt(2) }, (_, index) =>
+              createEnvelope({ topic: 'orders', type: 'order.changed', key, payload: { version, index } }),
+            );
+            // Several messages of one key in one transaction: the version repeats, order by index.
+            await outbox.add(client, batch);
+            for (const envelope of batch)
+              written.push({
+                id: envelope.id,
+                key,
+                version: version * 10 + (envelope.payload as { index: number }).index,
+              });
+          }
+          if (randomInt(4) === 0) await sleep(randomInt(5));
+          if (rollBack) {
+            await client.query('ROLLBACK');
+            for (const message of written) rolledBack.add(message.id);
+          } else {
+            await client.query('COMMIT');
+            for (const message of written) committed.set(message.id, { key: message.key, version: message.version });
+          }
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      }
+    };
+
+    // Kills a relay every 300-800 ms — the current leader two times out of three — and starts
+    // a replacement, keeping three alive.
+    const chaos = async () => {
+      await Promise.all(relays.map((relay) => relay.ready));
+      while (writing) {
+        await sleep(300 + randomInt(500));
+        const alive = relays.filter((relay) => relay.process.exitCode === null && relay.process.signalCode === null);
+        const leader = alive.reduce<RelayChild | undefined>(
+          (latest, relay) => (relay.leaderSince > (latest?.leaderSince ?? 0) ? relay : latest),
+          undefined,
+        );
+        const victim = leader && randomInt(3) > 0 ? leader : alive[randomInt(alive.length)];
+        if (!victim) continue;
+        victim.process.kill('SIGKILL');
+        kills += 1;
+        relays.push(startRelay(url, table, sink));
+      }
+    };
+
+    const startedAt = Date.now();
+    const chaosDone = chaos();
+    try {
+      await Promise.all(Array.from({ length: 8 }, writer));
+    } finally {
+      writing = false;
+      await chaosDone;
+    }
+    const writtenAt = Date.now();
+
+    // Let the surviving relays drain the outbox.
+    const deadline = Date.now() + 30_000;
+    while ((await outbox.lag()).pending > 0) {
+      if (Date.now() > deadline) throw new Error(`outbox not drained: ${JSON.stringify(await outbox.lag())}`);
+      await sleep(100);
+    }
+    for (const relay of relays) relay.process.kill('SIGKILL');
+
+    const { rows } = await pool.query<{ message_id: string; key: string }>(
+      `SELECT message_id, key FROM "${sink}" ORDER BY sequence`,
+    );
+    const published = new Set(rows.map((row) => row.message_id));
+    const missing = [...committed.keys()].filter((id) => !published.has(id));
+    expect(missing).toEqual([]);
+    expect(rows.filter((row) => rolledBack.has(row.message_id))).toEqual([]);
+    expect(rows.filter((row) => !committed.has(row.message_id))).toEqual([]);
+
+    // Per key, the first publication of each message follows commit order.
+    const firstSeen = new Set<string>();
+    const orderByKey = new Map<string, number[]>();
+    for (const row of rows) {
+      if (firstSeen.has(row.message_id)) continue;
+      firstSeen.add(row.message_id);
+      const message = committed.get(row.message_id) as { key: string; version: number };
+      const list = orderByKey.get(message.key) ?? [];
+      list.push(message.version);
+      orderByKey.set(message.key, list);
+    }
+    for (const [key, order] of orderByKey)
+      expect({ key, order }).toEqual({ key, order: [...order].sort((a, b) => a - b) });
+
+    expect(committed.size).toBeGreaterThanOrEqual(target);
+    expect(rolledBack.size).toBeGreaterThan(0);
+    expect(kills).toBeGreaterThanOrEqual(5);
+    console.info(
+      `[outbox fault] ${committed.size} committed in ${writtenAt - startedAt} ms, drained ${Date.now() - writtenAt} ms later; ${rolledBack.size} rolled back, ${kills} relays killed, ${rows.length - published.size} duplicates published`,
+    );
+  });
+});
