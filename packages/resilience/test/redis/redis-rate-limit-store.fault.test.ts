@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateLimitPlugin } from '../../src/fastify/index.js';
+import { fixedWindow, RateLimitStoreError, rateLimit, rateLimiter } from '../../src/index.js';
+import { redisRateLimitStore } from '../../src/redis/index.js';
+
+// A private redis-server on a free port (never the shared one): killed with SIGKILL mid-run, then
+// restarted on the same port, while one limiter and one ioredis client keep running throughout.
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
+  });
+  return child;
+}
+
+const kill = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+
+const hasRedisServer = await new Promise<boolean>((resolve) => {
+  const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+  probe.once('error', () => resolve(false));
+  probe.once('exit', (code) => resolve(code === 0));
+});
+if (!hasRedisServer && (process.env.CI === 'true' || process.env.CI === '1'))
+  throw new Error('redis-server binary is required for the Redis fault suite under CI');
+if (!hasRedisServer) console.warn('\n!!!!! SKIPPED SUITE "redisRateLimitStore faults": no redis-server binary !!!!!\n');
+
+describe.runIf(hasRedisServer)('redisRateLimitStore faults (private redis-server, SIGKILL and restart)', () => {
+  let port = 0;
+  let server: ChildProcess;
+  let redis: Redis;
+  beforeAll(async () => {
+    port = await freePort();
+    server = await startRedis(port);
+    redis = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 100 });
+    redis.on('error', () => {}); // connection errors are expected while the server is down
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await kill(server);
+  });
+
+  it('settles every call within timeoutMs with a typed error while Redis is down, and recovers without a restart', async () => {
+    const timeoutMs = 300;
+    const limiter = rateLimiter({
+      name: 'fault',
+      algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }),
+      store: redisRateLimitStore(redis),
+      timeoutMs,
+    });
+    const failures: string[] = [];
+    limiter.on('rate-limit-store-failed', ({ error }) => failures.push(error.code));
+    expect((await limiter.consume('user')).allowed).toBe(true);
+
+    await kill(server);
+    const startedAt = performance.now();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => limiter.consume('user')));
+    const elapsed = performance.now() - startedAt;
+    expect(elapsed).toBeLessThan(timeoutMs + 250);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(RateLimitStoreError);
+    }
+    expect(failures.length).toBeGreaterThanOrEqual(20);
+
+    // Fail open, explicitly: the policy runs the call, the HTTP plugin answers 503 when told to.
+    const policy = rateLimit(limiter, { key: 'user', failOpen: true });
+    expect(await policy.execute(async () => 'ran anyway')).toBe('ran anyway');
+    await expect(rateLimit(limiter, { key: 'user' }).execute(async () => 'no')).rejects.toBeInstanceOf(
+      RateLimitStoreError,
+    );
+    const app = Fastify();
+    await app.register(rateLimitPlugin, { limiter, key: () => 'user', whenStoreDown: 'reject' });
+    app.get('/', async () => 'ok');
+    const httpStartedAt = performance.now();
+    expect((await app.inject({ url: '/' })).statusCode).toBe(503);
+    expect(performance.now() - httpStartedAt).toBeLessThan(timeoutMs + 250);
+    await app.close();
+
+    // Same port, fresh server (empty, and without our scripts: NOSCRIPT → EVAL reloads them).
+    server = await startRedis(port);
+    let decision: Awaited<ReturnType<typeof limiter.consume>> | undefined;
+    const deadline = performance.now() + 10_000;
+    while (!decision && performance.now() < deadline) {
+      decision = await limiter.consume('fresh-user').catch(() => undefined);
+      if (!decision) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(decision).toMatchObject({ allowed: true, remaining: 2 });
+    expect((await limiter.consume('fresh-user')).allowed).toBe(true);
+    expect((await limiter.consume('fresh-user')).allowed).toBe(true);
+    expect((await limiter.consume('fresh-user')).allowed).toBe(false);
+  }, 30_000);
+});
