@@ -1,0 +1,215 @@
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
+import { createEnvelope, type Envelope } from '../../src/index.js';
+import type { OutboxRelayEvents } from '../../src/outbox/outbox-events.js';
+import { type OutboxRelayOptions, resolveOutboxRelayOptions } from '../../src/outbox/outbox-options.js';
+import { startOutboxRelay } from '../../src/outbox/outbox-relay.js';
+import { memoryRelaySource } from './fixtures/memory-relay-source.js';
+import { recordingTransport } from './fixtures/recording-transport.js';
+
+const message = (key: string, sequence: number, topic = 'orders') =>
+  createEnvelope({ topic, type: 'changed', key, payload: { sequence } }, { clock: { now: () => 0 } as never });
+const label = (envelope: Envelope) =>
+  `${envelope.topic}:${envelope.key}${(envelope.payload as { sequence: number }).sequence}`;
+
+function setup(options: Partial<OutboxRelayOptions> = {}) {
+  const clock = manualClock(1_000_000);
+  const source = memoryRelaySource(clock);
+  const transport = recordingTransport();
+  const events: { name: keyof OutboxRelayEvents; event: unknown }[] = [];
+  const relay = startOutboxRelay(source, resolveOutboxRelayOptions({ transport, ...options }, clock));
+  for (const name of [
+    'outbox-leadership-acquired',
+    'outbox-leadership-released',
+    'outbox-dispatched',
+    'outbox-publish-failed',
+    'outbox-relay-failed',
+  ] as const)
+    relay.on(name, (event) => events.push({ name, event }));
+  return { clock, source, transport, relay, events };
+}
+
+describe('outbox relay options', () => {
+  it('reports every problem at once', () => {
+    expect(() =>
+      resolveOutboxRelayOptions(
+        {
+          transport: {} as never,
+          batchSize: 0,
+          pollIntervalMs: Number.NaN,
+          claimCheck: {} as never,
+          retryDelay: 5 as never,
+        },
+        manualClock(),
+      ),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        problems: [
+          'transport must have a publish(topic, messages) function',
+          'batchSize must be an integer from 1 to 100000 (got 0)',
+          'pollIntervalMs must be a finite number of at least 1 (got NaN)',
+          'claimCheck must have a checkIn(message) function',
+          'retryDelay must be a function (attempt) => milliseconds',
+        ],
+      }),
+    );
+  });
+
+  it('defaults to batches of 500, a 1 s poll and exponential retry delays capped at 30 s', () => {
+    const resolved = resolveOutboxRelayOptions({ transport: recordingTransport() }, manualClock());
+    expect(resolved.batchSize).toBe(500);
+    expect(resolved.pollIntervalMs).toBe(1_000);
+    expect([1, 2, 3, 4, 20].map(resolved.retryDelay)).toEqual([100, 200, 400, 800, 30_000]);
+  });
+});
+
+describe('outbox relay', () => {
+  it('publishes in batches grouped by topic, keeping order within each topic, then removes the rows', async () => {
+    const { clock, source, transport, relay, events } = setup({ batchSize: 3 });
+    source.add(message('a', 1), message('b', 1, 'users'), message('a', 2), message('a', 3));
+    await clock.advanceAsync(0);
+    expect(transport.calls.map((call) => [call.topic, call.messages.map(label)])).toEqual([
+      ['orders', ['orders:a1', 'orders:a2']],
+      ['users', ['users:b1']],
+      ['orders', ['orders:a3']],
+    ]);
+    expect(source.rows).toEqual([]);
+    expect(events.filter((entry) => entry.name === 'outbox-dispatched').map((entry) => entry.event)).toEqual([
+      { outbox: 'memory-outbox', topic: 'orders', count: 2, durationMs: 0 },
+      { outbox: 'memory-outbox', topic: 'users', count: 1, durationMs: 0 },
+      { outbox: 'memory-outbox', topic: 'orders', count: 1, durationMs: 0 },
+    ]);
+    expect(relay.snapshot()).toMatchObject({ role: 'leader', dispatched: 4, lagMs: 0, publishFailures: 0 });
+    await relay.close();
+    expect(relay.snapshot().role).toBe('closed');
+  });
+
+  it('is woken by the store and otherwise polls every pollIntervalMs', async () => {
+    const { clock, source, transport, relay } = setup({ pollIntervalMs: 5_000 });
+    await clock.advanceAsync(0);
+    const claims = source.claims;
+    source.rows.push({ position: '99', message: message('silent', 1), createdAt: clock.now() }); // no wake
+    await clock.advanceAsync(4_999);
+    expect(transport.published).toEqual([]);
+    expect(source.claims).toBe(claims);
+    await clock.advanceAsync(1);
+    expect(transport.published.map(label)).toEqual(['orders:silent1']);
+    source.add(message('woken', 1));
+    await clock.advanceAsync(0);
+    expect(transport.published.map(label)).toEqual(['orders:silent1', 'orders:woken1']);
+    await relay.close();
+  });
+
+  it('retries a failed publish with the retry delays, keeps the rows, and never reorders a key', async () => {
+    const { clock, source, transport, relay, events } = setup({ retryDelay: (attempt) => attempt * 1_000 });
+    transport.down = true;
+    source.add(message('k', 1), message('k', 2));
+    await clock.advanceAsync(0);
+    expect(transport.failures).toBe(1);
+    await clock.advanceAsync(999);
+    expect(transport.failures).toBe(1);
+    await clock.advanceAsync(1);
+    expect(transport.failures).toBe(2);
+    source.add(message('k', 3)); // arrives while the first two are being retried
+    await clock.advanceAsync(2_000);
+    expect(transport.failures).toBe(3);
+    expect(source.rows.map((row) => label(row.message))).toEqual(['orders:k1', 'orders:k2', 'orders:k3']);
+    expect(relay.snapshot()).toMatchObject({ publishFailures: 3, lagMs: 3_000 });
+    expect(relay.snapshot().lastError).toEqual(new Error('broker unavailable'));
+    transport.down = false;
+    await clock.advanceAsync(3_000);
+    expect(transport.published.map(label)).toEqual(['orders:k1', 'orders:k2', 'orders:k3']);
+    expect(source.rows).toEqual([]);
+    expect(relay.snapshot()).toMatchObject({ lastError: undefined, lagMs: 0, dispatched: 3 });
+    expect(events.filter((entry) => entry.name === 'outbox-publish-failed').map((entry) => entry.event)).toMatchObject([
+      { topic: 'orders', count: 2, attempt: 1, retryInMs: 1_000 },
+      { topic: 'orders', count: 2, attempt: 2, retryInMs: 2_000 },
+      { topic: 'orders', count: 2, attempt: 3, retryInMs: 3_000 },
+    ]);
+    await relay.close();
+  });
+
+  it('does not hold other topics back while one topic fails', async () => {
+    const { clock, source, transport, relay } = setup({ retryDelay: () => 1_000 });
+    const publish = transport.publish;
+    transport.publish = async (topic, messages) => {
+      if (topic === 'broken') throw new Error('no such exchange');
+      await publish(topic, messages);
+    };
+    source.add(message('a', 1, 'broken'), message('b', 1, 'fine'));
+    await clock.advanceAsync(0);
+    expect(transport.published.map(label)).toEqual(['fine:b1']);
+    expect(source.rows.map((row) => label(row.message))).toEqual(['broken:a1']);
+    await relay.close();
+    expect(source.rows.map((row) => label(row.message))).toEqual(['broken:a1']);
+  });
+
+  it('checks payloads in before publishing', async () => {
+    const { clock, source, transport, relay } = setup({
+      claimCheck: {
+        async checkIn(envelope) {
+          return { ...envelope, payload: { ref: `blob:${envelope.id}` } };
+        },
+      },
+    });
+    const big = message('k', 1);
+    source.add(big);
+    await clock.advanceAsync(0);
+    expect(transport.published[0]?.payload).toEqual({ ref: `blob:${big.id}` });
+    await relay.close();
+  });
+
+  it('gives the session up when the store fails and takes it again after the retry delay', async () => {
+    const { clock, source, transport, relay, events } = setup({ retryDelay: () => 500 });
+    await clock.advanceAsync(0);
+    source.failNextClaim(new Error('connection terminated'));
+    source.add(message('k', 1));
+    await clock.advanceAsync(0);
+    expect(source.ended).toEqual([{ error: new Error('connection terminated') }]);
+    expect(relay.snapshot().role).toBe('standby');
+    expect(events.map((entry) => entry.name)).toEqual([
+      'outbox-leadership-acquired',
+      'outbox-leadership-released',
+      'outbox-relay-failed',
+    ]);
+    await clock.advanceAsync(500);
+    expect(source.acquired).toBe(2);
+    expect(transport.published.map(label)).toEqual(['orders:k1']);
+    await relay.close();
+    expect(source.ended.at(-1)).toEqual({ error: undefined });
+  });
+
+  it('reports throughput over the last 10 seconds', async () => {
+    const { clock, source, relay } = setup();
+    await clock.advanceAsync(0);
+    for (let second = 0; second < 5; second++) {
+      source.add(...Array.from({ length: 100 }, (_, index) => message(`k${index}`, second)));
+      await clock.advanceAsync(1_000);
+    }
+    expect(relay.snapshot().throughputPerSecond).toBe(100);
+    await clock.advanceAsync(20_000);
+    expect(relay.snapshot().throughputPerSecond).toBe(0);
+    expect(relay.snapshot().dispatched).toBe(500);
+    await relay.close();
+  });
+
+  it('aborts a publish in flight when the caller signal aborts', async () => {
+    const controller = new AbortController();
+    const { clock, source, relay } = setup({
+      signal: controller.signal,
+      transport: {
+        publish: (_topic, _messages, options) =>
+          new Promise((_resolve, reject) =>
+            options?.signal?.addEventListener('abort', () => reject(options.signal?.reason)),
+          ),
+      },
+    });
+    source.add(message('k', 1));
+    await clock.advanceAsync(0);
+    controller.abort(new Error('shutting down'));
+    await relay.close();
+    expect(relay.snapshot().role).toBe('closed');
+    expect(source.rows).toHaveLength(1);
+  });
+});
