@@ -37,6 +37,10 @@ class Waiter implements DeadlineEntry {
   dueAt = 0;
   queued = false;
   signal: AbortSignal | undefined = undefined;
+  /** Links of the bulkhead's intrusive FIFO list. */
+  previous: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  waiting = false;
   constructor(
     readonly bulkhead: BulkheadImpl,
     readonly resolve: () => void,
@@ -61,8 +65,14 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
   readonly maxQueue: number;
   readonly deadlines: DeadlineQueue | undefined;
   running = 0;
-  /** Insertion-ordered, O(1) removal from the middle (an aborted caller). */
-  readonly queue = new Set<Waiter>();
+  /**
+   * The queue: an intrusive doubly linked list, O(1) at both ends and in the middle (an aborted
+   * caller). A Set would do, but taking its first element after many deletions scans the holes
+   * they leave, which made draining a long queue quadratic.
+   */
+  head: Waiter | undefined = undefined;
+  tail: Waiter | undefined = undefined;
+  queued = 0;
   readonly rejectedEmitter = new EventEmitter<BulkheadRejectedEvent>();
   readonly onRejected = this.rejectedEmitter.event;
 
@@ -90,13 +100,13 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
       this.running += 1;
       return invoke(fn, scope).then(this.releaseValue as (value: T) => T, this.releaseError);
     }
-    if (this.queue.size >= this.maxQueue) {
+    if (this.queued >= this.maxQueue) {
       this.rejected('full');
       return Promise.reject(new BulkheadRejectedError('full', this.maxConcurrent, this.maxQueue));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter = new Waiter(this, resolve, reject);
-      this.queue.add(waiter);
+      this.enqueue(waiter);
       this.deadlines?.add(waiter);
       const signal = scope.abortSignal;
       if (signal) {
@@ -118,17 +128,34 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
 
   /** Hands the freed slot straight to the first waiter, so no newcomer can take it first. */
   private release(): void {
-    const next = this.queue.values().next();
-    if (next.done) {
+    const next = this.head;
+    if (next === undefined) {
       this.running -= 1;
       return;
     }
-    this.leave(next.value);
-    next.value.resolve();
+    this.leave(next);
+    next.resolve();
+  }
+
+  private enqueue(waiter: Waiter): void {
+    waiter.waiting = true;
+    waiter.previous = this.tail;
+    if (this.tail) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+    this.queued += 1;
   }
 
   leave(waiter: Waiter): void {
-    this.queue.delete(waiter);
+    if (!waiter.waiting) return;
+    waiter.waiting = false;
+    if (waiter.previous) waiter.previous.next = waiter.next;
+    else this.head = waiter.next;
+    if (waiter.next) waiter.next.previous = waiter.previous;
+    else this.tail = waiter.previous;
+    waiter.previous = undefined;
+    waiter.next = undefined;
+    this.queued -= 1;
     this.deadlines?.remove(waiter);
     waiter.signal?.removeEventListener('abort', waiter);
     waiter.signal = undefined;
@@ -141,7 +168,7 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
   snapshot(): BulkheadSnapshot {
     return {
       running: this.running,
-      queued: this.queue.size,
+      queued: this.queued,
       maxConcurrent: this.maxConcurrent,
       maxQueue: this.maxQueue,
     };
