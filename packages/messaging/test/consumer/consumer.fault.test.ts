@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createEnvelope, type Envelope } from '@bulwark/messaging';
+import { postgresIdempotencyStore, postgresTransport } from '@bulwark/messaging/postgres';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repositoryRoot = join(here, '../../../..');
+const childScript = relative(repositoryRoot, join(here, 'fixtures/consumer-child.ts'));
+const register = relative(repositoryRoot, join(repositoryRoot, 'tools/assets/register.mjs'));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface ConsumerChild {
+  readonly process: ChildProcess;
+  readonly ready: Promise<void>;
+  /** The last snapshot the child printed. */
+  stats: { handled: number; duplicates: number } | undefined;
+  readonly exited: Promise<void>;
+}
+
+function startConsumer(args: readonly string[]): ConsumerChild {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', `./${register}`, childScript, ...args],
+    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stderr?.on('data', (chunk) => process.stderr.write(`[consumer ${child.pid}] ${chunk}`));
+  let onReady = () => {};
+  const handle: ConsumerChild = {
+    process: child,
+    ready: new Promise<void>((resolve) => {
+      onReady = resolve;
+    }),
+    stats: undefined,
+    exited: new Promise<void>((resolve) => child.once('exit', () => resolve())),
+  };
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    if (line === 'ready') onReady();
+    else if (line.startsWith('stats ')) handle.stats = JSON.parse(line.slice(6));
+  });
+  return handle;
+}
+
+await describeWithServers('consume on postgresTransport under SIGKILL', ['postgres'], ({ postgres: url }) => {
+  const table = uniqueName('fault_messages');
+  const inboxTable = `${table}_inbox`;
+  const effectsTable = `${table}_effects`;
+  const topic = 'orders';
+  const group = 'billing';
+  const applicationName = uniqueName('fault_consumer');
+  const total = 10_000;
+  /** Also published a second time, as a relay that crashed after publishing would: the inbox must skip them. */
+  const republished = 500;
+  const concurrency = 32;
+  let pool: pg.Pool;
+  const children: ConsumerChild[] = [];
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => {});
+    await postgresTransport(pool, { table }).migrate();
+    await postgresIdempotencyStore(pool, { table: inboxTable }).migrate();
+    await pool.query(
+      `CREATE TABLE "${effectsTable}" (message_id text PRIMARY KEY, runs int NOT NULL, pid int NOT NULL)`,
+    );
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.process.kill('SIGKILL');
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_groups", "${inboxTable}", "${effectsTable}"`);
+    await pool.end();
+  });
+
+  const count = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
+
+  it('handles every one of 10,000 messages after a consumer is SIGKILLed mid-run; the inbox removes the duplicates', async () => {
+    const transport = postgresTransport(pool, { table });
+    await transport.declareGroup(topic, group);
+    const messages: Envelope[] = Array.from({ length: total }, (_, index) =>
+      createEnvelope({ topic, type: 'order.placed', payload: { index, filler: 'x'.repeat(64) } }),
+    );
+    for (let start = 0; start < total; start += 1_000)
+      await transport.publish(topic, messages.slice(start, start + 1_000));
+    await transport.publish(topic, messages.slice(0, republished));
+
+    const began = Date.now();
+    const args = [url, table, inboxTable, effectsTable, topic, group, applicationName];
+    const first = startConsumer(args);
+    children.push(first);
+    await first.ready;
+    // Kill it mid-run, with handlers, inbox leases and acks in flight.
+    const killAt = 1_500 + Math.floor(Math.random() * 3_000);
+    const deadline = Date.now() + 40_000;
+    while ((await count(`SELECT count(*) AS n FROM "${effectsTable}"`)) < killAt) {
+      if (Date.now() > deadline) throw new Error('the first consumer made no progress');
+      await sleep(20);
+    }
+    first.process.kill('SIGKILL');
+    await first.exited;
+    const killedAt = Date.now() - began;
+    const handledAtKill = await count(`SELECT count(*) AS n FROM "${effectsTable}"`);
+    expect(handledAtKill).toBeLessThan(total);
+
+    const second = startConsumer(args);
+    children.push(second);
+    await second.ready;
+    while (
+      (await count(`SELECT count(*) AS n FROM "${effectsTable}"`)) < total ||
+      (await count(`SELECT count(*) AS n FROM "${table}"`)) > 0
+    ) {
+      if (Date.now() > deadline) break;
+      await sleep(50);
+    }
+    await sleep(300);
+    const stats = second.stats;
+    second.process.kill('SIGTERM');
+    await second.exited;
+
+    const effects = await count(`SELECT count(*) AS n FROM "${effectsTable}"`);
+    const runs = await count(`SELECT coalesce(sum(runs), 0) AS n FROM "${effectsTable}"`);
+    const left = await count(`SELECT count(*) AS n FROM "${table}"`);
+    const duplicateRuns = runs - total;
+    console.log(
+      `[consumer.fault] killed after ${handledAtKill} effects; effects=${effects} runs=${runs} ` +
+        `duplicate runs=${duplicateRuns} inbox skips in the second process=${stats?.duplicates} rows left=${left}; ` +
+        `kill at ${killedAt} ms, done at ${Date.now() - began} ms`,
+    );
+    // None lost: every message has its effect, and every delivery row was acked.
+    expect(effects).toBe(total);
+    expect(left).toBe(0);
+    // Every message id was handled once (an id the effects table saw again would have bumped runs),
+    // but for the handlers caught by the kill between their effect and the inbox's commit: at most
+    // the number of handlers in flight.
+    expect(duplicateRuns).toBeLessThanOrEqual(concurrency);
+    // The inbox skipped the republished copies and the redelivered, already-handled messages.
+    expect(stats?.duplicates ?? 0).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+});
