@@ -222,9 +222,12 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
 
   const watch = (connection: ChannelModel) => {
     connection.on('error', (error: unknown) => report('CONNECTION_FAILED', 'The AMQP connection failed', error));
-    connection.once('close', () => {
+    connection.once('close', (reason: unknown) => {
       opened.delete(connection);
       if (current === connection) current = undefined;
+      // A broker-side close (restart, `rabbitmqctl close_connection`) emits no 'error' in amqplib.
+      if (!closed)
+        report('CONNECTION_LOST', 'The AMQP connection closed; reconnecting where a factory was given', reason);
     });
   };
   if (typeof source !== 'function') {

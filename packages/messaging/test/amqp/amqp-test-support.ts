@@ -5,11 +5,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/**
- * Closes, on the broker side, every connection whose client properties carry `connection_name`
- * (what a broker restart or a network cut does to a client). Returns how many it closed.
- */
-export async function closeBrokerConnections(connectionName: string): Promise<number> {
+/** The broker-side ids (pids) of the connections whose client properties carry `connection_name`. */
+export async function findBrokerConnections(connectionName: string): Promise<string[]> {
   const { stdout } = await run('rabbitmqctl', [
     'list_connections',
     'pid',
@@ -18,11 +15,23 @@ export async function closeBrokerConnections(connectionName: string): Promise<nu
     '--no-table-headers',
   ]);
   // One line per connection: `<rabbit@host.123.456.0>\t[{"connection_name","name"},…]`.
-  const pids = stdout
+  return stdout
     .split('\n')
     .filter((line) => line.includes(`{"connection_name","${connectionName}"}`))
     .map((line) => line.split('\t')[0] as string);
-  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'bulwark test: dropping the connection']);
+}
+
+/** Closes connections on the broker side, as a broker restart or a network cut would. */
+export async function closeBrokerConnectionsByPid(pids: readonly string[]): Promise<void> {
+  await Promise.all(
+    pids.map((pid) => run('rabbitmqctl', ['close_connection', pid, 'bulwark test: dropping the connection'])),
+  );
+}
+
+/** Closes every connection whose client properties carry `connection_name`; returns how many. */
+export async function closeBrokerConnections(connectionName: string): Promise<number> {
+  const pids = await findBrokerConnections(connectionName);
+  await closeBrokerConnectionsByPid(pids);
   return pids.length;
 }
 

@@ -1,0 +1,134 @@
+// A private redis-server (never the shared one) is SIGKILLed in the middle of a run and started
+// again on the same port with its append-only file: the transport and the consumer on it must
+// reconnect and handle every message published, none lost.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { consume, createEnvelope } from '@bulwark/messaging';
+import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts redis-server with an fsync'ed append-only file, resolving once it accepts connections. */
+function startRedis(port: number, dir: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    server.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve(server);
+      }
+    });
+    server.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+const killed = (server: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (server.exitCode !== null || server.signalCode !== null) return resolve();
+    server.once('exit', () => resolve());
+    server.kill('SIGKILL');
+  });
+
+describe('redisStreamsTransport under a Redis crash (private redis-server)', () => {
+  let port: number;
+  let dir: string;
+  let server: ChildProcess;
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'bulwark-redis-fault-'));
+    server = await startRedis(port, dir);
+  });
+  afterAll(async () => {
+    await killed(server);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('handles every message after redis-server is SIGKILLed and restarted mid-run', async () => {
+    const redis = new Redis({ port, host: '127.0.0.1' });
+    redis.on('error', () => {}); // reconnects by itself
+    const transport = redisStreamsTransport(redis, { visibilityTimeoutMs: 2_000, claimIntervalMs: 200 });
+    const total = 2_000;
+    const sent = Array.from({ length: total }, (_, index) =>
+      createEnvelope({ topic: 'orders', type: 'order.placed', payload: { index, pad: 'x'.repeat(200) } }),
+    );
+    const handled = new Map<string, number>();
+    const consumer = await consume(transport, {
+      topic: 'orders',
+      group: 'billing',
+      concurrency: 16,
+      retry: false,
+      handler: async (message) => {
+        await sleep(1);
+        handled.set(message.id, (handled.get(message.id) ?? 0) + 1);
+      },
+    });
+
+    // Publish in batches while the consumer runs; a batch whose publish failed is sent again
+    // (at-least-once publishing: a retried batch may be stored twice, the ids stay the same).
+    let restarted = false;
+    let published = 0;
+    let batchesAfterRestart = 0;
+    const publishing = (async () => {
+      for (let start = 0; start < total; start += 50) {
+        if (restarted) batchesAfterRestart += 1;
+        const batch = sent.slice(start, start + 50);
+        for (;;) {
+          try {
+            await transport.publish('orders', batch);
+            break;
+          } catch {
+            await sleep(50);
+          }
+        }
+        published += batch.length;
+        await sleep(30);
+      }
+    })();
+
+    while (published < total / 4 || handled.size < total / 8) await sleep(5);
+    await killed(server);
+    const handledAtCrash = handled.size;
+    await sleep(300);
+    server = await startRedis(port, dir);
+    restarted = true;
+    await publishing;
+
+    const deadline = Date.now() + 30_000;
+    while (handled.size < total && Date.now() < deadline) await sleep(20);
+    const missing = sent.filter((message) => !handled.has(message.id));
+    expect(handledAtCrash).toBeLessThan(total);
+    // The run really straddled the crash: publishing and handling went on on the restarted server.
+    expect(batchesAfterRestart).toBeGreaterThan(0);
+    expect(missing).toHaveLength(0);
+
+    await consumer.close({ deadlineMs: 1_000 });
+    await transport.close();
+    redis.disconnect();
+  }, 60_000);
+});
