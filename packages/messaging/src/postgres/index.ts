@@ -23,6 +23,7 @@ export type {
   PostgresOutboxExecutor,
   PostgresOutboxLag,
   PostgresOutboxOptions,
+  PostgresOutboxRelayOptions,
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
@@ -35,3 +36,5 @@ export type {
   PostgresTransportSql,
 } from './postgres-transport.js';
 export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';
+export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
+export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';
