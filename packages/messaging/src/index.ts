@@ -21,3 +21,4 @@ export * from './dead-letter/index.js';
 export * from './outbox/index.js';
 
 // Async reply (issue: outbox and async reply).
+export * from './async-reply/index.js';

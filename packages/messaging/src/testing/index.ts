@@ -13,3 +13,6 @@ export { blobStoreConformance, invalidBlobRefs } from './blob-store-conformance.
 // Transports (issue: transports).
 export type { TransportConformanceOptions, TransportTestSettings } from './transport-conformance.js';
 export { transportConformance } from './transport-conformance.js';
+// Async reply (issue: outbox and async reply).
+export type { AsyncReplyStoreConformanceOptions } from './async-reply-store-conformance.js';
+export { asyncReplyStoreConformance } from './async-reply-store-conformance.js';

@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, type Claim } from '../claim-check/claim-check.js';
+import type { Envelope } from '../envelope/envelope.js';
+import { createEnvelope } from '../envelope/envelope.js';
+import { MessagingError } from '../errors/messaging-error.js';
+import type { Delivery, Subscription } from '../transport/transport.js';
+import { AsyncReplyClosedError, AsyncReplyResultError, UnknownOperationKindError } from './async-reply-errors.js';
+import { type AsyncReplyOptions, asyncReplyDefaults, validateAsyncReplyOptions } from './async-reply-options.js';
+import type { AsyncReplyErrorInfo, AsyncReplyRecord, AsyncReplyStatus } from './async-reply-store.js';
+
+/** What a handler receives besides its input. */
+export interface AsyncReplyHandlerContext {
+  /** The operation id (stable across attempts: use it as an idempotency key downstream). */
+  readonly id: string;
+  readonly kind: string;
+  /** 1 on the first run; more when a run whose worker died is started again. */
+  readonly attempt: number;
+  /** Aborted when the `asyncReply` (or the worker) closes before the handler finishes. */
+  readonly signal: AbortSignal;
+}
+
+/** Does the work of one kind of operation; its result must be JSON-serializable. */
+export type AsyncReplyHandler<Input = unknown, Result = unknown> = (
+  input: Input,
+  context: AsyncReplyHandlerContext,
+) => Promise<Result> | Result;
+
+/** What `accept` returns: answer the request with `202 Accepted` and `Location: statusUrl`. */
+export interface AcceptedOperation {
+  readonly id: string;
+  readonly statusUrl: string;
+  /** `false` when an operation with the given `id` already existed (nothing new was started). */
+  readonly created: boolean;
+}
+
+interface OperationStateBase {
+  readonly id: string;
+  readonly kind: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** After this, `status` returns `undefined`. */
+  readonly expiresAt: number;
+  readonly attempts: number;
+}
+
+/** Where an operation stands, as `status(id)` reports it. */
+export type AsyncReplyState<Result = unknown> =
+  | (OperationStateBase & { readonly status: 'pending' })
+  | (OperationStateBase & { readonly status: 'running'; readonly startedAt: number })
+  | (OperationStateBase & { readonly status: 'succeeded'; readonly result: Result; readonly finishedAt: number })
+  | (OperationStateBase & {
+      readonly status: 'failed';
+      readonly error: AsyncReplyErrorInfo;
+      readonly finishedAt: number;
+    });
+
+/** Options of {@link AsyncReply.accept}. */
+export interface AcceptOptions {
+  /**
+   * The operation id; by default a random UUID. Pass one derived from the request (e.g. its
+   * `Idempotency-Key`) to make `accept` idempotent: a second accept with the id starts nothing.
+   */
+  id?: string;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link AsyncReply.worker}. */
+export interface AsyncReplyWorkerOptions {
+  /** @defaultValue `'bulwark.async-reply.workers'` */
+  group?: string;
+  /** Operations run at once by this worker. @defaultValue the transport's default */
+  prefetch?: number;
+}
+
+/**
+ * The async request-reply pattern: accept a long operation at once (202 + a status URL), run it
+ * in the background or on workers, and report its state and result when asked.
+ */
+export interface AsyncReply {
+  /** Registers the handler of `kind` (one per kind; registering again replaces it). */
+  handle<Input = unknown, Result = unknown>(kind: string, handler: AsyncReplyHandler<Input, Result>): AsyncReply;
+  /**
+   * Records a `pending` operation and starts it: in this process right away, or by publishing
+   * it for a worker (worker mode). Resolves once the operation is durably recorded (and
+   * published). Start workers before accepting: a transport may drop messages published before
+   * its consumer group exists.
+   *
+   * @throws UnknownOperationKindError in in-process mode when no handler handles `kind`
+   */
+  accept<Input = unknown>(kind: string, input: Input, options?: AcceptOptions): Promise<AcceptedOperation>;
+  /** The operation's state, with its result (checked out of the claim check if it was big) or error; `undefined` when unknown or expired. */
+  status<Result = unknown>(
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<AsyncReplyState<Result> | undefined>;
+  /** Subscribes to the operations topic and runs operations with the registered handlers (worker mode). */
+  worker(options?: AsyncReplyWorkerOptions): Promise<Subscription>;
+  /** Deletes expired records from the store; returns how many. */
+  sweepExpired(options?: { signal?: AbortSignal }): Promise<number>;
+  /** How many operations this instance is running now. */
+  readonly running: number;
+  /**
+   * Stops accepting, closes workers and waits up to `deadlineMs` for running handlers; then
+   * aborts their signals. In-process operations cut off that way are recorded as failed; in
+   * worker mode they are left to be run again once their lease runs out. Never closes the store.
+   */
+  close(options?: { deadlineMs?: number }): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The payload of a worker-mode message. */
+interface OperationMessage {
+  readonly id: string;
+  readonly kind: string;
+  readonly input: unknown;
+}
+
+const DEFAULT_GROUP = 'bulwark.async-reply.workers';
+const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
+
+const errorInfo = (error: unknown): AsyncReplyErrorInfo => {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'Error', message: String(error) };
+};
+
+/**
+ * Creates an {@link AsyncReply}.
+ *
+ * @example
+ * ```ts
+ * const reports = asyncReply({ store: memoryAsyncReplyStore(), claimCheck: checks })
+ *   .handle<{ month: string }, SalesReport>('report.sales', (input, { signal }) => buildReport(input.month, signal));
+ *
+ * app.post('/reports', async (request, reply) => {
+ *   const { statusUrl } = await reports.accept('report.sales', request.body);
+ *   reply.code(202).header('location', statusUrl).send({ statusUrl });
+ * });
+ * app.get('/operations/:id', async (request, reply) => {
+ *   const state = await reports.status(request.params.id);
+ *   return state ? reply.send(state) : reply.code(404).send();
+ * });
+ * ```
+ */
+export function asyncReply(options: AsyncReplyOptions): AsyncReply {
+  validateAsyncReplyOptions(options);
+  const { store, claimCheck, transport } = options;
+  const clock: Clock = options.clock ?? systemClock;
+  const topic = options.topic ?? asyncReplyDefaults.topic;
+  const ttlMs = options.ttlMs ?? asyncReplyDefaults.ttlMs;
+  const leaseMs = options.leaseMs ?? asyncReplyDefaults.leaseMs;
+  const statusUrlOf = options.statusUrl ?? asyncReplyDefaults.statusUrl;
+  const generateId = options.generateId ?? randomUUID;
+  const handlers = new Map<string, AsyncReplyHandler>();
+  const inFlight = new Set<Promise<void>>();
+  const workers = new Set<Subscription>();
+  const shutdown = new AbortController();
+  let closed = false;
+
+  const wrap = (id: string, kind: string, payload: unknown): Envelope =>
+    createEnvelope({ id, topic, type: kind, payload, key: id }, { clock });
+
+  const serializeResult = async (id: string, kind: string, result: unknown) => {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(result === undefined ? null : result);
+    } catch (error) {
+      throw new AsyncReplyResultError(
+        `The result of ${kind} cannot be serialized as JSON: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (text === undefined) throw new AsyncReplyResultError(`The result of ${kind} cannot be serialized as JSON`);
+    if (!claimCheck) return { result: text, resultClaimed: false };
+    const checkedIn = await claimCheck.checkIn(wrap(id, kind, result === undefined ? null : result));
+    return claimCheck.isCheckedIn(checkedIn)
+      ? { result: JSON.stringify(checkedIn.payload), resultClaimed: true }
+      : { result: text, resultClaimed: false };
+  };
+
+  /**
+   * Runs one operation if it can be started. Returns `busy` with the lease end when another run
+   * owns it, `done` otherwise. Throws only when the outcome could not be recorded.
+   */
+  const run = async (
+    id: string,
+    kind: string,
+    input: unknown,
+    mode: 'in-process' | 'worker',
+  ): Promise<{ kind: 'done' } | { kind: 'busy'; retryInMs: number }> => {
+    const runId = generateId();
+    const startedAt = clock.now();
+    const record = await store.start(id, { now: startedAt, runId, leaseUntil: startedAt + leaseMs });
+    if (!record) {
+      const current = await store.get(id, clock.now());
+      if (current?.status === 'running' && current.leaseUntil !== undefined && current.leaseUntil > clock.now()) {
+        return { kind: 'busy', retryInMs: current.leaseUntil - clock.now() };
+      }
+      return { kind: 'done' };
+    }
+    const handler = handlers.get(kind);
+    let outcome:
+      | { status: 'succeeded'; result: string; resultClaimed: boolean }
+      | { status: 'failed'; error: AsyncReplyErrorInfo };
+    try {
+      if (!handler) throw new UnknownOperationKindError(kind);
+      const result = await handler(input, { id, kind, attempt: record.attempts, signal: shutdown.signal });
+      outcome = { status: 'succeeded', ...(await serializeResult(id, kind, result)) };
+    } catch (error) {
+      // Cut off by close() on a worker: leave the record running; a redelivery takes it over
+      // once the lease runs out, so the operation is not lost.
+      if (mode === 'worker' && shutdown.signal.aborted) throw error;
+      outcome = { status: 'failed', error: errorInfo(error) };
+    }
+    const now = clock.now();
+    await store.finish(id, { ...outcome, now, runId, expiresAt: now + ttlMs });
+    return { kind: 'done' };
+  };
+
+  const track = (promise: Promise<void>) => {
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise));
+  };
+
+  const toState = async <Result>(record: AsyncReplyRecord, signal?: AbortSignal): Promise<AsyncReplyState<Result>> => {
+    const base: OperationStateBase = {
+      id: record.id,
+      kind: record.kind,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      expiresAt: record.expiresAt,
+      attempts: record.attempts,
+    };
+    const status: AsyncReplyStatus = record.status;
+    switch (status) {
+      case 'pending':
+        return { ...base, status };
+      case 'running':
+        return { ...base, status, startedAt: record.startedAt ?? record.updatedAt };
+      case 'failed':
+        return {
+          ...base,
+          status,
+          error: record.error ?? { name: 'Error', message: 'unknown' },
+          finishedAt: record.finishedAt ?? record.updatedAt,
+        };
+      case 'succeeded': {
+        const stored = JSON.parse(record.result ?? 'null') as unknown;
+        let result: Result;
+        if (record.resultClaimed) {
+          if (!claimCheck) {
+            throw new MessagingError(
+              'ASYNC_REPLY_CLAIM_CHECK_MISSING',
+              `The result of operation ${record.id} is in the claim check, but this asyncReply has none`,
+            );
+          }
+          const checkedIn = { ...wrap(record.id, record.kind, stored as Claim) };
+          const restored = await claimCheck.checkOut<Result>(
+            { ...checkedIn, headers: { ...checkedIn.headers, [CLAIM_CHECK_HEADER]: CLAIM_CHECK_HEADER_VALUE } },
+            signal ? { signal } : {},
+          );
+          result = restored.payload;
+        } else {
+          result = stored as Result;
+        }
+        return { ...base, status, result, finishedAt: record.finishedAt ?? record.updatedAt };
+      }
+    }
+  };
+
+  const api: AsyncReply = {
+    handle(kind, handler) {
+      if (typeof kind !== 'string' || kind === '') throw new TypeError('kind must be a non-empty string');
+      handlers.set(kind, handler as AsyncReplyHandler);
+      return api;
+    },
+
+    async accept(kind, input, acceptOptions = {}) {
+      if (closed) throw new AsyncReplyClosedError();
+      acceptOptions.signal?.throwIfAborted();
+      if (!transport && !handlers.has(kind)) throw new UnknownOperationKindError(kind);
+      const id = acceptOptions.id ?? generateId();
+      const statusUrl = statusUrlOf(id);
+      const now = clock.now();
+      const created = await store.create(
+        { id, kind, createdAt: now, expiresAt: now + ttlMs },
+        acceptOptions.signal ? { signal: acceptOptions.signal } : {},
+      );
+      if (!created) return { id, statusUrl, created: false };
+      if (transport) {
+        let message: Envelope = wrap(id, kind, { id, kind, input } satisfies OperationMessage);
+        if (claimCheck)
+          message = await claimCheck.checkIn(message, acceptOptions.signal ? { signal: acceptOptions.signal } : {});
+        await transport.publish(topic, [message], acceptOptions.signal ? { signal: acceptOptions.signal } : {});
+      } else {
+        track(
+          run(id, kind, input, 'in-process').then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
+      }
+      return { id, statusUrl, created: true };
+    },
+
+    async status<Result = unknown>(id: string, statusOptions: { signal?: AbortSignal } = {}) {
+      statusOptions.signal?.throwIfAborted();
+      const record = await store.get(id, clock.now(), statusOptions.signal ? { signal: statusOptions.signal } : {});
+      return record ? toState<Result>(record, statusOptions.signal) : undefined;
+    },
+
+    async worker(workerOptions = {}) {
+      if (closed) throw new AsyncReplyClosedError();
+      if (!transport) {
+        throw new MessagingError('ASYNC_REPLY_NO_TRANSPORT', 'worker() needs asyncReply({ transport }) (worker mode)');
+      }
+      const subscription = await transport.subscribe(
+        topic,
+        workerOptions.group ?? DEFAULT_GROUP,
+        async (delivery: Delivery) => {
+          let message = delivery.message;
+          if (claimCheck?.isCheckedIn(message)) message = await claimCheck.checkOut(message);
+          const { id, kind, input } = message.payload as OperationMessage;
+          const running = run(id, kind, input, 'worker');
+          const tracked = running.then(
+            () => undefined,
+            () => undefined,
+          );
+          track(tracked);
+          const outcome = await running;
+          if (outcome.kind === 'busy') await delivery.nack({ delayMs: outcome.retryInMs });
+        },
+        workerOptions.prefetch === undefined ? {} : { prefetch: workerOptions.prefetch },
+      );
+      workers.add(subscription);
+      return subscription;
+    },
+
+    sweepExpired(sweepOptions = {}) {
+      return store.sweepExpired(clock.now(), sweepOptions.signal ? { signal: sweepOptions.signal } : {});
+    },
+
+    get running() {
+      return inFlight.size;
+    },
+
+    async close(closeOptions = {}) {
+      if (closed) return;
+      closed = true;
+      const deadlineMs = closeOptions.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS;
+      const waitAll = () => Promise.all([...inFlight]).then(() => undefined);
+      if (deadlineMs > 0 && inFlight.size > 0) {
+        const timer = new AbortController();
+        await Promise.race([waitAll(), delay(clock, deadlineMs, timer.signal).catch(() => undefined)]);
+        timer.abort();
+      }
+      shutdown.abort(new AsyncReplyClosedError());
+      await Promise.all([...workers].map((subscription) => subscription.close({ deadlineMs: 0 })));
+      await waitAll();
+    },
+
+    [Symbol.asyncDispose]() {
+      return api.close();
+    },
+  };
+  return api;
+}

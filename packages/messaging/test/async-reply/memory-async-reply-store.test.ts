@@ -1,0 +1,4 @@
+import { memoryAsyncReplyStore } from '@bulwark/messaging';
+import { asyncReplyStoreConformance } from '@bulwark/messaging/testing';
+
+asyncReplyStoreConformance('memoryAsyncReplyStore', { createStore: () => memoryAsyncReplyStore() });
