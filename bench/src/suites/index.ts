@@ -5,6 +5,15 @@ import type { BenchmarkDefinition } from '../harness.js';
  * Each issue adds its suite file here.
  */
 export async function benchmarks(): Promise<BenchmarkDefinition[]> {
-  const suites = await Promise.all([import('./baseline.bench.js'), import('./resilience-policies.bench.js')]);
+  const suites = await Promise.all([
+    import('./baseline.bench.js'),
+    import('./resilience-policies.bench.js'),
+    import('./idempotency.bench.js'),
+    import('./rate-limit.bench.js'),
+    import('./saga.bench.js'),
+    import('./outbox.bench.js'),
+    import('./transports.bench.js'),
+    import('./transports-redis-amqp.bench.js'),
+  ]);
   return suites.flatMap((suite) => suite.default);
 }

@@ -1,0 +1,96 @@
+import { fixedWindow, gcra, type RateLimitAlgorithm, rateLimiter, slidingWindow } from '@bulwark/resilience';
+import { redisRateLimitStore } from '@bulwark/resilience/redis';
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { BenchmarkDefinition, Subject } from '../harness.js';
+
+// Rate limiting side by side with rate-limiter-flexible 11. Every subject admits every call (the
+// limits are far above the load), so all measure the decision path, not rejection handling.
+// Keys cycle over 1,000 values, like a limiter keyed by user or IP.
+
+const KEYS = Array.from({ length: 1000 }, (_, index) => `user-${index}`);
+const cycler = () => {
+  let index = 0;
+  return () => {
+    index = index === KEYS.length - 1 ? 0 : index + 1;
+    return KEYS[index] as string;
+  };
+};
+const HUGE = 1_000_000_000;
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const runId = `${process.pid}-${Date.now().toString(36)}`;
+
+const memoryBulwark = (algorithm: RateLimitAlgorithm) => (): Subject => {
+  const limiter = rateLimiter({ algorithm });
+  const next = cycler();
+  return { run: () => limiter.consume(next()) };
+};
+
+const clients: Redis[] = [];
+const client = () => {
+  const redis = new Redis(redisUrl);
+  clients.push(redis);
+  return redis;
+};
+
+const redisBulwark = (algorithm: RateLimitAlgorithm) => (): Subject => {
+  const limiter = rateLimiter({
+    name: `bench-${runId}-${algorithm.kind}`,
+    algorithm,
+    store: redisRateLimitStore(client()),
+  });
+  const next = cycler();
+  return { run: () => limiter.consume(next()) };
+};
+
+const definitions: BenchmarkDefinition[] = [
+  {
+    name: 'rate-limit.memory',
+    description: 'memory store: consume() of an admitted call, 1,000 keys',
+    mode: { kind: 'op' },
+    operations: 500_000,
+    baseline: 'rate-limiter-flexible RateLimiterMemory',
+    subjects: {
+      'rate-limiter-flexible RateLimiterMemory': () => {
+        const limiter = new RateLimiterMemory({ points: HUGE, duration: 60, keyPrefix: `rlf-${runId}` });
+        const next = cycler();
+        return { run: () => limiter.consume(next()) };
+      },
+      'bulwark fixedWindow': memoryBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 })),
+      'bulwark gcra': memoryBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE })),
+      'bulwark slidingWindow': memoryBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 })),
+    },
+  },
+  {
+    name: 'rate-limit.redis',
+    description: 'Redis store: consume() at 64 concurrent callers, one ioredis client each subject',
+    mode: { kind: 'concurrent', concurrency: 64 },
+    operations: 50_000,
+    baseline: 'bare EVALSHA (trivial script)',
+    subjects: {
+      'bare EVALSHA (trivial script)': async () => {
+        const redis = client();
+        const sha = (await redis.script('LOAD', 'return 1')) as string;
+        const next = cycler();
+        return { run: () => redis.evalsha(sha, 1, next()) };
+      },
+      'rate-limiter-flexible RateLimiterRedis': () => {
+        const limiter = new RateLimiterRedis({
+          storeClient: client(),
+          points: HUGE,
+          duration: 60,
+          keyPrefix: `rlf-${runId}`,
+        });
+        const next = cycler();
+        return { run: () => limiter.consume(next()) };
+      },
+      'bulwark fixedWindow': redisBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 })),
+      'bulwark gcra': redisBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE })),
+      'bulwark slidingWindow': redisBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 })),
+    },
+    teardown: async () => {
+      await Promise.all(clients.splice(0).map((redis) => redis.quit()));
+    },
+  },
+];
+export default definitions;
