@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
@@ -107,4 +109,36 @@ await describeWithServers('redisCircuitStateStore', ['redis'], ({ redis: url }) 
     expect(a.state).toBe('closed');
     expect(b.state).toBe('closed');
   });
+
+  it('a breaker opened in another process makes this one fail fast', async () => {
+    const prefix = `${uniqueName('circuit-process')}:`;
+    const name = 'catalog';
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=@bulwark/source',
+        '--import',
+        'tsx',
+        '--import',
+        new URL('../../../../tools/assets/register.mjs', import.meta.url).href,
+        new URL('./fixtures/open-circuit.fixture.ts', import.meta.url).pathname,
+      ],
+      { env: { ...process.env, REDIS_URL: url, BULWARK_CIRCUIT_NAME: name, BULWARK_CIRCUIT_PREFIX: prefix } },
+    );
+    expect(stdout.trim()).toBe('open');
+    const local = circuitBreaker({
+      name,
+      strategy: consecutive(1),
+      halfOpenAfter: 60_000,
+      syncIntervalMs: 0,
+      store: redisCircuitStateStore(first, { prefix }),
+    });
+    let calls = 0;
+    await local.execute(async () => ++calls); // first call: the background sync reads "open"
+    await sleep(50);
+    const error = await local.execute(async () => ++calls).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BrokenCircuitError);
+    expect((error as BrokenCircuitError).retryAfterMs).toBeGreaterThan(50_000);
+    expect(calls).toBe(1);
+  }, 30_000);
 });
