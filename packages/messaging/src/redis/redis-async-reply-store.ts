@@ -1,0 +1,152 @@
+import type { Redis } from 'ioredis';
+import type {
+  AsyncReplyErrorInfo,
+  AsyncReplyRecord,
+  AsyncReplyStatus,
+  AsyncReplyStore,
+} from '../async-reply/async-reply-store.js';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import createScript from './lua/async-reply-create.lua';
+import finishScript from './lua/async-reply-finish.lua';
+import startScript from './lua/async-reply-start.lua';
+
+/** Options of {@link redisAsyncReplyStore}. */
+export interface RedisAsyncReplyStoreOptions {
+  /** Prepended to every key. @defaultValue `'bulwark:async-reply:'` */
+  keyPrefix?: string;
+}
+
+/** The defaults of {@link RedisAsyncReplyStoreOptions}. */
+export const redisAsyncReplyStoreDefaults = { keyPrefix: 'bulwark:async-reply:' } as const;
+
+// Versioned so that two library versions sharing a client never run each other's scripts.
+const commands = {
+  create: 'bulwarkAsyncReplyCreateV1',
+  start: 'bulwarkAsyncReplyStartV1',
+  finish: 'bulwarkAsyncReplyFinishV1',
+} as const;
+
+type ScriptCommand = (key: string, ...args: (string | number)[]) => Promise<unknown>;
+
+const optionalNumber = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
+
+function toRecord(id: string, hash: Record<string, string>): AsyncReplyRecord {
+  const record: { -readonly [K in keyof AsyncReplyRecord]: AsyncReplyRecord[K] } = {
+    id,
+    kind: hash.kind ?? '',
+    status: (hash.status ?? 'pending') as AsyncReplyStatus,
+    createdAt: Number(hash.created_at),
+    updatedAt: Number(hash.updated_at),
+    expiresAt: Number(hash.expires_at),
+    attempts: Number(hash.attempts ?? 0),
+  };
+  const startedAt = optionalNumber(hash.started_at);
+  const finishedAt = optionalNumber(hash.finished_at);
+  const leaseUntil = optionalNumber(hash.lease_until);
+  if (startedAt !== undefined) record.startedAt = startedAt;
+  if (finishedAt !== undefined) record.finishedAt = finishedAt;
+  if (leaseUntil !== undefined) record.leaseUntil = leaseUntil;
+  if (hash.run_id !== undefined) record.runId = hash.run_id;
+  if (hash.result !== undefined) {
+    record.result = hash.result;
+    record.resultClaimed = hash.result_claimed === '1';
+  }
+  if (hash.error !== undefined) record.error = JSON.parse(hash.error) as AsyncReplyErrorInfo;
+  return record;
+}
+
+/** Turns a flat HGETALL array reply into an object. */
+function pairs(reply: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let index = 0; index + 1 < reply.length; index += 2) hash[reply[index] as string] = reply[index + 1] as string;
+  return hash;
+}
+
+/**
+ * The Redis {@link AsyncReplyStore}, over the user's `ioredis` client (never closed by the
+ * store). One hash per operation; `create`, `start` and `finish` are one script call each, so
+ * the start is an atomic compare-and-set. Redis expires records itself (`PEXPIRE` set to the
+ * record's remaining lifetime), so `sweepExpired` has nothing to do and returns 0.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisAsyncReplyStore } from '@bulwark/messaging/redis';
+ * const replies = asyncReply({ store: redisAsyncReplyStore(new Redis()) });
+ * ```
+ */
+export function redisAsyncReplyStore(
+  redis: Redis,
+  options: RedisAsyncReplyStoreOptions = {},
+): AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } {
+  const keyPrefix = options.keyPrefix ?? redisAsyncReplyStoreDefaults.keyPrefix;
+  const problems: string[] = [];
+  if (!redis || typeof (redis as Partial<Redis>).defineCommand !== 'function')
+    problems.push('redis must be an ioredis client');
+  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
+  const client = redis as unknown as Record<string, ScriptCommand | undefined>;
+  for (const [name, lua] of [
+    [commands.create, createScript],
+    [commands.start, startScript],
+    [commands.finish, finishScript],
+  ] as const) {
+    if (typeof client[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  const call = (name: string, id: string, ...args: (string | number)[]) =>
+    (client[name] as ScriptCommand).call(redis, keyPrefix + id, ...args);
+  const ttlOf = (expiresAt: number, now: number) => Math.max(1, Math.ceil(expiresAt - now));
+
+  const store: AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } = {
+    async create(record, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      const reply = await call(
+        commands.create,
+        record.id,
+        record.createdAt,
+        record.kind,
+        record.expiresAt,
+        ttlOf(record.expiresAt, record.createdAt),
+      );
+      return reply === 1;
+    },
+    async get(id, now, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      const hash = await redis.hgetall(keyPrefix + id);
+      if (!hash.status) return undefined;
+      const record = toRecord(id, hash);
+      return record.expiresAt > now ? record : undefined;
+    },
+    async start(id, run, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      const reply = (await call(commands.start, id, run.now, run.runId, run.leaseUntil)) as string[] | null;
+      return reply ? toRecord(id, pairs(reply)) : undefined;
+    },
+    async finish(id, outcome, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      const payload = outcome.status === 'succeeded' ? outcome.result : JSON.stringify(outcome.error);
+      const claimed = outcome.status === 'succeeded' && outcome.resultClaimed ? '1' : '0';
+      const reply = await call(
+        commands.finish,
+        id,
+        outcome.now,
+        outcome.runId,
+        outcome.status,
+        outcome.expiresAt,
+        ttlOf(outcome.expiresAt, outcome.now),
+        payload,
+        claimed,
+      );
+      return reply === 1;
+    },
+    async sweepExpired(_now, callOptions) {
+      callOptions?.signal?.throwIfAborted();
+      return 0;
+    },
+    async close() {},
+    [Symbol.asyncDispose]() {
+      return store.close();
+    },
+  };
+  return store;
+}
