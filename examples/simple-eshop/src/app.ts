@@ -3,7 +3,7 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import ajvFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { cartRoutes } from './cart/cart-routes.js';
@@ -16,6 +16,8 @@ import { type UsersOptions, usersRoutes } from './users/users-routes.js';
 
 export interface ShopServices {
   config: ShopConfig;
+  /** Shared by the API and the workers; passwords and tokens are redacted. */
+  logger: FastifyBaseLogger;
   pool: pg.Pool;
   metrics: Registry;
   readiness: Record<string, ReadinessCheck>;
@@ -33,11 +35,7 @@ export const bodyLimitBytes = 256 * 1024;
 export async function buildApp(services: ShopServices): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: bodyLimitBytes,
-    logger: {
-      level: services.config.logLevel,
-      // Passwords and tokens never reach the logs.
-      redact: ['req.headers.authorization', 'req.body.password', '*.password', 'password'],
-    },
+    loggerInstance: services.logger,
     genReqId: (request) => (request.headers['x-correlation-id'] as string | undefined) ?? crypto.randomUUID(),
     requestIdHeader: 'x-correlation-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }, plugins: ajvPlugins },

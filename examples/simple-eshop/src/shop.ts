@@ -1,18 +1,34 @@
 // Assembles a running shop from its configuration: the database, the Bulwark adapters, the API
 // and the workers its role asks for. `main.ts` runs it; tests start it on a random port.
+//
+// Roles: `all` runs everything in one process; `api`, `orders` (order sagas), `email`, `relay`
+// (outbox → transport) and `payment` (the provider simulator) run one part each, several
+// processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
+// configured), none in the process. Every role serves /health/* and /metrics.
+import { createEnvelope } from '@bulwark/messaging';
+import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
+import { sagaOrchestrator } from '@bulwark/saga';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
 import { seedCatalog } from './catalog/seed-products.js';
-import type { ShopConfig } from './config.js';
+import type { Role, ShopConfig } from './config.js';
 import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
+import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
 import { openDatabase } from './infrastructure/database.js';
+import { openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
 import { faultsRoutes } from './ops/faults-routes.js';
+import { orderSaga } from './orders/order-saga.js';
+import { startOrderWorker } from './orders/order-worker.js';
+import { ordersRoutes } from './orders/orders-routes.js';
+import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
 import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
-import type { PaymentProvider } from './payments/payment-provider.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
 import { ensureAdmin } from './users/users-routes.js';
 
@@ -21,58 +37,141 @@ export interface RunningShop {
   readonly pool: pg.Pool;
   readonly app: FastifyInstance;
   readonly admin: { email: string; password: string };
+  readonly faults: Faults;
+  readonly payments: PaymentGateway;
   close(): Promise<void>;
 }
 
 export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-password' };
 
+const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role === 'all' || config.role === role;
+
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
   const database = await openDatabase(config);
-  const closers: Array<() => Promise<void>> = [() => database.close()];
+  const closers: Array<() => Promise<unknown>> = [() => database.close()];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch(() => {});
+    closers.length = 0;
   };
   try {
-    await migrateShop(database.pool);
-    await seedCatalog(database.pool);
+    const { pool } = database;
+    const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
+    await migrateShop(pool);
+    await seedCatalog(pool);
     const admin = {
       email: env.ADMIN_EMAIL ?? defaultAdmin.email,
       password: env.ADMIN_PASSWORD ?? defaultAdmin.password,
     };
-    await ensureAdmin(database.pool, admin.email, admin.password);
+    await ensureAdmin(pool, admin.email, admin.password);
 
-    const faults: Faults = postgresFaults(database.pool);
-    const simulator = paymentSimulator(database.pool, faults);
+    let redis: Redis | undefined;
+    if (config.redisUrl) {
+      const { Redis: RedisClient } = await import('ioredis');
+      redis = new RedisClient(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+      const client = redis;
+      closers.push(async () => client.disconnect());
+    }
+    const messaging = await openMessaging(config, pool, redis);
+    closers.push(() => messaging.close());
+
+    const faults: Faults = postgresFaults(pool);
+    const simulator = paymentSimulator(pool, faults);
     // With PAYMENT_URL the provider is a separate process (`--role payment`), reached over HTTP.
-    const payments: PaymentProvider = config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator;
-    const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(database.pool, faults);
-    void payments;
-    void email;
+    const payments = paymentGateway(config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator);
+    const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(pool, faults);
+
+    const sagaLog = postgresSagaLog(pool, { table: 'eshop_saga_log' });
+    await sagaLog.migrate();
+    const saga = orderSaga({ pool, payments, outbox: messaging.outbox });
+    // Only the orders role drives sagas; the API reads their timelines from the same log.
+    const sagas = sagaOrchestrator({
+      log: sagaLog,
+      sagas: [saga],
+      recoverEveryMs: runs(config, 'orders') ? 2_000 : false,
+      leaseMs: 15_000,
+      heartbeatMs: 5_000,
+    });
+    closers.push(() => sagas.close());
+
+    if (runs(config, 'orders')) {
+      const worker = await startOrderWorker({
+        pool,
+        transport: messaging.transport,
+        claimCheck: messaging.claimCheck,
+        sagas,
+        saga,
+        log: logger,
+      });
+      closers.push(() => worker.close());
+      await sagas.recover();
+    }
+    if (runs(config, 'email')) {
+      const worker = await startEmailWorker({
+        transport: messaging.transport,
+        sender: email,
+        claimCheck: messaging.claimCheck,
+        inbox: messaging.idempotencyStore,
+      });
+      closers.push(() => worker.close());
+    }
+    if (runs(config, 'relay')) {
+      const relay = messaging.outbox.relay({
+        transport: messaging.transport,
+        claimCheck: messaging.claimCheck,
+        batchSize: 200,
+      });
+      closers.push(() => relay.close());
+    }
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
+    const serveApi = runs(config, 'api');
     const app = await buildApp({
       config,
-      pool: database.pool,
+      logger,
+      pool,
       metrics,
       readiness: {
         database: async () => {
-          await database.pool.query('SELECT 1');
+          await pool.query('SELECT 1');
         },
+        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+      },
+      users: {
+        onRegistered: (client, user) =>
+          messaging.outbox.add(
+            client,
+            createEnvelope({
+              topic: usersTopic,
+              type: 'user.registered',
+              key: user.id,
+              payload: { userId: user.id, username: user.username, email: user.email },
+            }),
+          ),
       },
       plugins: [
         async (instance) => {
-          await instance.register(faultsRoutes, { faults, pool: database.pool });
+          if (!serveApi) return;
+          await instance.register(idempotencyKeyPlugin, {
+            store: messaging.idempotencyStore,
+            // Keys are per user, so one user can never receive another's stored response.
+            scope: async (request) => {
+              await request.jwtVerify();
+              return request.user.sub;
+            },
+          });
+          await instance.register(ordersRoutes, { pool, outbox: messaging.outbox, sagas });
+          await instance.register(faultsRoutes, { faults, pool });
         },
         // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
         async (instance) => {
-          if (config.role === 'payment' || config.role === 'all') await paymentProviderRoutes(instance, simulator);
+          if (runs(config, 'payment')) await paymentProviderRoutes(instance, simulator);
         },
       ],
     });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
-    return { url: address.replace('[::1]', 'localhost'), pool: database.pool, app, admin, close };
+    return { url: address.replace('[::1]', 'localhost'), pool, app, admin, faults, payments, close };
   } catch (error) {
     await close();
     throw error;

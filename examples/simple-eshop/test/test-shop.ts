@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { type RunningShop, startShop } from '../src/shop.js';
 
 export interface TestShop extends RunningShop {
+  readonly dataDir: string;
   /** fetch against the shop with JSON in and out. */
   request(
     method: string,
@@ -41,6 +42,7 @@ export async function startTestShop(env: Record<string, string> = {}): Promise<T
   const shop = await startShop(loadConfig(shopEnv, []), shopEnv);
   return {
     ...shop,
+    dataDir,
     async close() {
       await shop.close();
       await dropDatabase?.();

@@ -46,10 +46,13 @@ async function startEmbedded(dataDir: string): Promise<{ url: string; stop: () =
   return { url, stop: () => server.stop() };
 }
 
-export async function openDatabase(config: ShopConfig): Promise<Database> {
+export async function openDatabase(config: ShopConfig, onError?: (error: Error) => void): Promise<Database> {
   const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
   const url = config.databaseUrl ?? (embedded?.url as string);
   const pool = new pg.Pool({ connectionString: url, max: 20, application_name: 'simple-eshop' });
+  // An idle client whose server went away (a restart, or shutdown) must not crash the process:
+  // the pool drops it and the next query connects anew.
+  pool.on('error', (error) => onError?.(error));
   return {
     pool,
     url,

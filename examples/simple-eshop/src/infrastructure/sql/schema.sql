@@ -59,3 +59,29 @@ CREATE TABLE IF NOT EXISTS shop_mail (
   attachments jsonb NOT NULL DEFAULT '[]',
   sent_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- Orders. status: pending until the order saga ends, then confirmed or cancelled (with a reason).
+CREATE TABLE IF NOT EXISTS shop_orders (
+  id           uuid PRIMARY KEY,
+  user_id      uuid NOT NULL REFERENCES shop_users (id),
+  status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed', 'cancelled')),
+  reason       text,
+  total_cents  integer NOT NULL CHECK (total_cents > 0),
+  items        jsonb NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS shop_orders_user ON shop_orders (user_id, created_at DESC);
+
+-- One row per order whose stock is held; deleting it (release) or marking it sold is idempotent.
+CREATE TABLE IF NOT EXISTS shop_reservations (
+  order_id   uuid PRIMARY KEY REFERENCES shop_orders (id),
+  items      jsonb NOT NULL,
+  state      text NOT NULL CHECK (state IN ('reserved', 'released', 'sold'))
+);
+
+CREATE TABLE IF NOT EXISTS shop_shipments (
+  order_id   uuid PRIMARY KEY REFERENCES shop_orders (id),
+  tracking   text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);

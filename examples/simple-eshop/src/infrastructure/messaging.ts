@@ -1,0 +1,110 @@
+// The shop's messaging parts, chosen by what the environment offers: RabbitMQ (AMQP_URL), Redis
+// Streams (REDIS_URL) or the PostgreSQL transport; S3 (S3_ENDPOINT…) or the filesystem for the
+// claim check; Redis or PostgreSQL for idempotency keys. Every part keeps its state outside the
+// process, so several processes of each role can run at once and a restart loses nothing.
+import { join } from 'node:path';
+import {
+  type BlobStore,
+  type ClaimCheck,
+  claimCheck,
+  fsBlobStore,
+  type IdempotencyStore,
+  type Transport,
+} from '@bulwark/messaging';
+import {
+  type PostgresOutbox,
+  postgresIdempotencyStore,
+  postgresOutbox,
+  postgresTransport,
+} from '@bulwark/messaging/postgres';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { ShopConfig } from '../config.js';
+
+export interface ShopMessaging {
+  readonly transport: Transport;
+  readonly outbox: PostgresOutbox;
+  readonly blobs: BlobStore;
+  readonly claimCheck: ClaimCheck;
+  readonly idempotencyStore: IdempotencyStore;
+  /** What the transport and stores run on, for the start banner and /ops/status. */
+  readonly backends: { transport: string; blobs: string; idempotency: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Payloads above this travel through the claim check. Set low so that any order of more than a
+ * few lines shows the pattern; a real deployment sizes it just under its broker's message limit.
+ */
+export const claimCheckThresholdBytes = 1024;
+
+export async function openMessaging(
+  config: ShopConfig,
+  pool: pg.Pool,
+  redis: Redis | undefined,
+): Promise<ShopMessaging> {
+  const closers: Array<() => Promise<unknown>> = [];
+
+  let transport: Transport;
+  if (config.amqpUrl) {
+    const amqp = await import('amqplib');
+    const { amqpTransport } = await import('@bulwark/messaging/amqp');
+    const url = config.amqpUrl;
+    // A connection factory lets the transport reconnect after the broker restarts.
+    transport = amqpTransport(() => amqp.connect(url, { clientProperties: { connection_name: 'simple-eshop' } }), {
+      queuePrefix: 'eshop:',
+      exchange: 'eshop',
+    });
+  } else if (redis) {
+    const { redisStreamsTransport } = await import('@bulwark/messaging/redis');
+    transport = redisStreamsTransport(redis, { keyPrefix: 'eshop:stream:' });
+  } else {
+    const postgres = postgresTransport(pool, { table: 'eshop_messages' });
+    await postgres.migrate();
+    transport = postgres;
+  }
+  closers.push(() => transport.close());
+
+  const outbox = postgresOutbox(pool, { table: 'eshop_outbox' });
+  await outbox.migrate();
+
+  let blobs: BlobStore;
+  if (config.s3) {
+    const { Client } = await import('minio');
+    const { s3BlobStore } = await import('@bulwark/messaging/s3');
+    const { bucket, ...connection } = config.s3;
+    const client = new Client({ ...connection, pathStyle: true });
+    if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+    blobs = s3BlobStore(client, { bucket, prefix: 'claims/' });
+  } else {
+    blobs = fsBlobStore({ dir: join(config.dataDir, 'blobs') });
+  }
+  closers.push(() => blobs.close());
+
+  let idempotencyStore: IdempotencyStore;
+  if (redis) {
+    const { redisIdempotencyStore } = await import('@bulwark/messaging/redis');
+    idempotencyStore = redisIdempotencyStore(redis, { keyPrefix: 'eshop:idempotency:' });
+  } else {
+    const store = postgresIdempotencyStore(pool, { table: 'eshop_idempotency' });
+    await store.migrate();
+    idempotencyStore = store;
+  }
+  closers.push(() => idempotencyStore.close());
+
+  return {
+    transport,
+    outbox,
+    blobs,
+    claimCheck: claimCheck({ store: blobs, thresholdBytes: claimCheckThresholdBytes, ttlMs: 30 * 24 * 3_600_000 }),
+    idempotencyStore,
+    backends: {
+      transport: transport.name,
+      blobs: config.s3 ? `s3 (${config.s3.endPoint}/${config.s3.bucket})` : 'filesystem',
+      idempotency: redis ? 'redis' : 'postgres',
+    },
+    async close() {
+      for (const closer of closers.reverse()) await closer().catch(() => {});
+    },
+  };
+}

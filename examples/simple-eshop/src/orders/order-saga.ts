@@ -1,0 +1,112 @@
+// The order saga: reserve stock → authorize payment → capture → create shipment (which also
+// confirms the order). A failure compensates in reverse: refund, void, release stock. Each step
+// passes the saga's idempotency key (`<orderId>:<step>`) to whatever it calls, so a step that
+// runs again after a crash never charges or moves stock twice.
+import { createEnvelope } from '@bulwark/messaging';
+import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { defineSaga } from '@bulwark/saga';
+import type pg from 'pg';
+import type { PaymentProvider } from '../payments/payment-provider.js';
+import { inTransaction, markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
+
+export interface PlaceOrderInput {
+  orderId: string;
+  userId: string;
+  email: string;
+  totalCents: number;
+  lines: OrderLine[];
+  /** Carried into the messages the saga causes. */
+  correlationId: string;
+}
+
+export interface OrderSagaDependencies {
+  pool: pg.Pool;
+  payments: PaymentProvider;
+  outbox: PostgresOutbox;
+}
+
+export const ordersTopic = 'orders';
+
+export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
+  return defineSaga<PlaceOrderInput>('place-order')
+    .step('reserve-stock', {
+      execute: async ({ input }) => {
+        await reserveStock(pool, input.orderId, input.lines);
+        return null;
+      },
+      compensate: ({ input }) => releaseStock(pool, input.orderId),
+    })
+    .step('authorize-payment', {
+      execute: ({ input, idempotencyKey, signal }) =>
+        payments.authorize({ orderId: input.orderId, amountCents: input.totalCents, idempotencyKey }, signal),
+      compensate: ({ input, result, idempotencyKey, signal }) =>
+        payments.void(
+          { orderId: input.orderId, authorizationId: result.authorizationId, idempotencyKey: `${idempotencyKey}:void` },
+          signal,
+        ),
+    })
+    .step('capture-payment', {
+      execute: ({ input, results, idempotencyKey, signal }) =>
+        payments.capture(
+          {
+            orderId: input.orderId,
+            authorizationId: results['authorize-payment'].authorizationId,
+            amountCents: input.totalCents,
+            idempotencyKey,
+          },
+          signal,
+        ),
+      compensate: ({ input, results, idempotencyKey, signal }) =>
+        payments.refund(
+          {
+            orderId: input.orderId,
+            authorizationId: results['authorize-payment'].authorizationId,
+            amountCents: input.totalCents,
+            idempotencyKey: `${idempotencyKey}:refund`,
+          },
+          signal,
+        ),
+    })
+    .step('create-shipment', {
+      // Shipment, sale and confirmation commit together, with the event that emails the customer.
+      execute: ({ input, results }) =>
+        inTransaction(pool, async (client) => {
+          const tracking = `TRK-${input.orderId.slice(0, 8).toUpperCase()}`;
+          await client.query('INSERT INTO shop_shipments (order_id, tracking) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+            input.orderId,
+            tracking,
+          ]);
+          await markStockSold(client, input.orderId);
+          const confirmed = await client.query(
+            "UPDATE shop_orders SET status = 'confirmed', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING created_at",
+            [input.orderId],
+          );
+          if (confirmed.rowCount) {
+            await outbox.add(
+              client,
+              createEnvelope({
+                topic: ordersTopic,
+                type: 'order.confirmed',
+                key: input.orderId,
+                headers: { correlationId: input.correlationId },
+                payload: {
+                  // The full order document: big orders travel through the claim check.
+                  order: {
+                    id: input.orderId,
+                    email: input.email,
+                    lines: input.lines,
+                    totalCents: input.totalCents,
+                    tracking,
+                    captureId: results['capture-payment'].captureId,
+                    confirmedAt: new Date().toISOString(),
+                  },
+                },
+              }),
+            );
+          }
+          return { tracking };
+        }),
+    });
+}
+
+export type OrderSaga = ReturnType<typeof orderSaga>;

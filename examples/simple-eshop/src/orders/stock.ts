@@ -1,0 +1,96 @@
+// Stock moves for the order saga. Every function is idempotent per order (a reservation row
+// records where the order's stock is), so a step that runs again after a crash or a retry never
+// moves stock twice. Invariant, per product: stock + reserved + sold = initial_stock.
+import type pg from 'pg';
+
+export interface OrderLine {
+  productId: string;
+  quantity: number;
+  priceCents: number;
+  name: string;
+}
+
+/** Some product has less stock than the order asks for: a business outcome, never retried. */
+export class OutOfStockError extends Error {
+  override name = 'OutOfStockError';
+  constructor(readonly productIds: readonly string[]) {
+    super(`not enough stock for ${productIds.join(', ')}`);
+  }
+}
+
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export { inTransaction };
+
+/** Moves the order's quantities from stock to reserved, all or nothing. */
+export async function reserveStock(pool: pg.Pool, orderId: string, lines: readonly OrderLine[]): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const existing = await client.query('SELECT state FROM shop_reservations WHERE order_id = $1 FOR UPDATE', [
+      orderId,
+    ]);
+    if (existing.rowCount) return;
+    const short: string[] = [];
+    // Product order is fixed so concurrent reservations lock rows in the same order (no deadlock).
+    for (const line of [...lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
+      const moved = await client.query(
+        'UPDATE shop_products SET stock = stock - $2, reserved = reserved + $2 WHERE id = $1 AND stock >= $2',
+        [line.productId, line.quantity],
+      );
+      if (!moved.rowCount) short.push(line.productId);
+    }
+    if (short.length) throw new OutOfStockError(short);
+    await client.query("INSERT INTO shop_reservations (order_id, items, state) VALUES ($1, $2, 'reserved')", [
+      orderId,
+      JSON.stringify(lines),
+    ]);
+  });
+}
+
+/** Gives reserved stock back (compensation); does nothing when it was released or sold already. */
+export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ items: OrderLine[]; state: string }>(
+      'SELECT items, state FROM shop_reservations WHERE order_id = $1 FOR UPDATE',
+      [orderId],
+    );
+    const reservation = rows[0];
+    if (reservation?.state !== 'reserved') return;
+    for (const line of reservation.items) {
+      await client.query('UPDATE shop_products SET stock = stock + $2, reserved = reserved - $2 WHERE id = $1', [
+        line.productId,
+        line.quantity,
+      ]);
+    }
+    await client.query("UPDATE shop_reservations SET state = 'released' WHERE order_id = $1", [orderId]);
+  });
+}
+
+/** Turns the order's reservation into sales, inside the caller's transaction. */
+export async function markStockSold(client: pg.PoolClient, orderId: string): Promise<void> {
+  const { rows } = await client.query<{ items: OrderLine[]; state: string }>(
+    'SELECT items, state FROM shop_reservations WHERE order_id = $1 FOR UPDATE',
+    [orderId],
+  );
+  const reservation = rows[0];
+  if (reservation?.state !== 'reserved') return;
+  for (const line of reservation.items) {
+    await client.query('UPDATE shop_products SET reserved = reserved - $2, sold = sold + $2 WHERE id = $1', [
+      line.productId,
+      line.quantity,
+    ]);
+  }
+  await client.query("UPDATE shop_reservations SET state = 'sold' WHERE order_id = $1", [orderId]);
+}
