@@ -30,6 +30,12 @@ export interface BenchmarkDefinition {
   overheadOf?: string;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
+  /**
+   * A custom runner, for what timing `run` cannot express (latency percentiles, draining a
+   * prepared backlog): when present it replaces the timed loop over `subjects` and returns one
+   * row per subject in the same shape; baseline and overhead ratios are still computed.
+   */
+  measure?: () => Promise<SubjectResult[]>;
 }
 
 export interface SubjectResult {
@@ -75,29 +81,33 @@ async function runRound(subject: Subject, definition: BenchmarkDefinition, opera
   return Number(process.hrtime.bigint() - start) / operations;
 }
 
+async function measureSubjects(definition: BenchmarkDefinition): Promise<SubjectResult[]> {
+  const names = Object.keys(definition.subjects);
+  const subjects = new Map<string, Subject>();
+  for (const name of names) subjects.set(name, await (definition.subjects[name] as () => Promise<Subject> | Subject)());
+  const rounds = definition.rounds ?? 5;
+  const warmUp = Math.max(1, Math.floor(definition.operations / 5));
+  for (const subject of subjects.values()) await runRound(subject, definition, warmUp);
+  const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so no subject always runs first (or right after GC).
+    for (let offset = 0; offset < names.length; offset++) {
+      const name = names[(round + offset) % names.length] as string;
+      samples.get(name)?.push(await runRound(subjects.get(name) as Subject, definition, definition.operations));
+    }
+  }
+  const results: SubjectResult[] = names.map((subject) => {
+    const roundsNsPerOp = samples.get(subject) ?? [];
+    const nsPerOp = median(roundsNsPerOp);
+    return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
+  });
+  return results;
+}
+
 export async function runBenchmark(definition: BenchmarkDefinition): Promise<BenchmarkResult> {
   await definition.setup?.();
   try {
-    const names = Object.keys(definition.subjects);
-    const subjects = new Map<string, Subject>();
-    for (const name of names)
-      subjects.set(name, await (definition.subjects[name] as () => Promise<Subject> | Subject)());
-    const rounds = definition.rounds ?? 5;
-    const warmUp = Math.max(1, Math.floor(definition.operations / 5));
-    for (const subject of subjects.values()) await runRound(subject, definition, warmUp);
-    const samples = new Map<string, number[]>(names.map((name) => [name, []]));
-    for (let round = 0; round < rounds; round++) {
-      // Rotate the order each round so no subject always runs first (or right after GC).
-      for (let offset = 0; offset < names.length; offset++) {
-        const name = names[(round + offset) % names.length] as string;
-        samples.get(name)?.push(await runRound(subjects.get(name) as Subject, definition, definition.operations));
-      }
-    }
-    const results: SubjectResult[] = names.map((subject) => {
-      const roundsNsPerOp = samples.get(subject) ?? [];
-      const nsPerOp = median(roundsNsPerOp);
-      return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
-    });
+    const results = definition.measure ? await definition.measure() : await measureSubjects(definition);
     const overhead = results.find((result) => result.subject === definition.overheadOf);
     const baseline = results.find((result) => result.subject === definition.baseline);
     for (const result of results) {

@@ -24,6 +24,7 @@ export type {
   PostgresOutboxLag,
   PostgresOutboxOptions,
   PostgresOutboxRelayOptions,
+  PostgresOutboxRelayOptions,
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';

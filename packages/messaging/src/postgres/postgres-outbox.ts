@@ -67,6 +67,17 @@ export interface PostgresOutboxSql {
   readonly channel: string;
 }
 
+/** Options of {@link PostgresOutbox.relay}. */
+export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
+  /**
+   * `LISTEN` for the commit notifications of the table's trigger, so new messages go out at
+   * once. Turn it off where LISTEN does not work (PgBouncer in transaction mode); the relay
+   * then relies on `pollIntervalMs` alone.
+   * @defaultValue true
+   */
+  listen?: boolean;
+}
+
 /** How far relays are behind, from {@link PostgresOutbox.lag}. */
 export interface PostgresOutboxLag {
   /** Committed messages not yet published. */
@@ -94,6 +105,11 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
     messages: Envelope | readonly Envelope[],
     options?: { signal?: AbortSignal },
   ): Promise<void>;
+  /**
+   * Starts a relay: it waits as a hot standby while another relay of this table leads, then
+   * publishes. Holds one pool connection while it runs.
+   */
+  relay(options: PostgresOutboxRelayOptions): OutboxRelay;
   /** Counts unpublished messages and the age of the oldest (a full count: for dashboards). */
   lag(options?: { signal?: AbortSignal }): Promise<PostgresOutboxLag>;
 }
@@ -211,7 +227,6 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     options.schema === undefined
       ? (options.table ?? 'bulwark_outbox')
       : `${options.schema}.${options.table ?? 'bulwark_outbox'}`;
-  const source = postgresRelaySource(pool, sql, name);
 
   const outbox: PostgresOutbox = {
     table: sql.lockName,
@@ -229,8 +244,9 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       if (typeof executor === 'function') await executor(sql.insert, values);
       else await executor.query(sql.insert, values);
     },
-    relay(relayOptions: OutboxRelayOptions) {
+    relay(relayOptions) {
       const resolved = resolveOutboxRelayOptions(relayOptions, clock);
+      const source = postgresRelaySource(pool, sql, name, relayOptions.listen !== false);
       const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
       relays.add(relay);
       return relay;
@@ -271,7 +287,7 @@ interface ClaimRow {
 }
 
 /** Leadership by advisory lock on a dedicated connection, which also LISTENs and runs the relay's SQL. */
-function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string): OutboxRelaySource {
+function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string, listen: boolean): OutboxRelaySource {
   return {
     name,
     async acquire(signal) {
@@ -309,8 +325,10 @@ function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string): 
         signal.throwIfAborted();
         await client.query(sql.lock, [sql.lockName]);
         signal.throwIfAborted();
-        client.on('notification', onNotification);
-        await client.query(`LISTEN ${quoteIdentifier(sql.channel)}`);
+        if (listen) {
+          client.on('notification', onNotification);
+          await client.query(`LISTEN ${quoteIdentifier(sql.channel)}`);
+        }
         signal.throwIfAborted();
       } catch (error) {
         detach();
@@ -342,7 +360,7 @@ function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string): 
             return;
           }
           try {
-            await client.query('UNLISTEN *');
+            if (listen) await client.query('UNLISTEN *');
             await client.query(sql.unlock, [sql.lockName]);
             detach();
             release();

@@ -143,6 +143,20 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(Date.now() - committedAt).toBeLessThan(1_000);
     });
 
+    it('is not woken by commits with listen: false (e.g. behind PgBouncer in transaction mode), only by its poll', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const relay = track(outbox.relay({ transport, listen: false, pollIntervalMs: 60_000 }));
+      await waitUntil(() => relay.snapshot().role === 'leader');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await inTransaction(pool, (client) => outbox.add(client, message('p', 1)));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(transport.published).toEqual([]);
+      await relay.close();
+      track(outbox.relay({ transport, listen: false, pollIntervalMs: 60_000 })); // reads at start
+      await transport.waitFor(1, 5_000);
+    });
+
     it('publishes in commit order when a transaction with a lower position commits last', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
