@@ -24,7 +24,6 @@ export type {
   PostgresOutboxLag,
   PostgresOutboxOptions,
   PostgresOutboxRelayOptions,
-  PostgresOutboxRelayOptions,
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
