@@ -5,6 +5,20 @@
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 
+// Async reply (issue: outbox and async reply).
+export type {
+  PostgresAsyncReplySql,
+  PostgresAsyncReplyStore,
+  PostgresAsyncReplyStoreOptions,
+} from './postgres-async-reply-store.js';
+export {
+  postgresAsyncReplySql,
+  postgresAsyncReplyStore,
+  postgresAsyncReplyStoreDefaults,
+} from './postgres-async-reply-store.js';
+// Dead letters (issue: transports).
+export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
+export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';
 // Idempotency store (issue: idempotency and claim check).
 export type {
   PostgresIdempotencySql,
@@ -16,7 +30,6 @@ export {
   postgresIdempotencyStore,
   postgresIdempotencyStoreDefaults,
 } from './postgres-idempotency-store.js';
-
 // Transactional outbox (issue: outbox).
 export type {
   PostgresOutbox,
@@ -27,7 +40,6 @@ export type {
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
-
 // Transport (issue: transports).
 export type {
   PostgresGroupSnapshot,
@@ -36,5 +48,3 @@ export type {
   PostgresTransportSql,
 } from './postgres-transport.js';
 export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';
-export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
-export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';

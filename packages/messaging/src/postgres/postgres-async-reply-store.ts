@@ -1,0 +1,218 @@
+import type { Pool } from 'pg';
+import type {
+  AsyncReplyErrorInfo,
+  AsyncReplyRecord,
+  AsyncReplyStatus,
+  AsyncReplyStore,
+  AsyncReplyStoreCallOptions,
+} from '../async-reply/async-reply-store.js';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import createSql from './sql/async-reply-create.sql';
+import finishSql from './sql/async-reply-finish.sql';
+import getSql from './sql/async-reply-get.sql';
+import migrateSql from './sql/async-reply-migrate.sql';
+import startSql from './sql/async-reply-start.sql';
+import sweepSql from './sql/async-reply-sweep.sql';
+
+/** Options of {@link postgresAsyncReplyStore}. */
+export interface PostgresAsyncReplyStoreOptions {
+  /** The table, optionally schema-qualified (`app.operations`). @defaultValue `'bulwark_async_reply'` */
+  table?: string;
+  /** Rows deleted per statement by `sweepExpired` (it loops until none are left). @defaultValue `10_000` */
+  sweepBatchSize?: number;
+}
+
+/** The defaults of {@link PostgresAsyncReplyStoreOptions}. */
+export const postgresAsyncReplyStoreDefaults = { table: 'bulwark_async_reply', sweepBatchSize: 10_000 } as const;
+
+/** The SQL of the PostgreSQL async reply store, rendered for one table. */
+export interface PostgresAsyncReplySql {
+  /** Creates the table and its index if missing (for your own migration tool). */
+  readonly migrate: string;
+  readonly create: string;
+  readonly get: string;
+  readonly start: string;
+  readonly finish: string;
+  readonly sweep: string;
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+/**
+ * The statements of {@link postgresAsyncReplyStore} for `table`, so teams with their own
+ * migration tool can apply `migrate` themselves.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('migrations/008_async_reply.sql', postgresAsyncReplySql({ table: 'app.operations' }).migrate);
+ * ```
+ */
+export function postgresAsyncReplySql(options: { table?: string } = {}): PostgresAsyncReplySql {
+  const table = options.table ?? postgresAsyncReplyStoreDefaults.table;
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
+    throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', [
+      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
+    ]);
+  }
+  const quoted = parts.map((part) => `"${part}"`).join('.');
+  const expiresIndex = `"${parts[parts.length - 1]}_expires_at_idx"`;
+  const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
+  return {
+    migrate: render(migrateSql),
+    create: render(createSql),
+    get: render(getSql),
+    start: render(startSql),
+    finish: render(finishSql),
+    sweep: render(sweepSql),
+  };
+}
+
+interface RecordRow {
+  id: string;
+  kind: string;
+  status: AsyncReplyStatus;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  expires_at: string;
+  attempts: number;
+  run_id: string | null;
+  lease_until: string | null;
+  result: string | null;
+  result_claimed: boolean | null;
+  error: AsyncReplyErrorInfo | null;
+}
+
+// bigint columns come back as strings; every value here is a ms timestamp well within 2^53.
+function toRecord(row: RecordRow): AsyncReplyRecord {
+  const record: { -readonly [K in keyof AsyncReplyRecord]: AsyncReplyRecord[K] } = {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    expiresAt: Number(row.expires_at),
+    attempts: row.attempts,
+  };
+  if (row.started_at !== null) record.startedAt = Number(row.started_at);
+  if (row.finished_at !== null) record.finishedAt = Number(row.finished_at);
+  if (row.lease_until !== null) record.leaseUntil = Number(row.lease_until);
+  if (row.run_id !== null) record.runId = row.run_id;
+  if (row.result !== null) {
+    record.result = row.result;
+    record.resultClaimed = row.result_claimed === true;
+  }
+  if (row.error !== null) record.error = row.error;
+  return record;
+}
+
+/** The PostgreSQL async reply store: an {@link AsyncReplyStore} with `migrate()` and its SQL. */
+export interface PostgresAsyncReplyStore extends AsyncReplyStore {
+  /** Creates the table if missing; safe to run at every start, from several instances at once. */
+  migrate(options?: AsyncReplyStoreCallOptions): Promise<void>;
+  /** The statements used, rendered for the configured table. */
+  readonly sql: PostgresAsyncReplySql;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The PostgreSQL {@link AsyncReplyStore}, over the user's `pg` Pool (never closed by the store).
+ * One statement per operation; `start` is an `UPDATE … WHERE status = 'pending' OR lease ran
+ * out`, so of concurrent starts one wins. Call `migrate()` once at start (or apply `sql.migrate`
+ * with your migration tool) and `asyncReply.sweepExpired()` now and then.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresAsyncReplyStore } from '@bulwark/messaging/postgres';
+ * const store = postgresAsyncReplyStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
+ * await store.migrate();
+ * const reports = asyncReply({ store });
+ * ```
+ */
+export function postgresAsyncReplyStore(
+  pool: Pool,
+  options: PostgresAsyncReplyStoreOptions = {},
+): PostgresAsyncReplyStore {
+  const sql = postgresAsyncReplySql({ table: options.table ?? postgresAsyncReplyStoreDefaults.table });
+  const sweepBatchSize = options.sweepBatchSize ?? postgresAsyncReplyStoreDefaults.sweepBatchSize;
+  const problems: string[] = [];
+  if (!pool || typeof (pool as Partial<Pool>).query !== 'function') problems.push('pool must be a pg Pool');
+  if (!Number.isInteger(sweepBatchSize) || sweepBatchSize <= 0) {
+    problems.push(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
+  }
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', problems);
+  let closed = false;
+  const check = (signal: AbortSignal | undefined) => {
+    if (closed) throw new Error('postgresAsyncReplyStore is closed');
+    signal?.throwIfAborted();
+  };
+
+  const store: PostgresAsyncReplyStore = {
+    sql,
+    async migrate(callOptions) {
+      check(callOptions?.signal);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Serializes concurrent migrations: CREATE ... IF NOT EXISTS alone can still collide.
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.async-reply.migrate'))");
+        await client.query(sql.migrate);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async create(record, callOptions) {
+      check(callOptions?.signal);
+      const result = await pool.query(sql.create, [record.id, record.kind, record.createdAt, record.expiresAt]);
+      return result.rowCount === 1;
+    },
+    async get(id, now, callOptions) {
+      check(callOptions?.signal);
+      const { rows } = await pool.query<RecordRow>(sql.get, [id, now]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+    async start(id, run, callOptions) {
+      check(callOptions?.signal);
+      const { rows } = await pool.query<RecordRow>(sql.start, [id, run.now, run.runId, run.leaseUntil]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+    async finish(id, outcome, callOptions) {
+      check(callOptions?.signal);
+      const succeeded = outcome.status === 'succeeded';
+      const result = await pool.query(sql.finish, [
+        id,
+        outcome.now,
+        outcome.runId,
+        outcome.status,
+        outcome.expiresAt,
+        succeeded ? outcome.result : null,
+        succeeded ? outcome.resultClaimed : null,
+        succeeded ? null : JSON.stringify(outcome.error),
+      ]);
+      return result.rowCount === 1;
+    },
+    async sweepExpired(now, callOptions) {
+      let swept = 0;
+      for (;;) {
+        check(callOptions?.signal);
+        const deleted = (await pool.query(sql.sweep, [now, sweepBatchSize])).rowCount ?? 0;
+        swept += deleted;
+        if (deleted < sweepBatchSize) return swept;
+      }
+    },
+    async close() {
+      closed = true;
+    },
+    [Symbol.asyncDispose]() {
+      return store.close();
+    },
+  };
+  return store;
+}
