@@ -17,6 +17,7 @@ export interface BulkheadOptions {
 /** Defaults of {@link BulkheadOptions}. */
 export const BULKHEAD_DEFAULTS = { maxQueue: 0, clock: systemClock } as const;
 
+/** Checks {@link bulkhead} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateBulkheadOptions(options: BulkheadOptions): void {
   const validator = new OptionsValidator('bulkhead');
   validator.number('maxConcurrent', options?.maxConcurrent, { min: 1, integer: true, optional: false });

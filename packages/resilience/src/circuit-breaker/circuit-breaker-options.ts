@@ -53,6 +53,7 @@ export const CIRCUIT_BREAKER_DEFAULTS = {
   random: Math.random,
 } as const;
 
+/** Checks {@link circuitBreaker} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateCircuitBreakerOptions(options: CircuitBreakerOptions): void {
   const validator = new OptionsValidator('circuitBreaker');
   validator.check(

@@ -45,6 +45,7 @@ export const RETRY_DEFAULTS = {
   random: Math.random,
 } as const;
 
+/** Checks {@link retry} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateRetryOptions(options: RetryOptions): void {
   const validator = new OptionsValidator('retry');
   validator.number('maxAttempts', options.maxAttempts, { min: 1, integer: true });

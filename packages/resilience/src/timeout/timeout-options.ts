@@ -22,6 +22,7 @@ export interface TimeoutOptions {
 /** Defaults of {@link TimeoutOptions}. */
 export const TIMEOUT_DEFAULTS = { strategy: 'cooperative', clock: systemClock } as const;
 
+/** Checks {@link timeout} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateTimeoutOptions(options: TimeoutOptions): void {
   const validator = new OptionsValidator('timeout');
   validator.number('ms', options?.ms, { optional: false });

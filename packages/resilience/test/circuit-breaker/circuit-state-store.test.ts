@@ -169,4 +169,33 @@ describe('circuitBreaker with a CircuitStateStore', () => {
     await flush();
     expect(a.snapshot()).toMatchObject({ state: 'open', nextProbeAt: 12_000 });
   });
+
+  it("a crashed prober's lease expires after probeLeaseMs, then another instance may probe", async () => {
+    const store = memoryCircuitStateStore();
+    const clock = manualClock(10_000);
+    const make = () =>
+      circuitBreaker({
+        name: 'payments',
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        probeLeaseMs: 5_000,
+        store,
+        syncIntervalMs: 0,
+        clock,
+      });
+    const a = make();
+    const b = make();
+    await settle(a.execute(fail));
+    await flush();
+    await settle(b.execute(ok)); // b learns the circuit is open
+    await flush();
+    expect(b.state).toBe('open');
+    clock.advance(1_000);
+    void a.execute(() => new Promise(() => {})); // a's probe hangs forever (its process "crashed")
+    await flush();
+    expect(await settle(b.execute(ok))).toBeInstanceOf(BrokenCircuitError);
+    clock.advance(5_000);
+    await expect(b.execute(ok)).resolves.toBe('ok');
+    expect(b.state).toBe('closed');
+  });
 });

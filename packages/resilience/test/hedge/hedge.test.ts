@@ -73,4 +73,27 @@ describe('hedge', () => {
       expect((error as InvalidOptionsError).problems).toHaveLength(2);
     }
   });
+
+  it("aborts every attempt when the caller's signal aborts, and rejects with its reason", async () => {
+    const clock = manualClock();
+    const policy = hedge({ hedgeDelayMs: 10, clock });
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const result = policy.execute(
+      ({ signal }) =>
+        new Promise((_, reject) => {
+          signals.push(signal);
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { signal: controller.signal },
+    );
+    await clock.advanceAsync(10);
+    expect(signals).toHaveLength(2);
+    const reason = new Error('caller left');
+    controller.abort(reason);
+    await expect(result).rejects.toBe(reason);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+    await clock.advanceAsync(100);
+    expect(signals).toHaveLength(2);
+  });
 });

@@ -1,6 +1,7 @@
 import {
   attemptsOf,
   constant,
+  exponential,
   type GiveUpEvent,
   InvalidOptionsError,
   IsolatedCircuitError,
@@ -205,5 +206,23 @@ describe('retry', () => {
       expect((error as InvalidOptionsError).code).toBe('INVALID_OPTIONS');
     }
     expect(() => retryBudget({ ratio: -1, windowMs: 1 })).toThrow(InvalidOptionsError);
+  });
+
+  it('draws jitter from the injected random source', async () => {
+    const clock = manualClock();
+    const policy = retry({
+      maxAttempts: 3,
+      backoff: exponential({ initialMs: 100, jitter: 'full' }),
+      random: () => 0.5,
+      clock,
+    });
+    const delays: number[] = [];
+    policy.onRetry(({ delayMs }) => delays.push(delayMs));
+    const result = policy.execute(async () => {
+      throw new Transient();
+    });
+    result.catch(() => {});
+    await clock.advanceAsync(1_000);
+    expect(delays).toEqual([50, 100]);
   });
 });
