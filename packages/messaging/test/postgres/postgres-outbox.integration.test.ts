@@ -1,7 +1,7 @@
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEnvelope, type Envelope } from '../../src/index.js';
+import { claimCheck, createEnvelope, type Envelope, isClaim, memoryBlobStore } from '../../src/index.js';
 import type { OutboxRelay } from '../../src/outbox/outbox.js';
 import { type PostgresOutbox, postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
@@ -300,6 +300,21 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       await transport.waitFor(1);
       expect(checkedIn).toEqual([big.id]);
       expect(transport.published[0]?.payload).toEqual({ claim: { ref: `blob-${big.id}` } });
+    });
+
+    it('moves big payloads to the blob store with claimCheck() and leaves small ones inline', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const checks = claimCheck({ store: memoryBlobStore(), thresholdBytes: 1_000 });
+      track(outbox.relay({ transport, claimCheck: checks }));
+      const big = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'x'.repeat(50_000) } });
+      const small = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'tiny' } });
+      await inTransaction(pool, (client) => outbox.add(client, [big, small]));
+      await transport.waitFor(2);
+      const [published, inline] = transport.published as [Envelope, Envelope];
+      expect(isClaim(published.payload)).toBe(true);
+      expect(inline.payload).toEqual({ body: 'tiny' });
+      expect((await checks.checkOut(published)).payload).toEqual(big.payload);
     });
 
     it('reconnects after its connection is terminated', async () => {
