@@ -23,7 +23,11 @@ export interface CircuitBreakerOptions {
   readonly halfOpenAfter?: number | Backoff;
   /** Probes admitted at once while half-open; the other calls fail fast. @defaultValue `1` */
   readonly halfOpenMaxCalls?: number;
-  /** Which errors count as failures; the others count as neither failure nor success. @defaultValue every error */
+  /**
+   * Which errors count as failures; the others count as neither failure nor success. A call whose
+   * signal was aborted by its caller never counts.
+   * @defaultValue every error
+   */
   readonly failureOn?: (error: unknown) => boolean;
   /**
    * Shares the circuit's state between instances. Happy-path calls never wait for the store: the

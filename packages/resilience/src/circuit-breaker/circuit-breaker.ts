@@ -144,7 +144,12 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   [runInScope]<T>(fn: (scope: Scope) => T | PromiseLike<T>, scope: Scope): Promise<T> {
     if (this.store !== undefined) this.sync();
     if (this.stateCode !== CLOSED) return this.notClosed(fn, scope);
-    if (this.slowCallMs === undefined && !this.successEmitter.hasListeners && !this.failureEmitter.hasListeners) {
+    if (
+      this.slowCallMs === undefined &&
+      !scope.canAbort &&
+      !this.successEmitter.hasListeners &&
+      !this.failureEmitter.hasListeners
+    ) {
       // The happy path: no clock read, no closure, one `then`.
       return invoke(fn, scope).then(this.closedSuccess as (value: T) => T, this.closedFailure);
     }
@@ -183,7 +188,8 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
       },
       (error: unknown) => {
         const durationMs = this.clock.now() - startedAt;
-        const counts = this.counts(error);
+        // A call its caller cancelled (or a hedge sibling won) says nothing about the dependency.
+        const counts = !scope.aborted && this.counts(error);
         const slow = this.slowCallMs !== undefined && durationMs >= this.slowCallMs;
         if (probe) this.probeSettled(generation, counts || slow, !counts);
         else if (counts && this.stateCode === CLOSED && this.recorder.record(true, slow)) {

@@ -12,6 +12,8 @@ export interface Scope extends ExecutionContext {
   readonly aborted: boolean;
   /** The abort reason, when {@link Scope.aborted}. */
   readonly reason: unknown;
+  /** Whether this scope could ever abort (a caller signal or an enclosing timeout/hedge); never creates a signal. */
+  readonly canAbort: boolean;
 }
 
 /** The internal entry point of the policies of this package: run `fn` in `scope`. */
@@ -45,6 +47,9 @@ export class RootScope implements Scope {
   get reason(): unknown {
     return this.callerSignal?.reason;
   }
+  get canAbort(): boolean {
+    return this.callerSignal !== undefined;
+  }
 }
 
 /** Another attempt number over the same cancellation (retry). */
@@ -64,6 +69,9 @@ export class AttemptScope implements Scope {
   }
   get reason(): unknown {
     return this.parent.reason;
+  }
+  get canAbort(): boolean {
+    return this.parent.canAbort;
   }
 }
 
@@ -110,6 +118,9 @@ export class AbortableScope implements Scope {
   }
   get reason(): unknown {
     return this.isAborted ? this.abortReason : this.parent.reason;
+  }
+  get canAbort(): boolean {
+    return true;
   }
 
   /** The parent's signal aborted (DOM EventListener object: no closure per scope). */

@@ -280,4 +280,19 @@ describe('circuitBreaker', () => {
       expect((error as InvalidOptionsError).problems).toHaveLength(4);
     }
   });
+
+  it('does not count calls its caller cancelled', async () => {
+    const { breaker } = setup({ strategy: consecutive(1) });
+    const controller = new AbortController();
+    const result = breaker.execute(
+      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      { signal: controller.signal },
+    );
+    controller.abort(new Error('client closed the request'));
+    await settle(result);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.snapshot()).toMatchObject({ calls: 0, failures: 0 });
+    await settle(breaker.execute(fail, { signal: new AbortController().signal }));
+    expect(breaker.state).toBe('open');
+  });
 });
