@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
 import type { Pool, PoolClient } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
@@ -246,7 +246,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     relay(relayOptions) {
       const resolved = resolveOutboxRelayOptions(relayOptions, clock);
-      const source = postgresRelaySource(pool, sql, name, relayOptions.listen !== false);
+      const source = postgresRelaySource(pool, sql, name, relayOptions.listen !== false, clock);
       const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
       relays.add(relay);
       return relay;
@@ -287,7 +287,13 @@ interface ClaimRow {
 }
 
 /** Leadership by advisory lock on a dedicated connection, which also LISTENs and runs the relay's SQL. */
-function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string, listen: boolean): OutboxRelaySource {
+function postgresRelaySource(
+  pool: Pool,
+  sql: PostgresOutboxSql,
+  name: string,
+  listen: boolean,
+  clock: Clock,
+): OutboxRelaySource {
   return {
     name,
     async acquire(signal) {
@@ -315,10 +321,15 @@ function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string, l
         client.off('notification', onNotification);
       };
       const processId = (client as PoolClient & { processID?: number }).processID;
+      let fallback: TimerHandle | undefined;
       const onAbort = () => {
-        // Frees the backend blocked on the lock; the waiting query then rejects.
+        // Frees the backend blocked on the lock; the waiting query then rejects. If the cancel
+        // cannot get through (say the pool is exhausted), the connection is dropped instead.
         if (processId !== undefined) pool.query(sql.cancelWait, [processId]).catch(() => {});
-        else release(new Error('outbox relay closed'));
+        fallback = clock.setTimeout(
+          () => release(new Error('outbox relay closed')),
+          processId === undefined ? 0 : 1_000,
+        );
       };
       signal.addEventListener('abort', onAbort, { once: true });
       try {
@@ -337,6 +348,7 @@ function postgresRelaySource(pool: Pool, sql: PostgresOutboxSql, name: string, l
         throw signal.aborted ? signal.reason : error;
       } finally {
         signal.removeEventListener('abort', onAbort);
+        if (fallback !== undefined) clock.clearTimeout(fallback);
       }
       const session: OutboxRelaySession = {
         async claim(limit): Promise<OutboxClaim> {

@@ -262,6 +262,25 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(standby.snapshot().role).toBe('closed');
     });
 
+    it('closes a standby even when its pool has no connection left to cancel the wait with', async () => {
+      const outbox = await newOutbox();
+      const small = new pg.Pool({ connectionString: url, max: 2 });
+      try {
+        const sameTable = postgresOutbox(small, { table: outbox.table.replaceAll('"', '') });
+        const transport = recordingTransport();
+        const leader = sameTable.relay({ transport });
+        await waitUntil(() => leader.snapshot().role === 'leader');
+        const standby = sameTable.relay({ transport });
+        await waitUntil(() => small.totalCount === 2 && small.idleCount === 0);
+        const startedAt = Date.now();
+        await standby.close();
+        expect(Date.now() - startedAt).toBeLessThan(3_000);
+        await leader.close();
+      } finally {
+        await small.end();
+      }
+    });
+
     it('keeps rows while the broker is down and publishes them in order when it returns', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
