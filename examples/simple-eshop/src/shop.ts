@@ -7,6 +7,8 @@
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { createEnvelope } from '@bulwark/messaging';
 import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
+import type { RateLimitStore } from '@bulwark/resilience';
+import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { sagaOrchestrator } from '@bulwark/saga';
 import { postgresSagaLog } from '@bulwark/saga/postgres';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +32,7 @@ import { ordersRoutes } from './orders/orders-routes.js';
 import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
 import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
+import { loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
 export interface RunningShop {
@@ -73,6 +76,18 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     }
     const messaging = await openMessaging(config, pool, redis);
     closers.push(() => messaging.close());
+
+    let rateLimitStore: RateLimitStore;
+    if (redis) {
+      const { redisRateLimitStore } = await import('@bulwark/resilience/redis');
+      rateLimitStore = redisRateLimitStore(redis, { prefix: 'eshop:rate:' });
+    } else {
+      const store = postgresRateLimitStore(pool, { table: 'eshop_rate_limits' });
+      await store.migrate();
+      rateLimitStore = store;
+    }
+    const logins = loginLimiter(rateLimitStore);
+    closers.push(() => logins.limiter.close());
 
     const faults: Faults = postgresFaults(pool);
     const simulator = paymentSimulator(pool, faults);
@@ -138,6 +153,10 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
       },
       users: {
+        limitLogin: (attempt) => logins.check(attempt),
+        onLoginResult: async (attempt) => {
+          if (!attempt.succeeded) await logins.recordFailure(attempt);
+        },
         onRegistered: (client, user) =>
           messaging.outbox.add(
             client,

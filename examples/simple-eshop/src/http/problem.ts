@@ -48,6 +48,8 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   );
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
+      const retryAfter = error.extensions.retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return sendProblem(reply, {
         title: error.title,
         status: error.status,

@@ -55,7 +55,12 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
         description: 'Answers 202 at once; the order saga runs in the background. Poll the Location.',
         security: [{ bearer: [] }],
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
-        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        body: Type.Optional(
+          Type.Object(
+            { note: Type.Optional(Type.String({ maxLength: 500, description: 'A delivery note' })) },
+            { additionalProperties: false },
+          ),
+        ),
         response: { 202: Type.Object({ id: Type.String(), status: Type.String(), statusUrl: Type.String() }) },
       },
     },
@@ -69,12 +74,10 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
         const { rows } = await client.query<{ email: string }>('SELECT email FROM shop_users WHERE id = $1', [
           user.sub,
         ]);
-        await client.query('INSERT INTO shop_orders (id, user_id, total_cents, items) VALUES ($1, $2, $3, $4)', [
-          orderId,
-          user.sub,
-          cart.totalCents,
-          JSON.stringify(cart.items),
-        ]);
+        await client.query(
+          'INSERT INTO shop_orders (id, user_id, total_cents, items, note) VALUES ($1, $2, $3, $4, $5)',
+          [orderId, user.sub, cart.totalCents, JSON.stringify(cart.items), request.body?.note ?? null],
+        );
         await client.query('DELETE FROM shop_carts WHERE user_id = $1', [user.sub]);
         // The saga starts from this event, so an order committed here is never left without one.
         await outbox.add(

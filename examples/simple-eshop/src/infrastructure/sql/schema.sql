@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS shop_orders (
   reason       text,
   total_cents  integer NOT NULL CHECK (total_cents > 0),
   items        jsonb NOT NULL,
+  note         text,
   created_at   timestamptz NOT NULL DEFAULT now(),
   updated_at   timestamptz NOT NULL DEFAULT now()
 );
@@ -85,3 +86,4 @@ CREATE TABLE IF NOT EXISTS shop_shipments (
   tracking   text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE shop_orders ADD COLUMN IF NOT EXISTS note text;
