@@ -6,6 +6,7 @@ import { createEnvelope } from '../envelope/envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import type { Delivery, Subscription } from '../transport/transport.js';
 import { AsyncReplyClosedError, AsyncReplyResultError, UnknownOperationKindError } from './async-reply-errors.js';
+import { AsyncReplyEmitter, type AsyncReplyEvents, type AsyncReplyUnsubscribe } from './async-reply-events.js';
 import { type AsyncReplyOptions, asyncReplyDefaults, validateAsyncReplyOptions } from './async-reply-options.js';
 import type { AsyncReplyErrorInfo, AsyncReplyRecord, AsyncReplyStatus } from './async-reply-store.js';
 
@@ -100,6 +101,13 @@ export interface AsyncReply {
   sweepExpired(options?: { signal?: AbortSignal }): Promise<number>;
   /** How many operations this instance is running now. */
   readonly running: number;
+  /** Listens to an event; returns the function that removes the listener. */
+  on<Name extends keyof AsyncReplyEvents>(
+    name: Name,
+    listener: (event: AsyncReplyEvents[Name]) => void,
+  ): AsyncReplyUnsubscribe;
+  /** A point-in-time view for dashboards. */
+  snapshot(): AsyncReplySnapshot;
   /**
    * Stops accepting, closes workers and waits up to `deadlineMs` for running handlers; then
    * aborts their signals. In-process operations cut off that way are recorded as failed; in
@@ -107,6 +115,19 @@ export interface AsyncReply {
    */
   close(options?: { deadlineMs?: number }): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What {@link AsyncReply.snapshot} reports. */
+export interface AsyncReplySnapshot {
+  /** Operations this instance is running now. */
+  readonly running: number;
+  /** Kinds with a registered handler. */
+  readonly kinds: readonly string[];
+  /** `in-process` without a transport, `worker` with one. */
+  readonly mode: 'in-process' | 'worker';
+  /** Worker subscriptions open on this instance. */
+  readonly workers: number;
+  readonly closed: boolean;
 }
 
 /** The payload of a worker-mode message. */
@@ -158,6 +179,7 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
   const inFlight = new Set<Promise<void>>();
   const workers = new Set<Subscription>();
   const shutdown = new AbortController();
+  const events = new AsyncReplyEmitter();
   let closed = false;
 
   const wrap = (id: string, kind: string, payload: unknown): Envelope =>
@@ -203,6 +225,7 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
       }
       return { kind: 'done' };
     }
+    if (events.has('operation-started')) events.emit('operation-started', { id, kind, attempt: record.attempts });
     const handler = handlers.get(kind);
     let outcome:
       | { status: 'succeeded'; result: string; resultClaimed: boolean }
@@ -219,6 +242,14 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
     }
     const now = clock.now();
     await store.finish(id, { ...outcome, now, runId, expiresAt: now + ttlMs });
+    const durationMs = now - startedAt;
+    if (outcome.status === 'succeeded') {
+      if (events.has('operation-succeeded')) {
+        events.emit('operation-succeeded', { id, kind, durationMs, resultClaimed: outcome.resultClaimed });
+      }
+    } else if (events.has('operation-failed')) {
+      events.emit('operation-failed', { id, kind, durationMs, error: outcome.error });
+    }
     return { kind: 'done' };
   };
 
@@ -301,10 +332,11 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
         track(
           run(id, kind, input, 'in-process').then(
             () => undefined,
-            () => undefined,
+            (error: unknown) => events.emit('operation-error', { id, kind, error }),
           ),
         );
       }
+      if (events.has('operation-accepted')) events.emit('operation-accepted', { id, kind });
       return { id, statusUrl, created: true };
     },
 
@@ -325,11 +357,26 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
         async (delivery: Delivery) => {
           let message = delivery.message;
           if (claimCheck?.isCheckedIn(message)) message = await claimCheck.checkOut(message);
-          const { id, kind, input } = message.payload as OperationMessage;
+          const payload = message.payload as Partial<OperationMessage> | null;
+          if (typeof payload?.id !== 'string' || typeof payload.kind !== 'string') {
+            // Not an operation of ours: redelivering it would never help, so it is acked and reported.
+            events.emit('operation-error', {
+              id: String(payload?.id ?? message.id),
+              kind: String(payload?.kind ?? message.type),
+              error: new MessagingError(
+                'ASYNC_REPLY_INVALID_MESSAGE',
+                `Message ${message.id} is not an async reply operation`,
+              ),
+            });
+            return;
+          }
+          const { id, kind, input } = payload as OperationMessage;
           const running = run(id, kind, input, 'worker');
           const tracked = running.then(
             () => undefined,
-            () => undefined,
+            (error: unknown) => {
+              if (!shutdown.signal.aborted) events.emit('operation-error', { id, kind, error });
+            },
           );
           track(tracked);
           const outcome = await running;
@@ -347,6 +394,20 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
 
     get running() {
       return inFlight.size;
+    },
+
+    on(name, listener) {
+      return events.on(name, listener);
+    },
+
+    snapshot() {
+      return {
+        running: inFlight.size,
+        kinds: [...handlers.keys()],
+        mode: transport ? 'worker' : 'in-process',
+        workers: workers.size,
+        closed,
+      };
     },
 
     async close(closeOptions = {}) {

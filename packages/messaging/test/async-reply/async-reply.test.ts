@@ -157,6 +157,54 @@ describe('asyncReply (in-process)', () => {
     await expect(replies.accept('slow', {})).rejects.toBeInstanceOf(AsyncReplyClosedError);
   });
 
+  it('emits events for each step and reports a snapshot', async () => {
+    const clock = manualClock(0);
+    const replies = asyncReply({ store: memoryAsyncReplyStore(), clock })
+      .handle('ok', () => {
+        clock.advance(25);
+        return 1;
+      })
+      .handle('boom', () => {
+        throw new Error('nope');
+      });
+    const seen: string[] = [];
+    const off = replies.on('operation-accepted', ({ kind }) => seen.push(`accepted ${kind}`));
+    replies.on('operation-started', ({ kind, attempt }) => seen.push(`started ${kind} #${attempt}`));
+    replies.on('operation-succeeded', ({ kind, durationMs }) => seen.push(`succeeded ${kind} in ${durationMs}`));
+    replies.on('operation-failed', ({ kind, error }) => seen.push(`failed ${kind}: ${error.message}`));
+    const ok = await replies.accept('ok', {});
+    await until(async () => (await replies.status(ok.id))?.status === 'succeeded');
+    off();
+    const boom = await replies.accept('boom', {});
+    await until(async () => (await replies.status(boom.id))?.status === 'failed');
+    expect(seen).toEqual([
+      'accepted ok',
+      'started ok #1',
+      'succeeded ok in 25',
+      'started boom #1',
+      'failed boom: nope',
+    ]);
+    expect(replies.snapshot()).toEqual({
+      running: 0,
+      kinds: ['ok', 'boom'],
+      mode: 'in-process',
+      workers: 0,
+      closed: false,
+    });
+  });
+
+  it('reports a store that fails mid-run as an operation-error event', async () => {
+    const inner = memoryAsyncReplyStore();
+    const store = { ...inner, finish: () => Promise.reject(new Error('store down')) };
+    const replies = asyncReply({ store }).handle('job', () => 1);
+    const errors: unknown[] = [];
+    replies.on('operation-error', ({ error }) => errors.push(error));
+    const { id } = await replies.accept('job', {});
+    await until(() => errors.length > 0);
+    expect(errors).toEqual([new Error('store down')]);
+    expect((await replies.status(id))?.status).toBe('running');
+  });
+
   it('validates its options, reporting every problem', () => {
     try {
       asyncReply({ store: {} as never, ttlMs: -1, leaseMs: 0, topic: '' });
