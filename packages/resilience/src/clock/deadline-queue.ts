@@ -6,6 +6,8 @@ export interface DeadlineEntry {
   dueAt: number;
   /** Set by the queue while the entry waits. */
   queued: boolean;
+  /** Set by the queue: which of the entry's additions is the live one (an entry may be re-added). */
+  ticket?: number;
   /** Called once when the deadline passes while the entry is still queued. */
   onDeadline(): void;
 }
@@ -23,6 +25,9 @@ const COMPACT_AFTER = 1024;
  */
 export class DeadlineQueue {
   #entries: (DeadlineEntry | undefined)[] = [];
+  /** The ticket of each slot: a slot is live iff its entry is queued with that same ticket. */
+  #tickets: number[] = [];
+  #nextTicket = 0;
   #head = 0;
   #timer: TimerHandle | undefined = undefined;
   #timerDueAt = Number.POSITIVE_INFINITY;
@@ -37,7 +42,10 @@ export class DeadlineQueue {
     const dueAt = now + this.delayMs;
     entry.dueAt = dueAt;
     entry.queued = true;
+    const ticket = this.#nextTicket++;
+    entry.ticket = ticket;
     this.#entries.push(entry);
+    this.#tickets.push(ticket);
     // Deadlines only grow, so an armed timer is due no later than this one; a clock that jumped
     // backwards is the exception and re-arms.
     if (this.#timer === undefined || dueAt < this.#timerDueAt) this.#arm(dueAt, now);
@@ -47,12 +55,23 @@ export class DeadlineQueue {
   remove(entry: DeadlineEntry): void {
     if (!entry.queued) return;
     entry.queued = false;
+    this.#trim();
+  }
+
+  #live(index: number): boolean {
+    const entry = this.#entries[index] as DeadlineEntry;
+    return entry.queued && entry.ticket === this.#tickets[index];
+  }
+
+  /** Drops dead slots at the head; empties the arrays when nothing is left. */
+  #trim(): void {
     const entries = this.#entries;
     let head = this.#head;
-    while (head < entries.length && !(entries[head] as DeadlineEntry).queued) entries[head++] = undefined;
+    while (head < entries.length && !this.#live(head)) entries[head++] = undefined;
     this.#head = head;
     if (head === entries.length) {
       entries.length = 0;
+      this.#tickets.length = 0;
       this.#head = 0;
     }
   }
@@ -74,8 +93,9 @@ export class DeadlineQueue {
     const now = this.clock.now();
     const entries = this.#entries;
     while (this.#head < entries.length) {
-      const entry = entries[this.#head] as DeadlineEntry;
-      if (entry.queued) {
+      const index = this.#head;
+      const entry = entries[index] as DeadlineEntry;
+      if (this.#live(index)) {
         if (entry.dueAt > now) break;
         entry.queued = false;
         entries[this.#head++] = undefined;
@@ -84,13 +104,11 @@ export class DeadlineQueue {
         entries[this.#head++] = undefined;
       }
     }
-    if (this.#head === entries.length) {
-      entries.length = 0;
-      this.#head = 0;
-      return;
-    }
-    if (this.#head > COMPACT_AFTER && this.#head * 2 > entries.length) {
-      this.#entries = entries.slice(this.#head);
+    this.#trim();
+    if (this.#entries.length === 0) return;
+    if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#tickets = this.#tickets.slice(this.#head);
       this.#head = 0;
     }
     if (this.#timer === undefined) this.#arm((this.#entries[this.#head] as DeadlineEntry).dueAt, now);
