@@ -54,6 +54,10 @@ export interface CircuitBreakerPolicy extends Policy {
   /** Closes the circuit and forgets recorded calls. */
   reset(): void;
   snapshot(): CircuitBreakerSnapshot;
+  /**
+   * Every transition. The move from open to half-open is made, and reported, when the first call
+   * arrives after `halfOpenAfter` (no timer runs while the circuit is open).
+   */
   readonly onStateChange: Event<StateChangeEvent>;
   readonly onSuccess: Event<CircuitSuccessEvent>;
   readonly onFailure: Event<CircuitFailureEvent>;

@@ -101,4 +101,24 @@ describe('pipeline', () => {
     expect(() => pipeline()).toThrow(InvalidOptionsError);
     expect(() => pipeline({} as never)).toThrow(/argument 1 is not a policy/);
   });
+
+  it('creates an AbortController only for calls whose fn reads its signal', async () => {
+    const Original = globalThis.AbortController;
+    let created = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        created += 1;
+      }
+    };
+    try {
+      const policy = pipeline(circuitBreaker({ strategy: consecutive(5) }), retry(), timeout({ ms: 1_000 }));
+      for (let index = 0; index < 100; index++) await policy.execute(async ({ attempt }) => attempt);
+      expect(created).toBe(0);
+      for (let index = 0; index < 100; index++) await policy.execute(async ({ signal }) => signal.aborted);
+      expect(created).toBe(100);
+    } finally {
+      globalThis.AbortController = Original;
+    }
+  });
 });
