@@ -10,6 +10,6 @@ export type {
   OutboxRelaySource,
 } from './outbox.js';
 export type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
-export type { OutboxRelayOptions, OutboxRetryDelay, ResolvedOutboxRelayOptions } from './outbox-options.js';
+export type { OutboxRelayOptions, ResolvedOutboxRelayOptions } from './outbox-options.js';
 export { outboxRelayDefaults, resolveOutboxRelayOptions } from './outbox-options.js';
 export { OutboxRelayClosedError, startOutboxRelay } from './outbox-relay.js';

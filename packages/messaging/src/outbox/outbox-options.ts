@@ -1,13 +1,7 @@
-import type { Clock } from '@bulwark/resilience';
+import { type Backoff, type Clock, exponential } from '@bulwark/resilience';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { Transport } from '../transport/transport.js';
 import type { OutboxClaimCheck } from './outbox.js';
-
-/**
- * How long to wait before retrying a failed publish: receives the attempt that failed (1, 2, …)
- * and returns milliseconds. A backoff from `@bulwark/resilience` can be adapted in one line.
- */
-export type OutboxRetryDelay = (attempt: number) => number;
 
 /** Options of `outbox.relay(...)`. */
 export interface OutboxRelayOptions {
@@ -26,10 +20,13 @@ export interface OutboxRelayOptions {
   /** Checks big payloads in (into a blob store) before publishing. */
   claimCheck?: OutboxClaimCheck;
   /**
-   * Delay before retrying a failed publish, and before reconnecting after a store failure.
-   * @defaultValue exponential: 100 ms doubling per attempt, at most 30 s
+   * Delay before retrying a failed publish, and before reconnecting after a store failure
+   * (`constant`, `linear` or `exponential` from `@bulwark/resilience`).
+   * @defaultValue `exponential({ initialMs: 100, maxMs: 30_000, jitter: 'full' })`
    */
-  retryDelay?: OutboxRetryDelay;
+  backoff?: Backoff;
+  /** Uniform numbers in [0, 1) for the backoff's jitter. @defaultValue `Math.random` */
+  random?: () => number;
   /** Stops the relay when aborted; a publish in flight is aborted too. */
   signal?: AbortSignal;
 }
@@ -38,7 +35,9 @@ export interface OutboxRelayOptions {
 export const outboxRelayDefaults = {
   batchSize: 500,
   pollIntervalMs: 1_000,
-  retryDelay: ((attempt: number) => Math.min(30_000, 100 * 2 ** Math.max(0, attempt - 1))) as OutboxRetryDelay,
+  // Full jitter: after a broker outage, relays of different outboxes do not retry in lockstep.
+  backoff: exponential({ initialMs: 100, maxMs: 30_000, jitter: 'full' }),
+  random: Math.random,
 } as const;
 
 /** The options a relay runs with, defaults applied. */
@@ -47,7 +46,8 @@ export interface ResolvedOutboxRelayOptions {
   readonly batchSize: number;
   readonly pollIntervalMs: number;
   readonly claimCheck: OutboxClaimCheck | undefined;
-  readonly retryDelay: OutboxRetryDelay;
+  /** Milliseconds to wait after the `attempt`-th consecutive failure (1, 2, …). */
+  readonly retryDelay: (attempt: number) => number;
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
 }
@@ -66,8 +66,9 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
     problems.push(`pollIntervalMs must be a finite number of at least 1 (got ${String(given.pollIntervalMs)})`);
   if (given.claimCheck !== undefined && typeof given.claimCheck?.checkIn !== 'function')
     problems.push('claimCheck must have a checkIn(message) function');
-  if (given.retryDelay !== undefined && typeof given.retryDelay !== 'function')
-    problems.push('retryDelay must be a function (attempt) => milliseconds');
+  if (given.backoff !== undefined && typeof given.backoff?.delayMs !== 'function')
+    problems.push('backoff must have a delayMs(input) function (constant, linear or exponential)');
+  if (given.random !== undefined && typeof given.random !== 'function') problems.push('random must be a function');
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal))
     problems.push('signal must be an AbortSignal');
   if (problems.length > 0) throw new InvalidMessagingOptionsError('outbox relay', problems);
@@ -76,8 +77,18 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
     batchSize,
     pollIntervalMs,
     claimCheck: given.claimCheck,
-    retryDelay: given.retryDelay ?? outboxRelayDefaults.retryDelay,
+    retryDelay: retryDelays(given.backoff ?? outboxRelayDefaults.backoff, given.random ?? outboxRelayDefaults.random),
     signal: given.signal,
     clock,
+  };
+}
+
+/** Adapts a {@link Backoff} to the attempt counter of the relay (it remembers the previous delay). */
+function retryDelays(backoff: Backoff, random: () => number): (attempt: number) => number {
+  let previousDelayMs = 0;
+  return (attempt) => {
+    if (attempt <= 1) previousDelayMs = 0;
+    previousDelayMs = Math.max(0, backoff.delayMs({ attempt, previousDelayMs, random }));
+    return previousDelayMs;
   };
 }

@@ -26,7 +26,7 @@ const throughputWindowMs = 10_000;
  * Runs the relay engine over an outbox store: takes the right to publish from `source`, then
  * reads batches in order, checks big payloads in, publishes them grouped by topic (keeping
  * their order within each topic), removes what the transport accepted, and retries the rest
- * after `retryDelay`: a row leaves the outbox only after its message was published. Store
+ * after the `backoff` delay: a row leaves the outbox only after its message was published. Store
  * failures end the session (the right to publish is given up) and it starts over after the
  * same delay. Used by `postgresOutbox().relay()`; exported for other outbox stores.
  */

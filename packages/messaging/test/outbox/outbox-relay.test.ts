@@ -1,3 +1,4 @@
+import { constant, linear } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type Envelope } from '../../src/index.js';
@@ -38,7 +39,7 @@ describe('outbox relay options', () => {
           batchSize: 0,
           pollIntervalMs: Number.NaN,
           claimCheck: {} as never,
-          retryDelay: 5 as never,
+          backoff: 5 as never,
         },
         manualClock(),
       ),
@@ -50,17 +51,22 @@ describe('outbox relay options', () => {
           'batchSize must be an integer from 1 to 100000 (got 0)',
           'pollIntervalMs must be a finite number of at least 1 (got NaN)',
           'claimCheck must have a checkIn(message) function',
-          'retryDelay must be a function (attempt) => milliseconds',
+          'backoff must have a delayMs(input) function (constant, linear or exponential)',
         ],
       }),
     );
   });
 
-  it('defaults to batches of 500, a 1 s poll and exponential retry delays capped at 30 s', () => {
-    const resolved = resolveOutboxRelayOptions({ transport: recordingTransport() }, manualClock());
+  it('defaults to batches of 500, a 1 s poll and exponential retry delays (full jitter) capped at 30 s', () => {
+    const resolved = resolveOutboxRelayOptions(
+      { transport: recordingTransport(), random: () => 0.999_999 },
+      manualClock(),
+    );
     expect(resolved.batchSize).toBe(500);
     expect(resolved.pollIntervalMs).toBe(1_000);
-    expect([1, 2, 3, 4, 20].map(resolved.retryDelay)).toEqual([100, 200, 400, 800, 30_000]);
+    expect([1, 2, 3, 4, 20].map((attempt) => Math.round(resolved.retryDelay(attempt)))).toEqual([
+      100, 200, 400, 800, 30_000,
+    ]);
   });
 });
 
@@ -102,7 +108,7 @@ describe('outbox relay', () => {
   });
 
   it('retries a failed publish with the retry delays, keeps the rows, and never reorders a key', async () => {
-    const { clock, source, transport, relay, events } = setup({ retryDelay: (attempt) => attempt * 1_000 });
+    const { clock, source, transport, relay, events } = setup({ backoff: linear({ initialMs: 1_000 }) });
     transport.down = true;
     source.add(message('k', 1), message('k', 2));
     await clock.advanceAsync(0);
@@ -131,7 +137,7 @@ describe('outbox relay', () => {
   });
 
   it('does not hold other topics back while one topic fails', async () => {
-    const { clock, source, transport, relay } = setup({ retryDelay: () => 1_000 });
+    const { clock, source, transport, relay } = setup({ backoff: constant({ ms: 1_000 }) });
     const publish = transport.publish;
     transport.publish = async (topic, messages) => {
       if (topic === 'broken') throw new Error('no such exchange');
@@ -161,7 +167,7 @@ describe('outbox relay', () => {
   });
 
   it('gives the session up when the store fails and takes it again after the retry delay', async () => {
-    const { clock, source, transport, relay, events } = setup({ retryDelay: () => 500 });
+    const { clock, source, transport, relay, events } = setup({ backoff: constant({ ms: 500 }) });
     await clock.advanceAsync(0);
     source.failNextClaim(new Error('connection terminated'));
     source.add(message('k', 1));

@@ -1,3 +1,4 @@
+import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -285,7 +286,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       const outbox = await newOutbox();
       const transport = recordingTransport();
       transport.down = true;
-      const relay = track(outbox.relay({ transport, retryDelay: () => 25 }));
+      const relay = track(outbox.relay({ transport, backoff: constant({ ms: 25 }) }));
       const failures: number[] = [];
       relay.on('outbox-publish-failed', (event) => failures.push(event.attempt));
       for (let sequence = 1; sequence <= 20; sequence++)
@@ -339,7 +340,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
     it('reconnects after its connection is terminated', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
-      const relay = track(outbox.relay({ transport, retryDelay: () => 20 }));
+      const relay = track(outbox.relay({ transport, backoff: constant({ ms: 20 }) }));
       const failed: unknown[] = [];
       relay.on('outbox-relay-failed', (event) => failed.push(event.error));
       await waitUntil(() => relay.snapshot().role === 'leader');
