@@ -5,6 +5,7 @@ import { blobChunks } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobBody, BlobStore } from './blob-store.js';
 import { ClaimCheckIntegrityError, ClaimCheckSerializationError, InvalidBlobRefError } from './claim-check-errors.js';
+import { ClaimCheckEmitter, type ClaimCheckEvents, type ClaimCheckUnsubscribe } from './claim-check-events.js';
 import { type ClaimCheckOptions, claimCheckDefaults, validateClaimCheckOptions } from './claim-check-options.js';
 
 /**
@@ -86,6 +87,11 @@ export interface ClaimCheck {
   isCheckedIn(message: Pick<Envelope, 'headers'>): boolean;
   /** Deletes expired blobs from the store; returns how many. */
   sweepExpired(options?: ClaimCheckCallOptions): Promise<number>;
+  /** Listens to an event; returns the function that removes the listener. */
+  on<Name extends keyof ClaimCheckEvents>(
+    name: Name,
+    listener: (event: ClaimCheckEvents[Name]) => void,
+  ): ClaimCheckUnsubscribe;
 }
 
 /** Whether `value` has the shape of a {@link Claim} with a valid ref and hash. */
@@ -161,13 +167,18 @@ class VerifyingStream extends Transform {
   constructor(
     private readonly claim: Claim,
     private readonly onVerified: () => Promise<void>,
+    private readonly onFailed: (error: ClaimCheckIntegrityError) => void,
   ) {
     super();
+  }
+  private fail(callback: TransformCallback, error: ClaimCheckIntegrityError): void {
+    this.onFailed(error);
+    callback(error);
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.byteLength;
     if (this.seen > this.claim.bytes) {
-      callback(sizeMismatch(this.claim, this.seen));
+      this.fail(callback, sizeMismatch(this.claim, this.seen));
       return;
     }
     this.hash.update(chunk);
@@ -175,12 +186,12 @@ class VerifyingStream extends Transform {
   }
   override _flush(callback: TransformCallback): void {
     if (this.seen !== this.claim.bytes) {
-      callback(sizeMismatch(this.claim, this.seen));
+      this.fail(callback, sizeMismatch(this.claim, this.seen));
       return;
     }
     const actual = this.hash.digest('hex');
     if (actual !== this.claim.sha256) {
-      callback(hashMismatch(this.claim, actual));
+      this.fail(callback, hashMismatch(this.claim, actual));
       return;
     }
     this.onVerified().then(
@@ -238,6 +249,12 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
     ...(signal ? { signal } : {}),
   });
   const signalOption = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
+  const events = new ClaimCheckEmitter();
+  const reportIntegrity = (error: unknown) => {
+    if (error instanceof ClaimCheckIntegrityError && events.has('claim-integrity-failed')) {
+      events.emit('claim-integrity-failed', { ref: error.ref, reason: error.reason });
+    }
+  };
   const deleteQuietly = async (ref: string) => {
     // The blob expires anyway; a failed delete must not fail a consumer that has its payload.
     await store.delete(ref).catch(() => undefined);
@@ -276,6 +293,7 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       await store.put(ref, bytes, putOptions(contentType, options.ttlMs, callOptions.signal));
       const claim: Claim = { ref, bytes: bytes.byteLength, sha256, contentType };
+      if (events.has('claim-checked-in')) events.emit('claim-checked-in', { ref, bytes: claim.bytes, streamed: false });
       const headers: MessageHeaders = { ...message.headers, [CLAIM_CHECK_HEADER]: CLAIM_CHECK_HEADER_VALUE };
       return { ...message, payload: claim, headers };
     },
@@ -284,9 +302,17 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
       callOptions.signal?.throwIfAborted();
       if (message.headers[CLAIM_CHECK_HEADER] !== CLAIM_CHECK_HEADER_VALUE) return message as Envelope<Payload>;
       const claim = message.payload;
-      assertClaim(claim);
-      const payload = deserializePayload(await readVerified(claim, callOptions.signal), claim) as Payload;
+      let payload: Payload;
+      try {
+        assertClaim(claim);
+        payload = deserializePayload(await readVerified(claim, callOptions.signal), claim) as Payload;
+      } catch (error) {
+        reportIntegrity(error);
+        throw error;
+      }
       if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
+      if (events.has('claim-checked-out'))
+        events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: false });
       const { [CLAIM_CHECK_HEADER]: _marker, ...headers } = message.headers;
       return { ...message, payload, headers };
     },
@@ -304,16 +330,29 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
       };
       const contentType = callOptions.contentType ?? BYTES_CONTENT_TYPE;
       await store.put(ref, hashed(), putOptions(contentType, callOptions.ttlMs ?? options.ttlMs, callOptions.signal));
+      if (events.has('claim-checked-in')) events.emit('claim-checked-in', { ref, bytes, streamed: true });
       return { ref, bytes, sha256: hash.digest('hex'), contentType };
     },
 
     async checkOutStream(claim: Claim, callOptions: ClaimCheckCallOptions = {}) {
       callOptions.signal?.throwIfAborted();
-      assertClaim(claim);
-      const source = await store.getStream(claim.ref, signalOption(callOptions.signal));
-      if (!source) throw missing(claim);
-      const verifying = new VerifyingStream(claim, () =>
-        deleteAfterCheckOut ? deleteQuietly(claim.ref) : Promise.resolve(),
+      let source: Readable | undefined;
+      try {
+        assertClaim(claim);
+        source = await store.getStream(claim.ref, signalOption(callOptions.signal));
+        if (!source) throw missing(claim);
+      } catch (error) {
+        reportIntegrity(error);
+        throw error;
+      }
+      const verifying = new VerifyingStream(
+        claim,
+        async () => {
+          if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
+          if (events.has('claim-checked-out'))
+            events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: true });
+        },
+        reportIntegrity,
       );
       source.once('error', (error) => verifying.destroy(error));
       verifying.once('close', () => source.destroy());
@@ -326,6 +365,10 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
 
     sweepExpired(callOptions: ClaimCheckCallOptions = {}) {
       return store.sweepExpired(signalOption(callOptions.signal));
+    },
+
+    on(name, listener) {
+      return events.on(name, listener);
     },
   };
 }

@@ -241,6 +241,31 @@ describe('claimCheck', () => {
     ).rejects.toBe(reason);
   });
 
+  it('emits check-in, check-out and integrity events', async () => {
+    const store = memoryBlobStore();
+    const checks = claimCheck({ store, thresholdBytes: 10 });
+    const seen: string[] = [];
+    checks.on('claim-checked-in', ({ bytes, streamed }) => seen.push(`in ${bytes} ${streamed}`));
+    checks.on('claim-checked-out', ({ bytes, streamed }) => seen.push(`out ${bytes} ${streamed}`));
+    checks.on('claim-integrity-failed', ({ reason }) => seen.push(`failed ${reason}`));
+    const checkedIn = await checks.checkIn(message(big(100)));
+    await checks.checkOut(checkedIn);
+    const claim = await checks.checkInStream(Readable.from([Buffer.from('abc')]));
+    await readAll(await checks.checkOutStream(claim));
+    await store.put(claim.ref, Buffer.from('abd'));
+    await readAll(await checks.checkOutStream(claim)).catch(() => undefined);
+    await store.delete((checkedIn.payload as Claim).ref);
+    await checks.checkOut(checkedIn).catch(() => undefined);
+    expect(seen).toEqual([
+      'in 111 false',
+      'out 111 false',
+      'in 3 true',
+      'out 3 true',
+      'failed hash-mismatch',
+      'failed missing',
+    ]);
+  });
+
   it('validates its options, reporting every problem', () => {
     const error = (() => {
       try {
