@@ -5,6 +5,9 @@
  * @packageDocumentation
  */
 
+// Policies (issue: resilience policies).
+export type { CircuitStateStoreConformanceOptions } from './circuit-state-store-conformance.js';
+export { circuitStateStoreConformance } from './circuit-state-store-conformance.js';
 export type { ManualClock } from './manual-clock.js';
 export { manualClock } from './manual-clock.js';
 
