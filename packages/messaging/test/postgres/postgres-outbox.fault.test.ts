@@ -1,12 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect as connectSocket, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Envelope } from '../../src/envelope/envelope.js';
 import { createEnvelope } from '../../src/envelope/envelope.js';
 import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
+import { postgresTransport } from '../../src/postgres/postgres-transport.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repositoryRoot = join(here, '../../../..');
@@ -52,6 +56,55 @@ function startRelay(url: string, table: string, sink: string): RelayChild {
     if (line === 'leader') relay.leaderSince = Date.now();
   });
   return relay;
+}
+
+/**
+ * A TCP proxy to the database that can be cut like a network partition: `cut()` destroys every
+ * open connection and refuses new ones until `restore()`.
+ */
+async function partitionableProxy(
+  target: URL,
+): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
+  let up = true;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    if (!up) {
+      client.destroy();
+      return;
+    }
+    const upstream = connectSocket(Number(target.port) || 5432, target.hostname);
+    sockets.add(client).add(upstream);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      socket.on('error', close);
+      socket.on('close', close);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(target);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as { port: number }).port);
+  return {
+    url: proxied.toString(),
+    cut() {
+      up = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      up = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postgres: url }) => {
@@ -199,5 +252,90 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
     console.info(
       `[outbox fault] ${committed.size} committed in ${writtenAt - startedAt} ms, drained ${Date.now() - writtenAt} ms later; ${rolledBack.size} rolled back, ${kills} relays killed, ${rows.length - published.size} duplicates published`,
     );
+  });
+
+  it('keeps rows while the broker is unreachable and publishes them, in key order, when it returns', async () => {
+    // The "broker" is the PostgreSQL transport reached through a proxy that is cut for 2 s.
+    const proxy = await partitionableProxy(new URL(url));
+    const brokerPool = new pg.Pool({ connectionString: proxy.url, max: 3, connectionTimeoutMillis: 1_000 });
+    brokerPool.on('error', () => {});
+    const messages = `${table}_messages`;
+    const publisher = postgresTransport(brokerPool, { table: messages, listen: false, onError: () => {} });
+    const consumer = postgresTransport(pool, { table: messages });
+    await consumer.migrate();
+    const received: Envelope[] = [];
+    const subscription = await consumer.subscribe(
+      'payments',
+      'ledger',
+      async (delivery) => {
+        received.push(delivery.message);
+      },
+      { prefetch: 1 },
+    );
+    const outbox = postgresOutbox(pool, { table: `${table}_broker` });
+    await outbox.migrate();
+    const relay = outbox.relay({ transport: publisher, batchSize: 50, backoff: constant({ ms: 100 }) });
+    let publishFailures = 0;
+    relay.on('outbox-publish-failed', () => {
+      publishFailures += 1;
+    });
+    const committed: string[] = [];
+    const write = async (count: number) => {
+      for (let index = 0; index < count; index++) {
+        const message = createEnvelope({
+          topic: 'payments',
+          type: 'payment.captured',
+          key: `account-${index % 5}`,
+          payload: { sequence: committed.length },
+        });
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await outbox.add(client, message);
+          await client.query('COMMIT');
+          committed.push(message.id);
+        } finally {
+          client.release();
+        }
+      }
+    };
+    try {
+      await write(100);
+      proxy.cut();
+      await write(300);
+      await sleep(2_000);
+      // While the broker is away the rows wait in the outbox and the relay reports the lag.
+      expect(publishFailures).toBeGreaterThan(0);
+      expect((await outbox.lag()).pending).toBeGreaterThan(0);
+      expect(relay.snapshot().lagMs).toBeGreaterThan(1_000);
+      proxy.restore();
+      await write(100);
+      const deadline = Date.now() + 30_000;
+      while (new Set(received.map((message) => message.id)).size < committed.length) {
+        if (Date.now() > deadline) throw new Error(`received ${received.length} of ${committed.length}`);
+        await sleep(50);
+      }
+      expect((await outbox.lag()).pending).toBe(0);
+      const firstSeen = new Map<string, number>();
+      for (const message of received)
+        if (!firstSeen.has(message.id)) firstSeen.set(message.id, (message.payload as { sequence: number }).sequence);
+      expect([...firstSeen.keys()].sort()).toEqual([...committed].sort());
+      for (let account = 0; account < 5; account++) {
+        const order = received
+          .filter((message) => message.key === `account-${account}`)
+          .map((message) => (message.payload as { sequence: number }).sequence)
+          .filter((sequence, index, all) => all.indexOf(sequence) === index);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+      }
+    } finally {
+      await relay.close();
+      await subscription.close();
+      await consumer.close();
+      await publisher.close().catch(() => {});
+      await brokerPool.end().catch(() => {});
+      await proxy.close();
+      await pool.query(`DROP TABLE IF EXISTS "${table}_broker", "${messages}", "${messages}_groups"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_broker_notify"()`);
+    }
   });
 });
