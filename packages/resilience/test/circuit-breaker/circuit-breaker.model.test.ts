@@ -30,6 +30,8 @@ interface Config {
   threshold: number; // consecutive: failures in a row; failureRate: rate
   minimumCalls: number;
   windowSize: number;
+  /** When set, a time window of this many ms (10 buckets) instead of a count window. */
+  windowMs?: number;
   slowCallMs?: number;
   slowCallRate?: number;
   halfOpenAfter: number;
@@ -40,7 +42,7 @@ class ReferenceBreaker {
   state: 'closed' | 'open' | 'isolated' = 'closed';
   openUntil = 0;
   inARow = 0;
-  window: { failed: boolean; slow: boolean }[] = [];
+  window: { failed: boolean; slow: boolean; at: number }[] = [];
   constructor(
     readonly config: Config,
     public now: number,
@@ -71,12 +73,13 @@ class ReferenceBreaker {
   private record(failed: boolean, slow: boolean): boolean {
     this.inARow = failed ? this.inARow + 1 : 0;
     if (this.config.strategy === 'consecutive') return this.inARow >= this.config.threshold;
-    this.window.push({ failed, slow });
-    if (this.window.length > this.config.windowSize) this.window.shift();
-    const calls = this.window.length;
+    this.window.push({ failed, slow, at: this.now });
+    if (this.config.windowMs === undefined && this.window.length > this.config.windowSize) this.window.shift();
+    const window = this.current();
+    const calls = window.length;
     if (calls < this.config.minimumCalls) return false;
-    const failures = this.window.filter((entry) => entry.failed).length;
-    const slowCalls = this.window.filter((entry) => entry.slow).length;
+    const failures = window.filter((entry) => entry.failed).length;
+    const slowCalls = window.filter((entry) => entry.slow).length;
     return (
       failures / calls >= this.config.threshold ||
       (this.config.slowCallRate !== undefined && slowCalls / calls >= this.config.slowCallRate)
@@ -98,8 +101,20 @@ class ReferenceBreaker {
     this.state = 'isolated';
   }
 
+  /**
+   * The calls in the window now. A time window of `ms` is kept in 10 buckets of `ms / 10`: a call
+   * is in it while its bucket is one of the last 10, the current one included.
+   */
+  current(): { failed: boolean; slow: boolean; at: number }[] {
+    const windowMs = this.config.windowMs;
+    if (windowMs === undefined) return this.window;
+    const bucketMs = windowMs / 10;
+    const currentBucket = Math.floor(this.now / bucketMs);
+    return this.window.filter((entry) => Math.floor(entry.at / bucketMs) > currentBucket - 10);
+  }
+
   failures(): number {
-    return this.config.strategy === 'consecutive' ? -1 : this.window.filter((entry) => entry.failed).length;
+    return this.current().filter((entry) => entry.failed).length;
   }
 }
 
@@ -137,6 +152,14 @@ const configArbitrary: fc.Arbitrary<Config> = fc.oneof(
       halfOpenAfter: fc.integer({ min: 1, max: 300 }),
     })
     .map((config) => (config.slowCallMs === undefined ? { ...config, slowCallRate: undefined } : config)),
+  fc.record({
+    strategy: fc.constant('failureRate' as const),
+    threshold: fc.constantFrom(0.25, 0.5, 0.75, 1),
+    minimumCalls: fc.integer({ min: 1, max: 6 }),
+    windowSize: fc.constant(0),
+    windowMs: fc.integer({ min: 1, max: 60 }).map((tenths) => tenths * 10),
+    halfOpenAfter: fc.integer({ min: 1, max: 300 }),
+  }),
 );
 
 function strategyOf(config: Config): BreakerStrategy {
@@ -144,7 +167,10 @@ function strategyOf(config: Config): BreakerStrategy {
   return failureRate({
     threshold: config.threshold,
     minimumCalls: config.minimumCalls,
-    window: { kind: 'count', size: config.windowSize },
+    window:
+      config.windowMs === undefined
+        ? { kind: 'count', size: config.windowSize }
+        : { kind: 'time', ms: config.windowMs },
     ...(config.slowCallMs === undefined ? {} : { slowCallMs: config.slowCallMs, slowCallRate: config.slowCallRate }),
   });
 }
@@ -189,7 +215,7 @@ describe('circuitBreaker against its reference model', () => {
           expect(breaker.state, JSON.stringify(step)).toBe(model.visibleState());
           if (config.strategy === 'failureRate' && model.state === 'closed') {
             expect(breaker.snapshot().failures).toBe(model.failures());
-            expect(breaker.snapshot().calls).toBe(model.window.length);
+            expect(breaker.snapshot().calls).toBe(model.current().length);
           }
         }
       }),
