@@ -17,6 +17,12 @@ export interface FsBlobStoreOptions {
   dir: string;
   /** @defaultValue `systemClock` */
   clock?: Clock;
+  /**
+   * `sweepExpired` also deletes temp files older than this (by modification time): puts cut
+   * short by a crash leave them behind. Keep it longer than your slowest upload.
+   * @defaultValue `86_400_000` (24 h)
+   */
+  staleTempMs?: number;
 }
 
 /** What the metadata sidecar (`<ref>.meta.json`) holds. */
@@ -44,7 +50,8 @@ const isNotFound = (error: unknown): boolean => (error as NodeJS.ErrnoException 
  * - **Confined**: refs are checked by `assertValidBlobRef` and every resolved path is checked
  *   to stay under `dir`, so `../../etc/passwd`, absolute and encoded refs throw
  *   `InvalidBlobRefError`.
- * - **Expiry**: `sweepExpired()` walks the sidecars and deletes blobs past their `expiresAt`.
+ * - **Expiry**: `sweepExpired()` walks the sidecars and deletes blobs past their `expiresAt`,
+ *   and temp files older than `staleTempMs` (left by puts a crash cut short).
  *
  * @example
  * ```ts
@@ -57,6 +64,12 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
     throw new InvalidMessagingOptionsError('fsBlobStore', ['dir must be a non-empty path']);
   }
   const clock = options.clock ?? systemClock;
+  const staleTempMs = options.staleTempMs ?? 86_400_000;
+  if (!(staleTempMs > 0)) {
+    throw new InvalidMessagingOptionsError('fsBlobStore', [
+      `staleTempMs must be a positive number, got ${staleTempMs}`,
+    ]);
+  }
   const root = resolve(options.dir);
   const tempDirectory = join(root, TEMP_DIRECTORY);
   let ready: Promise<unknown> | undefined;
@@ -212,7 +225,17 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
       }
       for (const entry of entries) {
         signal?.throwIfAborted();
-        if (!entry.endsWith(META_SUFFIX) || entry.startsWith(TEMP_DIRECTORY + sep)) continue;
+        if (entry.startsWith(TEMP_DIRECTORY + sep)) {
+          // Left by a put that a crash cut short; a live put touches its file as it writes.
+          const path = join(root, entry);
+          const modified = await stat(path).then(
+            (stats) => stats.mtimeMs,
+            () => undefined,
+          );
+          if (modified !== undefined && modified + staleTempMs <= now) await rm(path, { force: true });
+          continue;
+        }
+        if (!entry.endsWith(META_SUFFIX)) continue;
         const ref = entry.slice(0, -META_SUFFIX.length).split(sep).join('/');
         const sidecar = await readSidecar(join(root, entry));
         if (sidecar?.expiresAt === undefined || sidecar.expiresAt > now) continue;

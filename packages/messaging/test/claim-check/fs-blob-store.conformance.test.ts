@@ -71,7 +71,27 @@ describe('fsBlobStore', () => {
     expect(await store.head('a/b/c')).toBeUndefined();
   });
 
+  it('sweeps temp files left by a crashed put once they are stale, not fresh ones', async () => {
+    const dir = newDirectory();
+    let now = Date.now();
+    const store = fsBlobStore({
+      dir,
+      staleTempMs: 60_000,
+      clock: { now: () => now, setTimeout: () => 0, clearTimeout: () => {} },
+    });
+    await store.put('warm-up', Buffer.from('x'));
+    await writeFile(join(dir, '.tmp', 'crashed.blob'), 'partial');
+    expect(await store.sweepExpired()).toBe(0);
+    expect(await readdir(join(dir, '.tmp'))).toEqual(['crashed.blob']);
+    // A little more than the limit: the file was written a few ms after `now` was read.
+    now += 61_000;
+    await store.sweepExpired();
+    expect(await readdir(join(dir, '.tmp'))).toEqual([]);
+    expect((await store.get('warm-up'))?.toString()).toBe('x');
+  });
+
   it('validates its options', () => {
     expect(() => fsBlobStore({ dir: '' })).toThrow(InvalidMessagingOptionsError);
+    expect(() => fsBlobStore({ dir: 'x', staleTempMs: 0 })).toThrow(InvalidMessagingOptionsError);
   });
 });
