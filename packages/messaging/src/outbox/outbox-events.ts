@@ -11,6 +11,8 @@ export interface OutboxRelayEvents {
     readonly count: number;
     /** From reading the rows to removing them, including publish retries. */
     readonly durationMs: number;
+    /** Age of the oldest message of the batch when it was read: how far behind the relay was. */
+    readonly lagMs: number;
   };
   /** Publishing failed; the rows stay and are retried after `retryInMs` (they are never dropped). */
   'outbox-publish-failed': {

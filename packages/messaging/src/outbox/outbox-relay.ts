@@ -171,11 +171,13 @@ class Relay implements OutboxRelay {
     while (!signal.aborted) {
       woken = false;
       const claim = await session.claim(batchSize);
+      // Reads happen only when no publish is being retried: a good read means all is well again.
       this.storeFailures = 0;
+      this.lastError = undefined;
       this.lag = claim.oldestAgeMs === undefined ? 'empty' : { ageMs: claim.oldestAgeMs, at: clock.now() };
       if (claim.records.length > 0) {
         // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
-        await this.publish(session, claim.records);
+        await this.publish(session, claim.records, claim.oldestAgeMs ?? 0);
         continue;
       }
       if (woken) continue;
@@ -198,7 +200,7 @@ class Relay implements OutboxRelay {
    * are independent, so one failing topic does not hold the others back; within a topic the
    * failed rows are retried before anything newer is read, which keeps per-key order.
    */
-  private async publish(session: OutboxRelaySession, records: readonly OutboxRecord[]): Promise<void> {
+  private async publish(session: OutboxRelaySession, records: readonly OutboxRecord[], lagMs: number): Promise<void> {
     const { clock, transport, claimCheck, retryDelay } = this.options;
     const startedAt = clock.now();
     const signal = this.publishing.signal;
@@ -230,6 +232,7 @@ class Relay implements OutboxRelay {
             topic: entry.topic,
             count: entry.records.length,
             durationMs: now - startedAt,
+            lagMs,
           });
         }
       }

@@ -25,7 +25,10 @@ export interface Outbox<Executor> {
   add(executor: Executor, messages: Envelope | readonly Envelope[], options?: { signal?: AbortSignal }): Promise<void>;
   /** Starts a relay that publishes committed messages until it is closed or `options.signal` aborts. */
   relay(options: OutboxRelayOptions): OutboxRelay;
-  /** Closes every relay started by this outbox. Does not close the client the outbox was given. */
+  /**
+   * Closes every relay started by this outbox; `relay()` throws afterwards (`add` keeps working:
+   * it only writes through the caller's client). Does not close the client the outbox was given.
+   */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -223,6 +223,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
   const sql = postgresOutboxSql(options);
   const clock = options.clock ?? systemClock;
   const relays = new Set<OutboxRelay>();
+  let closed = false;
   const name =
     options.schema === undefined
       ? (options.table ?? 'bulwark_outbox')
@@ -245,6 +246,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       else await executor.query(sql.insert, values);
     },
     relay(relayOptions) {
+      if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const resolved = resolveOutboxRelayOptions(relayOptions, clock);
       const source = postgresRelaySource(pool, sql, name, relayOptions.listen !== false, clock);
       const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
@@ -258,6 +260,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       return { pending: row?.pending ?? 0, oldestAgeMs: row?.oldest_age_ms ?? 0 };
     },
     async close() {
+      closed = true;
       await Promise.all([...relays].map((relay) => relay.close()));
     },
     [Symbol.asyncDispose]() {

@@ -82,9 +82,9 @@ describe('outbox relay', () => {
     ]);
     expect(source.rows).toEqual([]);
     expect(events.filter((entry) => entry.name === 'outbox-dispatched').map((entry) => entry.event)).toEqual([
-      { outbox: 'memory-outbox', topic: 'orders', count: 2, durationMs: 0 },
-      { outbox: 'memory-outbox', topic: 'users', count: 1, durationMs: 0 },
-      { outbox: 'memory-outbox', topic: 'orders', count: 1, durationMs: 0 },
+      { outbox: 'memory-outbox', topic: 'orders', count: 2, durationMs: 0, lagMs: 0 },
+      { outbox: 'memory-outbox', topic: 'users', count: 1, durationMs: 0, lagMs: 0 },
+      { outbox: 'memory-outbox', topic: 'orders', count: 1, durationMs: 0, lagMs: 0 },
     ]);
     expect(relay.snapshot()).toMatchObject({ role: 'leader', dispatched: 4, lagMs: 0, publishFailures: 0 });
     await relay.close();
@@ -179,9 +179,11 @@ describe('outbox relay', () => {
       'outbox-leadership-released',
       'outbox-relay-failed',
     ]);
+    expect(relay.snapshot().lastError).toEqual(new Error('connection terminated'));
     await clock.advanceAsync(500);
     expect(source.acquired).toBe(2);
     expect(transport.published.map(label)).toEqual(['orders:k1']);
+    expect(relay.snapshot().lastError).toBeUndefined();
     await relay.close();
     expect(source.ended.at(-1)).toEqual({ error: undefined });
   });

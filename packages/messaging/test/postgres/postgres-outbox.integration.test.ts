@@ -78,6 +78,14 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(rows[0].triggers).toBe(1);
     });
 
+    it('refuses new relays once closed', async () => {
+      const outbox = await newOutbox();
+      const relay = outbox.relay({ transport: recordingTransport() });
+      await outbox.close();
+      expect(relay.snapshot().role).toBe('closed');
+      expect(() => outbox.relay({ transport: recordingTransport() })).toThrow(/closed/);
+    });
+
     it('exports the SQL with every placeholder filled', async () => {
       const outbox = postgresOutbox(pool, { table: 'orders_outbox', schema: 'shop' });
       for (const statement of Object.values(outbox.sql)) expect(statement).not.toMatch(/\{\{/);
