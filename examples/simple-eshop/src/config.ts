@@ -22,6 +22,10 @@ export interface ShopConfig {
   /** Public URL of the payment provider when it runs as its own process (`--role payment`). */
   paymentUrl?: string;
   logLevel: string;
+  /** Consumer retry delays before dead-lettering (SHOP_RETRY_DELAYS_MS="1000,5000,15000"). */
+  retryDelaysMs: number[];
+  /** How long the payment breaker stays open before a probe (SHOP_BREAKER_HALF_OPEN_MS). */
+  breakerHalfOpenMs: number;
 }
 
 export class ConfigError extends Error {
@@ -62,6 +66,14 @@ function s3Config(env: NodeJS.ProcessEnv): ShopConfig['s3'] {
   };
 }
 
+function parseDelays(text: string): number[] {
+  const delays = text.split(',').map((part) => Number(part.trim()));
+  if (delays.some((delay) => !Number.isInteger(delay) || delay < 0)) {
+    throw new ConfigError(`SHOP_RETRY_DELAYS_MS must be comma-separated whole milliseconds; got "${text}"`);
+  }
+  return delays;
+}
+
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = process.argv.slice(2),
@@ -78,7 +90,13 @@ export function loadConfig(
     role: parseRole(argv),
     jwtSecret: jwtSecret(env, dataDir),
     logLevel: env.LOG_LEVEL ?? 'info',
+    retryDelaysMs: parseDelays(env.SHOP_RETRY_DELAYS_MS ?? '1000,5000,15000'),
+    breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),
   };
+  if (!(config.breakerHalfOpenMs > 0))
+    throw new ConfigError(
+      `SHOP_BREAKER_HALF_OPEN_MS must be a positive number; got "${env.SHOP_BREAKER_HALF_OPEN_MS}"`,
+    );
   if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   if (env.AMQP_URL) config.amqpUrl = env.AMQP_URL;

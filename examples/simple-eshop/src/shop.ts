@@ -5,8 +5,9 @@
 // (outbox → transport) and `payment` (the provider simulator) run one part each, several
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
-import { createEnvelope } from '@bulwark/messaging';
+import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
 import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
+import { postgresAsyncReplyStore, postgresDeadLetterStore } from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
 import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { sagaOrchestrator } from '@bulwark/saga';
@@ -23,15 +24,17 @@ import { type EmailSender, mailboxSender, smtpSender } from './email/email-sende
 import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
 import { openDatabase } from './infrastructure/database.js';
-import { openMessaging } from './infrastructure/messaging.js';
+import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
 import { faultsRoutes } from './ops/faults-routes.js';
+import { opsRoutes } from './ops/ops-routes.js';
 import { orderSaga } from './orders/order-saga.js';
 import { startOrderWorker } from './orders/order-worker.js';
 import { ordersRoutes } from './orders/orders-routes.js';
 import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
 import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
+import { handleSalesReports, reportsRoutes } from './reports/sales-report.js';
 import { loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
@@ -92,7 +95,9 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const faults: Faults = postgresFaults(pool);
     const simulator = paymentSimulator(pool, faults);
     // With PAYMENT_URL the provider is a separate process (`--role payment`), reached over HTTP.
-    const payments = paymentGateway(config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator);
+    const payments = paymentGateway(config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator, {
+      halfOpenAfterMs: config.breakerHalfOpenMs,
+    });
     const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(pool, faults);
 
     const sagaLog = postgresSagaLog(pool, { table: 'eshop_saga_log' });
@@ -120,12 +125,26 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       closers.push(() => worker.close());
       await sagas.recover();
     }
+    // Reports run in this process in `all`; spread over processes, the orders role runs them.
+    const reportStore = postgresAsyncReplyStore(pool, { table: 'eshop_operations' });
+    await reportStore.migrate();
+    const reports = asyncReply({
+      store: reportStore,
+      claimCheck: messaging.claimCheck,
+      ...(config.role === 'all' ? {} : { transport: messaging.transport }),
+      statusUrl: (id) => `/api/reports/${id}`,
+    });
+    handleSalesReports(reports, pool);
+    closers.push(() => reports.close());
+    if (config.role === 'orders') await reports.worker();
+
     if (runs(config, 'email')) {
       const worker = await startEmailWorker({
         transport: messaging.transport,
         sender: email,
         claimCheck: messaging.claimCheck,
         inbox: messaging.idempotencyStore,
+        retryDelaysMs: config.retryDelaysMs,
       });
       closers.push(() => worker.close());
     }
@@ -137,6 +156,11 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       });
       closers.push(() => relay.close());
     }
+
+    const deadLetterStore = postgresDeadLetterStore(pool, { table: 'eshop_dead_letters' });
+    await deadLetterStore.migrate();
+    const deadLetters = await deadLetterQueue(messaging.transport, { topic: deadLetterTopic, store: deadLetterStore });
+    closers.push(() => deadLetters.close());
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
@@ -181,6 +205,16 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
           });
           await instance.register(ordersRoutes, { pool, outbox: messaging.outbox, sagas });
           await instance.register(faultsRoutes, { faults, pool });
+          await instance.register(reportsRoutes, { reply: reports });
+          await instance.register(opsRoutes, {
+            payments,
+            logins,
+            outbox: messaging.outbox,
+            deadLetters,
+            sagas,
+            queueDepth: () => messaging.queueDepth(),
+            backends: messaging.backends,
+          });
         },
         // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
         async (instance) => {

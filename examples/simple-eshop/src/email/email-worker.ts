@@ -3,11 +3,11 @@
 // fail; the consumer retries with delays and dead-letters what keeps failing, and the inbox
 // (an IdempotencyStore) plus the mailbox's message id make a redelivered event send nothing twice.
 import { type ClaimCheck, consume, type Envelope, type IdempotencyStore, type Transport } from '@bulwark/messaging';
+import { deadLetterTopic } from '../infrastructure/messaging.js';
 import type { OrderLine } from '../orders/stock.js';
 import type { EmailSender } from './email-sender.js';
 
 export const usersTopic = 'users';
-export const emailDeadLetterTopic = 'email.dead';
 
 export interface UserRegistered {
   userId: string;
@@ -42,7 +42,7 @@ export async function startEmailWorker(options: EmailWorkerOptions): Promise<{ c
     group: 'email',
     concurrency: 4,
     retry: options.retryDelaysMs ?? [1_000, 5_000, 15_000],
-    deadLetter: emailDeadLetterTopic,
+    deadLetter: deadLetterTopic,
     dedupe: { store: options.inbox, windowMs: 24 * 3_600_000 },
   } as const;
 

@@ -27,10 +27,15 @@ export interface ShopMessaging {
   readonly blobs: BlobStore;
   readonly claimCheck: ClaimCheck;
   readonly idempotencyStore: IdempotencyStore;
+  /** Messages waiting per `topic/group`, where the transport can tell (PostgreSQL). */
+  queueDepth(): Promise<Record<string, number>>;
   /** What the transport and stores run on, for the start banner and /ops/status. */
   readonly backends: { transport: string; blobs: string; idempotency: string };
   close(): Promise<void>;
 }
+
+/** Where every consumer of the shop sends what keeps failing; the ops view lists and replays it. */
+export const deadLetterTopic = 'shop.dead-letters';
 
 /**
  * Payloads above this travel through the claim check. Set low so that any order of more than a
@@ -46,6 +51,7 @@ export async function openMessaging(
   const closers: Array<() => Promise<unknown>> = [];
 
   let transport: Transport;
+  let queueDepth = async (): Promise<Record<string, number>> => ({});
   if (config.amqpUrl) {
     const amqp = await import('amqplib');
     const { amqpTransport } = await import('@bulwark/messaging/amqp');
@@ -62,6 +68,10 @@ export async function openMessaging(
     const postgres = postgresTransport(pool, { table: 'eshop_messages' });
     await postgres.migrate();
     transport = postgres;
+    queueDepth = async () =>
+      Object.fromEntries(
+        (await postgres.snapshot()).map((group) => [`${group.topic}/${group.group}`, group.ready + group.invisible]),
+      );
   }
   closers.push(() => transport.close());
 
@@ -98,6 +108,7 @@ export async function openMessaging(
     blobs,
     claimCheck: claimCheck({ store: blobs, thresholdBytes: claimCheckThresholdBytes, ttlMs: 30 * 24 * 3_600_000 }),
     idempotencyStore,
+    queueDepth,
     backends: {
       transport: transport.name,
       blobs: config.s3 ? `s3 (${config.s3.endPoint}/${config.s3.bucket})` : 'filesystem',

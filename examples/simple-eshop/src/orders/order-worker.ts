@@ -4,6 +4,7 @@ import { type ClaimCheck, consume, type Envelope, type Transport } from '@bulwar
 import type { SagaOrchestrator } from '@bulwark/saga';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
+import { deadLetterTopic } from '../infrastructure/messaging.js';
 import { type OrderSaga, ordersTopic, type PlaceOrderInput } from './order-saga.js';
 
 export interface OrderWorkerOptions {
@@ -74,7 +75,7 @@ export async function startOrderWorker(options: OrderWorkerOptions): Promise<Ord
     group: 'order-saga',
     concurrency: 16,
     retry: [200, 1_000, 5_000],
-    deadLetter: `${ordersTopic}.dead`,
+    deadLetter: deadLetterTopic,
     handler: async (envelope: Envelope<PlaceOrderInput>) => {
       if (envelope.type !== 'order.placed') return;
       const message = (await options.claimCheck.checkOut(envelope)) as Envelope<PlaceOrderInput>;
