@@ -9,25 +9,33 @@ import { BULKHEAD_DEFAULTS, type BulkheadOptions, validateBulkheadOptions } from
 
 /** Emitted when a bulkhead refuses a call. */
 export interface BulkheadRejectedEvent {
+  /** Why the call was refused. */
   readonly reason: BulkheadRejectionReason;
 }
 
 /** Events of the bulkhead, by name. */
 export interface BulkheadEvents {
+  /** A call was refused. */
   rejected: BulkheadRejectedEvent;
 }
 
 /** What {@link BulkheadPolicy.snapshot} reports. */
 export interface BulkheadSnapshot {
+  /** Calls running now. */
   readonly running: number;
+  /** Calls waiting for a slot now. */
   readonly queued: number;
+  /** The `maxConcurrent` option. */
   readonly maxConcurrent: number;
+  /** The `maxQueue` option. */
   readonly maxQueue: number;
 }
 
 /** The bulkhead returned by {@link bulkhead}. */
 export interface BulkheadPolicy extends Policy {
+  /** Running and queued calls now, for dashboards. */
   snapshot(): BulkheadSnapshot;
+  /** Emitted when a call is refused (full, or queue timeout). */
   readonly onRejected: Event<BulkheadRejectedEvent>;
   /** Subscribes to an event by name. */
   on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable;

@@ -19,6 +19,7 @@ export interface BreakerRecorder {
   record(failed: boolean, slow: boolean): boolean;
   /** Forgets everything (the circuit closed again). */
   reset(): void;
+  /** The counts kept now (for `snapshot()`). */
   stats(): BreakerStats;
 }
 

@@ -12,8 +12,11 @@ export type StateChangeReason =
 
 /** Emitted on every transition. */
 export interface StateChangeEvent {
+  /** The state left. */
   readonly from: CircuitState;
+  /** The state entered. */
   readonly to: CircuitState;
+  /** What caused the transition. */
   readonly reason: StateChangeReason;
   /** When `to` is `open`: the clock time from which probes are admitted. */
   readonly openUntil?: number;
@@ -29,8 +32,11 @@ export interface CircuitSuccessEvent {
 
 /** Emitted after a call the breaker ran failed with an error that counts. */
 export interface CircuitFailureEvent {
+  /** The error the call failed with. */
   readonly error: unknown;
+  /** How long the call took. */
   readonly durationMs: number;
+  /** The state the call ran in (`closed` or `half-open`). */
   readonly state: CircuitState;
 }
 
@@ -42,14 +48,20 @@ export interface CircuitRejectedEvent {
 
 /** Emitted when the shared {@link CircuitStateStore} failed; the breaker goes on with local state. */
 export interface CircuitStoreErrorEvent {
+  /** The store's error. */
   readonly error: unknown;
 }
 
 /** Events of the circuit breaker, by name. */
 export interface CircuitBreakerEvents {
+  /** Every transition. */
   stateChange: StateChangeEvent;
+  /** A call the breaker ran succeeded. */
   success: CircuitSuccessEvent;
+  /** A call the breaker ran failed with an error that counts. */
   failure: CircuitFailureEvent;
+  /** The breaker refused a call. */
   rejected: CircuitRejectedEvent;
+  /** The shared store failed. */
   storeError: CircuitStoreErrorEvent;
 }

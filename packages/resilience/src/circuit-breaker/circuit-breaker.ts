@@ -25,12 +25,17 @@ import type { CircuitStateStore, SharedCircuitState } from './circuit-state-stor
 
 /** What {@link CircuitBreakerPolicy.snapshot} reports, for dashboards and health checks. */
 export interface CircuitBreakerSnapshot {
+  /** The breaker's `name`. */
   readonly name: string;
+  /** The state now (`half-open` once an open circuit's delay has passed). */
   readonly state: CircuitState;
   /** Calls recorded by the strategy while closed (in its window, for `failureRate`). */
   readonly calls: number;
+  /** Failed calls among them. */
   readonly failures: number;
+  /** Slow calls among them. */
   readonly slowCalls: number;
+  /** Failures in a row since the last success. */
   readonly consecutiveFailures: number;
   /** `failures / calls`, 0 without calls. */
   readonly failureRate: number;
@@ -46,6 +51,7 @@ export interface CircuitBreakerSnapshot {
 
 /** The circuit breaker returned by {@link circuitBreaker}. */
 export interface CircuitBreakerPolicy extends Policy {
+  /** The `name` option: names the circuit in errors, events and the shared store. */
   readonly name: string;
   /** The state now; an open circuit whose delay passed reports `half-open`. */
   readonly state: CircuitState;
@@ -53,15 +59,20 @@ export interface CircuitBreakerPolicy extends Policy {
   isolate(): void;
   /** Closes the circuit and forgets recorded calls. */
   reset(): void;
+  /** State, counts, rates and the next probe time, for dashboards and health checks. */
   snapshot(): CircuitBreakerSnapshot;
   /**
    * Every transition. The move from open to half-open is made, and reported, when the first call
    * arrives after `halfOpenAfter` (no timer runs while the circuit is open).
    */
   readonly onStateChange: Event<StateChangeEvent>;
+  /** Emitted after a call the breaker ran succeeded. */
   readonly onSuccess: Event<CircuitSuccessEvent>;
+  /** Emitted after a call the breaker ran failed with an error that counts. */
   readonly onFailure: Event<CircuitFailureEvent>;
+  /** Emitted when the breaker refuses a call. */
   readonly onRejected: Event<CircuitRejectedEvent>;
+  /** Emitted when the shared store fails (the breaker goes on with local state). */
   readonly onStoreError: Event<CircuitStoreErrorEvent>;
   /** Subscribes to an event by name. */
   on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable;

@@ -31,6 +31,7 @@ export interface AcquireProbeOptions {
   readonly leaseMs: number;
   /** Clock time (ms since epoch) the caller considers now. */
   readonly now: number;
+  /** Cancels the call; it then rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
 }
 

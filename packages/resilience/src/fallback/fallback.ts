@@ -20,12 +20,15 @@ export interface FallbackEvent {
 
 /** Events of the fallback policy, by name. */
 export interface FallbackEvents {
+  /** A call fell back. */
   fallback: FallbackEvent;
 }
 
 /** The fallback policy returned by {@link fallback}: its calls resolve to `T` or to the fallback `F`. */
 export interface FallbackPolicy<F> {
+  /** Runs `fn`, replacing chosen errors by the fallback value. */
   execute<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F>;
+  /** Emitted when a call falls back. */
   readonly onFallback: Event<FallbackEvent>;
   /** Subscribes to an event by name. */
   on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): Disposable;

@@ -38,11 +38,13 @@ export interface HedgeEvent {
 
 /** Events of the hedge policy, by name. */
 export interface HedgeEvents {
+  /** A hedged attempt started. */
   hedge: HedgeEvent;
 }
 
 /** The hedge policy returned by {@link hedge}. */
 export interface HedgePolicy extends Policy {
+  /** Emitted when a hedged attempt starts. */
   readonly onHedge: Event<HedgeEvent>;
   /** Subscribes to an event by name. */
   on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): Disposable;

@@ -5,6 +5,7 @@ import { executeInRootScope, runInScope, runPolicy, type Scope, type ScopedPolic
 
 /** Anything `pipeline` accepts: a policy of this package, a third-party {@link Policy}, a fallback. */
 export interface PipelineMember {
+  /** Runs `fn` under the policy. */
   execute<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<unknown>;
 }
 
@@ -15,6 +16,7 @@ export type FallbackValues<P extends readonly PipelineMember[]> = {
 
 /** A composition of policies; itself a policy. `F` is the union of its fallbacks' values. */
 export interface PipelinePolicy<F = never> {
+  /** Runs `fn` through every policy, outermost first. */
   execute<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F>;
   /** The policies, outermost first (nested pipelines flattened). */
   readonly policies: readonly PipelineMember[];

@@ -34,6 +34,7 @@ export interface RetryBudget {
   recordCall(): void;
   /** Spends one retry if the budget allows it; returns whether it did. */
   tryAcquireRetry(): boolean;
+  /** Calls, retries spent and retries available in the window now. */
   snapshot(): RetryBudgetSnapshot;
 }
 

@@ -17,13 +17,18 @@ export type GiveUpReason = 'max-attempts' | 'max-elapsed' | 'budget' | 'not-retr
 export interface GiveUpEvent {
   /** Attempts made. */
   readonly attempts: number;
+  /** Why it stopped. */
   readonly reason: GiveUpReason;
+  /** The last error, when the last attempt failed. */
   readonly error?: unknown;
+  /** The last result, when `retryOnResult` matched it. */
   readonly result?: unknown;
 }
 
 /** Events of the retry policy, by name. */
 export interface RetryEvents {
+  /** Another attempt was scheduled. */
   retry: RetryEvent;
+  /** The policy gave up. */
   giveUp: GiveUpEvent;
 }

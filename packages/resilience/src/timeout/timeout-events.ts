@@ -8,5 +8,6 @@ export interface TimeoutEvent {
 
 /** Events of the timeout policy, by name. */
 export interface TimeoutEvents {
+  /** A deadline passed. */
   timeout: TimeoutEvent;
 }
