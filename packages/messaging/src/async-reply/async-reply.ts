@@ -85,12 +85,18 @@ export interface AsyncReply {
    * Records a `pending` operation and starts it: in this process right away, or by publishing
    * it for a worker (worker mode). Resolves once the operation is durably recorded (and
    * published). Start workers before accepting: a transport may drop messages published before
-   * its consumer group exists.
+   * its consumer group exists. If publishing fails, the operation is recorded as failed
+   * (`ASYNC_REPLY_NOT_PUBLISHED`) and the error is thrown.
    *
    * @throws UnknownOperationKindError in in-process mode when no handler handles `kind`
    */
   accept<Input = unknown>(kind: string, input: Input, options?: AcceptOptions): Promise<AcceptedOperation>;
-  /** The operation's state, with its result (checked out of the claim check if it was big) or error; `undefined` when unknown or expired. */
+  /**
+   * The operation's state, with its result (checked out of the claim check if it was big) or
+   * error; `undefined` when unknown or expired.
+   *
+   * @throws ClaimCheckIntegrityError when a claimed result's blob is gone or altered
+   */
   status<Result = unknown>(
     id: string,
     options?: { signal?: AbortSignal },
@@ -253,6 +259,24 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
     return { kind: 'done' };
   };
 
+  const markUnpublished = async (id: string, error: unknown) => {
+    const runId = generateId();
+    const now = clock.now();
+    if (!(await store.start(id, { now, runId, leaseUntil: now + leaseMs }))) return;
+    const cause = errorInfo(error);
+    await store.finish(id, {
+      status: 'failed',
+      error: {
+        name: cause.name,
+        message: `The operation could not be published: ${cause.message}`,
+        code: 'ASYNC_REPLY_NOT_PUBLISHED',
+      },
+      now,
+      runId,
+      expiresAt: now + ttlMs,
+    });
+  };
+
   const track = (promise: Promise<void>) => {
     inFlight.add(promise);
     void promise.finally(() => inFlight.delete(promise));
@@ -324,10 +348,16 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
       );
       if (!created) return { id, statusUrl, created: false };
       if (transport) {
-        let message: Envelope = wrap(id, kind, { id, kind, input } satisfies OperationMessage);
-        if (claimCheck)
-          message = await claimCheck.checkIn(message, acceptOptions.signal ? { signal: acceptOptions.signal } : {});
-        await transport.publish(topic, [message], acceptOptions.signal ? { signal: acceptOptions.signal } : {});
+        const signalOption = acceptOptions.signal ? { signal: acceptOptions.signal } : {};
+        try {
+          let message: Envelope = wrap(id, kind, { id, kind, input } satisfies OperationMessage);
+          if (claimCheck) message = await claimCheck.checkIn(message, signalOption);
+          await transport.publish(topic, [message], signalOption);
+        } catch (error) {
+          // No worker will ever see it: record the failure so the status does not stay pending.
+          await markUnpublished(id, error).catch(() => undefined);
+          throw error;
+        }
       } else {
         track(
           run(id, kind, input, 'in-process').then(

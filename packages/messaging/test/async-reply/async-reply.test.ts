@@ -321,6 +321,19 @@ describe('asyncReply (worker mode through a transport)', () => {
     await transport.close();
   });
 
+  it('records an operation it could not publish as failed, and throws', async () => {
+    const transport = memoryTransport();
+    const store = memoryAsyncReplyStore();
+    const broken = { ...transport, publish: () => Promise.reject(new Error('broker down')) };
+    const replies = asyncReply({ store, transport: broken, generateId: () => 'op-1' });
+    await expect(replies.accept('job', {})).rejects.toThrow('broker down');
+    expect(await replies.status('op-1')).toMatchObject({
+      status: 'failed',
+      error: { code: 'ASYNC_REPLY_NOT_PUBLISHED', message: 'The operation could not be published: broker down' },
+    });
+    await transport.close();
+  });
+
   it('needs a transport to start a worker', async () => {
     await expect(asyncReply({ store: memoryAsyncReplyStore() }).worker()).rejects.toMatchObject({
       code: 'ASYNC_REPLY_NO_TRANSPORT',
