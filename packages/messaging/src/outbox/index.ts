@@ -12,4 +12,4 @@ export type {
 export type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
 export type { OutboxRelayOptions, ResolvedOutboxRelayOptions } from './outbox-options.js';
 export { outboxRelayDefaults, resolveOutboxRelayOptions } from './outbox-options.js';
-export { OutboxRelayClosedError, startOutboxRelay } from './outbox-relay.js';
+export { OutboxPublishTimeoutError, OutboxRelayClosedError, startOutboxRelay } from './outbox-relay.js';

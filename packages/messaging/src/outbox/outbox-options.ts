@@ -17,6 +17,12 @@ export interface OutboxRelayOptions {
    * @defaultValue 1_000
    */
   pollIntervalMs?: number;
+  /**
+   * A publish (claim check included) not finished by then counts as failed and is retried; its
+   * signal is aborted. Guards the leadership against a hung broker connection.
+   * @defaultValue 30_000
+   */
+  publishTimeoutMs?: number;
   /** Checks big payloads in (into a blob store) before publishing. */
   claimCheck?: OutboxClaimCheck;
   /**
@@ -35,6 +41,7 @@ export interface OutboxRelayOptions {
 export const outboxRelayDefaults = {
   batchSize: 500,
   pollIntervalMs: 1_000,
+  publishTimeoutMs: 30_000,
   // Full jitter: after a broker outage, relays of different outboxes do not retry in lockstep.
   backoff: exponential({ initialMs: 100, maxMs: 30_000, jitter: 'full' }),
   random: Math.random,
@@ -45,6 +52,7 @@ export interface ResolvedOutboxRelayOptions {
   readonly transport: Pick<Transport, 'publish'>;
   readonly batchSize: number;
   readonly pollIntervalMs: number;
+  readonly publishTimeoutMs: number;
   readonly claimCheck: OutboxClaimCheck | undefined;
   /** Milliseconds to wait after the `attempt`-th consecutive failure (1, 2, …). */
   readonly retryDelay: (attempt: number) => number;
@@ -64,6 +72,9 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
   const pollIntervalMs = given.pollIntervalMs ?? outboxRelayDefaults.pollIntervalMs;
   if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1)
     problems.push(`pollIntervalMs must be a finite number of at least 1 (got ${String(given.pollIntervalMs)})`);
+  const publishTimeoutMs = given.publishTimeoutMs ?? outboxRelayDefaults.publishTimeoutMs;
+  if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs < 1)
+    problems.push(`publishTimeoutMs must be a finite number of at least 1 (got ${String(given.publishTimeoutMs)})`);
   if (given.claimCheck !== undefined && typeof given.claimCheck?.checkIn !== 'function')
     problems.push('claimCheck must have a checkIn(message) function');
   if (given.backoff !== undefined && typeof given.backoff?.delayMs !== 'function')
@@ -76,6 +87,7 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
     transport: given.transport as Pick<Transport, 'publish'>,
     batchSize,
     pollIntervalMs,
+    publishTimeoutMs,
     claimCheck: given.claimCheck,
     retryDelay: retryDelays(given.backoff ?? outboxRelayDefaults.backoff, given.random ?? outboxRelayDefaults.random),
     signal: given.signal,

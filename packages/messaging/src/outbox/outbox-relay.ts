@@ -19,6 +19,17 @@ export class OutboxRelayClosedError extends MessagingError {
   }
 }
 
+/** A publish (with its claim check) that took longer than `publishTimeoutMs`. */
+export class OutboxPublishTimeoutError extends MessagingError {
+  override name = 'OutboxPublishTimeoutError';
+  constructor(
+    readonly topic: string,
+    readonly timeoutMs: number,
+  ) {
+    super('OUTBOX_PUBLISH_TIMEOUT', `Publishing to ${topic} did not finish within ${timeoutMs} ms`);
+  }
+}
+
 /** Throughput is averaged over this window, in one-second buckets. */
 const throughputWindowMs = 10_000;
 
@@ -211,10 +222,12 @@ class Relay implements OutboxRelay {
       const failures: { topic: string; count: number; error: unknown }[] = [];
       for (const [topic, group] of groupByTopic(pending)) {
         try {
-          const messages = claimCheck
-            ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal })))
-            : group.map((record) => record.message);
-          await transport.publish(topic, messages, { signal });
+          await this.withTimeout(topic, async (attemptSignal) => {
+            const messages = claimCheck
+              ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal: attemptSignal })))
+              : group.map((record) => record.message);
+            await transport.publish(topic, messages, { signal: attemptSignal });
+          });
           published.push({ topic, records: group });
         } catch (error) {
           if (signal.aborted) throw signal.reason;
@@ -249,6 +262,41 @@ class Relay implements OutboxRelay {
       // Closing abandons the retry: the rows stay in the outbox for the next leader.
       await delay(clock, retryInMs, this.stopping.signal);
       pending = failed;
+    }
+  }
+
+  /**
+   * Runs one publish under `publishTimeoutMs`. A hung broker connection would otherwise hold the
+   * leadership forever without publishing; on timeout the attempt's signal aborts and the relay
+   * moves on even if the transport ignores it (a late success only makes a duplicate, which
+   * at-least-once allows — the retry republishes in order).
+   */
+  private async withTimeout(topic: string, attempt: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const { clock, publishTimeoutMs } = this.options;
+    const parent = this.publishing.signal;
+    const controller = new AbortController();
+    const onParentAbort = () => controller.abort(parent.reason);
+    parent.addEventListener('abort', onParentAbort, { once: true });
+    let timer: unknown;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = clock.setTimeout(() => {
+        const error = new OutboxPublishTimeoutError(topic, publishTimeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, publishTimeoutMs);
+    });
+    const aborted = new Promise<never>((_resolve, reject) => {
+      if (parent.aborted) reject(parent.reason);
+      else parent.addEventListener('abort', () => reject(parent.reason), { once: true });
+    });
+    // Both losers of the race may reject later; nobody awaits them.
+    timedOut.catch(() => {});
+    aborted.catch(() => {});
+    try {
+      await Promise.race([attempt(controller.signal), timedOut, aborted]);
+    } finally {
+      clock.clearTimeout(timer);
+      parent.removeEventListener('abort', onParentAbort);
     }
   }
 

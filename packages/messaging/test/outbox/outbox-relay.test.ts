@@ -38,6 +38,7 @@ describe('outbox relay options', () => {
           transport: {} as never,
           batchSize: 0,
           pollIntervalMs: Number.NaN,
+          publishTimeoutMs: 0,
           claimCheck: {} as never,
           backoff: 5 as never,
         },
@@ -50,6 +51,7 @@ describe('outbox relay options', () => {
           'transport must have a publish(topic, messages) function',
           'batchSize must be an integer from 1 to 100000 (got 0)',
           'pollIntervalMs must be a finite number of at least 1 (got NaN)',
+          'publishTimeoutMs must be a finite number of at least 1 (got 0)',
           'claimCheck must have a checkIn(message) function',
           'backoff must have a delayMs(input) function (constant, linear or exponential)',
         ],
@@ -199,6 +201,37 @@ describe('outbox relay', () => {
     await clock.advanceAsync(20_000);
     expect(relay.snapshot().throughputPerSecond).toBe(0);
     expect(relay.snapshot().dispatched).toBe(500);
+    await relay.close();
+  });
+
+  it('gives up on a publish that hangs after publishTimeoutMs, aborts its signal and retries', async () => {
+    let hung = true;
+    const signals: AbortSignal[] = [];
+    const published: string[] = [];
+    const { clock, source, relay, events } = setup({
+      publishTimeoutMs: 5_000,
+      backoff: constant({ ms: 100 }),
+      transport: {
+        async publish(_topic, messages, options) {
+          if (options?.signal) signals.push(options.signal);
+          if (hung) return new Promise<void>(() => {}); // a broker connection that never answers
+          published.push(...messages.map(label));
+        },
+      },
+    });
+    source.add(message('k', 1));
+    await clock.advanceAsync(4_999);
+    expect(events.filter((entry) => entry.name === 'outbox-publish-failed')).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(events.find((entry) => entry.name === 'outbox-publish-failed')?.event).toMatchObject({
+      attempt: 1,
+      error: expect.objectContaining({ code: 'OUTBOX_PUBLISH_TIMEOUT', topic: 'orders', timeoutMs: 5_000 }),
+    });
+    expect(signals[0]?.aborted).toBe(true);
+    hung = false;
+    await clock.advanceAsync(100);
+    expect(published).toEqual(['orders:k1']);
+    expect(source.rows).toEqual([]);
     await relay.close();
   });
 
