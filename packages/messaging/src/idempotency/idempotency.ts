@@ -16,7 +16,7 @@ import {
 
 /** What the work passed to {@link Idempotency.run} receives. */
 export interface IdempotentWorkContext {
-  /** Aborts when the caller's signal aborts. */
+  /** The caller's signal (or one that never aborts when the caller gave none). */
   readonly signal: AbortSignal;
   /** The key as the caller passed it. */
   readonly key: string;
@@ -157,10 +157,10 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
     runOptions?: IdempotentRunOptions,
   ): Promise<IdempotentOutcome<T>> => {
     if (typeof key !== 'string' || key === '') throw new TypeError('idempotency key must be a non-empty string');
-    const signal = runOptions?.signal ?? new AbortController().signal;
-    signal.throwIfAborted();
+    const callerSignal = runOptions?.signal;
+    callerSignal?.throwIfAborted();
     const storeKey = prefix + key;
-    const begun = await store.begin(storeKey, fingerprintValue, lockTtlMs, { signal });
+    const begun = await store.begin(storeKey, fingerprintValue, lockTtlMs, callerSignal && { signal: callerSignal });
     if (begun.kind === 'existing') {
       const { record } = begun;
       if (record.fingerprint !== fingerprintValue) {
@@ -180,7 +180,15 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
     const stopRenewing = keepLease(storeKey, leaseToken);
     let value: T;
     try {
-      value = await work({ signal, key });
+      // A signal of our own only if the work asks for one: AbortControllers are not free.
+      let ownSignal: AbortSignal | undefined;
+      value = await work({
+        key,
+        get signal() {
+          ownSignal ??= callerSignal ?? new AbortController().signal;
+          return ownSignal;
+        },
+      });
     } catch (error) {
       stopRenewing();
       if (rememberError(error)) {

@@ -9,10 +9,11 @@ export interface MemoryIdempotencyStoreOptions {
   /** Makes lease tokens; must return unguessable, unique strings. @defaultValue `crypto.randomUUID` */
   generateToken?: () => string;
   /**
-   * Expired records are dropped when touched, and all of them every `sweepEvery` writes, so the
-   * map does not grow with keys nobody asks for again. @defaultValue 1000
+   * Expired records are dropped when touched, and each write also checks this many of the oldest
+   * records, so the map does not grow with keys nobody asks for again while no write ever pays
+   * for a scan of the whole map. @defaultValue 4
    */
-  sweepEvery?: number;
+  sweepPerWrite?: number;
 }
 
 type StoredRecord =
@@ -38,9 +39,10 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
 } {
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
-  const sweepEvery = options.sweepEvery ?? 1000;
+  const sweepPerWrite = options.sweepPerWrite ?? 4;
   const records = new Map<string, StoredRecord>();
-  let writes = 0;
+  // A live iterator over the map (insertion order), advanced a few entries per write.
+  let cursor: Iterator<[string, StoredRecord]> = records.entries();
   let closed = false;
 
   const isLive = (record: StoredRecord, now: number): boolean =>
@@ -67,8 +69,17 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
   };
 
   const wrote = () => {
-    writes += 1;
-    if (writes % sweepEvery === 0) sweep();
+    const now = clock.now();
+    for (let checked = 0; checked < sweepPerWrite; checked++) {
+      let next = cursor.next();
+      if (next.done) {
+        cursor = records.entries();
+        next = cursor.next();
+        if (next.done) return;
+      }
+      const [key, record] = next.value;
+      if (!isLive(record, now)) records.delete(key);
+    }
   };
 
   const check = (signal: AbortSignal | undefined) => {

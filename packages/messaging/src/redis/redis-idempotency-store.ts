@@ -4,7 +4,9 @@ import type { Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginScript from './lua/idempotency-begin.lua';
+import beginBatchScript from './lua/idempotency-begin-batch.lua';
 import completeScript from './lua/idempotency-complete.lua';
+import completeBatchScript from './lua/idempotency-complete-batch.lua';
 import getScript from './lua/idempotency-get.lua';
 import releaseScript from './lua/idempotency-release.lua';
 import renewScript from './lua/idempotency-renew.lua';
@@ -17,12 +19,27 @@ export interface RedisIdempotencyStoreOptions {
   clock?: Clock;
   /** Makes lease tokens; must return unguessable, unique strings. @defaultValue `crypto.randomUUID` */
   generateToken?: () => string;
+  /**
+   * Sends the `begin`s (and the `complete`s) that concurrent callers issue in the same tick as
+   * one script call over all their keys, instead of one call each: every caller still waits for
+   * one round trip, but Redis and the client do far less work per call under load. Ignored (off)
+   * for Redis Cluster, where keys of one call must share a slot.
+   * @defaultValue true
+   */
+  batch?: boolean;
+  /** The most keys in one batched call. @defaultValue 128 */
+  maxBatchSize?: number;
 }
 
 /** The defaults of {@link RedisIdempotencyStoreOptions}. */
-export const redisIdempotencyStoreDefaults = { keyPrefix: 'bulwark:idempotency:' } as const;
+export const redisIdempotencyStoreDefaults = {
+  keyPrefix: 'bulwark:idempotency:',
+  batch: true,
+  maxBatchSize: 128,
+} as const;
 
-type RecordReply = [string | null, string | null, string | null, string | null, number];
+/** `{ value, pttl }` of a live record, as the scripts return it. */
+type RecordReply = [string | null, number];
 
 // Names under which the scripts are defined on the user's client. Versioned so that two library
 // versions sharing a client never run each other's scripts.
@@ -32,16 +49,58 @@ const commands = {
   release: 'bulwarkIdempotencyReleaseV1',
   renew: 'bulwarkIdempotencyRenewV1',
   get: 'bulwarkIdempotencyGetV1',
+  beginBatch: 'bulwarkIdempotencyBeginBatchV1',
+  completeBatch: 'bulwarkIdempotencyCompleteBatchV1',
 } as const;
+
+interface Queued<Item, Result> {
+  readonly item: Item;
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Collects the calls made in one tick and sends them as batches of at most `maxSize`. Flushed
+ * on `process.nextTick`, which runs once every promise continuation of the current tick has run:
+ * the callers woken by one burst of replies all land in the same batch, and none waits for a timer.
+ */
+function tickBatcher<Item, Result>(
+  maxSize: number,
+  send: (items: readonly Item[]) => Promise<readonly Result[]>,
+): (item: Item) => Promise<Result> {
+  let queue: Queued<Item, Result>[] = [];
+  const flush = () => {
+    const taken = queue;
+    queue = [];
+    for (let start = 0; start < taken.length; start += maxSize) {
+      const batch = taken.slice(start, start + maxSize);
+      send(batch.map((entry) => entry.item)).then(
+        (results) => {
+          batch.forEach((entry, index) => entry.resolve(results[index] as Result));
+        },
+        (error: unknown) => {
+          for (const entry of batch) entry.reject(error);
+        },
+      );
+    }
+  };
+  return (item) =>
+    new Promise<Result>((resolve, reject) => {
+      if (queue.length === 0) process.nextTick(flush);
+      queue.push({ item, resolve, reject });
+    });
+}
 
 type ScriptCommand = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 /**
  * The Redis {@link IdempotencyStore}, over the user's `ioredis` client (never closed by the store).
- * Each record is one hash whose Redis expiry is its lease or its ttl, so expired records vanish
+ * Each record is one string key whose Redis expiry is its lease or its ttl, so expired records vanish
  * by themselves and a crashed holder's key is free once its lease runs out. `begin` and
  * `complete` are one script call each (one round trip; ioredis sends `EVALSHA` and falls back to
- * `EVAL` after a `NOSCRIPT`). Works with Redis Cluster: a record is a single key.
+ * `EVAL` after a `NOSCRIPT`); with `batch` (the default) the calls of concurrent callers made in
+ * the same tick share one script call. Works with Redis Cluster (without batching): a record is
+ * a single key.
  *
  * @example
  * ```ts
@@ -66,21 +125,87 @@ export function redisIdempotencyStore(
     [commands.release, releaseScript],
     [commands.renew, renewScript],
     [commands.get, getScript],
+    [commands.beginBatch, beginBatchScript],
+    [commands.completeBatch, completeBatchScript],
   ] as const;
   const client = redis as unknown as Record<string, ScriptCommand | undefined>;
   for (const [name, lua] of scripts) {
-    if (typeof client[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
+    if (typeof client[name] !== 'function') {
+      // The batch scripts take a variable number of keys, passed first in each call.
+      const numberOfKeys = name === commands.beginBatch || name === commands.completeBatch ? undefined : 1;
+      redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+    }
   }
+  const batching =
+    (options.batch ?? redisIdempotencyStoreDefaults.batch) && !(redis as { isCluster?: boolean }).isCluster;
+  const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
+  const callBatch = (name: string, keys: readonly string[], args: readonly (string | number)[]) =>
+    (client[name] as (...parts: (string | number)[]) => Promise<unknown>).call(
+      redis,
+      keys.length,
+      ...keys.map((key) => keyPrefix + key),
+      ...args,
+    ) as Promise<unknown[]>;
+  // Leases of one batch share one length; begins with different leases go to different batches.
+  const beginBatchers = new Map<number, (item: { key: string; value: string }) => Promise<1 | RecordReply>>();
+  const beginBatcher = (leaseMs: number) => {
+    let batcher = beginBatchers.get(leaseMs);
+    if (!batcher) {
+      batcher = tickBatcher(
+        maxBatchSize,
+        (items) =>
+          callBatch(
+            commands.beginBatch,
+            items.map((item) => item.key),
+            [...items.map((item) => item.value), leaseMs],
+          ) as Promise<(1 | RecordReply)[]>,
+      );
+      beginBatchers.set(leaseMs, batcher);
+    }
+    return batcher;
+  };
+  const completeBatcher = tickBatcher<{ key: string; leaseToken: string; outcome: string; ttlMs: number }, number>(
+    maxBatchSize,
+    (items) =>
+      callBatch(
+        commands.completeBatch,
+        items.map((item) => item.key),
+        items.flatMap((item) => [item.leaseToken, item.outcome, item.ttlMs]),
+      ) as Promise<number[]>,
+  );
   const call = (name: string, key: string, ...args: (string | number)[]) =>
     (client[name] as ScriptCommand).call(redis, keyPrefix + key, ...args);
 
-  const toRecord = (reply: RecordReply): IdempotencyRecord => {
-    const [status, fingerprint, leaseToken, outcome, pttl] = reply;
+  const toRecord = (reply: RecordReply): IdempotencyRecord | undefined => {
+    const [value, pttl] = reply;
+    if (value === null) return undefined;
     // PTTL is -1 only for a key without expiry, which this store never writes.
     const until = clock.now() + Math.max(0, Number(pttl));
-    return status === 'c'
-      ? { status: 'completed', fingerprint: fingerprint ?? '', outcome: outcome ?? '', expiresAt: until }
-      : { status: 'in-progress', fingerprint: fingerprint ?? '', leaseToken: leaseToken ?? '', leaseExpiresAt: until };
+    if (value[0] === 'p') {
+      const newline = value.indexOf('\n');
+      return {
+        status: 'in-progress',
+        fingerprint: value.slice(newline + 1),
+        leaseToken: value.slice(1, newline),
+        leaseExpiresAt: until,
+      };
+    }
+    // 'c' .. byteLength(fingerprint) .. ':' .. fingerprint .. outcome
+    const colon = value.indexOf(':');
+    const fingerprintBytes = Number(value.slice(1, colon));
+    const rest = value.slice(colon + 1);
+    const candidate = rest.slice(0, fingerprintBytes);
+    if (Buffer.byteLength(candidate, 'utf8') === fingerprintBytes) {
+      // All one-byte characters (the usual hex fingerprint): characters and bytes line up.
+      return { status: 'completed', fingerprint: candidate, outcome: rest.slice(fingerprintBytes), expiresAt: until };
+    }
+    const bytes = Buffer.from(rest, 'utf8');
+    return {
+      status: 'completed',
+      fingerprint: bytes.subarray(0, fingerprintBytes).toString('utf8'),
+      outcome: bytes.subarray(fingerprintBytes).toString('utf8'),
+      expiresAt: until,
+    };
   };
 
   let closed = false;
@@ -92,13 +217,24 @@ export function redisIdempotencyStore(
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);
       const leaseToken = generateToken();
-      const reply = (await call(commands.begin, key, fingerprint, leaseToken, Math.ceil(leaseMs))) as 1 | RecordReply;
-      if (reply === 1) return { kind: 'acquired', leaseToken };
-      return { kind: 'existing', record: toRecord(reply as RecordReply) };
+      if (leaseToken.includes('\n')) throw new Error('redisIdempotencyStore lease tokens may not contain a newline');
+      const value = `p${leaseToken}\n${fingerprint}`;
+      const lease = Math.ceil(leaseMs);
+      for (;;) {
+        const reply = batching
+          ? await beginBatcher(lease)({ key, value })
+          : ((await call(commands.begin, key, value, lease)) as 1 | RecordReply);
+        if (reply === 1) return { kind: 'acquired', leaseToken };
+        const record = toRecord(reply as RecordReply);
+        // No record: it expired between the failed SET NX and the GET; try again.
+        if (record) return { kind: 'existing', record };
+      }
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
-      return (await call(commands.complete, key, leaseToken, outcome, Math.ceil(ttlMs))) === 1;
+      const ttl = Math.ceil(ttlMs);
+      if (batching) return (await completeBatcher({ key, leaseToken, outcome, ttlMs: ttl })) === 1;
+      return (await call(commands.complete, key, leaseToken, outcome, ttl)) === 1;
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);

@@ -30,23 +30,25 @@ async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
 }
 
 await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) => {
-  idempotencyStoreConformance(
-    'redis',
-    async () => {
-      const redis = new Redis(url, { lazyConnect: false });
-      const keyPrefix = `${uniqueName('idem')}:`;
-      return {
-        store: redisIdempotencyStore(redis, { keyPrefix }),
-        now: () => Date.now(),
-        elapse: (ms) => sleep(ms),
-        async close() {
-          await deleteByPrefix(redis, keyPrefix);
-          await redis.quit();
-        },
-      };
-    },
-    { renew: true, timeUnitMs: 100 },
-  );
+  for (const batch of [true, false]) {
+    idempotencyStoreConformance(
+      batch ? 'redis (batched)' : 'redis (one script call per operation)',
+      async () => {
+        const redis = new Redis(url, { lazyConnect: false });
+        const keyPrefix = `${uniqueName('idem')}:`;
+        return {
+          store: redisIdempotencyStore(redis, { keyPrefix, batch }),
+          now: () => Date.now(),
+          elapse: (ms) => sleep(ms),
+          async close() {
+            await deleteByPrefix(redis, keyPrefix);
+            await redis.quit();
+          },
+        };
+      },
+      { renew: true, timeUnitMs: 100 },
+    );
+  }
 
   let redis: Redis;
   const keyPrefix = `${uniqueName('idem')}:`;
@@ -58,11 +60,11 @@ await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) =
     await redis.quit();
   });
 
-  it('keeps each record in one hash under the key prefix, expiring with its lease', async () => {
+  it('keeps each record in one key under the key prefix, expiring with its lease', async () => {
     const store = redisIdempotencyStore(redis, { keyPrefix });
     const begun = await store.begin('order-1', 'fp', 5_000);
     expect(begun.kind).toBe('acquired');
-    expect(await redis.hgetall(`${keyPrefix}order-1`)).toMatchObject({ s: 'p', f: 'fp' });
+    if (begun.kind === 'acquired') expect(await redis.get(`${keyPrefix}order-1`)).toBe(`p${begun.leaseToken}\nfp`);
     const pttl = await redis.pttl(`${keyPrefix}order-1`);
     expect(pttl).toBeGreaterThan(4_000);
     expect(pttl).toBeLessThanOrEqual(5_000);
@@ -89,6 +91,47 @@ await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) =
       privateRedis.disconnect();
       server.kill();
     }
+  });
+
+  it('batches concurrent begins and completes across many keys, one acquirer per key', async () => {
+    const store = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}batch:`, maxBatchSize: 16 });
+    const keys = Array.from({ length: 300 }, (_, index) => `k${index % 100}`);
+    const begun = await Promise.all(keys.map((key) => store.begin(key, `fp-${key}`, 5_000)));
+    const acquired = begun.flatMap((result, index) =>
+      result.kind === 'acquired' ? [{ key: keys[index] as string, result }] : [],
+    );
+    expect(acquired.map((entry) => entry.key).sort()).toEqual(
+      Array.from({ length: 100 }, (_, index) => `k${index}`).sort(),
+    );
+    for (const result of begun) {
+      if (result.kind === 'existing') expect(result.record.status).toBe('in-progress');
+    }
+    const completed = await Promise.all(
+      acquired.map(({ key, result }) =>
+        result.kind === 'acquired' ? store.complete(key, result.leaseToken, `outcome-${key}`, 5_000) : false,
+      ),
+    );
+    expect(completed.every(Boolean)).toBe(true);
+    expect(await store.get('k42')).toMatchObject({
+      status: 'completed',
+      fingerprint: 'fp-k42',
+      outcome: 'outcome-k42',
+    });
+    const again = await Promise.all([store.begin('k7', 'fp-k7', 5_000), store.begin('k7', 'other', 5_000)]);
+    expect(again.map((result) => result.kind === 'existing' && result.record.status)).toEqual([
+      'completed',
+      'completed',
+    ]);
+  });
+
+  it('keeps fingerprints and outcomes with any characters apart', async () => {
+    const store = redisIdempotencyStore(redis, { keyPrefix });
+    const fingerprint = 'ünï:çødé\n12:';
+    const begun = await store.begin('odd', fingerprint, 5_000);
+    if (begun.kind !== 'acquired') throw new Error('expected to acquire');
+    expect(await store.complete('odd', begun.leaseToken, '7:🚀\nout', 5_000)).toBe(true);
+    expect(await store.get('odd')).toMatchObject({ status: 'completed', fingerprint, outcome: '7:🚀\nout' });
+    expect(await store.begin('odd', 'x', 5_000)).toMatchObject({ kind: 'existing', record: { fingerprint } });
   });
 
   it('lets two stores share one client', async () => {
