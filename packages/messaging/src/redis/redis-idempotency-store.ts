@@ -76,7 +76,7 @@ function tickBatcher<Item, Result>(
       const batch = taken.slice(start, start + maxSize);
       send(batch.map((entry) => entry.item)).then(
         (results) => {
-          batch.forEach((entry, index) => entry.resolve(results[index] as Result));
+          for (const [index, entry] of batch.entries()) entry.resolve(results[index] as Result);
         },
         (error: unknown) => {
           for (const entry of batch) entry.reject(error);
