@@ -1,3 +1,4 @@
+import { constant, retry } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -320,6 +321,33 @@ describe('sagaOrchestrator', () => {
       [2, 'attempt 2 failed'],
     ]);
     expect(attempts).toBe(3);
+  });
+
+  it('takes a retry policy of @bulwark/resilience: attempts spaced by its backoff, then the step fails for good', async () => {
+    const clock = manualClock();
+    const times: number[] = [];
+    let undone = 0;
+    const saga = defineSaga<null>('resilient')
+      .step('first', { execute: () => 'ok', compensate: () => void undone++ })
+      .step('charge', {
+        retry: retry({ maxAttempts: 3, backoff: constant({ ms: 200 }), clock }),
+        execute: ({ attempt }) => {
+          times.push(clock.now());
+          throw new Error(`down ${attempt}`);
+        },
+      });
+    const sagas = track(sagaOrchestrator({ log: memorySagaLog(), sagas: [saga], clock, recoverEveryMs: false }));
+    await sagas.start(saga, null, { id: 'rp1' });
+    await clock.advanceAsync(1_000);
+    expect(await sagas.wait('rp1')).toMatchObject({ status: 'compensated', error: { message: 'down 3' } });
+    expect(times).toEqual([0, 200, 400]);
+    expect(undone).toBe(1);
+    const attempts = (await sagas.history('rp1')).filter((entry) => entry.kind === 'step-attempt-failed');
+    expect(attempts.map((entry) => [entry.attempt, entry.at])).toEqual([
+      [1, 0],
+      [2, 200],
+      [3, 400],
+    ]);
   });
 
   it('fails a step that outlives timeoutMs and compensates', async () => {
