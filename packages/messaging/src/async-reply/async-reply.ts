@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { type Clock, delay, systemClock } from '@bulwark/resilience';
 import { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, type Claim } from '../claim-check/claim-check.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -185,6 +186,8 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
   const inFlight = new Set<Promise<void>>();
   const workers = new Set<Subscription>();
   const shutdown = new AbortController();
+  // Every running handler may listen to this one signal; hundreds at once are expected.
+  setMaxListeners(0, shutdown.signal);
   const events = new AsyncReplyEmitter();
   let closed = false;
 

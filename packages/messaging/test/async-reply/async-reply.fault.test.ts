@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { asyncReply } from '@bulwark/messaging';
+import { postgresAsyncReplyStore, postgresTransport } from '@bulwark/messaging/postgres';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repositoryRoot = join(here, '../../../..');
+const childScript = relative(repositoryRoot, join(here, 'fixtures/async-reply-worker-child.ts'));
+const register = relative(repositoryRoot, join(repositoryRoot, 'tools/assets/register.mjs'));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function startWorker(args: readonly string[]): { process: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', `./${register}`, childScript, ...args],
+    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stderr?.on('data', (chunk) => process.stderr.write(`[worker ${child.pid}] ${chunk}`));
+  const ready = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (line === 'ready') resolve();
+    });
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { process: child, ready, exited };
+}
+
+await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ postgres: url }) => {
+  const table = uniqueName('ar_fault_messages');
+  const storeTable = uniqueName('ar_fault_ops');
+  const applicationName = uniqueName('ar_fault');
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => {});
+    await postgresTransport(pool, { table, listen: false }).migrate();
+    await postgresTransport(pool, { table, listen: false }).declareGroup('bulwark.async-reply', 'workers');
+    await postgresAsyncReplyStore(pool, { table: storeTable }).migrate();
+  });
+  afterAll(async () => {
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_groups", "${storeTable}"`);
+    await pool.end();
+  });
+
+  it('a worker killed mid-run loses no operation: another takes each over after the lease, once', async () => {
+    const transport = postgresTransport(pool, { table, listen: false });
+    const store = postgresAsyncReplyStore(pool, { table: storeTable });
+    const api = asyncReply({ store, transport, leaseMs: 2_000 });
+    const doomed = startWorker([url, table, storeTable, 'hang', applicationName]);
+    await doomed.ready;
+
+    const total = 20;
+    const accepted = await Promise.all(Array.from({ length: total }, (_, n) => api.accept('double', { n })));
+    const statuses = () => Promise.all(accepted.map(({ id }) => api.status<{ doubled: number; pid: number }>(id)));
+    for (let turn = 0; turn < 200 && !(await statuses()).every((state) => state?.status === 'running'); turn++) {
+      await sleep(50);
+    }
+    expect((await statuses()).map((state) => state?.status)).toEqual(Array(total).fill('running'));
+
+    doomed.process.kill('SIGKILL');
+    await doomed.exited;
+    const rescuer = startWorker([url, table, storeTable, 'work', applicationName]);
+    await rescuer.ready;
+    for (let turn = 0; turn < 300 && !(await statuses()).every((state) => state?.status === 'succeeded'); turn++) {
+      await sleep(50);
+    }
+    const states = await statuses();
+    expect(states.map((state) => (state?.status === 'succeeded' ? state.result.doubled : state?.status))).toEqual(
+      Array.from({ length: total }, (_, n) => n * 2),
+    );
+    // Every operation was started by the killed worker, then once more by the rescuer.
+    expect(states.map((state) => state?.attempts)).toEqual(Array(total).fill(2));
+    expect(new Set(states.map((state) => (state?.status === 'succeeded' ? state.result.pid : 0)))).toEqual(
+      new Set([rescuer.process.pid]),
+    );
+    rescuer.process.kill('SIGTERM');
+    await rescuer.exited;
+    await transport.close();
+  });
+});
