@@ -4,6 +4,8 @@
 --   $2  text    group
 --   $3  int     most rows to claim (the subscriber's free slots)
 --   $4  float8  visibility timeout in ms
+--   $5  text    synchronous_commit for this transaction: 'off' unless the user asked for
+--               synchronous settlements (see transport-ack.sql for why 'off' is safe)
 -- Returns the claimed rows (id, body, delivery_count), in no particular order.
 --
 -- FOR UPDATE SKIP LOCKED lets competing subscribers claim side by side without waiting on each
@@ -25,6 +27,6 @@ WITH candidates AS (
 UPDATE {{table}} m
 SET visible_at = now() + make_interval(secs => $4::float8 / 1000),
     delivery_count = m.delivery_count + 1
-FROM candidates
+FROM candidates, (SELECT set_config('synchronous_commit', $5, true)) AS commit_mode
 WHERE m.id = candidates.id
 RETURNING m.id, m.body, m.delivery_count

@@ -1,11 +1,12 @@
 -- postgresTransport.publish(): stores a batch of messages, one row per message per consumer group
--- of the topic, in publish order, and wakes the subscribers (NOTIFY is sent at commit).
+-- of the topic, in publish order. The wake-up NOTIFY is sent by transport-notify.sql after the
+-- commit, not here: a transaction that notifies holds a database-wide lock through its commit
+-- (and its WAL fsync), which would serialize concurrent publishers and defeat group commit.
 --   $1  text     topic
 --   $2  text[]   message ids
 --   $3  text[]   ordering keys (NULL where the message has none)
 --   $4  bytea[]  serialized envelopes
 --   $5  float8   delay in ms before the messages become visible (0: at once)
---   $6  text     the NOTIFY channel
 -- Returns one row: inserted (rows written; 0 when the topic has no group yet).
 WITH groups AS (
   SELECT group_name FROM {{groupsTable}} WHERE topic = $1
@@ -18,5 +19,4 @@ WITH groups AS (
   ORDER BY batch.position, g.group_name
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted)::int AS inserted,
-       CASE WHEN EXISTS (SELECT 1 FROM groups) THEN pg_notify($6, $1) END AS notified
+SELECT count(*)::int AS inserted FROM inserted

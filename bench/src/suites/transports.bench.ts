@@ -1,0 +1,126 @@
+// End-to-end throughput of the transports: one operation = publish one 1 KB message, the
+// subscriber's handler runs, the delivery is acked; the caller's promise resolves after the ack.
+// `concurrency` callers keep that many messages in flight (the subscription's prefetch matches).
+//
+// HOOKS for other adapters — add an entry, nothing else changes:
+// - `transportTargets`: a Bulwark Transport (redis-streams, amqp, …): how to make it and dispose of it.
+// - `peerTargets`: a peer library measured on the same terms (e.g. BullMQ processing the same
+//   no-op jobs on the same Redis): a factory returning `run` (one publish → handled → acked) and `dispose`.
+import { randomUUID } from 'node:crypto';
+import { createEnvelope, type Delivery, memoryTransport, type Transport } from '@bulwark/messaging';
+import { postgresTransport } from '@bulwark/messaging/postgres';
+import pg from 'pg';
+import type { BenchmarkDefinition, Subject } from '../harness.js';
+
+const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const payload = { data: 'x'.repeat(1_000) };
+const concurrencies = [1, 32] as const;
+
+/** A resource the teardown must release. */
+type Dispose = () => Promise<void>;
+
+/** A Bulwark transport under benchmark. */
+export interface TransportTarget {
+  make(): Promise<{ transport: Transport; dispose: Dispose }>;
+}
+
+/** A peer library under benchmark: `run` publishes one job and resolves once it is processed and acked. */
+export interface PeerTarget {
+  make(concurrency: number): Promise<{ run: () => Promise<void>; dispose: Dispose }>;
+}
+
+export const transportTargets: Record<string, TransportTarget> = {
+  memory: {
+    async make() {
+      const transport = memoryTransport();
+      return { transport, dispose: () => transport.close({ deadlineMs: 0 }) };
+    },
+  },
+  postgres: {
+    async make() {
+      const pool = new pg.Pool({
+        connectionString: databaseUrl,
+        max: 12,
+        application_name: 'bulwark-bench-transports',
+      });
+      pool.on('error', () => {});
+      const table = `bench_messages_${process.pid}`;
+      const transport = postgresTransport(pool, { table });
+      await transport.migrate();
+      return {
+        transport,
+        dispose: async () => {
+          await transport.close({ deadlineMs: 0 });
+          await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_groups"`);
+          await pool.end();
+        },
+      };
+    },
+  },
+  // 'redis-streams': { make: async () => { … redisStreamsTransport(redis) … } },  (issue: transports, Redis/AMQP)
+  // amqp: { make: async () => { … amqpTransport(connection) … } },
+};
+
+export const peerTargets: Record<string, PeerTarget> = {
+  // bullmq: { make: async (concurrency) => { … Queue + Worker on the same Redis, no-op processor … } },
+};
+
+const disposers: Dispose[] = [];
+
+/** One publish → handler → ack round trip per `run`, on a fresh topic of `transport`. */
+async function endToEnd(transport: Transport, concurrency: number): Promise<Subject> {
+  const topic = `bench.${randomUUID()}`;
+  const waiting = new Map<string, () => void>();
+  const subscription = await transport.subscribe(
+    topic,
+    'bench',
+    async (delivery: Delivery) => {
+      await delivery.ack();
+      waiting.get(delivery.message.id)?.();
+      waiting.delete(delivery.message.id);
+    },
+    { prefetch: concurrency },
+  );
+  disposers.push(() => subscription.close({ deadlineMs: 0 }));
+  return {
+    run: async () => {
+      const message = createEnvelope({ topic, type: 'bench.message', payload });
+      const handled = new Promise<void>((resolve) => waiting.set(message.id, resolve));
+      await transport.publish(topic, [message]);
+      await handled;
+    },
+  };
+}
+
+function definition(concurrency: number): BenchmarkDefinition {
+  const subjects: BenchmarkDefinition['subjects'] = {};
+  for (const [name, target] of Object.entries(transportTargets)) {
+    subjects[name] = async () => {
+      const { transport, dispose } = await target.make();
+      disposers.push(dispose);
+      return endToEnd(transport, concurrency);
+    };
+  }
+  for (const [name, target] of Object.entries(peerTargets)) {
+    subjects[name] = async () => {
+      const { run, dispose } = await target.make(concurrency);
+      disposers.push(dispose);
+      return { run };
+    };
+  }
+  return {
+    name: `transports.e2e.c${concurrency}`,
+    description: 'publish → handler → ack of one 1 KB message, messages/s',
+    mode: concurrency === 1 ? { kind: 'op' } : { kind: 'concurrent', concurrency },
+    operations: concurrency === 1 ? 400 : 2_000,
+    rounds: 5,
+    subjects,
+    teardown: async () => {
+      // Subscriptions first (pushed after their transport), then transports, pools and tables.
+      for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
+    },
+  };
+}
+
+const definitions: BenchmarkDefinition[] = concurrencies.map(definition);
+export default definitions;
