@@ -22,6 +22,11 @@ export interface ShopConfig {
   /** Public URL of the payment provider when it runs as its own process (`--role payment`). */
   paymentUrl?: string;
   logLevel: string;
+  /**
+   * Prefix of every queue, stream, key and exchange the shop uses on shared Redis/RabbitMQ
+   * servers, so several shops (or test runs) can share one server (SHOP_NAMESPACE).
+   */
+  namespace: string;
   /** Consumer retry delays before dead-lettering (SHOP_RETRY_DELAYS_MS="1000,5000,15000"). */
   retryDelaysMs: number[];
   /** How long the payment breaker stays open before a probe (SHOP_BREAKER_HALF_OPEN_MS). */
@@ -90,9 +95,12 @@ export function loadConfig(
     role: parseRole(argv),
     jwtSecret: jwtSecret(env, dataDir),
     logLevel: env.LOG_LEVEL ?? 'info',
+    namespace: env.SHOP_NAMESPACE ?? 'eshop',
     retryDelaysMs: parseDelays(env.SHOP_RETRY_DELAYS_MS ?? '1000,5000,15000'),
     breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),
   };
+  if (!/^[a-z0-9_-]{1,40}$/i.test(config.namespace))
+    throw new ConfigError(`SHOP_NAMESPACE must be 1–40 letters, digits, _ or -; got "${config.namespace}"`);
   if (!(config.breakerHalfOpenMs > 0))
     throw new ConfigError(
       `SHOP_BREAKER_HALF_OPEN_MS must be a positive number; got "${env.SHOP_BREAKER_HALF_OPEN_MS}"`,

@@ -27,6 +27,7 @@ import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
 import { faultsRoutes } from './ops/faults-routes.js';
+import { registerHttpMetrics, registerShopMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/ops-routes.js';
 import { orderSaga } from './orders/order-saga.js';
 import { startOrderWorker } from './orders/order-worker.js';
@@ -83,7 +84,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     let rateLimitStore: RateLimitStore;
     if (redis) {
       const { redisRateLimitStore } = await import('@bulwark/resilience/redis');
-      rateLimitStore = redisRateLimitStore(redis, { prefix: 'eshop:rate:' });
+      rateLimitStore = redisRateLimitStore(redis, { prefix: `${config.namespace}:rate:` });
     } else {
       const store = postgresRateLimitStore(pool, { table: 'eshop_rate_limits' });
       await store.migrate();
@@ -164,6 +165,13 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
+    registerShopMetrics(metrics, {
+      pool,
+      payments,
+      outbox: messaging.outbox,
+      sagas,
+      queueDepth: () => messaging.queueDepth(),
+    });
     const serveApi = runs(config, 'api');
     const app = await buildApp({
       config,
@@ -194,6 +202,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       },
       plugins: [
         async (instance) => {
+          registerHttpMetrics(instance, metrics);
           if (!serveApi) return;
           await instance.register(idempotencyKeyPlugin, {
             store: messaging.idempotencyStore,

@@ -36,6 +36,14 @@ describe('chaos', () => {
     (await shop.pool.query("SELECT stock, reserved, sold, initial_stock FROM shop_products WHERE id = 'headlamp'"))
       .rows[0];
   const setFaults = (body: unknown) => shop.request('POST', '/ops/faults', { token: admin, body });
+  const breakerState = async () =>
+    (
+      (await (await shop.request('GET', '/ops/status', { token: admin })).json()) as {
+        breakers: Array<{ state: string }>;
+      }
+    ).breakers[0]?.state;
+  /** The breaker admits a probe once its half-open delay has passed. */
+  const breakerAdmits = () => eventually(breakerState, (state) => state !== 'open');
 
   beforeAll(async () => {
     shop = await startTestShop({ SHOP_RETRY_DELAYS_MS: '100,200', SHOP_BREAKER_HALF_OPEN_MS: '1000' });
@@ -90,6 +98,7 @@ describe('chaos', () => {
     expect(after.reserved).toBe(before.reserved);
 
     await setFaults({ reset: true });
+    expect(await breakerAdmits()).not.toBe('open');
     const recovered = await placeOrder('after-recovery');
     const state = await eventually(
       () => orderState(recovered.statusUrl),
@@ -101,6 +110,7 @@ describe('chaos', () => {
   });
 
   it('a declined card compensates at once, without retries', async () => {
+    expect(await breakerAdmits()).not.toBe('open');
     await setFaults({ target: 'payment', settings: { declineRate: 1 } });
     const order = await placeOrder('declined');
     const state = await eventually(

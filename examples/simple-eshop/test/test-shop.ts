@@ -1,5 +1,7 @@
 // Starts a whole shop on a random port for a test file: on a fresh database of the real
-// PostgreSQL server when SHOP_TEST_DATABASE=server (CI does both), else on embedded PostgreSQL.
+// PostgreSQL server when SHOP_TEST_DATABASE=server, else on embedded PostgreSQL; with
+// SHOP_TEST_BROKERS=redis (Redis Streams, Redis stores) or amqp (RabbitMQ + Redis stores) on the
+// real servers, under a namespace of its own. CI runs the suite in each of these modes.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,14 @@ export async function startTestShop(env: Record<string, string> = {}): Promise<T
       await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await dropper.end();
     };
+  }
+  const brokers = process.env.SHOP_TEST_BROKERS;
+  if (brokers === 'redis' || brokers === 'amqp') {
+    shopEnv.REDIS_URL = serverUrl('redis');
+    shopEnv.SHOP_NAMESPACE = uniqueName('eshop');
+    if (brokers === 'amqp') shopEnv.AMQP_URL = serverUrl('amqp');
+  } else if (brokers) {
+    throw new Error(`SHOP_TEST_BROKERS must be redis or amqp; got "${brokers}"`);
   }
   const shop = await startShop(loadConfig(shopEnv, []), shopEnv);
   return {

@@ -59,5 +59,9 @@ describe('users and sessions over HTTP', () => {
       expect.arrayContaining(['/api/users', '/api/sessions', '/api/products', '/api/cart']),
     );
     expect((await shop.request('GET', '/health/ready')).status).toBe(200);
+    const metrics = await (await shop.request('GET', '/metrics')).text();
+    expect(metrics).toMatch(/shop_http_requests_total\{method="GET",route="\/api\/products",status="200"\} \d+/);
+    expect(metrics).toContain('shop_circuit_breaker_state{breaker="payments"} 0');
+    expect(metrics).toMatch(/shop_outbox_pending_messages \d+/);
   });
 });

@@ -58,12 +58,12 @@ export async function openMessaging(
     const url = config.amqpUrl;
     // A connection factory lets the transport reconnect after the broker restarts.
     transport = amqpTransport(() => amqp.connect(url, { clientProperties: { connection_name: 'simple-eshop' } }), {
-      queuePrefix: 'eshop:',
-      exchange: 'eshop',
+      queuePrefix: `${config.namespace}:`,
+      exchange: config.namespace,
     });
   } else if (redis) {
     const { redisStreamsTransport } = await import('@bulwark/messaging/redis');
-    transport = redisStreamsTransport(redis, { keyPrefix: 'eshop:stream:' });
+    transport = redisStreamsTransport(redis, { keyPrefix: `${config.namespace}:stream:` });
   } else {
     const postgres = postgresTransport(pool, { table: 'eshop_messages' });
     await postgres.migrate();
@@ -85,7 +85,7 @@ export async function openMessaging(
     const { bucket, ...connection } = config.s3;
     const client = new Client({ ...connection, pathStyle: true });
     if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
-    blobs = s3BlobStore(client, { bucket, prefix: 'claims/' });
+    blobs = s3BlobStore(client, { bucket, prefix: `${config.namespace}/claims/` });
   } else {
     blobs = fsBlobStore({ dir: join(config.dataDir, 'blobs') });
   }
@@ -94,7 +94,7 @@ export async function openMessaging(
   let idempotencyStore: IdempotencyStore;
   if (redis) {
     const { redisIdempotencyStore } = await import('@bulwark/messaging/redis');
-    idempotencyStore = redisIdempotencyStore(redis, { keyPrefix: 'eshop:idempotency:' });
+    idempotencyStore = redisIdempotencyStore(redis, { keyPrefix: `${config.namespace}:idempotency:` });
   } else {
     const store = postgresIdempotencyStore(pool, { table: 'eshop_idempotency' });
     await store.migrate();
