@@ -28,15 +28,27 @@ export type BeginResult =
   | { readonly kind: 'existing'; readonly record: IdempotencyRecord };
 
 /**
- * Stores idempotency keys and their outcomes. Every method is atomic on its key: of any number
- * of concurrent `begin` calls for a key without a live record, exactly one acquires it.
- * Implementations: memory (core), Redis (`/redis`), PostgreSQL (`/postgres`); each passes the
- * conformance suite in `@bulwark/messaging/testing`.
+ * Stores idempotency keys and their outcomes. Used by {@link idempotency}, the HTTP
+ * `Idempotency-Key` layer and the consumer inbox.
+ *
+ * Guarantees every implementation gives (checked by `idempotencyStoreConformance` in
+ * `@bulwark/messaging/testing`):
+ * - Every method is atomic on its key: of any number of concurrent `begin` calls for a key
+ *   without a live record, exactly one acquires it; the others get the record.
+ * - A record is live while its lease (in progress) or its ttl (completed) has not run out; a
+ *   record that is not live is as good as absent: `get` does not return it and `begin` takes the
+ *   key over with a new lease token.
+ * - Only the current lease token completes, releases or renews a key, and only while its lease
+ *   is live: a holder whose lease ran out can never overwrite its successor's outcome.
+ * - Outcomes and fingerprints are kept exactly (any Unicode text, any size the backend allows).
+ * - `close()` stops the store; it never closes a client the user passed in.
+ *
+ * Implementations: memory (core), Redis (`/redis`), PostgreSQL (`/postgres`).
  */
 export interface IdempotencyStore {
   /**
-   * Acquires `key` for `leaseMs` unless a completed record or a live lease exists. An expired
-   * lease (its holder presumably crashed) is taken over.
+   * Acquires `key` for `leaseMs` unless a live record exists, whatever its fingerprint; comparing
+   * fingerprints is the caller's job. An expired lease (its holder presumably crashed) is taken over.
    */
   begin(key: string, fingerprint: string, leaseMs: number, options?: { signal?: AbortSignal }): Promise<BeginResult>;
   /** Stores the outcome for `ttlMs` if `leaseToken` still holds the key; false if it does not. */

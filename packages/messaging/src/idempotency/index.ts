@@ -14,5 +14,5 @@ export type {
   IdempotencyRecordInProgress,
   IdempotencyStore,
 } from './idempotency-store.js';
-export type { MemoryIdempotencyStoreOptions } from './memory-idempotency-store.js';
+export type { MemoryIdempotencyStore, MemoryIdempotencyStoreOptions } from './memory-idempotency-store.js';
 export { memoryIdempotencyStore } from './memory-idempotency-store.js';

@@ -16,6 +16,15 @@ export interface MemoryIdempotencyStoreOptions {
   sweepPerWrite?: number;
 }
 
+/** The in-memory store: an {@link IdempotencyStore} you can also sweep and measure. */
+export interface MemoryIdempotencyStore extends IdempotencyStore {
+  /** Drops every expired record now; returns how many were dropped. */
+  sweep(): number;
+  /** How many records (live or not yet swept) the store holds. */
+  readonly size: number;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 type StoredRecord =
   | { status: 'in-progress'; fingerprint: string; leaseToken: string; leaseExpiresAt: number }
   | { status: 'completed'; fingerprint: string; outcome: string; expiresAt: number };
@@ -31,12 +40,7 @@ type StoredRecord =
  * const payments = idempotency({ store, ttlMs: 86_400_000, lockTtlMs: 30_000 });
  * ```
  */
-export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore & {
-  /** Drops every expired record now; returns how many were dropped. */
-  sweep(): number;
-  /** How many records (live or not yet swept) the store holds. */
-  readonly size: number;
-} {
+export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): MemoryIdempotencyStore {
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
   const sweepPerWrite = options.sweepPerWrite ?? 4;
@@ -148,6 +152,10 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       return records.size;
     },
     async close() {
+      closed = true;
+      records.clear();
+    },
+    async [Symbol.asyncDispose]() {
       closed = true;
       records.clear();
     },

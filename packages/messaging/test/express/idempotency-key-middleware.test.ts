@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotencyKey } from '../../src/express/idempotency-key-middleware.js';
 import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 import { createOrder, describeHttpIdempotency, type OrderBody } from '../idempotency/fixtures/http-scenarios.js';
@@ -35,4 +36,47 @@ describeHttpIdempotency('express', async (control) => {
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+});
+
+describe('idempotencyKey middleware: bodies written in pieces', () => {
+  let server: Server;
+  let url: string;
+  let calls = 0;
+  beforeAll(async () => {
+    const app = express();
+    app.post(
+      '/report',
+      express.json(),
+      idempotencyKey<express.Request>({ store: memoryIdempotencyStore(), scope: () => 'one-client' }),
+      (_request, response) => {
+        calls += 1;
+        response.status(200).type('text/csv');
+        response.write('id,total\n');
+        response.write(Buffer.from(`${calls},42\n`));
+        response.end('end\n');
+      },
+    );
+    server = await new Promise<Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('stores every chunk written and replays them as one body', async () => {
+    const send = () =>
+      fetch(`${url}/report`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'report-1' },
+        body: '{"month":"2026-11"}',
+      });
+    const first = await send();
+    expect(await first.text()).toBe('id,total\n1,42\nend\n');
+    const replay = await send();
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(await replay.text()).toBe('id,total\n1,42\nend\n');
+    expect(calls).toBe(1);
+  });
 });

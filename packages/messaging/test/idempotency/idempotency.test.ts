@@ -253,3 +253,27 @@ describe('idempotency().run', () => {
     await expect(idem.run('', 'fp', async () => 1)).rejects.toThrow(TypeError);
   });
 });
+
+describe('memoryIdempotencyStore', () => {
+  it('sweeps expired records as it writes, without a full scan', async () => {
+    const clock = manualClock(0);
+    const store = memoryIdempotencyStore({ clock, sweepPerWrite: 2 });
+    for (let index = 0; index < 100; index++) await store.begin(`old-${index}`, 'fp', 10);
+    expect(store.size).toBe(100);
+    await clock.advanceAsync(11);
+    for (let index = 0; index < 100; index++) await store.begin(`new-${index}`, 'fp', 60_000);
+    expect(store.size).toBe(100);
+    expect(await store.get('new-99')).toMatchObject({ status: 'in-progress' });
+  });
+
+  it('sweeps everything expired on demand and refuses calls once closed', async () => {
+    const clock = manualClock(0);
+    const store = memoryIdempotencyStore({ clock });
+    await store.begin('a', 'fp', 10);
+    await store.begin('b', 'fp', 1_000);
+    await clock.advanceAsync(11);
+    expect(store.sweep()).toBe(1);
+    await store[Symbol.asyncDispose]();
+    await expect(store.get('b')).rejects.toThrow(/closed/);
+  });
+});
