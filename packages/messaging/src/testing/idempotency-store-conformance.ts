@@ -127,6 +127,21 @@ export function idempotencyStoreConformance(
       }
     });
 
+    it('keeps an empty fingerprint and outcome for a ttl of 100 years (the consumer inbox "forever")', async () => {
+      const key = freshKey('inbox');
+      const begun = await store.begin(key, '', long);
+      if (begun.kind !== 'acquired') throw new Error('expected to acquire');
+      const century = 100 * 365 * 24 * 60 * 60 * 1000;
+      expect(await store.complete(key, begun.leaseToken, '', century)).toBe(true);
+      expect(await store.begin(key, '', long)).toMatchObject({
+        kind: 'existing',
+        record: { status: 'completed', fingerprint: '', outcome: '' },
+      });
+      const record = await store.get(key);
+      if (record?.status !== 'completed') throw new Error('expected a completed record');
+      expect(record.expiresAt).toBeGreaterThan(harness.now() + century - 24 * 60 * 60 * 1000);
+    });
+
     it('refuses complete, release and renew with a token that does not hold the key', async () => {
       const key = freshKey('token');
       const begun = await store.begin(key, 'fp', long);
