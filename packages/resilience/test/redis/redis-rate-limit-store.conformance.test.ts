@@ -33,15 +33,12 @@ await describeWithServers('redisRateLimitStore', ['redis'], ({ redis: url }) => 
     },
   });
 
-  it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT → EVAL)', async () => {
-    // A private connection so the flush is the only thing this test does to the shared server's
-    // script cache; other suites' ioredis clients reload theirs the same way.
-    const store = redisRateLimitStore(other, { prefix: `${uniqueName('rl-noscript')}:` });
-    const algorithm = fixedWindow({ limit: 2, windowMs: 60_000 });
-    expect((await store.consume('k', algorithm, 1)).allowed).toBe(true);
-    await other.script('FLUSH');
-    expect(await store.consume('k', algorithm, 1)).toMatchObject({ allowed: true, remaining: 0 });
-    expect((await store.consume('k', algorithm, 1)).allowed).toBe(false);
+  // Unbatched: one script call per decision (the path a Cluster client takes).
+  rateLimitStoreConformance({
+    name: 'redisRateLimitStore (batch: false)',
+    keyPrefix: uniqueName('rl-single'),
+    createStore: () => redisRateLimitStore(redis, { batch: false }),
+    keyExists: async (_, key) => (await redis.exists(`bulwark:rate-limit:${key}`)) === 1,
   });
 
   it('uses the server clock: a limiter in another "instance" agrees on the same key', async () => {

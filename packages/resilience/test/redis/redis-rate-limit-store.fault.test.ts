@@ -120,4 +120,16 @@ describe.runIf(hasRedisServer)('redisRateLimitStore faults (private redis-server
     expect((await limiter.consume('fresh-user')).allowed).toBe(true);
     expect((await limiter.consume('fresh-user')).allowed).toBe(false);
   }, 30_000);
+
+  it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT → EVAL), for single calls and whole batches', async () => {
+    // On the private server: flushing the shared server's script cache would disturb other suites.
+    const store = redisRateLimitStore(redis, { prefix: 'noscript:' });
+    const algorithm = fixedWindow({ limit: 4, windowMs: 60_000 });
+    expect((await store.consume('k', algorithm, 1)).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect(await store.consume('k', algorithm, 1)).toMatchObject({ allowed: true, remaining: 2 });
+    await redis.script('FLUSH');
+    const batch = await Promise.all([1, 2, 3].map(() => store.consume('k', algorithm, 1)));
+    expect(batch.map((decision) => decision.allowed)).toEqual([true, true, false]);
+  });
 });
