@@ -167,8 +167,11 @@ const asError = (code: string, message: string, cause: unknown) => new Messaging
  * - Connections: publishing, acks and scripts use the client you pass, which the transport never
  *   closes. A blocking `XREADGROUP` would stall that client, so **each subscription opens one
  *   connection of its own** with `redis.duplicate()` and closes it when the subscription closes.
- *   Both reconnect on their own (ioredis), and the subscription re-creates its group if a Redis
- *   that lost its data comes back.
+ *   Both reconnect on their own (ioredis). If Redis comes back without its data (no
+ *   persistence), the subscription re-creates its group from the start of the new stream, so
+ *   what is published after the restart is not skipped (what was lost with the data is lost).
+ * - Requires Redis 6.2+ (`XAUTOCLAIM`); a single `Redis` client, not `Cluster` (the keys of one
+ *   topic share a hash slot, but the transport duplicates a `Redis` connection to read).
  *
  * @example
  * ```ts
@@ -201,9 +204,9 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   const subscriptions = new Set<RedisSubscription>();
   let closed = false;
 
-  const ensureGroup = async (topic: string, group: string) => {
+  const ensureGroup = async (topic: string, group: string, from: 'new' | 'all' = groupStart) => {
     try {
-      await redis.xgroup('CREATE', streamKey(topic), group, groupStart === 'all' ? '0' : '$', 'MKSTREAM');
+      await redis.xgroup('CREATE', streamKey(topic), group, from === 'all' ? '0' : '$', 'MKSTREAM');
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
     }
@@ -266,7 +269,9 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         scheduled: scheduledKey(stream),
         consumer: `${consumerName}-${randomUUID()}`,
         settings,
-        ensureGroup: () => ensureGroup(topic, group),
+        // A group that vanished means Redis lost its data (restarted without persistence): the
+        // stream now holds only what was published since, which the group must not skip.
+        ensureGroup: () => ensureGroup(topic, group, 'all'),
         onClosed: (closedSubscription) => subscriptions.delete(closedSubscription),
       });
       subscriptions.add(subscription);

@@ -23,12 +23,13 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts redis-server with an fsync'ed append-only file, resolving once it accepts connections. */
-function startRedis(port: number, dir: string): Promise<ChildProcess> {
+/** Starts redis-server (by default with an fsync'ed append-only file), resolving once it accepts connections. */
+function startRedis(port: number, dir: string, persistent = true): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
+    const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
     const server = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -130,5 +131,48 @@ describe('redisStreamsTransport under a Redis crash (private redis-server)', () 
     await consumer.close({ deadlineMs: 1_000 });
     await transport.close();
     redis.disconnect();
+  }, 60_000);
+  it('goes on after a restart that lost every key (no persistence): the group is made again, nothing new is skipped', async () => {
+    const volatilePort = await freePort();
+    const volatileDir = mkdtempSync(join(tmpdir(), 'bulwark-redis-volatile-'));
+    let volatile = await startRedis(volatilePort, volatileDir, false);
+    const redis = new Redis({ port: volatilePort, host: '127.0.0.1' });
+    redis.on('error', () => {});
+    try {
+      const transport = redisStreamsTransport(redis, { claimIntervalMs: 100 });
+      const handled = new Set<string>();
+      const subscription = await transport.subscribe('orders', 'billing', async (delivery) => {
+        handled.add(delivery.message.id);
+      });
+      const before = Array.from({ length: 20 }, (_, index) =>
+        createEnvelope({ topic: 'orders', type: 'order.placed', payload: { index } }),
+      );
+      await transport.publish('orders', before);
+      while (handled.size < before.length) await sleep(5);
+
+      await killed(volatile);
+      volatile = await startRedis(volatilePort, volatileDir, false);
+      // Published into a fresh stream, before the subscription noticed its group is gone.
+      const after = Array.from({ length: 20 }, (_, index) =>
+        createEnvelope({ topic: 'orders', type: 'order.placed', payload: { index: 100 + index } }),
+      );
+      for (;;) {
+        try {
+          await transport.publish('orders', after);
+          break;
+        } catch {
+          await sleep(50);
+        }
+      }
+      const deadline = Date.now() + 15_000;
+      while (after.some((message) => !handled.has(message.id)) && Date.now() < deadline) await sleep(20);
+      expect(after.filter((message) => !handled.has(message.id))).toHaveLength(0);
+      await subscription.close({ deadlineMs: 1_000 });
+      await transport.close();
+    } finally {
+      redis.disconnect();
+      await killed(volatile);
+      rmSync(volatileDir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
