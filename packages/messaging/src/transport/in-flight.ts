@@ -6,8 +6,12 @@ import type { Clock } from '@bulwark/resilience';
  * for their graceful close.
  */
 export function settledWithin(clock: Clock, pending: Iterable<Promise<unknown>>, deadlineMs: number): Promise<boolean> {
-  const all = Promise.allSettled(pending).then(() => true);
+  const list = [...pending];
+  if (list.length === 0) return Promise.resolve(true);
+  const all = Promise.allSettled(list).then(() => true);
   if (!Number.isFinite(deadlineMs)) return all;
+  // No deadline: decide now rather than on a timer (a manual clock might never fire it).
+  if (deadlineMs <= 0) return Promise.race([all, Promise.resolve(false)]);
   return new Promise<boolean>((resolve) => {
     const timer = clock.setTimeout(() => resolve(false), Math.max(0, deadlineMs));
     void all.then(() => {

@@ -1,0 +1,118 @@
+import { createEnvelope, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { postgresTransport, postgresTransportSql } from '@bulwark/messaging/postgres';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const envelope = (index: number) => createEnvelope({ topic: 't', type: 'x', payload: { index } });
+
+async function eventually(condition: () => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+  return Date.now() - started;
+}
+
+await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postgres }) => {
+  const table = uniqueName('pg_transport');
+  const pools: pg.Pool[] = [];
+  const newPool = (max = 4) => {
+    const pool = new pg.Pool({ connectionString: postgres, max });
+    pool.on('error', () => {});
+    pools.push(pool);
+    return pool;
+  };
+
+  beforeAll(async () => {
+    const transport = postgresTransport(newPool(), { table });
+    await transport.migrate();
+    await transport.migrate(); // idempotent
+  });
+
+  afterAll(async () => {
+    await pools[0]?.query(`DROP TABLE IF EXISTS "${table}", "${table}_groups"`);
+    for (const pool of pools) await pool.end();
+  });
+
+  it('exports its SQL rendered for the tables', () => {
+    const sql = postgresTransportSql({ table: 'app.messages' });
+    expect(sql.migrate).toContain('CREATE TABLE IF NOT EXISTS "app"."messages"');
+    expect(sql.migrate).toContain('"app"."messages_groups"');
+    expect(sql.claim).toContain('FOR UPDATE SKIP LOCKED');
+  });
+
+  it('rejects invalid options, listing every problem', () => {
+    expect(() =>
+      postgresTransport(newPool(1), { table: 'bad name;', visibilityTimeoutMs: 0, pollIntervalMs: -1 }),
+    ).toThrowError(InvalidMessagingOptionsError);
+    try {
+      postgresTransport(newPool(1), { table: 'x', visibilityTimeoutMs: 0, pollIntervalMs: -1, channel: 'no-dash' });
+    } catch (error) {
+      expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+    }
+  });
+
+  it('wakes a subscriber of another process through NOTIFY, long before its poll', async () => {
+    const topic = uniqueName('notify');
+    const consumerSide = postgresTransport(newPool(), { table, pollIntervalMs: 60_000 });
+    const producerSide = postgresTransport(newPool(), { table, pollIntervalMs: 60_000 });
+    const seen: number[] = [];
+    await consumerSide.subscribe(topic, 'g', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    await sleep(300); // the LISTEN connection is up
+    await producerSide.publish(topic, [envelope(1)]);
+    const waited = await eventually(() => seen.length === 1, 5_000);
+    expect(waited).toBeLessThan(2_000);
+    await producerSide.publish(topic, [envelope(2), envelope(3)]);
+    await eventually(() => seen.length === 3, 5_000);
+    expect(seen).toEqual([1, 2, 3]);
+    await consumerSide.close();
+    await producerSide.close();
+  });
+
+  it('works by polling alone with listen: false', async () => {
+    const topic = uniqueName('poll');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table, listen: false, pollIntervalMs: 100 });
+    const other = postgresTransport(newPool(), { table, listen: false });
+    const seen: number[] = [];
+    await transport.subscribe(topic, 'g', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    await other.publish(topic, [envelope(1)]);
+    await eventually(() => seen.length === 1, 5_000);
+    await transport.close();
+    await other.close();
+  });
+
+  it('keeps messages for a declared group; a topic without groups stores nothing', async () => {
+    const topic = uniqueName('declared');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table });
+    await transport.publish(topic, [envelope(0)]); // no group yet: dropped
+    await transport.declareGroup(topic, 'late');
+    await transport.publish(topic, [envelope(1), envelope(2)]);
+    const depth = (await transport.snapshot()).find((group) => group.topic === topic);
+    expect(depth).toMatchObject({ group: 'late', ready: 2, invisible: 0 });
+    const seen: number[] = [];
+    await transport.subscribe(topic, 'late', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    await eventually(() => seen.length === 2, 5_000);
+    expect(seen).toEqual([1, 2]);
+    await transport.close();
+  });
+
+  it('takes its LISTEN connection from the pool and gives it back on close', async () => {
+    const pool = newPool(3);
+    const transport = postgresTransport(pool, { table });
+    await transport.subscribe(uniqueName('listen'), 'g', async () => {});
+    await eventually(() => pool.totalCount - pool.idleCount === 1, 5_000);
+    await transport.close();
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+});
