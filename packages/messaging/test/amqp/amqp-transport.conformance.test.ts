@@ -34,7 +34,7 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
   const open = (options: AmqpTransportOptions = {}) => {
     const connectionName = uniqueName('bulwark-amqp');
     const transport = amqpTransport(
-      () => amqp.connect(url, { clientProperties: { connection_name: connectionName } }),
+      () => amqp.connect(url, { clientProperties: { connection_name: connectionName }, noDelay: true }),
       {
         exchange,
         queuePrefix: `${connectionName}:`,

@@ -16,7 +16,7 @@ await describeWithServers('amqpTransport under dropped connections', ['amqp'], (
     let dropped = false;
     const exchange = uniqueName('bulwark-fault');
     const transport = amqpTransport(
-      () => amqp.connect(url, { clientProperties: { connection_name: connectionName } }),
+      () => amqp.connect(url, { clientProperties: { connection_name: connectionName }, noDelay: true }),
       {
         exchange,
         queuePrefix: `${connectionName}:`,
