@@ -1,0 +1,172 @@
+// The shop spread over processes, as in production: two API processes, and one each of orders,
+// email, relay and the payment provider (reached over HTTP), sharing one PostgreSQL database.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const shopDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+await describeWithServers('simple-eshop roles as separate processes', ['postgres'], ({ postgres }) => {
+  const children: ChildProcess[] = [];
+  const database = uniqueName('shop_roles');
+  let dataDir: string;
+  let apis: string[] = [];
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: postgres });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    const url = new URL(postgres);
+    url.pathname = `/${database}`;
+    dataDir = await mkdtemp(join(tmpdir(), 'shop-roles-'));
+    const paymentPort = await freePort();
+    const common = {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      // Processes on one machine share the filesystem blob store; across machines use S3.
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'roles-test-secret',
+      LOG_LEVEL: 'warn',
+      PAYMENT_URL: `http://127.0.0.1:${paymentPort}`,
+    };
+    const start = async (role: string, port: number) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--conditions=@bulwark/source',
+          '--import',
+          'tsx',
+          '--import',
+          '../../tools/assets/register.mjs',
+          'src/main.ts',
+          '--role',
+          role,
+        ],
+        { cwd: shopDir, env: { ...common, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      children.push(child);
+      return `http://127.0.0.1:${port}`;
+    };
+    // The first process migrates; the others wait on its advisory lock, so starting together is safe.
+    const urls = await Promise.all([
+      start('payment', paymentPort),
+      start('orders', await freePort()),
+      start('email', await freePort()),
+      start('relay', await freePort()),
+      start('api', await freePort()),
+      start('api', await freePort()),
+    ]);
+    await Promise.all(urls.map((processUrl) => waitReady(processUrl)));
+    apis = urls.slice(4);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+      ),
+    );
+    const admin = new pg.Client({ connectionString: postgres });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('an order placed on one API process is confirmed by the workers and readable on the other', async () => {
+    const [first, second] = apis as [string, string];
+    const json = { 'content-type': 'application/json' };
+    expect(
+      (
+        await fetch(`${first}/api/users`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ username: 'ines', email: 'ines@example.com', password: 'ines-password' }),
+        })
+      ).status,
+    ).toBe(201);
+    const login = await fetch(`${second}/api/sessions`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ email: 'ines@example.com', password: 'ines-password' }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const auth = { ...json, authorization: `Bearer ${token}` };
+    await fetch(`${first}/api/cart`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({
+        items: [
+          { productId: 'compass', quantity: 1 },
+          { productId: 'gloves', quantity: 2 },
+        ],
+      }),
+    });
+    const placed = await fetch(`${first}/api/orders`, {
+      method: 'POST',
+      headers: { ...auth, 'idempotency-key': 'roles-1' },
+      body: '{}',
+    });
+    expect(placed.status).toBe(202);
+    // The same key on the other API process is a replay: the idempotency store is shared.
+    const replay = await fetch(`${second}/api/orders`, {
+      method: 'POST',
+      headers: { ...auth, 'idempotency-key': 'roles-1' },
+      body: '{}',
+    });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+
+    const location = placed.headers.get('location') as string;
+    let status = 'pending';
+    for (let tries = 0; tries < 200 && status === 'pending'; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = ((await (await fetch(`${second}${location}`, { headers: auth })).json()) as { status: string }).status;
+    }
+    expect(status).toBe('confirmed');
+
+    const adminLogin = await fetch(`${first}/api/sessions`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ email: 'admin@shop.local', password: 'admin-password' }),
+    });
+    const adminAuth = { authorization: `Bearer ${((await adminLogin.json()) as { token: string }).token}` };
+    let subjects: string[] = [];
+    for (let tries = 0; tries < 100 && subjects.length < 2; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      subjects = (
+        (await (await fetch(`${second}/ops/mail?to=ines@example.com`, { headers: adminAuth })).json()) as Array<{
+          subject: string;
+        }>
+      ).map((mail) => mail.subject);
+    }
+    expect(subjects).toEqual(
+      expect.arrayContaining(['Welcome to the shop, ines!', expect.stringMatching(/confirmed$/)]),
+    );
+  });
+});
