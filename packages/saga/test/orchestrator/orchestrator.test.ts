@@ -82,6 +82,16 @@ describe('defineSaga', () => {
     expect(saga.steps.map((step) => step.name)).toEqual(['one', 'two', 'three']);
   });
 
+  it('start takes only the input type of the saga', () => {
+    const saga = defineSaga<{ id: string }>('typed-start').step('a', { execute: ({ input }) => input.id });
+    const typeOnly = (sagas: SagaOrchestrator) => {
+      // @ts-expect-error the input must match the saga's Input
+      void sagas.start(saga, { id: 1 }, { id: 'x' });
+      void sagas.start(saga, { id: 'fine' }, { id: 'x' });
+    };
+    expect(typeof typeOnly).toBe('function');
+  });
+
   it('rejects duplicate step names and bad options, listing every problem', () => {
     const saga = defineSaga<null>('dup').step('a', { execute: () => 1 });
     expect(() => saga.step('a' as never, { execute: () => 2 })).toThrow(InvalidSagaOptionsError);
