@@ -39,7 +39,7 @@ const definitions: BenchmarkDefinition[] = [
     description: 'circuit breaker alone (consecutive(5), closed), added cost over a bare await',
     mode: { kind: 'op' },
     operations: 200_000,
-    rounds: 7,
+    rounds: 9,
     overheadOf: 'bare await',
     baseline: 'cockatiel',
     subjects: {
@@ -75,7 +75,7 @@ const definitions: BenchmarkDefinition[] = [
       'pipeline(circuitBreaker, retry, timeout 2 s) vs cockatiel wrap(retry, breaker, timeout 2 s), fn ignores its signal',
     mode: { kind: 'op' },
     operations: 50_000,
-    rounds: 7,
+    rounds: 9,
     overheadOf: 'bare await',
     baseline: 'cockatiel',
     subjects: {
@@ -104,7 +104,7 @@ const definitions: BenchmarkDefinition[] = [
       'pipeline(circuitBreaker, retry, timeout 2 s) vs cockatiel wrap(retry, breaker, timeout 2 s), fn reads its signal',
     mode: { kind: 'op' },
     operations: 50_000,
-    rounds: 7,
+    rounds: 9,
     overheadOf: 'bare await',
     baseline: 'cockatiel',
     subjects: {
