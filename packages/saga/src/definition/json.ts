@@ -24,7 +24,7 @@ export function assertJson(value: unknown, subject: string): asserts value is Js
       case 'object':
         break;
       default:
-        throw new SagaNotSerializableError(subject, path, `a ${typeof current} cannot be stored as JSON`);
+        throw new SagaNotSerializableError(subject, path, `a value of type ${typeof current} cannot be stored as JSON`);
     }
     const object = current as object;
     if (seen.has(object)) throw new SagaNotSerializableError(subject, path, 'the value contains a cycle');
