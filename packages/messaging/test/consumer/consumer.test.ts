@@ -454,6 +454,34 @@ describe('consume', () => {
     expect(transport.snapshot().find((group) => group.group === 'billing')).toMatchObject({ ready: 1, inFlight: 0 });
   });
 
+  it('runs at most `concurrency` handlers at once, even with a larger prefetch', async () => {
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const consumer = await consume(transport, {
+      topic: 'orders',
+      group: 'billing',
+      clock,
+      concurrency: 3,
+      prefetch: 10,
+      handler: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 10));
+        running -= 1;
+        done += 1;
+      },
+    });
+    await transport.publish(
+      'orders',
+      Array.from({ length: 12 }, (_, index) => message(index)),
+    );
+    for (let step = 0; step < 20 && done < 12; step++) await clock.advanceAsync(10);
+    expect(done).toBe(12);
+    expect(peak).toBe(3);
+    await consumer.close();
+  });
+
   it('reports every invalid option at once', async () => {
     await expect(
       consume(transport, {
