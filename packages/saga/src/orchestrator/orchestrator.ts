@@ -566,6 +566,12 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
   const launch = (sagaId: string, sagaName: string, load: (controller: AbortController) => Promise<RunState>) => {
     const controller = new AbortController();
     const driver: Driver = { controller, done: Promise.resolve(undefined) };
+    // Resumed before its deadline (a reply came): the deadline timer is re-armed if it parks again.
+    const timer = wakeTimers.get(sagaId);
+    if (timer !== undefined) {
+      clock.clearTimeout(timer);
+      wakeTimers.delete(sagaId);
+    }
     driver.done = (async () => {
       try {
         const state = await load(controller);

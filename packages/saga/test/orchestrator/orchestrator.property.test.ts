@@ -147,7 +147,7 @@ describe('orchestrator under random failures and crashes (memory log)', () => {
           for (const orchestrator of orchestrators) void orchestrator.close().catch(() => {});
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
     // The schedules did crash processes mid-run (the property is not vacuous).
     expect(crashed).toBeGreaterThan(20);

@@ -95,6 +95,7 @@ describe('request steps', () => {
       'saga-completed:',
     ]);
     expect(history[4]?.data).toEqual({ correlationId: 'o1:charge', deadline: 5_000, timeoutMs: 5_000 });
+    expect(sagas.snapshot()).toMatchObject({ driving: 0, watching: 0 });
   });
 
   it('while parked the run is released in the log with its deadline as wakeAt', async () => {
