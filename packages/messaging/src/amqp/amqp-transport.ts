@@ -82,6 +82,29 @@ const defaults = {
   closeDeadlineMs: 30_000,
 } as const;
 
+/** Depth of one consumer group's queue, from {@link AmqpTransport.snapshot}. */
+export interface AmqpGroupSnapshot {
+  readonly topic: string;
+  readonly group: string;
+  /** The group's queue. */
+  readonly queue: string;
+  /** Messages ready in the queue (the broker does not report unacked ones over AMQP). */
+  readonly ready: number;
+  /** Consumers on the queue, from every process. */
+  readonly consumers: number;
+}
+
+/** The RabbitMQ {@link Transport}, with `declareGroup()` and `snapshot()`. */
+export interface AmqpTransport extends Transport {
+  /**
+   * Declares a group's queue (and the exchange and binding) before anyone subscribes, so it
+   * receives what is published meanwhile. Run it at deploy time when producers may start first.
+   */
+  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Depths of the groups this transport subscribed to or declared, for dashboards. */
+  snapshot(options?: { signal?: AbortSignal }): Promise<AmqpGroupSnapshot[]>;
+}
+
 /** Header carrying how many deliveries came before this copy (nacks republish the message). */
 const deliveriesHeader = 'x-bulwark-deliveries';
 
@@ -189,7 +212,7 @@ class BrokerRefusedError extends Error {}
  * await transport.publish('orders', [createEnvelope({ topic: 'orders', type: 'order.placed', payload })]);
  * ```
  */
-export function amqpTransport(source: AmqpConnectionSource, options: AmqpTransportOptions = {}): Transport {
+export function amqpTransport(source: AmqpConnectionSource, options: AmqpTransportOptions = {}): AmqpTransport {
   validate(options);
   const exchange = options.exchange ?? defaults.exchange;
   const queuePrefix = options.queuePrefix ?? defaults.queuePrefix;
@@ -400,8 +423,31 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     });
 
   const subscriptions = new Set<Subscription>();
+  /** Groups subscribed to or declared here, for snapshot(). */
+  const knownGroups = new Map<string, { topic: string; group: string }>();
+  const queueOf = (topic: string, group: string) => `${queuePrefix}${topic}:${group}`;
+  /** Declares the exchange, the group's queue and its binding. */
+  const declareTopology = async (channel: Channel, topic: string, group: string) => {
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+    await channel.assertQueue(queueOf(topic, group), { durable: true, arguments: queueArguments });
+    await channel.bindQueue(queueOf(topic, group), exchange, topic);
+    knownGroups.set(`${topic}\u0000${group}`, { topic, group });
+  };
+  /** Runs `work` on a short-lived channel (a failed declare or check closes its channel). */
+  const withChannel = async <T>(work: (channel: Channel) => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    const channel = await untilAborted(
+      connection().then((made) => made.createChannel()),
+      signal,
+    );
+    channel.on('error', () => {}); // the failure reaches the caller through `work`
+    try {
+      return await untilAborted(work(channel), signal);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  };
 
-  const transport: Transport = {
+  const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
 
@@ -437,6 +483,25 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       return subscription;
     },
 
+    async declareGroup(topic, group, declareOptions) {
+      declareOptions?.signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('amqp');
+      await withChannel((channel) => declareTopology(channel, topic, group), declareOptions?.signal);
+    },
+
+    async snapshot(snapshotOptions) {
+      const snapshots: AmqpGroupSnapshot[] = [];
+      for (const { topic, group } of knownGroups.values()) {
+        const queue = queueOf(topic, group);
+        const checked = await withChannel((channel) => channel.checkQueue(queue), snapshotOptions?.signal).catch(
+          () => undefined, // deleted meanwhile (or expired): nothing to report
+        );
+        if (checked)
+          snapshots.push({ topic, group, queue, ready: checked.messageCount, consumers: checked.consumerCount });
+      }
+      return snapshots;
+    },
+
     async close(closeOptions) {
       if (!closed) closed = true;
       await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
@@ -460,7 +525,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     handler: DeliveryHandler,
     prefetch: number,
   ): Promise<Subscription> {
-    const queue = `${queuePrefix}${topic}:${group}`;
+    const queue = queueOf(topic, group);
     const leaving = new AbortController();
     interface InFlight {
       settled: boolean;
@@ -559,9 +624,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', `The channel consuming ${queue} failed`, error));
       try {
         await made.prefetch(prefetch, false);
-        await made.assertExchange(exchange, 'topic', { durable: true });
-        await made.assertQueue(queue, { durable: true, arguments: queueArguments });
-        await made.bindQueue(queue, exchange, topic);
+        await declareTopology(made, topic, group);
       } catch (error) {
         await made.close().catch(() => {});
         throw error;

@@ -88,6 +88,31 @@ const defaults = {
   consumerName: 'consumer',
 } as const;
 
+/** Depth of one consumer group, from {@link RedisStreamsTransport.snapshot}. */
+export interface RedisStreamsGroupSnapshot {
+  readonly topic: string;
+  readonly group: string;
+  /** Entries not yet delivered to the group (`XINFO GROUPS` lag; `undefined` when Redis cannot tell). */
+  readonly ready: number | undefined;
+  /** Delivered and not yet acked, excluding nacked entries waiting out a delay. */
+  readonly inFlight: number;
+  /** Nacked entries waiting for their delay to pass. */
+  readonly waiting: number;
+  /** Consumers registered in the group (a crashed consumer stays until its entries are taken over). */
+  readonly consumers: number;
+}
+
+/** The Redis Streams {@link Transport}, with `declareGroup()` and `snapshot()`. */
+export interface RedisStreamsTransport extends Transport {
+  /**
+   * Creates a consumer group before anyone subscribes, so it receives what is published
+   * meanwhile. Run it at deploy time when producers may start before consumers.
+   */
+  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Per-group depths of every stream under the key prefix, for dashboards. */
+  snapshot(options?: { signal?: AbortSignal }): Promise<RedisStreamsGroupSnapshot[]>;
+}
+
 /** The Redis Streams transport's capabilities. */
 export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
   // Entries live in the stream; they survive a Redis restart when Redis persists (AOF/RDB).
@@ -184,7 +209,7 @@ const asError = (code: string, message: string, cause: unknown) => new Messaging
  * await transport.publish('orders', [createEnvelope({ topic: 'orders', type: 'order.placed', payload })]);
  * ```
  */
-export function redisStreamsTransport(redis: Redis, options: RedisStreamsTransportOptions = {}): Transport {
+export function redisStreamsTransport(redis: Redis, options: RedisStreamsTransportOptions = {}): RedisStreamsTransport {
   validate(options);
   const settings: TransportSettings = {
     visibilityTimeoutMs: options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs,
@@ -216,7 +241,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     if (closed) throw new TransportClosedError('redis-streams');
   };
 
-  const transport: Transport = {
+  const transport: RedisStreamsTransport = {
     name: 'redis-streams',
     capabilities: redisStreamsCapabilities,
 
@@ -279,6 +304,45 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         once: true,
       });
       return subscription;
+    },
+
+    async declareGroup(topic, group, declareOptions) {
+      declareOptions?.signal?.throwIfAborted();
+      assertOpen();
+      await ensureGroup(topic, group);
+    },
+
+    async snapshot(snapshotOptions) {
+      const signal = snapshotOptions?.signal;
+      const snapshots: RedisStreamsGroupSnapshot[] = [];
+      const pattern = `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}{*}`;
+      let cursor = '0';
+      do {
+        signal?.throwIfAborted();
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'stream');
+        cursor = next;
+        for (const key of keys) {
+          const topic = key.slice(keyPrefix.length + 1, -1);
+          const groups = (await redis.xinfo('GROUPS', key)) as (string | number | null)[][];
+          for (const fields of groups) {
+            const info = new Map<string, string | number | null>();
+            for (let index = 0; index + 1 < fields.length; index += 2)
+              info.set(String(fields[index]), fields[index + 1] ?? null);
+            const group = String(info.get('name'));
+            const waiting = await redis.zcard(`${key}:delayed:${group}`);
+            const lag = info.get('lag');
+            snapshots.push({
+              topic,
+              group,
+              ready: lag === null || lag === undefined ? undefined : Number(lag),
+              inFlight: Math.max(0, Number(info.get('pending') ?? 0) - waiting),
+              waiting,
+              consumers: Number(info.get('consumers') ?? 0),
+            });
+          }
+        }
+      } while (cursor !== '0');
+      return snapshots;
     },
 
     async close(closeOptions) {

@@ -189,6 +189,22 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       await other.close();
     });
 
+    it('declares a group before any subscriber, and reports queue depths', async () => {
+      const { transport, queuePrefix } = tracked();
+      await transport.declareGroup('declared', 'late');
+      await transport.publish('declared', envelopes('declared', 5));
+      expect(await transport.snapshot()).toEqual([
+        { topic: 'declared', group: 'late', queue: `${queuePrefix}declared:late`, ready: 5, consumers: 0 },
+      ]);
+      const received: string[] = [];
+      await transport.subscribe('declared', 'late', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await eventually(() => received.length === 5, 5_000, 'the five declared-early messages');
+      await eventually(async () => (await transport.snapshot())[0]?.ready === 0, 5_000, 'an empty queue');
+      expect((await transport.snapshot())[0]?.consumers).toBe(1);
+    });
+
     it('validates its options, listing every problem', () => {
       const connect = () => amqp.connect(url);
       expect(() => amqpTransport(connect, { prefetch: 0 })).toThrow(InvalidMessagingOptionsError);

@@ -238,6 +238,37 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       expect(await redis.ping()).toBe('PONG');
     });
 
+    it('declares a group before any subscriber, and reports group depths', async () => {
+      const { transport } = tracked();
+      await transport.declareGroup('declared', 'late');
+      await transport.publish('declared', envelopes('declared', 5));
+      expect(await transport.snapshot()).toEqual([
+        { topic: 'declared', group: 'late', ready: 5, inFlight: 0, waiting: 0, consumers: 0 },
+      ]);
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let handled = 0;
+      await transport.subscribe(
+        'declared',
+        'late',
+        async () => {
+          await released;
+          handled += 1;
+        },
+        { prefetch: 2 },
+      );
+      await eventually(async () => (await transport.snapshot())[0]?.inFlight === 2, 5_000, 'two deliveries in flight');
+      expect(await transport.snapshot()).toEqual([
+        { topic: 'declared', group: 'late', ready: 3, inFlight: 2, waiting: 0, consumers: 1 },
+      ]);
+      release();
+      await eventually(() => handled === 5, 5_000, 'the five messages handled');
+      await eventually(async () => (await transport.snapshot())[0]?.inFlight === 0, 5_000, 'nothing in flight');
+      expect((await transport.snapshot())[0]?.ready).toBe(0);
+    });
+
     it('validates its options, listing every problem', () => {
       const redis = new Redis(url, { lazyConnect: true });
       try {
