@@ -1,16 +1,8 @@
 import type { Disposable, Event, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
-import { OptionsValidator } from '../policy/options.js';
 import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
-
-/** Options of {@link fallback}. */
-export interface FallbackOptions<F> {
-  /** The value to return instead of the error, or a function of the error (and the call's context) computing it. */
-  readonly to: F | ((error: unknown, context: ExecutionContext) => F | PromiseLike<F>);
-  /** Which errors fall back; the others are rethrown. @defaultValue every error */
-  readonly when?: (error: unknown) => boolean;
-}
+import { type FallbackOptions, validateFallbackOptions } from './fallback-options.js';
 
 /** Emitted when a call falls back. */
 export interface FallbackEvent {
@@ -76,9 +68,6 @@ class FallbackImpl<F> implements FallbackPolicy<F>, ScopedPolicy {
  * ```
  */
 export function fallback<F>(options: FallbackOptions<F>): FallbackPolicy<F> {
-  const validator = new OptionsValidator('fallback');
-  validator.check(options !== null && typeof options === 'object' && 'to' in options, 'to is required');
-  validator.function('when', options?.when);
-  validator.throwIfInvalid();
+  validateFallbackOptions(options);
   return new FallbackImpl(options);
 }

@@ -1,2 +1,3 @@
-export type { FallbackEvent, FallbackEvents, FallbackOptions, FallbackPolicy } from './fallback.js';
+export type { FallbackEvent, FallbackEvents, FallbackPolicy } from './fallback.js';
 export { fallback } from './fallback.js';
+export type { FallbackOptions } from './fallback-options.js';

@@ -1,10 +1,7 @@
-import type { Clock } from '../clock/clock.js';
-import { systemClock } from '../clock/clock.js';
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
 import type { Disposable, Event, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
-import { OptionsValidator } from '../policy/options.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AbortableScope,
@@ -14,19 +11,7 @@ import {
   type Scope,
   type ScopedPolicy,
 } from '../policy/scope.js';
-
-/** Options of {@link hedge}. */
-export interface HedgeOptions {
-  /** How long an attempt may run before the next hedged attempt starts. */
-  readonly hedgeDelayMs: number;
-  /** Hedged attempts beyond the first. @defaultValue `1` */
-  readonly maxHedgedAttempts?: number;
-  /** @defaultValue `systemClock` */
-  readonly clock?: Clock;
-}
-
-/** Defaults of {@link HedgeOptions}. */
-export const HEDGE_DEFAULTS = { maxHedgedAttempts: 1, clock: systemClock } as const;
+import { HEDGE_DEFAULTS, type HedgeOptions, validateHedgeOptions } from './hedge-options.js';
 
 /** Emitted when a hedged attempt starts. */
 export interface HedgeEvent {
@@ -159,9 +144,6 @@ class HedgeImpl implements HedgePolicy, ScopedPolicy {
  * ```
  */
 export function hedge(options: HedgeOptions): HedgePolicy {
-  const validator = new OptionsValidator('hedge');
-  validator.number('hedgeDelayMs', options?.hedgeDelayMs, { optional: false });
-  validator.number('maxHedgedAttempts', options?.maxHedgedAttempts, { min: 1, integer: true });
-  validator.throwIfInvalid();
+  validateHedgeOptions(options);
   return new HedgeImpl(options);
 }
