@@ -32,6 +32,8 @@ export const S3_EXPIRES_AT_METADATA = 'bulwark-expires-at';
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/** HEAD requests in flight at once while sweeping. */
+const SWEEP_HEAD_CONCURRENCY = 16;
 /** S3's limit on keys per DeleteObjects request. */
 const DELETE_BATCH = 1_000;
 
@@ -233,24 +235,41 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       const flush = async () => {
         if (expired.length === 0) return;
         const batch = expired.splice(0, expired.length);
-        await client.removeObjects(bucket, batch);
-        swept += batch.length;
+        const results = await client.removeObjects(bucket, batch);
+        // DeleteObjects answers 200 and lists the keys it could not delete; those are not counted
+        // (a later sweep retries them).
+        swept += batch.length - results.filter((result) => result?.Error !== undefined).length;
+      };
+      // HEADs go out in groups while the listing streams on, instead of one at a time.
+      let listed: string[] = [];
+      const inspect = async () => {
+        const keys = listed;
+        listed = [];
+        const expiries = await Promise.all(
+          keys.map((key) =>
+            client.statObject(bucket, key).then(
+              (stat) => Number((stat.metaData as Record<string, unknown>)[S3_EXPIRES_AT_METADATA]),
+              (error: unknown) => {
+                if (isNotFound(error)) return Number.NaN;
+                throw error;
+              },
+            ),
+          ),
+        );
+        keys.forEach((key, index) => {
+          const expiresAt = expiries[index] as number;
+          if (Number.isFinite(expiresAt) && expiresAt <= now) expired.push(key);
+        });
+        if (expired.length >= DELETE_BATCH) await flush();
       };
       for await (const item of client.listObjectsV2(bucket, prefix, true)) {
         signal?.throwIfAborted();
         const key = (item as { name?: string }).name;
         if (!key?.startsWith(prefix)) continue;
-        let stat: Awaited<ReturnType<Client['statObject']>>;
-        try {
-          stat = await client.statObject(bucket, key);
-        } catch (error) {
-          if (isNotFound(error)) continue;
-          throw error;
-        }
-        const expiresAt = Number((stat.metaData as Record<string, unknown>)[S3_EXPIRES_AT_METADATA]);
-        if (Number.isFinite(expiresAt) && expiresAt <= now) expired.push(key);
-        if (expired.length >= DELETE_BATCH) await flush();
+        listed.push(key);
+        if (listed.length >= SWEEP_HEAD_CONCURRENCY) await inspect();
       }
+      await inspect();
       await flush();
       return swept;
     },

@@ -54,6 +54,22 @@ describe('s3BlobStore', () => {
     expect((await store.get('big'))?.equals(Buffer.concat(chunks))).toBe(true);
   });
 
+  it('sweeps many objects, inspecting them in groups', async () => {
+    let now = 1_000;
+    const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
+    const store = s3BlobStore(server.client, { bucket, prefix: `${uniqueName('sweep')}/`, clock });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        store.put(`blob-${index}`, Buffer.from(`${index}`), index % 2 === 0 ? { ttlMs: 100 } : {}),
+      ),
+    );
+    now += 100;
+    expect(await store.sweepExpired()).toBe(20);
+    expect(await store.head('blob-0')).toBeUndefined();
+    expect((await store.get('blob-1'))?.toString()).toBe('1');
+    expect(await store.sweepExpired()).toBe(0);
+  });
+
   it('round-trips a message through a claim check on S3', async () => {
     const store = s3BlobStore(server.client, { bucket, prefix: `${uniqueName('claims')}/` });
     const checks = claimCheck({ store, thresholdBytes: 1_024, deleteAfterCheckOut: true });
