@@ -79,6 +79,10 @@ export async function startOrderWorker(options: OrderWorkerOptions): Promise<Ord
     handler: async (envelope: Envelope<PlaceOrderInput>) => {
       if (envelope.type !== 'order.placed') return;
       const message = (await options.claimCheck.checkOut(envelope)) as Envelope<PlaceOrderInput>;
+      log.info(
+        { orderId: message.payload.orderId, correlationId: message.headers.correlationId },
+        'starting the order saga',
+      );
       // Idempotent by id: a redelivered event finds the run already started.
       await sagas.start(
         saga,
