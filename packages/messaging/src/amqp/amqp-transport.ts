@@ -368,6 +368,8 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     let remaining = messages;
     let lastError: unknown;
     for (let attempt = 1; attempt <= publishAttempts && remaining.length > 0; attempt++) {
+      // Give a dying connection time to report its close, so the next attempt waits for a new one.
+      if (attempt > 1) await delay(clock, backoffMs(attempt - 2), signal);
       signal?.throwIfAborted();
       if (closed) throw new TransportClosedError('amqp');
       try {

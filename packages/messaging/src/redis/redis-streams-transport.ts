@@ -419,6 +419,10 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
     );
   };
   blocking.on('ready', refreshClientId);
+  // Ids are per server run: a stale one could name another client's connection after a restart.
+  blocking.on('close', () => {
+    blockingClientId = undefined;
+  });
 
   const stopping = new AbortController();
   // Keyed by delivery, not entry id: an entry taken back after the visibility timeout may come
