@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import type {
@@ -76,6 +76,13 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
    * @defaultValue true
    */
   listen?: boolean;
+  /**
+   * A read or delete of the relay not answered by then ends its session (the connection is
+   * dropped, which frees the leader lock for a standby) and the relay starts over. Guards
+   * against a half-open connection that would otherwise hold the lock without publishing.
+   * @defaultValue 30_000
+   */
+  queryTimeoutMs?: number;
 }
 
 /** How far relays are behind, from {@link PostgresOutbox.lag}. */
@@ -248,7 +255,18 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const resolved = resolveOutboxRelayOptions(relayOptions, clock);
-      const source = postgresRelaySource(pool, sql, name, relayOptions.listen !== false, clock);
+      const queryTimeoutMs = relayOptions.queryTimeoutMs ?? 30_000;
+      if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
+        throw new InvalidMessagingOptionsError('outbox relay', [
+          `queryTimeoutMs must be a positive integer (got ${String(relayOptions.queryTimeoutMs)})`,
+        ]);
+      const source = postgresRelaySource(
+        pool,
+        sql,
+        name,
+        { listen: relayOptions.listen !== false, queryTimeoutMs },
+        clock,
+      );
       const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
       relays.add(relay);
       return relay;
@@ -294,9 +312,14 @@ function postgresRelaySource(
   pool: Pool,
   sql: PostgresOutboxSql,
   name: string,
-  listen: boolean,
+  { listen, queryTimeoutMs }: { listen: boolean; queryTimeoutMs: number },
   clock: Clock,
 ): OutboxRelaySource {
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const withTimeout = (text: string, values: unknown[]): QueryConfig => {
+    const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: queryTimeoutMs };
+    return config;
+  };
   return {
     name,
     async acquire(signal) {
@@ -356,13 +379,13 @@ function postgresRelaySource(
       const session: OutboxRelaySession = {
         async claim(limit): Promise<OutboxClaim> {
           if (broken !== undefined) throw broken;
-          const result = await client.query<ClaimRow>(sql.claim, [limit]);
+          const result = await client.query<ClaimRow>(withTimeout(sql.claim, [limit]));
           const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
           return { records, oldestAgeMs: result.rows[0]?.age_ms };
         },
         async remove(records) {
           if (broken !== undefined) throw broken;
-          await client.query(sql.delete, [records.map((record) => record.position)]);
+          await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
         },
         onWake(callback) {
           wakes.push(callback);

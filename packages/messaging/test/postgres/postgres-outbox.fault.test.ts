@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect as connectSocket, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { createEnvelope } from '../../src/envelope/envelope.js';
 import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 import { postgresTransport } from '../../src/postgres/postgres-transport.js';
+import { faultyProxy } from './fixtures/tcp-proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repositoryRoot = join(here, '../../../..');
@@ -56,55 +56,6 @@ function startRelay(url: string, table: string, sink: string): RelayChild {
     if (line === 'leader') relay.leaderSince = Date.now();
   });
   return relay;
-}
-
-/**
- * A TCP proxy to the database that can be cut like a network partition: `cut()` destroys every
- * open connection and refuses new ones until `restore()`.
- */
-async function partitionableProxy(
-  target: URL,
-): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
-  let up = true;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    if (!up) {
-      client.destroy();
-      return;
-    }
-    const upstream = connectSocket(Number(target.port) || 5432, target.hostname);
-    sockets.add(client).add(upstream);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    for (const socket of [client, upstream]) {
-      socket.on('error', close);
-      socket.on('close', close);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxied = new URL(target);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as { port: number }).port);
-  return {
-    url: proxied.toString(),
-    cut() {
-      up = false;
-      for (const socket of sockets) socket.destroy();
-    },
-    restore() {
-      up = true;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postgres: url }) => {
@@ -256,7 +207,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
 
   it('keeps rows while the broker is unreachable and publishes them, in key order, when it returns', async () => {
     // The "broker" is the PostgreSQL transport reached through a proxy that is cut for 2 s.
-    const proxy = await partitionableProxy(new URL(url));
+    const proxy = await faultyProxy(new URL(url));
     const brokerPool = new pg.Pool({ connectionString: proxy.url, max: 3, connectionTimeoutMillis: 1_000 });
     brokerPool.on('error', () => {});
     const messages = `${table}_messages`;
@@ -336,6 +287,63 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
       await proxy.close();
       await pool.query(`DROP TABLE IF EXISTS "${table}_broker", "${messages}", "${messages}_groups"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_broker_notify"()`);
+    }
+  });
+
+  it('drops a leader connection that went silent (half-open) and publishes again once the network is back', async () => {
+    const proxy = await faultyProxy(new URL(url));
+    const relayPool = new pg.Pool({ connectionString: proxy.url, max: 3, connectionTimeoutMillis: 500 });
+    relayPool.on('error', () => {});
+    const outbox = postgresOutbox(pool, { table: `${table}_silent` });
+    await outbox.migrate();
+    const received: string[] = [];
+    const transport = {
+      async publish(_topic: string, messages: readonly Envelope[]) {
+        received.push(...messages.map((message) => message.id));
+      },
+    };
+    const relay = postgresOutbox(relayPool, { table: `${table}_silent` }).relay({
+      transport,
+      queryTimeoutMs: 500,
+      pollIntervalMs: 100,
+      backoff: constant({ ms: 100 }),
+    });
+    const failures: unknown[] = [];
+    relay.on('outbox-relay-failed', (event) => failures.push(event.error));
+    const add = async () => {
+      const message = createEnvelope({ topic: 'orders', type: 'order.placed', key: 'k', payload: {} });
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await outbox.add(client, message);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      return message.id;
+    };
+    try {
+      const first = await add();
+      while (!received.includes(first)) await sleep(20);
+      proxy.blackhole();
+      const second = await add(); // committed while the relay's network is silent
+      await sleep(1_500);
+      expect(received).not.toContain(second);
+      expect(failures.length).toBeGreaterThan(0);
+      expect(String(failures[0])).toMatch(/timeout/i);
+      proxy.restore();
+      const deadline = Date.now() + 15_000;
+      while (!received.includes(second)) {
+        if (Date.now() > deadline) throw new Error('not published after the network came back');
+        await sleep(20);
+      }
+      expect(relay.snapshot().role).toBe('leader');
+    } finally {
+      await relay.close();
+      await relayPool.end().catch(() => {});
+      await proxy.close();
+      await pool.query(`DROP TABLE IF EXISTS "${table}_silent"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_silent_notify"()`);
     }
   });
 });
