@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginScript from './lua/idempotency-begin.lua';
@@ -41,17 +41,47 @@ export const redisIdempotencyStoreDefaults = {
 /** `{ value, pttl }` of a live record, as the scripts return it. */
 type RecordReply = [string | null, number];
 
-// Names under which the scripts are defined on the user's client. Versioned so that two library
-// versions sharing a client never run each other's scripts.
-const commands = {
-  begin: 'bulwarkIdempotencyBeginV1',
-  complete: 'bulwarkIdempotencyCompleteV1',
-  release: 'bulwarkIdempotencyReleaseV1',
-  renew: 'bulwarkIdempotencyRenewV1',
-  get: 'bulwarkIdempotencyGetV1',
-  beginBatch: 'bulwarkIdempotencyBeginBatchV1',
-  completeBatch: 'bulwarkIdempotencyCompleteBatchV1',
-} as const;
+/** A script and its SHA1 for `EVALSHA`. */
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+const scripts = {
+  begin: script(beginScript),
+  beginBatch: script(beginBatchScript),
+  complete: script(completeScript),
+  completeBatch: script(completeBatchScript),
+  release: script(releaseScript),
+  renew: script(renewScript),
+  get: script(getScript),
+};
+
+const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
+/**
+ * Runs a script: `EVALSHA`, and `EVAL` (which also caches the script again) when the server
+ * answers `NOSCRIPT` after a restart or `SCRIPT FLUSH`. Sent with `sendCommand`, one promise per
+ * call and no second trip through ioredis' auto-pipelining queue: the store batches already.
+ */
+async function evaluate(
+  redis: Redis,
+  { sha, lua }: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  const send = (name: 'evalsha' | 'eval', first: string) => {
+    const command = new Command(name, [first, keys.length, ...keys, ...args], { replyEncoding: 'utf8' });
+    redis.sendCommand(command);
+    return command.promise;
+  };
+  try {
+    return await send('evalsha', sha);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return await send('eval', lua);
+  }
+}
 
 interface Queued<Item, Result> {
   readonly item: Item;
@@ -91,14 +121,12 @@ function tickBatcher<Item, Result>(
     });
 }
 
-type ScriptCommand = (key: string, ...args: (string | number)[]) => Promise<unknown>;
-
 /**
  * The Redis {@link IdempotencyStore}, over the user's `ioredis` client (never closed by the store).
  * Each record is one string key whose Redis expiry is its lease or its ttl, so expired records vanish
  * by themselves and a crashed holder's key is free once its lease runs out. `begin` and
- * `complete` are one script call each (one round trip; ioredis sends `EVALSHA` and falls back to
- * `EVAL` after a `NOSCRIPT`); with `batch` (the default) the calls of concurrent callers made in
+ * `complete` are one script call each (one round trip; `EVALSHA`, falling back to `EVAL` after a
+ * `NOSCRIPT`); with `batch` (the default) the calls of concurrent callers made in
  * the same tick share one script call. Works with Redis Cluster (without batching): a record is
  * a single key.
  *
@@ -119,32 +147,17 @@ export function redisIdempotencyStore(
   }
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
-  const scripts = [
-    [commands.begin, beginScript],
-    [commands.complete, completeScript],
-    [commands.release, releaseScript],
-    [commands.renew, renewScript],
-    [commands.get, getScript],
-    [commands.beginBatch, beginBatchScript],
-    [commands.completeBatch, completeBatchScript],
-  ] as const;
-  const client = redis as unknown as Record<string, ScriptCommand | undefined>;
-  for (const [name, lua] of scripts) {
-    if (typeof client[name] !== 'function') {
-      // The batch scripts take a variable number of keys, passed first in each call.
-      const numberOfKeys = name === commands.beginBatch || name === commands.completeBatch ? undefined : 1;
-      redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
-    }
-  }
+  const call = (which: Script, key: string, ...args: (string | number)[]) =>
+    evaluate(redis, which, [keyPrefix + key], args);
   const batching =
     (options.batch ?? redisIdempotencyStoreDefaults.batch) && !(redis as { isCluster?: boolean }).isCluster;
   const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
-  const callBatch = (name: string, keys: readonly string[], args: readonly (string | number)[]) =>
-    (client[name] as (...parts: (string | number)[]) => Promise<unknown>).call(
+  const callBatch = (which: Script, keys: readonly string[], args: readonly (string | number)[]) =>
+    evaluate(
       redis,
-      keys.length,
-      ...keys.map((key) => keyPrefix + key),
-      ...args,
+      which,
+      keys.map((key) => keyPrefix + key),
+      args,
     ) as Promise<unknown[]>;
   // Leases of one batch share one length; begins with different leases go to different batches.
   const beginBatchers = new Map<number, (item: { key: string; value: string }) => Promise<1 | RecordReply>>();
@@ -155,7 +168,7 @@ export function redisIdempotencyStore(
         maxBatchSize,
         (items) =>
           callBatch(
-            commands.beginBatch,
+            scripts.beginBatch,
             items.map((item) => item.key),
             [...items.map((item) => item.value), leaseMs],
           ) as Promise<(1 | RecordReply)[]>,
@@ -168,13 +181,11 @@ export function redisIdempotencyStore(
     maxBatchSize,
     (items) =>
       callBatch(
-        commands.completeBatch,
+        scripts.completeBatch,
         items.map((item) => item.key),
         items.flatMap((item) => [item.leaseToken, item.outcome, item.ttlMs]),
       ) as Promise<number[]>,
   );
-  const call = (name: string, key: string, ...args: (string | number)[]) =>
-    (client[name] as ScriptCommand).call(redis, keyPrefix + key, ...args);
 
   const toRecord = (reply: RecordReply): IdempotencyRecord | undefined => {
     const [value, pttl] = reply;
@@ -223,7 +234,7 @@ export function redisIdempotencyStore(
       for (;;) {
         const reply = batching
           ? await beginBatcher(lease)({ key, value })
-          : ((await call(commands.begin, key, value, lease)) as 1 | RecordReply);
+          : ((await call(scripts.begin, key, value, lease)) as 1 | RecordReply);
         if (reply === 1) return { kind: 'acquired', leaseToken };
         const record = toRecord(reply as RecordReply);
         // No record: it expired between the failed SET NX and the GET; try again.
@@ -234,19 +245,19 @@ export function redisIdempotencyStore(
       check(callOptions?.signal);
       const ttl = Math.ceil(ttlMs);
       if (batching) return (await completeBatcher({ key, leaseToken, outcome, ttlMs: ttl })) === 1;
-      return (await call(commands.complete, key, leaseToken, outcome, ttl)) === 1;
+      return (await call(scripts.complete, key, leaseToken, outcome, ttl)) === 1;
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
-      return (await call(commands.release, key, leaseToken)) === 1;
+      return (await call(scripts.release, key, leaseToken)) === 1;
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
-      return (await call(commands.renew, key, leaseToken, Math.ceil(leaseMs))) === 1;
+      return (await call(scripts.renew, key, leaseToken, Math.ceil(leaseMs))) === 1;
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
-      const reply = (await call(commands.get, key)) as RecordReply | null;
+      const reply = (await call(scripts.get, key)) as RecordReply | null;
       return reply ? toRecord(reply) : undefined;
     },
     async delete(key, callOptions) {
