@@ -119,6 +119,25 @@ const definitions: BenchmarkDefinition[] = [
       },
     },
   },
+  {
+    name: 'resilience.policies.pipeline-concurrent',
+    description:
+      'pipeline(circuitBreaker, retry, timeout 2 s) vs cockatiel wrap(retry, breaker, timeout 2 s), 64 callers, fn ignores its signal',
+    mode: { kind: 'concurrent', concurrency: 64 },
+    operations: 50_000,
+    rounds: 5,
+    baseline: 'cockatiel',
+    subjects: {
+      bulwark: () => {
+        const policy = bulwarkPipeline();
+        return { run: () => policy.execute(noop) };
+      },
+      cockatiel: () => {
+        const policy = cockatielWrap();
+        return { run: () => policy.execute(noop) };
+      },
+    },
+  },
 ];
 
 const neverAborted = new AbortController().signal;
