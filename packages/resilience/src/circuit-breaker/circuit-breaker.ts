@@ -159,16 +159,16 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   [runInScope]<T>(fn: (scope: Scope) => T | PromiseLike<T>, scope: Scope): Promise<T> {
     if (this.store !== undefined) this.sync();
     if (this.stateCode !== CLOSED) return this.notClosed(fn, scope);
-    if (
-      this.slowCallMs === undefined &&
-      !scope.canAbort &&
-      !this.successEmitter.hasListeners &&
-      !this.failureEmitter.hasListeners
-    ) {
-      // The happy path: no clock read, no closure, one `then`.
-      return invoke(fn, scope).then(this.closedSuccess as (value: T) => T, this.closedFailure);
+    if (this.slowCallMs !== undefined || this.successEmitter.hasListeners || this.failureEmitter.hasListeners) {
+      return this.measured(fn, scope, false);
     }
-    return this.measured(fn, scope, false);
+    // The happy path: no clock read, one `then`, and no closure unless the call can be cancelled
+    // (a cancelled call must not count, so its failure handler needs the scope).
+    const promise = invoke(fn, scope);
+    if (!scope.canAbort) return promise.then(this.closedSuccess as (value: T) => T, this.closedFailure);
+    return promise.then(this.closedSuccess as (value: T) => T, (error: unknown) =>
+      scope.aborted ? Promise.reject(error) : this.closedFailure(error),
+    );
   }
 
   private readonly closedSuccess = (value: unknown): unknown => {
