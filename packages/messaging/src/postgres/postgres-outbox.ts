@@ -19,6 +19,7 @@ import deleteTemplate from './sql/outbox-delete.sql';
 import insertTemplate from './sql/outbox-insert.sql';
 import lockTemplate from './sql/outbox-lock.sql';
 import migrateTemplate from './sql/outbox-migrate.sql';
+import sessionTemplate from './sql/outbox-session.sql';
 import statsTemplate from './sql/outbox-stats.sql';
 import unlockTemplate from './sql/outbox-unlock.sql';
 
@@ -60,6 +61,8 @@ export interface PostgresOutboxSql {
   readonly lock: string;
   readonly unlock: string;
   readonly cancelWait: string;
+  /** `$1`: lock_timeout in ms. Settings of the relay's dedicated session. */
+  readonly session: string;
   readonly stats: string;
   /** The quoted, qualified table, e.g. `"public"."bulwark_outbox"`; also names the leader lock. */
   readonly lockName: string;
@@ -122,6 +125,8 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
 }
 
 const identifierPattern = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+/** SQLSTATE lock_not_available: a standby's bounded wait for the leader lock ran out. */
+const lockTimeoutCode = '55P03';
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
@@ -167,6 +172,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
     lock: render(lockTemplate),
     unlock: render(unlockTemplate),
     cancelWait: render(cancelWaitTemplate),
+    session: render(sessionTemplate),
     stats: render(statsTemplate),
     lockName: qualifiedTable,
     channel,
@@ -195,7 +201,8 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
  * 2. **One relay publishes at a time.** Relays compete for a session-level advisory lock on a
  *    dedicated connection; the holder is the leader, the others are hot standbys blocked on the
  *    lock, and PostgreSQL hands it to one of them the moment the leader's connection ends (a
- *    killed process included). With a single reader of the sequence no two relays race on
+ *    killed process included; server-side TCP keepalives set on that session end it within
+ *    ~25 s when the relay's host or network vanishes silently). With a single reader of the sequence no two relays race on
  *    neighbouring messages of a key, and none is published while an earlier one of its key is
  *    still in the outbox. The leader publishes in batches grouped by topic and deletes rows
  *    only after the transport accepted them, so a killed leader's last batch is published
@@ -316,8 +323,8 @@ function postgresRelaySource(
   clock: Clock,
 ): OutboxRelaySource {
   // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
-  const withTimeout = (text: string, values: unknown[]): QueryConfig => {
-    const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: queryTimeoutMs };
+  const withTimeout = (text: string, values: unknown[], timeoutMs = queryTimeoutMs): QueryConfig => {
+    const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: timeoutMs };
     return config;
   };
   return {
@@ -329,7 +336,8 @@ function postgresRelaySource(
       const release = (error?: unknown) => {
         if (released) return;
         released = true;
-        client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
+        // Any argument makes the pool close the connection instead of reusing it.
+        client.release(error === undefined ? undefined : error instanceof Error ? error : true);
       };
       let broken: unknown;
       const wakes: (() => void)[] = [];
@@ -360,7 +368,19 @@ function postgresRelaySource(
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         signal.throwIfAborted();
-        await client.query(sql.lock, [sql.lockName]);
+        await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
+        for (;;) {
+          signal.throwIfAborted();
+          try {
+            // Waits at most lock_timeout (queryTimeoutMs) on the server; the client allows a
+            // little more, so only a dead connection makes it time out here.
+            await client.query(withTimeout(sql.lock, [sql.lockName], queryTimeoutMs + 5_000));
+            break;
+          } catch (error) {
+            if ((error as { code?: unknown }).code === lockTimeoutCode && !signal.aborted) continue;
+            throw error;
+          }
+        }
         signal.throwIfAborted();
         if (listen) {
           client.on('notification', onNotification);
@@ -398,10 +418,11 @@ function postgresRelaySource(
             return;
           }
           try {
-            if (listen) await client.query('UNLISTEN *');
-            await client.query(sql.unlock, [sql.lockName]);
+            // Unlocking first hands over to a standby at once; the connection is then closed
+            // rather than returned, so no LISTEN or session setting leaks into the pool.
+            await client.query(withTimeout(sql.unlock, [sql.lockName]));
             detach();
-            release();
+            release(true);
           } catch (unlockError) {
             detach();
             release(unlockError);

@@ -271,6 +271,23 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(standby.snapshot().role).toBe('closed');
     });
 
+    it('keeps a standby waiting quietly through its bounded lock waits, then takes over', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const leader = track(outbox.relay({ transport }));
+      await waitUntil(() => leader.snapshot().role === 'leader');
+      const standby = track(outbox.relay({ transport, queryTimeoutMs: 200 }));
+      const failures: unknown[] = [];
+      standby.on('outbox-relay-failed', (event) => failures.push(event.error));
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // about five lock_timeouts
+      expect(failures).toEqual([]);
+      expect(standby.snapshot().role).toBe('standby');
+      await leader.close();
+      await waitUntil(() => standby.snapshot().role === 'leader', 3_000);
+      await inTransaction(pool, (client) => outbox.add(client, message('s', 1)));
+      await transport.waitFor(1);
+    });
+
     it('closes a standby even when its pool has no connection left to cancel the wait with', async () => {
       const outbox = await newOutbox();
       const small = new pg.Pool({ connectionString: url, max: 2 });
