@@ -6,8 +6,9 @@ import type { RateLimitDecision, RateLimitStore } from './rate-limit-store.js';
 /** Options of {@link memoryRateLimitStore}. */
 export interface MemoryRateLimitStoreOptions {
   /**
-   * Most keys kept. When a new key arrives at this bound the oldest key is forgotten (its next
-   * call sees a full limit), so memory stays bounded whatever callers send.
+   * Most keys kept. When a new key arrives at this bound, a key not used recently is forgotten
+   * (its next call sees a full limit; "second chance" eviction, close to least-recently-used), so
+   * memory stays bounded whatever callers send and busy keys keep their counts.
    * @defaultValue 100_000
    */
   readonly maxKeys?: number;
@@ -43,7 +44,12 @@ class Slot {
   c = 0;
   /** When the state becomes equivalent to no state (µs). */
   expiresAtUs = 0;
+  /** Used since eviction last passed over it (the "second chance" bit). */
+  used = false;
 }
+
+/** How many recently used keys eviction moves to the back before it evicts one anyway. */
+const EVICTION_SCAN_LIMIT = 16;
 
 const toMs = (microseconds: number): number => Math.ceil(microseconds / 1000);
 
@@ -87,14 +93,25 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     if (slots.size > 0 && !closed) sweepTimer = clock.setTimeout(onSweepTimer, sweepIntervalMs);
   };
 
+  /**
+   * Forgets one key rather than grow (an evicted key only loses its count): the oldest key not
+   * used since eviction last looked at it. Used keys get a second chance at the back of the map.
+   */
+  const evictOne = (): void => {
+    for (let scanned = 0; scanned < EVICTION_SCAN_LIMIT; scanned++) {
+      const [key, slot] = slots.entries().next().value as [string, Slot];
+      slots.delete(key);
+      if (!slot.used) return;
+      slot.used = false;
+      slots.set(key, slot);
+    }
+    slots.delete(slots.keys().next().value as string);
+  };
+
   const slotFor = (key: string): Slot => {
     let slot = slots.get(key);
     if (slot === undefined) {
-      if (slots.size >= maxKeys) {
-        // Forget the oldest key rather than grow: an evicted key only loses its count.
-        const oldest = slots.keys().next().value as string;
-        slots.delete(oldest);
-      }
+      if (slots.size >= maxKeys) evictOne();
       slot = new Slot();
       slots.set(key, slot);
       if (sweepTimer === undefined && !closed) sweepTimer = clock.setTimeout(onSweepTimer, sweepIntervalMs);
@@ -105,6 +122,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
   const decide = (key: string, algorithm: RateLimitAlgorithm, cost: number, dryRun: boolean): RateLimitDecision => {
     const nowUs = Math.round(clock.now() * 1000);
     const existing = slots.get(key);
+    if (existing !== undefined) existing.used = true;
     if (algorithm.kind === 'gcra') {
       const interval = algorithm.intervalUs;
       const span = algorithm.limit * interval;

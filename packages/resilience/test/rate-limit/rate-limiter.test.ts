@@ -166,6 +166,20 @@ describe('memory store bounds', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('keeps busy keys when evicting: a key in use survives a flood of one-off keys', async () => {
+    const clock = manualClock(0);
+    const store = memoryRateLimitStore({ clock, maxKeys: 100 });
+    const limiter = rateLimiter({ algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }), store, clock });
+    await limiter.consume('busy', { cost: 5 });
+    for (let index = 0; index < 1000; index++) {
+      await limiter.consume(`flood-${index}`);
+      if (index % 50 === 0) await limiter.peek('busy'); // in use
+    }
+    expect(store.size()).toBeLessThanOrEqual(100);
+    expect(store.has('busy')).toBe(true);
+    expect((await limiter.peek('busy')).remaining).toBe(0);
+  });
+
   it('peek does not create keys', async () => {
     const { store, limiter } = setup(slidingWindow({ limit: 5, windowMs: 1000 }));
     await limiter.peek('ghost');
