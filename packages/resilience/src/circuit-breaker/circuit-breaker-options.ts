@@ -40,6 +40,12 @@ export interface CircuitBreakerOptions {
   readonly syncIntervalMs?: number;
   /** How long a probe lease taken in the store lasts. @defaultValue `10_000` */
   readonly probeLeaseMs?: number;
+  /**
+   * A store call taking longer than this is abandoned and counts as a store failure (the breaker
+   * goes on with its local state), so a hanging store never hangs a probe.
+   * @defaultValue `1_000`
+   */
+  readonly storeTimeoutMs?: number;
   /** @defaultValue `systemClock` */
   readonly clock?: Clock;
   /** Uniform numbers in [0, 1) for a jittered `halfOpenAfter` backoff. @defaultValue `Math.random` */
@@ -53,6 +59,7 @@ export const CIRCUIT_BREAKER_DEFAULTS = {
   halfOpenMaxCalls: 1,
   syncIntervalMs: 1_000,
   probeLeaseMs: 10_000,
+  storeTimeoutMs: 1_000,
   clock: systemClock,
   random: Math.random,
 } as const;
@@ -75,6 +82,7 @@ export function validateCircuitBreakerOptions(options: CircuitBreakerOptions): v
   validator.function('random', options?.random);
   validator.number('syncIntervalMs', options?.syncIntervalMs);
   validator.number('probeLeaseMs', options?.probeLeaseMs, { min: 1 });
+  validator.number('storeTimeoutMs', options?.storeTimeoutMs, { min: 1 });
   if (options?.store !== undefined) {
     validator.check(
       typeof options.store.read === 'function' &&

@@ -22,6 +22,7 @@ import {
   validateCircuitBreakerOptions,
 } from './circuit-breaker-options.js';
 import type { CircuitStateStore, SharedCircuitState } from './circuit-state-store.js';
+import { callStore } from './store-call.js';
 
 /** What {@link CircuitBreakerPolicy.snapshot} reports, for dashboards and health checks. */
 export interface CircuitBreakerSnapshot {
@@ -96,6 +97,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   readonly store: CircuitStateStore | undefined;
   readonly syncIntervalMs: number;
   readonly probeLeaseMs: number;
+  readonly storeTimeoutMs: number;
   readonly random: () => number;
 
   stateCode: StateCode = CLOSED;
@@ -131,6 +133,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     this.store = options.store;
     this.syncIntervalMs = options.syncIntervalMs ?? CIRCUIT_BREAKER_DEFAULTS.syncIntervalMs;
     this.probeLeaseMs = options.probeLeaseMs ?? CIRCUIT_BREAKER_DEFAULTS.probeLeaseMs;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? CIRCUIT_BREAKER_DEFAULTS.storeTimeoutMs;
     this.random = options.random ?? CIRCUIT_BREAKER_DEFAULTS.random;
   }
 
@@ -245,12 +248,9 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     const generation = this.generation;
     let admitted: boolean;
     try {
-      admitted = await store.acquireProbe(this.name, {
-        maxProbes: this.halfOpenMaxCalls,
-        leaseMs: this.probeLeaseMs,
-        now,
-        signal: scope.abortSignal,
-      });
+      admitted = await callStore(this.clock, this.storeTimeoutMs, scope.abortSignal, (signal) =>
+        store.acquireProbe(this.name, { maxProbes: this.halfOpenMaxCalls, leaseMs: this.probeLeaseMs, now, signal }),
+      );
     } catch (error) {
       if (scope.aborted) {
         if (generation === this.generation) this.probesInFlight -= 1;
@@ -326,7 +326,9 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
       to === OPEN
         ? { state: 'open', at, openUntil: this.openUntil }
         : { state: to === ISOLATED ? 'isolated' : 'closed', at };
-    store.publish(this.name, state).catch((error: unknown) => this.storeFailed(error));
+    callStore(this.clock, this.storeTimeoutMs, undefined, (signal) =>
+      store.publish(this.name, state, { signal }),
+    ).catch((error: unknown) => this.storeFailed(error));
   }
 
   /** Reads the shared state in the background, at most once per `syncIntervalMs`. */
@@ -336,7 +338,8 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     if (now < this.nextSyncAt) return;
     this.nextSyncAt = now + this.syncIntervalMs;
     this.syncing = true;
-    (this.store as CircuitStateStore).read(this.name).then(
+    const store = this.store as CircuitStateStore;
+    callStore(this.clock, this.storeTimeoutMs, undefined, (signal) => store.read(this.name, { signal })).then(
       (shared) => {
         this.syncing = false;
         if (shared) this.adopt(shared);

@@ -198,4 +198,40 @@ describe('circuitBreaker with a CircuitStateStore', () => {
     await expect(b.execute(ok)).resolves.toBe('ok');
     expect(b.state).toBe('closed');
   });
+
+  it('abandons a hanging store call after storeTimeoutMs: the probe goes on with local state', async () => {
+    const signals: AbortSignal[] = [];
+    const hanging: CircuitStateStore = {
+      read: () => new Promise(() => {}),
+      publish: () => new Promise(() => {}),
+      acquireProbe: (_, { signal }) => {
+        if (signal) signals.push(signal);
+        return new Promise(() => {}); // ignores its signal, too
+      },
+    };
+    const clock = manualClock(10_000);
+    const breaker = circuitBreaker({
+      name: 'payments',
+      strategy: consecutive(1),
+      halfOpenAfter: 1_000,
+      store: hanging,
+      storeTimeoutMs: 200,
+      clock,
+    });
+    const storeErrors: unknown[] = [];
+    breaker.onStoreError(({ error }) => storeErrors.push(error));
+    await settle(breaker.execute(fail));
+    await clock.advanceAsync(1_000);
+    const probe = breaker.execute(ok);
+    await clock.advanceAsync(199);
+    expect(breaker.snapshot().probesInFlight).toBe(1);
+    await clock.advanceAsync(1);
+    await expect(probe).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(signals[0]?.aborted).toBe(true);
+    expect(storeErrors.length).toBeGreaterThanOrEqual(1);
+    // The hung background read was abandoned too: no timer is left behind.
+    await clock.advanceAsync(1_000);
+    expect(clock.pendingTimers()).toBe(0);
+  });
 });
