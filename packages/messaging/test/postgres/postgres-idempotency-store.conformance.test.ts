@@ -9,7 +9,7 @@ await describeWithServers('postgresIdempotencyStore', ['postgres'], ({ postgres:
   idempotencyStoreConformance(
     'postgres',
     async () => {
-      const pool = new pg.Pool({ connectionString: url, max: 10 });
+      const pool = new pg.Pool({ connectionString: url, max: 4 });
       const table = uniqueName('idem');
       const store = postgresIdempotencyStore(pool, { table });
       await store.migrate();
@@ -29,7 +29,7 @@ await describeWithServers('postgresIdempotencyStore', ['postgres'], ({ postgres:
   let pool: pg.Pool;
   const table = uniqueName('idem');
   beforeAll(() => {
-    pool = new pg.Pool({ connectionString: url, max: 10 });
+    pool = new pg.Pool({ connectionString: url, max: 4 });
   });
   afterAll(async () => {
     await pool.query(`DROP TABLE IF EXISTS "${table}"`);
