@@ -96,7 +96,8 @@ class HedgeRun<T> implements DeadlineEntry {
     this.policy.deadlines.remove(this);
     let reason: DOMException | undefined;
     for (const attempt of this.attempts) {
-      if (attempt !== winner && attempt.controller !== undefined) {
+      // Losers are aborted even if they never read their signal yet: reading it later finds it aborted.
+      if (attempt !== winner) {
         reason ??= new DOMException('Another hedged attempt settled first', 'AbortError');
         attempt.abort(reason);
       }
