@@ -8,7 +8,7 @@
 //                                     outcome + completion (4 writes): what the orchestrator costs
 //   bulwark                           sagaOrchestrator + postgresSagaLog: start() then wait()
 //   dbos-transact                     @dbos-inc/dbos-sdk: a registered workflow of 3 registered steps
-// Every subject gets its own pool of the same size (2 at concurrency 1, 16 at 32) on the same server, and fresh tables (DBOS: a
+// Every subject gets its own pool of the same size (4 at concurrency 1, 16 at 32) on the same server, and fresh tables (DBOS: a
 // fresh system schema). The ratio column is each subject's ops/s over the floor's.
 import { defineSaga, sagaOrchestrator } from '@bulwark/saga';
 import { postgresSagaLog, postgresSagaLogSql } from '@bulwark/saga/postgres';
@@ -23,7 +23,7 @@ const bulwarkTable = `bench_saga_bulwark_${suffix}`;
 const dbosSchema = `bench_saga_dbos_${suffix}`;
 // The server's max_connections (100) is shared with other suites and engineers: 16 connections
 // per subject at concurrency 32 (callers queue for a connection alike in every subject).
-let poolSize = 2;
+let poolSize = 4;
 
 const pools: pg.Pool[] = [];
 const newPool = () => {
@@ -195,7 +195,7 @@ const definitions: BenchmarkDefinition[] = [
     rounds: 5,
     baseline: 'raw pg, intent+outcome per step (floor)',
     setup: async () => {
-      poolSize = 2;
+      poolSize = 4;
     },
     subjects,
     teardown,
