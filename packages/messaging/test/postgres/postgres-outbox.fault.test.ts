@@ -108,7 +108,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
               [key],
             );
             const version = rows[0].version as number;
-            const batch = Array.from({ length: 1 + randomInt(2) }, (_, index) =>
+            const batch = Array.from({ length: 1 + randomInt(4) }, (_, index) =>
               createEnvelope({ topic: 'orders', type: 'order.changed', key, payload: { version, index } }),
             );
             // Several messages of one key in one transaction: the version repeats, order by index.
