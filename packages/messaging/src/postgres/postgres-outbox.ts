@@ -11,7 +11,11 @@ import type {
   OutboxRelaySession,
   OutboxRelaySource,
 } from '../outbox/outbox.js';
-import { type OutboxRelayOptions, resolveOutboxRelayOptions } from '../outbox/outbox-options.js';
+import {
+  type OutboxRelayOptions,
+  type ResolvedOutboxRelayOptions,
+  resolveOutboxRelayOptions,
+} from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
@@ -202,9 +206,10 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
  *    dedicated connection; the holder is the leader, the others are hot standbys blocked on the
  *    lock, and PostgreSQL hands it to one of them the moment the leader's connection ends (a
  *    killed process included; server-side TCP keepalives set on that session end it within
- *    ~25 s when the relay's host or network vanishes silently). With a single reader of the sequence no two relays race on
- *    neighbouring messages of a key, and none is published while an earlier one of its key is
- *    still in the outbox. The leader publishes in batches grouped by topic and deletes rows
+ *    ~25 s when the relay's host or network vanishes silently). With a single reader of the
+ *    sequence no two relays race on neighbouring messages of a key, and none is published
+ *    while an earlier one of its key is still in the outbox. Deletes run on the lock-holding
+ *    connection, so a relay that lost the lock can no longer delete anything. The leader publishes in batches grouped by topic and deletes rows
  *    only after the transport accepted them, so a killed leader's last batch is published
  *    again by the next one (at-least-once) — in order.
  *
@@ -261,12 +266,19 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
-      const resolved = resolveOutboxRelayOptions(relayOptions, clock);
-      const queryTimeoutMs = relayOptions.queryTimeoutMs ?? 30_000;
+      const queryTimeoutMs = relayOptions?.queryTimeoutMs ?? 30_000;
+      const problems: string[] = [];
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
-        throw new InvalidMessagingOptionsError('outbox relay', [
-          `queryTimeoutMs must be a positive integer (got ${String(relayOptions.queryTimeoutMs)})`,
-        ]);
+        problems.push(`queryTimeoutMs must be a positive integer (got ${String(relayOptions?.queryTimeoutMs)})`);
+      let resolved: ResolvedOutboxRelayOptions | undefined;
+      try {
+        resolved = resolveOutboxRelayOptions(relayOptions, clock);
+      } catch (error) {
+        if (!(error instanceof InvalidMessagingOptionsError)) throw error;
+        problems.unshift(...error.problems);
+      }
+      if (problems.length > 0 || resolved === undefined)
+        throw new InvalidMessagingOptionsError('outbox relay', problems);
       const source = postgresRelaySource(
         pool,
         sql,
@@ -274,7 +286,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
         { listen: relayOptions.listen !== false, queryTimeoutMs },
         clock,
       );
-      const relay = startOutboxRelay(source, resolved, (closed) => relays.delete(closed));
+      const relay = startOutboxRelay(source, resolved, (finished) => relays.delete(finished));
       relays.add(relay);
       return relay;
     },

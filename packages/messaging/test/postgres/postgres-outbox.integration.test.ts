@@ -92,6 +92,18 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(outbox.sql.migrate).toContain('"shop"."orders_outbox"');
     });
 
+    it('reports every relay option problem at once', () => {
+      const outbox = postgresOutbox(pool, { table: 'never_created' });
+      expect(() => outbox.relay({ transport: recordingTransport(), batchSize: -1, queryTimeoutMs: 0 })).toThrowError(
+        expect.objectContaining({
+          problems: [
+            'batchSize must be an integer from 1 to 100000 (got -1)',
+            'queryTimeoutMs must be a positive integer (got 0)',
+          ],
+        }),
+      );
+    });
+
     it('rejects table names that are not plain identifiers', () => {
       expect(() => postgresOutbox(pool, { table: 'x"; DROP TABLE users; --' })).toThrow(
         /table must be a plain identifier/,
