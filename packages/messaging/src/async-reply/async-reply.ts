@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { type Clock, delay, systemClock } from '@bulwark/resilience';
 import { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, type Claim } from '../claim-check/claim-check.js';
+import { ClaimCheckIntegrityError } from '../claim-check/claim-check-errors.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { createEnvelope } from '../envelope/envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -262,21 +263,20 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
     return { kind: 'done' };
   };
 
-  const markUnpublished = async (id: string, error: unknown) => {
+  /** Records a failure for an operation that cannot run at all (never published, input lost). */
+  const failWithoutRunning = async (id: string, error: AsyncReplyErrorInfo) => {
     const runId = generateId();
     const now = clock.now();
     if (!(await store.start(id, { now, runId, leaseUntil: now + leaseMs }))) return;
+    await store.finish(id, { status: 'failed', error, now, runId, expiresAt: now + ttlMs });
+  };
+
+  const markUnpublished = (id: string, error: unknown) => {
     const cause = errorInfo(error);
-    await store.finish(id, {
-      status: 'failed',
-      error: {
-        name: cause.name,
-        message: `The operation could not be published: ${cause.message}`,
-        code: 'ASYNC_REPLY_NOT_PUBLISHED',
-      },
-      now,
-      runId,
-      expiresAt: now + ttlMs,
+    return failWithoutRunning(id, {
+      name: cause.name,
+      message: `The operation could not be published: ${cause.message}`,
+      code: 'ASYNC_REPLY_NOT_PUBLISHED',
     });
   };
 
@@ -389,7 +389,18 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
         workerOptions.group ?? DEFAULT_GROUP,
         async (delivery: Delivery) => {
           let message = delivery.message;
-          if (claimCheck?.isCheckedIn(message)) message = await claimCheck.checkOut(message);
+          if (claimCheck?.isCheckedIn(message)) {
+            try {
+              message = await claimCheck.checkOut(message);
+            } catch (error) {
+              // The input's blob is gone or altered: no redelivery can fix that, so the
+              // operation fails (its id and kind ride in the message key and type).
+              if (!(error instanceof ClaimCheckIntegrityError) || message.key === undefined) throw error;
+              await failWithoutRunning(message.key, errorInfo(error));
+              events.emit('operation-error', { id: message.key, kind: message.type, error });
+              return;
+            }
+          }
           const payload = message.payload as Partial<OperationMessage> | null;
           if (typeof payload?.id !== 'string' || typeof payload.kind !== 'string') {
             // Not an operation of ours: redelivering it would never help, so it is acked and reported.

@@ -1,6 +1,7 @@
 import {
   AsyncReplyClosedError,
   asyncReply,
+  type BlobStore,
   type Claim,
   claimCheck,
   InvalidMessagingOptionsError,
@@ -331,6 +332,36 @@ describe('asyncReply (worker mode through a transport)', () => {
       status: 'failed',
       error: { code: 'ASYNC_REPLY_NOT_PUBLISHED', message: 'The operation could not be published: broker down' },
     });
+    await transport.close();
+  });
+
+  it('fails an operation whose checked-in input is gone, instead of redelivering it forever', async () => {
+    const transport = memoryTransport();
+    const store = memoryAsyncReplyStore();
+    const inner = memoryBlobStore();
+    const refs: string[] = [];
+    const blobs: BlobStore = {
+      ...inner,
+      put: (ref, body, options) => {
+        refs.push(ref);
+        return inner.put(ref, body, options);
+      },
+    };
+    const checks = claimCheck({ store: blobs, thresholdBytes: 100 });
+    // The producer checks the input in; the blob is lost before any worker runs.
+    const producer = asyncReply({ store, transport, claimCheck: checks });
+    transport.declareGroup('bulwark.async-reply', 'bulwark.async-reply.workers');
+    const { id } = await producer.accept('length', { text: 'z'.repeat(1_000) });
+    expect(refs).toHaveLength(1);
+    await blobs.delete(refs[0] as string);
+    const worker = asyncReply({ store, transport, claimCheck: checks }).handle('length', () => 0);
+    await worker.worker();
+    await until(async () => (await producer.status(id))?.status === 'failed');
+    expect(await producer.status(id)).toMatchObject({ error: { code: 'CLAIM_CHECK_INTEGRITY' } });
+    await until(() =>
+      transport.snapshot().every((group) => group.inFlight === 0 && group.ready === 0 && group.waiting === 0),
+    );
+    await worker.close();
     await transport.close();
   });
 
