@@ -32,9 +32,9 @@ export interface AsyncReplyRecord {
   readonly runId?: string;
   /** While `running`: until when the run owns the record; after it another worker may take it over. */
   readonly leaseUntil?: number;
-  /** When `succeeded`: the result as JSON text, or the JSON of a claim when {@link resultClaimed}. */
+  /** When `succeeded`: the result as JSON text, or the JSON of a claim when {@link AsyncReplyRecord.resultClaimed}. */
   readonly result?: string;
-  /** The result went through the claim check: {@link result} is the claim. */
+  /** The result went through the claim check: {@link AsyncReplyRecord.result} is the claim. */
   readonly resultClaimed?: boolean;
   /** When `failed`. */
   readonly error?: AsyncReplyErrorInfo;
