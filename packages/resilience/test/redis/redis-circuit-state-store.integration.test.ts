@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { BrokenCircuitError, circuitBreaker, consecutive } from '../../src/index.js';
 import { redisCircuitStateStore } from '../../src/redis/index.js';
+import { circuitStateStoreConformance } from '../../src/testing/index.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const failing = async () => {
@@ -19,6 +20,12 @@ await describeWithServers('redisCircuitStateStore', ['redis'], ({ redis: url }) 
     await first.quit();
     await second.quit();
   });
+  circuitStateStoreConformance({
+    name: 'redisCircuitStateStore',
+    namePrefix: uniqueName('circuit-conformance'),
+    createStore: () => redisCircuitStateStore(first, { prefix: `${uniqueName('circuit-suite')}:` }),
+  });
+
   const stores = () => {
     const prefix = `${uniqueName('circuit')}:`;
     return [redisCircuitStateStore(first, { prefix }), redisCircuitStateStore(second, { prefix })] as const;
