@@ -24,6 +24,7 @@ import nackSql from './sql/transport-nack.sql';
 import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
 import statsSql from './sql/transport-stats.sql';
+import unblockSql from './sql/transport-unblock.sql';
 
 /** Options of {@link postgresTransport}. */
 export interface PostgresTransportOptions {
@@ -88,6 +89,7 @@ export interface PostgresTransportSql {
   readonly ack: string;
   readonly nack: string;
   readonly notify: string;
+  readonly unblock: string;
   readonly stats: string;
 }
 
@@ -124,7 +126,8 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
       .replaceAll('{{table}}', table.quoted)
       .replaceAll('{{groupsTable}}', groups.quoted)
       .replaceAll('{{claimIndex}}', `"${table.last}_claim_idx"`)
-      .replaceAll('{{keyIndex}}', `"${table.last}_key_idx"`);
+      .replaceAll('{{keyIndex}}', `"${table.last}_key_idx"`)
+      .replaceAll('{{blockedIndex}}', `"${table.last}_blocked_idx"`);
   return {
     migrate: render(migrateSql),
     declareGroup: render(declareGroupSql),
@@ -133,6 +136,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
     ack: render(ackSql),
     nack: render(nackSql),
     notify: render(notifySql),
+    unblock: render(unblockSql),
     stats: render(statsSql),
   };
 }
@@ -188,20 +192,22 @@ class Waker {
     this.woken = true;
     this.resolveWait?.();
   }
-  async wait(ms: number): Promise<void> {
+  /** Resolves true when woken, false when the time ran out. */
+  async wait(ms: number): Promise<boolean> {
     if (this.woken) {
       this.woken = false;
-      return;
+      return true;
     }
-    await new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(() => resolve(), ms);
+    const woken = await new Promise<boolean>((resolve) => {
+      const timer = this.clock.setTimeout(() => resolve(false), ms);
       this.resolveWait = () => {
         this.clock.clearTimeout(timer);
-        resolve();
+        resolve(true);
       };
     });
     this.resolveWait = undefined;
     this.woken = false;
+    return woken;
   }
 }
 
@@ -572,7 +578,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
             held.set(row.id, row.delivery_count);
             run(row);
           }
-          if (rows.length < free) await waker.wait(pollIntervalMs);
+          if (rows.length < free) {
+            const woken = await waker.wait(pollIntervalMs);
+            // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
+            if (!woken && accepting) await pool.query(sql.unblock, [topic, group]).catch(reportError);
+          }
         }
       };
 

@@ -1,4 +1,4 @@
-import { createEnvelope, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { createEnvelope, type Delivery, InvalidMessagingOptionsError } from '@bulwark/messaging';
 import { postgresTransport, postgresTransportSql } from '@bulwark/messaging/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
@@ -114,5 +114,52 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await eventually(() => pool.totalCount - pool.idleCount === 1, 5_000);
     await transport.close();
     expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+
+  it('keeps rows behind the head of their key out of the claim index (blocked), unblocking the next on ack', async () => {
+    const topic = uniqueName('blocked');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table, pollIntervalMs: 100 });
+    await transport.declareGroup(topic, 'g');
+    const keyed = (index: number) => createEnvelope({ topic, type: 'x', payload: { index }, key: 'hot' });
+    await transport.publish(topic, [keyed(1), keyed(2)]);
+    await transport.publish(topic, [keyed(3)]);
+    const flags = async () =>
+      (
+        await pool.query<{ blocked: boolean }>(`SELECT blocked FROM "${table}" WHERE topic = $1 ORDER BY id`, [topic])
+      ).rows.map((row) => row.blocked);
+    expect(await flags()).toEqual([false, true, true]);
+    const held: Delivery[] = [];
+    await transport.subscribe(
+      topic,
+      'g',
+      (delivery) => {
+        held.push(delivery);
+        return new Promise<void>(() => {});
+      },
+      { prefetch: 5 },
+    );
+    await eventually(() => held.length === 1, 5_000);
+    await held[0]?.ack();
+    expect(await flags()).toEqual([false, true]);
+    await eventually(() => held.length === 2, 5_000);
+    expect(held.map((delivery) => (delivery.message.payload as { index: number }).index)).toEqual([1, 2]);
+    await transport.close({ deadlineMs: 0 });
+  });
+
+  it('repairs a head left blocked by a publish racing the ack of its predecessor', async () => {
+    const topic = uniqueName('repair');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table, pollIntervalMs: 100 });
+    await transport.declareGroup(topic, 'g');
+    await transport.publish(topic, [createEnvelope({ topic, type: 'x', payload: { index: 1 }, key: 'k' })]);
+    // The race's outcome: the only row of its key, yet blocked.
+    await pool.query(`UPDATE "${table}" SET blocked = true WHERE topic = $1`, [topic]);
+    const seen: number[] = [];
+    await transport.subscribe(topic, 'g', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    await eventually(() => seen.length === 1, 5_000);
+    await transport.close();
   });
 });

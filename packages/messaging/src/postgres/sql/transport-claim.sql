@@ -9,13 +9,14 @@
 -- Returns the claimed rows (id, body, delivery_count), in no particular order.
 --
 -- FOR UPDATE SKIP LOCKED lets competing subscribers claim side by side without waiting on each
--- other. Per-key order: a keyed row is claimable only if no older row of its key is left in the
--- group (rows are deleted on ack), so one message per key is out at a time, in publish order; a
--- concurrent claimer skips the head it cannot lock and finds the next row of that key blocked.
+-- other. Per-key order: rows behind the head of their key are `blocked` and not even scanned;
+-- the NOT EXISTS check is the guarantee itself (a keyed row is claimable only if no older row of
+-- its key is left in the group, rows being deleted on ack), so one message per key is out at a
+-- time, in publish order, whatever the `blocked` flags say.
 WITH candidates AS (
   SELECT m.id
   FROM {{table}} m
-  WHERE m.topic = $1 AND m.group_name = $2 AND m.visible_at <= now()
+  WHERE m.topic = $1 AND m.group_name = $2 AND NOT m.blocked AND m.visible_at <= now()
     AND (m.ordering_key IS NULL OR NOT EXISTS (
       SELECT 1 FROM {{table}} earlier
       WHERE earlier.topic = m.topic AND earlier.group_name = m.group_name
