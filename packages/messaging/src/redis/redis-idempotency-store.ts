@@ -231,7 +231,7 @@ export function redisIdempotencyStore(
       if (leaseToken.includes('\n')) throw new Error('redisIdempotencyStore lease tokens may not contain a newline');
       const value = `p${leaseToken}\n${fingerprint}`;
       const lease = Math.ceil(leaseMs);
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         const reply = batching
           ? await beginBatcher(lease)({ key, value })
           : ((await call(scripts.begin, key, value, lease)) as 1 | RecordReply);
@@ -239,6 +239,8 @@ export function redisIdempotencyStore(
         const record = toRecord(reply as RecordReply);
         // No record: it expired between the failed SET NX and the GET; try again.
         if (record) return { kind: 'existing', record };
+        if (attempt >= 5)
+          throw new Error(`redisIdempotencyStore.begin could not settle "${key}" in ${attempt} attempts`);
       }
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
