@@ -9,6 +9,7 @@ export type {
   SagaLogEntry,
   SagaLogEntryKind,
   SagaLogWrite,
+  SagaPurgeQuery,
   SagaRecord,
   SagaStatus,
 } from './saga-log.js';

@@ -145,6 +145,16 @@ export function memorySagaLog(): MemorySagaLog {
       return counts;
     },
 
+    async purge(query, options) {
+      check(options);
+      const victims = [...runs.values()]
+        .filter(({ record }) => isTerminal(record.status) && record.updatedAt < query.finishedBefore)
+        .sort((left, right) => left.record.updatedAt - right.record.updatedAt)
+        .slice(0, query.limit ?? 1_000);
+      for (const { record } of victims) runs.delete(record.id);
+      return victims.length;
+    },
+
     size: () => runs.size,
   };
 }

@@ -112,6 +112,14 @@ export interface SagaListQuery {
   readonly offset?: number;
 }
 
+/** Query of {@link SagaLog.purge}. */
+export interface SagaPurgeQuery {
+  /** Finished runs (`completed`, `compensated`, `failed`) last updated before this time are deleted. */
+  readonly finishedBefore: number;
+  /** At most this many runs per call, so a large purge does not hold locks for long. @defaultValue 1_000 */
+  readonly limit?: number;
+}
+
 /** Every call of the port takes an optional signal. */
 export interface SagaLogCallOptions {
   readonly signal?: AbortSignal;
@@ -170,4 +178,9 @@ export interface SagaLog {
   list(query?: SagaListQuery, options?: SagaLogCallOptions): Promise<SagaRecord[]>;
   /** How many runs are in each status. */
   counts(options?: SagaLogCallOptions): Promise<Record<SagaStatus, number>>;
+  /**
+   * Deletes finished runs (and their timelines) last updated before `finishedBefore`, oldest
+   * first, up to `limit`; returns how many were deleted. Unfinished runs are never deleted.
+   */
+  purge(query: SagaPurgeQuery, options?: SagaLogCallOptions): Promise<number>;
 }

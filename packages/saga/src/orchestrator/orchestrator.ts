@@ -20,6 +20,7 @@ import {
   type SagaListQuery,
   type SagaLogCallOptions,
   type SagaLogEntry,
+  type SagaPurgeQuery,
   type SagaRecord,
   type SagaStatus,
   terminalSagaStatuses,
@@ -117,6 +118,8 @@ export interface SagaOrchestrator extends AsyncDisposable {
   list(query?: SagaListQuery, options?: SagaLogCallOptions): Promise<SagaRecord[]>;
   /** How many runs are in each status. */
   counts(options?: SagaLogCallOptions): Promise<Record<SagaStatus, number>>;
+  /** Deletes finished runs last updated before `finishedBefore` (see `SagaLog.purge`). */
+  purge(query: SagaPurgeQuery, options?: SagaLogCallOptions): Promise<number>;
   /** Adds a listener; returns the function that removes it. */
   on<Name extends SagaOrchestratorEventName>(event: Name, listener: SagaOrchestratorListener<Name>): () => void;
   snapshot(): SagaOrchestratorSnapshot;
@@ -812,6 +815,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
     history: (sagaId, callOptions) => log.history(sagaId, callOptions),
     list: (query, callOptions) => log.list(query, callOptions),
     counts: (callOptions) => log.counts(callOptions),
+    purge: (query, callOptions) => log.purge(query, callOptions),
 
     on(event, listener) {
       let set = listeners.get(event);

@@ -21,6 +21,7 @@ import getSql from './sql/saga-log-get.sql';
 import historySql from './sql/saga-log-history.sql';
 import listSql from './sql/saga-log-list.sql';
 import migrateSql from './sql/saga-log-migrate.sql';
+import purgeSql from './sql/saga-log-purge.sql';
 import renewSql from './sql/saga-log-renew.sql';
 
 /** What the adapter needs of a `pg` client: a `pg.Pool` (recommended) or a connected `pg.Client`. */
@@ -53,6 +54,7 @@ export interface PostgresSagaLogSql {
   readonly history: string;
   readonly list: string;
   readonly counts: string;
+  readonly purge: string;
 }
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
@@ -92,6 +94,7 @@ export function postgresSagaLogSql(options: PostgresSagaLogOptions = {}): Postgr
     history: render(historySql),
     list: render(listSql),
     counts: render(countsSql),
+    purge: render(purgeSql),
   };
 }
 
@@ -278,6 +281,11 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
       for (const row of await run<{ status: SagaStatus; count: number }>('counts', [], callOptions))
         counts[row.status] = row.count;
       return counts;
+    },
+
+    async purge(query, callOptions) {
+      const [row] = await run<{ purged: number }>('purge', [query.finishedBefore, query.limit ?? 1_000], callOptions);
+      return row?.purged ?? 0;
     },
   };
 }

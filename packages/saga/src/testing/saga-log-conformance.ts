@@ -277,6 +277,34 @@ export function sagaLogConformance(name: string, options: SagaLogConformanceOpti
       expect(await log.counts()).toEqual({ running: 2, compensating: 0, completed: 1, compensated: 0, failed: 1 });
     });
 
+    it('purge deletes finished runs updated before the cutoff, oldest first, with their timelines', async () => {
+      const log = await fresh();
+      const finish = async (id: string, at: number, status: 'completed' | 'compensated' | 'failed') => {
+        await log.create(run(id, { at }), started(at));
+        await log.append(id, 'A', {
+          entries: [{ at, kind: 'saga-completed' }],
+          at,
+          leaseUntil: 0,
+          release: true,
+          status,
+        });
+      };
+      await finish('old-1', 100, 'completed');
+      await finish('old-2', 200, 'failed');
+      await finish('old-3', 300, 'compensated');
+      await finish('recent', 5_000, 'completed');
+      await log.create(run('unfinished', { at: 50 }), started(50));
+      expect(await log.purge({ finishedBefore: 1_000, limit: 2 })).toBe(2);
+      expect(await log.get('old-1')).toBeUndefined();
+      expect(await log.history('old-1')).toEqual([]);
+      expect(await log.get('old-2')).toBeUndefined();
+      expect(await log.get('old-3')).toBeDefined();
+      expect(await log.purge({ finishedBefore: 1_000 })).toBe(1);
+      expect(await log.purge({ finishedBefore: 1_000 })).toBe(0);
+      expect((await log.list()).map((record) => record.id).sort()).toEqual(['recent', 'unfinished']);
+      expect(await log.history('unfinished')).toHaveLength(2);
+    });
+
     it('every call rejects with the reason of an aborted signal', async () => {
       const log = await fresh();
       const controller = new AbortController();

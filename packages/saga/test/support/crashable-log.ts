@@ -41,6 +41,7 @@ export function crashableLog(inner: SagaLog): CrashableLog {
     history: wrap(inner.history.bind(inner)),
     list: wrap(inner.list.bind(inner)),
     counts: wrap(inner.counts.bind(inner)),
+    purge: wrap(inner.purge.bind(inner)),
     crash() {
       crashed = true;
     },
