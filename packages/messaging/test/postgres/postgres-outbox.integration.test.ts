@@ -115,6 +115,10 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
     it('publishes committed messages and never those of a rolled-back transaction', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
+      const delivered: string[] = [];
+      const subscription = await transport.inner.subscribe('orders', 'billing', async (delivery) => {
+        delivered.push(`${delivery.message.key}${sequenceOf(delivery.message)}`);
+      });
       track(outbox.relay({ transport }));
       await inTransaction(pool, (client) => outbox.add(client, [message('a', 1), message('a', 2)]));
       await expect(
@@ -132,6 +136,10 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         'c1',
       ]);
       await waitUntil(async () => (await outbox.lag()).pending === 0);
+      // Through the memory transport to a consumer group, as a service would receive them.
+      await waitUntil(() => delivered.length === 3);
+      expect(delivered).toEqual(['a1', 'a2', 'c1']);
+      await subscription.close();
     });
 
     it('keeps the whole envelope: id, type, key, headers, payload', async () => {
