@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import { Command, type Redis } from 'ioredis';
+import { type Cluster, Command, type Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginScript from './lua/idempotency-begin.lua';
@@ -65,7 +65,7 @@ const isNoScript = (error: unknown): boolean => error instanceof Error && error.
  * call and no second trip through ioredis' auto-pipelining queue: the store batches already.
  */
 async function evaluate(
-  redis: Redis,
+  redis: Redis | Cluster,
   { sha, lua }: Script,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -138,7 +138,7 @@ function tickBatcher<Item, Result>(
  * ```
  */
 export function redisIdempotencyStore(
-  redis: Redis,
+  redis: Redis | Cluster,
   options: RedisIdempotencyStoreOptions = {},
 ): IdempotencyStore & { [Symbol.asyncDispose](): Promise<void> } {
   const keyPrefix = options.keyPrefix ?? redisIdempotencyStoreDefaults.keyPrefix;
@@ -149,8 +149,7 @@ export function redisIdempotencyStore(
   const generateToken = options.generateToken ?? randomUUID;
   const call = (which: Script, key: string, ...args: (string | number)[]) =>
     evaluate(redis, which, [keyPrefix + key], args);
-  const batching =
-    (options.batch ?? redisIdempotencyStoreDefaults.batch) && !(redis as { isCluster?: boolean }).isCluster;
+  const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
   const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
   const callBatch = (which: Script, keys: readonly string[], args: readonly (string | number)[]) =>
     evaluate(
