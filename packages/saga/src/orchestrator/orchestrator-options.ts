@@ -47,6 +47,12 @@ export interface SagaOrchestratorOptions {
   recoverEveryMs?: number | false;
   /** Runs claimed per `recover()` call. @defaultValue 100 */
   recoverBatch?: number;
+  /**
+   * `recover()` claims runs only while this orchestrator drives fewer than this many, so a
+   * backlog left by an outage is worked off at a bounded pace (runs started here are not limited).
+   * @defaultValue 1_000
+   */
+  maxRecoveredRuns?: number;
   /** Backoff of compensation retries. */
   compensationRetry?: CompensationRetryOptions;
   /** Carries commands and replies of request steps (`.request()`); required if a saga has one. */
@@ -62,6 +68,7 @@ export const sagaOrchestratorDefaults = {
   leaseMs: 30_000,
   recoverEveryMs: 5_000,
   recoverBatch: 100,
+  maxRecoveredRuns: 1_000,
   replyGroup: 'bulwark-saga',
   replyRetryDelayMs: 50,
   compensationRetry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 10_000, factor: 2 },
@@ -93,6 +100,11 @@ export function validateOrchestratorOptions(options: SagaOrchestratorOptions): v
     problems.push('recoverEveryMs must be a positive number or false');
   if (options?.recoverBatch !== undefined && !(Number.isInteger(options.recoverBatch) && options.recoverBatch > 0))
     problems.push('recoverBatch must be a positive integer');
+  if (
+    options?.maxRecoveredRuns !== undefined &&
+    !(Number.isInteger(options.maxRecoveredRuns) && options.maxRecoveredRuns > 0)
+  )
+    problems.push('maxRecoveredRuns must be a positive integer');
   const retry = options?.compensationRetry;
   if (retry?.maxAttempts !== undefined && !(Number.isInteger(retry.maxAttempts) && retry.maxAttempts > 0))
     problems.push('compensationRetry.maxAttempts must be a positive integer');

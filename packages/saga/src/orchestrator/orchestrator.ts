@@ -189,6 +189,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3));
   const recoverEveryMs = options.recoverEveryMs ?? sagaOrchestratorDefaults.recoverEveryMs;
   const recoverBatch = options.recoverBatch ?? sagaOrchestratorDefaults.recoverBatch;
+  const maxRecoveredRuns = options.maxRecoveredRuns ?? sagaOrchestratorDefaults.maxRecoveredRuns;
   const replyGroup = options.replyGroup ?? sagaOrchestratorDefaults.replyGroup;
   const replyRetryDelayMs = options.replyRetryDelayMs ?? sagaOrchestratorDefaults.replyRetryDelayMs;
   const compensationRetry = { ...sagaOrchestratorDefaults.compensationRetry, ...options.compensationRetry };
@@ -721,12 +722,10 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
   const recover = async (callOptions?: SagaLogCallOptions): Promise<number> => {
     if (closed) throw new SagaOrchestratorClosedError();
     await subscribe();
+    const room = Math.min(recoverBatch, maxRecoveredRuns - driving.size);
+    if (room <= 0) return 0;
     const now = clock.now();
-    const records = await log.claimRecoverable(
-      owner,
-      { now, leaseUntil: now + leaseMs, limit: recoverBatch },
-      callOptions,
-    );
+    const records = await log.claimRecoverable(owner, { now, leaseUntil: now + leaseMs, limit: room }, callOptions);
     let resumed = 0;
     for (const record of records) {
       if (driving.has(record.id) || claiming.has(record.id)) continue;

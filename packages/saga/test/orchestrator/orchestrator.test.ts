@@ -492,6 +492,36 @@ describe('sagaOrchestrator', () => {
     await expect(first.start(saga, null, { id: 'c2' })).rejects.toMatchObject({ code: 'SAGA_ORCHESTRATOR_CLOSED' });
   });
 
+  it('recover() works a backlog off at a bounded pace (maxRecoveredRuns)', async () => {
+    const clock = manualClock();
+    const release: (() => void)[] = [];
+    const saga = defineSaga<null>('backlog').step('a', {
+      execute: () => new Promise<void>((resolve) => release.push(resolve)),
+    });
+    const log = memorySagaLog();
+    for (let index = 0; index < 5; index++)
+      await log.create({ id: `b${index}`, name: 'backlog', input: null, owner: 'dead', leaseUntil: 0, at: index }, [
+        { at: index, kind: 'step-intent', step: 'a' },
+      ]);
+    const sagas = track(
+      sagaOrchestrator({ log, sagas: [saga], clock, recoverEveryMs: false, recoverBatch: 10, maxRecoveredRuns: 2 }),
+    );
+    expect(await sagas.recover()).toBe(2);
+    expect(await sagas.recover()).toBe(0);
+    await clock.advanceAsync(0);
+    for (const resolve of release.splice(0)) resolve();
+    await sagas.idle();
+    expect(await sagas.recover()).toBe(2);
+    await clock.advanceAsync(0);
+    for (const resolve of release.splice(0)) resolve();
+    await sagas.idle();
+    expect(await sagas.recover()).toBe(1);
+    await clock.advanceAsync(0);
+    for (const resolve of release.splice(0)) resolve();
+    await sagas.idle();
+    expect((await sagas.counts()).completed).toBe(5);
+  });
+
   it('validates its options, reporting every problem at once', () => {
     const request = defineSaga<null>('needs-transport').request('ask', {
       send: () => ({ topic: 't', type: 'x', payload: null }),
