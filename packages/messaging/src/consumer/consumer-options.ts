@@ -1,4 +1,4 @@
-import type { Clock } from '@bulwark/resilience';
+import type { Backoff, Clock } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -23,25 +23,15 @@ export type MessageHandler<Payload = unknown> = (
 ) => Promise<void> | void;
 
 /**
- * A backoff as `@bulwark/resilience` defines it (`exponential(…)`, `constant(…)`, `linear(…)`):
- * anything with `delayMs({ attempt, previousDelayMs, random })`.
- */
-export interface ConsumerBackoff {
-  delayMs(input: { readonly attempt: number; readonly previousDelayMs: number; readonly random: () => number }): number;
-}
-
-/**
  * How a failing handler is retried, in process, before the message is dead-lettered:
  * - delays in ms, one per retry: `[1_000, 5_000, 15_000]` runs the handler up to 4 times;
- * - `{ maxAttempts, backoff }` with a backoff from `@bulwark/resilience`;
+ * - `{ maxAttempts, backoff }` with a backoff from `@bulwark/resilience` (`exponential(…)`,
+ *   `constant(…)`, `linear(…)`); `maxAttempts` counts the first run;
  * - `false`: no retry.
  *
  * Retries hold the delivery: keep their total under the transport's visibility timeout.
  */
-export type ConsumerRetry =
-  | readonly number[]
-  | { readonly maxAttempts: number; readonly backoff: ConsumerBackoff }
-  | false;
+export type ConsumerRetry = readonly number[] | { readonly maxAttempts: number; readonly backoff: Backoff } | false;
 
 /** Inbox deduplication: a message id handled once per group is skipped when it comes again. */
 export interface ConsumerDedupe {
@@ -133,7 +123,7 @@ export function validateConsumeOptions(options: ConsumeOptions<never>): void {
       problems.push('retry delays must be finite numbers >= 0');
     }
   } else if (retry !== undefined && retry !== false) {
-    const policy = retry as { maxAttempts?: number; backoff?: ConsumerBackoff };
+    const policy = retry as { maxAttempts?: number; backoff?: Backoff };
     if (!positiveInteger(policy.maxAttempts))
       problems.push(`retry.maxAttempts must be a positive integer, got ${policy.maxAttempts}`);
     if (typeof policy.backoff?.delayMs !== 'function') problems.push('retry.backoff must have a delayMs function');

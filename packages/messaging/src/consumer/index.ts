@@ -4,7 +4,6 @@ export { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors
 export type { ConsumerEvents, Unlisten } from './consumer-events.js';
 export type {
   ConsumeOptions,
-  ConsumerBackoff,
   ConsumerDedupe,
   ConsumerRetry,
   MessageContext,

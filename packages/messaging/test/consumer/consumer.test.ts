@@ -9,6 +9,7 @@ import {
   memoryTransport,
   NonRetryableError,
 } from '@bulwark/messaging';
+import { exponential } from '@bulwark/resilience';
 import { type ManualClock, manualClock } from '@bulwark/resilience/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -116,6 +117,27 @@ describe('consume', () => {
       { attempt: 2, previousDelayMs: 100 },
     ]);
     expect(deadLetters).toHaveLength(1);
+    await consumer.close();
+  });
+
+  it('retries with exponential() from @bulwark/resilience', async () => {
+    const attempts: number[] = [];
+    const consumer = await consume(transport, {
+      topic: 'orders',
+      group: 'billing',
+      clock,
+      random: () => 0.5,
+      retry: { maxAttempts: 4, backoff: exponential({ initialMs: 100, factor: 2, maxMs: 1_000 }) },
+      handler: async () => {
+        attempts.push(clock.now() - start);
+        if (attempts.length < 4) throw new Error('again');
+      },
+    });
+    await transport.publish('orders', [message(1)]);
+    await flush();
+    await clock.advanceAsync(2_000);
+    await flush();
+    expect(attempts).toEqual([0, 100, 300, 700]);
     await consumer.close();
   });
 
