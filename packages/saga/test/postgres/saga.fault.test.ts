@@ -160,6 +160,19 @@ await describeWithServers('saga fault: SIGKILLed orchestrator on PostgreSQL', ['
     expect(statuses.failed ?? 0).toBeGreaterThan(0);
     expect(statuses.compensated).toBeGreaterThan(0);
     expect(killedWithWorkLeft).toBeGreaterThan(0);
+    // The log itself stayed consistent through the kills: one outcome per step and per
+    // compensation, and every run closed by its final entry.
+    const duplicated = await pool.query(
+      `SELECT saga_id, kind, step, count(*) FROM "${sagaTable}_entries"
+       WHERE kind IN ('step-intent', 'step-completed', 'step-failed', 'step-compensated', 'compensation-intent')
+       GROUP BY saga_id, kind, step HAVING count(*) > 1 LIMIT 5`,
+    );
+    expect(duplicated.rows, `seed ${seed}`).toEqual([]);
+    const closed = await pool.query<{ count: string }>(
+      `SELECT count(DISTINCT saga_id) AS count FROM "${sagaTable}_entries"
+       WHERE kind IN ('saga-completed', 'saga-compensated', 'saga-failed')`,
+    );
+    expect(Number(closed.rows[0]?.count)).toBe(sagaCount);
     const reruns = effects.filter((row) => row.executions > 1).length;
     console.log(
       `saga fault (seed ${seed}): ${JSON.stringify(statuses)}, ${killedWithWorkLeft}/${kills} kills hit unfinished work, ${reruns} effects re-executed with the same key after a kill`,
