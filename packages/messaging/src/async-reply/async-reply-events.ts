@@ -20,8 +20,9 @@ export interface AsyncReplyEvents {
   };
   /**
    * Something failed outside a handler: the store or the claim check while starting or finishing
-   * a run. In-process, the operation then stays as it was until it expires; in worker mode its
-   * message is redelivered.
+   * a run (in-process, the operation then stays as it was until it expires; in worker mode its
+   * message is redelivered), a run that lost its lease (`code: 'ASYNC_REPLY_LEASE_LOST'`), or a
+   * worker message that cannot be run.
    */
   'operation-error': { readonly id: string; readonly kind: string; readonly error: unknown };
 }

@@ -251,7 +251,19 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
       outcome = { status: 'failed', error: errorInfo(error) };
     }
     const now = clock.now();
-    await store.finish(id, { ...outcome, now, runId, expiresAt: now + ttlMs });
+    if (!(await store.finish(id, { ...outcome, now, runId, expiresAt: now + ttlMs }))) {
+      // The handler outlived its lease and another run took the operation over (or it expired):
+      // that run's outcome stands, this one is dropped.
+      events.emit('operation-error', {
+        id,
+        kind,
+        error: new MessagingError(
+          'ASYNC_REPLY_LEASE_LOST',
+          `Run ${runId} of operation ${id} finished after losing its lease; its outcome was dropped`,
+        ),
+      });
+      return { kind: 'done' };
+    }
     const durationMs = now - startedAt;
     if (outcome.status === 'succeeded') {
       if (events.has('operation-succeeded')) {

@@ -206,6 +206,44 @@ describe('asyncReply (in-process)', () => {
     expect((await replies.status(id))?.status).toBe('running');
   });
 
+  it('drops the outcome of a run that outlived its lease, keeping the successor', async () => {
+    const clock = manualClock(0);
+    const store = memoryAsyncReplyStore();
+    const slow = deferred<string>();
+    const replies = asyncReply({
+      store,
+      clock,
+      leaseMs: 1_000,
+      generateId: (() => {
+        let next = 0;
+        return () => `id-${++next}`;
+      })(),
+    }).handle('job', () => slow.promise);
+    const errors: unknown[] = [];
+    const succeeded: string[] = [];
+    replies.on('operation-error', ({ error }) => errors.push(error));
+    replies.on('operation-succeeded', ({ id }) => succeeded.push(id));
+    const { id } = await replies.accept('job', {});
+    await until(async () => (await replies.status(id))?.status === 'running');
+    clock.advance(1_000);
+    // Another worker takes the operation over and finishes it first.
+    const takeover = await store.start(id, { now: clock.now(), runId: 'successor', leaseUntil: clock.now() + 1_000 });
+    expect(takeover?.attempts).toBe(2);
+    await store.finish(id, {
+      now: clock.now(),
+      runId: 'successor',
+      status: 'succeeded',
+      result: '"theirs"',
+      resultClaimed: false,
+      expiresAt: clock.now() + 60_000,
+    });
+    slow.resolve('mine');
+    await until(() => errors.length > 0);
+    expect(errors[0]).toMatchObject({ code: 'ASYNC_REPLY_LEASE_LOST' });
+    expect(succeeded).toEqual([]);
+    expect(await replies.status(id)).toMatchObject({ status: 'succeeded', result: 'theirs' });
+  });
+
   it('validates its options, reporting every problem', () => {
     try {
       asyncReply({ store: {} as never, ttlMs: -1, leaseMs: 0, topic: '' });
