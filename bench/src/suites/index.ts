@@ -13,7 +13,6 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./saga.bench.js'),
     import('./outbox.bench.js'),
     import('./transports.bench.js'),
-    import('./transports-redis-amqp.bench.js'),
     import('./claim-check-async-reply.bench.js'),
   ]);
   return suites.flatMap((suite) => suite.default);

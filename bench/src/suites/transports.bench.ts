@@ -8,11 +8,18 @@
 //   no-op jobs on the same Redis): a factory returning `run` (one publish → handled → acked) and `dispose`.
 import { randomUUID } from 'node:crypto';
 import { createEnvelope, type Delivery, memoryTransport, type Transport } from '@bulwark/messaging';
+import { amqpTransport } from '@bulwark/messaging/amqp';
 import { postgresTransport } from '@bulwark/messaging/postgres';
+import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import amqp from 'amqplib';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { BenchmarkDefinition, Subject } from '../harness.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const payload = { data: 'x'.repeat(1_000) };
 const concurrencies = [1, 32] as const;
 
@@ -57,12 +64,80 @@ export const transportTargets: Record<string, TransportTarget> = {
       };
     },
   },
-  // 'redis-streams': { make: async () => { … redisStreamsTransport(redis) … } },  (issue: transports, Redis/AMQP)
-  // amqp: { make: async () => { … amqpTransport(connection) … } },
+  'redis-streams': {
+    async make() {
+      const redis = new Redis(redisUrl);
+      const keyPrefix = `bench:${randomUUID().slice(0, 8)}:`;
+      const transport = redisStreamsTransport(redis, { keyPrefix });
+      return {
+        transport,
+        dispose: async () => {
+          await transport.close({ deadlineMs: 0 });
+          const keys = await redis.keys(`${keyPrefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+          redis.disconnect();
+        },
+      };
+    },
+  },
+  'amqp (quorum queue)': amqpTarget('quorum'),
+  'amqp (classic queue)': amqpTarget('classic'),
 };
 
+function amqpTarget(queueType: 'quorum' | 'classic'): TransportTarget {
+  return {
+    async make() {
+      const exchange = `bench-${randomUUID().slice(0, 8)}`;
+      // noDelay: amqplib leaves Nagle's algorithm on by default, which adds ~40 ms to a lone message.
+      const transport = amqpTransport(() => amqp.connect(amqpUrl, { noDelay: true }), {
+        exchange,
+        queuePrefix: `${exchange}:`,
+        queueType,
+        queueArguments: { 'x-expires': 60_000 }, // the bench queues go away on their own
+      });
+      return {
+        transport,
+        dispose: async () => {
+          await transport.close({ deadlineMs: 0 });
+          const admin = await amqp.connect(amqpUrl);
+          await (await admin.createChannel()).deleteExchange(exchange);
+          await admin.close();
+        },
+      };
+    },
+  };
+}
+
 export const peerTargets: Record<string, PeerTarget> = {
-  // bullmq: { make: async (concurrency) => { … Queue + Worker on the same Redis, no-op processor … } },
+  // BullMQ processing the same no-op jobs on the same Redis; a job is done once the worker
+  // reports it completed (moved to completed = acked).
+  bullmq: {
+    async make(concurrency) {
+      const name = `bench-${randomUUID().slice(0, 8)}`;
+      const connection = { url: redisUrl, maxRetriesPerRequest: null };
+      const queue = new Queue(name, { connection });
+      const waiting = new Map<string, () => void>();
+      const worker = new Worker(name, async () => {}, { connection, concurrency });
+      worker.on('completed', (job) => {
+        waiting.get(job.id as string)?.();
+        waiting.delete(job.id as string);
+      });
+      await worker.waitUntilReady();
+      return {
+        run: async () => {
+          const jobId = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(jobId, resolve));
+          await queue.add('bench.message', payload, { jobId, removeOnComplete: true, removeOnFail: true });
+          await handled;
+        },
+        dispose: async () => {
+          await worker.close();
+          await queue.obliterate({ force: true });
+          await queue.close();
+        },
+      };
+    },
+  },
 };
 
 const disposers: Dispose[] = [];
@@ -115,6 +190,7 @@ function definition(concurrency: number): BenchmarkDefinition {
     operations: concurrency === 1 ? 400 : 2_000,
     rounds: 5,
     subjects,
+    ...('bullmq' in peerTargets ? { baseline: 'bullmq' } : {}),
     teardown: async () => {
       // Subscriptions first (pushed after their transport), then transports, pools and tables.
       for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
