@@ -407,6 +407,38 @@ describe('consume', () => {
     await consumer.close();
   });
 
+  it('renews the inbox lease while a long handler runs, so a copy arriving meanwhile does not run too', async () => {
+    const store = memoryIdempotencyStore({ clock });
+    let running = 0;
+    let peak = 0;
+    let calls = 0;
+    const consumer = await consume(transport, {
+      topic: 'orders',
+      group: 'billing',
+      clock,
+      concurrency: 2,
+      dedupe: { store, windowMs: 60_000, leaseMs: 1_000 },
+      handler: async () => {
+        calls += 1;
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 2_500));
+        running -= 1;
+      },
+    });
+    const original = message(1);
+    await transport.publish('orders', [original]);
+    await flush();
+    await clock.advanceAsync(1_500); // past the first lease: only renewal keeps it
+    await transport.publish('orders', [original]);
+    await flush();
+    for (let step = 0; step < 10; step++) await clock.advanceAsync(500);
+    expect(calls).toBe(1);
+    expect(peak).toBe(1);
+    expect(consumer.snapshot()).toMatchObject({ handled: 1, duplicates: 1 });
+    await consumer.close();
+  });
+
   it('drains handlers in flight on close, within the deadline', async () => {
     const release = gate();
     let finished = false;
