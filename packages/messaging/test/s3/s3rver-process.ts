@@ -30,6 +30,9 @@ export async function startS3rver(): Promise<S3rverProcess> {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  // If the test process ends without stop() (a crash, a timeout), do not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`s3rver did not start in 15 s:\n${output}`)), 15_000);
@@ -68,6 +71,7 @@ export async function startS3rver(): Promise<S3rverProcess> {
       return name;
     },
     async stop() {
+      process.off('exit', killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
