@@ -210,17 +210,6 @@ export async function consume<Payload = unknown>(
         await nack(delivery);
         return;
       }
-      if (delivery.deliveryCount > maxDeliveries) {
-        const now = clock.now();
-        await giveUp(delivery, {
-          kind: 'failed',
-          error: new MaxDeliveriesExceededError(delivery.deliveryCount),
-          attempts: 0,
-          firstFailureAt: now,
-          lastFailureAt: now,
-        });
-        return;
-      }
       let lease: { store: IdempotencyStore; key: string; token: string } | undefined;
       if (dedupe) {
         const key = `inbox:${options.group}:${delivery.message.id}`;
@@ -245,6 +234,19 @@ export async function consume<Payload = unknown>(
           return;
         }
         lease = { store: dedupe.store, key, token: begun.leaseToken };
+      }
+      // Checked after the inbox, so a message already handled is acked as a duplicate, not dead-lettered.
+      if (delivery.deliveryCount > maxDeliveries) {
+        if (lease) await lease.store.release(lease.key, lease.token).catch(reportError);
+        const now = clock.now();
+        await giveUp(delivery, {
+          kind: 'failed',
+          error: new MaxDeliveriesExceededError(delivery.deliveryCount),
+          attempts: 0,
+          firstFailureAt: now,
+          lastFailureAt: now,
+        });
+        return;
       }
       let renewal: unknown;
       const renew = lease?.store.renew;
