@@ -105,6 +105,8 @@ describe('orchestrator under random failures and crashes (memory log)', () => {
               compensationRetry: { maxAttempts: 3, initialDelayMs: 10 },
             });
             orchestrators.push(orchestrator);
+            // Not awaited: this process may itself die during recovery (its log calls then hang).
+            orchestrator.recover().catch(() => {});
             // Clients retry their requests against the new process: start is idempotent.
             for (const [index, id] of [...plans.keys()].entries())
               orchestrator.start(saga, { n: index }, { id }).catch(() => {});
