@@ -115,7 +115,9 @@ await describeWithServers('saga fault: SIGKILLed orchestrator on PostgreSQL', ['
       while (Date.now() < deadline && (!submitted || (await unfinished()) > 0))
         await new Promise((resolve) => setTimeout(resolve, 200));
       last.child.kill('SIGTERM');
+      const forced = setTimeout(() => last.child.kill('SIGKILL'), 5_000);
       await last.exited;
+      clearTimeout(forced);
       expect(last.errors(), `seed ${seed}`).toBe('');
     } finally {
       child?.kill('SIGKILL');
