@@ -101,7 +101,11 @@ export interface SagaOrchestrator extends AsyncDisposable {
     input: Input,
     options: StartSagaOptions,
   ): Promise<SagaRun>;
-  /** Resolves when the run reaches `completed`, `compensated` or `failed`. */
+  /**
+   * Resolves when the run reaches `completed`, `compensated` or `failed` (at once if it did
+   * already); rejects with a `SagaError` of code `SAGA_NOT_FOUND` for an unknown id. A run driven
+   * here is awaited in memory; one driven elsewhere is polled every `pollMs`.
+   */
   wait(sagaId: string, options?: WaitForSagaOptions): Promise<SagaOutcome>;
   /**
    * Takes over runs that nobody drives (their orchestrator died, its lease ran out, or a
