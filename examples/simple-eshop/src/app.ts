@@ -12,6 +12,7 @@ import type { ShopConfig } from './config.js';
 import { healthRoutes, type ReadinessCheck } from './health/health-routes.js';
 import { registerAuth } from './http/auth.js';
 import { registerProblemHandlers } from './http/problem.js';
+import { registerWebPage } from './http/web-page.js';
 import { type UsersOptions, usersRoutes } from './users/users-routes.js';
 
 export interface ShopServices {
@@ -41,7 +42,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }, plugins: ajvPlugins },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  registerProblemHandlers(app);
+  registerProblemHandlers(app, await registerWebPage(app));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });

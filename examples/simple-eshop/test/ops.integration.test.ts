@@ -29,6 +29,13 @@ describe('ops endpoints', () => {
     expect((await shop.request('GET', '/ops/mail', { token: customerToken })).status).toBe(403);
   });
 
+  it('reads query parameters: mail and sagas with a limit', async () => {
+    expect((await shop.request('GET', '/ops/mail?limit=5', { token: adminToken })).status).toBe(200);
+    expect((await shop.request('GET', '/ops/sagas?limit=5&status=completed', { token: adminToken })).status).toBe(200);
+    expect((await shop.request('GET', '/ops/sagas?limit=5000', { token: adminToken })).status).toBe(400);
+    expect((await shop.request('GET', '/ops/sagas?status=nope', { token: adminToken })).status).toBe(400);
+  });
+
   it('switches single faults and named scenarios, and resets them', async () => {
     const single = await shop.request('POST', '/ops/faults', {
       token: adminToken,

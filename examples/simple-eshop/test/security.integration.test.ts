@@ -77,10 +77,14 @@ describe('security and bad input', () => {
         body,
         fc.constantFrom<string | undefined>(undefined, 'customer', 'admin'),
         fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
-        async (route, payload, who, idempotencyKey) => {
+        fc.dictionary(fc.constantFrom('limit', 'status', 'to', 'topic', 'id'), fc.string({ maxLength: 40 }), {
+          maxKeys: 3,
+        }),
+        async (route, payload, who, idempotencyKey, query) => {
           const headers: Record<string, string> = {};
           if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey.replace(/[^\t\x20-\x7e]/g, 'x');
-          const response = await shop.request(route.method, route.path, {
+          const search = new URLSearchParams(query).toString();
+          const response = await shop.request(route.method, search ? `${route.path}?${search}` : route.path, {
             ...(route.method === 'GET' ? {} : { body: payload }),
             ...(who ? { token: who === 'admin' ? admin : customer } : {}),
             headers,

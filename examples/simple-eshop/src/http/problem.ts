@@ -1,6 +1,6 @@
 // Errors as RFC 9457 application/problem+json bodies that say what is wrong; never a bare 500
 // for bad input.
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface Problem {
   type?: string;
@@ -42,10 +42,16 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function registerProblemHandlers(app: FastifyInstance): void {
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, { title: 'Not Found', status: 404, detail: `No route ${request.method} ${request.url}` }),
-  );
+export function registerProblemHandlers(
+  app: FastifyInstance,
+  /** Answers requests no route matched before the 404 problem, e.g. with the web page. */
+  fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined,
+): void {
+  app.setNotFoundHandler((request, reply) => {
+    const answered = fallback?.(request, reply);
+    if (answered) return answered;
+    return sendProblem(reply, { title: 'Not Found', status: 404, detail: `No route ${request.method} ${request.url}` });
+  });
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
       const retryAfter = error.extensions.retryAfterSeconds;

@@ -76,10 +76,14 @@ export const faultsRoutes: FastifyPluginAsyncTypebox<{ faults: Faults; pool: pg.
         summary: 'Emails sent by the development mailbox',
         querystring: Type.Object({
           to: Type.Optional(Type.String({ maxLength: 254 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+          limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: '1 to 999' })),
         }),
       },
     },
-    async (request) => listMailbox(pool, request.query),
+    async (request) =>
+      listMailbox(pool, {
+        ...(request.query.to ? { to: request.query.to } : {}),
+        limit: Math.min(500, Number(request.query.limit ?? 100)),
+      }),
   );
 };

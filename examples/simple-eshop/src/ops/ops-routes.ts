@@ -113,14 +113,14 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
         summary: 'Saga runs by status, with timelines',
         querystring: Type.Object({
           status: Type.Optional(Type.Union(sagaStatuses.map((status) => Type.Literal(status)))),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]?$|^100$', description: '1 to 100' })),
         }),
       },
     },
     async (request) => {
       const runs = await sagas.list({
         ...(request.query.status ? { status: request.query.status as SagaStatus } : {}),
-        limit: request.query.limit ?? 20,
+        limit: Number(request.query.limit ?? 20),
       });
       return Promise.all(
         runs.map(async (run) => ({
