@@ -477,7 +477,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
-      const subscription = await startSubscription(topic, group, handler, prefetch);
+      const subscription = await startSubscription(topic, group, handler, prefetch, subscribeOptions?.signal);
       subscriptions.add(subscription);
       subscribeOptions?.signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), {
         once: true,
@@ -526,6 +526,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     group: string,
     handler: DeliveryHandler,
     prefetch: number,
+    signal: AbortSignal | undefined,
   ): Promise<Subscription> {
     const queue = queueOf(topic, group);
     const leaving = new AbortController();
@@ -668,7 +669,19 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       }
     };
 
-    await attach();
+    // While the broker is unreachable this waits for it (a factory reconnects), unless `signal` aborts.
+    const attaching = attach();
+    try {
+      await untilAborted(attaching, signal);
+    } catch (error) {
+      leaving.abort();
+      // Aborted while attaching: close whatever channel the attach still opens.
+      void attaching.then(
+        () => channel?.close().catch(() => {}),
+        () => {},
+      );
+      throw error;
+    }
 
     const subscription: Subscription = {
       topic,

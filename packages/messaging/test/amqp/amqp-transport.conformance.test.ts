@@ -205,6 +205,22 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       expect((await transport.snapshot())[0]?.consumers).toBe(1);
     });
 
+    it('keeps reconnecting while the broker is unreachable, until the subscribe signal aborts', async () => {
+      const errors: MessagingError[] = [];
+      const transport = amqpTransport(() => amqp.connect('amqp://guest:guest@127.0.0.1:1'), {
+        reconnectInitialMs: 20,
+        onError: (error) => errors.push(error),
+      });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('gave up waiting for the broker')), 300);
+      await expect(transport.subscribe('t', 'g', async () => {}, { signal: controller.signal })).rejects.toThrow(
+        'gave up waiting for the broker',
+      );
+      expect(errors.filter((error) => error.code === 'CONNECTION_FAILED').length).toBeGreaterThan(1);
+      await transport.close();
+      await expect(transport.publish('t', envelopes('t', 1))).rejects.toBeInstanceOf(TransportClosedError);
+    });
+
     it('validates its options, listing every problem', () => {
       const connect = () => amqp.connect(url);
       expect(() => amqpTransport(connect, { prefetch: 0 })).toThrow(InvalidMessagingOptionsError);
