@@ -106,7 +106,12 @@ function tickBatcher<Item, Result>(
       const batch = taken.slice(start, start + maxSize);
       send(batch.map((entry) => entry.item)).then(
         (results) => {
-          for (const [index, entry] of batch.entries()) entry.resolve(results[index] as Result);
+          for (const [index, entry] of batch.entries()) {
+            const result = results[index];
+            // An error reply for one key (e.g. WRONGTYPE) fails that caller only.
+            if (result instanceof Error) entry.reject(result);
+            else entry.resolve(result as Result);
+          }
         },
         (error: unknown) => {
           for (const entry of batch) entry.reject(error);

@@ -134,6 +134,18 @@ await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) =
     expect(await store.begin('odd', 'x', 5_000)).toMatchObject({ kind: 'existing', record: { fingerprint } });
   });
 
+  it('fails only the caller whose key holds something foreign, not the rest of its batch', async () => {
+    const store = redisIdempotencyStore(redis, { keyPrefix });
+    await redis.hset(`${keyPrefix}foreign`, 'field', 'value');
+    const [foreign, good] = await Promise.allSettled([
+      store.begin('foreign', 'fp', 5_000),
+      store.begin('good', 'fp', 5_000),
+    ]);
+    expect(foreign.status).toBe('rejected');
+    if (foreign.status === 'rejected') expect(String(foreign.reason)).toMatch(/WRONGTYPE/);
+    expect(good).toMatchObject({ status: 'fulfilled', value: { kind: 'acquired' } });
+  });
+
   it('lets two stores share one client', async () => {
     const first = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}a:` });
     const second = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}b:` });
