@@ -191,7 +191,13 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
       });
     } catch (error) {
       stopRenewing();
-      if (rememberError(error)) {
+      let remember = false;
+      try {
+        remember = rememberError(error);
+      } catch {
+        // A failing predicate must not hide the work's error nor keep the key: release it.
+      }
+      if (remember) {
         await finish(key, storeKey, leaseToken, ERROR + JSON.stringify(storeError(error)), startedAt);
       } else {
         emitter.emit('idempotency-released', { key, error });
