@@ -271,6 +271,28 @@ export function transportConformance(name: string, options: TransportConformance
     );
 
     it(
+      'delays a publish where delayed delivery is declared',
+      async (context) => {
+        const transport = await open();
+        if (!transport.capabilities.delayedDelivery) context.skip('delayedDelivery: false');
+        const { topic, group } = names();
+        const seenAt: number[] = [];
+        const { received } = await recorder(transport, topic, group, 'a', async () => {
+          seenAt.push(Date.now());
+        });
+        const publishedAt = Date.now();
+        await transport.publish(topic, messages(topic, 2), { delayMs: 700 });
+        await eventually(
+          () => received.length >= 2,
+          timeoutMs,
+          () => 'the delayed messages',
+        );
+        for (const at of seenAt) expect(at - publishedAt).toBeGreaterThanOrEqual(600);
+      },
+      testTimeout,
+    );
+
+    it(
       'redelivers what a subscriber held when it died without acking',
       async () => {
         const transport = await open();
