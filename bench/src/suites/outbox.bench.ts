@@ -141,7 +141,7 @@ async function throughput(): Promise<SubjectResult[]> {
     }
   } finally {
     for (const table of tables) {
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
     }
     await pool.end();
@@ -217,7 +217,7 @@ async function commitToPublish(): Promise<SubjectResult[]> {
       }
     }
   } finally {
-    await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
     await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
     await pool.end();
   }

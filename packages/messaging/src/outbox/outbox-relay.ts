@@ -30,6 +30,18 @@ export class OutboxPublishTimeoutError extends MessagingError {
   }
 }
 
+/**
+ * While busy with wake-ups turned off, an empty read is retried after these delays (ms) before
+ * the relay asks for wake-ups again and goes idle: messages keep coming within milliseconds of
+ * each other under load, so a few quick re-reads cost less than making every writer notify.
+ */
+const busyRecheckMs = [2, 4, 8, 16, 32] as const;
+/**
+ * After asking for wake-ups, read once more after this: a transaction whose commit-time trigger
+ * saw them off but whose commit became visible only after our last read did not notify.
+ */
+const afterWakeUpsOnMs = 20;
+
 /** Throughput is averaged over this window, in one-second buckets. */
 const throughputWindowMs = 10_000;
 
@@ -179,6 +191,21 @@ class Relay implements OutboxRelay {
       woken = true;
       wake?.();
     });
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const finish = () => {
+          clock.clearTimeout(timer);
+          signal.removeEventListener('abort', finish);
+          wake = undefined;
+          resolve();
+        };
+        const timer = clock.setTimeout(finish, ms);
+        signal.addEventListener('abort', finish, { once: true });
+        wake = finish;
+      });
+    // Whether wake-ups are on, where the store makes them optional; unknown at first.
+    let wakeUps: boolean | undefined;
+    let quietReads = 0;
     while (!signal.aborted) {
       woken = false;
       const claim = await session.claim(batchSize);
@@ -187,22 +214,30 @@ class Relay implements OutboxRelay {
       this.lastError = undefined;
       this.lag = claim.oldestAgeMs === undefined ? 'empty' : { ageMs: claim.oldestAgeMs, at: clock.now() };
       if (claim.records.length > 0) {
+        quietReads = 0;
+        if (session.wakeUps && wakeUps !== false) {
+          await session.wakeUps(false);
+          wakeUps = false;
+        }
         // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
         await this.publish(session, claim.records, claim.oldestAgeMs ?? 0);
         continue;
       }
       if (woken) continue;
-      await new Promise<void>((resolve) => {
-        const finish = () => {
-          clock.clearTimeout(timer);
-          signal.removeEventListener('abort', finish);
-          wake = undefined;
-          resolve();
-        };
-        const timer = clock.setTimeout(finish, pollIntervalMs);
-        signal.addEventListener('abort', finish, { once: true });
-        wake = finish;
-      });
+      if (session.wakeUps && wakeUps !== true) {
+        const recheckMs = wakeUps === false ? busyRecheckMs[quietReads] : undefined;
+        if (recheckMs !== undefined) {
+          quietReads += 1;
+          await sleep(recheckMs);
+          continue;
+        }
+        await session.wakeUps(true);
+        wakeUps = true;
+        quietReads = 0;
+        await sleep(afterWakeUpsOnMs);
+        continue;
+      }
+      await sleep(pollIntervalMs);
     }
   }
 
@@ -274,26 +309,27 @@ class Relay implements OutboxRelay {
   private async withTimeout(topic: string, attempt: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const { clock, publishTimeoutMs } = this.options;
     const parent = this.publishing.signal;
+    if (parent.aborted) throw parent.reason;
     const controller = new AbortController();
-    const onParentAbort = () => controller.abort(parent.reason);
-    parent.addEventListener('abort', onParentAbort, { once: true });
     let timer: unknown;
-    const timedOut = new Promise<never>((_resolve, reject) => {
+    let onParentAbort: () => void = () => {};
+    // Rejects on timeout or when the caller's signal aborts, whatever the transport does.
+    const interrupted = new Promise<never>((_resolve, reject) => {
+      onParentAbort = () => {
+        controller.abort(parent.reason);
+        reject(parent.reason);
+      };
+      parent.addEventListener('abort', onParentAbort, { once: true });
       timer = clock.setTimeout(() => {
         const error = new OutboxPublishTimeoutError(topic, publishTimeoutMs);
         controller.abort(error);
         reject(error);
       }, publishTimeoutMs);
     });
-    const aborted = new Promise<never>((_resolve, reject) => {
-      if (parent.aborted) reject(parent.reason);
-      else parent.addEventListener('abort', () => reject(parent.reason), { once: true });
-    });
-    // Both losers of the race may reject later; nobody awaits them.
-    timedOut.catch(() => {});
-    aborted.catch(() => {});
+    // The race's loser may reject later; nobody awaits it.
+    interrupted.catch(() => {});
     try {
-      await Promise.race([attempt(controller.signal), timedOut, aborted]);
+      await Promise.race([attempt(controller.signal), interrupted]);
     } finally {
       clock.clearTimeout(timer);
       parent.removeEventListener('abort', onParentAbort);

@@ -117,6 +117,12 @@ export interface OutboxRelaySession {
   remove(records: readonly OutboxRecord[]): Promise<void>;
   /** Calls `callback` whenever new messages may have been committed (and when the session breaks). */
   onWake(callback: () => void): void;
+  /**
+   * For stores where waking the relay costs writers something (PostgreSQL's NOTIFY serializes
+   * commits): the engine asks for wake-ups (`true`) only when it goes idle and turns them off
+   * (`false`) while busy, re-reading within milliseconds instead. Absent when wake-ups are free.
+   */
+  wakeUps?(wanted: boolean): Promise<void>;
   /** Gives the right to publish up; `error` when the session failed and must not be reused. */
   end(error?: unknown): Promise<void>;
 }

@@ -26,6 +26,7 @@ import migrateTemplate from './sql/outbox-migrate.sql';
 import sessionTemplate from './sql/outbox-session.sql';
 import statsTemplate from './sql/outbox-stats.sql';
 import unlockTemplate from './sql/outbox-unlock.sql';
+import wakeUpsTemplate from './sql/outbox-wake-ups.sql';
 
 /** Options of {@link postgresOutbox}. */
 export interface PostgresOutboxOptions {
@@ -67,6 +68,8 @@ export interface PostgresOutboxSql {
   readonly cancelWait: string;
   /** `$1`: lock_timeout in ms. Settings of the relay's dedicated session. */
   readonly session: string;
+  /** `$1`: boolean, whether the leader wants writers to NOTIFY at commit. */
+  readonly wakeUps: string;
   readonly stats: string;
   /** The quoted, qualified table, e.g. `"public"."bulwark_outbox"`; also names the leader lock. */
   readonly lockName: string;
@@ -160,6 +163,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
       : `bulwark_outbox.${createHash('sha256').update(readable).digest('hex').slice(0, 40)}`;
   const values: Record<string, string> = {
     table: qualifiedTable,
+    relay_table: qualify(`${table}_relay`),
     table_literal: quoteLiteral(qualifiedTable),
     function: qualify(`${table}_notify`),
     trigger: quoteIdentifier(`${table}_notify`),
@@ -177,6 +181,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
     unlock: render(unlockTemplate),
     cancelWait: render(cancelWaitTemplate),
     session: render(sessionTemplate),
+    wakeUps: render(wakeUpsTemplate),
     stats: render(statsTemplate),
     lockName: qualifiedTable,
     channel,
@@ -397,6 +402,9 @@ function postgresRelaySource(
         if (listen) {
           client.on('notification', onNotification);
           await client.query(`LISTEN ${quoteIdentifier(sql.channel)}`);
+        } else {
+          // Nobody listens: spare writers the cost of notifying.
+          await client.query(withTimeout(sql.wakeUps, [false]));
         }
         signal.throwIfAborted();
       } catch (error) {
@@ -422,6 +430,12 @@ function postgresRelaySource(
         onWake(callback) {
           wakes.push(callback);
         },
+        ...(listen && {
+          async wakeUps(wanted: boolean) {
+            if (broken !== undefined) throw broken;
+            await client.query(withTimeout(sql.wakeUps, [wanted]));
+          },
+        }),
         async end(error) {
           if (released) return;
           if (error !== undefined || broken !== undefined) {

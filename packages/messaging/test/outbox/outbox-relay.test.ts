@@ -235,6 +235,23 @@ describe('outbox relay', () => {
     await relay.close();
   });
 
+  it('leaves no abort listener behind per publish (regression: MaxListenersExceededWarning)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const { clock, source, relay, transport } = setup({ batchSize: 1 });
+      for (let index = 0; index < 30; index++) source.add(message(`k${index}`, index));
+      await clock.advanceAsync(0);
+      expect(transport.published).toHaveLength(30);
+      await relay.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('aborts a publish in flight when the caller signal aborts', async () => {
     const controller = new AbortController();
     const { clock, source, relay } = setup({

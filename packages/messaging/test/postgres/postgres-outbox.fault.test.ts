@@ -75,7 +75,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
     await pool.query(`INSERT INTO "${versions}" (key) SELECT unnest($1::text[])`, [keys]);
   });
   afterAll(async () => {
-    await pool.query(`DROP TABLE IF EXISTS "${table}", "${sink}", "${versions}"`);
+    await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay", "${sink}", "${versions}"`);
     await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
     await pool.end();
   });
@@ -285,7 +285,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
       await publisher.close().catch(() => {});
       await brokerPool.end().catch(() => {});
       await proxy.close();
-      await pool.query(`DROP TABLE IF EXISTS "${table}_broker", "${messages}", "${messages}_groups"`);
+      await pool.query(`DROP TABLE IF EXISTS "${table}_broker", "${table}_broker_relay", "${messages}", "${messages}_groups"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_broker_notify"()`);
     }
   });
@@ -342,7 +342,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
       await relay.close();
       await relayPool.end().catch(() => {});
       await proxy.close();
-      await pool.query(`DROP TABLE IF EXISTS "${table}_silent"`);
+      await pool.query(`DROP TABLE IF EXISTS "${table}_silent", "${table}_silent_relay"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_silent_notify"()`);
     }
   });

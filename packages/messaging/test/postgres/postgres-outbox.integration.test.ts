@@ -58,7 +58,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
   });
   afterAll(async () => {
     for (const table of tables) {
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
     }
     await pool.end();
@@ -184,6 +184,63 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       await relay.close();
       track(outbox.relay({ transport, listen: false, pollIntervalMs: 60_000 })); // reads at start
       await transport.waitFor(1, 5_000);
+    });
+
+    it('makes writers NOTIFY at commit only while the relay asks for it', async () => {
+      const outbox = await newOutbox();
+      const relayTable = outbox.table.replace(/"$/, '_relay"');
+      const listener = await pool.connect();
+      const notifications: string[] = [];
+      listener.on('notification', (notification) => notifications.push(notification.channel));
+      try {
+        await listener.query(`LISTEN "${outbox.sql.channel}"`);
+        await pool.query(`UPDATE ${relayTable} SET notify = false`); // a busy relay
+        await inTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(notifications).toEqual([]);
+        await pool.query(`UPDATE ${relayTable} SET notify = true`); // an idle relay
+        await inTransaction(pool, (client) => outbox.add(client, [message('q', 3), message('q', 4)]));
+        await waitUntil(() => notifications.length > 0, 2_000);
+        expect(notifications).toEqual([outbox.sql.channel]); // one per transaction
+        await expect(
+          inTransaction(pool, async (client) => {
+            await outbox.add(client, message('q', 5));
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(notifications).toHaveLength(1);
+      } finally {
+        listener.release(true);
+      }
+    });
+
+    it('turns wake-ups off while busy and back on when idle; a polling relay turns them off', async () => {
+      const outbox = await newOutbox();
+      const relayTable = outbox.table.replace(/"$/, '_relay"');
+      const notify = async () => (await pool.query(`SELECT notify FROM ${relayTable}`)).rows[0].notify as boolean;
+      const transport = recordingTransport();
+      const relay = track(outbox.relay({ transport, batchSize: 10 }));
+      await waitUntil(() => relay.snapshot().role === 'leader');
+      await waitUntil(notify);
+      let sawBusy = false;
+      const publish = transport.publish;
+      transport.publish = async (topic, messages, options) => {
+        if (!(await notify())) sawBusy = true;
+        await publish(topic, messages, options);
+      };
+      await inTransaction(pool, (client) =>
+        outbox.add(
+          client,
+          Array.from({ length: 50 }, (_, index) => message('b', index)),
+        ),
+      );
+      await transport.waitFor(50);
+      expect(sawBusy).toBe(true);
+      await waitUntil(notify, 2_000);
+      await relay.close();
+      track(outbox.relay({ transport, listen: false }));
+      await waitUntil(async () => !(await notify()), 2_000);
     });
 
     it('publishes in commit order when a transaction with a lower position commits last', async () => {
