@@ -17,6 +17,7 @@ import { TransportClosedError } from '../transport/transport-errors.js';
 import ackSource from './lua/stream-ack.lua';
 import claimSource from './lua/stream-claim.lua';
 import nackSource from './lua/stream-nack.lua';
+import pruneConsumersSource from './lua/stream-prune-consumers.lua';
 import scheduleSource from './lua/stream-schedule.lua';
 
 /** Options of {@link redisStreamsTransport}. */
@@ -65,6 +66,13 @@ export interface RedisStreamsTransportOptions {
    * @defaultValue `'consumer'`
    */
   consumerName?: string;
+  /**
+   * A consumer that holds no pending entry and was idle this long is removed from its group: a
+   * crashed process's consumer would otherwise stay listed forever. (A live idle consumer removed
+   * this way is re-created by its next read.)
+   * @defaultValue the larger of 10 minutes and 10 × `visibilityTimeoutMs`
+   */
+  consumerPruneIdleMs?: number;
   /** @defaultValue `jsonSerializer` */
   serializer?: Serializer;
   /** @defaultValue `systemClock` */
@@ -141,6 +149,7 @@ const claimScript = luaScript(claimSource);
 const nackScript = luaScript(nackSource);
 const ackScript = luaScript(ackSource);
 const scheduleScript = luaScript(scheduleSource);
+const pruneConsumersScript = luaScript(pruneConsumersSource);
 
 async function runScript(
   redis: Redis,
@@ -168,6 +177,7 @@ function validate(options: RedisStreamsTransportOptions): void {
   positive('blockMs', options.blockMs);
   positive('maxLength', options.maxLength);
   positive('prefetch', options.prefetch);
+  positive('consumerPruneIdleMs', options.consumerPruneIdleMs);
   if (options.groupStart !== undefined && options.groupStart !== 'new' && options.groupStart !== 'all')
     problems.push(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
@@ -216,6 +226,9 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     claimIntervalMs: options.claimIntervalMs ?? defaults.claimIntervalMs,
     blockMs: options.blockMs ?? defaults.blockMs,
     maxLength: options.maxLength ?? 0,
+    consumerPruneIdleMs:
+      options.consumerPruneIdleMs ??
+      Math.max(600_000, (options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs) * 10),
     serializer: options.serializer ?? jsonSerializer,
     clock: options.clock ?? systemClock,
     onError: options.onError ?? (() => {}),
@@ -363,6 +376,7 @@ interface TransportSettings {
   blockMs: number;
   /** 0: no trimming. */
   maxLength: number;
+  consumerPruneIdleMs: number;
   serializer: Serializer;
   clock: Clock;
   onError: (error: MessagingError) => void;
@@ -580,7 +594,15 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
     }
     // A scan that did not finish continues at once: there may be more abandoned entries.
     if (claimCursor !== '0-0') claimRequested = true;
+    if (clock.now() >= nextPruneAt) {
+      nextPruneAt = clock.now() + pruneIntervalMs;
+      await runScript(redis, pruneConsumersScript, [stream], [group, pruneIdleMs]);
+    }
   };
+  // Consumers of crashed processes, looked for by each subscription every minute at most.
+  const pruneIdleMs = settings.consumerPruneIdleMs;
+  const pruneIntervalMs = Math.min(60_000, pruneIdleMs);
+  let nextPruneAt = clock.now() + pruneIntervalMs;
 
   const waitForSlot = () =>
     inFlight.size < prefetch || stopping.signal.aborted

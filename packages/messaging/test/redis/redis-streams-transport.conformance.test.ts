@@ -269,6 +269,29 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       expect((await transport.snapshot())[0]?.ready).toBe(0);
     });
 
+    it('removes the empty consumers that crashed processes left in the group', async () => {
+      const { transport, redis, keyPrefix } = tracked({ consumerPruneIdleMs: 300, claimIntervalMs: 100 });
+      const stream = `${keyPrefix}{pruned}`;
+      await transport.declareGroup('pruned', 'group');
+      // A process joined the group and crashed: its consumer stays registered with nothing pending.
+      await redis.xgroup('CREATECONSUMER', stream, 'group', 'crashed-consumer');
+      const consumerNames = async () =>
+        ((await redis.xinfo('CONSUMERS', stream, 'group')) as string[][]).map((fields) => fields[1]);
+      expect(await consumerNames()).toContain('crashed-consumer');
+      const received: string[] = [];
+      await transport.subscribe('pruned', 'group', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await eventually(
+        async () => !(await consumerNames()).includes('crashed-consumer'),
+        5_000,
+        'the crashed consumer pruned',
+      );
+      // The live subscriber goes on (re-created by its next read if it was pruned while idle).
+      await transport.publish('pruned', envelopes('pruned', 3));
+      await eventually(() => received.length === 3, 5_000, 'three deliveries after the pruning');
+    });
+
     it('validates its options, listing every problem', () => {
       const redis = new Redis(url, { lazyConnect: true });
       try {
