@@ -285,7 +285,9 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
       await publisher.close().catch(() => {});
       await brokerPool.end().catch(() => {});
       await proxy.close();
-      await pool.query(`DROP TABLE IF EXISTS "${table}_broker", "${table}_broker_relay", "${messages}", "${messages}_groups"`);
+      await pool.query(
+        `DROP TABLE IF EXISTS "${table}_broker", "${table}_broker_relay", "${messages}", "${messages}_groups"`,
+      );
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_broker_notify"()`);
     }
   });
