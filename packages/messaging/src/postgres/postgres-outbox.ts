@@ -54,7 +54,7 @@ export type PostgresOutboxExecutor =
 
 /** The SQL of one outbox table, placeholders filled in. Exported for teams with their own migration tool. */
 export interface PostgresOutboxSql {
-  /** Creates table, index, trigger function and trigger if missing; safe to run at every start. */
+  /** Creates the outbox table, its `_relay` flag table, trigger function and trigger if missing; safe at every start. */
   readonly migrate: string;
   /** `$1`: jsonb array of envelopes. */
   readonly insert: string;
@@ -218,8 +218,10 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
  *    only after the transport accepted them, so a killed leader's last batch is published
  *    again by the next one (at-least-once) — in order.
  *
- * The leader's connection also `LISTEN`s: a statement trigger on the table notifies at commit,
- * so new messages go out within milliseconds; `pollIntervalMs` is the fallback. Each relay
+ * The leader's connection also `LISTEN`s: a commit-time trigger on the table notifies, so new
+ * messages go out within milliseconds; `pollIntervalMs` is the fallback. Because notifying
+ * commits serialize cluster-wide, writers notify only while the leader is idle (a flag in the
+ * one-row `<table>_relay` table); a busy leader re-reads within milliseconds instead. Each relay
  * (leader or standby) holds one pool connection while it runs.
  *
  * @example
