@@ -59,16 +59,21 @@ export async function reserveStock(pool: pg.Pool, orderId: string, lines: readon
   });
 }
 
+/** The order's reservation while it is still held, locked until the transaction ends. */
+async function heldReservation(client: pg.PoolClient, orderId: string): Promise<OrderLine[] | undefined> {
+  const { rows } = await client.query<{ items: OrderLine[]; state: string }>(
+    'SELECT items, state FROM shop_reservations WHERE order_id = $1 FOR UPDATE',
+    [orderId],
+  );
+  return rows[0]?.state === 'reserved' ? rows[0].items : undefined;
+}
+
 /** Gives reserved stock back (compensation); does nothing when it was released or sold already. */
 export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void> {
   await inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ items: OrderLine[]; state: string }>(
-      'SELECT items, state FROM shop_reservations WHERE order_id = $1 FOR UPDATE',
-      [orderId],
-    );
-    const reservation = rows[0];
-    if (reservation?.state !== 'reserved') return;
-    for (const line of reservation.items) {
+    const lines = await heldReservation(client, orderId);
+    if (!lines) return;
+    for (const line of lines) {
       await client.query('UPDATE shop_products SET stock = stock + $2, reserved = reserved - $2 WHERE id = $1', [
         line.productId,
         line.quantity,
@@ -80,13 +85,9 @@ export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void
 
 /** Turns the order's reservation into sales, inside the caller's transaction. */
 export async function markStockSold(client: pg.PoolClient, orderId: string): Promise<void> {
-  const { rows } = await client.query<{ items: OrderLine[]; state: string }>(
-    'SELECT items, state FROM shop_reservations WHERE order_id = $1 FOR UPDATE',
-    [orderId],
-  );
-  const reservation = rows[0];
-  if (reservation?.state !== 'reserved') return;
-  for (const line of reservation.items) {
+  const lines = await heldReservation(client, orderId);
+  if (!lines) return;
+  for (const line of lines) {
     await client.query('UPDATE shop_products SET reserved = reserved - $2, sold = sold + $2 WHERE id = $1', [
       line.productId,
       line.quantity,
