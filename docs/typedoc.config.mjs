@@ -19,6 +19,7 @@ export default {
   name: 'Bulwark',
   entryPoints,
   entryPointStrategy: 'resolve',
+  plugin: [join(import.meta.dirname, 'plugins', 'concept-groups.mjs')],
   tsconfig: join(import.meta.dirname, 'tsconfig.json'),
   out: join(import.meta.dirname, 'dist'),
   readme: join(import.meta.dirname, 'guides', 'index.md'),

@@ -2,7 +2,7 @@
  * Messaging without loss or duplicates: the envelope, transports, consumers with retries and
  * dead letters, the transactional outbox, the inbox, idempotency, claim check and async reply.
  *
- * @packageDocumentation
+ * @module @bulwark/messaging
  */
 
 // Claim check (issue: idempotency and claim check).

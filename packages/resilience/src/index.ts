@@ -2,7 +2,7 @@
  * Resilience policies for Node.js services: retry, circuit breaker, timeout, bulkhead, fallback,
  * hedge and rate limiting, composed with `pipeline(...)`.
  *
- * @packageDocumentation
+ * @module @bulwark/resilience
  */
 
 // Policies (issue: resilience policies).

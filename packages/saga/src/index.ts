@@ -2,7 +2,7 @@
  * Sagas for Node.js: typed step definitions, an orchestrator with compensations, a persistent
  * log with leases, and crash recovery.
  *
- * @packageDocumentation
+ * @module @bulwark/saga
  */
 export * from './definition/index.js';
 export * from './errors/index.js';

@@ -1,7 +1,7 @@
 /**
  * RabbitMQ transport through the user's `amqplib` connection.
  *
- * @packageDocumentation
+ * @module @bulwark/messaging/amqp
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 // Transports (issue: transports).

@@ -1,7 +1,7 @@
 /**
  * Express/Connect middleware.
  *
- * @packageDocumentation
+ * @module @bulwark/messaging/express
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 

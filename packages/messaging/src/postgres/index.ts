@@ -1,7 +1,7 @@
 /**
  * PostgreSQL adapters (the user's `pg` Pool), each with `migrate()` and exported SQL.
  *
- * @packageDocumentation
+ * @module @bulwark/messaging/postgres
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 

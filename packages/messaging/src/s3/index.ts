@@ -1,7 +1,7 @@
 /**
  * S3 blob store through the user's `minio` client.
  *
- * @packageDocumentation
+ * @module @bulwark/messaging/s3
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 // Claim check (issue: idempotency and claim check).

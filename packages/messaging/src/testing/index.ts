@@ -1,7 +1,7 @@
 /**
  * Conformance suites that every adapter of a kind must pass (ours and third parties').
  *
- * @packageDocumentation
+ * @module @bulwark/messaging/testing
  */
 
 // Async reply (issue: outbox and async reply).

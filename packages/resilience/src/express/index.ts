@@ -1,7 +1,7 @@
 /**
  * Express/Connect middleware.
  *
- * @packageDocumentation
+ * @module @bulwark/resilience/express
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 

@@ -1,7 +1,7 @@
 /**
  * Fastify plugins.
  *
- * @packageDocumentation
+ * @module @bulwark/resilience/fastify
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 

@@ -49,7 +49,11 @@ export type HttpRateLimitOutcome =
 
 const none: ReadonlyArray<readonly [string, string]> = [];
 
-/** Validates the shared options; used by both adapters at construction. */
+/**
+ * Validates the shared options; used by both adapters at construction.
+ *
+ * @internal
+ */
 export function validateHttpRateLimitOptions<Request>(subject: string, options: HttpRateLimitOptions<Request>): void {
   const problems: string[] = [];
   if (!options?.limiter || typeof options.limiter.consume !== 'function')

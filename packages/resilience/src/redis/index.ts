@@ -1,7 +1,7 @@
 /**
  * Redis adapters (the user's `ioredis` client).
  *
- * @packageDocumentation
+ * @module @bulwark/resilience/redis
  */
 // Each adapter adds its export line here, one per line, grouped by issue.
 

@@ -2,7 +2,7 @@
  * Test utilities: a controllable clock, and the conformance suites every adapter of a kind
  * must pass (ours and third parties').
  *
- * @packageDocumentation
+ * @module @bulwark/resilience/testing
  */
 
 // Policies (issue: resilience policies).

@@ -1,7 +1,7 @@
 /**
  * The conformance suite every `SagaLog` adapter must pass.
  *
- * @packageDocumentation
+ * @module @bulwark/saga/testing
  */
 export type { SagaLogConformanceOptions } from './saga-log-conformance.js';
 export { sagaLogConformance } from './saga-log-conformance.js';
