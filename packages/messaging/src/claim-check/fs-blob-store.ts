@@ -134,7 +134,11 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
         const pipelineOptions = putOptions.signal ? { signal: putOptions.signal } : {};
         // highWaterMark 1: hold one chunk ahead of the disk, not 16 (Readable.from's default).
         // flush: fsync before close, so a crash after the rename cannot leave a torn file.
-        await pipeline(Readable.from(counted(), { highWaterMark: 1 }), createWriteStream(dataTemp, { flush: true }), pipelineOptions);
+        await pipeline(
+          Readable.from(counted(), { highWaterMark: 1 }),
+          createWriteStream(dataTemp, { flush: true }),
+          pipelineOptions,
+        );
         const sidecar: BlobSidecar = {
           contentType: putOptions.contentType ?? DEFAULT_BLOB_CONTENT_TYPE,
           bytes,
