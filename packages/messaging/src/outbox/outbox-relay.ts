@@ -35,7 +35,7 @@ export class OutboxPublishTimeoutError extends MessagingError {
  * the relay asks for wake-ups again and goes idle: messages keep coming within milliseconds of
  * each other under load, so a few quick re-reads cost less than making every writer notify.
  */
-const busyRecheckMs = [2, 4, 8, 16, 32] as const;
+const busyRecheckMs = [1, 2, 3, 5, 8] as const;
 /**
  * After asking for wake-ups, read once more after this: a transaction whose commit-time trigger
  * saw them off but whose commit became visible only after our last read did not notify.
