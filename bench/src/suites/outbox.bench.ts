@@ -13,6 +13,12 @@
 //   latency (p50 or p99 of a round); the median over rounds is reported. Subjects: the relay
 //   woken by LISTEN/NOTIFY (its poll left at 1 s), and the same relay with `listen: false`,
 //   i.e. a relay that polls every second.
+// outbox.writers — what the outbox costs the writers: 8 writers each commit 200 transactions of
+//   one message. ns/op is per transaction (wall time / transactions), ops/s is commits per second.
+//   Subjects: a plain INSERT into the same table with the trigger dropped (the floor); the outbox
+//   while its relay runs (writers notify only while the relay is idle); the outbox with every
+//   commit notifying (no relay running, so the flag stays on) — what a trigger that always
+//   notifies costs, as notifying commits serialize cluster-wide.
 import { performance } from 'node:perf_hooks';
 import { createEnvelope, type Envelope, memoryTransport, type Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -228,6 +234,55 @@ async function commitToPublish(): Promise<SubjectResult[]> {
   ]);
 }
 
+async function writers(): Promise<SubjectResult[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 12 });
+  const modes = [
+    'plain INSERT (no trigger)',
+    'outbox, relay running (notify only when idle)',
+    'outbox, every commit notifies',
+  ];
+  const samples = new Map<string, number[]>(modes.map((mode) => [mode, []]));
+  const transactionsPerWriter = 200;
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (let offset = 0; offset < modes.length; offset++) {
+        const mode = modes[(round + offset) % modes.length] as string;
+        const table = `bench_outbox_writers_${suffix}_${round}_${offset}`;
+        const outbox = postgresOutbox(pool, { table });
+        await outbox.migrate();
+        if (mode === modes[0]) await pool.query(`DROP TRIGGER "${table}_notify" ON "${table}"`);
+        const relay = mode === modes[1] ? outbox.relay({ transport: countingTransport(() => {}) }) : undefined;
+        if (relay) while (relay.snapshot().role !== 'leader') await sleep(5);
+        const start = process.hrtime.bigint();
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, writer) => {
+            const client = await pool.connect();
+            try {
+              for (let index = 0; index < transactionsPerWriter; index++) {
+                await client.query('BEGIN');
+                await outbox.add(
+                  client,
+                  createEnvelope({ topic: 'orders', type: 'order.placed', key: `w${writer}`, payload: { index } }),
+                );
+                await client.query('COMMIT');
+              }
+            } finally {
+              client.release();
+            }
+          }),
+        );
+        samples.get(mode)?.push(Number(process.hrtime.bigint() - start) / (8 * transactionsPerWriter));
+        await relay?.close();
+        await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
+      }
+    }
+  } finally {
+    await pool.end();
+  }
+  return modes.map((mode) => row(mode, samples.get(mode) ?? []));
+}
+
 const definitions: BenchmarkDefinition[] = [
   {
     name: 'outbox.relay-throughput',
@@ -248,6 +303,16 @@ const definitions: BenchmarkDefinition[] = [
     rounds: 3,
     subjects: {},
     measure: commitToPublish,
+  },
+  {
+    name: 'outbox.writers',
+    description: '8 writers committing one message per transaction (ns/op per transaction, ops/s = commits/s)',
+    mode: { kind: 'concurrent', concurrency: 8 },
+    operations: 1_600,
+    rounds: 3,
+    baseline: 'outbox, every commit notifies',
+    subjects: {},
+    measure: writers,
   },
 ];
 export default definitions;
