@@ -19,6 +19,8 @@ export {
 // Dead letters (issue: transports).
 export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
 export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';
+export type { InboxContext, InboxHandlerOptions, PostgresInbox, PostgresInboxSql } from './postgres-inbox.js';
+export { postgresInbox, postgresInboxSql } from './postgres-inbox.js';
 // Idempotency store (issue: idempotency and claim check).
 export type {
   PostgresIdempotencySql,
