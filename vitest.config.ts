@@ -34,7 +34,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
-          include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'tools/*/test/**/*.test.ts',
+            'examples/*/test/**/*.test.ts',
+            'docs/test/**/*.test.ts',
+          ],
           exclude: [...exclude, ...serverSuites],
         },
       },
@@ -48,6 +53,7 @@ export default defineConfig({
             `packages/*/test/${glob}`,
             `tools/*/test/${glob}`,
             `examples/*/test/${glob}`,
+            `docs/test/${glob}`,
           ]),
           exclude,
           testTimeout: 60_000,
