@@ -248,14 +248,16 @@ export async function consume<Payload = unknown>(
         });
         return;
       }
+      // Renew the inbox lease while the handler (and its retries) run, so no copy takes it over.
       let renewal: unknown;
+      let renewing = true;
       const renew = lease?.store.renew;
       if (lease && renew) {
         const held = lease;
         const schedule = () => {
           renewal = clock.setTimeout(() => {
             renew.call(held.store, held.key, held.token, leaseMs).then((stillHeld) => {
-              if (stillHeld) schedule();
+              if (stillHeld && renewing) schedule();
             }, reportError);
           }, leaseMs / 3);
         };
@@ -265,6 +267,7 @@ export async function consume<Payload = unknown>(
       try {
         outcome = await runWithRetries(delivery);
       } finally {
+        renewing = false;
         if (renewal !== undefined) clock.clearTimeout(renewal);
       }
       if (outcome.kind === 'handled') {
