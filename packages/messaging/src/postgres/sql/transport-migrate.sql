@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS {{table}} (
   blocked         boolean     NOT NULL DEFAULT false,
   published_at    timestamptz NOT NULL DEFAULT now()
 );
+-- Tables made by the first pre-release lacked `blocked`.
+ALTER TABLE {{table}} ADD COLUMN IF NOT EXISTS blocked boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS {{claimIndex}} ON {{table}} (topic, group_name, id) WHERE NOT blocked;
 CREATE INDEX IF NOT EXISTS {{keyIndex}} ON {{table}} (topic, group_name, ordering_key, id)
   WHERE ordering_key IS NOT NULL;
