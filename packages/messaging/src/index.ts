@@ -13,6 +13,7 @@ export * from './consumer/index.js';
 export * from './dead-letter/index.js';
 export * from './envelope/index.js';
 export * from './errors/index.js';
+export * from './events/index.js';
 // Idempotency (issue: idempotency and claim check).
 export * from './idempotency/index.js';
 

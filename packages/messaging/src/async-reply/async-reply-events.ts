@@ -1,3 +1,5 @@
+import type { Unsubscribe } from '../events/named-event-emitter.js';
+
 import type { AsyncReplyErrorInfo } from './async-reply-store.js';
 
 /** Events of an `asyncReply`, by name. */
@@ -28,48 +30,4 @@ export interface AsyncReplyEvents {
 }
 
 /** Removes a listener added with `on`. */
-export interface AsyncReplyUnsubscribe {
-  (): void;
-  [Symbol.dispose](): void;
-}
-
-/** A small typed emitter: nothing is allocated for an event nobody listens to. */
-export class AsyncReplyEmitter {
-  private readonly listeners = new Map<keyof AsyncReplyEvents, Set<(event: never) => void>>();
-
-  on<Name extends keyof AsyncReplyEvents>(
-    name: Name,
-    listener: (event: AsyncReplyEvents[Name]) => void,
-  ): AsyncReplyUnsubscribe {
-    let set = this.listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(name, set);
-    }
-    set.add(listener as (event: never) => void);
-    const off = (() => {
-      set.delete(listener as (event: never) => void);
-    }) as AsyncReplyUnsubscribe;
-    off[Symbol.dispose] = off;
-    return off;
-  }
-
-  has(name: keyof AsyncReplyEvents): boolean {
-    return (this.listeners.get(name)?.size ?? 0) > 0;
-  }
-
-  emit<Name extends keyof AsyncReplyEvents>(name: Name, event: AsyncReplyEvents[Name]): void {
-    const set = this.listeners.get(name);
-    if (!set) return;
-    for (const listener of set) {
-      try {
-        (listener as (event: AsyncReplyEvents[Name]) => void)(event);
-      } catch (error) {
-        // A listener must not break the operation; surface its error without losing it.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
+export type AsyncReplyUnsubscribe = Unsubscribe;

@@ -6,9 +6,10 @@ import { ClaimCheckIntegrityError } from '../claim-check/claim-check-errors.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { createEnvelope } from '../envelope/envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
+import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { Delivery, Subscription } from '../transport/transport.js';
 import { AsyncReplyClosedError, AsyncReplyResultError, UnknownOperationKindError } from './async-reply-errors.js';
-import { AsyncReplyEmitter, type AsyncReplyEvents, type AsyncReplyUnsubscribe } from './async-reply-events.js';
+import type { AsyncReplyEvents, AsyncReplyUnsubscribe } from './async-reply-events.js';
 import { type AsyncReplyOptions, asyncReplyDefaults, validateAsyncReplyOptions } from './async-reply-options.js';
 import type { AsyncReplyErrorInfo, AsyncReplyRecord, AsyncReplyStatus } from './async-reply-store.js';
 
@@ -189,7 +190,7 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
   const shutdown = new AbortController();
   // Every running handler may listen to this one signal; hundreds at once are expected.
   setMaxListeners(0, shutdown.signal);
-  const events = new AsyncReplyEmitter();
+  const events = new NamedEventEmitter<AsyncReplyEvents>();
   let closed = false;
 
   const wrap = (id: string, kind: string, payload: unknown): Envelope =>

@@ -1,3 +1,5 @@
+import type { Unsubscribe } from '../events/named-event-emitter.js';
+
 import type { ClaimCheckIntegrityReason } from './claim-check-errors.js';
 
 /** Events of a `claimCheck`, by name. */
@@ -11,47 +13,4 @@ export interface ClaimCheckEvents {
 }
 
 /** Removes a listener added with `on`. */
-export interface ClaimCheckUnsubscribe {
-  (): void;
-  [Symbol.dispose](): void;
-}
-
-/** A small typed emitter: nothing is allocated for an event nobody listens to. */
-export class ClaimCheckEmitter {
-  private readonly listeners = new Map<keyof ClaimCheckEvents, Set<(event: never) => void>>();
-
-  on<Name extends keyof ClaimCheckEvents>(
-    name: Name,
-    listener: (event: ClaimCheckEvents[Name]) => void,
-  ): ClaimCheckUnsubscribe {
-    let set = this.listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(name, set);
-    }
-    set.add(listener as (event: never) => void);
-    const off = (() => {
-      set.delete(listener as (event: never) => void);
-    }) as ClaimCheckUnsubscribe;
-    off[Symbol.dispose] = off;
-    return off;
-  }
-
-  has(name: keyof ClaimCheckEvents): boolean {
-    return (this.listeners.get(name)?.size ?? 0) > 0;
-  }
-
-  emit<Name extends keyof ClaimCheckEvents>(name: Name, event: ClaimCheckEvents[Name]): void {
-    const set = this.listeners.get(name);
-    if (!set) return;
-    for (const listener of set) {
-      try {
-        (listener as (event: ClaimCheckEvents[Name]) => void)(event);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
+export type ClaimCheckUnsubscribe = Unsubscribe;

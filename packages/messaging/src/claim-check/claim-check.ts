@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
+import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import { blobChunks } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobBody, BlobStore } from './blob-store.js';
 import { ClaimCheckIntegrityError, ClaimCheckSerializationError, InvalidBlobRefError } from './claim-check-errors.js';
-import { ClaimCheckEmitter, type ClaimCheckEvents, type ClaimCheckUnsubscribe } from './claim-check-events.js';
+import type { ClaimCheckEvents, ClaimCheckUnsubscribe } from './claim-check-events.js';
 import { type ClaimCheckOptions, claimCheckDefaults, validateClaimCheckOptions } from './claim-check-options.js';
 
 /**
@@ -249,7 +250,7 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
     ...(signal ? { signal } : {}),
   });
   const signalOption = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
-  const events = new ClaimCheckEmitter();
+  const events = new NamedEventEmitter<ClaimCheckEvents>();
   const reportIntegrity = (error: unknown) => {
     if (error instanceof ClaimCheckIntegrityError && events.has('claim-integrity-failed')) {
       events.emit('claim-integrity-failed', { ref: error.ref, reason: error.reason });

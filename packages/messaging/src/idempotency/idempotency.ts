@@ -1,11 +1,12 @@
 import { systemClock } from '@bulwark/resilience';
+import { NamedEventEmitter, type Unsubscribe } from '../events/named-event-emitter.js';
 import {
   IdempotencyConflictError,
   IdempotencyKeyReuseError,
   IdempotentReplayedError,
   type StoredError,
 } from './idempotency-errors.js';
-import { IdempotencyEmitter, type IdempotencyEvents, type Unsubscribe } from './idempotency-events.js';
+import type { IdempotencyEvents } from './idempotency-events.js';
 import {
   defaultStoreError,
   type IdempotencyOptions,
@@ -97,7 +98,7 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
   const serializer = options.serializer ?? jsonOutcomeSerializer;
   const clock = options.clock ?? systemClock;
   const prefix = options.namespace ? `${options.namespace}:` : '';
-  const emitter = new IdempotencyEmitter();
+  const emitter = new NamedEventEmitter<IdempotencyEvents>();
 
   const decode = (key: string, outcome: string): unknown => {
     const tag = outcome[0];

@@ -4,7 +4,7 @@ export type { Idempotency, IdempotentOutcome, IdempotentRunOptions, IdempotentWo
 export { idempotency } from './idempotency.js';
 export type { StoredError } from './idempotency-errors.js';
 export { IdempotencyConflictError, IdempotencyKeyReuseError, IdempotentReplayedError } from './idempotency-errors.js';
-export type { IdempotencyEvents, Unsubscribe } from './idempotency-events.js';
+export type { IdempotencyEvents } from './idempotency-events.js';
 export type { IdempotencyOptions, OutcomeSerializer } from './idempotency-options.js';
 export { idempotencyDefaults } from './idempotency-options.js';
 export type {

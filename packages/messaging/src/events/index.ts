@@ -1,0 +1,1 @@
+export type { Unsubscribe } from './named-event-emitter.js';
