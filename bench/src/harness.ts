@@ -137,7 +137,7 @@ const format = (value: number, digits = 0) =>
 export function formatResult(result: BenchmarkResult, baseline?: string): string {
   const mode = result.mode.kind === 'op' ? 'sequential' : `concurrency ${result.mode.concurrency}`;
   const lines = [`\n## ${result.name} — ${result.description} (${mode}, ${format(result.operations)} ops/round)`];
-  lines.push('| subject | ns/op | added ns/op | ops/s | rounds ns/op | ratio vs ' + (baseline ?? '—') + ' |');
+  lines.push('| subject | median ns/op | added ns/op | ops/s | ns/op per round | ratio vs ' + (baseline ?? '—') + ' |');
   lines.push('|---|---:|---:|---:|---|---:|');
   for (const row of result.results) {
     lines.push(
