@@ -1,6 +1,6 @@
 // The docs site: the typedoc API reference of every package entry (one module per subpath
 // export, read from the packages' `exports` maps) plus the Markdown guides in ./guides.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -23,7 +23,10 @@ export default {
   tsconfig: join(import.meta.dirname, 'tsconfig.json'),
   out: join(import.meta.dirname, 'dist'),
   readme: join(import.meta.dirname, 'guides', 'index.md'),
-  projectDocuments: [join(import.meta.dirname, 'guides', '*.md')],
+  // Every guide but index.md, which is the home page.
+  projectDocuments: readdirSync(join(import.meta.dirname, 'guides'))
+    .filter((file) => file.endsWith('.md') && file !== 'index.md')
+    .map((file) => join(import.meta.dirname, 'guides', file)),
   includeVersion: false,
   excludePrivate: true,
   excludeInternal: true,
