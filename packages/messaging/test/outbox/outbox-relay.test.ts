@@ -9,7 +9,7 @@ import { memoryRelaySource } from './fixtures/memory-relay-source.js';
 import { recordingTransport } from './fixtures/recording-transport.js';
 
 const message = (key: string, sequence: number, topic = 'orders') =>
-  createEnvelope({ topic, type: 'changed', key, payload: { sequence } }, { clock: { now: () => 0 } as never });
+  createEnvelope({ topic, type: 'changed', key, payload: { sequence } }, { clock: manualClock(0) });
 const label = (envelope: Envelope) =>
   `${envelope.topic}:${envelope.key}${(envelope.payload as { sequence: number }).sequence}`;
 
