@@ -1,3 +1,5 @@
+import type { Unsubscribe } from '../events/named-event-emitter.js';
+
 /** Events of an {@link OutboxRelay}, by name. */
 export interface OutboxRelayEvents {
   /** This relay became the one that publishes for its outbox (others wait as standbys). */
@@ -29,45 +31,4 @@ export interface OutboxRelayEvents {
 }
 
 /** Removes a listener added with `on`; also usable with `using`. */
-export interface OutboxUnsubscribe {
-  (): void;
-  [Symbol.dispose](): void;
-}
-
-type Listener<Event> = (event: Event) => void;
-
-/** A small typed emitter: nothing is allocated for an event nobody listens to. */
-export class OutboxRelayEmitter {
-  private readonly listeners = new Map<keyof OutboxRelayEvents, Set<Listener<never>>>();
-
-  on<Name extends keyof OutboxRelayEvents>(name: Name, listener: Listener<OutboxRelayEvents[Name]>): OutboxUnsubscribe {
-    let set = this.listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(name, set);
-    }
-    set.add(listener as Listener<never>);
-    const off = (() => {
-      set.delete(listener as Listener<never>);
-    }) as OutboxUnsubscribe;
-    off[Symbol.dispose] = off;
-    return off;
-  }
-
-  /** Whether anyone listens, so callers can skip building an event. */
-  has(name: keyof OutboxRelayEvents): boolean {
-    return (this.listeners.get(name)?.size ?? 0) > 0;
-  }
-
-  emit<Name extends keyof OutboxRelayEvents>(name: Name, event: OutboxRelayEvents[Name]): void {
-    const set = this.listeners.get(name);
-    if (!set) return;
-    for (const listener of set) {
-      try {
-        (listener as Listener<OutboxRelayEvents[Name]>)(event);
-      } catch {
-        // A listener's failure must not stop the relay it observes.
-      }
-    }
-  }
-}
+export type OutboxUnsubscribe = Unsubscribe;

@@ -1,5 +1,6 @@
 import { delay } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
+import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type {
   OutboxRecord,
   OutboxRelay,
@@ -8,7 +9,7 @@ import type {
   OutboxRelaySnapshot,
   OutboxRelaySource,
 } from './outbox.js';
-import { OutboxRelayEmitter, type OutboxRelayEvents, type OutboxUnsubscribe } from './outbox-events.js';
+import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
 import type { ResolvedOutboxRelayOptions } from './outbox-options.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
@@ -62,7 +63,7 @@ export function startOutboxRelay(
 }
 
 class Relay implements OutboxRelay {
-  private readonly emitter = new OutboxRelayEmitter();
+  private readonly emitter = new NamedEventEmitter<OutboxRelayEvents>();
   /** Aborts on close() or the caller's signal: ends waits, the standby's wait for leadership. */
   private readonly stopping = new AbortController();
   /** Aborts on the caller's signal only: a close() lets the batch in flight finish. */
