@@ -162,4 +162,25 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await eventually(() => seen.length === 1, 5_000);
     await transport.close();
   });
+
+  it('shares one statement between publishes of the same tick, in call order, and isolates a failing call', async () => {
+    const topic = uniqueName('batched');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table, pollIntervalMs: 100 });
+    await transport.declareGroup(topic, 'g');
+    const keyed = (index: number) => createEnvelope({ topic, type: 'x', payload: { index }, key: 'k' });
+    const outcomes = await Promise.allSettled([
+      transport.publish(topic, [keyed(1), keyed(2)]),
+      transport.publish('bad\u0000topic', [keyed(99)]),
+      transport.publish(topic, [keyed(3)]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const seen: number[] = [];
+    await transport.subscribe(topic, 'g', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    await eventually(() => seen.length === 3, 5_000);
+    expect(seen).toEqual([1, 2, 3]);
+    await transport.close();
+  });
 });
