@@ -18,13 +18,12 @@ const concepts = [
   ['rate-limit', 'Rate limiting'],
   ['manual-clock', 'Clock'],
   ['clock', 'Clock'],
-  ['events', 'Events'],
-  ['event.ts', 'Events'],
   ['async-reply', 'Async reply'],
   ['claim-check', 'Claim check'],
   ['blob', 'Claim check'],
   ['idempotency', 'Idempotency'],
   ['outbox', 'Outbox'],
+  ['inbox', 'Inbox'],
   ['dead-letter', 'Dead letters'],
   ['consumer', 'Consumer'],
   ['transport', 'Transports'],
@@ -37,6 +36,9 @@ const concepts = [
   ['orchestrator', 'Orchestrator'],
   ['run-state', 'Orchestrator'],
   ['errors', 'Errors'],
+  // Last, so a concept's own events (retry-events.ts…) stay with the concept.
+  ['events', 'Events'],
+  ['event.ts', 'Events'],
 ];
 
 /** @param {import('typedoc').Application} app */

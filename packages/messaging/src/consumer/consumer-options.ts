@@ -100,7 +100,11 @@ export const consumerDefaults = {
   leaseMs: 30_000,
 } as const;
 
-/** 100 years: how `'forever'` is passed to an idempotency store as a ttl. */
+/**
+ * 100 years: how `'forever'` is passed to an idempotency store as a ttl.
+ *
+ * @internal
+ */
 export const foreverMs = 100 * 365 * 24 * 60 * 60 * 1000;
 
 const positiveInteger = (value: number | undefined) => value === undefined || (Number.isInteger(value) && value > 0);
