@@ -14,6 +14,33 @@ const entryPoints = packages.flatMap((name) => {
     .map((source) => join(root, 'packages', name, source));
 });
 
+// Every guide but index.md (the home page), in reading order; guides not listed here follow.
+const readingOrder = [
+  'getting-started.md',
+  'circuit-breaker.md',
+  'retry.md',
+  'bulkhead.md',
+  'rate-limiting.md',
+  'timeout-fallback-hedge.md',
+  'idempotency.md',
+  'claim-check.md',
+  'outbox.md',
+  'consumers.md',
+  'transports-and-consumers.md',
+  'saga.md',
+  'choosing-adapters.md',
+  'several-machines.md',
+  'operating.md',
+  'reference-shop.md',
+];
+const guides = readdirSync(join(import.meta.dirname, 'guides'))
+  .filter((file) => file.endsWith('.md') && file !== 'index.md')
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+function rank(file) {
+  const index = readingOrder.indexOf(file);
+  return index === -1 ? readingOrder.length : index;
+}
+
 /** @type {Partial<import('typedoc').TypeDocOptions>} */
 export default {
   name: 'Bulwark',
@@ -23,15 +50,14 @@ export default {
   tsconfig: join(import.meta.dirname, 'tsconfig.json'),
   out: join(import.meta.dirname, 'dist'),
   readme: join(import.meta.dirname, 'guides', 'index.md'),
-  // Every guide but index.md, which is the home page.
-  projectDocuments: readdirSync(join(import.meta.dirname, 'guides'))
-    .filter((file) => file.endsWith('.md') && file !== 'index.md')
-    .map((file) => join(import.meta.dirname, 'guides', file)),
+  projectDocuments: guides.map((file) => join(import.meta.dirname, 'guides', file)),
   includeVersion: false,
   excludePrivate: true,
   excludeInternal: true,
   excludeExternals: true,
   categorizeByGroup: true,
+  // The sidebar lists each module's exports under the same concept groups as its page.
+  navigation: { includeGroups: true },
   sort: ['kind', 'instance-first', 'alphabetical-ignoring-documents'],
   validation: {
     notExported: true,
