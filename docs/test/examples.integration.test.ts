@@ -15,6 +15,7 @@ await describeWithServers('docs examples on servers', ['postgres', 'redis'], ({ 
   afterAll(async () => {
     const pool = new pg.Pool({ connectionString: postgres });
     await pool.query(`DROP TABLE IF EXISTS ${prefix}_orders, ${prefix}_outbox, ${prefix}_outbox_relay CASCADE`);
+    await pool.query(`DROP FUNCTION IF EXISTS ${prefix}_outbox_notify() CASCADE`);
     await pool.end();
     const client = new Redis(redis);
     const keys = await client.keys(`${prefix}:*`);
