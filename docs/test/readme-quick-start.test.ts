@@ -11,13 +11,10 @@ const cases = [
 ];
 
 describe('README quick starts', () => {
-  it.each(cases)(
-    '%# the README of $name shows its docs example, which runs',
-    async ({ name, printed }) => {
-      const readme = readFileSync(join(import.meta.dirname, '..', '..', 'packages', name, 'README.md'), 'utf8');
-      const example = readFileSync(join(examplesDir, `readme-${name}.ts`), 'utf8');
-      expect(readme).toContain(`## Quick start\n\n\`\`\`ts\n${example}\`\`\``);
-      expect(await runExample(`readme-${name}`)).toBe(printed);
-    },
-  );
+  it.each(cases)('%# the README of $name shows its docs example, which runs', async ({ name, printed }) => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'packages', name, 'README.md'), 'utf8');
+    const example = readFileSync(join(examplesDir, `readme-${name}.ts`), 'utf8');
+    expect(readme).toContain(`## Quick start\n\n\`\`\`ts\n${example}\`\`\``);
+    expect(await runExample(`readme-${name}`)).toBe(printed);
+  });
 });
