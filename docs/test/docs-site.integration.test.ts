@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { isCI } from '@bulwark/test-support';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error — a plain ESM script without declarations
 import { distDir, serveDocs } from '../serve.mjs';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
