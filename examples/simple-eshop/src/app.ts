@@ -11,7 +11,7 @@ import { catalogRoutes } from './catalog/catalog-routes.js';
 import type { ShopConfig } from './config.js';
 import { healthRoutes, type ReadinessCheck } from './health/health-routes.js';
 import { registerAuth } from './http/auth.js';
-import { registerProblemHandlers } from './http/problem.js';
+import { registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerWebPage } from './http/web-page.js';
 import { type UsersOptions, usersRoutes } from './users/users-routes.js';
 
@@ -37,6 +37,10 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
   const app = Fastify({
     bodyLimit: bodyLimitBytes,
     loggerInstance: services.logger,
+    // Errors Fastify raises before routing (a malformed URL, say) are problems too.
+    frameworkErrors: (error, _request, reply) => {
+      sendProblem(reply, { title: 'Bad Request', status: 400, detail: error.message });
+    },
     genReqId: (request) => (request.headers['x-correlation-id'] as string | undefined) ?? crypto.randomUUID(),
     requestIdHeader: 'x-correlation-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }, plugins: ajvPlugins },

@@ -31,6 +31,8 @@ export interface ShopConfig {
   retryDelaysMs: number[];
   /** How long the payment breaker stays open before a probe (SHOP_BREAKER_HALF_OPEN_MS). */
   breakerHalfOpenMs: number;
+  /** Failed logins allowed per IP in 15 minutes (SHOP_LOGIN_FAILURES_PER_IP, default 5). */
+  loginFailuresPerIp: number;
 }
 
 export class ConfigError extends Error {
@@ -98,7 +100,13 @@ export function loadConfig(
     namespace: env.SHOP_NAMESPACE ?? 'eshop',
     retryDelaysMs: parseDelays(env.SHOP_RETRY_DELAYS_MS ?? '1000,5000,15000'),
     breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),
+    loginFailuresPerIp: Number(env.SHOP_LOGIN_FAILURES_PER_IP ?? 5),
   };
+  if (!Number.isInteger(config.loginFailuresPerIp) || config.loginFailuresPerIp < 1) {
+    throw new ConfigError(
+      `SHOP_LOGIN_FAILURES_PER_IP must be a whole number of at least 1; got "${env.SHOP_LOGIN_FAILURES_PER_IP}"`,
+    );
+  }
   if (!/^[a-z0-9_-]{1,40}$/i.test(config.namespace))
     throw new ConfigError(`SHOP_NAMESPACE must be 1–40 letters, digits, _ or -; got "${config.namespace}"`);
   if (!(config.breakerHalfOpenMs > 0))

@@ -28,7 +28,8 @@ import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
 import { faultsRoutes } from './ops/faults-routes.js';
 import { registerHttpMetrics, registerShopMetrics } from './ops/metrics.js';
-import { opsRoutes } from './ops/ops-routes.js';
+import { opsRoutes, type PatternStatus } from './ops/ops-routes.js';
+import { publishProcessStatus } from './ops/process-status.js';
 import { orderSaga } from './orders/order-saga.js';
 import { startOrderWorker } from './orders/order-worker.js';
 import { ordersRoutes } from './orders/orders-routes.js';
@@ -36,7 +37,7 @@ import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.
 import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
 import { handleSalesReports, reportsRoutes } from './reports/sales-report.js';
-import { loginLimiter } from './users/login-limiter.js';
+import { loginLimit, loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
 export interface RunningShop {
@@ -90,15 +91,34 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       await store.migrate();
       rateLimitStore = store;
     }
-    const logins = loginLimiter(rateLimitStore);
-    closers.push(() => logins.limiter.close());
+    const logins = loginLimiter(rateLimitStore, { failuresPerIp: config.loginFailuresPerIp });
+    closers.push(() => logins.close());
 
     const faults: Faults = postgresFaults(pool);
     const simulator = paymentSimulator(pool, faults);
     // With PAYMENT_URL the provider is a separate process (`--role payment`), reached over HTTP.
+    // With Redis, the payment breakers of every process share one state (open in one process,
+    // fail fast in all); without it each process keeps its own.
+    const breakerStore = redis
+      ? (await import('@bulwark/resilience/redis')).redisCircuitStateStore(redis, {
+          prefix: `${config.namespace}:circuit:`,
+        })
+      : undefined;
     const payments = paymentGateway(config.paymentUrl ? paymentProviderClient(config.paymentUrl) : simulator, {
       halfOpenAfterMs: config.breakerHalfOpenMs,
+      ...(breakerStore ? { store: breakerStore } : {}),
     });
+    const patternStatus = (): PatternStatus => ({
+      breakers: [payments.breaker.snapshot()],
+      bulkheads: [{ name: 'payments', ...payments.bulkhead.snapshot() }],
+      limiters: [{ name: 'login-failures', limit: loginLimit.failures, ...logins.counters }],
+    });
+    const processStatus = publishProcessStatus<PatternStatus>(pool, {
+      role: config.role,
+      snapshot: patternStatus,
+      onError: (error) => logger.warn({ err: error }, 'process status not written'),
+    });
+    closers.push(() => processStatus.close());
     const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(pool, faults);
 
     const sagaLog = postgresSagaLog(pool, { table: 'eshop_saga_log' });
@@ -216,8 +236,8 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
           await instance.register(faultsRoutes, { faults, pool });
           await instance.register(reportsRoutes, { reply: reports });
           await instance.register(opsRoutes, {
-            payments,
-            logins,
+            pool,
+            self: { processId: processStatus.processId, role: config.role, status: patternStatus },
             outbox: messaging.outbox,
             deadLetters,
             sagas,

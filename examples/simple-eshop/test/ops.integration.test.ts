@@ -50,6 +50,14 @@ describe('ops endpoints', () => {
     });
     expect(((await scenario.json()) as { faults: { email: { down: boolean } } }).faults.email.down).toBe(true);
 
+    // A scenario replaces what was on: payment-flaky after an outage is flaky, not still down.
+    await shop.request('POST', '/ops/faults', { token: adminToken, body: { scenario: 'payment-outage' } });
+    const flaky = await shop.request('POST', '/ops/faults', { token: adminToken, body: { scenario: 'payment-flaky' } });
+    const flakyFaults = ((await flaky.json()) as { faults: Record<string, { down: boolean; errorRate: number }> })
+      .faults;
+    expect(flakyFaults.payment).toMatchObject({ down: false, errorRate: 0.3 });
+    expect(flakyFaults.email?.down).toBe(false);
+
     const unknown = await shop.request('POST', '/ops/faults', { token: adminToken, body: { scenario: 'nope' } });
     expect(unknown.status).toBe(400);
     const invalid = await shop.request('POST', '/ops/faults', {

@@ -98,6 +98,12 @@ describe('security and bad input', () => {
     );
   });
 
+  it('answers a malformed URL with a 400 problem', async () => {
+    const response = await shop.request('GET', '/api/products/%00%ff');
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+  });
+
   it('refuses huge bodies with 413 and wrong content types with 415', async () => {
     const huge = await shop.request('PUT', '/api/cart', {
       token: customer,

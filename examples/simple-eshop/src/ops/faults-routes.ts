@@ -58,6 +58,8 @@ export const faultsRoutes: FastifyPluginAsyncTypebox<{ faults: Faults; pool: pg.
             `Unknown scenario "${change.scenario}"; known: ${Object.keys(faultScenarios).join(', ')}.`,
           );
         }
+        // A scenario replaces whatever was switched on before, so scenarios never pile up.
+        await faults.reset();
         for (const [target, settings] of Object.entries(scenario)) await faults.set(target as FaultTarget, settings);
       } else {
         await faults.set(change.target, change.settings);
@@ -76,14 +78,14 @@ export const faultsRoutes: FastifyPluginAsyncTypebox<{ faults: Faults; pool: pg.
         summary: 'Emails sent by the development mailbox',
         querystring: Type.Object({
           to: Type.Optional(Type.String({ maxLength: 254 })),
-          limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: '1 to 999' })),
+          limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$', description: '1 to 500' })),
         }),
       },
     },
     async (request) =>
       listMailbox(pool, {
         ...(request.query.to ? { to: request.query.to } : {}),
-        limit: Math.min(500, Number(request.query.limit ?? 100)),
+        limit: Number(request.query.limit ?? 100),
       }),
   );
 };

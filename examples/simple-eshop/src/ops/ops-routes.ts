@@ -2,16 +2,26 @@
 // depth, dead letters (list, replay, purge) and sagas. Admin only.
 import type { DeadLetterQueue } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import type { BulkheadSnapshot, CircuitBreakerSnapshot } from '@bulwark/resilience';
 import type { SagaOrchestrator, SagaStatus } from '@bulwark/saga';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type pg from 'pg';
 import { Type } from 'typebox';
 import { requireAdmin } from '../http/auth.js';
-import type { PaymentGateway } from '../payments/payment-gateway.js';
-import type { LoginLimiter } from '../users/login-limiter.js';
+import type { LoginLimiterCounters } from '../users/login-limiter.js';
+import { readProcessStatuses } from './process-status.js';
+
+/** What each process reports of its patterns (see `publishProcessStatus`). */
+export interface PatternStatus {
+  breakers: Array<CircuitBreakerSnapshot>;
+  bulkheads: Array<{ name: string } & BulkheadSnapshot>;
+  limiters: Array<{ name: string; limit: number } & Partial<LoginLimiterCounters>>;
+}
 
 export interface OpsOptions {
-  payments: PaymentGateway;
-  logins: LoginLimiter;
+  pool: pg.Pool;
+  /** This process: its own entry is read live rather than from the table. */
+  self: { processId: string; role: string; status: () => PatternStatus };
   outbox: PostgresOutbox;
   deadLetters: DeadLetterQueue;
   sagas: Pick<SagaOrchestrator, 'counts' | 'list' | 'history'>;
@@ -30,25 +40,53 @@ const Selection = Type.Object(
 );
 
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, options) => {
-  const { payments, outbox, deadLetters, sagas } = options;
+  const { outbox, deadLetters, sagas } = options;
+  const severity: Record<string, number> = { open: 3, 'half-open': 2, isolated: 1, closed: 0 };
 
   app.get(
     '/ops/status',
     { preHandler: requireAdmin, schema: { tags: ['ops'], summary: 'Every pattern at a glance' } },
     async () => {
-      const [lag, queues, dlq, sagaCounts] = await Promise.all([
+      const [lag, queues, dlq, sagaCounts, processes] = await Promise.all([
         outbox.lag(),
         options.queueDepth(),
         deadLetters.list({ limit: 1_000 }),
         sagas.counts(),
-      ]);
+        readProcessStatuses<PatternStatus>(options.pool),
+      ]).then(([lagNow, queueDepth, letters, counts, others]) => {
+        const { self } = options;
+        const live = {
+          processId: self.processId,
+          role: self.role,
+          status: self.status(),
+          updatedAt: new Date().toISOString(),
+        };
+        return [
+          lagNow,
+          queueDepth,
+          letters,
+          counts,
+          [live, ...others.filter((row) => row.processId !== self.processId)],
+        ] as const;
+      });
       const dlqByTopic: Record<string, number> = {};
       for (const letter of dlq) dlqByTopic[letter.originalTopic] = (dlqByTopic[letter.originalTopic] ?? 0) + 1;
       return {
         backends: options.backends,
-        breakers: [payments.breaker.snapshot()],
-        bulkheads: [{ name: 'payments', ...payments.bulkhead.snapshot() }],
-        limiters: [{ name: 'login-failures', limit: options.logins.limiter.algorithm.limit }],
+        // Every process's view, the most alarming first: the payment breaker that matters is the
+        // one in the process that calls payments (the orders role), not the API's idle one.
+        breakers: processes
+          .flatMap(({ processId, role, status }) => status.breakers.map((breaker) => ({ ...breaker, processId, role })))
+          .sort((a, b) => (severity[b.state] ?? 0) - (severity[a.state] ?? 0) || b.calls - a.calls),
+        bulkheads: processes
+          .flatMap(({ processId, role, status }) =>
+            status.bulkheads.map((bulkhead) => ({ ...bulkhead, processId, role })),
+          )
+          .sort((a, b) => b.running + b.queued - (a.running + a.queued)),
+        limiters: processes.flatMap(({ processId, role, status }) =>
+          status.limiters.map((limiter) => ({ ...limiter, processId, role })),
+        ),
+        processes: processes.map(({ processId, role, updatedAt }) => ({ processId, role, updatedAt })),
         outbox: lag,
         queues,
         deadLetters: { total: dlq.length, byTopic: dlqByTopic },

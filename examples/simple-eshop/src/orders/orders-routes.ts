@@ -139,6 +139,8 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
       ]);
       const order = rows[0];
       if (!order) throw notFound;
+      // The run first, then its timeline: the timeline is then never behind the status shown.
+      const run = await sagas.get(order.id);
       const timeline = (await sagas.history(order.id)).map((entry) => ({
         at: new Date(entry.at).toISOString(),
         kind: entry.kind,
@@ -146,7 +148,7 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
         ...(entry.attempt ? { attempt: entry.attempt } : {}),
         ...(entry.data !== undefined && entry.kind.includes('fail') ? { detail: entry.data } : {}),
       }));
-      return { ...order, saga: { status: (await sagas.get(order.id))?.status ?? 'not-started', timeline } };
+      return { ...order, saga: { status: run?.status ?? 'not-started', timeline } };
     },
   );
 };

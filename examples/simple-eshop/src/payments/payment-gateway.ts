@@ -5,6 +5,7 @@ import {
   type BulkheadPolicy,
   bulkhead,
   type CircuitBreakerPolicy,
+  type CircuitStateStore,
   circuitBreaker,
   exponential,
   failureRate,
@@ -24,6 +25,8 @@ export interface PaymentGatewayOptions {
   timeoutMs?: number;
   /** How long the breaker stays open before a probe. @defaultValue 5000 */
   halfOpenAfterMs?: number;
+  /** Shares the breaker's state with the other processes (e.g. `redisCircuitStateStore`). */
+  store?: CircuitStateStore;
 }
 
 /** A declined card is the provider working as designed: neither retried nor held against it. */
@@ -35,6 +38,7 @@ export function paymentGateway(provider: PaymentProvider, options: PaymentGatewa
     strategy: failureRate({ threshold: 0.5, minimumCalls: 6, window: { kind: 'time', ms: 10_000 } }),
     halfOpenAfter: options.halfOpenAfterMs ?? 5_000,
     failureOn: isTransient,
+    ...(options.store ? { store: options.store } : {}),
   });
   const calls = bulkhead({ maxConcurrent: 16, maxQueue: 64, queueTimeoutMs: 2_000 });
   const policy = pipeline(

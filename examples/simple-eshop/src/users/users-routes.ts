@@ -67,7 +67,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersOptions> = async (app, 
       } finally {
         client.release();
       }
-      return reply.code(201).header('location', `/api/users/${user.id}`).send(user);
+      return reply.code(201).send(user);
     },
   );
 

@@ -53,8 +53,20 @@ export class ApiError extends Error {
 const sessionKey = 'trailhead.session';
 
 export function loadSession(): Session | undefined {
-  const text = localStorage.getItem(sessionKey);
-  return text ? (JSON.parse(text) as Session) : undefined;
+  try {
+    const text = localStorage.getItem(sessionKey);
+    return text ? (JSON.parse(text) as Session) : undefined;
+  } catch {
+    // A corrupt entry is a signed-out session, not a blank page.
+    localStorage.removeItem(sessionKey);
+    return undefined;
+  }
+}
+
+/** Called when the server refuses the session (expired or invalid token). */
+let onSessionExpired: () => void = () => {};
+export function whenSessionExpires(handler: () => void): void {
+  onSessionExpired = handler;
 }
 
 export function saveSession(session: Session | undefined): void {
@@ -78,6 +90,10 @@ export async function api<T>(
   });
   const text = await response.text();
   const data = text ? (JSON.parse(text) as unknown) : undefined;
+  if (response.status === 401 && session) {
+    saveSession(undefined);
+    onSessionExpired();
+  }
   if (!response.ok) {
     const problem = data as { detail?: string; title?: string } | undefined;
     throw new ApiError(response.status, problem?.detail ?? problem?.title ?? `HTTP ${response.status}`);

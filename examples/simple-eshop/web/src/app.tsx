@@ -1,5 +1,5 @@
-import { type ReactElement, useState } from 'react';
-import { loadSession, type Session, saveSession } from './api';
+import { type ReactElement, useEffect, useState } from 'react';
+import { loadSession, type Session, saveSession, whenSessionExpires } from './api';
 import { LoginPage, RegisterPage } from './auth-pages';
 import { CartPage } from './cart-page';
 import { CatalogPage } from './catalog-page';
@@ -27,6 +27,8 @@ function Link({ to, children }: { to: string; children: string }) {
 export function App() {
   const path = usePath();
   const [session, setSession] = useState<Session | undefined>(loadSession);
+  // An expired or refused token signs the user out and shows the login form, not a stuck page.
+  useEffect(() => whenSessionExpires(() => setSession(undefined)), []);
   const signedIn = (page: ReactElement) => (session ? page : <LoginPage onSession={setSession} />);
 
   let page: ReactElement;
@@ -38,7 +40,14 @@ export function App() {
   else if (path === '/orders') page = signedIn(<OrdersPage />);
   else if (path === '/login') page = <LoginPage onSession={setSession} />;
   else if (path === '/register') page = <RegisterPage onSession={setSession} />;
-  else if (path === '/ops') page = session?.role === 'admin' ? <OpsPage /> : <LoginPage onSession={setSession} />;
+  else if (path === '/ops')
+    page = !session ? (
+      <LoginPage onSession={setSession} />
+    ) : session.role === 'admin' ? (
+      <OpsPage />
+    ) : (
+      <p role="alert">The ops view is for administrators.</p>
+    );
   else page = <CatalogPage />;
 
   return (

@@ -15,13 +15,36 @@ export function CartPage() {
     api<Cart>('GET', '/api/cart').then(setCart, (caught: Error) => setError(caught.message));
   }, []);
 
-  const setQuantity = async (productId: string, quantity: number) => {
-    if (!cart) return;
-    const items = cart.items
-      .map((line) => ({ productId: line.productId, quantity: line.productId === productId ? quantity : line.quantity }))
-      .filter((item) => item.quantity > 0);
-    setCart(await api<Cart>('PUT', '/api/cart', { body: { items } }));
+  // Quantities are drafts while typing (clearing the field to retype must not drop the line);
+  // the cart is saved when the field is left or Enter is pressed. Remove drops a line.
+  const [drafts, setDrafts] = useState<Record<string, string>>({});
+  const saveCart = async (lines: Array<{ productId: string; quantity: number }>) => {
+    try {
+      setCart(await api<Cart>('PUT', '/api/cart', { body: { items: lines } }));
+      setError(undefined);
+    } catch (caught) {
+      setError((caught as Error).message);
+    }
   };
+  const commitQuantity = async (productId: string) => {
+    const draft = drafts[productId];
+    setDrafts(({ [productId]: _, ...rest }) => rest);
+    if (!cart || draft === undefined) return;
+    const quantity = Math.min(99, Math.max(1, Math.round(Number(draft)) || 1));
+    await saveCart(
+      cart.items.map((line) => ({
+        productId: line.productId,
+        quantity: line.productId === productId ? quantity : line.quantity,
+      })),
+    );
+  };
+  const removeLine = (productId: string) =>
+    cart &&
+    saveCart(
+      cart.items
+        .filter((line) => line.productId !== productId)
+        .map(({ productId: id, quantity }) => ({ productId: id, quantity })),
+    );
 
   const placeOrder = async () => {
     setPlacing(true);
@@ -76,12 +99,26 @@ export function CartPage() {
                   <span className="visually-hidden">Quantity of {line.name}</span>
                   <input
                     type="number"
-                    min={0}
+                    min={1}
                     max={99}
-                    value={line.quantity}
-                    onChange={(event) => void setQuantity(line.productId, Number(event.target.value) || 0)}
+                    value={drafts[line.productId] ?? String(line.quantity)}
+                    onChange={(event) => {
+                      const value = event.target.value;
+                      setDrafts((current) => ({ ...current, [line.productId]: value }));
+                    }}
+                    onBlur={() => void commitQuantity(line.productId)}
+                    onKeyDown={(event) => {
+                      if (event.key === 'Enter') void commitQuantity(line.productId);
+                    }}
                   />
-                </label>
+                </label>{' '}
+                <button
+                  type="button"
+                  onClick={() => void removeLine(line.productId)}
+                  aria-label={`Remove ${line.name}`}
+                >
+                  Remove
+                </button>
               </td>
               <td>{euros(line.priceCents * line.quantity)}</td>
             </tr>

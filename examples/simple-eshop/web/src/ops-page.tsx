@@ -19,9 +19,10 @@ interface OpsStatus {
     calls: number;
     failures: number;
     nextProbeAt?: number;
+    role?: string;
   }>;
   bulkheads: Array<{ name: string; running: number; queued: number; maxConcurrent: number; maxQueue: number }>;
-  limiters: Array<{ name: string; limit: number }>;
+  limiters: Array<{ name: string; limit: number; failures?: number; rejected?: number }>;
   outbox: { pending: number; oldestAgeMs: number };
   queues: Record<string, number>;
   deadLetters: { total: number; byTopic: Record<string, number> };
@@ -48,11 +49,56 @@ interface Mail {
 }
 
 const historyLength = 120;
+/** Open is drawn high, half-open in between, so an outage shows as a plateau. */
+const breakerLevels: Record<string, number> = { closed: 0, 'half-open': 0.5, open: 1, isolated: 1 };
+const percent = (rate: number) => `${Math.round(rate * 100)}%`;
+const describeSettings = (settings: Partial<FaultSettings>) =>
+  Object.entries(settings)
+    .map(([name, value]) =>
+      name === 'down'
+        ? value
+          ? 'down'
+          : 'up'
+        : name === 'latencyMs'
+          ? `latency ${value} ms`
+          : `${name === 'errorRate' ? 'errors' : 'declines'} ${percent(Number(value))}`,
+    )
+    .join(', ');
+
+/** A select of preset values that also shows a current value set elsewhere (e.g. by a scenario). */
+function Choice({
+  label,
+  value,
+  presets,
+  format,
+  onChange,
+}: {
+  label: string;
+  value: number;
+  presets: number[];
+  format: (value: number) => string;
+  onChange: (value: number) => void;
+}) {
+  const options = presets.includes(value) ? presets : [...presets, value].sort((a, b) => a - b);
+  return (
+    <label>
+      {label}{' '}
+      <select value={value} onChange={(event) => onChange(Number(event.target.value))}>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {format(option)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 const push = (series: number[], value: number) => [...series.slice(-(historyLength - 1)), value];
 
 export function OpsPage() {
   const history = useRef({
     failureRate: [] as number[],
+    breakerOpen: [] as number[],
     outboxLag: [] as number[],
     queueDepth: [] as number[],
     bulkhead: [] as number[],
@@ -63,6 +109,7 @@ export function OpsPage() {
       const next = await api<OpsStatus>('GET', '/ops/status');
       const series = history.current;
       series.failureRate = push(series.failureRate, next.breakers[0]?.failureRate ?? 0);
+      series.breakerOpen = push(series.breakerOpen, breakerLevels[next.breakers[0]?.state ?? 'closed'] ?? 0);
       series.outboxLag = push(series.outboxLag, next.outbox.oldestAgeMs);
       series.queueDepth = push(
         series.queueDepth,
@@ -75,27 +122,23 @@ export function OpsPage() {
     [],
   );
   const [tick, setTick] = useState(0);
-  const { value: polledFaults } = usePoll(
-    () => api<{ faults: Record<'payment' | 'email', FaultSettings>; scenarios: string[] }>('GET', '/ops/faults'),
+  // A switch shows its new position at once. A poll result replaces it only when the poll began
+  // after the last change, so an answer already on its way never flips a switch back.
+  const [faults, setFaults] = useState<{ faults: Record<'payment' | 'email', FaultSettings>; scenarios: string[] }>();
+  const lastChange = useRef(0);
+  usePoll(
+    async () => {
+      const startedAt = performance.now();
+      const next = await api<{ faults: Record<'payment' | 'email', FaultSettings>; scenarios: string[] }>(
+        'GET',
+        '/ops/faults',
+      );
+      if (startedAt > lastChange.current) setFaults(next);
+      return next;
+    },
     2_000,
     [tick],
   );
-  // A switch shows its new position at once; the next poll confirms what the server holds.
-  const [optimistic, setOptimistic] = useState<{
-    tick: number;
-    target: 'payment' | 'email';
-    settings: Partial<FaultSettings>;
-  }>();
-  const faults =
-    polledFaults && optimistic?.tick === tick
-      ? {
-          ...polledFaults,
-          faults: {
-            ...polledFaults.faults,
-            [optimistic.target]: { ...polledFaults.faults[optimistic.target], ...optimistic.settings },
-          },
-        }
-      : polledFaults;
   const { value: deadLetters } = usePoll(() => api<DeadLetter[]>('GET', '/ops/dlq'), 2_000, [tick]);
   const { value: sagas } = usePoll(() => api<SagaRun[]>('GET', '/ops/sagas?limit=10'), 2_000, [tick]);
   const { value: mail } = usePoll(() => api<Mail[]>('GET', '/ops/mail?limit=10'), 2_000, [tick]);
@@ -112,8 +155,12 @@ export function OpsPage() {
     }
   };
   const setFault = (target: 'payment' | 'email', settings: Partial<FaultSettings>) => {
-    setOptimistic({ tick, target, settings });
-    return act(`${target}: ${JSON.stringify(settings)}`, 'POST', '/ops/faults', { target, settings });
+    lastChange.current = performance.now();
+    setFaults(
+      (current) =>
+        current && { ...current, faults: { ...current.faults, [target]: { ...current.faults[target], ...settings } } },
+    );
+    return act(`${target} ${describeSettings(settings)}`, 'POST', '/ops/faults', { target, settings });
   };
 
   if (!status) return <p aria-busy={!error}>{error ?? 'Loading the ops view…'}</p>;
@@ -138,8 +185,16 @@ export function OpsPage() {
           </p>
           <p className="muted">
             {breaker?.failures}/{breaker?.calls} failed in the window
+            {breaker?.role && breaker.role !== 'all' ? ` (in the ${breaker.role} process)` : ''}
           </p>
-          <Sparkline values={series.failureRate} max={1} label="Failure rate" />
+          <Sparkline
+            values={series.breakerOpen}
+            max={1}
+            label="Open (high) or half-open over time"
+            unit=""
+            format={(level) => (level >= 1 ? 'open' : level > 0 ? 'half-open' : 'closed')}
+          />
+          <Sparkline values={series.failureRate} max={1} label="Failure rate in the window" format={percent} />
         </section>
 
         <section aria-labelledby="faults-title" className="panel">
@@ -154,45 +209,27 @@ export function OpsPage() {
               />{' '}
               Payment down
             </label>
-            <label>
-              Error rate{' '}
-              <select
-                value={faults?.faults.payment.errorRate ?? 0}
-                onChange={(event) => void setFault('payment', { errorRate: Number(event.target.value) })}
-              >
-                {[0, 0.1, 0.3, 0.5, 1].map((rate) => (
-                  <option key={rate} value={rate}>
-                    {rate * 100}%
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Decline rate{' '}
-              <select
-                value={faults?.faults.payment.declineRate ?? 0}
-                onChange={(event) => void setFault('payment', { declineRate: Number(event.target.value) })}
-              >
-                {[0, 0.1, 0.5, 1].map((rate) => (
-                  <option key={rate} value={rate}>
-                    {rate * 100}%
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Latency{' '}
-              <select
-                value={faults?.faults.payment.latencyMs ?? 0}
-                onChange={(event) => void setFault('payment', { latencyMs: Number(event.target.value) })}
-              >
-                {[0, 200, 1_000, 3_000].map((ms) => (
-                  <option key={ms} value={ms}>
-                    {ms} ms
-                  </option>
-                ))}
-              </select>
-            </label>
+            <Choice
+              label="Error rate"
+              value={faults?.faults.payment.errorRate ?? 0}
+              presets={[0, 0.1, 0.3, 0.5, 1]}
+              format={percent}
+              onChange={(errorRate) => void setFault('payment', { errorRate })}
+            />
+            <Choice
+              label="Decline rate"
+              value={faults?.faults.payment.declineRate ?? 0}
+              presets={[0, 0.1, 0.5, 1]}
+              format={percent}
+              onChange={(declineRate) => void setFault('payment', { declineRate })}
+            />
+            <Choice
+              label="Latency"
+              value={faults?.faults.payment.latencyMs ?? 0}
+              presets={[0, 200, 1_000, 3_000]}
+              format={(ms) => `${ms} ms`}
+              onChange={(latencyMs) => void setFault('payment', { latencyMs })}
+            />
           </fieldset>
           <fieldset>
             <legend>Email provider</legend>
@@ -204,6 +241,13 @@ export function OpsPage() {
               />{' '}
               Email down
             </label>
+            <Choice
+              label="Email error rate"
+              value={faults?.faults.email.errorRate ?? 0}
+              presets={[0, 0.1, 0.3, 0.5, 1]}
+              format={percent}
+              onChange={(errorRate) => void setFault('email', { errorRate })}
+            />
           </fieldset>
           <div className="row">
             {faults?.scenarios.map((scenario) => (
@@ -236,7 +280,9 @@ export function OpsPage() {
             label="Payment bulkhead (running + queued)"
           />
           <p className="muted">
-            Login limiter: {status.limiters[0]?.limit} failures per 15 minutes per email and per IP
+            Login limiter: {status.limiters[0]?.limit} failures per 15 minutes per email and per IP;{' '}
+            {status.limiters.reduce((sum, limiter) => sum + (limiter.failures ?? 0), 0)} failures counted,{' '}
+            {status.limiters.reduce((sum, limiter) => sum + (limiter.rejected ?? 0), 0)} logins refused (429)
           </p>
         </section>
 

@@ -4,11 +4,13 @@ export function Sparkline({
   max,
   label,
   unit = '',
+  format,
 }: {
   values: number[];
   max?: number;
   label: string;
   unit?: string;
+  format?: (value: number) => string;
 }) {
   const width = 240;
   const height = 48;
@@ -20,6 +22,7 @@ export function Sparkline({
     )
     .join(' ');
   const last = values.at(-1) ?? 0;
+  const shown = format ? format(last) : `${Number.isInteger(last) ? last : last.toFixed(2)}${unit}`;
   return (
     <figure className="sparkline">
       <svg
@@ -27,16 +30,12 @@ export function Sparkline({
         width={width}
         height={height}
         role="img"
-        aria-label={`${label}: now ${last}${unit}`}
+        aria-label={`${label}: now ${shown}`}
       >
         <polyline points={points} fill="none" stroke="currentColor" strokeWidth="2" />
       </svg>
       <figcaption>
-        {label}:{' '}
-        <strong>
-          {Number.isInteger(last) ? last : last.toFixed(2)}
-          {unit}
-        </strong>
+        {label}: <strong>{shown}</strong>
       </figcaption>
     </figure>
   );

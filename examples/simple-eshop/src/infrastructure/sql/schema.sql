@@ -87,3 +87,12 @@ CREATE TABLE IF NOT EXISTS shop_shipments (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE shop_orders ADD COLUMN IF NOT EXISTS note text;
+
+-- What each running process reports of its patterns (breakers, bulkheads, limiters), refreshed
+-- every second, so the ops view sees every process, not only the one that serves it.
+CREATE TABLE IF NOT EXISTS shop_process_status (
+  process_id text PRIMARY KEY,
+  role       text NOT NULL,
+  status     jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
