@@ -1,3 +1,3 @@
-export type { Clock, TimerHandle } from './clock.js';
+export type { Clock, TimerHandle, TimerOptions } from './clock.js';
 export { systemClock } from './clock.js';
 export { delay } from './delay.js';
