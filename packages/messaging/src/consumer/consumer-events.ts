@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
+import type { Unsubscribe } from '../events/named-event-emitter.js';
 
 /** The events of a consumer, by name. */
 export interface ConsumerEvents {
@@ -24,42 +25,5 @@ export interface ConsumerEvents {
   'consumer-error': { readonly error: unknown };
 }
 
-/** Removes a listener; calling it again does nothing. */
-export type Unlisten = () => void;
-
-/** A small typed emitter: nothing is allocated for an event nobody listens to. */
-export class ConsumerEmitter {
-  readonly #listeners = new Map<keyof ConsumerEvents, Set<(data: never) => void>>();
-
-  on<Name extends keyof ConsumerEvents>(name: Name, listener: (data: ConsumerEvents[Name]) => void): Unlisten {
-    let set = this.#listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(name, set);
-    }
-    set.add(listener as (data: never) => void);
-    return () => {
-      set.delete(listener as (data: never) => void);
-    };
-  }
-
-  has(name: keyof ConsumerEvents): boolean {
-    return (this.#listeners.get(name)?.size ?? 0) > 0;
-  }
-
-  emit<Name extends keyof ConsumerEvents>(name: Name, data: () => ConsumerEvents[Name]): void {
-    const set = this.#listeners.get(name);
-    if (!set || set.size === 0) return;
-    const value = data();
-    for (const listener of set) {
-      try {
-        (listener as (data: ConsumerEvents[Name]) => void)(value);
-      } catch (error) {
-        // A listener's bug must not break message handling; surface it asynchronously.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
+/** Removes a listener; calling it again does nothing. Also usable with `using`. */
+export type Unlisten = Unsubscribe;

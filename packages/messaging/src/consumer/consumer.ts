@@ -1,11 +1,12 @@
 import { delay, systemClock } from '@bulwark/resilience';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
+import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import type { Delivery, NackOptions, Subscription, Transport } from '../transport/transport.js';
 import { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors.js';
-import { ConsumerEmitter, type ConsumerEvents, type Unlisten } from './consumer-events.js';
+import type { ConsumerEvents, Unlisten } from './consumer-events.js';
 import { type ConsumeOptions, consumerDefaults, foreverMs, validateConsumeOptions } from './consumer-options.js';
 
 /** Counters of a consumer, for dashboards. */
@@ -113,7 +114,7 @@ export async function consume<Payload = unknown>(
   // Without a dead-letter topic a failed message is nacked; it comes back after the last retry delay.
   const failedRedeliveryDelayMs = Array.isArray(retry) ? (retry[retry.length - 1] ?? 1_000) : 1_000;
 
-  const emitter = new ConsumerEmitter();
+  const emitter = new NamedEventEmitter<ConsumerEvents>();
   /** Aborted by close(): no new work, pending retry waits end. */
   const stopping = new AbortController();
   /** Aborted when the shutdown deadline passes: the handlers' signal. */
