@@ -3,9 +3,7 @@
  *
  * @module @bulwark/messaging/express
  */
-// Each adapter adds its export line here, one per line, grouped by issue.
 
-// Idempotency-Key (issue: idempotency and claim check).
 export type {
   ExpressIdempotencyOptions,
   IdempotencyKeyMiddleware,

@@ -3,9 +3,7 @@
  *
  * @module @bulwark/messaging/postgres
  */
-// Each adapter adds its export line here, one per line, grouped by issue.
 
-// Async reply (issue: outbox and async reply).
 export type {
   PostgresAsyncReplySql,
   PostgresAsyncReplyStore,
@@ -16,12 +14,8 @@ export {
   postgresAsyncReplyStore,
   postgresAsyncReplyStoreDefaults,
 } from './postgres-async-reply-store.js';
-// Dead letters (issue: transports).
 export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
 export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';
-export type { InboxContext, InboxHandlerOptions, PostgresInbox, PostgresInboxSql } from './postgres-inbox.js';
-export { postgresInbox, postgresInboxSql } from './postgres-inbox.js';
-// Idempotency store (issue: idempotency and claim check).
 export type {
   PostgresIdempotencySql,
   PostgresIdempotencyStore,
@@ -32,7 +26,8 @@ export {
   postgresIdempotencyStore,
   postgresIdempotencyStoreDefaults,
 } from './postgres-idempotency-store.js';
-// Transactional outbox (issue: outbox).
+export type { InboxContext, InboxHandlerOptions, PostgresInbox, PostgresInboxSql } from './postgres-inbox.js';
+export { postgresInbox, postgresInboxSql } from './postgres-inbox.js';
 export type {
   PostgresOutbox,
   PostgresOutboxExecutor,
@@ -42,7 +37,6 @@ export type {
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
-// Transport (issue: transports).
 export type {
   PostgresGroupSnapshot,
   PostgresTransport,

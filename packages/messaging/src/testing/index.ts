@@ -4,15 +4,11 @@
  * @module @bulwark/messaging/testing
  */
 
-// Async reply (issue: outbox and async reply).
 export type { AsyncReplyStoreConformanceOptions } from './async-reply-store-conformance.js';
 export { asyncReplyStoreConformance } from './async-reply-store-conformance.js';
-// Claim check (issue: idempotency and claim check).
 export type { BlobStoreConformanceOptions } from './blob-store-conformance.js';
 export { blobStoreConformance, invalidBlobRefs } from './blob-store-conformance.js';
-// Idempotency (issue: idempotency and claim check).
 export type { IdempotencyStoreCapabilities, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
 export { idempotencyStoreConformance } from './idempotency-store-conformance.js';
-// Transports (issue: transports).
 export type { TransportConformanceOptions, TransportTestSettings } from './transport-conformance.js';
 export { transportConformance } from './transport-conformance.js';

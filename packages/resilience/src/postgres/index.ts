@@ -3,9 +3,7 @@
  *
  * @module @bulwark/resilience/postgres
  */
-// Each adapter adds its export line here, one per line, grouped by issue.
 
-// Rate limiting (issue: rate limiting).
 export type {
   PostgresRateLimitStore,
   PostgresRateLimitStoreOptions,

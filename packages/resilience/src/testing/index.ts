@@ -5,12 +5,10 @@
  * @module @bulwark/resilience/testing
  */
 
-// Policies (issue: resilience policies).
 export type { CircuitStateStoreConformanceOptions } from './circuit-state-store-conformance.js';
 export { circuitStateStoreConformance } from './circuit-state-store-conformance.js';
 export type { ManualClock } from './manual-clock.js';
 export { manualClock } from './manual-clock.js';
 
-// Rate limiting (issue: rate limiting).
 export type { RateLimitStoreConformanceOptions } from './rate-limit-store-conformance.js';
 export { rateLimitStoreConformance } from './rate-limit-store-conformance.js';

@@ -3,9 +3,7 @@
  *
  * @module @bulwark/saga/postgres
  */
-// Each adapter adds its export line here, one per line, grouped by issue.
 
-// Saga log (issue: sagas).
 export type {
   PostgresQueryable,
   PostgresSagaLog,
