@@ -131,6 +131,11 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       recoverEveryMs: runs(config, 'orders') ? 2_000 : false,
       leaseMs: 15_000,
       heartbeatMs: 5_000,
+      // Refunds and voids go through the payment breaker: while it is open they fail fast, so
+      // they are retried for about 3 minutes (an outage, then the breaker's probe) before the
+      // saga is left `failed` for an operator. Five quick tries would give up inside one outage
+      // and leave the stock reserved.
+      compensationRetry: { maxAttempts: 40, initialDelayMs: 200, maxDelayMs: 5_000, factor: 2 },
     });
     closers.push(() => sagas.close());
 

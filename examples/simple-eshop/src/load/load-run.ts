@@ -116,6 +116,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     if (deadLetters === 0) break;
   }
 
+  const sagaCounts = (
+    (await (await call('GET', '/ops/status', { token: admin })).json()) as { sagas: Record<string, number> }
+  ).sagas;
   const counts = Object.fromEntries(
     (
       await options.pool.query<{ status: string; n: number }>(
@@ -178,6 +181,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         detail: `${doubleCaptures.rowCount} doubled, ${confirmedWithoutCapture.rowCount} missing`,
       },
       'dead letters drained after faults clear': { ok: deadLetters === 0, detail: `${deadLetters} left` },
+      'no saga left failed (a compensation that gave up)': {
+        ok: (sagaCounts.failed ?? 0) === 0,
+        detail: `${sagaCounts.failed ?? 0} failed`,
+      },
     },
   };
 }
