@@ -80,6 +80,12 @@ const defaults = {
   reconnectInitialMs: 100,
   reconnectMaxMs: 5_000,
   closeDeadlineMs: 30_000,
+  /**
+   * Longest wait for the broker to confirm a batch, or to open a channel and declare what a
+   * publish or a subscription needs. A broker that accepted the connection but cannot serve a
+   * queue (a quorum queue without a leader after a restart) otherwise never answers.
+   */
+  operationTimeoutMs: 30_000,
 } as const;
 
 /** Depth of one consumer group's queue, from {@link AmqpTransport.snapshot}. */
@@ -185,6 +191,29 @@ interface OutgoingMessage {
 
 /** A broker `basic.nack`: the broker refused the message, sending it again will not help. */
 class BrokerRefusedError extends Error {}
+
+/** The broker did not answer in time; the channel is dropped and the work tried again on a new one. */
+class BrokerTimeoutError extends Error {}
+
+/**
+ * Settles as `promise`, or rejects with `onTimeout()` after `timeoutMs` on `clock` (the promise is
+ * then left to settle on its own).
+ */
+function within<T>(clock: Clock, promise: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(onTimeout()), timeoutMs);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
 
 /**
  * A {@link Transport} on RabbitMQ through `amqplib` (`@bulwark/messaging/amqp`).
@@ -326,11 +355,32 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     messages: readonly OutgoingMessage[],
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
-    const channel = await publishChannel();
-    await prepare?.(channel);
+    const opening = publishChannel();
+    /** Drops the publishing channel (the broker stopped answering on it) so the next attempt opens a new one. */
+    const abandon = () => {
+      if (publisher === opening) publisher = undefined;
+      void opening.then((made) => made.close()).catch(() => {});
+    };
+    let channel: ConfirmChannel;
+    try {
+      channel = await within(
+        clock,
+        opening.then(async (made) => {
+          await prepare?.(made);
+          return made;
+        }),
+        defaults.operationTimeoutMs,
+        () => new BrokerTimeoutError(`No publishing channel within ${defaults.operationTimeoutMs} ms`),
+      );
+    } catch (error) {
+      if (error instanceof BrokerTimeoutError) abandon();
+      throw error;
+    }
+    const settles: Array<(outcome: unknown) => void> = [];
     const outcomes = messages.map(
       (message) =>
         new Promise<unknown>((resolve) => {
+          settles.push(resolve);
           try {
             const writable = channel.publish(
               message.exchange,
@@ -352,7 +402,15 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
           }
         }),
     );
-    const results = await Promise.all(outcomes);
+    // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
+    // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
+    // then arrive twice: at-least-once, never lost).
+    const timer = clock.setTimeout(() => {
+      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${defaults.operationTimeoutMs} ms`);
+      for (const settle of settles) settle(timedOut);
+      abandon();
+    }, defaults.operationTimeoutMs);
+    const results = await Promise.all(outcomes).finally(() => clock.clearTimeout(timer));
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
     results.forEach((error, index) => {
@@ -625,19 +683,48 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       inFlight.add(state);
     };
 
+    const timedOut = () =>
+      new BrokerTimeoutError(
+        `The broker did not start the consumer on ${queue} within ${defaults.operationTimeoutMs} ms`,
+      );
+
     /** Opens a channel, declares the group's topology and starts consuming. */
     const attach = async () => {
-      const made = await (await connection()).createChannel();
-      made.on('error', (error: unknown) => report('CHANNEL_FAILED', `The channel consuming ${queue} failed`, error));
+      // Waits for a connection as long as it takes (a factory reconnects); what follows is bounded.
+      const live = await connection();
+      const opening = live.createChannel();
+      let made: Channel;
       try {
-        await made.prefetch(prefetch, false);
-        await declareTopology(made, topic, group);
+        made = await within(clock, opening, defaults.operationTimeoutMs, timedOut);
       } catch (error) {
-        await made.close().catch(() => {});
+        void opening.then((late) => late.close()).catch(() => {});
+        throw error;
+      }
+      made.on('error', (error: unknown) => report('CHANNEL_FAILED', `The channel consuming ${queue} failed`, error));
+      /** Gives up on `made`: a channel the broker stopped answering on is closed without waiting. */
+      const discard = () => {
+        if (channel === made) {
+          channel = undefined;
+          consumerTag = undefined;
+        }
+        void made.close().catch(() => {});
+      };
+      try {
+        await within(
+          clock,
+          (async () => {
+            await made.prefetch(prefetch, false);
+            await declareTopology(made, topic, group);
+          })(),
+          defaults.operationTimeoutMs,
+          timedOut,
+        );
+      } catch (error) {
+        discard();
         throw error;
       }
       if (leaving.signal.aborted) {
-        await made.close().catch(() => {});
+        discard();
         return;
       }
       channel = made;
@@ -648,29 +735,49 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
         // Deliveries of this channel are back with the broker: their settles no longer count.
         if (!leaving.signal.aborted) void reattach();
       });
-      const reply = await made.consume(
-        queue,
-        (raw) => {
-          if (raw) onMessage(made, raw);
-          // null: the broker cancelled the consumer (queue deleted); a new channel re-declares it.
-          else if (channel === made) void made.close().catch(() => {});
-        },
-        { noAck: false },
-      );
-      consumerTag = reply.consumerTag;
+      try {
+        // A quorum queue without a leader (e.g. just after a broker restart) leaves basic.consume unanswered.
+        const reply = await within(
+          clock,
+          made.consume(
+            queue,
+            (raw) => {
+              if (raw) onMessage(made, raw);
+              // null: the broker cancelled the consumer (queue deleted); a new channel re-declares it.
+              else if (channel === made) void made.close().catch(() => {});
+            },
+            { noAck: false },
+          ),
+          defaults.operationTimeoutMs,
+          timedOut,
+        );
+        if (channel === made) consumerTag = reply.consumerTag;
+      } catch (error) {
+        discard();
+        throw error;
+      }
     };
 
-    const reattach = async () => {
-      for (let failures = 0; !leaving.signal.aborted && !channel; failures++) {
-        await delay(clock, backoffMs(failures), leaving.signal).catch(() => {});
-        if (leaving.signal.aborted) return;
-        try {
-          await attach();
-        } catch (error) {
-          if (error instanceof TransportClosedError) return;
-          report('SUBSCRIPTION_FAILED', `Resuming the subscription to ${queue} failed; retrying`, error);
+    /** Attaches again with backoff until it works or the subscription closes; one loop at a time. */
+    let resuming: Promise<void> | undefined;
+    const reattach = (): Promise<void> => {
+      resuming ??= (async () => {
+        for (let failures = 0; !leaving.signal.aborted && !channel; failures++) {
+          await delay(clock, backoffMs(failures), leaving.signal).catch(() => {});
+          if (leaving.signal.aborted) return;
+          try {
+            await attach();
+          } catch (error) {
+            if (error instanceof TransportClosedError) return;
+            report('SUBSCRIPTION_FAILED', `Resuming the subscription to ${queue} failed; retrying`, error);
+          }
         }
-      }
+      })().finally(() => {
+        resuming = undefined;
+        // A channel lost between the last check and now still needs a loop.
+        if (!closed && !leaving.signal.aborted && !channel) void reattach();
+      });
+      return resuming;
     };
 
     // While the broker is unreachable this waits for it (a factory reconnects), unless `signal` aborts.
