@@ -13,6 +13,7 @@ import getSql from './sql/async-reply-get.sql';
 import migrateSql from './sql/async-reply-migrate.sql';
 import startSql from './sql/async-reply-start.sql';
 import sweepSql from './sql/async-reply-sweep.sql';
+import { tableName } from './table-name.js';
 
 /** Options of {@link postgresAsyncReplyStore}. */
 export interface PostgresAsyncReplyStoreOptions {
@@ -36,8 +37,6 @@ export interface PostgresAsyncReplySql {
   readonly sweep: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /**
  * The statements of {@link postgresAsyncReplyStore} for `table`, so teams with their own
  * migration tool can apply `migrate` themselves.
@@ -49,14 +48,8 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
  */
 export function postgresAsyncReplySql(options: { table?: string } = {}): PostgresAsyncReplySql {
   const table = options.table ?? postgresAsyncReplyStoreDefaults.table;
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  }
-  const quoted = parts.map((part) => `"${part}"`).join('.');
-  const expiresIndex = `"${parts[parts.length - 1]}_expires_at_idx"`;
+  const { quoted, name } = tableName('postgresAsyncReplyStore', table);
+  const expiresIndex = `"${name}_expires_at_idx"`;
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),

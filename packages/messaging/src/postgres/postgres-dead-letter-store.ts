@@ -2,11 +2,11 @@ import type { Pool } from 'pg';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import addSql from './sql/dead-letter-add.sql';
 import listSql from './sql/dead-letter-list.sql';
 import migrateSql from './sql/dead-letter-migrate.sql';
 import removeSql from './sql/dead-letter-remove.sql';
+import { tableName } from './table-name.js';
 
 /** The SQL of the PostgreSQL dead-letter store, rendered for one table. */
 export interface PostgresDeadLetterSql {
@@ -17,20 +17,12 @@ export interface PostgresDeadLetterSql {
   readonly remove: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /** The statements of {@link postgresDeadLetterStore} for `table`. @defaultValue table `'bulwark_dead_letters'` */
 export function postgresDeadLetterSql(options: { table?: string } = {}): PostgresDeadLetterSql {
   const table = options.table ?? 'bulwark_dead_letters';
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    throw new InvalidMessagingOptionsError('postgresDeadLetterStore', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  }
-  const quoted = parts.map((part) => `"${part}"`).join('.');
+  const { quoted, name } = tableName('postgresDeadLetterStore', table);
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', `"${parts[parts.length - 1]}_stored_idx"`);
+    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', `"${name}_stored_idx"`);
   return { migrate: render(migrateSql), add: render(addSql), list: render(listSql), remove: render(removeSql) };
 }
 

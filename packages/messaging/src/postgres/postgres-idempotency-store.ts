@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginSql from './sql/idempotency-begin.sql';
 import completeSql from './sql/idempotency-complete.sql';
@@ -10,6 +9,7 @@ import migrateSql from './sql/idempotency-migrate.sql';
 import releaseSql from './sql/idempotency-release.sql';
 import renewSql from './sql/idempotency-renew.sql';
 import sweepSql from './sql/idempotency-sweep.sql';
+import { tableName } from './table-name.js';
 
 /** Options of {@link postgresIdempotencyStore}. */
 export interface PostgresIdempotencyStoreOptions {
@@ -35,8 +35,6 @@ export interface PostgresIdempotencySql {
   readonly sweep: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /**
  * The statements of {@link postgresIdempotencyStore} for `table`, so teams with their own
  * migration tool can apply `migrate` themselves.
@@ -48,14 +46,8 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
  */
 export function postgresIdempotencySql(options: { table?: string } = {}): PostgresIdempotencySql {
   const table = options.table ?? postgresIdempotencyStoreDefaults.table;
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    throw new InvalidMessagingOptionsError('postgresIdempotencyStore', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  }
-  const quoted = parts.map((part) => `"${part}"`).join('.');
-  const expiresIndex = `"${parts[parts.length - 1]}_expires_at_idx"`;
+  const { quoted, name } = tableName('postgresIdempotencyStore', table);
+  const expiresIndex = `"${name}_expires_at_idx"`;
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),

@@ -1,10 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import migrateSql from './sql/inbox-migrate.sql';
 import recordSql from './sql/inbox-record.sql';
 import sweepSql from './sql/inbox-sweep.sql';
+import { tableName } from './table-name.js';
 
 /** The SQL of the PostgreSQL inbox, rendered for one table. */
 export interface PostgresInboxSql {
@@ -14,20 +14,12 @@ export interface PostgresInboxSql {
   readonly sweep: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /** The statements of {@link postgresInbox} for `table`. @defaultValue table `'bulwark_inbox'` */
 export function postgresInboxSql(options: { table?: string } = {}): PostgresInboxSql {
   const table = options.table ?? 'bulwark_inbox';
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    throw new InvalidMessagingOptionsError('postgresInbox', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  }
-  const quoted = parts.map((part) => `"${part}"`).join('.');
+  const { quoted, name } = tableName('postgresInbox', table);
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{handledIndex}}', `"${parts[parts.length - 1]}_handled_idx"`);
+    sql.replaceAll('{{table}}', quoted).replaceAll('{{handledIndex}}', `"${name}_handled_idx"`);
   return { migrate: render(migrateSql), record: render(recordSql), sweep: render(sweepSql) };
 }
 

@@ -25,6 +25,7 @@ import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
 import statsSql from './sql/transport-stats.sql';
 import unblockSql from './sql/transport-unblock.sql';
+import { isSqlIdentifier, tableName } from './table-name.js';
 
 /** Options of {@link postgresTransport}. */
 export interface PostgresTransportOptions {
@@ -93,16 +94,6 @@ export interface PostgresTransportSql {
   readonly stats: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
-function quoteName(subject: string, name: string, problems: string[]): { quoted: string; last: string } {
-  const parts = name.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    problems.push(`${subject} must be an identifier or schema.identifier of letters, digits, _ and $, got "${name}"`);
-  }
-  return { quoted: parts.map((part) => `"${part}"`).join('.'), last: parts[parts.length - 1] as string };
-}
-
 /**
  * The statements of {@link postgresTransport} for a table, so teams with their own migration tool
  * can apply `migrate` themselves.
@@ -114,20 +105,20 @@ function quoteName(subject: string, name: string, problems: string[]): { quoted:
  */
 export function postgresTransportSql(options: { table?: string; groupsTable?: string } = {}): PostgresTransportSql {
   const problems: string[] = [];
-  const table = quoteName('table', options.table ?? postgresTransportDefaults.table, problems);
-  const groups = quoteName(
-    'groupsTable',
+  const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, { problems });
+  const groups = tableName(
+    'postgresTransport',
     options.groupsTable ?? `${options.table ?? postgresTransportDefaults.table}_groups`,
-    problems,
+    { option: 'groupsTable', problems },
   );
   if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)
       .replaceAll('{{groupsTable}}', groups.quoted)
-      .replaceAll('{{claimIndex}}', `"${table.last}_claim_idx"`)
-      .replaceAll('{{keyIndex}}', `"${table.last}_key_idx"`)
-      .replaceAll('{{blockedIndex}}', `"${table.last}_blocked_idx"`);
+      .replaceAll('{{claimIndex}}', `"${table.name}_claim_idx"`)
+      .replaceAll('{{keyIndex}}', `"${table.name}_key_idx"`)
+      .replaceAll('{{blockedIndex}}', `"${table.name}_blocked_idx"`);
   return {
     migrate: render(migrateSql),
     declareGroup: render(declareGroupSql),
@@ -374,7 +365,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
   }
   if (!(pollIntervalMs > 0)) problems.push(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
-  if (!identifier.test(channel)) problems.push(`channel must be an identifier, got "${channel}"`);
+  if (!isSqlIdentifier(channel)) problems.push(`channel must be an identifier, got "${channel}"`);
   if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
 
   let closed = false;
