@@ -138,7 +138,9 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       await waitUntil(async () => (await outbox.lag()).pending === 0);
       // Through the memory transport to a consumer group, as a service would receive them.
       await waitUntil(() => delivered.length === 3);
-      expect(delivered).toEqual(['a1', 'a2', 'c1']);
+      // The memory transport keeps order per key (a2 waits for a1's ack); another key may pass.
+      expect(delivered.filter((entry) => entry.startsWith('a'))).toEqual(['a1', 'a2']);
+      expect([...delivered].sort()).toEqual(['a1', 'a2', 'c1']);
       await subscription.close();
     });
 
