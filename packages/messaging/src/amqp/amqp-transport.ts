@@ -1,4 +1,4 @@
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { abortable, type Clock, delay, systemClock } from '@bulwark/resilience';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
@@ -160,26 +160,6 @@ function validate(options: AmqpTransportOptions): void {
   if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
     problems.push('exchange must be a non-empty string (the default exchange cannot fan out)');
   if (problems.length > 0) throw new InvalidMessagingOptionsError('amqpTransport', problems);
-}
-
-/** Rejects with `signal.reason` as soon as `signal` aborts, else settles as `promise`. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 interface OutgoingMessage {
@@ -435,7 +415,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       signal?.throwIfAborted();
       if (closed) throw new TransportClosedError('amqp');
       try {
-        const { failed, errors } = await untilAborted(sendConfirmed(remaining, prepare), signal);
+        const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
         const refused = errors.find((error) => error instanceof BrokerRefusedError);
         if (refused) throw asError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, refused);
         remaining = failed;
@@ -499,13 +479,13 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   };
   /** Runs `work` on a short-lived channel (a failed declare or check closes its channel). */
   const withChannel = async <T>(work: (channel: Channel) => Promise<T>, signal?: AbortSignal): Promise<T> => {
-    const channel = await untilAborted(
+    const channel = await abortable(
       connection().then((made) => made.createChannel()),
       signal,
     );
     channel.on('error', () => {}); // the failure reaches the caller through `work`
     try {
-      return await untilAborted(work(channel), signal);
+      return await abortable(work(channel), signal);
     } finally {
       await channel.close().catch(() => {});
     }
@@ -783,7 +763,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     // While the broker is unreachable this waits for it (a factory reconnects), unless `signal` aborts.
     const attaching = attach();
     try {
-      await untilAborted(attaching, signal);
+      await abortable(attaching, signal);
     } catch (error) {
       leaving.abort();
       // Aborted while attaching: close whatever channel the attach still opens.

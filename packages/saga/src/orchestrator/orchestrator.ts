@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createEnvelope, type Delivery, type Envelope, type Subscription } from '@bulwark/messaging';
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { abortable, type Clock, delay, systemClock } from '@bulwark/resilience';
 import { assertJson, type JsonValue } from '../definition/json.js';
 import type { SagaDefinition, SagaStepDefinition } from '../definition/saga-definition.js';
 import {
@@ -142,25 +142,6 @@ interface Driver {
 }
 
 const isTerminal = (status: SagaStatus) => terminalSagaStatuses.includes(status);
-
-/** Rejects with `signal.reason` as soon as `signal` aborts, whether or not `promise` settles. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /** A UUID-shaped message id derived from the idempotency key, so a resent command is the same message. */
 function deterministicMessageId(key: string): string {
@@ -794,7 +775,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
         signal?.throwIfAborted();
         const local = driving.get(sagaId);
         if (local) {
-          const outcome = await (signal ? abortable(local.done, signal) : local.done);
+          const outcome = await abortable(local.done, signal);
           if (outcome) return outcome;
         }
         const record = await log.get(sagaId, { signal });
