@@ -3,8 +3,8 @@
 //   redis SET NX                     one `SET key 1 PX 60000 NX` of a fresh key (1 round trip)
 //   bulwark run() (begin+complete)   one full `idempotency().run()` of a fresh key whose work
 //                                    returns at once: the begin script, then the complete script
-//                                    (2 round trips per caller; concurrent callers' scripts are
-//                                    batched per tick, the store's default)
+//                                    (2 round trips per caller; under load concurrent callers
+//                                    share script calls, the store's default)
 //   bulwark run(), batch: false      the same with one script call per begin and per complete
 //   bulwark run() replay             one `run()` of a key already completed: the begin script only,
 //                                    which returns the stored outcome (1 round trip)

@@ -66,7 +66,7 @@ const definitions: BenchmarkDefinition[] = [
   {
     name: 'rate-limit.redis',
     description:
-      'Redis store: consume() at 64 concurrent callers, one ioredis client per subject (bulwark coalesces decisions of one tick into one script call unless batch: false)',
+      'Redis store: consume() at 64 concurrent callers, one ioredis client per subject (under load bulwark shares script calls among concurrent decisions, pipelinedBatcher defaults, unless batch: false)',
     mode: { kind: 'concurrent', concurrency: 64 },
     operations: 50_000,
     baseline: 'bare EVALSHA (trivial script)',

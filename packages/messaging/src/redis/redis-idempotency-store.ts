@@ -1,6 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import { type Cluster, Command, type Redis } from 'ioredis';
+import {
+  pipelinedBatcher,
+  pipelinedBatcherDefaults,
+  type RedisScript,
+  redisScript,
+  runRedisScript,
+} from '@bulwark/resilience/redis';
+import type { Cluster, Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginScript from './lua/idempotency-begin.lua';
@@ -20,120 +27,52 @@ export interface RedisIdempotencyStoreOptions {
   /** Makes lease tokens; must return unguessable, unique strings. @defaultValue `crypto.randomUUID` */
   generateToken?: () => string;
   /**
-   * Sends the `begin`s (and the `complete`s) that concurrent callers issue in the same tick as
-   * one script call over all their keys, instead of one call each: every caller still waits for
-   * one round trip, but Redis and the client do far less work per call under load. Ignored (off)
+   * Sends the `begin`s (and the `complete`s) of concurrent callers as a few script calls over
+   * many keys, instead of one call each: every caller still waits for one round trip, but Redis and
+   * the client do far less work per call under load. A lone caller is sent at once. Ignored (off)
    * for Redis Cluster, where keys of one call must share a slot.
    * @defaultValue true
    */
   batch?: boolean;
-  /** The most keys in one batched call. @defaultValue 128 */
+  /** The most keys in one batched call. @defaultValue 16 */
   maxBatchSize?: number;
+  /**
+   * The most batched calls of one kind (`begin` or `complete`) awaiting Redis at once; callers
+   * arriving while all are out leave together, in batches, as calls come back.
+   * @defaultValue 8
+   */
+  maxInFlight?: number;
 }
 
 /** The defaults of {@link RedisIdempotencyStoreOptions}. */
 export const redisIdempotencyStoreDefaults = {
   keyPrefix: 'bulwark:idempotency:',
   batch: true,
-  maxBatchSize: 128,
+  maxBatchSize: pipelinedBatcherDefaults.maxBatchSize,
+  maxInFlight: pipelinedBatcherDefaults.maxInFlight,
 } as const;
 
 /** `{ value, pttl }` of a live record, as the scripts return it. */
 type RecordReply = [string | null, number];
 
-/** A script and its SHA1 for `EVALSHA`. */
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 const scripts = {
-  begin: script(beginScript),
-  beginBatch: script(beginBatchScript),
-  complete: script(completeScript),
-  completeBatch: script(completeBatchScript),
-  release: script(releaseScript),
-  renew: script(renewScript),
-  get: script(getScript),
+  begin: redisScript(beginScript),
+  beginBatch: redisScript(beginBatchScript),
+  complete: redisScript(completeScript),
+  completeBatch: redisScript(completeBatchScript),
+  release: redisScript(releaseScript),
+  renew: redisScript(renewScript),
+  get: redisScript(getScript),
 };
-
-const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
-
-/**
- * Runs a script: `EVALSHA`, and `EVAL` (which also caches the script again) when the server
- * answers `NOSCRIPT` after a restart or `SCRIPT FLUSH`. Sent with `sendCommand`, one promise per
- * call and no second trip through ioredis' auto-pipelining queue: the store batches already.
- */
-async function evaluate(
-  redis: Redis | Cluster,
-  { sha, lua }: Script,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): Promise<unknown> {
-  const send = (name: 'evalsha' | 'eval', first: string) => {
-    const command = new Command(name, [first, keys.length, ...keys, ...args], { replyEncoding: 'utf8' });
-    redis.sendCommand(command);
-    return command.promise;
-  };
-  try {
-    return await send('evalsha', sha);
-  } catch (error) {
-    if (!isNoScript(error)) throw error;
-    return await send('eval', lua);
-  }
-}
-
-interface Queued<Item, Result> {
-  readonly item: Item;
-  readonly resolve: (result: Result) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/**
- * Collects the calls made in one tick and sends them as batches of at most `maxSize`. Flushed
- * on `process.nextTick`, which runs once every promise continuation of the current tick has run:
- * the callers woken by one burst of replies all land in the same batch, and none waits for a timer.
- */
-function tickBatcher<Item, Result>(
-  maxSize: number,
-  send: (items: readonly Item[]) => Promise<readonly Result[]>,
-): (item: Item) => Promise<Result> {
-  let queue: Queued<Item, Result>[] = [];
-  const flush = () => {
-    const taken = queue;
-    queue = [];
-    for (let start = 0; start < taken.length; start += maxSize) {
-      const batch = taken.slice(start, start + maxSize);
-      send(batch.map((entry) => entry.item)).then(
-        (results) => {
-          for (const [index, entry] of batch.entries()) {
-            const result = results[index];
-            // An error reply for one key (e.g. WRONGTYPE) fails that caller only.
-            if (result instanceof Error) entry.reject(result);
-            else entry.resolve(result as Result);
-          }
-        },
-        (error: unknown) => {
-          for (const entry of batch) entry.reject(error);
-        },
-      );
-    }
-  };
-  return (item) =>
-    new Promise<Result>((resolve, reject) => {
-      if (queue.length === 0) process.nextTick(flush);
-      queue.push({ item, resolve, reject });
-    });
-}
 
 /**
  * The Redis {@link IdempotencyStore}, over the user's `ioredis` client (never closed by the store).
  * Each record is one string key whose Redis expiry is its lease or its ttl, so expired records vanish
  * by themselves and a crashed holder's key is free once its lease runs out. `begin` and
  * `complete` are one script call each (one round trip; `EVALSHA`, falling back to `EVAL` after a
- * `NOSCRIPT`); with `batch` (the default) the calls of concurrent callers made in
- * the same tick share one script call. Works with Redis Cluster (without batching): a record is
- * a single key.
+ * `NOSCRIPT`); with `batch` (the default) concurrent callers share script calls under load
+ * (see `pipelinedBatcher` in `@bulwark/resilience/redis`), each key still decided atomically and
+ * in order. Works with Redis Cluster (without batching): a record is a single key.
  *
  * @example
  * ```ts
@@ -147,17 +86,20 @@ export function redisIdempotencyStore(
   options: RedisIdempotencyStoreOptions = {},
 ): IdempotencyStore & { [Symbol.asyncDispose](): Promise<void> } {
   const keyPrefix = options.keyPrefix ?? redisIdempotencyStoreDefaults.keyPrefix;
-  if (typeof keyPrefix !== 'string') {
-    throw new InvalidMessagingOptionsError('redisIdempotencyStore', ['keyPrefix must be a string']);
-  }
+  const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
+  const maxInFlight = options.maxInFlight ?? redisIdempotencyStoreDefaults.maxInFlight;
+  const problems: string[] = [];
+  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisIdempotencyStore', problems);
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
-  const call = (which: Script, key: string, ...args: (string | number)[]) =>
-    evaluate(redis, which, [keyPrefix + key], args);
+  const call = (which: RedisScript, key: string, ...args: (string | number)[]) =>
+    runRedisScript(redis, which, [keyPrefix + key], args);
   const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
-  const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
-  const callBatch = (which: Script, keys: readonly string[], args: readonly (string | number)[]) =>
-    evaluate(
+  const callBatch = (which: RedisScript, keys: readonly string[], args: readonly (string | number)[]) =>
+    runRedisScript(
       redis,
       which,
       keys.map((key) => keyPrefix + key),
@@ -168,27 +110,31 @@ export function redisIdempotencyStore(
   const beginBatcher = (leaseMs: number) => {
     let batcher = beginBatchers.get(leaseMs);
     if (!batcher) {
-      batcher = tickBatcher(
+      batcher = pipelinedBatcher({
         maxBatchSize,
-        (items) =>
+        maxInFlight,
+        send: (items) =>
           callBatch(
             scripts.beginBatch,
             items.map((item) => item.key),
             [...items.map((item) => item.value), leaseMs],
           ) as Promise<(1 | RecordReply)[]>,
-      );
+      });
       beginBatchers.set(leaseMs, batcher);
     }
     return batcher;
   };
-  const completeBatcher = tickBatcher<{ key: string; leaseToken: string; outcome: string; ttlMs: number }, number>(
-    maxBatchSize,
-    (items) =>
-      callBatch(
-        scripts.completeBatch,
-        items.map((item) => item.key),
-        items.flatMap((item) => [item.leaseToken, item.outcome, item.ttlMs]),
-      ) as Promise<number[]>,
+  const completeBatcher = pipelinedBatcher<{ key: string; leaseToken: string; outcome: string; ttlMs: number }, number>(
+    {
+      maxBatchSize,
+      maxInFlight,
+      send: (items) =>
+        callBatch(
+          scripts.completeBatch,
+          items.map((item) => item.key),
+          items.flatMap((item) => [item.leaseToken, item.outcome, item.ttlMs]),
+        ) as Promise<number[]>,
+    },
   );
 
   const toRecord = (reply: RecordReply): IdempotencyRecord | undefined => {

@@ -4,7 +4,11 @@
  * @module @bulwark/resilience/redis
  */
 
+export type { PipelinedBatcherOptions } from './pipelined-batcher.js';
+export { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
 export type { RedisCircuitStateStoreOptions } from './redis-circuit-state-store.js';
 export { redisCircuitStateStore } from './redis-circuit-state-store.js';
 export type { RedisRateLimitStoreOptions } from './redis-rate-limit-store.js';
 export { redisRateLimitStore } from './redis-rate-limit-store.js';
+export type { RedisScript } from './redis-script.js';
+export { redisScript, runRedisScript } from './redis-script.js';
