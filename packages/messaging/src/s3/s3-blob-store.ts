@@ -149,17 +149,15 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       const metadata: Record<string, string> = { 'Content-Type': contentType };
       if (expiresAt !== undefined) metadata[`X-Amz-Meta-${S3_EXPIRES_AT_METADATA}`] = String(expiresAt);
 
+      // A body smaller than a part is kept as its chunks and sent in one PUT. A bigger one is
+      // copied into one part buffer, reused for every part (minio is done with it once uploadPart
+      // resolves): a put holds one part in memory, and no part is copied twice.
       let pending: Buffer[] = [];
-      let pendingBytes = 0;
+      let part: Buffer | undefined;
+      let filled = 0;
       let totalBytes = 0;
       let uploadId: string | undefined;
       const parts: { part: number; etag: string }[] = [];
-      const takePending = () => {
-        const part = Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        return part;
-      };
       const uploadPart = async (payload: Buffer) => {
         uploadId ??= await client.initiateNewMultipartUpload(bucket, key, { ...metadata });
         signal?.throwIfAborted();
@@ -172,17 +170,32 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       };
       try {
         for await (const chunk of blobChunks(body, signal)) {
-          pending.push(chunk);
-          pendingBytes += chunk.byteLength;
           totalBytes += chunk.byteLength;
-          if (pendingBytes >= partSizeBytes) await uploadPart(takePending());
+          if (part === undefined) {
+            if (filled + chunk.byteLength < partSizeBytes) {
+              pending.push(chunk);
+              filled += chunk.byteLength;
+              continue;
+            }
+            part = Buffer.concat(pending, partSizeBytes);
+            pending = [];
+          }
+          for (let offset = 0; offset < chunk.byteLength; ) {
+            const copied = chunk.copy(part, filled, offset);
+            filled += copied;
+            offset += copied;
+            if (filled === partSizeBytes) {
+              await uploadPart(part);
+              filled = 0;
+            }
+          }
         }
         signal?.throwIfAborted();
+        const rest = part ? part.subarray(0, filled) : Buffer.concat(pending, filled);
         if (uploadId === undefined) {
-          const whole = takePending();
-          await client.putObject(bucket, key, whole, whole.byteLength, metadata);
+          await client.putObject(bucket, key, rest, rest.byteLength, metadata);
         } else {
-          if (pendingBytes > 0) await uploadPart(takePending());
+          if (filled > 0) await uploadPart(rest);
           signal?.throwIfAborted();
           await client.completeMultipartUpload(bucket, key, uploadId, parts);
         }
