@@ -111,8 +111,9 @@ export function idempotencyKey<Request extends IdempotencyKeyRequest = Idempoten
         .finally(() => end.apply(this, args));
       return this;
     } as End;
+    // The client left before the response: keep the key for the handler's response (see detach).
     response.once('close', () => {
-      if (!ended) void decision.abandon();
+      if (!ended) decision.detach();
     });
     next();
   };

@@ -104,15 +104,18 @@ export async function idempotencyKeyPlugin(
     return payload;
   });
 
-  // If no response was sent (the connection dropped, a hook failed before onSend), free the key.
-  const abandon = async (request: FastifyRequest) => {
+  // The response went out without onSend seeing it (a hook failed before): free the key.
+  fastify.addHook('onResponse', async (request: FastifyRequest) => {
     const decision = inFlight.get(request);
     if (!decision) return;
     inFlight.delete(request);
     await decision.abandon();
-  };
-  fastify.addHook('onResponse', abandon);
-  fastify.addHook('onRequestAbort', abandon);
+  });
+  // The client left: the handler may still finish its effect, so keep the key for its response
+  // (onSend still runs) rather than let a retry run it again (see detach).
+  fastify.addHook('onRequestAbort', async (request: FastifyRequest) => {
+    inFlight.get(request)?.detach();
+  });
 }
 
 // What `fastify-plugin` does: no encapsulation, so the hooks apply to the routes of the parent.

@@ -14,6 +14,7 @@ import {
   jsonOutcomeSerializer,
   validateIdempotencyOptions,
 } from './idempotency-options.js';
+import { renewLeaseWhileRunning } from './lease-renewal.js';
 
 /** What the work passed to {@link Idempotency.run} receives. */
 export interface IdempotentWorkContext {
@@ -92,7 +93,7 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
   const { store } = options;
   const ttlMs = options.ttlMs ?? idempotencyDefaults.ttlMs;
   const lockTtlMs = options.lockTtlMs ?? idempotencyDefaults.lockTtlMs;
-  const renewLease = (options.renewLease ?? idempotencyDefaults.renewLease) && typeof store.renew === 'function';
+  const renewLease = options.renewLease ?? idempotencyDefaults.renewLease;
   const rememberError = options.rememberError ?? (() => false);
   const storeError = options.storeError ?? defaultStoreError;
   const serializer = options.serializer ?? jsonOutcomeSerializer;
@@ -113,32 +114,8 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
     return text === undefined ? UNDEFINED : VALUE + text;
   };
 
-  /** Keeps the lease alive while the work runs; returns the function that stops it. */
-  const keepLease = (storeKey: string, leaseToken: string): (() => void) => {
-    if (!renewLease) return () => {};
-    let timer: unknown;
-    let stopped = false;
-    const schedule = () => {
-      timer = clock.setTimeout(
-        () => {
-          void store.renew?.(storeKey, leaseToken, lockTtlMs).then(
-            (held) => {
-              if (held && !stopped) schedule();
-            },
-            () => {
-              if (!stopped) schedule();
-            },
-          );
-        },
-        Math.max(1, Math.floor(lockTtlMs / 3)),
-      );
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      clock.clearTimeout(timer);
-    };
-  };
+  const keepLease = (storeKey: string, leaseToken: string): (() => void) =>
+    renewLease ? renewLeaseWhileRunning(store, storeKey, leaseToken, lockTtlMs, clock) : () => {};
 
   const finish = async (key: string, storeKey: string, leaseToken: string, outcome: string, startedAt: number) => {
     try {

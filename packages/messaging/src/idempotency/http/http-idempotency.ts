@@ -1,6 +1,8 @@
+import { type Clock, systemClock } from '@bulwark/resilience';
 import { InvalidMessagingOptionsError } from '../../errors/messaging-error.js';
 import { fingerprint as fingerprintOf } from '../fingerprint.js';
 import type { IdempotencyStore } from '../idempotency-store.js';
+import { renewLeaseWhileRunning } from '../lease-renewal.js';
 import { parseIdempotencyKey } from './idempotency-key-header.js';
 
 /** A response as the HTTP layer stores and replays it. */
@@ -41,6 +43,15 @@ export interface HttpIdempotencyOptions {
    * @defaultValue 60_000
    */
   lockTtlMs?: number;
+  /**
+   * Renews the lease every third of `lockTtlMs` while the handler runs (stores with `renew`
+   * only), so a request slower than `lockTtlMs` keeps its key — a retry meanwhile gets 409, not
+   * a second run — while a server that dies mid-request still frees it after `lockTtlMs`.
+   * @defaultValue false
+   */
+  renewLease?: boolean;
+  /** Times lease renewals. @defaultValue `systemClock` */
+  clock?: Clock;
   /** The longest key accepted (the draft suggests servers set a limit). @defaultValue 255 */
   maxKeyLength?: number;
   /**
@@ -77,6 +88,13 @@ export type HttpIdempotencyDecision =
       finish(response: HttpIdempotentResponse): Promise<void>;
       /** Releases the key: the handler failed without a response. */
       abandon(): Promise<void>;
+      /**
+       * The client went away while the handler runs. The key stays held, since the handler may
+       * still complete its effect, and `finish` still stores its response for the client's
+       * retry; only the lease stops being renewed, so a handler that never answers frees the
+       * key after `lockTtlMs`. Releasing here would let the retry run the handler a second time.
+       */
+      detach(): void;
     };
 
 /** The defaults of {@link HttpIdempotencyOptions}. */
@@ -84,6 +102,7 @@ export const httpIdempotencyDefaults = {
   required: true,
   ttlMs: 86_400_000,
   lockTtlMs: 60_000,
+  renewLease: false,
   maxKeyLength: 255,
   replayHeaders: ['content-type', 'location', 'content-language', 'etag', 'last-modified'],
   namespace: 'http',
@@ -121,6 +140,8 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
   const required = options.required ?? httpIdempotencyDefaults.required;
   const ttlMs = options.ttlMs ?? httpIdempotencyDefaults.ttlMs;
   const lockTtlMs = options.lockTtlMs ?? httpIdempotencyDefaults.lockTtlMs;
+  const renewLease = options.renewLease ?? httpIdempotencyDefaults.renewLease;
+  const clock = options.clock ?? systemClock;
   const maxKeyLength = options.maxKeyLength ?? httpIdempotencyDefaults.maxKeyLength;
   const replayHeaders = new Set(
     (options.replayHeaders ?? httpIdempotencyDefaults.replayHeaders).map((name) => name.toLowerCase()),
@@ -207,6 +228,9 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
       }
       const { leaseToken } = begun;
       let settled = false;
+      const stopRenewing = renewLease
+        ? renewLeaseWhileRunning(store, storeKey, leaseToken, lockTtlMs, clock)
+        : () => {};
       const release = async () => {
         // A failed release leaves the key held until the lease runs out; nothing better to do here.
         await store.release(storeKey, leaseToken).catch(() => false);
@@ -216,6 +240,7 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
         async finish(response) {
           if (settled) return;
           settled = true;
+          stopRenewing();
           if (!storeStatus(response.status)) {
             await release();
             return;
@@ -236,7 +261,11 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
         async abandon() {
           if (settled) return;
           settled = true;
+          stopRenewing();
           await release();
+        },
+        detach() {
+          stopRenewing();
         },
       };
     },
