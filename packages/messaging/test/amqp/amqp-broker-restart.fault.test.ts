@@ -101,7 +101,14 @@ async function privateBroker() {
     async kill() {
       if (child?.pid) process.kill(-child.pid, 'SIGKILL');
       child = undefined;
-      for (const pid of nodeProcesses(node)) process.kill(pid, 'SIGKILL');
+      for (const pid of nodeProcesses(node)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (error) {
+          // Listed a moment ago, gone since (the group kill above reached it first).
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      }
       const deadline = Date.now() + 15_000;
       while (await isReachable(url, 200)) {
         if (Date.now() > deadline) throw new Error(`private RabbitMQ node ${node} survived SIGKILL`);
