@@ -87,13 +87,14 @@ describe('chaos', () => {
     const orders = [];
     for (let index = 0; index < 8; index++) orders.push(await placeOrder(`down-${index}`));
 
-    // Meanwhile the catalog does not wait on the payment provider: its p99 stays under 50 ms, or,
-    // on a machine too busy for that, within 3x of what it was just before the outage.
+    // Meanwhile the catalog does not wait on the payment provider, whose attempts take up to 2 s
+    // to time out: every request answers, p99 under a quarter of that. (Not a speed claim, which
+    // belongs to `pnpm bench`; a tighter bound failed on a loaded CI machine at 70 ms.)
     const outageP99 = percentile(await catalogLatencies(100), 99);
     expect(
       outageP99,
       `catalog p99 ${outageP99.toFixed(1)} ms during the outage, ${baselineP99.toFixed(1)} ms before`,
-    ).toBeLessThan(Math.max(50, 3 * baselineP99));
+    ).toBeLessThan(500);
 
     for (const order of orders) {
       const state = await eventually(
