@@ -20,7 +20,12 @@ import type { BenchmarkDefinition } from '../harness.js';
 const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const outcome = { orderId: 'o-1', amount: 4200 };
 
-function suite(name: string, description: string, enableAutoPipelining: boolean): BenchmarkDefinition {
+function suite(
+  name: string,
+  description: string,
+  enableAutoPipelining: boolean,
+  concurrency = 64,
+): BenchmarkDefinition {
   const prefix = `bench:idempotency:${process.pid}:${randomUUID().slice(0, 8)}:`;
   let redis: Redis | undefined;
   const client = () => {
@@ -40,7 +45,7 @@ function suite(name: string, description: string, enableAutoPipelining: boolean)
   return {
     name,
     description,
-    mode: { kind: 'concurrent', concurrency: 64 },
+    mode: { kind: 'concurrent', concurrency },
     operations: 20_000,
     rounds: 7,
     baseline: 'redis SET NX',
@@ -85,5 +90,7 @@ const definitions: BenchmarkDefinition[] = [
     false,
   ),
   suite('idempotency.redis-autopipelining', 'the same with enableAutoPipelining: true on the shared client', true),
+  // Batching must not cost a handful of callers anything (one batch per tick halved this).
+  suite('idempotency.redis-4-callers', 'the same as idempotency.redis at 4 concurrent callers', false, 4),
 ];
 export default definitions;
