@@ -1,2 +1,4 @@
+export type { RedisClusterProcess } from './redis-cluster.js';
+export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';
