@@ -1,7 +1,9 @@
 import { fixedWindow, gcra, type RateLimitAlgorithm, rateLimiter, slidingWindow } from '@bulwark/resilience';
+import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { redisRateLimitStore } from '@bulwark/resilience/redis';
 import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchmarkDefinition, Subject } from '../harness.js';
 
 // Rate limiting side by side with rate-limiter-flexible 11. Every subject admits every call (the
@@ -18,7 +20,9 @@ const cycler = () => {
 };
 const HUGE = 1_000_000_000;
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const runId = `${process.pid}-${Date.now().toString(36)}`;
+const tableSuffix = runId.replace(/[^a-z0-9]/gi, '_');
 
 const memoryBulwark = (algorithm: RateLimitAlgorithm) => (): Subject => {
   const limiter = rateLimiter({ algorithm });
@@ -44,6 +48,24 @@ const redisBulwark =
     const next = cycler();
     return { run: () => limiter.consume(next()) };
   };
+
+// Every PostgreSQL subject gets a pool of its own, the same size; tables are dropped at the end.
+const pools: pg.Pool[] = [];
+const pool = () => {
+  const created = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+  pools.push(created);
+  return created;
+};
+const tables: string[] = [];
+const postgresBulwark = (algorithm: RateLimitAlgorithm, unlogged: boolean) => async (): Promise<Subject> => {
+  const table = `bench_rl_${unlogged ? 'unlogged' : 'logged'}_${algorithm.kind.replace('-', '_')}_${tableSuffix}`;
+  tables.push(table);
+  const store = postgresRateLimitStore(pool(), { table, unlogged, sweepIntervalMs: 0 });
+  await store.migrate();
+  const limiter = rateLimiter({ name: 'bench', algorithm, store });
+  const next = cycler();
+  return { run: () => limiter.consume(next()) };
+};
 
 const definitions: BenchmarkDefinition[] = [
   {
@@ -95,6 +117,42 @@ const definitions: BenchmarkDefinition[] = [
     },
     teardown: async () => {
       await Promise.all(clients.splice(0).map((redis) => redis.quit()));
+    },
+  },
+  {
+    name: 'rate-limit.postgres',
+    description:
+      'PostgreSQL store: consume() at 64 concurrent callers, a pool of 16 connections per subject; rate-limiter-flexible keeps a logged table, bulwark is shown with its default UNLOGGED table and with a logged one',
+    mode: { kind: 'concurrent', concurrency: 64 },
+    operations: 20_000,
+    baseline: 'rate-limiter-flexible RateLimiterPostgres',
+    subjects: {
+      'bare SELECT 1 (same pool size)': () => {
+        const connections = pool();
+        return { run: () => connections.query('SELECT 1') };
+      },
+      'rate-limiter-flexible RateLimiterPostgres': async () => {
+        const tableName = `bench_rlf_${tableSuffix}`;
+        tables.push(tableName);
+        const connections = pool();
+        const limiter = await new Promise<RateLimiterPostgres>((resolve, reject) => {
+          const created: RateLimiterPostgres = new RateLimiterPostgres(
+            { storeClient: connections, tableName, points: HUGE, duration: 60, clearExpiredByTimeout: false },
+            (error?: Error) => (error ? reject(error) : resolve(created)),
+          );
+        });
+        const next = cycler();
+        return { run: () => limiter.consume(next()) };
+      },
+      'bulwark fixedWindow (logged)': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), false),
+      'bulwark fixedWindow': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), true),
+      'bulwark gcra': postgresBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }), true),
+      'bulwark slidingWindow': postgresBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 }), true),
+    },
+    teardown: async () => {
+      const [first] = pools;
+      for (const table of tables.splice(0)) await first?.query(`DROP TABLE IF EXISTS "${table}"`);
+      await Promise.all(pools.splice(0).map((connections) => connections.end()));
     },
   },
 ];
