@@ -49,8 +49,10 @@ const throughputWindowMs = 10_000;
 /**
  * Runs the relay engine over an outbox store: takes the right to publish from `source`, then
  * reads batches in order, checks big payloads in, publishes them grouped by topic (keeping
- * their order within each topic), removes what the transport accepted, and retries the rest
- * after the `backoff` delay: a row leaves the outbox only after its message was published. Store
+ * their order within each topic), removes what the transport accepted, and retries a failed
+ * topic after the `backoff` delay while the other topics go on (nothing newer of the failed
+ * topic is read until its rows are out): a row leaves the outbox only after its message was
+ * published. Store
  * failures end the session (the right to publish is given up) and it starts over after the
  * same delay. Used by `postgresOutbox().relay()`; exported for other outbox stores.
  */
@@ -184,6 +186,10 @@ class Relay implements OutboxRelay {
   private async lead(session: OutboxRelaySession): Promise<void> {
     const { clock, batchSize, pollIntervalMs } = this.options;
     const signal = this.stopping.signal;
+    // Topics whose publishing failed, with the rows that wait for their next attempt. Reads leave
+    // these topics out until their rows are out, so nothing newer of theirs overtakes them, and
+    // every other topic goes on meanwhile.
+    const retrying = new Map<string, RetryingTopic>();
     // Set by a notification that arrives at any time after a read started: that read may have
     // missed the row, so read again instead of sleeping.
     let woken = false;
@@ -200,7 +206,10 @@ class Relay implements OutboxRelay {
           wake = undefined;
           resolve();
         };
-        const timer = clock.setTimeout(finish, ms);
+        // A retrying topic that comes due ends the sleep too.
+        let untilDue = ms;
+        for (const topic of retrying.values()) untilDue = Math.min(untilDue, Math.max(0, topic.dueAt - clock.now()));
+        const timer = clock.setTimeout(finish, untilDue);
         signal.addEventListener('abort', finish, { once: true });
         wake = finish;
       });
@@ -209,19 +218,26 @@ class Relay implements OutboxRelay {
     let quietReads = 0;
     while (!signal.aborted) {
       woken = false;
-      const claim = await session.claim(batchSize);
-      // Reads happen only when no publish is being retried: a good read means all is well again.
+      await this.retryDue(session, retrying);
+      const claim = await session.claim(
+        batchSize,
+        retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : undefined,
+      );
+      // A good read with nothing failing means all is well again.
       this.storeFailures = 0;
-      this.lastError = undefined;
-      this.lag = claim.oldestAgeMs === undefined ? 'empty' : { ageMs: claim.oldestAgeMs, at: clock.now() };
-      if (claim.records.length > 0) {
+      if (retrying.size === 0) this.lastError = undefined;
+      this.lag = lagOf(claim.oldestAgeMs, retrying, clock.now());
+      // A store that does not honour skipTopics: its rows of a retrying topic wait for that topic.
+      const records =
+        retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
+      if (records.length > 0) {
         quietReads = 0;
         if (session.wakeUps && wakeUps !== false) {
           await session.wakeUps(false);
           wakeUps = false;
         }
         // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
-        await this.publish(session, claim.records, claim.oldestAgeMs ?? 0);
+        await this.publish(session, records, claim.oldestAgeMs ?? 0, retrying);
         continue;
       }
       if (woken) continue;
@@ -243,61 +259,100 @@ class Relay implements OutboxRelay {
   }
 
   /**
-   * Publishes `records` and removes them; retries those that failed until they go out. Topics
-   * are independent, so one failing topic does not hold the others back; within a topic the
-   * failed rows are retried before anything newer is read, which keeps per-key order.
+   * Publishes `records` grouped by topic and removes what went out. A topic whose publish fails
+   * is set aside in `retrying` with its rows, to be tried again after the backoff delay, while
+   * the other topics go on: one failing topic (a broker refusing it, a message it always
+   * rejects) never stops the others.
    */
-  private async publish(session: OutboxRelaySession, records: readonly OutboxRecord[], lagMs: number): Promise<void> {
-    const { clock, transport, claimCheck, retryDelay } = this.options;
-    const startedAt = clock.now();
-    const signal = this.publishing.signal;
-    let pending = records;
-    for (let attempt = 1; ; attempt++) {
-      const published: { topic: string; records: OutboxRecord[] }[] = [];
-      const failed: OutboxRecord[] = [];
-      const failures: { topic: string; count: number; error: unknown }[] = [];
-      for (const [topic, group] of groupByTopic(pending)) {
-        try {
-          await this.withTimeout(topic, async (attemptSignal) => {
-            const messages = claimCheck
-              ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal: attemptSignal })))
-              : group.map((record) => record.message);
-            await transport.publish(topic, messages, { signal: attemptSignal });
-          });
-          published.push({ topic, records: group });
-        } catch (error) {
-          if (signal.aborted) throw signal.reason;
-          failed.push(...group);
-          failures.push({ topic, count: group.length, error });
-        }
-      }
-      if (published.length > 0) {
-        await session.remove(published.flatMap((entry) => entry.records));
-        const now = clock.now();
-        for (const entry of published) {
-          this.count(entry.records.length, now);
-          this.emitter.emit('outbox-dispatched', {
-            outbox: this.source.name,
-            topic: entry.topic,
-            count: entry.records.length,
-            durationMs: now - startedAt,
-            lagMs,
-          });
-        }
-      }
-      if (failed.length === 0) {
-        this.lastError = undefined;
-        return;
-      }
-      const retryInMs = retryDelay(attempt);
-      this.publishFailures += failures.length;
-      for (const failure of failures) {
-        this.lastError = failure.error;
-        this.emitter.emit('outbox-publish-failed', { outbox: this.source.name, ...failure, attempt, retryInMs });
-      }
-      // Closing abandons the retry: the rows stay in the outbox for the next leader.
-      await delay(clock, retryInMs, this.stopping.signal);
-      pending = failed;
+  private async publish(
+    session: OutboxRelaySession,
+    records: readonly OutboxRecord[],
+    lagMs: number,
+    retrying: Map<string, RetryingTopic>,
+  ): Promise<void> {
+    const startedAt = this.options.clock.now();
+    const published: { topic: string; records: OutboxRecord[] }[] = [];
+    for (const [topic, group] of groupByTopic(records)) {
+      const error = await this.publishTopic(topic, group);
+      if (error === undefined) published.push({ topic, records: group });
+      else this.failed(retrying, topic, group, 1, error, { ageMs: lagMs, at: startedAt });
+    }
+    await this.removePublished(session, published, startedAt, lagMs);
+  }
+
+  /** Tries again every retrying topic whose delay is over; those that go out leave `retrying`. */
+  private async retryDue(session: OutboxRelaySession, retrying: Map<string, RetryingTopic>): Promise<void> {
+    const now = this.options.clock.now();
+    const published: { topic: string; records: OutboxRecord[] }[] = [];
+    for (const [topic, waiting] of [...retrying]) {
+      if (waiting.dueAt > now) continue;
+      const error = await this.publishTopic(topic, waiting.records);
+      if (error === undefined) {
+        retrying.delete(topic);
+        published.push({ topic, records: waiting.records });
+      } else this.failed(retrying, topic, waiting.records, waiting.attempt + 1, error, waiting.oldest);
+    }
+    await this.removePublished(session, published, now, 0);
+  }
+
+  /** One attempt at one topic's messages (checked in first); resolves the error if it failed. */
+  private async publishTopic(topic: string, group: readonly OutboxRecord[]): Promise<unknown> {
+    const { transport, claimCheck } = this.options;
+    try {
+      await this.withTimeout(topic, async (attemptSignal) => {
+        const messages = claimCheck
+          ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal: attemptSignal })))
+          : group.map((record) => record.message);
+        await transport.publish(topic, messages, { signal: attemptSignal });
+      });
+      return undefined;
+    } catch (error) {
+      // Stopping by the caller's signal ends the session; the rows stay for the next leader.
+      if (this.publishing.signal.aborted) throw this.publishing.signal.reason;
+      return error ?? new Error(`publishing to ${topic} failed`);
+    }
+  }
+
+  private failed(
+    retrying: Map<string, RetryingTopic>,
+    topic: string,
+    records: OutboxRecord[],
+    attempt: number,
+    error: unknown,
+    oldest: { readonly ageMs: number; readonly at: number },
+  ): void {
+    const retryInMs = this.options.retryDelay(attempt);
+    retrying.set(topic, { records, attempt, dueAt: this.options.clock.now() + retryInMs, oldest });
+    this.publishFailures += 1;
+    this.lastError = error;
+    this.emitter.emit('outbox-publish-failed', {
+      outbox: this.source.name,
+      topic,
+      count: records.length,
+      error,
+      attempt,
+      retryInMs,
+    });
+  }
+
+  private async removePublished(
+    session: OutboxRelaySession,
+    published: readonly { topic: string; records: OutboxRecord[] }[],
+    startedAt: number,
+    lagMs: number,
+  ): Promise<void> {
+    if (published.length === 0) return;
+    await session.remove(published.flatMap((entry) => entry.records));
+    const now = this.options.clock.now();
+    for (const entry of published) {
+      this.count(entry.records.length, now);
+      this.emitter.emit('outbox-dispatched', {
+        outbox: this.source.name,
+        topic: entry.topic,
+        count: entry.records.length,
+        durationMs: now - startedAt,
+        lagMs,
+      });
     }
   }
 
@@ -347,6 +402,26 @@ class Relay implements OutboxRelay {
       if (this.buckets.length > throughputWindowMs / 1000 + 1) this.buckets.shift();
     }
   }
+}
+
+/** A topic whose publishing failed: its rows, and when and how often it is tried again. */
+interface RetryingTopic {
+  readonly records: OutboxRecord[];
+  readonly attempt: number;
+  readonly dueAt: number;
+  /** Age of the oldest row of the read these rows came from, and when it was read. */
+  readonly oldest: { readonly ageMs: number; readonly at: number };
+}
+
+/** The relay's lag: the oldest row waiting, whether just read or held by a retrying topic. */
+function lagOf(
+  claimedAgeMs: number | undefined,
+  retrying: ReadonlyMap<string, RetryingTopic>,
+  now: number,
+): { readonly ageMs: number; readonly at: number } | 'empty' {
+  let ageMs = claimedAgeMs;
+  for (const topic of retrying.values()) ageMs = Math.max(ageMs ?? 0, topic.oldest.ageMs + (now - topic.oldest.at));
+  return ageMs === undefined ? 'empty' : { ageMs, at: now };
 }
 
 function groupByTopic(records: readonly OutboxRecord[]): Map<string, OutboxRecord[]> {

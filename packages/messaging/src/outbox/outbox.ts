@@ -111,8 +111,12 @@ export interface OutboxRelaySource {
 
 /** The right to publish, held until `end`. */
 export interface OutboxRelaySession {
-  /** Reads up to `limit` ready messages, in publishing order. */
-  claim(limit: number): Promise<OutboxClaim>;
+  /**
+   * Reads up to `limit` ready messages, in publishing order, leaving out the messages of
+   * `options.skipTopics`: topics whose publishing fails are retried on their own, and nothing newer
+   * of theirs may go out before them, while every other topic goes on.
+   */
+  claim(limit: number, options?: { readonly skipTopics?: readonly string[] }): Promise<OutboxClaim>;
   /** Removes published records. */
   remove(records: readonly OutboxRecord[]): Promise<void>;
   /** Calls `callback` whenever new messages may have been committed (and when the session breaks). */

@@ -419,9 +419,9 @@ function postgresRelaySource(
         if (fallback !== undefined) clock.clearTimeout(fallback);
       }
       const session: OutboxRelaySession = {
-        async claim(limit): Promise<OutboxClaim> {
+        async claim(limit, claimOptions): Promise<OutboxClaim> {
           if (broken !== undefined) throw broken;
-          const result = await client.query<ClaimRow>(withTimeout(sql.claim, [limit]));
+          const result = await client.query<ClaimRow>(withTimeout(sql.claim, [limit, claimOptions?.skipTopics ?? []]));
           const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
           return { records, oldestAgeMs: result.rows[0]?.age_ms };
         },

@@ -153,6 +153,36 @@ describe('outbox relay', () => {
     expect(source.rows.map((row) => label(row.message))).toEqual(['broken:a1']);
   });
 
+  it('keeps publishing other topics, including later messages, while one topic keeps failing; the failed topic then goes out in order', async () => {
+    const { clock, source, transport, relay, events } = setup({ backoff: constant({ ms: 1_000 }) });
+    const publish = transport.publish;
+    let brokenDown = true;
+    transport.publish = async (topic, messages) => {
+      if (topic === 'broken' && brokenDown) throw new Error('message rejected');
+      await publish(topic, messages);
+    };
+    source.add(message('a', 1, 'broken'), message('b', 1, 'fine'));
+    await clock.advanceAsync(0);
+    // Arrive while 'broken' is being retried: 'fine' goes on, 'broken' waits behind its first row.
+    source.add(message('b', 2, 'fine'), message('a', 2, 'broken'), message('c', 1, 'other'));
+    await clock.advanceAsync(2_500);
+    expect(transport.published.map(label)).toEqual(['fine:b1', 'fine:b2', 'other:c1']);
+    expect(source.rows.map((row) => label(row.message))).toEqual(['broken:a1', 'broken:a2']);
+    const failures = events.filter((entry) => entry.name === 'outbox-publish-failed').map((entry) => entry.event);
+    expect(failures).toMatchObject([
+      { topic: 'broken', count: 1, attempt: 1 },
+      { topic: 'broken', count: 1, attempt: 2 },
+      { topic: 'broken', count: 1, attempt: 3 },
+    ]);
+    expect(relay.snapshot().lastError).toEqual(new Error('message rejected'));
+    brokenDown = false;
+    await clock.advanceAsync(1_000);
+    expect(transport.published.map(label)).toEqual(['fine:b1', 'fine:b2', 'other:c1', 'broken:a1', 'broken:a2']);
+    expect(source.rows).toEqual([]);
+    expect(relay.snapshot().lastError).toBeUndefined();
+    await relay.close();
+  });
+
   it('checks payloads in before publishing', async () => {
     const { clock, source, transport, relay } = setup({
       claimCheck: {

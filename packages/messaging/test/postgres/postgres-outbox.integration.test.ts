@@ -408,6 +408,39 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(relay.snapshot().dispatched).toBe(20);
     });
 
+    it('publishes other topics, also rows committed later, while one topic keeps failing; that topic then goes out in order', async () => {
+      const outbox = await newOutbox();
+      const transport = recordingTransport();
+      const publish = transport.publish;
+      let refusing = true;
+      transport.publish = async (topic, messages, options) => {
+        if (topic === 'refunds' && refusing) throw new Error('exchange refunds not found');
+        await publish(topic, messages, options);
+      };
+      const relay = track(outbox.relay({ transport, backoff: constant({ ms: 25 }) }));
+      await inTransaction(pool, async (client) => {
+        await outbox.add(client, [message('r', 1, 'refunds'), message('o', 1)]);
+      });
+      await waitUntil(() => transport.published.length === 1);
+      for (let sequence = 2; sequence <= 10; sequence++)
+        await inTransaction(pool, (client) =>
+          outbox.add(client, [message('o', sequence), message('r', sequence, 'refunds')]),
+        );
+      await transport.waitFor(10);
+      expect(transport.published.map((envelope) => `${envelope.topic}:${sequenceOf(envelope)}`)).toEqual(
+        Array.from({ length: 10 }, (_, index) => `orders:${index + 1}`),
+      );
+      await waitUntil(async () => (await outbox.lag()).pending === 10);
+      expect(relay.snapshot().lagMs).toBeGreaterThan(0);
+      refusing = false;
+      await transport.waitFor(20);
+      expect(transport.published.filter((envelope) => envelope.topic === 'refunds').map(sequenceOf)).toEqual(
+        Array.from({ length: 10 }, (_, index) => index + 1),
+      );
+      await waitUntil(async () => (await outbox.lag()).pending === 0);
+      expect(relay.snapshot().dispatched).toBe(20);
+    });
+
     it('checks payloads in through the claim check before publishing', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
