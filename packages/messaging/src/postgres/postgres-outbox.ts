@@ -19,6 +19,7 @@ import {
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
+import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
 import deleteTemplate from './sql/outbox-delete.sql';
 import insertTemplate from './sql/outbox-insert.sql';
 import lockTemplate from './sql/outbox-lock.sql';
@@ -60,6 +61,7 @@ export interface PostgresOutboxSql {
   readonly insert: string;
   /** `$1`: batch size. */
   readonly claim: string;
+  readonly claimSkipping: string;
   /** `$1`: bigint[] of positions. */
   readonly delete: string;
   /** `$1`: the lock name ({@link PostgresOutboxSql.lockName}). */
@@ -176,6 +178,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
     migrate: render(migrateTemplate),
     insert: render(insertTemplate),
     claim: render(claimTemplate),
+    claimSkipping: render(claimSkippingTemplate),
     delete: render(deleteTemplate),
     lock: render(lockTemplate),
     unlock: render(unlockTemplate),
@@ -421,7 +424,12 @@ function postgresRelaySource(
       const session: OutboxRelaySession = {
         async claim(limit, claimOptions): Promise<OutboxClaim> {
           if (broken !== undefined) throw broken;
-          const result = await client.query<ClaimRow>(withTimeout(sql.claim, [limit, claimOptions?.skipTopics ?? []]));
+          const skipTopics = claimOptions?.skipTopics ?? [];
+          const result = await client.query<ClaimRow>(
+            skipTopics.length > 0
+              ? withTimeout(sql.claimSkipping, [limit, skipTopics])
+              : withTimeout(sql.claim, [limit]),
+          );
           const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
           return { records, oldestAgeMs: result.rows[0]?.age_ms };
         },

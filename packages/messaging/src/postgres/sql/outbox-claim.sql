@@ -1,8 +1,6 @@
 -- postgresOutbox relay: reads the next messages to publish, in position order. Run only by the
 -- leader relay (the holder of the lock in outbox-lock.sql), so nothing else reads concurrently.
---   $1  int     the batch size
---   $2  text[]  topics to leave out (their publishing is being retried; nothing newer of theirs
---               may overtake the rows waiting for that)
+--   $1  int  the batch size
 -- Returns position, envelope and age_ms (how long ago the row was written).
 --
 -- Why plain position order over the rows visible now keeps per-key commit order: a row becomes
@@ -18,6 +16,5 @@ SELECT
   outbox.envelope,
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms
 FROM {{table}} AS outbox
-WHERE outbox.topic <> ALL($2::text[])
 ORDER BY outbox.position
 LIMIT $1

@@ -1,0 +1,15 @@
+-- postgresOutbox relay: outbox-claim.sql without the rows of some topics, used while those
+-- topics' publishing is being retried: nothing newer of theirs may overtake the rows waiting for
+-- that, while every other topic goes on. (A separate statement so the common read stays as
+-- plain as it was.)
+--   $1  int     the batch size
+--   $2  text[]  topics to leave out
+-- Returns position, envelope and age_ms (how long ago the row was written).
+SELECT
+  outbox.position::text AS position,
+  outbox.envelope,
+  (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms
+FROM {{table}} AS outbox
+WHERE outbox.topic <> ALL($2::text[])
+ORDER BY outbox.position
+LIMIT $1
