@@ -54,8 +54,11 @@ export interface ResolvedOutboxRelayOptions {
   readonly pollIntervalMs: number;
   readonly publishTimeoutMs: number;
   readonly claimCheck: OutboxClaimCheck | undefined;
-  /** Milliseconds to wait after the `attempt`-th consecutive failure (1, 2, …). */
-  readonly retryDelay: (attempt: number) => number;
+  /**
+   * Milliseconds to wait after the `attempt`-th consecutive failure (1, 2, …) of one thing (a
+   * topic, the store), given the delay before it (0 at first; decorrelated jitter uses it).
+   */
+  readonly retryDelay: (attempt: number, previousDelayMs: number) => number;
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
 }
@@ -95,12 +98,11 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
   };
 }
 
-/** Adapts a {@link Backoff} to the attempt counter of the relay (it remembers the previous delay). */
-function retryDelays(backoff: Backoff, random: () => number): (attempt: number) => number {
-  let previousDelayMs = 0;
-  return (attempt) => {
-    if (attempt <= 1) previousDelayMs = 0;
-    previousDelayMs = Math.max(0, backoff.delayMs({ attempt, previousDelayMs, random }));
-    return previousDelayMs;
-  };
+/**
+ * Adapts a {@link Backoff} to the relay's attempt counters. Stateless: each thing retried (every
+ * failing topic, the store) keeps its own previous delay, so they never disturb each other's.
+ */
+function retryDelays(backoff: Backoff, random: () => number): (attempt: number, previousDelayMs: number) => number {
+  return (attempt, previousDelayMs) =>
+    Math.max(0, backoff.delayMs({ attempt, previousDelayMs: attempt <= 1 ? 0 : previousDelayMs, random }));
 }

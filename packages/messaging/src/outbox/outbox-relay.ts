@@ -74,6 +74,8 @@ class Relay implements OutboxRelay {
   private dispatched = 0;
   private publishFailures = 0;
   private storeFailures = 0;
+  /** The delay after the previous store failure, for decorrelated jitter. */
+  private storeRetryInMs = 0;
   private lastError: unknown;
   private lag: { readonly ageMs: number; readonly at: number } | 'empty' | undefined;
   private readonly buckets: { second: number; count: number }[] = [];
@@ -177,7 +179,8 @@ class Relay implements OutboxRelay {
   private async pauseAfterStoreFailure(error: unknown): Promise<void> {
     this.storeFailures += 1;
     this.lastError = error;
-    const retryInMs = this.options.retryDelay(this.storeFailures);
+    const retryInMs = this.options.retryDelay(this.storeFailures, this.storeRetryInMs);
+    this.storeRetryInMs = retryInMs;
     this.emitter.emit('outbox-relay-failed', { outbox: this.source.name, error, retryInMs });
     await delay(this.options.clock, retryInMs, this.stopping.signal).catch(() => {});
   }
@@ -321,8 +324,8 @@ class Relay implements OutboxRelay {
     error: unknown,
     oldest: { readonly ageMs: number; readonly at: number },
   ): void {
-    const retryInMs = this.options.retryDelay(attempt);
-    retrying.set(topic, { records, attempt, dueAt: this.options.clock.now() + retryInMs, oldest });
+    const retryInMs = this.options.retryDelay(attempt, retrying.get(topic)?.retryInMs ?? 0);
+    retrying.set(topic, { records, attempt, retryInMs, dueAt: this.options.clock.now() + retryInMs, oldest });
     this.publishFailures += 1;
     this.lastError = error;
     this.emitter.emit('outbox-publish-failed', {
@@ -408,6 +411,8 @@ class Relay implements OutboxRelay {
 interface RetryingTopic {
   readonly records: OutboxRecord[];
   readonly attempt: number;
+  /** The delay before this attempt, for decorrelated jitter. */
+  readonly retryInMs: number;
   readonly dueAt: number;
   /** Age of the oldest row of the read these rows came from, and when it was read. */
   readonly oldest: { readonly ageMs: number; readonly at: number };

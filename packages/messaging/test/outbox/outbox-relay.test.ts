@@ -1,4 +1,4 @@
-import { constant, linear } from '@bulwark/resilience';
+import { constant, exponential, linear } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type Envelope } from '../../src/index.js';
@@ -66,7 +66,7 @@ describe('outbox relay options', () => {
     );
     expect(resolved.batchSize).toBe(500);
     expect(resolved.pollIntervalMs).toBe(1_000);
-    expect([1, 2, 3, 4, 20].map((attempt) => Math.round(resolved.retryDelay(attempt)))).toEqual([
+    expect([1, 2, 3, 4, 20].map((attempt) => Math.round(resolved.retryDelay(attempt, 0)))).toEqual([
       100, 200, 400, 800, 30_000,
     ]);
   });
@@ -180,6 +180,25 @@ describe('outbox relay', () => {
     expect(transport.published.map(label)).toEqual(['fine:b1', 'fine:b2', 'other:c1', 'broken:a1', 'broken:a2']);
     expect(source.rows).toEqual([]);
     expect(relay.snapshot().lastError).toBeUndefined();
+    await relay.close();
+  });
+
+  it('keeps each failing topic on its own backoff (decorrelated jitter never mixes their delays)', async () => {
+    const { clock, source, transport, relay, events } = setup({
+      backoff: exponential({ initialMs: 100, maxMs: 60_000, jitter: 'decorrelated' }),
+      random: () => 0.5,
+    });
+    transport.down = true;
+    source.add(message('a', 1, 'alpha'), message('b', 1, 'beta'));
+    await clock.advanceAsync(10_000);
+    const delaysOf = (topic: string) =>
+      events
+        .filter((entry) => entry.name === 'outbox-publish-failed')
+        .map((entry) => entry.event as { topic: string; retryInMs: number })
+        .filter((event) => event.topic === topic)
+        .map((event) => event.retryInMs);
+    expect(delaysOf('alpha').length).toBeGreaterThan(3);
+    expect(delaysOf('beta')).toEqual(delaysOf('alpha').slice(0, delaysOf('beta').length));
     await relay.close();
   });
 
