@@ -1,3 +1,4 @@
+import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
 import type {
   AsyncReplyErrorInfo,
@@ -147,19 +148,7 @@ export function postgresAsyncReplyStore(
     sql,
     async migrate(callOptions) {
       check(callOptions?.signal);
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        // Serializes concurrent migrations: CREATE ... IF NOT EXISTS alone can still collide.
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.async-reply.migrate'))");
-        await client.query(sql.migrate);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      await migrateUnderLock(pool, 'bulwark.async-reply.migrate', sql.migrate, callOptions);
     },
     async create(record, callOptions) {
       check(callOptions?.signal);

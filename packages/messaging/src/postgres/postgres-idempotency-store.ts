@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import beginSql from './sql/idempotency-begin.sql';
@@ -132,19 +133,7 @@ export function postgresIdempotencyStore(
     sql,
     async migrate(callOptions) {
       check(callOptions?.signal);
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        // Serializes concurrent migrations: CREATE ... IF NOT EXISTS alone can still collide.
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.idempotency.migrate'))");
-        await client.query(sql.migrate);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      await migrateUnderLock(pool, 'bulwark.idempotency.migrate', sql.migrate, callOptions);
     },
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);

@@ -1,4 +1,5 @@
 import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
@@ -490,20 +491,8 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     capabilities,
     sql,
 
-    async migrate(migrateOptions = {}) {
-      migrateOptions.signal?.throwIfAborted();
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark:postgresTransport:migrate'))");
-        await client.query(sql.migrate);
-        await client.query('COMMIT');
-        client.release();
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        client.release();
-        throw error;
-      }
+    async migrate(migrateOptions) {
+      await migrateUnderLock(pool, 'bulwark:postgresTransport:migrate', sql.migrate, migrateOptions);
     },
 
     async declareGroup(topic, group, declareOptions = {}) {

@@ -4,6 +4,7 @@
  * @module @bulwark/resilience/postgres
  */
 
+export { migrateUnderLock } from './migrate-under-lock.js';
 export type {
   PostgresRateLimitStore,
   PostgresRateLimitStoreOptions,

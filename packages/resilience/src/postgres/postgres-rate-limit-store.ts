@@ -4,6 +4,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { migrateUnderLock } from './migrate-under-lock.js';
 import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
 import gcraSql from './sql/rate-limit-gcra.sql';
 import migrateSql from './sql/rate-limit-migrate.sql';
@@ -165,20 +166,7 @@ export function postgresRateLimitStore(
       await pool.query(reset, [key]);
     },
     async migrate(migrateOptions) {
-      migrateOptions?.signal?.throwIfAborted();
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialize.
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('bulwark.rate-limit.migrate'))");
-        await client.query(rateLimitMigrationSql(options));
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      await migrateUnderLock(pool, 'bulwark.rate-limit.migrate', rateLimitMigrationSql(options), migrateOptions);
     },
     async sweep(sweepOptions) {
       sweepOptions?.signal?.throwIfAborted();

@@ -1,0 +1,28 @@
+import type { Pool } from 'pg';
+
+/**
+ * Runs a migration in one transaction under a transaction-level advisory lock named `lockName`,
+ * so that instances starting together migrate one after the other: `CREATE … IF NOT EXISTS`
+ * alone can still collide in the catalog when two run at once. The one `migrate()` of every
+ * Bulwark PostgreSQL adapter.
+ */
+export async function migrateUnderLock(
+  pool: Pool,
+  lockName: string,
+  sql: string,
+  options?: { readonly signal?: AbortSignal },
+): Promise<void> {
+  options?.signal?.throwIfAborted();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
+    await client.query(sql);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
