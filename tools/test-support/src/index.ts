@@ -1,3 +1,4 @@
+export { freePort } from './free-port.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { ServerKind } from './servers.js';

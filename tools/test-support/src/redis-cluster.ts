@@ -4,11 +4,11 @@
 // redis-server package, which .ci/run installs); `redisClusterBinaries()` says whether they exist.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, it } from 'vitest';
+import { freePort } from './free-port.js';
 import { isCI, isReachable, skippedSuiteMarker } from './servers.js';
 
 const run = promisify(execFile);
@@ -25,17 +25,9 @@ export function redisClusterBinaries(): { server: string; cli: string } | undefi
 /** A free TCP port whose +10000 (the cluster bus port) is free too. */
 async function freeClusterPort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     if (port + 10_000 > 65_535) continue;
-    const busTaken = await isReachable(`redis://127.0.0.1:${port + 10_000}`, 200);
-    if (!busTaken) return port;
+    if (!(await isReachable(`redis://127.0.0.1:${port + 10_000}`, 200))) return port;
   }
 }
 

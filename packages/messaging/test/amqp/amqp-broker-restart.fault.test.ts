@@ -16,13 +16,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consume, createEnvelope } from '@bulwark/messaging';
 import { amqpTransport } from '@bulwark/messaging/amqp';
-import { isCI, isReachable } from '@bulwark/test-support';
+import { freePort, isCI, isReachable } from '@bulwark/test-support';
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -35,14 +34,6 @@ if (!canRun) {
   if (isCI()) throw new Error(`[amqp broker restart] cannot run under CI: ${reason}`);
   console.warn(`\n!!!!! SKIPPED SUITE "amqpTransport across a broker restart": ${reason} !!!!!\n`);
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /** The processes of a RabbitMQ node: its name is in their environment, not their arguments. */
 function nodeProcesses(node: string): number[] {

@@ -1,24 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, freePort, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import beginScript from '../../src/redis/lua/idempotency-begin.lua';
 import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
 import { idempotencyStoreConformance } from '../../src/testing/index.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';

@@ -1,27 +1,17 @@
 // A private redis-server (never the shared one) is SIGKILLed in the middle of a run and started
 // again on the same port with its append-only file: the transport and the consumer on it must
 // reconnect and handle every message published, none lost.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consume, createEnvelope } from '@bulwark/messaging';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import { freePort } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** Starts redis-server (by default with an fsync'ed append-only file), resolving once it accepts connections. */
 function startRedis(port: number, dir: string, persistent = true): Promise<ChildProcess> {
