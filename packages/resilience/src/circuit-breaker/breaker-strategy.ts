@@ -1,4 +1,5 @@
 import type { Clock } from '../clock/clock.js';
+import { SlidingCounters } from '../clock/sliding-counters.js';
 import { OptionsValidator } from '../policy/options.js';
 
 /** Counts a {@link BreakerStrategy} keeps while the circuit is closed. */
@@ -96,6 +97,10 @@ export interface FailureRateOptions {
 export const FAILURE_RATE_DEFAULTS = { minimumCalls: 20, window: { kind: 'count', size: 100 } } as const;
 
 const BUCKETS = 10;
+/** The counters of a time window ({@link SlidingCounters}). */
+const CALLS = 0;
+const FAILURES = 1;
+const SLOW_CALLS = 2;
 
 /**
  * Opens when, over a window of calls, the failure rate reaches `threshold` or the slow-call rate
@@ -174,42 +179,28 @@ export function failureRate(options: FailureRateOptions): BreakerStrategy {
           stats: () => ({ calls, failures, slowCalls, consecutiveFailures: inARow }),
         };
       }
-      const bucketMs = window.ms / BUCKETS;
-      const calls = new Array<number>(BUCKETS).fill(0);
-      const failures = new Array<number>(BUCKETS).fill(0);
-      const slowCalls = new Array<number>(BUCKETS).fill(0);
-      let current = Math.floor(clock.now() / bucketMs);
-      const rotate = (): number => {
-        const bucket = Math.floor(clock.now() / bucketMs);
-        if (bucket > current) {
-          for (let index = Math.max(current + 1, bucket - BUCKETS + 1); index <= bucket; index++) {
-            calls[index % BUCKETS] = 0;
-            failures[index % BUCKETS] = 0;
-            slowCalls[index % BUCKETS] = 0;
-          }
-          current = bucket;
-        }
-        return current % BUCKETS;
-      };
-      const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+      const counters = new SlidingCounters(clock, window.ms, 3, BUCKETS);
       return {
         record(failed, slow) {
           inARow = failed ? inARow + 1 : 0;
-          const bucket = rotate();
-          calls[bucket] = (calls[bucket] as number) + 1;
-          if (failed) failures[bucket] = (failures[bucket] as number) + 1;
-          if (slow) slowCalls[bucket] = (slowCalls[bucket] as number) + 1;
-          return judge(sum(calls), sum(failures), sum(slowCalls));
+          counters.advance();
+          counters.add(CALLS);
+          if (failed) counters.add(FAILURES);
+          if (slow) counters.add(SLOW_CALLS);
+          return judge(counters.total(CALLS), counters.total(FAILURES), counters.total(SLOW_CALLS));
         },
         reset() {
-          calls.fill(0);
-          failures.fill(0);
-          slowCalls.fill(0);
+          counters.clear();
           inARow = 0;
         },
         stats() {
-          rotate();
-          return { calls: sum(calls), failures: sum(failures), slowCalls: sum(slowCalls), consecutiveFailures: inARow };
+          counters.advance();
+          return {
+            calls: counters.total(CALLS),
+            failures: counters.total(FAILURES),
+            slowCalls: counters.total(SLOW_CALLS),
+            consecutiveFailures: inARow,
+          };
         },
       };
     },

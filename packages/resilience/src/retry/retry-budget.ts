@@ -1,5 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/clock.js';
+import { SlidingCounters } from '../clock/sliding-counters.js';
 import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link retryBudget}. */
@@ -39,6 +40,9 @@ export interface RetryBudget {
 }
 
 const BUCKETS = 10;
+/** The counters of the window ({@link SlidingCounters}). */
+const CALLS = 0;
+const RETRIES = 1;
 
 /** Defaults of {@link RetryBudgetOptions}. */
 export const RETRY_BUDGET_DEFAULTS = { minRetries: 10, windowMs: 10_000, clock: systemClock } as const;
@@ -61,27 +65,11 @@ export function retryBudget(options: RetryBudgetOptions): RetryBudget {
   validator.throwIfInvalid();
   const clock = options.clock ?? RETRY_BUDGET_DEFAULTS.clock;
   const minRetries = options.minRetries ?? RETRY_BUDGET_DEFAULTS.minRetries;
-  const bucketMs = (options.windowMs ?? RETRY_BUDGET_DEFAULTS.windowMs) / BUCKETS;
-  const calls = new Array<number>(BUCKETS).fill(0);
-  const retries = new Array<number>(BUCKETS).fill(0);
-  let current = Math.floor(clock.now() / bucketMs);
-
-  const rotate = (): number => {
-    const bucket = Math.floor(clock.now() / bucketMs);
-    if (bucket > current) {
-      for (let index = Math.max(current + 1, bucket - BUCKETS + 1); index <= bucket; index++) {
-        calls[index % BUCKETS] = 0;
-        retries[index % BUCKETS] = 0;
-      }
-      current = bucket;
-    }
-    return current % BUCKETS;
-  };
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const counters = new SlidingCounters(clock, options.windowMs ?? RETRY_BUDGET_DEFAULTS.windowMs, 2, BUCKETS);
   const snapshot = (): RetryBudgetSnapshot => {
-    rotate();
-    const totalCalls = sum(calls);
-    const spent = sum(retries);
+    counters.advance();
+    const totalCalls = counters.total(CALLS);
+    const spent = counters.total(RETRIES);
     return {
       calls: totalCalls,
       retries: spent,
@@ -90,13 +78,12 @@ export function retryBudget(options: RetryBudgetOptions): RetryBudget {
   };
   return {
     recordCall() {
-      const bucket = rotate();
-      calls[bucket] = (calls[bucket] as number) + 1;
+      counters.advance();
+      counters.add(CALLS);
     },
     tryAcquireRetry() {
       if (snapshot().available <= 0) return false;
-      const bucket = current % BUCKETS;
-      retries[bucket] = (retries[bucket] as number) + 1;
+      counters.add(RETRIES);
       return true;
     },
     snapshot,
