@@ -105,30 +105,21 @@ export function redisIdempotencyStore(
       keys.map((key) => keyPrefix + key),
       args,
     ) as Promise<unknown[]>;
-  // Leases of one batch share one length; begins with different leases go to different batches.
-  const beginBatchers = new Map<number, (item: { key: string; value: string }) => Promise<1 | RecordReply>>();
-  const beginBatcher = (leaseMs: number) => {
-    let batcher = beginBatchers.get(leaseMs);
-    if (!batcher) {
-      batcher = pipelinedBatcher({
-        maxBatchSize,
-        maxInFlight,
-        // A lone item takes the one-key script, which is cheaper for Redis than a loop of one.
-        send: async (items) => {
-          const [only] = items;
-          if (items.length === 1 && only)
-            return [(await call(scripts.begin, only.key, only.value, leaseMs)) as 1 | RecordReply];
-          return callBatch(
-            scripts.beginBatch,
-            items.map((item) => item.key),
-            [...items.map((item) => item.value), leaseMs],
-          ) as Promise<(1 | RecordReply)[]>;
-        },
-      });
-      beginBatchers.set(leaseMs, batcher);
-    }
-    return batcher;
-  };
+  const beginBatcher = pipelinedBatcher<{ key: string; value: string; leaseMs: number }, 1 | RecordReply>({
+    maxBatchSize,
+    maxInFlight,
+    // A lone item takes the one-key script, which is cheaper for Redis than a loop of one.
+    send: async (items) => {
+      const [only] = items;
+      if (items.length === 1 && only)
+        return [(await call(scripts.begin, only.key, only.value, only.leaseMs)) as 1 | RecordReply];
+      return callBatch(
+        scripts.beginBatch,
+        items.map((item) => item.key),
+        items.flatMap((item) => [item.value, item.leaseMs]),
+      ) as Promise<(1 | RecordReply)[]>;
+    },
+  });
   const completeBatcher = pipelinedBatcher<{ key: string; leaseToken: string; outcome: string; ttlMs: number }, number>(
     {
       maxBatchSize,
@@ -192,7 +183,7 @@ export function redisIdempotencyStore(
       const lease = Math.ceil(leaseMs);
       for (let attempt = 1; ; attempt++) {
         const reply = batching
-          ? await beginBatcher(lease)({ key, value })
+          ? await beginBatcher({ key, value, leaseMs: lease })
           : ((await call(scripts.begin, key, value, lease)) as 1 | RecordReply);
         if (reply === 1) return { kind: 'acquired', leaseToken };
         const record = toRecord(reply as RecordReply);

@@ -112,6 +112,19 @@ await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) =
     ]);
   });
 
+  it('gives each begin of a batch its own lease', async () => {
+    // One call in flight and three begins in one tick: they leave together as one batch.
+    const store = redisIdempotencyStore(redis, { keyPrefix: `${keyPrefix}leases:`, maxInFlight: 1 });
+    const leases = [2_000, 5_000, 9_000];
+    const begun = await Promise.all(leases.map((lease, index) => store.begin(`k${index}`, 'fp', lease)));
+    expect(begun.map((result) => result.kind)).toEqual(['acquired', 'acquired', 'acquired']);
+    for (const [index, lease] of leases.entries()) {
+      const pttl = await redis.pttl(`${keyPrefix}leases:k${index}`);
+      expect(pttl).toBeGreaterThan(lease - 1_000);
+      expect(pttl).toBeLessThanOrEqual(lease);
+    }
+  });
+
   it('keeps fingerprints and outcomes with any characters apart', async () => {
     const store = redisIdempotencyStore(redis, { keyPrefix });
     const fingerprint = 'ünï:çødé\n12:';

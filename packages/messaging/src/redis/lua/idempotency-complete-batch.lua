@@ -1,5 +1,5 @@
 -- idempotency-complete-batch.lua: idempotency-complete.lua for several keys in one call, used
--- when the store batches the completes that concurrent callers issue in the same tick.
+-- when the store batches the completes of concurrent callers.
 --
 -- KEYS[i]      the record of the i-th complete (format in idempotency-begin.lua)
 -- ARGV[3i-2]   its lease token
