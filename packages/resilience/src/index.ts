@@ -7,6 +7,7 @@
 
 export * from './backoff/index.js';
 export * from './bulkhead/index.js';
+export * from './cache/index.js';
 export * from './circuit-breaker/index.js';
 export * from './clock/index.js';
 export * from './errors/index.js';
