@@ -136,7 +136,7 @@ export function cache(options: CacheOptions): Cache {
   const values = new WeakMap<CacheEntry, unknown>();
   const closing = new AbortController();
 
-  const valueOf = <T>(entry: CacheEntry): T => {
+  const decoded = <T>(entry: CacheEntry): T => {
     if (values.has(entry)) return values.get(entry) as T;
     const value = serializer.deserialize(entry.value);
     values.set(entry, value);
@@ -203,7 +203,7 @@ export function cache(options: CacheOptions): Cache {
       if (!stored.value) return undefined;
       if (memory) {
         const copy = forMemory(stored.value);
-        values.set(copy, valueOf(stored.value));
+        values.set(copy, decoded(stored.value));
         await memory.set(key, copy);
       }
       return { entry: stored.value, tier: 'store' };
@@ -257,7 +257,7 @@ export function cache(options: CacheOptions): Cache {
     let timer: unknown;
     try {
       const produced = Promise.resolve(
-        factory({ signal: controller.signal, stale: stale ? valueOf<T>(stale) : undefined }),
+        factory({ signal: controller.signal, stale: stale ? decoded<T>(stale) : undefined }),
       );
       if (hardTimeoutMs === undefined) return await produced;
       return await Promise.race([
@@ -333,7 +333,7 @@ export function cache(options: CacheOptions): Cache {
   const hit = <T>(key: string, found: Found): T => {
     counters.hits += 1;
     if (emitters.hit.hasListeners) emitters.hit.emit({ key, tier: found.tier });
-    return valueOf<T>(found.entry);
+    return decoded<T>(found.entry);
   };
 
   const answerStale = <T>(
@@ -351,7 +351,7 @@ export function cache(options: CacheOptions): Cache {
         ...(error === undefined ? {} : { error }),
       });
     }
-    return valueOf<T>(entry);
+    return decoded<T>(entry);
   };
 
   /** Waits for `flight` as one caller: its own signal, and a soft timeout when a stale value is at hand. */
@@ -401,7 +401,7 @@ export function cache(options: CacheOptions): Cache {
     const softTimeoutMs = stale ? (entryOptions.softTimeoutMs ?? options.softTimeoutMs) : undefined;
     try {
       const entry = await waitFor(flight, entryOptions.signal, softTimeoutMs);
-      if (entry !== softTimedOut) return valueOf<T>(entry);
+      if (entry !== softTimedOut) return decoded<T>(entry);
       // The factory goes on and stores its value; nobody waits for it now.
       flight.background = true;
       return answerStale<T>(key, stale as CacheEntry, 'soft-timeout');
@@ -436,7 +436,7 @@ export function cache(options: CacheOptions): Cache {
       if (!found) return undefined;
       const now = clock.now();
       if (now < found.entry.freshUntil) return hit<T>(key, found);
-      if (getOptions.allowStale && now < found.entry.staleUntil) return valueOf<T>(found.entry);
+      if (getOptions.allowStale && now < found.entry.staleUntil) return decoded<T>(found.entry);
       return undefined;
     },
     async set(key, value, entryOptions = {}) {

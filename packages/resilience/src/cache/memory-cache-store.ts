@@ -88,9 +88,9 @@ export function memoryCacheStore(options: MemoryCacheStoreOptions = {}): MemoryC
       entries.set(key, { entry, bytes: size });
       bytes += size;
       for (const tag of entry.tags) {
-        let keys = keysByTag.get(tag);
-        if (!keys) keysByTag.set(tag, (keys = new Set()));
-        keys.add(key);
+        const keys = keysByTag.get(tag);
+        if (keys) keys.add(key);
+        else keysByTag.set(tag, new Set([key]));
       }
       while (entries.size > maxEntries || bytes > maxBytes) {
         const oldest = entries.keys().next().value as string;

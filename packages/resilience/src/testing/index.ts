@@ -5,6 +5,8 @@
  * @module @bulwark/resilience/testing
  */
 
+export type { CacheStoreConformanceOptions } from './cache-store-conformance.js';
+export { cacheConformanceStrings, cacheStoreConformance } from './cache-store-conformance.js';
 export type { CircuitStateStoreConformanceOptions } from './circuit-state-store-conformance.js';
 export { circuitStateStoreConformance } from './circuit-state-store-conformance.js';
 export type { ManualClock } from './manual-clock.js';

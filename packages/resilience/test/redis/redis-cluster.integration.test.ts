@@ -5,8 +5,12 @@ import { describeWithRedisCluster, uniqueName } from '@bulwark/test-support';
 import { Cluster } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { gcra, rateLimiter } from '../../src/index.js';
-import { redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
-import { circuitStateStoreConformance, rateLimitStoreConformance } from '../../src/testing/index.js';
+import { redisCacheStore, redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
+import {
+  cacheStoreConformance,
+  circuitStateStoreConformance,
+  rateLimitStoreConformance,
+} from '../../src/testing/index.js';
 
 await describeWithRedisCluster('Redis adapters on a Redis Cluster', (nodes) => {
   const cluster = new Cluster(nodes);
@@ -23,6 +27,11 @@ await describeWithRedisCluster('Redis adapters on a Redis Cluster', (nodes) => {
     name: 'redisCircuitStateStore (Cluster)',
     namePrefix: uniqueName('circuit-cluster'),
     createStore: () => redisCircuitStateStore(cluster, { prefix: `${uniqueName('circuit')}:` }),
+  });
+
+  cacheStoreConformance({
+    name: 'redisCacheStore (Cluster)',
+    createStore: (clock) => redisCacheStore(cluster, { prefix: `${uniqueName('cache-cluster')}:`, clock }),
   });
 
   it('spreads limited keys over the masters and keeps every limit exact', async () => {
