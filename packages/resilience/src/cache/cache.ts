@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type DeadlineEntry, DeadlineQueue } from '../clock/deadline-queue.js';
 import { delay } from '../clock/delay.js';
 import type { Disposable, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
@@ -137,9 +138,11 @@ export function cache(options: CacheOptions): Cache {
   const closing = new AbortController();
 
   const decoded = <T>(entry: CacheEntry): T => {
-    if (values.has(entry)) return values.get(entry) as T;
+    const known = values.get(entry);
+    if (known !== undefined || values.has(entry)) return known as T;
     const value = serializer.deserialize(entry.value);
-    values.set(entry, value);
+    // Only entries this process keeps are worth remembering; a remote store's are new objects each read.
+    if (store.local || memory) values.set(entry, value);
     return value as T;
   };
 
@@ -148,25 +151,37 @@ export function cache(options: CacheOptions): Cache {
     if (loneSurrogate.test(key)) throw new InvalidCacheKeyError(key, 'the key has a lone UTF-16 surrogate');
   };
 
-  /** Runs a store call bounded by `storeTimeoutMs`; a failure is an event, and `undefined`. */
+  // One clock timer for every store call's deadline, not a timer per call (the Redis hit path).
+  const storeDeadlines = new DeadlineQueue(clock, storeTimeoutMs);
+  const bounded = <T>(operation: CacheStoreError['operation'], call: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const deadline: DeadlineEntry = {
+        dueAt: 0,
+        queued: false,
+        onDeadline: () =>
+          reject(new CacheStoreError(operation, `cache store ${operation} took over ${storeTimeoutMs} ms`)),
+      };
+      storeDeadlines.add(deadline);
+      call().then(
+        (value) => {
+          storeDeadlines.remove(deadline);
+          resolve(value);
+        },
+        (error: unknown) => {
+          storeDeadlines.remove(deadline);
+          reject(error);
+        },
+      );
+    });
+
+  /** Runs a store call bounded by `storeTimeoutMs`; a failure becomes an event and a result, never a throw. */
   const callStore = async <T>(
     operation: CacheStoreError['operation'],
-    call: (signal?: AbortSignal) => Promise<T>,
+    call: () => Promise<T>,
   ): Promise<{ ok: true; value: T } | { ok: false; error: CacheStoreError }> => {
-    // A store in this process never waits on I/O: no timer for it (the memory-only hit path).
-    if (store.local) return { ok: true, value: await call() };
-    const controller = new AbortController();
-    const timer = clock.setTimeout(
-      () => controller.abort(new CacheStoreError(operation, `cache store ${operation} took over ${storeTimeoutMs} ms`)),
-      storeTimeoutMs,
-    );
     try {
-      const value = await Promise.race([
-        call(controller.signal),
-        new Promise<never>((_, reject) => {
-          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-        }),
-      ]);
+      // A store in this process never waits on I/O: no deadline for it (the memory-only hit path).
+      const value = await (store.local ? call() : bounded(operation, call));
       if (health.status !== 'up') health = { status: 'up' };
       return { ok: true, value };
     } catch (cause) {
@@ -175,13 +190,11 @@ export function cache(options: CacheOptions): Cache {
           ? cause
           : new CacheStoreError(operation, `cache store ${operation} failed`, { cause });
       counters.storeErrors += 1;
-      if (health.status === 'up') health = { status: 'degraded', since: clock.now(), lastError: String(cause) };
-      else health = { ...health, lastError: String(cause) };
+      const lastError = String(error.cause ?? error.message);
+      health =
+        health.status === 'up' ? { status: 'degraded', since: clock.now(), lastError } : { ...health, lastError };
       if (emitters.storeError.hasListeners) emitters.storeError.emit({ operation, error: error.cause ?? error });
       return { ok: false, error };
-    } finally {
-      clock.clearTimeout(timer);
-      controller.abort();
     }
   };
 
@@ -189,7 +202,10 @@ export function cache(options: CacheOptions): Cache {
   const forMemory = (entry: CacheEntry): CacheEntry => {
     if (options.memoryTtlMs === undefined) return entry;
     const freshUntil = Math.min(entry.freshUntil, clock.now() + options.memoryTtlMs);
-    return freshUntil === entry.freshUntil ? entry : { ...entry, freshUntil };
+    if (freshUntil === entry.freshUntil) return entry;
+    const copy = { ...entry, freshUntil };
+    if (values.has(entry)) values.set(copy, values.get(entry));
+    return copy;
   };
 
   const lookup = async (key: string): Promise<Found | undefined> => {
@@ -198,7 +214,7 @@ export function cache(options: CacheOptions): Cache {
       remembered = await memory.get(key);
       if (remembered && clock.now() < remembered.freshUntil) return { entry: remembered, tier: 'memory' };
     }
-    const stored = await callStore('get', (signal) => store.get(key, { signal }));
+    const stored = await callStore('get', () => store.get(key));
     if (stored.ok) {
       if (!stored.value) return undefined;
       if (memory) {
@@ -214,7 +230,7 @@ export function cache(options: CacheOptions): Cache {
 
   const write = async (key: string, entry: CacheEntry): Promise<void> => {
     if (memory) await memory.set(key, forMemory(entry));
-    await callStore('set', (signal) => store.set(key, entry, { signal }));
+    await callStore('set', () => store.set(key, entry));
   };
 
   const makeEntry = (value: unknown, entryOptions: CacheEntryOptions): CacheEntry => {
@@ -240,7 +256,7 @@ export function cache(options: CacheOptions): Cache {
     const deadline = clock.now() + lockWaitMs;
     while (clock.now() < deadline) {
       await delay(clock, lockPollMs, closing.signal);
-      const stored = await callStore('get', (signal) => store.get(key, { signal }));
+      const stored = await callStore('get', () => store.get(key));
       if (stored.ok && stored.value && stored.value.createdAt >= since) return stored.value;
     }
     return undefined;
@@ -461,11 +477,11 @@ export function cache(options: CacheOptions): Cache {
       await dropFromMemory(keys, tags);
       const failures: CacheStoreError[] = [];
       if (keys.length) {
-        const deleted = await callStore('delete', (signal) => store.delete(keys, { signal }));
+        const deleted = await callStore('delete', () => store.delete(keys));
         if (!deleted.ok) failures.push(deleted.error);
       }
       if (tags.length) {
-        const deleted = await callStore('deleteTags', (signal) => store.deleteTags(tags, { signal }));
+        const deleted = await callStore('deleteTags', () => store.deleteTags(tags));
         if (!deleted.ok) failures.push(deleted.error);
       }
       await bus?.publish({ origin, keys, tags }, invalidateOptions);
