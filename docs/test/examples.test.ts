@@ -9,6 +9,7 @@ const examples = [
   'bulkhead',
   'rate-limiting',
   'timeout-fallback-hedge',
+  'caching',
   'idempotency',
   'idempotency-http',
   'claim-check',

@@ -6,6 +6,7 @@
  */
 
 export * from './async-reply/index.js';
+export * from './cache-invalidation/index.js';
 export * from './claim-check/index.js';
 export * from './consumer/index.js';
 export * from './dead-letter/index.js';

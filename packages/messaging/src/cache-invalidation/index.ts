@@ -1,0 +1,1 @@
+export { invalidateCacheHandler } from './invalidate-cache-handler.js';
