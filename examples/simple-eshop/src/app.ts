@@ -1,5 +1,6 @@
 // Builds the shop's HTTP API. Everything it needs arrives in `ShopServices`, so tests and every
 // run mode (`--role all|api|…`) assemble the same app from different parts.
+import type { Cache } from '@bulwark/resilience';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import ajvFormats from 'ajv-formats';
@@ -20,6 +21,8 @@ export interface ShopServices {
   /** Shared by the API and the workers; passwords and tokens are redacted. */
   logger: FastifyBaseLogger;
   pool: pg.Pool;
+  /** The catalog's read-through cache. */
+  catalogCache: Cache;
   metrics: Registry;
   readiness: Record<string, ReadinessCheck>;
   users?: Omit<UsersOptions, 'pool'>;
@@ -60,7 +63,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(usersRoutes, { pool: services.pool, ...services.users });
-  await app.register(catalogRoutes, { pool: services.pool });
+  await app.register(catalogRoutes, { pool: services.pool, cache: services.catalogCache });
   await app.register(cartRoutes, { pool: services.pool });
   await app.register(healthRoutes, { checks: services.readiness, metrics: services.metrics });
   for (const plugin of services.plugins ?? []) await plugin(app);

@@ -33,6 +33,8 @@ export interface ShopConfig {
   breakerHalfOpenMs: number;
   /** Failed logins allowed per IP in 15 minutes (SHOP_LOGIN_FAILURES_PER_IP, default 5). */
   loginFailuresPerIp: number;
+  /** How long a cached catalog read is fresh (SHOP_CATALOG_TTL_MS, default 30 s); stale reads serve 10 minutes more on errors. */
+  catalogTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -101,7 +103,11 @@ export function loadConfig(
     retryDelaysMs: parseDelays(env.SHOP_RETRY_DELAYS_MS ?? '1000,5000,15000'),
     breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),
     loginFailuresPerIp: Number(env.SHOP_LOGIN_FAILURES_PER_IP ?? 5),
+    catalogTtlMs: Number(env.SHOP_CATALOG_TTL_MS ?? 30_000),
   };
+  if (!(config.catalogTtlMs > 0)) {
+    throw new ConfigError(`SHOP_CATALOG_TTL_MS must be a positive number; got "${env.SHOP_CATALOG_TTL_MS}"`);
+  }
   if (!Number.isInteger(config.loginFailuresPerIp) || config.loginFailuresPerIp < 1) {
     throw new ConfigError(
       `SHOP_LOGIN_FAILURES_PER_IP must be a whole number of at least 1; got "${env.SHOP_LOGIN_FAILURES_PER_IP}"`,

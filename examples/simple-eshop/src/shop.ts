@@ -18,6 +18,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
+import { invalidateCatalogOnEvents, openCatalogCache } from './catalog/catalog-cache.js';
 import { seedCatalog } from './catalog/seed-products.js';
 import type { Role, ShopConfig } from './config.js';
 import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
@@ -81,6 +82,8 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     }
     const messaging = await openMessaging(config, pool, redis);
     closers.push(() => messaging.close());
+    const catalog = await openCatalogCache(redis, config.namespace, config.catalogTtlMs);
+    closers.push(() => catalog.close());
 
     let rateLimitStore: RateLimitStore;
     if (redis) {
@@ -112,6 +115,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       breakers: [payments.breaker.snapshot()],
       bulkheads: [{ name: 'payments', ...payments.bulkhead.snapshot() }],
       limiters: [{ name: 'login-failures', limit: loginLimit.failures, ...logins.counters }],
+      caches: [catalog.cache.snapshot()],
     });
     const processStatus = publishProcessStatus<PatternStatus>(pool, {
       role: config.role,
@@ -198,10 +202,15 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       queueDepth: () => messaging.queueDepth(),
     });
     const serveApi = runs(config, 'api');
+    if (serveApi) {
+      const invalidation = await invalidateCatalogOnEvents(messaging.transport, catalog.cache);
+      closers.push(() => invalidation.close());
+    }
     const app = await buildApp({
       config,
       logger,
       pool,
+      catalogCache: catalog.cache,
       metrics,
       readiness: {
         database: async () => {

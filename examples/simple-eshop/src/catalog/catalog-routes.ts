@@ -1,7 +1,9 @@
+import type { Cache } from '@bulwark/resilience';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { HttpProblem } from '../http/problem.js';
+import { productsTag } from './catalog-cache.js';
 
 export const Product = Type.Object({
   id: Type.String(),
@@ -14,11 +16,25 @@ export const Product = Type.Object({
 
 const selectProduct = `SELECT id, name, description, price_cents AS "priceCents", image, stock FROM shop_products`;
 
-export const catalogRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
+type ProductRow = { id: string; name: string; description: string; priceCents: number; image: string; stock: number };
+
+/** Catalog reads go through `cache` (stale answers while the database is down or slow). */
+export const catalogRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool; cache: Cache }> = async (
+  app,
+  { pool, cache },
+) => {
   app.get(
     '/api/products',
     { schema: { tags: ['catalog'], summary: 'List products', response: { 200: Type.Array(Product) } } },
-    async () => (await pool.query(`${selectProduct} ORDER BY name`)).rows,
+    async () =>
+      cache.getOrSet(
+        'products',
+        async ({ signal }) => {
+          signal.throwIfAborted();
+          return (await pool.query<ProductRow>(`${selectProduct} ORDER BY name`)).rows;
+        },
+        { tags: [productsTag] },
+      ),
   );
 
   app.get(
@@ -32,9 +48,13 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async
       },
     },
     async (request) => {
-      const { rows } = await pool.query(`${selectProduct} WHERE id = $1`, [request.params.id]);
-      if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No product "${request.params.id}".`);
-      return rows[0];
+      const product = await cache.getOrSet(
+        `product:${request.params.id}`,
+        async () => (await pool.query<ProductRow>(`${selectProduct} WHERE id = $1`, [request.params.id])).rows[0],
+        { tags: [productsTag] },
+      );
+      if (!product) throw new HttpProblem(404, 'Not Found', `No product "${request.params.id}".`);
+      return product;
     },
   );
 };

@@ -2,7 +2,7 @@
 // depth, dead letters (list, replay, purge) and sagas. Admin only.
 import type { DeadLetterQueue } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
-import type { BulkheadSnapshot, CircuitBreakerSnapshot } from '@bulwark/resilience';
+import type { BulkheadSnapshot, CacheSnapshot, CircuitBreakerSnapshot } from '@bulwark/resilience';
 import type { SagaOrchestrator, SagaStatus } from '@bulwark/saga';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
@@ -16,6 +16,8 @@ export interface PatternStatus {
   breakers: Array<CircuitBreakerSnapshot>;
   bulkheads: Array<{ name: string } & BulkheadSnapshot>;
   limiters: Array<{ name: string; limit: number } & Partial<LoginLimiterCounters>>;
+  /** Hits, misses and stale answers of the caches (optional: older processes do not report it). */
+  caches?: Array<CacheSnapshot>;
 }
 
 export interface OpsOptions {
@@ -85,6 +87,9 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
           .sort((a, b) => b.running + b.queued - (a.running + a.queued)),
         limiters: processes.flatMap(({ processId, role, status }) =>
           status.limiters.map((limiter) => ({ ...limiter, processId, role })),
+        ),
+        caches: processes.flatMap(({ processId, role, status }) =>
+          (status.caches ?? []).map((cache) => ({ ...cache, processId, role })),
         ),
         processes: processes.map(({ processId, role, updatedAt }) => ({ processId, role, updatedAt })),
         outbox: lag,

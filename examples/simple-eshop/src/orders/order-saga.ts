@@ -6,6 +6,7 @@ import { createEnvelope } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
+import { announceStockChange } from '../catalog/catalog-cache.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
 import { inTransaction, markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
@@ -28,13 +29,15 @@ export interface OrderSagaDependencies {
 export const ordersTopic = 'orders';
 
 export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
+  // Stock moves invalidate the cached catalog through an event committed with the move.
+  const announce = announceStockChange(outbox);
   return defineSaga<PlaceOrderInput>('place-order')
     .step('reserve-stock', {
       execute: async ({ input }) => {
-        await reserveStock(pool, input.orderId, input.lines);
+        await reserveStock(pool, input.orderId, input.lines, announce);
         return null;
       },
-      compensate: ({ input }) => releaseStock(pool, input.orderId),
+      compensate: ({ input }) => releaseStock(pool, input.orderId, announce),
     })
     .step('authorize-payment', {
       execute: ({ input, idempotencyKey, signal }) =>

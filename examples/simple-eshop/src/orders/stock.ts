@@ -35,8 +35,16 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
 
 export { inTransaction };
 
+/** Called inside a transaction that moved the stock of these products (the catalog shows stock). */
+export type StockAnnouncer = (client: pg.PoolClient, productIds: readonly string[]) => Promise<void>;
+
 /** Moves the order's quantities from stock to reserved, all or nothing. */
-export async function reserveStock(pool: pg.Pool, orderId: string, lines: readonly OrderLine[]): Promise<void> {
+export async function reserveStock(
+  pool: pg.Pool,
+  orderId: string,
+  lines: readonly OrderLine[],
+  announce?: StockAnnouncer,
+): Promise<void> {
   await inTransaction(pool, async (client) => {
     const existing = await client.query('SELECT state FROM shop_reservations WHERE order_id = $1 FOR UPDATE', [
       orderId,
@@ -56,6 +64,10 @@ export async function reserveStock(pool: pg.Pool, orderId: string, lines: readon
       orderId,
       JSON.stringify(lines),
     ]);
+    await announce?.(
+      client,
+      lines.map((line) => line.productId),
+    );
   });
 }
 
@@ -69,7 +81,7 @@ async function heldReservation(client: pg.PoolClient, orderId: string): Promise<
 }
 
 /** Gives reserved stock back (compensation); does nothing when it was released or sold already. */
-export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void> {
+export async function releaseStock(pool: pg.Pool, orderId: string, announce?: StockAnnouncer): Promise<void> {
   await inTransaction(pool, async (client) => {
     const lines = await heldReservation(client, orderId);
     if (!lines) return;
@@ -80,6 +92,10 @@ export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void
       ]);
     }
     await client.query("UPDATE shop_reservations SET state = 'released' WHERE order_id = $1", [orderId]);
+    await announce?.(
+      client,
+      lines.map((line) => line.productId),
+    );
   });
 }
 

@@ -23,6 +23,7 @@ interface OpsStatus {
   }>;
   bulkheads: Array<{ name: string; running: number; queued: number; maxConcurrent: number; maxQueue: number }>;
   limiters: Array<{ name: string; limit: number; failures?: number; rejected?: number }>;
+  caches?: Array<{ name: string; hits: number; misses: number; staleAnswers: number; health: { status: string } }>;
   outbox: { pending: number; oldestAgeMs: number };
   queues: Record<string, number>;
   deadLetters: { total: number; byTopic: Record<string, number> };
@@ -284,6 +285,7 @@ export function OpsPage() {
             {status.limiters.reduce((sum, limiter) => sum + (limiter.failures ?? 0), 0)} failures counted,{' '}
             {status.limiters.reduce((sum, limiter) => sum + (limiter.rejected ?? 0), 0)} logins refused (429)
           </p>
+          <CacheLine caches={status.caches ?? []} />
         </section>
 
         <section aria-labelledby="sagas-title" className="panel">
@@ -347,5 +349,21 @@ export function OpsPage() {
         </section>
       </div>
     </section>
+  );
+}
+
+/** Hit rate and stale answers of the catalog cache, summed over processes. */
+function CacheLine({ caches }: { caches: NonNullable<OpsStatus['caches']> }) {
+  if (caches.length === 0) return null;
+  const hits = caches.reduce((sum, cache) => sum + cache.hits, 0);
+  const misses = caches.reduce((sum, cache) => sum + cache.misses, 0);
+  const stale = caches.reduce((sum, cache) => sum + cache.staleAnswers, 0);
+  const degraded = caches.some((cache) => cache.health.status !== 'up');
+  const rate = hits + misses === 0 ? 0 : (100 * hits) / (hits + misses);
+  return (
+    <p className="muted" data-testid="catalog-cache">
+      Catalog cache: {rate.toFixed(0)}% hits ({hits} hits, {misses} misses), {stale} stale answers
+      {degraded ? ' — cache store degraded' : ''}
+    </p>
   );
 }

@@ -18,15 +18,18 @@ import {
 import type { CacheEntry } from './cache-store.js';
 
 /** What a factory receives. */
-export interface CacheFactoryContext<T> {
+export interface CacheFactoryContext {
   /** Aborts when the factory's hard timeout passes or the cache closes. */
   readonly signal: AbortSignal;
-  /** The stale value at hand, if any (e.g. for a conditional request). */
-  readonly stale: T | undefined;
+  /**
+   * The stale value at hand, if any (e.g. for a conditional request). Typed `unknown` so that the
+   * factory's return type alone decides the type of `getOrSet`.
+   */
+  readonly stale: unknown;
 }
 
 /** Produces the value of a key on a miss. */
-export type CacheFactory<T> = (context: CacheFactoryContext<T>) => T | PromiseLike<T>;
+export type CacheFactory<T> = (context: CacheFactoryContext) => T | PromiseLike<T>;
 
 /** Counters and state for dashboards. */
 export interface CacheSnapshot {
@@ -273,7 +276,7 @@ export function cache(options: CacheOptions): Cache {
     let timer: unknown;
     try {
       const produced = Promise.resolve(
-        factory({ signal: controller.signal, stale: stale ? decoded<T>(stale) : undefined }),
+        factory({ signal: controller.signal, stale: stale ? decoded(stale) : undefined }),
       );
       if (hardTimeoutMs === undefined) return await produced;
       return await Promise.race([
