@@ -1,9 +1,10 @@
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { abortable, type Clock, delay, exponential, systemClock } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -26,6 +27,13 @@ import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
 import statsSql from './sql/transport-stats.sql';
 import unblockSql from './sql/transport-unblock.sql';
+import {
+  checkQueryTimeout,
+  defaultQueryTimeoutMs,
+  isStatementRejected,
+  type PostgresStatementRunner,
+  statementRunner,
+} from './postgres-store-error.js';
 import { isSqlIdentifier, tableName } from './table-name.js';
 
 /** Options of {@link postgresTransport}. */
@@ -58,6 +66,15 @@ export interface PostgresTransportOptions {
   synchronousSettlement?: boolean;
   /** Use a LISTEN connection (one per transport, taken from the pool) to wake subscribers. @defaultValue true */
   listen?: boolean;
+  /**
+   * The longest one statement (publish, claim, ack…) may take, taking a pool connection
+   * included: past it a publish rejects with `PostgresStoreError` (`POSTGRES_TIMEOUT`), and a
+   * background claim or ack is retried with backoff; a connection that went silent is destroyed
+   * rather than reused. Failures of the server or the connection reject with `POSTGRES_FAILED`.
+   * Give the pool `connectionTimeoutMillis` too, so a connect to a silent server frees its slot.
+   * @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
   /** @defaultValue `jsonSerializer` */
   serializer?: Serializer;
   /** @defaultValue `systemClock` */
@@ -76,10 +93,19 @@ export const postgresTransportDefaults = {
   pollIntervalMs: 1_000,
   prefetch: 10,
   closeDeadlineMs: 30_000,
+  queryTimeoutMs: defaultQueryTimeoutMs,
   /** First wait before retrying a failed claim or listener connection; doubles up to `maxRetryDelayMs`. */
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
 } as const;
+
+/** Waits between tries of a failed claim or LISTEN connection. */
+const reconnectBackoff = exponential({
+  initialMs: postgresTransportDefaults.retryDelayMs,
+  maxMs: postgresTransportDefaults.maxRetryDelayMs,
+});
+/** The wait after the `attempt`-th failure in a row (no jitter: `random` is never read). */
+const retryDelayAfter = (attempt: number) => reconnectBackoff.delayMs({ attempt, previousDelayMs: 0, random: () => 0 });
 
 /** The SQL of the PostgreSQL transport, rendered for one table. */
 export interface PostgresTransportSql {
@@ -145,8 +171,13 @@ export interface PostgresGroupSnapshot {
   readonly oldestMs: number;
 }
 
-/** The PostgreSQL {@link Transport}, with `migrate()`, `declareGroup()` and `snapshot()`. */
+/** The PostgreSQL {@link Transport}, with `migrate()`, `declareGroup()`, `snapshot()` and `health()`. */
 export interface PostgresTransport extends Transport {
+  /**
+   * `degraded` from the first failed claim, ack or publish, or the loss of the LISTEN connection,
+   * until the next claim succeeds with the LISTEN connection (when used) back; no query is made.
+   */
+  health(): ConnectionHealth;
   /** Creates the tables if missing; safe to run at every start, from several instances at once. */
   migrate(options?: { signal?: AbortSignal }): Promise<void>;
   /**
@@ -211,7 +242,8 @@ class SettleBatcher {
   private pending: { id: string; count: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
   constructor(
-    private readonly pool: Pool,
+    private readonly query: PostgresStatementRunner,
+    private readonly operation: string,
     private readonly sql: string,
     private readonly extraParameters: unknown[] = [],
   ) {}
@@ -230,7 +262,7 @@ class SettleBatcher {
     this.pending = [];
     if (batch.length === 0) return;
     try {
-      await this.pool.query(this.sql, [
+      await this.query(this.operation, this.sql, [
         batch.map((entry) => entry.id),
         batch.map((entry) => entry.count),
         ...this.extraParameters,
@@ -264,7 +296,7 @@ class PublishBatcher {
   }[] = [];
   private scheduled = false;
   constructor(
-    private readonly pool: Pool,
+    private readonly query: PostgresStatementRunner,
     private readonly sql: string,
     private readonly onPublished: (topics: string[]) => void,
     /** Rows per statement before a new one is started (a larger single call still goes alone). */
@@ -308,7 +340,7 @@ class PublishBatcher {
   private async run(calls: { rows: PublishRow[]; resolve: () => void; reject: (error: unknown) => void }[]) {
     const rows = calls.flatMap((call) => call.rows);
     try {
-      const result = await this.pool.query<{ topic: string }>(this.sql, [
+      const result = await this.query<{ topic: string }>('publish', this.sql, [
         rows.map((row) => row.topic),
         rows.map((row) => row.id),
         rows.map((row) => row.key),
@@ -319,9 +351,10 @@ class PublishBatcher {
       if (result.rows.length > 0) this.onPublished(result.rows.map((row) => row.topic));
     } catch (error) {
       // One bad call must not fail the others it happened to share a statement with: run them
-      // one by one, in call order.
-      if (calls.length > 1) for (const call of calls) await this.run([call]);
-      else calls[0]?.reject(error);
+      // one by one, in call order. A lost connection or a timeout would fail each of them alike
+      // (and make the last wait n bounds): those fail together.
+      if (calls.length > 1 && isStatementRejected(error)) for (const call of calls) await this.run([call]);
+      else for (const call of calls) call.reject(error);
     }
   }
 }
@@ -360,8 +393,16 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const listen = options.listen ?? true;
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
+  const health = new ConnectionHealthTracker(clock);
   const reportError = (error: unknown) => options.onError?.(asError(error));
+  /** A failure of the server or the connection: reported, and the transport is degraded until the next good claim. */
+  const reportFailure = (error: unknown) => {
+    health.failed(error);
+    reportError(error);
+  };
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresTransportDefaults.queryTimeoutMs;
   const problems: string[] = [];
+  checkQueryTimeout(queryTimeoutMs, problems);
   if (!(visibilityTimeoutMs > 0 && Number.isFinite(visibilityTimeoutMs))) {
     problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
   }
@@ -373,9 +414,10 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const lifetime = new AbortController();
   const subscriptions = new Set<{ topic: string; waker: Waker; close: Subscription['close'] }>();
   const commitMode = options.synchronousSettlement ? 'on' : 'off';
-  const acks = new SettleBatcher(pool, sql.ack, [commitMode]);
-  const releases = new SettleBatcher(pool, sql.nack, [0, commitMode]);
-  const publishes = new PublishBatcher(pool, sql.publish, (topics) => {
+  const query = statementRunner(pool, 'postgresTransport', { timeoutMs: queryTimeoutMs, clock });
+  const acks = new SettleBatcher(query, 'ack', sql.ack, [commitMode]);
+  const releases = new SettleBatcher(query, 'nack', sql.nack, [0, commitMode]);
+  const publishes = new PublishBatcher(query, sql.publish, (topics) => {
     for (const topic of topics) wake(topic);
   });
 
@@ -480,7 +522,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       setImmediate(() => {
         const topics = [...topicsToNotify];
         topicsToNotify.clear();
-        pool.query(sql.notify, [channel, topics]).catch(reportError);
+        query('notify', sql.notify, [channel, topics]).catch(reportFailure);
       });
     }
     topicsToNotify.add(topic);
@@ -498,18 +540,20 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async declareGroup(topic, group, declareOptions = {}) {
       declareOptions.signal?.throwIfAborted();
       assertOpen();
-      await pool.query(sql.declareGroup, [topic, group]);
+      await query('declareGroup', sql.declareGroup, [topic, group], declareOptions.signal);
     },
+
+    health: () => health.health,
 
     async snapshot(snapshotOptions = {}) {
       snapshotOptions.signal?.throwIfAborted();
-      const result = await pool.query<{
+      const result = await query<{
         topic: string;
         group_name: string;
         ready: number;
         invisible: number;
         oldest_ms: number;
-      }>(sql.stats);
+      }>('snapshot', sql.stats, [], snapshotOptions.signal);
       return result.rows.map((row) => ({
         topic: row.topic,
         group: row.group_name,
@@ -532,7 +576,8 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         body: serializer.serialize(message),
         delayMs,
       }));
-      await publishes.add(rows, publishOptions.signal);
+      // The batch's statement is bounded by queryTimeoutMs; the caller may stop waiting sooner.
+      await abortable(publishes.add(rows, publishOptions.signal), publishOptions.signal);
     },
 
     async subscribe(topic: string, group: string, handler: DeliveryHandler, subscribeOptions: SubscribeOptions = {}) {
@@ -542,7 +587,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
-      await pool.query(sql.declareGroup, [topic, group]);
+      await query('declareGroup', sql.declareGroup, [topic, group], subscribeOptions.signal);
       void startListener();
 
       const waker = new Waker(clock);
@@ -557,11 +602,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         held.delete(row.id);
         try {
           if (outcome === 'ack') await acks.add(row.id, row.delivery_count);
-          else if (delayMs > 0) await pool.query(sql.nack, [[row.id], [row.delivery_count], delayMs, commitMode]);
+          else if (delayMs > 0) await query('nack', sql.nack, [[row.id], [row.delivery_count], delayMs, commitMode]);
           else await releases.add(row.id, row.delivery_count);
         } catch (error) {
           // The row stays hidden until its visibility timeout and then comes back: at-least-once holds.
-          reportError(error);
+          reportFailure(error);
           throw error;
         } finally {
           waker.wake();
@@ -609,7 +654,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           }
           let rows: ClaimedRow[];
           try {
-            const result = await pool.query<ClaimedRow>(sql.claim, [
+            const result = await query<ClaimedRow>('claim', sql.claim, [
               topic,
               group,
               free,
@@ -618,15 +663,12 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
             ]);
             rows = result.rows;
             failures = 0;
+            if (!listen || listener) health.succeeded();
           } catch (error) {
             if (!accepting) return;
-            reportError(error);
+            reportFailure(error);
             failures += 1;
-            const wait = Math.min(
-              postgresTransportDefaults.retryDelayMs * 2 ** (failures - 1),
-              postgresTransportDefaults.maxRetryDelayMs,
-            );
-            await waker.wait(wait);
+            await waker.wait(retryDelayAfter(failures));
             continue;
           }
           if (!accepting) {
@@ -642,7 +684,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           if (rows.length < free) {
             const woken = await waker.wait(pollIntervalMs);
             // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
-            if (!woken && accepting) await pool.query(sql.unblock, [topic, group]).catch(reportError);
+            if (!woken && accepting) await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
           }
         }
       };
@@ -663,9 +705,12 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
             const unsettled = [...held];
             held.clear();
             if (unsettled.length > 0) {
-              await pool
-                .query(sql.nack, [unsettled.map(([id]) => id), unsettled.map(([, count]) => count), 0, commitMode])
-                .catch(reportError);
+              await query('nack', sql.nack, [
+                unsettled.map(([id]) => id),
+                unsettled.map(([, count]) => count),
+                0,
+                commitMode,
+              ]).catch(reportError);
             }
             subscriptions.delete(entry);
             if (subscriptions.size === 0 && closed) await stopListener();
