@@ -17,3 +17,5 @@ export {
   postgresRateLimitStoreDefaults,
   rateLimitMigrationSql,
 } from './postgres-rate-limit-store.js';
+export type { WithClientOptions } from './with-client.js';
+export { withClient, withTransaction } from './with-client.js';
