@@ -1,6 +1,6 @@
-import { abortable, type Clock, delay, exponential, systemClock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
-import type { Notification, Pool, PoolClient } from 'pg';
+import { abortable, type Clock, delay, exponential, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
+import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
@@ -97,6 +97,8 @@ export const postgresTransportDefaults = {
   /** First wait before retrying a failed claim or listener connection; doubles up to `maxRetryDelayMs`. */
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
+  /** How often the idle LISTEN connection is proven alive (`SELECT 1`, bounded by `queryTimeoutMs`). */
+  listenerHeartbeatMs: 5_000,
 } as const;
 
 /** Waits between tries of a failed claim or LISTEN connection. */
@@ -423,89 +425,101 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
 
   // --- The LISTEN connection: one per transport, shared by its subscriptions. -----------------
   let listener: PoolClient | undefined;
-  /** Detaches our listeners from the LISTEN client (pg-pool keeps its own on it). */
-  let detachListener = () => {};
-  let listenerStarting: Promise<void> | undefined;
+  /** The loop that holds the LISTEN connection and re-establishes it; undefined when not running. */
+  let listening: Promise<void> | undefined;
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const bounded = (text: string): QueryConfig => ({ text, query_timeout: queryTimeoutMs }) as QueryConfig;
 
   const wakeAll = (topic?: string) => {
     for (const subscription of subscriptions)
       if (topic === undefined || subscription.topic === topic) subscription.waker.wake();
   };
 
-  const startListener = (): Promise<void> => {
-    if (!listen || closed || listener) return Promise.resolve();
-    listenerStarting ??= (async () => {
-      let wait: number = postgresTransportDefaults.retryDelayMs;
-      while (!closed && !listener) {
-        let client: PoolClient | undefined;
-        let released = false;
-        const releaseOnce = (error?: unknown) => {
-          if (released || !client) return;
-          released = true;
-          // A broken connection is destroyed rather than handed back to the pool.
-          client.release(error === undefined ? undefined : asError(error));
-        };
+  /**
+   * LISTENs on `client` until its connection drops (rejects with why) or the transport closes
+   * (resolves). A heartbeat proves the connection alive: a LISTEN connection only ever waits, so
+   * one that went silent (a half-open network) would otherwise never be noticed.
+   */
+  const holdListening = async (client: PoolClient, onListening: () => void): Promise<void> => {
+    let drop: (reason: unknown) => void = () => {};
+    const dropped = new Promise<unknown>((resolve) => {
+      drop = resolve;
+    });
+    const onError = (error: unknown) => drop(error);
+    const onEnd = () => drop(new Error('LISTEN connection ended'));
+    const onClose = () => drop(undefined);
+    const onNotification = (notification: Notification) => wakeAll(notification.payload);
+    client.on('error', onError);
+    client.on('end', onEnd);
+    client.on('notification', onNotification);
+    lifetime.signal.addEventListener('abort', onClose, { once: true });
+    let heartbeat: TimerHandle | undefined;
+    /** A statement of ours failed: the connection's state is unknown, so withClient destroys it. */
+    const broken = (error: unknown) => client.emit('error', asError(error));
+    try {
+      if (closed) return;
+      await client.query(bounded(`LISTEN "${channel}"`)).catch((error: unknown) => {
+        broken(error);
+        throw error;
+      });
+      listener = client;
+      onListening();
+      // Notifications may have been missed while there was no listener: look now.
+      wakeAll();
+      const beat = () => {
+        heartbeat = clock.setTimeout(() => {
+          client.query(bounded('SELECT 1')).then(beat, broken);
+        }, postgresTransportDefaults.listenerHeartbeatMs);
+      };
+      beat();
+      const reason = await dropped;
+      if (reason !== undefined) throw reason;
+      await client.query(bounded(`UNLISTEN "${channel}"`)).catch(broken);
+    } finally {
+      if (listener === client) listener = undefined;
+      clock.clearTimeout(heartbeat);
+      client.off('error', onError);
+      client.off('end', onEnd);
+      client.off('notification', onNotification);
+      lifetime.signal.removeEventListener('abort', onClose);
+    }
+  };
+
+  const startListener = (): void => {
+    if (!listen || closed || listening) return;
+    listening = (async () => {
+      let failures = 0;
+      while (!closed) {
         try {
-          client = await pool.connect();
-          const connected = client;
-          let dropped = false;
-          const drop = (error: unknown) => {
-            if (dropped) return;
-            dropped = true;
-            reportError(error);
-            if (listener === connected) listener = undefined;
-            releaseOnce(error);
-            // Notifications may have been missed while down: look now, then listen again.
-            wakeAll();
-            if (!closed)
-              void delay(clock, postgresTransportDefaults.retryDelayMs, lifetime.signal).then(startListener, () => {});
-          };
-          const onEnd = () => drop(new Error('LISTEN connection ended'));
-          const onNotification = (notification: Notification) => wakeAll(notification.payload);
-          connected.on('error', drop);
-          connected.on('end', onEnd);
-          connected.on('notification', onNotification);
-          detachListener = () => {
-            connected.off('error', drop);
-            connected.off('end', onEnd);
-            connected.off('notification', onNotification);
-          };
-          await connected.query(`LISTEN "${channel}"`);
-          if (dropped) return;
-          if (closed) {
-            releaseOnce();
-            return;
-          }
-          listener = connected;
-          wakeAll();
+          await withClient(
+            pool,
+            (client) =>
+              holdListening(client, () => {
+                failures = 0;
+              }),
+            { connectTimeoutMs: queryTimeoutMs, clock },
+          );
         } catch (error) {
-          reportError(error);
-          releaseOnce(error);
-          try {
-            await delay(clock, wait, lifetime.signal);
-          } catch {
-            return;
-          }
-          wait = Math.min(wait * 2, postgresTransportDefaults.maxRetryDelayMs);
+          if (!closed) reportFailure(error);
+        }
+        if (closed) return;
+        // Deliveries published meanwhile were not notified: the subscriptions look now.
+        wakeAll();
+        failures += 1;
+        try {
+          await delay(clock, retryDelayAfter(failures), lifetime.signal);
+        } catch {
+          return;
         }
       }
     })().finally(() => {
-      listenerStarting = undefined;
+      listening = undefined;
     });
-    return listenerStarting;
   };
 
+  /** Resolves once the LISTEN connection is given back; the transport must be closed first. */
   const stopListener = async () => {
-    const client = listener;
-    listener = undefined;
-    if (!client) return;
-    detachListener();
-    try {
-      await client.query(`UNLISTEN "${channel}"`);
-      client.release();
-    } catch (error) {
-      client.release(asError(error));
-    }
+    await listening;
   };
 
   const assertOpen = () => {
@@ -588,7 +602,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
       await query('declareGroup', sql.declareGroup, [topic, group], subscribeOptions.signal);
-      void startListener();
+      startListener();
 
       const waker = new Waker(clock);
       const handlers = new Set<Promise<void>>();
@@ -736,7 +750,6 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         lifetime.abort();
       }
       await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
-      await listenerStarting?.catch(() => {});
       await stopListener();
     },
 
