@@ -217,7 +217,8 @@ export function postgresAsyncReplyStore(
       let swept = 0;
       for (;;) {
         check(callOptions?.signal);
-        const deleted = (await query('sweepExpired', sql.sweep, [now, sweepBatchSize], callOptions?.signal)).rowCount ?? 0;
+        const deleted =
+          (await query('sweepExpired', sql.sweep, [now, sweepBatchSize], callOptions?.signal)).rowCount ?? 0;
         swept += deleted;
         if (deleted < sweepBatchSize) return swept;
       }

@@ -86,12 +86,7 @@ export function postgresDeadLetterStore(
     },
     async add(message: Envelope, addOptions = {}) {
       addOptions.signal?.throwIfAborted();
-      await query(
-        'add',
-        sql.add,
-        [message.id, originalTopicOf(message), JSON.stringify(message)],
-        addOptions.signal,
-      );
+      await query('add', sql.add, [message.id, originalTopicOf(message), JSON.stringify(message)], addOptions.signal);
     },
     async list(listOptions = {}) {
       listOptions.signal?.throwIfAborted();

@@ -48,12 +48,16 @@ export function statementRunner(
   options: { readonly timeoutMs: number; readonly clock?: Clock },
 ): PostgresStatementRunner {
   return (operation, text, values, signal) =>
-    boundedQuery(target, { text, values }, {
-      timeoutMs: options.timeoutMs,
-      signal,
-      clock: options.clock,
-      toError: (failure) => new PostgresStoreError(`${subject}.${operation}`, failure),
-    });
+    boundedQuery(
+      target,
+      { text, values },
+      {
+        timeoutMs: options.timeoutMs,
+        signal,
+        clock: options.clock,
+        toError: (failure) => new PostgresStoreError(`${subject}.${operation}`, failure),
+      },
+    );
 }
 
 /** Checks a `queryTimeoutMs` option; pushes a problem sentence when it is invalid. */
