@@ -18,6 +18,7 @@ import {
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
+import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
@@ -257,6 +258,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
   const sql = postgresOutboxSql(options);
   const clock = options.clock ?? systemClock;
   const relays = new Set<OutboxRelay>();
+  const lagQuery = statementRunner(pool, 'postgresOutbox', { timeoutMs: defaultQueryTimeoutMs, clock });
   let closed = false;
   const name =
     options.schema === undefined
@@ -307,7 +309,12 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     async lag(lagOptions) {
       lagOptions?.signal?.throwIfAborted();
-      const result = await pool.query<{ pending: number; oldest_age_ms: number }>(sql.stats);
+      const result = await lagQuery<{ pending: number; oldest_age_ms: number }>(
+        'lag',
+        sql.stats,
+        [],
+        lagOptions?.signal,
+      );
       const row = result.rows[0];
       return { pending: row?.pending ?? 0, oldestAgeMs: row?.oldest_age_ms ?? 0 };
     },
@@ -356,7 +363,7 @@ function postgresRelaySource(
   };
   return {
     name,
-    acquire(signal) {
+    acquire(signal, progress) {
       if (signal.aborted) return Promise.reject(signal.reason);
       return new Promise<OutboxRelaySession>((resolveSession, rejectAcquire) => {
         let handedOver = false;
@@ -364,6 +371,7 @@ function postgresRelaySource(
           pool,
           (client) =>
             lead(client, signal, {
+              alive: () => progress?.alive(),
               handOver(session) {
                 handedOver = true;
                 resolveSession(session);
@@ -392,6 +400,8 @@ function postgresRelaySource(
     client: PoolClient,
     signal: AbortSignal,
     connection: {
+      /** The server answered: a standby's bounded wait for the lock came back. */
+      readonly alive: () => void;
       /** Resolves acquire() with the session. */
       readonly handOver: (session: OutboxRelaySession) => void;
       /** Settles once withClient has given the client back (or destroyed it). */

@@ -63,11 +63,9 @@ export function boundedQuery<Row extends QueryResultRow = QueryResultRow>(
     };
     const onAbort = () => finish(() => reject(signal?.reason));
     // Kept alive: someone awaits this call.
-    const timer = clock.setTimeout(
-      () => finish(() => reject(toError({ reason: 'timeout', timeoutMs }))),
-      timeoutMs,
-      { keepAlive: true },
-    );
+    const timer = clock.setTimeout(() => finish(() => reject(toError({ reason: 'timeout', timeoutMs }))), timeoutMs, {
+      keepAlive: true,
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
     // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
     const bounded: QueryConfig & { query_timeout: number } = { ...config, query_timeout: timeoutMs };

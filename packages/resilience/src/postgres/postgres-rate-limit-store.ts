@@ -151,11 +151,12 @@ export function postgresRateLimitStore(
         })
       : new RateLimitStoreError('RATE_LIMIT_STORE_FAILED', 'PostgreSQL rate-limit statement failed', { cause });
   const query = (text: string, values: unknown[], signal?: AbortSignal, name?: string) =>
-    boundedQuery<DecisionRow>(
-      pool,
-      name === undefined ? { text, values } : { name, text, values },
-      { timeoutMs: queryTimeoutMs, signal, clock, toError },
-    );
+    boundedQuery<DecisionRow>(pool, name === undefined ? { text, values } : { name, text, values }, {
+      timeoutMs: queryTimeoutMs,
+      signal,
+      clock,
+      toError,
+    });
 
   const scheduleSweep = (): void => {
     if (sweepIntervalMs === 0 || sweepTimer !== undefined || closed) return;
@@ -176,8 +177,8 @@ export function postgresRateLimitStore(
     const statement = statements[algorithm.kind];
     const period = algorithm.kind === 'gcra' ? algorithm.intervalUs : algorithm.windowUs;
     scheduleSweep();
-    return query(statement.text, [key, cost, dryRun, algorithm.limit, period], signal, statement.name).then(
-      (result) => toDecision(result.rows[0] as DecisionRow),
+    return query(statement.text, [key, cost, dryRun, algorithm.limit, period], signal, statement.name).then((result) =>
+      toDecision(result.rows[0] as DecisionRow),
     );
   };
 
