@@ -66,7 +66,13 @@ export interface FaultScenarioOptions {
 }
 
 /** The faults of issue #15, in the order they run. */
-export const faultNames = ['cut mid-call', 'cut while idle or held', 'down 5 s', 'blackhole 10 s', 'latency 200 ms'] as const;
+export const faultNames = [
+  'cut mid-call',
+  'cut while idle or held',
+  'down 5 s',
+  'blackhole 10 s',
+  'latency 200 ms',
+] as const;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

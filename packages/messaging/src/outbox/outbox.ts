@@ -1,5 +1,5 @@
-import type { ConnectionHealth } from '../transport/connection-health.js';
 import type { Envelope } from '../envelope/envelope.js';
+import type { ConnectionHealth } from '../transport/connection-health.js';
 import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
 import type { OutboxRelayOptions } from './outbox-options.js';
 

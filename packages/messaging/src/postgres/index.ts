@@ -53,6 +53,8 @@ export type {
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
+export type { PostgresStoreErrorCode } from './postgres-store-error.js';
+export { PostgresStoreError } from './postgres-store-error.js';
 export type {
   PostgresGroupSnapshot,
   PostgresTransport,
@@ -60,5 +62,3 @@ export type {
   PostgresTransportSql,
 } from './postgres-transport.js';
 export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';
-export type { PostgresStoreErrorCode } from './postgres-store-error.js';
-export { PostgresStoreError } from './postgres-store-error.js';

@@ -9,13 +9,13 @@ import type {
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import createSql from './sql/async-reply-create.sql';
 import finishSql from './sql/async-reply-finish.sql';
 import getSql from './sql/async-reply-get.sql';
 import migrateSql from './sql/async-reply-migrate.sql';
 import startSql from './sql/async-reply-start.sql';
 import sweepSql from './sql/async-reply-sweep.sql';
-import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import { tableName } from './table-name.js';
 
 /** Options of {@link postgresAsyncReplyStore}. */

@@ -4,11 +4,11 @@ import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-sto
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import addSql from './sql/dead-letter-add.sql';
 import listSql from './sql/dead-letter-list.sql';
 import migrateSql from './sql/dead-letter-migrate.sql';
 import removeSql from './sql/dead-letter-remove.sql';
-import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import { tableName } from './table-name.js';
 
 /** The SQL of the PostgreSQL dead-letter store, rendered for one table. */

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import beginSql from './sql/idempotency-begin.sql';
 import completeSql from './sql/idempotency-complete.sql';
 import deleteSql from './sql/idempotency-delete.sql';
@@ -11,8 +13,6 @@ import migrateSql from './sql/idempotency-migrate.sql';
 import releaseSql from './sql/idempotency-release.sql';
 import renewSql from './sql/idempotency-renew.sql';
 import sweepSql from './sql/idempotency-sweep.sql';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
-import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import { tableName } from './table-name.js';
 
 /** Options of {@link postgresIdempotencyStore}. */

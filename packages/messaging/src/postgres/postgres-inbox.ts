@@ -3,9 +3,6 @@ import { withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
-import migrateSql from './sql/inbox-migrate.sql';
-import recordSql from './sql/inbox-record.sql';
-import sweepSql from './sql/inbox-sweep.sql';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import {
   checkQueryTimeout,
@@ -13,6 +10,9 @@ import {
   PostgresStoreError,
   statementRunner,
 } from './postgres-store-error.js';
+import migrateSql from './sql/inbox-migrate.sql';
+import recordSql from './sql/inbox-record.sql';
+import sweepSql from './sql/inbox-sweep.sql';
 import { tableName } from './table-name.js';
 
 /** The SQL of the PostgreSQL inbox, rendered for one table. */

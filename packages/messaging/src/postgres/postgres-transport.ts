@@ -18,6 +18,13 @@ import {
   type TransportCapabilities,
 } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
+import {
+  checkQueryTimeout,
+  defaultQueryTimeoutMs,
+  isStatementRejected,
+  type PostgresStatementRunner,
+  statementRunner,
+} from './postgres-store-error.js';
 import ackSql from './sql/transport-ack.sql';
 import claimSql from './sql/transport-claim.sql';
 import declareGroupSql from './sql/transport-declare-group.sql';
@@ -27,13 +34,6 @@ import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
 import statsSql from './sql/transport-stats.sql';
 import unblockSql from './sql/transport-unblock.sql';
-import {
-  checkQueryTimeout,
-  defaultQueryTimeoutMs,
-  isStatementRejected,
-  type PostgresStatementRunner,
-  statementRunner,
-} from './postgres-store-error.js';
 import { isSqlIdentifier, tableName } from './table-name.js';
 
 /** Options of {@link postgresTransport}. */

@@ -1,5 +1,5 @@
-import type { ConnectionHealth } from './connection-health.js';
 import type { Envelope } from '../envelope/envelope.js';
+import type { ConnectionHealth } from './connection-health.js';
 
 /**
  * What a transport promises, declared as data so the conformance suite, the consumer and users

@@ -1,5 +1,4 @@
-import { describeWithServers, faultScenarios, proxyFor, uniqueName } from '@bulwark/test-support';
-import pg from 'pg';
+import { describeWithServers, faultScenarios, proxiedPool, proxyFor, uniqueName } from '@bulwark/test-support';
 import { fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
 import { postgresRateLimitStore } from '../../src/postgres/index.js';
 
@@ -13,11 +12,7 @@ await describeWithServers('postgresRateLimitStore through the fault proxy', ['po
     callTimeoutMs: queryTimeoutMs,
     async subject(proxy) {
       const table = uniqueName('rate_limits_proxy');
-      const pool = new pg.Pool({ connectionString: proxy.url(url), max: 4, connectionTimeoutMillis: 1_000 });
-      let poolErrors = 0;
-      pool.on('error', () => {
-        poolErrors += 1;
-      });
+      const { pool, errors } = proxiedPool(proxy, url);
       const store = postgresRateLimitStore(pool, { table, queryTimeoutMs, sweepIntervalMs: 0 });
       await store.migrate();
       const limiter = rateLimiter({ algorithm, store, timeoutMs: queryTimeoutMs });
@@ -44,7 +39,7 @@ await describeWithServers('postgresRateLimitStore through the fault proxy', ['po
             detail: `(acknowledged ${acknowledged}, failed ${failed}, counted ${used})`,
           };
         },
-        notes: () => `poolErrors=${poolErrors}`,
+        notes: () => `poolErrors=${errors()}`,
         async close() {
           await store.close();
           await pool.query(`DROP TABLE IF EXISTS ${store.table}`).catch(() => {});
