@@ -41,8 +41,14 @@ export interface FaultSubject {
 export interface Books {
   /** Acknowledged (committed, acked) and not found. */
   readonly lost: number;
-  /** Applied (delivered, recorded, executed) more than once. */
+  /** Applied (delivered after an ack, recorded, executed) more than once: must be 0. */
   readonly doubled: number;
+  /**
+   * Sent more than once where the adapter promises at-least-once only (an outbox relay cut between
+   * publishing and deleting publishes that row again; the consumer's inbox absorbs it). Reported,
+   * not asserted.
+   */
+  readonly repeated?: number;
   /** Counts to print, e.g. `acknowledged=1200`. */
   readonly detail?: string;
 }
@@ -150,7 +156,7 @@ export function faultScenarios(options: FaultScenarioOptions): void {
   const onCrash = (error: unknown) => crashes.push(error);
   let proxy: FaultProxy;
   let subject: FaultSubject;
-  const totals = { typedFailures: 0, succeeded: 0, longestRecoveryMs: 0, lost: 0, doubled: 0, faults: 0 };
+  const totals = { typedFailures: 0, succeeded: 0, longestRecoveryMs: 0, lost: 0, doubled: 0, repeated: 0, faults: 0 };
   let detail = '';
 
   beforeAll(async () => {
@@ -169,7 +175,8 @@ export function faultScenarios(options: FaultScenarioOptions): void {
       `[fault-summary] ${options.adapter}: faults=${totals.faults}/${faultNames.length} ` +
         `longestRecoveryMs=${Math.round(totals.longestRecoveryMs)} (bound ${recoveryBoundMs}) ` +
         `calls=${totals.succeeded + totals.typedFailures} typedFailures=${totals.typedFailures} ` +
-        `crashed=${crashes.length} lost=${totals.lost} doubled=${totals.doubled} ${detail}` +
+        `crashed=${crashes.length} lost=${totals.lost} doubled=${totals.doubled} ` +
+        `repeated(at-least-once)=${totals.repeated} ${detail}` +
         (subject?.notes ? ` ${subject.notes()}` : ''),
     );
   });
@@ -206,10 +213,12 @@ export function faultScenarios(options: FaultScenarioOptions): void {
       totals.longestRecoveryMs = Math.max(totals.longestRecoveryMs, recoveredInMs);
       totals.lost += books.lost;
       totals.doubled += books.doubled;
+      totals.repeated = Math.max(totals.repeated, books.repeated ?? 0);
       console.log(
         `[fault] ${options.adapter} / ${name}: recovered in ${Math.round(recoveredInMs)} ms; ` +
           `${load.succeeded} calls ok, ${load.typedFailures} typed failures, ${load.untyped.length} untyped, ` +
-          `${load.hangs} over ${callBoundMs} ms; lost ${books.lost}, doubled ${books.doubled} ${books.detail ?? ''}`,
+          `${load.hangs} over ${callBoundMs} ms; lost ${books.lost}, doubled ${books.doubled}, ` +
+          `repeated ${books.repeated ?? 0} ${books.detail ?? ''}`,
       );
       expect(crashes).toEqual([]);
       expect(load.untyped).toEqual([]);
