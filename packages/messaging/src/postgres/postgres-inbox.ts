@@ -1,5 +1,5 @@
 import type { Clock } from '@bulwark/resilience';
-import { withTransaction } from '@bulwark/resilience/postgres';
+import { isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -53,7 +53,9 @@ export interface PostgresInboxOptions {
    * id, `COMMIT`, a sweep. Past it the handler rejects with `PostgresStoreError`
    * (`POSTGRES_TIMEOUT`) and nothing was committed unless `COMMIT` itself timed out (then the
    * redelivery is recognised as a duplicate). Your work's own queries are bounded by your pool
-   * (`query_timeout`) or by you. @defaultValue 5_000
+   * (`query_timeout`) or by you; when one fails because the connection was lost or timed out,
+   * the handler also rejects with `PostgresStoreError` (your other errors pass through as they
+   * are). @defaultValue 5_000
    */
   queryTimeoutMs?: number;
   /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
@@ -112,7 +114,7 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
   const bounded = (text: string, values: unknown[]): QueryConfig =>
     ({ text, values, query_timeout: queryTimeoutMs }) as QueryConfig;
   const isTimeout = (error: unknown) =>
-    error instanceof Error && (error.name === 'TimeoutError' || error.message === 'Query read timeout');
+    (error instanceof Error && error.name === 'TimeoutError') || isReadTimeout(error);
   return {
     sql,
     async migrate(migrateOptions = {}) {
@@ -126,6 +128,7 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
     ): MessageHandler<Payload> {
       return async (message, context) => {
         let duplicate: boolean;
+        /** The work failed on its own, not because the inbox's connection did. */
         let workFailed = false;
         try {
           // A duplicate commits an empty transaction: the record statement inserted nothing.
@@ -134,11 +137,18 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
             async (client) => {
               const recorded = await client.query(bounded(sql.record, [group, message.id]));
               if (recorded.rowCount === 0) return true;
+              let connectionLost = false;
+              const onError = () => {
+                connectionLost = true;
+              };
+              client.on('error', onError);
               try {
                 await work(message, { ...context, client });
               } catch (error) {
-                workFailed = true;
+                workFailed = !connectionLost && !isReadTimeout(error);
                 throw error;
+              } finally {
+                client.off('error', onError);
               }
               return false;
             },

@@ -1,5 +1,6 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { type Clock, systemClock } from '../clock/clock.js';
+import { isReadTimeout } from './with-client.js';
 
 /** What a bounded query needs of `pg`: a `Pool` (recommended) or a connected `Client`. */
 export interface PostgresQueryTarget {
@@ -27,9 +28,6 @@ export interface BoundedQueryOptions {
   /** Turns a failure into the adapter's own typed error (its `cause` chained). */
   readonly toError: (failure: PostgresQueryFailure) => Error;
 }
-
-// pg's own message when `query_timeout` runs out (pg/lib/client.js).
-const readTimeoutMessage = 'Query read timeout';
 
 /**
  * Runs one statement with every wait bounded by `timeoutMs`:
@@ -75,7 +73,7 @@ export function boundedQuery<Row extends QueryResultRow = QueryResultRow>(
         finish(() =>
           reject(
             toError({
-              reason: error instanceof Error && error.message === readTimeoutMessage ? 'timeout' : 'failed',
+              reason: isReadTimeout(error) ? 'timeout' : 'failed',
               timeoutMs,
               cause: error,
             }),

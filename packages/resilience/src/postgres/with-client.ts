@@ -23,6 +23,11 @@ export interface WithClientOptions {
   readonly clock?: Clock;
 }
 
+/** Whether `error` is pg's own `query_timeout` running out (pg/lib/client.js). */
+export function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
 /** `pool.connect()`, given up after `connectTimeoutMs` or when `signal` aborts. */
 function connect(pool: Pool, options: WithClientOptions): Promise<PoolClient> {
   const { signal, connectTimeoutMs } = options;
@@ -133,17 +138,29 @@ export function withTransaction<T>(
     pool,
     async (client) => {
       await control(client, 'BEGIN');
+      let connectionLost = false;
+      const onError = () => {
+        connectionLost = true;
+      };
+      client.on('error', onError);
       let result: T;
       try {
         result = await work(client);
       } catch (error) {
-        try {
-          await client.query(statement('ROLLBACK'));
-        } catch (rollbackError) {
-          // The connection is gone.
-          client.emit('error', rollbackError);
+        // A dead connection, or one whose statement timed out (still busy with it), cannot roll
+        // back: a ROLLBACK would only wait behind it. Destroying it rolls back on the server.
+        if (connectionLost || isReadTimeout(error)) client.emit('error', error);
+        else {
+          try {
+            await client.query(statement('ROLLBACK'));
+          } catch (rollbackError) {
+            // The connection is gone.
+            client.emit('error', rollbackError);
+          }
         }
         throw error;
+      } finally {
+        client.off('error', onError);
       }
       await control(client, 'COMMIT');
       return result;
