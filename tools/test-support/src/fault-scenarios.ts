@@ -34,6 +34,11 @@ export interface FaultSubject {
   checkBooks(): Promise<Books>;
   /** Shown in the summary line, e.g. the degraded health seen. */
   notes?(): string;
+  /**
+   * For a long-lived component with a health report: whether it reported `degraded` at some point
+   * since it was made, and its status now. The driver asserts both after the last fault.
+   */
+  health?(): { readonly degradedSeen: boolean; readonly status: 'up' | 'degraded' };
   close(): Promise<void>;
 }
 
@@ -56,6 +61,18 @@ export interface Books {
   readonly detail?: string;
 }
 
+/** An adapter's part of a fault suite, shared by its proxy suite and the restart suite. */
+export interface FaultAdapter {
+  /** Names the adapter in test titles and summary lines. */
+  readonly adapter: string;
+  /** The adapter's configured bound on one call of its steady load. */
+  readonly callTimeoutMs: number;
+  /** Makes the adapter on a fresh pool to `url`. */
+  subject(url: string): Promise<FaultSubject>;
+  /** Its subject reports health (see {@link FaultSubject.health}): asserted after the last fault. */
+  readonly reportsHealth?: boolean;
+}
+
 /** Options of {@link faultScenarios}. */
 export interface FaultScenarioOptions {
   /** Names the adapter in test titles and in the summary line. */
@@ -72,6 +89,8 @@ export interface FaultScenarioOptions {
   readonly recoveryBoundMs?: number;
   /** Concurrent callers of the steady load. @defaultValue 4 */
   readonly concurrency?: number;
+  /** See {@link FaultAdapter.reportsHealth}. */
+  readonly reportsHealth?: boolean;
 }
 
 /** The faults of issue #15, in the order they run. */
@@ -269,4 +288,9 @@ export function faultScenarios(options: FaultScenarioOptions): void {
     // A slow server is not a failure: calls went on succeeding.
     expect(load.succeeded).toBeGreaterThan(before);
   });
+
+  if (options.reportsHealth)
+    it(`${options.adapter}: said so in its health report while degraded, and is up again`, () => {
+      expect(subject.health?.()).toEqual({ degradedSeen: true, status: 'up' });
+    });
 }
