@@ -1,5 +1,9 @@
+export type { FaultPool } from './fault-pool.js';
+export { faultPool } from './fault-pool.js';
 export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
 export { faultProxy } from './fault-proxy.js';
+export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
+export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';

@@ -3,6 +3,7 @@ import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import type { ConnectionHealth } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import type { Delivery, NackOptions, Subscription, Transport } from '../transport/transport.js';
 import { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors.js';
@@ -23,6 +24,8 @@ export interface ConsumerSnapshot {
   /** Deliveries the inbox recognised as already handled. */
   readonly duplicates: number;
   readonly closed: boolean;
+  /** The transport's connection, `degraded` while it reconnects (always `up` on a transport without one). */
+  readonly health: ConnectionHealth;
 }
 
 /** A running consumer: see {@link consume}. */
@@ -329,6 +332,7 @@ export async function consume<Payload = unknown>(
       inFlight: processing.size,
       ...counters,
       closed: closing !== undefined,
+      health: transport.health?.() ?? { status: 'up' },
     }),
     close(closeOptions = {}) {
       closing ??= (async () => {

@@ -1,6 +1,7 @@
 import { delay } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
+import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
   OutboxRecord,
   OutboxRelay,
@@ -77,6 +78,8 @@ class Relay implements OutboxRelay {
   /** The delay after the previous store failure, for decorrelated jitter. */
   private storeRetryInMs = 0;
   private lastError: unknown;
+  /** The store's connection: degraded from a failed read or acquire until the store answers again. */
+  private readonly health: ConnectionHealthTracker;
   private lag: { readonly ageMs: number; readonly at: number } | 'empty' | undefined;
   private readonly buckets: { second: number; count: number }[] = [];
   private readonly startedAt: number;
@@ -89,6 +92,7 @@ class Relay implements OutboxRelay {
     private readonly onClosed: ((relay: OutboxRelay) => void) | undefined,
   ) {
     this.startedAt = options.clock.now();
+    this.health = new ConnectionHealthTracker(options.clock);
     const signal = options.signal;
     if (signal) {
       const onAbort = () => {
@@ -128,6 +132,7 @@ class Relay implements OutboxRelay {
       lagMs,
       publishFailures: this.publishFailures,
       lastError: this.lastError,
+      health: this.health.health,
     };
   }
 
@@ -146,7 +151,8 @@ class Relay implements OutboxRelay {
       while (!signal.aborted) {
         let session: OutboxRelaySession;
         try {
-          session = await this.source.acquire(signal);
+          session = await this.source.acquire(signal, { alive: () => this.health.succeeded() });
+          this.health.succeeded();
         } catch (error) {
           if (signal.aborted) break;
           await this.pauseAfterStoreFailure(error);
@@ -179,6 +185,7 @@ class Relay implements OutboxRelay {
   private async pauseAfterStoreFailure(error: unknown): Promise<void> {
     this.storeFailures += 1;
     this.lastError = error;
+    this.health.failed(error);
     const retryInMs = this.options.retryDelay(this.storeFailures, this.storeRetryInMs);
     this.storeRetryInMs = retryInMs;
     this.emitter.emit('outbox-relay-failed', { outbox: this.source.name, error, retryInMs });
@@ -228,6 +235,7 @@ class Relay implements OutboxRelay {
       );
       // A good read with nothing failing means all is well again.
       this.storeFailures = 0;
+      this.health.succeeded();
       if (retrying.size === 0) this.lastError = undefined;
       this.lag = lagOf(claim.oldestAgeMs, retrying, clock.now());
       // A store that does not honour skipTopics: its rows of a retrying topic wait for that topic.

@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
+import type { ConnectionHealth } from '../transport/connection-health.js';
 import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
 import type { OutboxRelayOptions } from './outbox-options.js';
 
@@ -53,6 +54,11 @@ export interface OutboxRelaySnapshot {
   readonly publishFailures: number;
   /** The last publish or store error, if the relay is currently retrying. */
   readonly lastError: unknown;
+  /**
+   * The outbox store's connection: `degraded` from a failed read or a failed attempt to take
+   * leadership until the store answers again (a standby waiting for the lock counts as up).
+   */
+  readonly health: ConnectionHealth;
 }
 
 /** A running relay. */
@@ -104,9 +110,10 @@ export interface OutboxRelaySource {
   readonly name: string;
   /**
    * Resolves once this relay may publish (e.g. holds the leader lock); waits while another
-   * relay publishes. Rejects with `signal.reason` as soon as `signal` aborts.
+   * relay publishes. Rejects with `signal.reason` as soon as `signal` aborts. Calls
+   * `progress.alive()` whenever a wait proves the store reachable (a standby's bounded lock wait).
    */
-  acquire(signal: AbortSignal): Promise<OutboxRelaySession>;
+  acquire(signal: AbortSignal, progress?: { readonly alive: () => void }): Promise<OutboxRelaySession>;
 }
 
 /** The right to publish, held until `end`. */

@@ -16,8 +16,16 @@ export {
   postgresAsyncReplyStore,
   postgresAsyncReplyStoreDefaults,
 } from './postgres-async-reply-store.js';
-export type { PostgresDeadLetterSql, PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
-export { postgresDeadLetterSql, postgresDeadLetterStore } from './postgres-dead-letter-store.js';
+export type {
+  PostgresDeadLetterSql,
+  PostgresDeadLetterStore,
+  PostgresDeadLetterStoreOptions,
+} from './postgres-dead-letter-store.js';
+export {
+  postgresDeadLetterSql,
+  postgresDeadLetterStore,
+  postgresDeadLetterStoreDefaults,
+} from './postgres-dead-letter-store.js';
 export type {
   PostgresIdempotencySql,
   PostgresIdempotencyStore,
@@ -28,8 +36,14 @@ export {
   postgresIdempotencyStore,
   postgresIdempotencyStoreDefaults,
 } from './postgres-idempotency-store.js';
-export type { InboxContext, InboxHandlerOptions, PostgresInbox, PostgresInboxSql } from './postgres-inbox.js';
-export { postgresInbox, postgresInboxSql } from './postgres-inbox.js';
+export type {
+  InboxContext,
+  InboxHandlerOptions,
+  PostgresInbox,
+  PostgresInboxOptions,
+  PostgresInboxSql,
+} from './postgres-inbox.js';
+export { postgresInbox, postgresInboxDefaults, postgresInboxSql } from './postgres-inbox.js';
 export type {
   PostgresOutbox,
   PostgresOutboxExecutor,
@@ -39,6 +53,8 @@ export type {
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
+export type { PostgresStoreErrorCode } from './postgres-store-error.js';
+export { PostgresStoreError } from './postgres-store-error.js';
 export type {
   PostgresGroupSnapshot,
   PostgresTransport,

@@ -1,3 +1,4 @@
+import type { Clock } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
 import type {
@@ -8,6 +9,7 @@ import type {
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import createSql from './sql/async-reply-create.sql';
 import finishSql from './sql/async-reply-finish.sql';
 import getSql from './sql/async-reply-get.sql';
@@ -22,10 +24,23 @@ export interface PostgresAsyncReplyStoreOptions {
   table?: string;
   /** Rows deleted per statement by `sweepExpired` (it loops until none are left). @defaultValue `10_000` */
   sweepBatchSize?: number;
+  /**
+   * The longest one statement may take, taking a pool connection included; past it the call
+   * rejects with `PostgresStoreError` (`POSTGRES_TIMEOUT`). Every other failure of the server or
+   * the connection rejects with `POSTGRES_FAILED`. Give the pool `connectionTimeoutMillis` too.
+   * @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
+  /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
+  clock?: Clock;
 }
 
 /** The defaults of {@link PostgresAsyncReplyStoreOptions}. */
-export const postgresAsyncReplyStoreDefaults = { table: 'bulwark_async_reply', sweepBatchSize: 10_000 } as const;
+export const postgresAsyncReplyStoreDefaults = {
+  table: 'bulwark_async_reply',
+  sweepBatchSize: 10_000,
+  queryTimeoutMs: defaultQueryTimeoutMs,
+} as const;
 
 /** The SQL of the PostgreSQL async reply store, rendered for one table. */
 export interface PostgresAsyncReplySql {
@@ -137,7 +152,10 @@ export function postgresAsyncReplyStore(
   if (!Number.isInteger(sweepBatchSize) || sweepBatchSize <= 0) {
     problems.push(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
   }
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresAsyncReplyStoreDefaults.queryTimeoutMs;
+  checkQueryTimeout(queryTimeoutMs, problems);
   if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', problems);
+  const query = statementRunner(pool, 'postgresAsyncReplyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
     if (closed) throw new Error('postgresAsyncReplyStore is closed');
@@ -152,39 +170,55 @@ export function postgresAsyncReplyStore(
     },
     async create(record, callOptions) {
       check(callOptions?.signal);
-      const result = await pool.query(sql.create, [record.id, record.kind, record.createdAt, record.expiresAt]);
+      const result = await query(
+        'create',
+        sql.create,
+        [record.id, record.kind, record.createdAt, record.expiresAt],
+        callOptions?.signal,
+      );
       return result.rowCount === 1;
     },
     async get(id, now, callOptions) {
       check(callOptions?.signal);
-      const { rows } = await pool.query<RecordRow>(sql.get, [id, now]);
+      const { rows } = await query<RecordRow>('get', sql.get, [id, now], callOptions?.signal);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async start(id, run, callOptions) {
       check(callOptions?.signal);
-      const { rows } = await pool.query<RecordRow>(sql.start, [id, run.now, run.runId, run.leaseUntil]);
+      const { rows } = await query<RecordRow>(
+        'start',
+        sql.start,
+        [id, run.now, run.runId, run.leaseUntil],
+        callOptions?.signal,
+      );
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async finish(id, outcome, callOptions) {
       check(callOptions?.signal);
       const succeeded = outcome.status === 'succeeded';
-      const result = await pool.query(sql.finish, [
-        id,
-        outcome.now,
-        outcome.runId,
-        outcome.status,
-        outcome.expiresAt,
-        succeeded ? outcome.result : null,
-        succeeded ? outcome.resultClaimed : null,
-        succeeded ? null : JSON.stringify(outcome.error),
-      ]);
+      const result = await query(
+        'finish',
+        sql.finish,
+        [
+          id,
+          outcome.now,
+          outcome.runId,
+          outcome.status,
+          outcome.expiresAt,
+          succeeded ? outcome.result : null,
+          succeeded ? outcome.resultClaimed : null,
+          succeeded ? null : JSON.stringify(outcome.error),
+        ],
+        callOptions?.signal,
+      );
       return result.rowCount === 1;
     },
     async sweepExpired(now, callOptions) {
       let swept = 0;
       for (;;) {
         check(callOptions?.signal);
-        const deleted = (await pool.query(sql.sweep, [now, sweepBatchSize])).rowCount ?? 0;
+        const deleted =
+          (await query('sweepExpired', sql.sweep, [now, sweepBatchSize], callOptions?.signal)).rowCount ?? 0;
         swept += deleted;
         if (deleted < sweepBatchSize) return swept;
       }

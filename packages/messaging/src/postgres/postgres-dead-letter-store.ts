@@ -1,7 +1,10 @@
+import type { Clock } from '@bulwark/resilience';
 import type { Pool } from 'pg';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import addSql from './sql/dead-letter-add.sql';
 import listSql from './sql/dead-letter-list.sql';
 import migrateSql from './sql/dead-letter-migrate.sql';
@@ -26,6 +29,27 @@ export function postgresDeadLetterSql(options: { table?: string } = {}): Postgre
   return { migrate: render(migrateSql), add: render(addSql), list: render(listSql), remove: render(removeSql) };
 }
 
+/** Options of {@link postgresDeadLetterStore}. */
+export interface PostgresDeadLetterStoreOptions {
+  /** @defaultValue `'bulwark_dead_letters'` */
+  table?: string;
+  /**
+   * The longest one statement may take, taking a pool connection included; past it the call
+   * rejects with `PostgresStoreError` (`POSTGRES_TIMEOUT`); other failures of the server or the
+   * connection reject with `POSTGRES_FAILED`. Give the pool `connectionTimeoutMillis` too.
+   * @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
+  /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
+  clock?: Clock;
+}
+
+/** The defaults of {@link PostgresDeadLetterStoreOptions}. */
+export const postgresDeadLetterStoreDefaults = {
+  table: 'bulwark_dead_letters',
+  queryTimeoutMs: defaultQueryTimeoutMs,
+} as const;
+
 /** The PostgreSQL {@link DeadLetterStore}, with `migrate()`. */
 export interface PostgresDeadLetterStore extends DeadLetterStore {
   /** Creates the table if missing; safe to run at every start. */
@@ -44,31 +68,46 @@ export interface PostgresDeadLetterStore extends DeadLetterStore {
  * const dlq = await deadLetterQueue(transport, { topic: 'orders.dead-letter', store });
  * ```
  */
-export function postgresDeadLetterStore(pool: Pool, options: { table?: string } = {}): PostgresDeadLetterStore {
+export function postgresDeadLetterStore(
+  pool: Pool,
+  options: PostgresDeadLetterStoreOptions = {},
+): PostgresDeadLetterStore {
   const sql = postgresDeadLetterSql(options);
+  const problems: string[] = [];
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresDeadLetterStoreDefaults.queryTimeoutMs;
+  checkQueryTimeout(queryTimeoutMs, problems);
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresDeadLetterStore', problems);
+  const query = statementRunner(pool, 'postgresDeadLetterStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   return {
     sql,
     async migrate(migrateOptions = {}) {
       migrateOptions.signal?.throwIfAborted();
-      await pool.query(sql.migrate);
+      await query('migrate', sql.migrate, [], migrateOptions.signal);
     },
     async add(message: Envelope, addOptions = {}) {
       addOptions.signal?.throwIfAborted();
-      await pool.query(sql.add, [message.id, originalTopicOf(message), JSON.stringify(message)]);
+      await query('add', sql.add, [message.id, originalTopicOf(message), JSON.stringify(message)], addOptions.signal);
     },
     async list(listOptions = {}) {
       listOptions.signal?.throwIfAborted();
-      const result = await pool.query<{ message: Envelope; original_topic: string; stored_at_ms: number }>(sql.list, [
-        listOptions.originalTopic ?? null,
-        listOptions.limit ?? 100,
-      ]);
+      const result = await query<{ message: Envelope; original_topic: string; stored_at_ms: number }>(
+        'list',
+        sql.list,
+        [listOptions.originalTopic ?? null, listOptions.limit ?? 100],
+        listOptions.signal,
+      );
       return result.rows.map(
         (row): DeadLetter => ({ message: row.message, originalTopic: row.original_topic, storedAt: row.stored_at_ms }),
       );
     },
     async remove(selection = {}) {
       selection.signal?.throwIfAborted();
-      const result = await pool.query(sql.remove, [selection.ids ?? null, selection.originalTopic ?? null]);
+      const result = await query(
+        'remove',
+        sql.remove,
+        [selection.ids ?? null, selection.originalTopic ?? null],
+        selection.signal,
+      );
       return result.rowCount ?? 0;
     },
     async close() {},

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import beginSql from './sql/idempotency-begin.sql';
 import completeSql from './sql/idempotency-complete.sql';
 import deleteSql from './sql/idempotency-delete.sql';
@@ -18,10 +21,22 @@ export interface PostgresIdempotencyStoreOptions {
   table?: string;
   /** Makes lease tokens; must return unguessable, unique strings. @defaultValue `crypto.randomUUID` */
   generateToken?: () => string;
+  /**
+   * The longest one statement may take, taking a pool connection included; past it the call
+   * rejects with `PostgresStoreError` (`POSTGRES_TIMEOUT`); other failures of the server or the
+   * connection reject with `POSTGRES_FAILED`. Give the pool `connectionTimeoutMillis` too.
+   * @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
+  /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
+  clock?: Clock;
 }
 
 /** The defaults of {@link PostgresIdempotencyStoreOptions}. */
-export const postgresIdempotencyStoreDefaults = { table: 'bulwark_idempotency' } as const;
+export const postgresIdempotencyStoreDefaults = {
+  table: 'bulwark_idempotency',
+  queryTimeoutMs: defaultQueryTimeoutMs,
+} as const;
 
 /** The SQL of the PostgreSQL idempotency store, rendered for one table. */
 export interface PostgresIdempotencySql {
@@ -109,6 +124,11 @@ export function postgresIdempotencyStore(
 ): PostgresIdempotencyStore {
   const sql = postgresIdempotencySql({ table: options.table });
   const generateToken = options.generateToken ?? randomUUID;
+  const problems: string[] = [];
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresIdempotencyStoreDefaults.queryTimeoutMs;
+  checkQueryTimeout(queryTimeoutMs, problems);
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresIdempotencyStore', problems);
+  const query = statementRunner(pool, 'postgresIdempotencyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
     if (closed) throw new Error('postgresIdempotencyStore is closed');
@@ -139,12 +159,12 @@ export function postgresIdempotencyStore(
       check(callOptions?.signal);
       const leaseToken = generateToken();
       for (let attempt = 1; attempt <= maxBeginAttempts; attempt++) {
-        const { rows } = await pool.query<RecordRow & { acquired: boolean }>(sql.begin, [
-          key,
-          fingerprint,
-          leaseToken,
-          leaseMs,
-        ]);
+        const { rows } = await query<RecordRow & { acquired: boolean }>(
+          'begin',
+          sql.begin,
+          [key, fingerprint, leaseToken, leaseMs],
+          callOptions?.signal,
+        );
         const row = rows[0];
         if (!row) continue;
         if (row.acquired) return { kind: 'acquired', leaseToken };
@@ -154,29 +174,34 @@ export function postgresIdempotencyStore(
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
-      const result = await pool.query(sql.complete, [key, leaseToken, Buffer.from(outcome, 'utf8'), ttlMs]);
+      const result = await query(
+        'complete',
+        sql.complete,
+        [key, leaseToken, Buffer.from(outcome, 'utf8'), ttlMs],
+        callOptions?.signal,
+      );
       return result.rowCount === 1;
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
-      return (await pool.query(sql.release, [key, leaseToken])).rowCount === 1;
+      return (await query('release', sql.release, [key, leaseToken], callOptions?.signal)).rowCount === 1;
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
-      return (await pool.query(sql.renew, [key, leaseToken, leaseMs])).rowCount === 1;
+      return (await query('renew', sql.renew, [key, leaseToken, leaseMs], callOptions?.signal)).rowCount === 1;
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
-      const { rows } = await pool.query<RecordRow>(sql.get, [key]);
+      const { rows } = await query<RecordRow>('get', sql.get, [key], callOptions?.signal);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
-      await pool.query(sql.delete, [key]);
+      await query('delete', sql.delete, [key], callOptions?.signal);
     },
     async sweep(sweepOptions) {
       check(sweepOptions?.signal);
-      return (await pool.query(sql.sweep, [sweepOptions?.limit ?? 10_000])).rowCount ?? 0;
+      return (await query('sweep', sql.sweep, [sweepOptions?.limit ?? 10_000], sweepOptions?.signal)).rowCount ?? 0;
     },
     async close() {
       // The pool belongs to the caller; the store holds nothing else.

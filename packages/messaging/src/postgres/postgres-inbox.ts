@@ -1,6 +1,15 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Clock } from '@bulwark/resilience';
+import { isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import {
+  checkQueryTimeout,
+  defaultQueryTimeoutMs,
+  PostgresStoreError,
+  statementRunner,
+} from './postgres-store-error.js';
 import migrateSql from './sql/inbox-migrate.sql';
 import recordSql from './sql/inbox-record.sql';
 import sweepSql from './sql/inbox-sweep.sql';
@@ -34,6 +43,27 @@ export interface InboxHandlerOptions<Payload> {
   /** Called when a message is skipped because its id was already handled. */
   onDuplicate?: (message: Envelope<Payload>) => void;
 }
+
+/** Options of {@link postgresInbox}. */
+export interface PostgresInboxOptions {
+  /** @defaultValue `'bulwark_inbox'` */
+  table?: string;
+  /**
+   * The longest the inbox's own statements may take: taking a connection, `BEGIN`, recording the
+   * id, `COMMIT`, a sweep. Past it the handler rejects with `PostgresStoreError`
+   * (`POSTGRES_TIMEOUT`) and nothing was committed unless `COMMIT` itself timed out (then the
+   * redelivery is recognised as a duplicate). Your work's own queries are bounded by your pool
+   * (`query_timeout`) or by you; when one fails because the connection was lost or timed out,
+   * the handler also rejects with `PostgresStoreError` (your other errors pass through as they
+   * are). @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
+  /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
+  clock?: Clock;
+}
+
+/** The defaults of {@link PostgresInboxOptions}. */
+export const postgresInboxDefaults = { table: 'bulwark_inbox', queryTimeoutMs: defaultQueryTimeoutMs } as const;
 
 /** The transactional inbox on PostgreSQL: see {@link postgresInbox}. */
 export interface PostgresInbox {
@@ -72,13 +102,24 @@ export interface PostgresInbox {
  * });
  * ```
  */
-export function postgresInbox(pool: Pool, options: { table?: string } = {}): PostgresInbox {
+export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): PostgresInbox {
   const sql = postgresInboxSql(options);
+  const problems: string[] = [];
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresInboxDefaults.queryTimeoutMs;
+  checkQueryTimeout(queryTimeoutMs, problems);
+  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresInbox', problems);
+  const clock = options.clock;
+  const query = statementRunner(pool, 'postgresInbox', { timeoutMs: queryTimeoutMs, clock });
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const bounded = (text: string, values: unknown[]): QueryConfig =>
+    ({ text, values, query_timeout: queryTimeoutMs }) as QueryConfig;
+  const isTimeout = (error: unknown) =>
+    (error instanceof Error && error.name === 'TimeoutError') || isReadTimeout(error);
   return {
     sql,
     async migrate(migrateOptions = {}) {
       migrateOptions.signal?.throwIfAborted();
-      await pool.query(sql.migrate);
+      await query('migrate', sql.migrate, [], migrateOptions.signal);
     },
     handler<Payload>(
       group: string,
@@ -86,34 +127,48 @@ export function postgresInbox(pool: Pool, options: { table?: string } = {}): Pos
       handlerOptions: InboxHandlerOptions<Payload> = {},
     ): MessageHandler<Payload> {
       return async (message, context) => {
-        const client = await pool.connect();
-        let broken: unknown;
+        let duplicate: boolean;
+        /** The work failed on its own, not because the inbox's connection did. */
+        let workFailed = false;
         try {
-          await client.query('BEGIN');
-          const recorded = await client.query(sql.record, [group, message.id]);
-          if (recorded.rowCount === 0) {
-            await client.query('ROLLBACK');
-            handlerOptions.onDuplicate?.(message);
-            return;
-          }
-          await work(message, { ...context, client });
-          await client.query('COMMIT');
+          // A duplicate commits an empty transaction: the record statement inserted nothing.
+          duplicate = await withTransaction(
+            pool,
+            async (client) => {
+              const recorded = await client.query(bounded(sql.record, [group, message.id]));
+              if (recorded.rowCount === 0) return true;
+              let connectionLost = false;
+              const onError = () => {
+                connectionLost = true;
+              };
+              client.on('error', onError);
+              try {
+                await work(message, { ...context, client });
+              } catch (error) {
+                workFailed = !connectionLost && !isReadTimeout(error);
+                throw error;
+              } finally {
+                client.off('error', onError);
+              }
+              return false;
+            },
+            { connectTimeoutMs: queryTimeoutMs, queryTimeoutMs, clock, signal: context.signal },
+          );
         } catch (error) {
-          try {
-            await client.query('ROLLBACK');
-          } catch (rollbackError) {
-            // The connection is gone: destroy it rather than return it to the pool.
-            broken = rollbackError;
-          }
-          throw error;
-        } finally {
-          client.release(broken instanceof Error ? broken : undefined);
+          // The work's own errors go to the consumer as they are; the inbox's are typed.
+          if (workFailed || context.signal.aborted) throw error;
+          throw new PostgresStoreError('postgresInbox.handler', {
+            reason: isTimeout(error) ? 'timeout' : 'failed',
+            timeoutMs: queryTimeoutMs,
+            cause: error,
+          });
         }
+        if (duplicate) handlerOptions.onDuplicate?.(message);
       };
     },
     async sweep(windowMs, sweepOptions = {}) {
       sweepOptions.signal?.throwIfAborted();
-      const result = await pool.query(sql.sweep, [windowMs, sweepOptions.limit ?? 10_000]);
+      const result = await query('sweep', sql.sweep, [windowMs, sweepOptions.limit ?? 10_000], sweepOptions.signal);
       return result.rowCount ?? 0;
     },
   };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
@@ -17,6 +18,7 @@ import {
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
+import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
@@ -25,6 +27,7 @@ import insertTemplate from './sql/outbox-insert.sql';
 import lockTemplate from './sql/outbox-lock.sql';
 import migrateTemplate from './sql/outbox-migrate.sql';
 import sessionTemplate from './sql/outbox-session.sql';
+import sessionResetTemplate from './sql/outbox-session-reset.sql';
 import statsTemplate from './sql/outbox-stats.sql';
 import unlockTemplate from './sql/outbox-unlock.sql';
 import wakeUpsTemplate from './sql/outbox-wake-ups.sql';
@@ -70,6 +73,8 @@ export interface PostgresOutboxSql {
   readonly cancelWait: string;
   /** `$1`: lock_timeout in ms. Settings of the relay's dedicated session. */
   readonly session: string;
+  /** Undoes `session` and the relay's LISTEN before the connection goes back to the pool. */
+  readonly sessionReset: string;
   /** `$1`: boolean, whether the leader wants writers to NOTIFY at commit. */
   readonly wakeUps: string;
   readonly stats: string;
@@ -184,6 +189,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
     unlock: render(unlockTemplate),
     cancelWait: render(cancelWaitTemplate),
     session: render(sessionTemplate),
+    sessionReset: render(sessionResetTemplate),
     wakeUps: render(wakeUpsTemplate),
     stats: render(statsTemplate),
     lockName: qualifiedTable,
@@ -252,6 +258,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
   const sql = postgresOutboxSql(options);
   const clock = options.clock ?? systemClock;
   const relays = new Set<OutboxRelay>();
+  const lagQuery = statementRunner(pool, 'postgresOutbox', { timeoutMs: defaultQueryTimeoutMs, clock });
   let closed = false;
   const name =
     options.schema === undefined
@@ -302,7 +309,12 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     async lag(lagOptions) {
       lagOptions?.signal?.throwIfAborted();
-      const result = await pool.query<{ pending: number; oldest_age_ms: number }>(sql.stats);
+      const result = await lagQuery<{ pending: number; oldest_age_ms: number }>(
+        'lag',
+        sql.stats,
+        [],
+        lagOptions?.signal,
+      );
       const row = result.rows[0];
       return { pending: row?.pending ?? 0, oldestAgeMs: row?.oldest_age_ms ?? 0 };
     },
@@ -351,121 +363,163 @@ function postgresRelaySource(
   };
   return {
     name,
-    async acquire(signal) {
-      signal.throwIfAborted();
-      const client = await pool.connect();
-      let released = false;
-      const release = (error?: unknown) => {
-        if (released) return;
-        released = true;
-        // Any argument makes the pool close the connection instead of reusing it.
-        client.release(error === undefined ? undefined : error instanceof Error ? error : true);
-      };
-      let broken: unknown;
-      const wakes: (() => void)[] = [];
-      const onError = (error: unknown) => {
-        broken ??= error;
-        for (const wake of wakes) wake();
-      };
-      const onNotification = (notification: { channel: string }) => {
-        if (notification.channel === sql.channel) for (const wake of wakes) wake();
-      };
-      // A checked-out client's 'error' event has no pool listener: without ours it would crash the process.
-      client.on('error', onError);
-      const detach = () => {
-        client.off('error', onError);
-        client.off('notification', onNotification);
-      };
-      const processId = (client as PoolClient & { processID?: number }).processID;
-      let fallback: TimerHandle | undefined;
-      const onAbort = () => {
-        // Frees the backend blocked on the lock; the waiting query then rejects. If the cancel
-        // cannot get through (say the pool is exhausted), the connection is dropped instead.
-        if (processId !== undefined) pool.query(sql.cancelWait, [processId]).catch(() => {});
-        fallback = clock.setTimeout(
-          () => release(new Error('outbox relay closed')),
-          processId === undefined ? 0 : 1_000,
+    acquire(signal, progress) {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return new Promise<OutboxRelaySession>((resolveSession, rejectAcquire) => {
+        let handedOver = false;
+        const holding: Promise<void> = withClient(
+          pool,
+          (client) =>
+            lead(client, signal, {
+              alive: () => progress?.alive(),
+              handOver(session) {
+                handedOver = true;
+                resolveSession(session);
+              },
+              given: () =>
+                holding.then(
+                  () => undefined,
+                  () => undefined,
+                ),
+            }),
+          { connectTimeoutMs: queryTimeoutMs, clock, signal },
         );
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        signal.throwIfAborted();
-        await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
-        for (;;) {
-          signal.throwIfAborted();
-          try {
-            // Waits at most lock_timeout (queryTimeoutMs) on the server; the client allows a
-            // little more, so only a dead connection makes it time out here.
-            await client.query(withTimeout(sql.lock, [sql.lockName], queryTimeoutMs + 5_000));
-            break;
-          } catch (error) {
-            if ((error as { code?: unknown }).code === lockTimeoutCode && !signal.aborted) continue;
-            throw error;
-          }
-        }
-        signal.throwIfAborted();
-        if (listen) {
-          client.on('notification', onNotification);
-          await client.query(`LISTEN ${quoteIdentifier(sql.channel)}`);
-        } else {
-          // Nobody listens: spare writers the cost of notifying.
-          await client.query(withTimeout(sql.wakeUps, [false]));
-        }
-        signal.throwIfAborted();
-      } catch (error) {
-        detach();
-        // Destroyed rather than reused: the lock may have been granted just as we gave up.
-        release(error);
-        throw signal.aborted ? signal.reason : error;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        if (fallback !== undefined) clock.clearTimeout(fallback);
-      }
-      const session: OutboxRelaySession = {
-        async claim(limit, claimOptions): Promise<OutboxClaim> {
-          if (broken !== undefined) throw broken;
-          const skipTopics = claimOptions?.skipTopics ?? [];
-          const result = await client.query<ClaimRow>(
-            skipTopics.length > 0
-              ? withTimeout(sql.claimSkipping, [limit, skipTopics])
-              : withTimeout(sql.claim, [limit]),
-          );
-          const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
-          return { records, oldestAgeMs: result.rows[0]?.age_ms };
-        },
-        async remove(records) {
-          if (broken !== undefined) throw broken;
-          await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
-        },
-        onWake(callback) {
-          wakes.push(callback);
-        },
-        ...(listen && {
-          async wakeUps(wanted: boolean) {
-            if (broken !== undefined) throw broken;
-            await client.query(withTimeout(sql.wakeUps, [wanted]));
-          },
-        }),
-        async end(error) {
-          if (released) return;
-          if (error !== undefined || broken !== undefined) {
-            detach();
-            release(error ?? broken);
-            return;
-          }
-          try {
-            // Unlocking first hands over to a standby at once; the connection is then closed
-            // rather than returned, so no LISTEN or session setting leaks into the pool.
-            await client.query(withTimeout(sql.unlock, [sql.lockName]));
-            detach();
-            release(true);
-          } catch (unlockError) {
-            detach();
-            release(unlockError);
-          }
-        },
-      };
-      return session;
+        holding.catch((error: unknown) => {
+          if (!handedOver) rejectAcquire(signal.aborted ? signal.reason : error);
+        });
+      });
     },
   };
+
+  /**
+   * Takes leadership on `client` (held by withClient for the session's whole life), hands the
+   * session over, and holds the client until the session ends. A statement of ours that fails
+   * leaves the connection in an unknown state: it is then destroyed rather than reused.
+   */
+  async function lead(
+    client: PoolClient,
+    signal: AbortSignal,
+    connection: {
+      /** The server answered: a standby's bounded wait for the lock came back. */
+      readonly alive: () => void;
+      /** Resolves acquire() with the session. */
+      readonly handOver: (session: OutboxRelaySession) => void;
+      /** Settles once withClient has given the client back (or destroyed it). */
+      readonly given: () => Promise<void>;
+    },
+  ): Promise<void> {
+    let released = false;
+    let endSession: (error: unknown) => void = () => {};
+    const sessionEnded = new Promise<unknown>((resolve) => {
+      endSession = resolve;
+    });
+    /** Makes withClient destroy the connection instead of returning it to the pool. */
+    const destroy = (error: unknown) => {
+      client.emit('error', error instanceof Error ? error : new Error(String(error)));
+    };
+    let broken: unknown;
+    const wakes: (() => void)[] = [];
+    const onError = (error: unknown) => {
+      broken ??= error;
+      for (const wake of wakes) wake();
+    };
+    const onNotification = (notification: { channel: string }) => {
+      if (notification.channel === sql.channel) for (const wake of wakes) wake();
+    };
+    client.on('error', onError);
+    const detach = () => {
+      client.off('error', onError);
+      client.off('notification', onNotification);
+    };
+    const processId = (client as PoolClient & { processID?: number }).processID;
+    let fallback: TimerHandle | undefined;
+    const onAbort = () => {
+      // Frees the backend blocked on the lock; the waiting query then rejects. If the cancel
+      // cannot get through (say the pool is exhausted), the connection is closed instead.
+      if (processId !== undefined) pool.query(sql.cancelWait, [processId]).catch(() => {});
+      fallback = clock.setTimeout(() => void client.end().catch(() => {}), processId === undefined ? 0 : 1_000);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      signal.throwIfAborted();
+      await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
+      for (;;) {
+        signal.throwIfAborted();
+        try {
+          // Waits at most lock_timeout (queryTimeoutMs) on the server; the client allows a
+          // little more, so only a dead connection makes it time out here.
+          await client.query(withTimeout(sql.lock, [sql.lockName], queryTimeoutMs + 5_000));
+          break;
+        } catch (error) {
+          if ((error as { code?: unknown }).code === lockTimeoutCode && !signal.aborted) continue;
+          throw error;
+        }
+      }
+      signal.throwIfAborted();
+      if (listen) {
+        client.on('notification', onNotification);
+        await client.query(withTimeout(`LISTEN ${quoteIdentifier(sql.channel)}`, []));
+      } else {
+        // Nobody listens: spare writers the cost of notifying.
+        await client.query(withTimeout(sql.wakeUps, [false]));
+      }
+      signal.throwIfAborted();
+    } catch (error) {
+      detach();
+      // Destroyed rather than reused: the lock may have been granted just as we gave up.
+      destroy(error);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (fallback !== undefined) clock.clearTimeout(fallback);
+    }
+    const session: OutboxRelaySession = {
+      async claim(limit, claimOptions): Promise<OutboxClaim> {
+        if (broken !== undefined) throw broken;
+        const skipTopics = claimOptions?.skipTopics ?? [];
+        const result = await client.query<ClaimRow>(
+          skipTopics.length > 0 ? withTimeout(sql.claimSkipping, [limit, skipTopics]) : withTimeout(sql.claim, [limit]),
+        );
+        const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
+        return { records, oldestAgeMs: result.rows[0]?.age_ms };
+      },
+      async remove(records) {
+        if (broken !== undefined) throw broken;
+        await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
+      },
+      onWake(callback) {
+        wakes.push(callback);
+      },
+      ...(listen && {
+        async wakeUps(wanted: boolean) {
+          if (broken !== undefined) throw broken;
+          await client.query(withTimeout(sql.wakeUps, [wanted]));
+        },
+      }),
+      async end(error) {
+        if (!released) {
+          released = true;
+          endSession(error ?? broken);
+        }
+        await connection.given();
+      },
+    };
+    connection.handOver(session);
+    const failure = await sessionEnded;
+    if (failure !== undefined) {
+      detach();
+      destroy(failure);
+      return;
+    }
+    try {
+      // Unlocking first hands over to a standby at once; the reset leaves nothing of the relay
+      // (LISTEN, session settings) to the pool's next user.
+      await client.query(withTimeout(sql.unlock, [sql.lockName]));
+      await client.query(withTimeout(sql.sessionReset, []));
+      detach();
+    } catch (unlockError) {
+      detach();
+      destroy(unlockError);
+    }
+  }
 }

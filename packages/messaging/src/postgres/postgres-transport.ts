@@ -1,9 +1,10 @@
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
-import type { Notification, Pool, PoolClient } from 'pg';
+import { abortable, type Clock, delay, exponential, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
+import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -17,6 +18,13 @@ import {
   type TransportCapabilities,
 } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
+import {
+  checkQueryTimeout,
+  defaultQueryTimeoutMs,
+  isStatementRejected,
+  type PostgresStatementRunner,
+  statementRunner,
+} from './postgres-store-error.js';
 import ackSql from './sql/transport-ack.sql';
 import claimSql from './sql/transport-claim.sql';
 import declareGroupSql from './sql/transport-declare-group.sql';
@@ -58,6 +66,15 @@ export interface PostgresTransportOptions {
   synchronousSettlement?: boolean;
   /** Use a LISTEN connection (one per transport, taken from the pool) to wake subscribers. @defaultValue true */
   listen?: boolean;
+  /**
+   * The longest one statement (publish, claim, ack…) may take, taking a pool connection
+   * included: past it a publish rejects with `PostgresStoreError` (`POSTGRES_TIMEOUT`), and a
+   * background claim or ack is retried with backoff; a connection that went silent is destroyed
+   * rather than reused. Failures of the server or the connection reject with `POSTGRES_FAILED`.
+   * Give the pool `connectionTimeoutMillis` too, so a connect to a silent server frees its slot.
+   * @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
   /** @defaultValue `jsonSerializer` */
   serializer?: Serializer;
   /** @defaultValue `systemClock` */
@@ -76,10 +93,21 @@ export const postgresTransportDefaults = {
   pollIntervalMs: 1_000,
   prefetch: 10,
   closeDeadlineMs: 30_000,
+  queryTimeoutMs: defaultQueryTimeoutMs,
   /** First wait before retrying a failed claim or listener connection; doubles up to `maxRetryDelayMs`. */
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
+  /** How often the idle LISTEN connection is proven alive (`SELECT 1`, bounded by `queryTimeoutMs`). */
+  listenerHeartbeatMs: 5_000,
 } as const;
+
+/** Waits between tries of a failed claim or LISTEN connection. */
+const reconnectBackoff = exponential({
+  initialMs: postgresTransportDefaults.retryDelayMs,
+  maxMs: postgresTransportDefaults.maxRetryDelayMs,
+});
+/** The wait after the `attempt`-th failure in a row (no jitter: `random` is never read). */
+const retryDelayAfter = (attempt: number) => reconnectBackoff.delayMs({ attempt, previousDelayMs: 0, random: () => 0 });
 
 /** The SQL of the PostgreSQL transport, rendered for one table. */
 export interface PostgresTransportSql {
@@ -145,8 +173,13 @@ export interface PostgresGroupSnapshot {
   readonly oldestMs: number;
 }
 
-/** The PostgreSQL {@link Transport}, with `migrate()`, `declareGroup()` and `snapshot()`. */
+/** The PostgreSQL {@link Transport}, with `migrate()`, `declareGroup()`, `snapshot()` and `health()`. */
 export interface PostgresTransport extends Transport {
+  /**
+   * `degraded` from the first failed claim, ack or publish, or the loss of the LISTEN connection,
+   * until the next claim succeeds with the LISTEN connection (when used) back; no query is made.
+   */
+  health(): ConnectionHealth;
   /** Creates the tables if missing; safe to run at every start, from several instances at once. */
   migrate(options?: { signal?: AbortSignal }): Promise<void>;
   /**
@@ -211,7 +244,8 @@ class SettleBatcher {
   private pending: { id: string; count: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
   constructor(
-    private readonly pool: Pool,
+    private readonly query: PostgresStatementRunner,
+    private readonly operation: string,
     private readonly sql: string,
     private readonly extraParameters: unknown[] = [],
   ) {}
@@ -230,7 +264,7 @@ class SettleBatcher {
     this.pending = [];
     if (batch.length === 0) return;
     try {
-      await this.pool.query(this.sql, [
+      await this.query(this.operation, this.sql, [
         batch.map((entry) => entry.id),
         batch.map((entry) => entry.count),
         ...this.extraParameters,
@@ -264,7 +298,7 @@ class PublishBatcher {
   }[] = [];
   private scheduled = false;
   constructor(
-    private readonly pool: Pool,
+    private readonly query: PostgresStatementRunner,
     private readonly sql: string,
     private readonly onPublished: (topics: string[]) => void,
     /** Rows per statement before a new one is started (a larger single call still goes alone). */
@@ -308,7 +342,7 @@ class PublishBatcher {
   private async run(calls: { rows: PublishRow[]; resolve: () => void; reject: (error: unknown) => void }[]) {
     const rows = calls.flatMap((call) => call.rows);
     try {
-      const result = await this.pool.query<{ topic: string }>(this.sql, [
+      const result = await this.query<{ topic: string }>('publish', this.sql, [
         rows.map((row) => row.topic),
         rows.map((row) => row.id),
         rows.map((row) => row.key),
@@ -319,9 +353,10 @@ class PublishBatcher {
       if (result.rows.length > 0) this.onPublished(result.rows.map((row) => row.topic));
     } catch (error) {
       // One bad call must not fail the others it happened to share a statement with: run them
-      // one by one, in call order.
-      if (calls.length > 1) for (const call of calls) await this.run([call]);
-      else calls[0]?.reject(error);
+      // one by one, in call order. A lost connection or a timeout would fail each of them alike
+      // (and make the last wait n bounds): those fail together.
+      if (calls.length > 1 && isStatementRejected(error)) for (const call of calls) await this.run([call]);
+      else for (const call of calls) call.reject(error);
     }
   }
 }
@@ -360,8 +395,16 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const listen = options.listen ?? true;
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
+  const health = new ConnectionHealthTracker(clock);
   const reportError = (error: unknown) => options.onError?.(asError(error));
+  /** A failure of the server or the connection: reported, and the transport is degraded until the next good claim. */
+  const reportFailure = (error: unknown) => {
+    health.failed(error);
+    reportError(error);
+  };
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresTransportDefaults.queryTimeoutMs;
   const problems: string[] = [];
+  checkQueryTimeout(queryTimeoutMs, problems);
   if (!(visibilityTimeoutMs > 0 && Number.isFinite(visibilityTimeoutMs))) {
     problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
   }
@@ -373,97 +416,110 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const lifetime = new AbortController();
   const subscriptions = new Set<{ topic: string; waker: Waker; close: Subscription['close'] }>();
   const commitMode = options.synchronousSettlement ? 'on' : 'off';
-  const acks = new SettleBatcher(pool, sql.ack, [commitMode]);
-  const releases = new SettleBatcher(pool, sql.nack, [0, commitMode]);
-  const publishes = new PublishBatcher(pool, sql.publish, (topics) => {
+  const query = statementRunner(pool, 'postgresTransport', { timeoutMs: queryTimeoutMs, clock });
+  const acks = new SettleBatcher(query, 'ack', sql.ack, [commitMode]);
+  const releases = new SettleBatcher(query, 'nack', sql.nack, [0, commitMode]);
+  const publishes = new PublishBatcher(query, sql.publish, (topics) => {
     for (const topic of topics) wake(topic);
   });
 
   // --- The LISTEN connection: one per transport, shared by its subscriptions. -----------------
   let listener: PoolClient | undefined;
-  /** Detaches our listeners from the LISTEN client (pg-pool keeps its own on it). */
-  let detachListener = () => {};
-  let listenerStarting: Promise<void> | undefined;
+  /** The loop that holds the LISTEN connection and re-establishes it; undefined when not running. */
+  let listening: Promise<void> | undefined;
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const bounded = (text: string): QueryConfig => ({ text, query_timeout: queryTimeoutMs }) as QueryConfig;
 
   const wakeAll = (topic?: string) => {
     for (const subscription of subscriptions)
       if (topic === undefined || subscription.topic === topic) subscription.waker.wake();
   };
 
-  const startListener = (): Promise<void> => {
-    if (!listen || closed || listener) return Promise.resolve();
-    listenerStarting ??= (async () => {
-      let wait: number = postgresTransportDefaults.retryDelayMs;
-      while (!closed && !listener) {
-        let client: PoolClient | undefined;
-        let released = false;
-        const releaseOnce = (error?: unknown) => {
-          if (released || !client) return;
-          released = true;
-          // A broken connection is destroyed rather than handed back to the pool.
-          client.release(error === undefined ? undefined : asError(error));
-        };
+  /**
+   * LISTENs on `client` until its connection drops (rejects with why) or the transport closes
+   * (resolves). A heartbeat proves the connection alive: a LISTEN connection only ever waits, so
+   * one that went silent (a half-open network) would otherwise never be noticed.
+   */
+  const holdListening = async (client: PoolClient, onListening: () => void): Promise<void> => {
+    let drop: (reason: unknown) => void = () => {};
+    const dropped = new Promise<unknown>((resolve) => {
+      drop = resolve;
+    });
+    const onError = (error: unknown) => drop(error);
+    const onEnd = () => drop(new Error('LISTEN connection ended'));
+    const onClose = () => drop(undefined);
+    const onNotification = (notification: Notification) => wakeAll(notification.payload);
+    client.on('error', onError);
+    client.on('end', onEnd);
+    client.on('notification', onNotification);
+    lifetime.signal.addEventListener('abort', onClose, { once: true });
+    let heartbeat: TimerHandle | undefined;
+    /** A statement of ours failed: the connection's state is unknown, so withClient destroys it. */
+    const broken = (error: unknown) => client.emit('error', asError(error));
+    try {
+      if (closed) return;
+      await client.query(bounded(`LISTEN "${channel}"`)).catch((error: unknown) => {
+        broken(error);
+        throw error;
+      });
+      listener = client;
+      onListening();
+      // Notifications may have been missed while there was no listener: look now.
+      wakeAll();
+      const beat = () => {
+        heartbeat = clock.setTimeout(() => {
+          client.query(bounded('SELECT 1')).then(beat, broken);
+        }, postgresTransportDefaults.listenerHeartbeatMs);
+      };
+      beat();
+      const reason = await dropped;
+      if (reason !== undefined) throw reason;
+      await client.query(bounded(`UNLISTEN "${channel}"`)).catch(broken);
+    } finally {
+      if (listener === client) listener = undefined;
+      clock.clearTimeout(heartbeat);
+      client.off('error', onError);
+      client.off('end', onEnd);
+      client.off('notification', onNotification);
+      lifetime.signal.removeEventListener('abort', onClose);
+    }
+  };
+
+  const startListener = (): void => {
+    if (!listen || closed || listening) return;
+    listening = (async () => {
+      let failures = 0;
+      while (!closed) {
         try {
-          client = await pool.connect();
-          const connected = client;
-          let dropped = false;
-          const drop = (error: unknown) => {
-            if (dropped) return;
-            dropped = true;
-            reportError(error);
-            if (listener === connected) listener = undefined;
-            releaseOnce(error);
-            // Notifications may have been missed while down: look now, then listen again.
-            wakeAll();
-            if (!closed)
-              void delay(clock, postgresTransportDefaults.retryDelayMs, lifetime.signal).then(startListener, () => {});
-          };
-          const onEnd = () => drop(new Error('LISTEN connection ended'));
-          const onNotification = (notification: Notification) => wakeAll(notification.payload);
-          connected.on('error', drop);
-          connected.on('end', onEnd);
-          connected.on('notification', onNotification);
-          detachListener = () => {
-            connected.off('error', drop);
-            connected.off('end', onEnd);
-            connected.off('notification', onNotification);
-          };
-          await connected.query(`LISTEN "${channel}"`);
-          if (dropped) return;
-          if (closed) {
-            releaseOnce();
-            return;
-          }
-          listener = connected;
-          wakeAll();
+          await withClient(
+            pool,
+            (client) =>
+              holdListening(client, () => {
+                failures = 0;
+              }),
+            { connectTimeoutMs: queryTimeoutMs, clock },
+          );
         } catch (error) {
-          reportError(error);
-          releaseOnce(error);
-          try {
-            await delay(clock, wait, lifetime.signal);
-          } catch {
-            return;
-          }
-          wait = Math.min(wait * 2, postgresTransportDefaults.maxRetryDelayMs);
+          if (!closed) reportFailure(error);
+        }
+        if (closed) return;
+        // Deliveries published meanwhile were not notified: the subscriptions look now.
+        wakeAll();
+        failures += 1;
+        try {
+          await delay(clock, retryDelayAfter(failures), lifetime.signal);
+        } catch {
+          return;
         }
       }
     })().finally(() => {
-      listenerStarting = undefined;
+      listening = undefined;
     });
-    return listenerStarting;
   };
 
+  /** Resolves once the LISTEN connection is given back; the transport must be closed first. */
   const stopListener = async () => {
-    const client = listener;
-    listener = undefined;
-    if (!client) return;
-    detachListener();
-    try {
-      await client.query(`UNLISTEN "${channel}"`);
-      client.release();
-    } catch (error) {
-      client.release(asError(error));
-    }
+    await listening;
   };
 
   const assertOpen = () => {
@@ -480,7 +536,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       setImmediate(() => {
         const topics = [...topicsToNotify];
         topicsToNotify.clear();
-        pool.query(sql.notify, [channel, topics]).catch(reportError);
+        query('notify', sql.notify, [channel, topics]).catch(reportFailure);
       });
     }
     topicsToNotify.add(topic);
@@ -498,18 +554,20 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async declareGroup(topic, group, declareOptions = {}) {
       declareOptions.signal?.throwIfAborted();
       assertOpen();
-      await pool.query(sql.declareGroup, [topic, group]);
+      await query('declareGroup', sql.declareGroup, [topic, group], declareOptions.signal);
     },
+
+    health: () => health.health,
 
     async snapshot(snapshotOptions = {}) {
       snapshotOptions.signal?.throwIfAborted();
-      const result = await pool.query<{
+      const result = await query<{
         topic: string;
         group_name: string;
         ready: number;
         invisible: number;
         oldest_ms: number;
-      }>(sql.stats);
+      }>('snapshot', sql.stats, [], snapshotOptions.signal);
       return result.rows.map((row) => ({
         topic: row.topic,
         group: row.group_name,
@@ -532,7 +590,8 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         body: serializer.serialize(message),
         delayMs,
       }));
-      await publishes.add(rows, publishOptions.signal);
+      // The batch's statement is bounded by queryTimeoutMs; the caller may stop waiting sooner.
+      await abortable(publishes.add(rows, publishOptions.signal), publishOptions.signal);
     },
 
     async subscribe(topic: string, group: string, handler: DeliveryHandler, subscribeOptions: SubscribeOptions = {}) {
@@ -542,8 +601,8 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
-      await pool.query(sql.declareGroup, [topic, group]);
-      void startListener();
+      await query('declareGroup', sql.declareGroup, [topic, group], subscribeOptions.signal);
+      startListener();
 
       const waker = new Waker(clock);
       const handlers = new Set<Promise<void>>();
@@ -557,11 +616,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         held.delete(row.id);
         try {
           if (outcome === 'ack') await acks.add(row.id, row.delivery_count);
-          else if (delayMs > 0) await pool.query(sql.nack, [[row.id], [row.delivery_count], delayMs, commitMode]);
+          else if (delayMs > 0) await query('nack', sql.nack, [[row.id], [row.delivery_count], delayMs, commitMode]);
           else await releases.add(row.id, row.delivery_count);
         } catch (error) {
           // The row stays hidden until its visibility timeout and then comes back: at-least-once holds.
-          reportError(error);
+          reportFailure(error);
           throw error;
         } finally {
           waker.wake();
@@ -609,7 +668,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           }
           let rows: ClaimedRow[];
           try {
-            const result = await pool.query<ClaimedRow>(sql.claim, [
+            const result = await query<ClaimedRow>('claim', sql.claim, [
               topic,
               group,
               free,
@@ -618,15 +677,12 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
             ]);
             rows = result.rows;
             failures = 0;
+            if (!listen || listener) health.succeeded();
           } catch (error) {
             if (!accepting) return;
-            reportError(error);
+            reportFailure(error);
             failures += 1;
-            const wait = Math.min(
-              postgresTransportDefaults.retryDelayMs * 2 ** (failures - 1),
-              postgresTransportDefaults.maxRetryDelayMs,
-            );
-            await waker.wait(wait);
+            await waker.wait(retryDelayAfter(failures));
             continue;
           }
           if (!accepting) {
@@ -642,7 +698,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           if (rows.length < free) {
             const woken = await waker.wait(pollIntervalMs);
             // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
-            if (!woken && accepting) await pool.query(sql.unblock, [topic, group]).catch(reportError);
+            if (!woken && accepting) await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
           }
         }
       };
@@ -663,9 +719,12 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
             const unsettled = [...held];
             held.clear();
             if (unsettled.length > 0) {
-              await pool
-                .query(sql.nack, [unsettled.map(([id]) => id), unsettled.map(([, count]) => count), 0, commitMode])
-                .catch(reportError);
+              await query('nack', sql.nack, [
+                unsettled.map(([id]) => id),
+                unsettled.map(([, count]) => count),
+                0,
+                commitMode,
+              ]).catch(reportError);
             }
             subscriptions.delete(entry);
             if (subscriptions.size === 0 && closed) await stopListener();
@@ -691,7 +750,6 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         lifetime.abort();
       }
       await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
-      await listenerStarting?.catch(() => {});
       await stopListener();
     },
 

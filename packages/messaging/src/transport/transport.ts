@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
+import type { ConnectionHealth } from './connection-health.js';
 
 /**
  * What a transport promises, declared as data so the conformance suite, the consumer and users
@@ -139,6 +140,11 @@ export interface Transport {
   publish(topic: string, messages: readonly Envelope[], options?: PublishOptions): Promise<void>;
   /** Subscribes `handler` to `topic` as a member of consumer group `group`. */
   subscribe(topic: string, group: string, handler: DeliveryHandler, options?: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Whether the transport reaches its server now (`degraded` while it reconnects); absent on
+   * transports without a connection. Consumers report it in their `snapshot()`.
+   */
+  health?(): ConnectionHealth;
   /** Closes every subscription this transport made; does not close clients the user passed in. */
   close(options?: CloseSubscriptionOptions): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -4,12 +4,18 @@
  * @module @bulwark/resilience/postgres
  */
 
+export type { BoundedQueryOptions, PostgresQueryFailure, PostgresQueryTarget } from './bounded-query.js';
+export { boundedQuery } from './bounded-query.js';
 export { migrateUnderLock } from './migrate-under-lock.js';
 export type {
   PostgresRateLimitStore,
   PostgresRateLimitStoreOptions,
   PostgresRateLimitTableOptions,
 } from './postgres-rate-limit-store.js';
-export { postgresRateLimitStore, rateLimitMigrationSql } from './postgres-rate-limit-store.js';
+export {
+  postgresRateLimitStore,
+  postgresRateLimitStoreDefaults,
+  rateLimitMigrationSql,
+} from './postgres-rate-limit-store.js';
 export type { WithClientOptions } from './with-client.js';
-export { withClient, withTransaction } from './with-client.js';
+export { isReadTimeout, withClient, withTransaction } from './with-client.js';

@@ -3,7 +3,9 @@ import type { Pool } from 'pg';
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
+import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { boundedQuery, type PostgresQueryFailure } from './bounded-query.js';
 import { migrateUnderLock } from './migrate-under-lock.js';
 import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
 import gcraSql from './sql/rate-limit-gcra.sql';
@@ -37,9 +39,20 @@ export interface PostgresRateLimitStoreOptions extends PostgresRateLimitTableOpt
    * @defaultValue 60_000
    */
   readonly sweepIntervalMs?: number;
-  /** Schedules the sweep. @defaultValue systemClock */
+  /**
+   * The longest one statement may take, connection included: past it the call rejects with
+   * `RateLimitStoreError` (`RATE_LIMIT_STORE_TIMEOUT`) and a connection that went silent is
+   * destroyed rather than reused. The limiter's own `timeoutMs` usually answers the caller first;
+   * this bound frees what the call held. Give the pool `connectionTimeoutMillis` too.
+   * @defaultValue 5_000
+   */
+  readonly queryTimeoutMs?: number;
+  /** Schedules the sweep and the query bound. @defaultValue systemClock */
   readonly clock?: Clock;
 }
+
+/** The defaults of {@link PostgresRateLimitStoreOptions}. */
+export const postgresRateLimitStoreDefaults = { sweepIntervalMs: 60_000, queryTimeoutMs: 5_000 } as const;
 
 /** A {@link RateLimitStore} on PostgreSQL, with its migration and sweep. */
 export interface PostgresRateLimitStore extends RateLimitStore {
@@ -111,8 +124,11 @@ export function postgresRateLimitStore(
   if (!pool || typeof pool.query !== 'function') problems.push('pool must be a pg Pool');
   if (options.table !== undefined && (typeof options.table !== 'string' || options.table.length === 0))
     problems.push('table must be a non-empty string');
-  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? postgresRateLimitStoreDefaults.sweepIntervalMs;
   if (!(sweepIntervalMs >= 0)) problems.push(`sweepIntervalMs must be 0 or positive (got ${sweepIntervalMs})`);
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresRateLimitStoreDefaults.queryTimeoutMs;
+  if (!(queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
+    problems.push(`queryTimeoutMs must be a positive number (got ${queryTimeoutMs})`);
   if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
   const clock = options.clock ?? systemClock;
   const table = render('{{table}}', options);
@@ -128,49 +144,64 @@ export function postgresRateLimitStore(
   const sweep = render(sweepSql, options);
   let sweepTimer: TimerHandle | undefined;
   let closed = false;
+  const toError = ({ reason, timeoutMs, cause }: PostgresQueryFailure) =>
+    reason === 'timeout'
+      ? new RateLimitStoreError('RATE_LIMIT_STORE_TIMEOUT', `PostgreSQL did not answer within ${timeoutMs} ms`, {
+          cause,
+        })
+      : new RateLimitStoreError('RATE_LIMIT_STORE_FAILED', 'PostgreSQL rate-limit statement failed', { cause });
+  const query = (text: string, values: unknown[], signal?: AbortSignal, name?: string) =>
+    boundedQuery<DecisionRow>(pool, name === undefined ? { text, values } : { name, text, values }, {
+      timeoutMs: queryTimeoutMs,
+      signal,
+      clock,
+      toError,
+    });
 
   const scheduleSweep = (): void => {
     if (sweepIntervalMs === 0 || sweepTimer !== undefined || closed) return;
     sweepTimer = clock.setTimeout(() => {
       sweepTimer = undefined;
       // A failed sweep is retried at the next interval; expired rows are harmless meanwhile.
-      pool.query(sweep).then(scheduleSweep, scheduleSweep);
+      query(sweep, []).then(scheduleSweep, scheduleSweep);
     }, sweepIntervalMs);
   };
 
-  const decide = (key: string, algorithm: RateLimitAlgorithm, cost: number, dryRun: boolean) => {
+  const decide = (
+    key: string,
+    algorithm: RateLimitAlgorithm,
+    cost: number,
+    dryRun: boolean,
+    signal: AbortSignal | undefined,
+  ) => {
     const statement = statements[algorithm.kind];
     const period = algorithm.kind === 'gcra' ? algorithm.intervalUs : algorithm.windowUs;
     scheduleSweep();
-    return pool
-      .query<DecisionRow>({
-        name: statement.name,
-        text: statement.text,
-        values: [key, cost, dryRun, algorithm.limit, period],
-      })
-      .then((result) => toDecision(result.rows[0] as DecisionRow));
+    return query(statement.text, [key, cost, dryRun, algorithm.limit, period], signal, statement.name).then((result) =>
+      toDecision(result.rows[0] as DecisionRow),
+    );
   };
 
   return {
     table,
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
-      return decide(key, algorithm, cost, false);
+      return decide(key, algorithm, cost, false, callOptions?.signal);
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
-      return decide(key, algorithm, 1, true);
+      return decide(key, algorithm, 1, true, callOptions?.signal);
     },
     async reset(key, callOptions) {
       callOptions?.signal?.throwIfAborted();
-      await pool.query(reset, [key]);
+      await query(reset, [key], callOptions?.signal);
     },
     async migrate(migrateOptions) {
       await migrateUnderLock(pool, 'bulwark.rate-limit.migrate', rateLimitMigrationSql(options), migrateOptions);
     },
     async sweep(sweepOptions) {
       sweepOptions?.signal?.throwIfAborted();
-      const result = await pool.query(sweep);
+      const result = await query(sweep, [], sweepOptions?.signal);
       return result.rowCount ?? 0;
     },
     async close() {

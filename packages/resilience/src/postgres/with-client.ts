@@ -1,9 +1,67 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
+import { type Clock, systemClock } from '../clock/clock.js';
+import { TimeoutError } from '../timeout/timeout-errors.js';
 
 /** Options of {@link withClient} and {@link withTransaction}. */
 export interface WithClientOptions {
-  /** Checked before a client is taken from the pool. */
+  /** Checked before a client is taken from the pool; aborts a wait for a connection. */
   readonly signal?: AbortSignal;
+  /**
+   * The longest the wait for a connection may take (a full pool, a server that does not answer):
+   * past it the call rejects with `TimeoutError` and a connection that arrives later goes straight
+   * back to the pool. `pg.Pool` cannot cancel a connect in progress, so give the pool
+   * `connectionTimeoutMillis` too. @defaultValue no bound
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * {@link withTransaction} only: pg's `query_timeout` for its `BEGIN`, `COMMIT` and `ROLLBACK`, so
+   * a connection that goes silent cannot hold the call forever. A `BEGIN` or `COMMIT` that fails
+   * releases the client as broken (its state is unknown). @defaultValue no bound
+   */
+  readonly queryTimeoutMs?: number;
+  /** Times `connectTimeoutMs`. @defaultValue systemClock */
+  readonly clock?: Clock;
+}
+
+/** Whether `error` is pg's own `query_timeout` running out (pg/lib/client.js). */
+export function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/** `pool.connect()`, given up after `connectTimeoutMs` or when `signal` aborts. */
+function connect(pool: Pool, options: WithClientOptions): Promise<PoolClient> {
+  const { signal, connectTimeoutMs } = options;
+  if (connectTimeoutMs === undefined && signal === undefined) return pool.connect();
+  const clock = options.clock ?? systemClock;
+  return new Promise<PoolClient>((resolve, reject) => {
+    let settled = false;
+    const giveUp = (reason: unknown) => {
+      if (settled) return;
+      settled = true;
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(reason);
+    };
+    const onAbort = () => giveUp(signal?.reason);
+    const timer =
+      connectTimeoutMs === undefined
+        ? undefined
+        : clock.setTimeout(() => giveUp(new TimeoutError(connectTimeoutMs)), connectTimeoutMs, { keepAlive: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pool.connect().then(
+      (client) => {
+        // Nobody waits for it any more: hand it back unused.
+        if (settled) client.release();
+        else {
+          settled = true;
+          clock.clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(client);
+        }
+      },
+      (error: unknown) => giveUp(error),
+    );
+  });
 }
 
 /**
@@ -30,7 +88,7 @@ export async function withClient<T>(
   options: WithClientOptions = {},
 ): Promise<T> {
   options.signal?.throwIfAborted();
-  const client = await pool.connect();
+  const client = await connect(pool, options);
   let broken: Error | undefined;
   const onError = (error: Error) => {
     broken ??= error;
@@ -63,24 +121,48 @@ export function withTransaction<T>(
   work: (client: PoolClient) => Promise<T>,
   options: WithClientOptions = {},
 ): Promise<T> {
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const statement = (text: string): QueryConfig =>
+    options.queryTimeoutMs === undefined ? { text } : ({ text, query_timeout: options.queryTimeoutMs } as QueryConfig);
+  /** Runs BEGIN or COMMIT; a failure leaves the connection in an unknown state, so it is destroyed. */
+  const control = async (client: PoolClient, text: string) => {
+    try {
+      await client.query(statement(text));
+    } catch (error) {
+      // Emitting keeps withClient's listener the one place that decides to destroy the client.
+      client.emit('error', error);
+      throw error;
+    }
+  };
   return withClient(
     pool,
     async (client) => {
-      await client.query('BEGIN');
+      await control(client, 'BEGIN');
+      let connectionLost = false;
+      const onError = () => {
+        connectionLost = true;
+      };
+      client.on('error', onError);
       let result: T;
       try {
         result = await work(client);
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          // The connection is gone: emitting keeps withClient's listener the one place that
-          // decides to destroy the client.
-          client.emit('error', rollbackError);
+        // A dead connection, or one whose statement timed out (still busy with it), cannot roll
+        // back: a ROLLBACK would only wait behind it. Destroying it rolls back on the server.
+        if (connectionLost || isReadTimeout(error)) client.emit('error', error);
+        else {
+          try {
+            await client.query(statement('ROLLBACK'));
+          } catch (rollbackError) {
+            // The connection is gone.
+            client.emit('error', rollbackError);
+          }
         }
         throw error;
+      } finally {
+        client.off('error', onError);
       }
-      await client.query('COMMIT');
+      await control(client, 'COMMIT');
       return result;
     },
     options,

@@ -1,10 +1,11 @@
-export type { RecordedError } from './saga-error.js';
+export type { RecordedError, SagaLogErrorCode } from './saga-error.js';
 export {
   InvalidSagaOptionsError,
   recordError,
   SagaError,
   SagaIdConflictError,
   SagaLeaseLostError,
+  SagaLogError,
   SagaNotSerializableError,
   SagaOrchestratorClosedError,
   SagaReplyTimeoutError,

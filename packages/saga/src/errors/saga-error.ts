@@ -144,3 +144,26 @@ export function recordError(error: unknown): RecordedError {
   }
   return { name: 'NonError', message: String(error) };
 }
+
+/** The codes of {@link SagaLogError}. */
+export type SagaLogErrorCode = 'SAGA_LOG_TIMEOUT' | 'SAGA_LOG_FAILED';
+
+/**
+ * A saga log could not complete a call: its server or connection failed (`SAGA_LOG_FAILED`, the
+ * driver's error is the `cause`) or did not answer within the log's bound (`SAGA_LOG_TIMEOUT`).
+ * After a timeout the write may still have been applied; the orchestrator's writes are fenced
+ * by the lease and safe to retry.
+ */
+export class SagaLogError extends SagaError {
+  override name = 'SagaLogError';
+  declare readonly code: SagaLogErrorCode;
+  constructor(
+    /** The log operation, e.g. `append`. */
+    readonly operation: string,
+    code: SagaLogErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}

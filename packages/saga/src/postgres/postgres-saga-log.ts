@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '@bulwark/resilience';
+import { boundedQuery } from '@bulwark/resilience/postgres';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError, SagaLeaseLostError } from '../errors/saga-error.js';
+import { InvalidSagaOptionsError, SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
 import {
   type NewSagaLogEntry,
   type SagaLog,
@@ -36,10 +38,19 @@ export interface PostgresSagaLogOptions {
    * `<table>_entries`. @defaultValue `'bulwark_sagas'`
    */
   table?: string;
+  /**
+   * The longest one statement may take, taking a pool connection included; past it the call
+   * rejects with `SagaLogError` (`SAGA_LOG_TIMEOUT`), and a connection that went silent is
+   * destroyed rather than reused. Other failures of the server or the connection reject with
+   * `SAGA_LOG_FAILED`. Give the pool `connectionTimeoutMillis` too. @defaultValue 5_000
+   */
+  queryTimeoutMs?: number;
+  /** Times `queryTimeoutMs`. @defaultValue `systemClock` */
+  clock?: Clock;
 }
 
 /** The defaults of {@link PostgresSagaLogOptions}. */
-export const postgresSagaLogDefaults = { table: 'bulwark_sagas' } as const;
+export const postgresSagaLogDefaults = { table: 'bulwark_sagas', queryTimeoutMs: 5_000 } as const;
 
 /** The SQL of the PostgreSQL saga log, rendered for one table. */
 export interface PostgresSagaLogSql {
@@ -168,6 +179,28 @@ const toEntry = (row: EntryRow): SagaLogEntry => {
  */
 export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLogOptions = {}): PostgresSagaLog {
   const sql = postgresSagaLogSql(options);
+  const queryTimeoutMs = options.queryTimeoutMs ?? postgresSagaLogDefaults.queryTimeoutMs;
+  if (!(typeof queryTimeoutMs === 'number' && queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
+    throw new InvalidSagaOptionsError('postgresSagaLog', [
+      `queryTimeoutMs must be a positive number, got ${String(queryTimeoutMs)}`,
+    ]);
+  const bounded = <Row extends QueryResultRow>(operation: string, config: QueryConfig, signal?: AbortSignal) =>
+    boundedQuery<Row>(pool, config, {
+      timeoutMs: queryTimeoutMs,
+      signal,
+      clock: options.clock,
+      toError: ({ reason, timeoutMs, cause }) =>
+        reason === 'timeout'
+          ? new SagaLogError(operation, 'SAGA_LOG_TIMEOUT', `Saga log ${operation}: no answer within ${timeoutMs} ms`, {
+              cause,
+            })
+          : new SagaLogError(
+              operation,
+              'SAGA_LOG_FAILED',
+              `Saga log ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+              { cause },
+            ),
+    });
   // Prepared statement names are per connection and limited to 63 bytes: name them by a hash
   // of the table so two logs on one pool never share a name.
   const prefix = `bulwark_saga_${createHash('sha256')
@@ -180,7 +213,11 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
     callOptions?: SagaLogCallOptions,
   ): Promise<Row[]> => {
     callOptions?.signal?.throwIfAborted();
-    const result = await pool.query<Row>({ name: `${prefix}_${statement}`, text: sql[statement], values });
+    const result = await bounded<Row>(
+      statement,
+      { name: `${prefix}_${statement}`, text: sql[statement], values },
+      callOptions?.signal,
+    );
     return result.rows;
   };
   const entriesJson = (entries: readonly NewSagaLogEntry[]) => JSON.stringify(entries);
@@ -190,7 +227,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
 
     async migrate(callOptions) {
       callOptions?.signal?.throwIfAborted();
-      await pool.query({ text: sql.migrate });
+      await bounded('migrate', { text: sql.migrate }, callOptions?.signal);
     },
 
     async create(saga, entries, callOptions) {
