@@ -6,12 +6,16 @@ import {
   validateHttpRateLimitOptions,
 } from '../rate-limit/http-rate-limit.js';
 
+// The type parameter is `RequestType`, not `Request`: the bundled declarations (rollup-plugin-dts)
+// would import Express' `Request` under its own name, shadowed by a parameter of that name.
+
 /**
  * Options of {@link rateLimitMiddleware}. The callbacks receive Express' `Request` (so
  * `request.ip` and `request.get()` type-check without annotations); a Connect app passes its own
- * request type as `Request`.
+ * request type as `RequestType`.
  */
-export type ExpressRateLimitOptions<Request extends IncomingMessage = ExpressRequest> = HttpRateLimitOptions<Request>;
+export type ExpressRateLimitOptions<RequestType extends IncomingMessage = ExpressRequest> =
+  HttpRateLimitOptions<RequestType>;
 
 /**
  * Express / Connect middleware that rate-limits the requests reaching it. Over the limit it
@@ -38,9 +42,9 @@ export type ExpressRateLimitOptions<Request extends IncomingMessage = ExpressReq
  * }));
  * ```
  */
-export function rateLimitMiddleware<Request extends IncomingMessage = ExpressRequest>(
-  options: ExpressRateLimitOptions<Request>,
-): (request: Request, response: ServerResponse, next: (error?: unknown) => void) => void {
+export function rateLimitMiddleware<RequestType extends IncomingMessage = ExpressRequest>(
+  options: ExpressRateLimitOptions<RequestType>,
+): (request: RequestType, response: ServerResponse, next: (error?: unknown) => void) => void {
   validateHttpRateLimitOptions('rateLimitMiddleware', options);
   return function bulwarkRateLimit(request, response, next) {
     decideHttpRequest(options, request).then((outcome) => {
