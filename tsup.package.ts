@@ -21,7 +21,9 @@ export function packageConfig(packageDir: string = process.cwd()): Options {
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,
-    sourcemap: true,
+    // No source maps: they would carry the sources (sourcesContent) into the tarballs, and the
+    // output is not minified, so stack traces already point at readable code.
+    sourcemap: false,
     target: 'node20',
     platform: 'node',
     splitting: true,

@@ -1,6 +1,7 @@
 // The release as users get it: `pnpm pack` of each package, installed from the tarballs into a
 // fresh project with npm (peer dependencies from the npm registry), then one program run as ESM
-// and as CommonJS against the installed packages.
+// and as CommonJS against the installed packages, and one TypeScript program compiled against
+// their declarations.
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -9,6 +10,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -48,8 +50,14 @@ describe('release tarballs', () => {
     }
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'bulwark-release-smoke', private: true }));
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.values(), 'fastify@^5'], project);
-    for (const file of ['smoke.mjs', 'smoke.cjs'])
+    const peers = ['fastify@^5', 'express@^5', 'amqplib@^0.10', '@types/express@^5', '@types/amqplib@^0.10'];
+    const compiler = ['typescript@~5.9.3', '@types/node@^20'];
+    run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.values(), ...peers, ...compiler],
+      project,
+    );
+    for (const file of ['smoke.mjs', 'smoke.cjs', 'consumer.ts'])
       copyFileSync(join(import.meta.dirname, 'release', file), join(project, file));
   }, 110_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -67,6 +75,43 @@ describe('release tarballs', () => {
       }
     }
   });
+
+  it('carries only the built files: no src/, no @bulwark/source condition', () => {
+    for (const name of packages) {
+      const tarball = tarballs.get(name) as string;
+      const files = run('tar', ['-tzf', tarball], work).trim().split('\n');
+      expect(
+        files.filter((file) => !file.startsWith('package/dist/') && !/^package\/[^/]+$/.test(file)),
+        name,
+      ).toEqual([]);
+      expect(run('tar', ['-xzOf', tarball, 'package/package.json'], work), name).not.toContain('@bulwark/source');
+    }
+  });
+
+  it('type-checks a TypeScript user program (amqp, express subpaths) as CJS and ESM without skipLibCheck', () => {
+    const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
+    const options = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
+    /** tsc's report (it writes errors to stdout), empty when the program compiles. */
+    const compile = (...files: string[]): string => {
+      try {
+        return run('node', [tsc, ...options, '--target', 'es2022', '--types', 'node', ...files], project);
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? error);
+      }
+    };
+    copyFileSync(join(project, 'consumer.ts'), join(project, 'consumer.mts'));
+    expect(compile('consumer.ts', 'consumer.mts')).toBe('');
+    // Without the optional peer's types the amqp declarations cannot resolve (TS7016): the reason
+    // @types/amqplib is listed beside amqplib as an optional peer dependency.
+    const types = join(project, 'node_modules', '@types', 'amqplib');
+    const aside = join(work, 'amqplib-types');
+    renameSync(types, aside);
+    try {
+      expect(compile('consumer.ts')).toMatch(/dist\/amqp\/index\.d\.cts.*TS7016.*'amqplib'/);
+    } finally {
+      renameSync(aside, types);
+    }
+  }, 200_000);
 
   it('runs as ESM', () => {
     expect(run('node', ['smoke.mjs'], project).trim()).toBe(expectedOutput);

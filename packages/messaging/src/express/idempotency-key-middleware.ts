@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request as ExpressRequest } from 'express';
 import { type HttpIdempotencyOptions, httpIdempotency } from '../idempotency/http/http-idempotency.js';
 
 /** The parts of an Express or Connect request the middleware reads. */
@@ -9,20 +10,28 @@ export interface IdempotencyKeyRequest extends IncomingMessage {
   originalUrl?: string;
 }
 
-/** Options of {@link idempotencyKey}. */
-export interface ExpressIdempotencyOptions<Request extends IdempotencyKeyRequest = IdempotencyKeyRequest>
+// The type parameter is `RequestType`, not `Request`: the bundled declarations (rollup-plugin-dts)
+// would import Express' `Request` under its own name, shadowed by a parameter of that name.
+
+/**
+ * Options of {@link idempotencyKey}. The callbacks receive Express' `Request` (so
+ * `request.get()` type-checks without annotations); a Connect app passes its own request type
+ * as `RequestType`.
+ */
+export interface ExpressIdempotencyOptions<RequestType extends IdempotencyKeyRequest = ExpressRequest>
   extends HttpIdempotencyOptions {
   /**
    * The client a key belongs to, so one client never sees another's replay: typically the
-   * authenticated user or tenant id.
-   * @example (request) => request.user.id
+   * authenticated user or tenant id. `undefined` means an anonymous client: all anonymous
+   * requests share one scope, so return something per client wherever you can.
+   * @example (request) => request.get('x-user-id')
    */
-  scope: (request: Request) => string | Promise<string>;
+  scope: (request: RequestType) => string | undefined | Promise<string | undefined>;
 }
 
 /** An Express/Connect middleware. */
-export type IdempotencyKeyMiddleware<Request extends IdempotencyKeyRequest = IdempotencyKeyRequest> = (
-  request: Request,
+export type IdempotencyKeyMiddleware<RequestType extends IdempotencyKeyRequest = ExpressRequest> = (
+  request: RequestType,
   response: ServerResponse,
   next: (error?: unknown) => void,
 ) => Promise<void>;
@@ -50,13 +59,13 @@ const toBuffer = (chunk: unknown, encoding: unknown): Buffer | undefined => {
  *
  * @example
  * ```ts
- * const idempotent = idempotencyKey({ store, scope: (request) => request.get('x-user-id') ?? 'anonymous' });
+ * const idempotent = idempotencyKey({ store, scope: (request) => request.get('x-user-id') });
  * app.post('/orders', express.json(), idempotent, (request, response) => { response.status(201).json(order); });
  * ```
  */
-export function idempotencyKey<Request extends IdempotencyKeyRequest = IdempotencyKeyRequest>(
-  options: ExpressIdempotencyOptions<Request>,
-): IdempotencyKeyMiddleware<Request> {
+export function idempotencyKey<RequestType extends IdempotencyKeyRequest = ExpressRequest>(
+  options: ExpressIdempotencyOptions<RequestType>,
+): IdempotencyKeyMiddleware<RequestType> {
   const core = httpIdempotency(options);
   return async (request, response, next) => {
     let decision: Awaited<ReturnType<typeof core.decide>>;

@@ -26,9 +26,11 @@ export interface FastifyIdempotencyOptions extends HttpIdempotencyOptions {
   /**
    * The client a key belongs to, so one client never sees another's replay: typically the
    * authenticated user or tenant id. Return the same value for every request of one client.
+   * `undefined` means an anonymous client: all anonymous requests share one scope, so return
+   * something per client wherever you can.
    * @example (request) => request.user.id
    */
-  scope: (request: FastifyRequest) => string | Promise<string>;
+  scope: (request: FastifyRequest) => string | undefined | Promise<string | undefined>;
 }
 
 type Proceed = Extract<HttpIdempotencyDecision, { kind: 'proceed' }>;

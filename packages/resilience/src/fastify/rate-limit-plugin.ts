@@ -11,15 +11,19 @@ export type FastifyRateLimitOptions = HttpRateLimitOptions<FastifyRequest>;
 /**
  * A Fastify `onRequest` hook that rate-limits the routes it is attached to: use it per route
  * (`{ onRequest: rateLimitHook(options) }`) or for a whole scope through {@link rateLimitPlugin}.
- * Over the limit it answers `429` with `Retry-After` and `RateLimit-*` headers; when the store is
- * down it fails open or answers `503`, as `whenStoreDown` says.
+ * Over the limit it answers `429` with an `application/problem+json` body (or what
+ * `limitedResponse` builds), `Retry-After` and the rate-limit headers of `headers` (the newest
+ * draft's `RateLimit` and `RateLimit-Policy` by default); when the store is down it fails open or
+ * answers `503`, as `whenStoreDown` says.
  */
 export function rateLimitHook(options: FastifyRateLimitOptions): onRequestAsyncHookHandler {
   validateHttpRateLimitOptions('rateLimitHook', options);
   return async function bulwarkRateLimit(request: FastifyRequest, reply: FastifyReply) {
     const outcome = await decideHttpRequest(options, request);
     for (const [name, value] of outcome.headers) reply.header(name, value);
-    if (outcome.kind === 'respond') return reply.code(outcome.status).send(outcome.body);
+    if (outcome.kind === 'respond')
+      // A Buffer, so Fastify sends the content type as given (a string would get a charset added).
+      return reply.code(outcome.status).type(outcome.contentType).send(Buffer.from(outcome.body));
   };
 }
 
@@ -30,14 +34,14 @@ export function rateLimitHook(options: FastifyRateLimitOptions): onRequestAsyncH
  * @example
  * ```ts
  * import Fastify from 'fastify';
- * import { rateLimiter, slidingWindow } from '@bulwark/resilience';
+ * import { ipKey, rateLimiter, slidingWindow } from '@bulwark/resilience';
  * import { redisRateLimitStore } from '@bulwark/resilience/redis';
  * import { rateLimitPlugin } from '@bulwark/resilience/fastify';
  *
  * const app = Fastify();
  * await app.register(rateLimitPlugin, {
  *   limiter: rateLimiter({ name: 'api', algorithm: slidingWindow({ limit: 100, windowMs: 60_000 }), store: redisRateLimitStore(redis) }),
- *   key: (request) => request.ip,
+ *   key: (request) => ipKey(request.ip),
  *   whenStoreDown: 'allow',
  *   onStoreDown: (error) => app.log.warn({ err: error }, 'rate limiting is failing open'),
  * });

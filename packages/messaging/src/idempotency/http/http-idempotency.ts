@@ -21,8 +21,8 @@ export interface HttpIdempotencyRequest {
   readonly header: string | readonly string[] | undefined;
   /** The parsed body (or raw bytes), part of the default fingerprint. */
   readonly body: unknown;
-  /** The client the key belongs to, from the `scope` option. */
-  readonly scope: string;
+  /** The client the key belongs to, from the `scope` option; `undefined` for anonymous clients. */
+  readonly scope: string | undefined;
 }
 
 /** Options shared by the Fastify plugin and the Express/Connect middleware. */
@@ -191,8 +191,9 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
           );
       }
       const { key } = parsed;
-      // The scope is percent-encoded so no scope can forge another's prefix with a ':'.
-      const storeKey = `${namespace}:${encodeURIComponent(request.scope)}:${key}`;
+      // The scope is percent-encoded so no scope can forge another's prefix with a ':'. Anonymous
+      // clients (no scope) share the empty scope.
+      const storeKey = `${namespace}:${encodeURIComponent(request.scope ?? '')}:${key}`;
       const requestFingerprint = fingerprintOf({
         method: request.method,
         url: request.url,
