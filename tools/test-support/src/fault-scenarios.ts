@@ -8,6 +8,15 @@ import type { FaultProxy } from './fault-proxy.js';
 /** The faults of the issue, in the order they run by default. */
 export type FaultName = 'cut-mid-call' | 'cut-idle' | 'down' | 'blackhole' | 'latency';
 
+/**
+ * A fault of the test's own, e.g. a real server restart: `inject` breaks something and heals it
+ * before it resolves; recovery is measured from then, like the proxy's faults.
+ */
+export interface CustomFault {
+  readonly name: string;
+  inject(): Promise<void>;
+}
+
 /** How long each fault lasts. */
 export interface FaultDurations {
   /** Server refusing connections (proxy down). @defaultValue 5_000 */
@@ -25,8 +34,8 @@ const defaultDurations: FaultDurations = { downMs: 5_000, blackholeMs: 10_000, l
 export interface FaultScenariosOptions {
   /** Names the adapter in the summary line. */
   readonly name: string;
-  /** The proxy in front of the adapter's server. */
-  readonly proxy: FaultProxy;
+  /** The proxy in front of the adapter's server (needed by every fault but custom ones). */
+  readonly proxy?: FaultProxy;
   /** One call of the steady load (the driver runs `concurrency` loops of it). */
   readonly load: () => Promise<unknown>;
   /** A call that succeeds once the adapter works again, polled after each heal. @defaultValue `load` */
@@ -37,8 +46,8 @@ export interface FaultScenariosOptions {
   readonly recoverWithinMs: number;
   /** Which errors count as typed (the adapter's error classes). */
   readonly isTypedError: (error: unknown) => boolean;
-  /** @defaultValue every fault, in the order of {@link FaultName} */
-  readonly faults?: readonly FaultName[];
+  /** @defaultValue every {@link FaultName}, in its order */
+  readonly faults?: readonly (FaultName | CustomFault)[];
   readonly durations?: Partial<FaultDurations>;
   /** Loops of `load` running at once. @defaultValue 4 */
   readonly concurrency?: number;
@@ -50,7 +59,8 @@ export interface FaultScenariosOptions {
 
 /** What happened during one fault, from its start until the adapter recovered. */
 export interface FaultResult {
-  readonly fault: FaultName;
+  /** The fault's label, e.g. `down 5s`, or a custom fault's name. */
+  readonly fault: string;
   readonly calls: number;
   readonly succeeded: number;
   readonly typedFailures: number;
@@ -78,14 +88,16 @@ export interface FaultScenariosReport {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const faultLabel = (fault: FaultName, durations: FaultDurations) =>
-  fault === 'down'
-    ? `down ${durations.downMs / 1_000}s`
-    : fault === 'blackhole'
-      ? `blackhole ${durations.blackholeMs / 1_000}s`
-      : fault === 'latency'
-        ? `latency ${durations.latencyMs}ms`
-        : fault;
+const faultLabel = (fault: FaultName | CustomFault, durations: FaultDurations) =>
+  typeof fault === 'object'
+    ? fault.name
+    : fault === 'down'
+      ? `down ${durations.downMs / 1_000}s`
+      : fault === 'blackhole'
+        ? `blackhole ${durations.blackholeMs / 1_000}s`
+        : fault === 'latency'
+          ? `latency ${durations.latencyMs}ms`
+          : fault;
 
 /**
  * Runs each fault in turn against the adapter under load (`cut-mid-call`: every live connection
@@ -104,11 +116,13 @@ const faultLabel = (fault: FaultName, durations: FaultDurations) =>
 export async function runFaultScenarios(options: FaultScenariosOptions): Promise<FaultScenariosReport> {
   const durations: FaultDurations = { ...defaultDurations, ...options.durations };
   const faults = options.faults ?? (['cut-mid-call', 'cut-idle', 'down', 'blackhole', 'latency'] as const);
+  const proxy = options.proxy as FaultProxy;
+  if (!options.proxy && faults.some((fault) => typeof fault === 'string'))
+    throw new Error('runFaultScenarios: a proxy is needed for the built-in faults');
   const concurrency = options.concurrency ?? 4;
   const pauseMs = options.pauseMs ?? 10;
   const slackMs = options.slackMs ?? 2_000;
   const check = options.check ?? options.load;
-  const { proxy } = options;
 
   const processErrors: unknown[] = [];
   const onProcessError = (error: unknown) => processErrors.push(error);
@@ -204,41 +218,43 @@ export async function runFaultScenarios(options: FaultScenariosOptions): Promise
     if ((await recovery(warm)) === undefined) problems.push(`${options.name}: never worked before any fault`);
     for (const fault of faults) {
       tally = newTally();
-      switch (fault) {
-        case 'cut-mid-call':
-          proxy.cutAll();
-          break;
-        case 'cut-idle': {
-          paused = true;
-          while (running.size > 0) await sleep(10);
-          await sleep(200);
-          proxy.cutAll();
-          paused = false;
-          break;
+      if (typeof fault === 'object') await fault.inject();
+      else
+        switch (fault) {
+          case 'cut-mid-call':
+            proxy.cutAll();
+            break;
+          case 'cut-idle': {
+            paused = true;
+            while (running.size > 0) await sleep(10);
+            await sleep(200);
+            proxy.cutAll();
+            paused = false;
+            break;
+          }
+          case 'down':
+            proxy.down();
+            await sleep(durations.downMs);
+            await proxy.heal();
+            break;
+          case 'blackhole':
+            proxy.blackhole();
+            await sleep(durations.blackholeMs);
+            await proxy.heal();
+            break;
+          case 'latency':
+            proxy.latency(durations.latencyMs);
+            await sleep(durations.latencyForMs);
+            await proxy.heal();
+            break;
         }
-        case 'down':
-          proxy.down();
-          await sleep(durations.downMs);
-          await proxy.heal();
-          break;
-        case 'blackhole':
-          proxy.blackhole();
-          await sleep(durations.blackholeMs);
-          await proxy.heal();
-          break;
-        case 'latency':
-          proxy.latency(durations.latencyMs);
-          await sleep(durations.latencyForMs);
-          await proxy.heal();
-          break;
-      }
       const recoveredAfter = await recovery(tally);
       // Calls that started during the fault settle (or are counted as hung) before the next one.
       const recoveredAt = performance.now();
       while ([...running].some((call) => call.startedAt < recoveredAt) && performance.now() < recoveredAt + hangLimitMs)
         await sleep(20);
       await sleep(300);
-      const result: FaultResult = { fault, ...tally, recoveryMs: recoveredAfter };
+      const result: FaultResult = { fault: faultLabel(fault, durations), ...tally, recoveryMs: recoveredAfter };
       results.push(result);
       const label = `${options.name} / ${faultLabel(fault, durations)}`;
       if (recoveredAfter === undefined) problems.push(`${label}: did not recover`);
@@ -252,7 +268,7 @@ export async function runFaultScenarios(options: FaultScenariosOptions): Promise
     }
   } finally {
     stopped = true;
-    await proxy.heal();
+    await options.proxy?.heal();
     await Promise.all(loops);
     process.off('unhandledRejection', onProcessError);
     process.off('uncaughtException', onProcessError);
@@ -276,7 +292,7 @@ export async function runFaultScenarios(options: FaultScenariosOptions): Promise
         undefined,
       );
       const fields: Record<string, number | string> = {
-        faults: results.map((result) => faultLabel(result.fault, durations)).join(', '),
+        faults: results.map((result) => result.fault).join(', '),
         'longest recovery ms': `${Math.round(longestRecoveryMs)}${slowest ? ` (${slowest.fault})` : ''}`,
         calls: sum((result) => result.calls),
         'failed typed': sum((result) => result.typedFailures),

@@ -1,6 +1,7 @@
 export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
 export { faultProxy } from './fault-proxy.js';
 export type {
+  CustomFault,
   FaultDurations,
   FaultName,
   FaultResult,
@@ -12,6 +13,6 @@ export { freePort } from './free-port.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { RedisServerProcess } from './redis-server.js';
-export { startRedisServer } from './redis-server.js';
+export { describeWithRedisServer, startRedisServer } from './redis-server.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';

@@ -5,7 +5,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, it } from 'vitest';
 import { freePort } from './free-port.js';
+import { redisClusterBinaries } from './redis-cluster.js';
+import { isCI, skippedSuiteMarker } from './servers.js';
 
 export interface RedisServerProcess {
   readonly port: number;
@@ -79,4 +82,19 @@ export async function startRedisServer(options: { appendOnly?: boolean } = {}): 
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `describe` for a suite that starts its own redis-server: runs it when the binary exists, skips
+ * it loudly otherwise, and fails under CI=true.
+ */
+export function describeWithRedisServer(suite: string, body: () => void): void {
+  if (!redisClusterBinaries()) {
+    const reason = 'redis-server not installed (apt-get install redis-server)';
+    if (isCI()) throw new Error(`[servers] suite "${suite}" cannot run under CI: ${reason}`);
+    console.warn(`\n!!!!! SKIPPED SUITE "${suite}": ${reason} !!!!!\n`);
+    describe.skip(suite, () => it(`${skippedSuiteMarker} ${reason}`, () => {}));
+    return;
+  }
+  describe(suite, body);
 }
