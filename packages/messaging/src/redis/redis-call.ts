@@ -31,6 +31,7 @@ export async function redisStoreCall<T>(clock: Clock, timeoutMs: number, what: s
     return await redisCall(clock, timeoutMs, what, call);
   } catch (error) {
     if (error instanceof MessagingError) throw error;
-    throw new MessagingError('REDIS_FAILED', `${what} failed`, { cause: error });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessagingError('REDIS_FAILED', `${what} failed: ${reason}`, { cause: error });
   }
 }

@@ -118,7 +118,8 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       return await within(clock, call(), requestTimeoutMs, () => timedOut(what));
     } catch (error) {
       if (error instanceof MessagingError || isNotFound(error)) throw error;
-      throw new MessagingError('S3_FAILED', `${what} failed`, { cause: error });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MessagingError('S3_FAILED', `${what} failed: ${reason}`, { cause: error });
     }
   };
 
@@ -261,7 +262,8 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
         }
       } catch (error) {
         if (error instanceof MessagingError || callOptions?.signal?.aborted) throw error;
-        throw new MessagingError('S3_FAILED', `Reading ${ref} failed`, { cause: error });
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new MessagingError('S3_FAILED', `Reading ${ref} failed: ${reason}`, { cause: error });
       } finally {
         clock.clearTimeout(idle);
         stream.destroy();

@@ -31,7 +31,11 @@ describe('redisCall / redisStoreCall (bounded Redis calls)', () => {
     const clock = manualClock();
     const failure = new Error('Reached the max retries per request limit');
     const rejected = redisStoreCall(clock, 1_000, 'begin "k"', Promise.reject(failure));
-    await expect(rejected).rejects.toMatchObject({ code: 'REDIS_FAILED', message: 'begin "k" failed', cause: failure });
+    await expect(rejected).rejects.toMatchObject({
+      code: 'REDIS_FAILED',
+      message: 'begin "k" failed: Reached the max retries per request limit',
+      cause: failure,
+    });
     const timedOut = expect(redisStoreCall(clock, 10, 'get "k"', silent())).rejects.toMatchObject({
       code: 'REDIS_TIMEOUT',
     });
