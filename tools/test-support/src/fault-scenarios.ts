@@ -154,33 +154,36 @@ export async function runFaultScenarios(options: FaultScenariosOptions): Promise
   const running = new Set<{ readonly startedAt: number }>();
   const hangLimitMs = options.callTimeoutMs + slackMs;
 
-  /** One call, timed; a call still running past the hang limit is counted once and then waited for. */
-  const timedCall = async (call: () => Promise<unknown>, into: Tally | undefined): Promise<boolean> => {
+  /**
+   * One call, timed. A call still running past the hang limit counts as hung and is left behind
+   * (its late outcome ignored), so that a hanging adapter fails the run instead of stalling it.
+   */
+  const timedCall = async (call: () => Promise<unknown>, into: Tally): Promise<boolean> => {
     const startedAt = performance.now();
     let hungTimer: ReturnType<typeof setTimeout> | undefined;
-    if (into)
-      hungTimer = setTimeout(() => {
-        into.hung += 1;
-      }, hangLimitMs);
+    const hung = new Promise<'hung'>((resolve) => {
+      hungTimer = setTimeout(() => resolve('hung'), hangLimitMs);
+    });
+    const running = (async () => call())();
+    running.catch(() => {}); // a hung call's late rejection is not the process's concern
     try {
-      await call();
-      if (into) into.succeeded += 1;
+      if ((await Promise.race([running, hung])) === 'hung') {
+        into.hung += 1;
+        return false;
+      }
+      into.succeeded += 1;
       return true;
     } catch (error) {
-      if (into) {
-        if (options.isTypedError(error)) into.typedFailures += 1;
-        else {
-          into.untypedFailureCount += 1;
-          if (into.untypedFailures.length < 5) into.untypedFailures.push(error);
-        }
+      if (options.isTypedError(error)) into.typedFailures += 1;
+      else {
+        into.untypedFailureCount += 1;
+        if (into.untypedFailures.length < 5) into.untypedFailures.push(error);
       }
       return false;
     } finally {
       clearTimeout(hungTimer);
-      if (into) {
-        into.calls += 1;
-        into.longestCallMs = Math.max(into.longestCallMs, performance.now() - startedAt);
-      }
+      into.calls += 1;
+      into.longestCallMs = Math.max(into.longestCallMs, performance.now() - startedAt);
     }
   };
 
