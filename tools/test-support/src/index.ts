@@ -4,8 +4,19 @@ export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy
 export { faultProxy } from './fault-proxy.js';
 export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
 export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
+export type {
+  CustomFault,
+  FaultDurations,
+  FaultName,
+  FaultResult,
+  FaultScenariosOptions,
+  FaultScenariosReport,
+} from './fault-scenario-runner.js';
+export { runFaultScenarios } from './fault-scenario-runner.js';
 export { freePort } from './free-port.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
+export type { RedisServerProcess } from './redis-server.js';
+export { describeWithRedisServer, startRedisServer } from './redis-server.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';

@@ -1,8 +1,9 @@
-import { abortable, type Clock, delay, systemClock } from '@bulwark/resilience';
+import { abortable, type Clock, delay, exponential, systemClock, within } from '@bulwark/resilience';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -59,6 +60,17 @@ export interface AmqpTransportOptions {
   reconnectInitialMs?: number;
   /** @defaultValue `5_000` */
   reconnectMaxMs?: number;
+  /**
+   * Longest wait for the broker to confirm a batch, to open a channel and declare what a publish,
+   * a subscription, `declareGroup` or `snapshot` needs. A broker that accepted the connection but
+   * cannot serve a queue (a quorum queue without a leader after a restart), or a network that went
+   * silent, otherwise never answers. A publish past it is sent again on a new channel (up to
+   * `publishAttempts`); other calls reject with a `MessagingError` of code `BROKER_TIMEOUT`.
+   * Pair it with a heartbeat on the connection (`amqp.connect(url, { heartbeat: 5 })`), which is
+   * what ends a connection that went silent.
+   * @defaultValue `30_000`
+   */
+  operationTimeoutMs?: number;
   /** @defaultValue `jsonSerializer` */
   serializer?: Serializer;
   /** @defaultValue `systemClock` */
@@ -80,11 +92,6 @@ const defaults = {
   reconnectInitialMs: 100,
   reconnectMaxMs: 5_000,
   closeDeadlineMs: 30_000,
-  /**
-   * Longest wait for the broker to confirm a batch, or to open a channel and declare what a
-   * publish or a subscription needs. A broker that accepted the connection but cannot serve a
-   * queue (a quorum queue without a leader after a restart) otherwise never answers.
-   */
   operationTimeoutMs: 30_000,
 } as const;
 
@@ -109,6 +116,11 @@ export interface AmqpTransport extends Transport {
   declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Depths of the groups this transport subscribed to or declared, for dashboards. */
   snapshot(options?: { signal?: AbortSignal }): Promise<AmqpGroupSnapshot[]>;
+  /**
+   * Whether the broker is reachable, without asking it: `degraded` from a lost connection, a
+   * failed reconnect or an unconfirmed publish until a connection opens or a publish is confirmed.
+   */
+  readonly health: ConnectionHealth;
 }
 
 /** Header carrying how many deliveries came before this copy (nacks republish the message). */
@@ -155,6 +167,7 @@ function validate(options: AmqpTransportOptions): void {
   positive('publishAttempts');
   positive('reconnectInitialMs');
   positive('reconnectMaxMs');
+  positive('operationTimeoutMs');
   if (options.queueType !== undefined && options.queueType !== 'quorum' && options.queueType !== 'classic')
     problems.push(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
   if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
@@ -174,26 +187,6 @@ class BrokerRefusedError extends Error {}
 
 /** The broker did not answer in time; the channel is dropped and the work tried again on a new one. */
 class BrokerTimeoutError extends Error {}
-
-/**
- * Settles as `promise`, or rejects with `onTimeout()` after `timeoutMs` on `clock` (the promise is
- * then left to settle on its own).
- */
-function within<T>(clock: Clock, promise: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(onTimeout()), timeoutMs);
-    promise.then(
-      (value) => {
-        clock.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clock.clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * A {@link Transport} on RabbitMQ through `amqplib` (`@bulwark/messaging/amqp`).
@@ -249,7 +242,12 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       // A throwing error listener must not break the transport.
     }
   };
-  const backoffMs = (failures: number) => Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** Math.min(failures, 16));
+  const operationTimeoutMs = options.operationTimeoutMs ?? defaults.operationTimeoutMs;
+  const reconnectBackoff = exponential({ initialMs: reconnectInitialMs, maxMs: reconnectMaxMs });
+  // No jitter: the reconnect delays are the same for every process, so `random` is never read.
+  const backoffMs = (failures: number) =>
+    reconnectBackoff.delayMs({ attempt: failures + 1, previousDelayMs: 0, random: () => 0 });
+  const health = new ConnectionHealthTracker(clock);
 
   const stopping = new AbortController();
   const ownsConnections = typeof source === 'function';
@@ -259,11 +257,15 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   let closed = false;
 
   const watch = (connection: ChannelModel) => {
-    connection.on('error', (error: unknown) => report('CONNECTION_FAILED', 'The AMQP connection failed', error));
+    connection.on('error', (error: unknown) => {
+      health.failed(error);
+      report('CONNECTION_FAILED', 'The AMQP connection failed', error);
+    });
     connection.once('close', (reason: unknown) => {
       opened.delete(connection);
       if (current === connection) current = undefined;
       // A broker-side close (restart, `rabbitmqctl close_connection`) emits no 'error' in amqplib.
+      if (!closed) health.failed(reason ?? new Error('The AMQP connection closed'));
       if (!closed)
         report('CONNECTION_LOST', 'The AMQP connection closed; reconnecting where a factory was given', reason);
     });
@@ -297,9 +299,11 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
           opened.add(made);
           watch(made);
           current = made;
+          health.succeeded();
           return made;
         } catch (error) {
           if (error instanceof TransportClosedError) throw error;
+          health.failed(error);
           report('CONNECTION_FAILED', `Connecting to the broker failed (attempt ${failures + 1}); retrying`, error);
           await delay(clock, backoffMs(failures), stopping.signal).catch(() => {});
         }
@@ -349,8 +353,8 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
           await prepare?.(made);
           return made;
         }),
-        defaults.operationTimeoutMs,
-        () => new BrokerTimeoutError(`No publishing channel within ${defaults.operationTimeoutMs} ms`),
+        operationTimeoutMs,
+        () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
       );
     } catch (error) {
       if (error instanceof BrokerTimeoutError) abandon();
@@ -386,10 +390,11 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
     // then arrive twice: at-least-once, never lost).
     const timer = clock.setTimeout(() => {
-      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${defaults.operationTimeoutMs} ms`);
+      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
+      health.failed(timedOut);
       for (const settle of settles) settle(timedOut);
       abandon();
-    }, defaults.operationTimeoutMs);
+    }, operationTimeoutMs);
     const results = await Promise.all(outcomes).finally(() => clock.clearTimeout(timer));
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
@@ -420,6 +425,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
         if (refused) throw asError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, refused);
         remaining = failed;
         lastError = errors[0];
+        if (failed.length === 0) health.succeeded();
       } catch (error) {
         if (error instanceof MessagingError || signal?.aborted) throw error;
         lastError = error;
@@ -479,21 +485,32 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   };
   /** Runs `work` on a short-lived channel (a failed declare or check closes its channel). */
   const withChannel = async <T>(work: (channel: Channel) => Promise<T>, signal?: AbortSignal): Promise<T> => {
-    const channel = await abortable(
-      connection().then((made) => made.createChannel()),
-      signal,
-    );
+    const timedOut = () =>
+      asError('BROKER_TIMEOUT', `The broker did not answer within ${operationTimeoutMs} ms (operationTimeoutMs)`);
+    const opening = connection().then((made) => made.createChannel());
+    let channel: Channel;
+    try {
+      channel = await abortable(within(clock, opening, operationTimeoutMs, timedOut), signal);
+    } catch (error) {
+      // A channel that opens after all is closed rather than left on the connection.
+      void opening.then((late) => late.close()).catch(() => {});
+      throw error;
+    }
     channel.on('error', () => {}); // the failure reaches the caller through `work`
     try {
-      return await abortable(work(channel), signal);
+      return await abortable(within(clock, work(channel), operationTimeoutMs, timedOut), signal);
     } finally {
-      await channel.close().catch(() => {});
+      // Not awaited past the timeout: a silent broker never answers channel.close either.
+      await within(clock, channel.close(), operationTimeoutMs, timedOut).catch(() => {});
     }
   };
 
   const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
+    get health() {
+      return health.health;
+    },
 
     async publish(topic, messages, publishOptions) {
       const signal = publishOptions?.signal;
@@ -664,9 +681,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     };
 
     const timedOut = () =>
-      new BrokerTimeoutError(
-        `The broker did not start the consumer on ${queue} within ${defaults.operationTimeoutMs} ms`,
-      );
+      new BrokerTimeoutError(`The broker did not start the consumer on ${queue} within ${operationTimeoutMs} ms`);
 
     /** Opens a channel, declares the group's topology and starts consuming. */
     const attach = async () => {
@@ -675,7 +690,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       const opening = live.createChannel();
       let made: Channel;
       try {
-        made = await within(clock, opening, defaults.operationTimeoutMs, timedOut);
+        made = await within(clock, opening, operationTimeoutMs, timedOut);
       } catch (error) {
         void opening.then((late) => late.close()).catch(() => {});
         throw error;
@@ -696,7 +711,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
             await made.prefetch(prefetch, false);
             await declareTopology(made, topic, group);
           })(),
-          defaults.operationTimeoutMs,
+          operationTimeoutMs,
           timedOut,
         );
       } catch (error) {
@@ -728,7 +743,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
             },
             { noAck: false },
           ),
-          defaults.operationTimeoutMs,
+          operationTimeoutMs,
           timedOut,
         );
         if (channel === made) consumerTag = reply.consumerTag;

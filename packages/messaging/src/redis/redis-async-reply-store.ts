@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
 import type {
   AsyncReplyErrorInfo,
@@ -9,15 +10,24 @@ import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import createScript from './lua/async-reply-create.lua';
 import finishScript from './lua/async-reply-finish.lua';
 import startScript from './lua/async-reply-start.lua';
+import { redisStoreCall } from './redis-call.js';
 
 /** Options of {@link redisAsyncReplyStore}. */
 export interface RedisAsyncReplyStoreOptions {
   /** Prepended to every key. @defaultValue `'bulwark:async-reply:'` */
   keyPrefix?: string;
+  /**
+   * Longest wait for Redis to answer one call; past it the call rejects with a `MessagingError` of
+   * code `REDIS_TIMEOUT` (other failures: `REDIS_FAILED`, the ioredis error as `cause`).
+   * @defaultValue 5_000
+   */
+  timeoutMs?: number;
+  /** Times the `timeoutMs` waits. @defaultValue `systemClock` */
+  clock?: Clock;
 }
 
 /** The defaults of {@link RedisAsyncReplyStoreOptions}. */
-export const redisAsyncReplyStoreDefaults = { keyPrefix: 'bulwark:async-reply:' } as const;
+export const redisAsyncReplyStoreDefaults = { keyPrefix: 'bulwark:async-reply:', timeoutMs: 5_000 } as const;
 
 // Versioned so that two library versions sharing a client never run each other's scripts.
 const commands = {
@@ -84,7 +94,10 @@ export function redisAsyncReplyStore(
   if (!redis || typeof (redis as Partial<Redis>).defineCommand !== 'function')
     problems.push('redis must be an ioredis client');
   if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+  const timeoutMs = options.timeoutMs ?? redisAsyncReplyStoreDefaults.timeoutMs;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
   if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
+  const clock = options.clock ?? systemClock;
   const client = redis as unknown as Record<string, ScriptCommand | undefined>;
   for (const [name, lua] of [
     [commands.create, createScript],
@@ -94,7 +107,12 @@ export function redisAsyncReplyStore(
     if (typeof client[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
   }
   const call = (name: string, id: string, ...args: (string | number)[]) =>
-    (client[name] as ScriptCommand).call(redis, keyPrefix + id, ...args);
+    redisStoreCall(
+      clock,
+      timeoutMs,
+      `redisAsyncReplyStore ${name} "${id}"`,
+      (client[name] as ScriptCommand).call(redis, keyPrefix + id, ...args),
+    );
   const ttlOf = (expiresAt: number, now: number) => Math.max(1, Math.ceil(expiresAt - now));
 
   const store: AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } = {
@@ -112,7 +130,12 @@ export function redisAsyncReplyStore(
     },
     async get(id, now, callOptions) {
       callOptions?.signal?.throwIfAborted();
-      const hash = await redis.hgetall(keyPrefix + id);
+      const hash = await redisStoreCall(
+        clock,
+        timeoutMs,
+        `redisAsyncReplyStore get "${id}"`,
+        redis.hgetall(keyPrefix + id),
+      );
       if (!hash.status) return undefined;
       const record = toRecord(id, hash);
       return record.expiresAt > now ? record : undefined;

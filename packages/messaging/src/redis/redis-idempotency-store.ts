@@ -17,6 +17,7 @@ import completeBatchScript from './lua/idempotency-complete-batch.lua';
 import getScript from './lua/idempotency-get.lua';
 import releaseScript from './lua/idempotency-release.lua';
 import renewScript from './lua/idempotency-renew.lua';
+import { redisStoreCall } from './redis-call.js';
 
 /** Options of {@link redisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
@@ -42,6 +43,13 @@ export interface RedisIdempotencyStoreOptions {
    * @defaultValue 8
    */
   maxInFlight?: number;
+  /**
+   * Longest wait for Redis to answer one call; past it the call rejects with a `MessagingError` of
+   * code `REDIS_TIMEOUT` (other failures: `REDIS_FAILED`, the ioredis error as `cause`). Give your
+   * client ioredis' `socketTimeout` too, so a connection that went silent is made again.
+   * @defaultValue 5_000
+   */
+  timeoutMs?: number;
 }
 
 /** The defaults of {@link RedisIdempotencyStoreOptions}. */
@@ -50,6 +58,7 @@ export const redisIdempotencyStoreDefaults = {
   batch: true,
   maxBatchSize: pipelinedBatcherDefaults.maxBatchSize,
   maxInFlight: pipelinedBatcherDefaults.maxInFlight,
+  timeoutMs: 5_000,
 } as const;
 
 /** `{ value, pttl }` of a live record, as the scripts return it. */
@@ -92,18 +101,30 @@ export function redisIdempotencyStore(
   if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
+  const timeoutMs = options.timeoutMs ?? redisIdempotencyStoreDefaults.timeoutMs;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
   if (problems.length > 0) throw new InvalidMessagingOptionsError('redisIdempotencyStore', problems);
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
   const call = (which: RedisScript, key: string, ...args: (string | number)[]) =>
-    runRedisScript(redis, which, [keyPrefix + key], args);
+    redisStoreCall(
+      clock,
+      timeoutMs,
+      `redisIdempotencyStore on "${key}"`,
+      runRedisScript(redis, which, [keyPrefix + key], args),
+    );
   const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
   const callBatch = (which: RedisScript, keys: readonly string[], args: readonly (string | number)[]) =>
-    runRedisScript(
-      redis,
-      which,
-      keys.map((key) => keyPrefix + key),
-      args,
+    redisStoreCall(
+      clock,
+      timeoutMs,
+      `redisIdempotencyStore on ${keys.length} keys`,
+      runRedisScript(
+        redis,
+        which,
+        keys.map((key) => keyPrefix + key),
+        args,
+      ),
     ) as Promise<unknown[]>;
   const beginBatcher = pipelinedBatcher<{ key: string; value: string; leaseMs: number }, 1 | RecordReply>({
     maxBatchSize,
@@ -214,7 +235,7 @@ export function redisIdempotencyStore(
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
-      await redis.del(keyPrefix + key);
+      await redisStoreCall(clock, timeoutMs, `redisIdempotencyStore delete "${key}"`, redis.del(keyPrefix + key));
     },
     async close() {
       // The client belongs to the caller; the store holds nothing else.

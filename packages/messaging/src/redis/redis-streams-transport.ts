@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { type Clock, delay, exponential, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -19,6 +20,7 @@ import claimSource from './lua/stream-claim.lua';
 import nackSource from './lua/stream-nack.lua';
 import pruneConsumersSource from './lua/stream-prune-consumers.lua';
 import scheduleSource from './lua/stream-schedule.lua';
+import { redisCall } from './redis-call.js';
 
 /** Options of {@link redisStreamsTransport}. */
 export interface RedisStreamsTransportOptions {
@@ -73,6 +75,16 @@ export interface RedisStreamsTransportOptions {
    * @defaultValue the larger of 10 minutes and 10 × `visibilityTimeoutMs`
    */
   consumerPruneIdleMs?: number;
+  /**
+   * Longest wait for Redis to answer a publish, an ack, a nack, a claim or a group declaration
+   * (the blocking read waits `blockMs` more). Past it the call rejects with a `MessagingError`
+   * (`PUBLISH_FAILED` caused by `REDIS_TIMEOUT` for a publish); a subscription retries with
+   * backoff. Give your client ioredis' `socketTimeout` too, so that a connection that went silent
+   * is dropped and made again rather than waited on: the transport sets it on its own reading
+   * connections.
+   * @defaultValue `10_000`
+   */
+  operationTimeoutMs?: number;
   /** @defaultValue `jsonSerializer` */
   serializer?: Serializer;
   /** @defaultValue `systemClock` */
@@ -90,6 +102,7 @@ const defaults = {
   visibilityTimeoutMs: 30_000,
   claimIntervalMs: 1_000,
   blockMs: 5_000,
+  operationTimeoutMs: 10_000,
   groupStart: 'new',
   prefetch: 10,
   closeDeadlineMs: 30_000,
@@ -119,6 +132,11 @@ export interface RedisStreamsTransport extends Transport {
   declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Per-group depths of every stream under the key prefix, for dashboards. */
   snapshot(options?: { signal?: AbortSignal }): Promise<RedisStreamsGroupSnapshot[]>;
+  /**
+   * Whether Redis answers, without asking it: `degraded` from a failed or timed-out publish, read,
+   * ack or claim until one succeeds again.
+   */
+  readonly health: ConnectionHealth;
 }
 
 /** The Redis Streams transport's capabilities. */
@@ -156,13 +174,21 @@ async function runScript(
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number | Buffer)[],
+  settings: Pick<TransportSettings, 'clock' | 'operationTimeoutMs'>,
 ): Promise<unknown> {
+  const send = (command: 'EVALSHA' | 'EVAL', first: string) =>
+    redisCall(
+      settings.clock,
+      settings.operationTimeoutMs,
+      `${command} on ${keys[0]}`,
+      redis.callBuffer(command, first, keys.length, ...keys, ...args),
+    );
   try {
-    return await redis.callBuffer('EVALSHA', script.sha, keys.length, ...keys, ...args);
+    return await send('EVALSHA', script.sha);
   } catch (error) {
     // The script cache is empty after a restart or SCRIPT FLUSH: send the source once.
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.callBuffer('EVAL', script.source, keys.length, ...keys, ...args);
+    return send('EVAL', script.source);
   }
 }
 
@@ -175,6 +201,7 @@ function validate(options: RedisStreamsTransportOptions): void {
   positive('visibilityTimeoutMs', options.visibilityTimeoutMs);
   positive('claimIntervalMs', options.claimIntervalMs);
   positive('blockMs', options.blockMs);
+  positive('operationTimeoutMs', options.operationTimeoutMs);
   positive('maxLength', options.maxLength);
   positive('prefetch', options.prefetch);
   positive('consumerPruneIdleMs', options.consumerPruneIdleMs);
@@ -225,6 +252,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     visibilityTimeoutMs: options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs,
     claimIntervalMs: options.claimIntervalMs ?? defaults.claimIntervalMs,
     blockMs: options.blockMs ?? defaults.blockMs,
+    operationTimeoutMs: options.operationTimeoutMs ?? defaults.operationTimeoutMs,
     maxLength: options.maxLength ?? 0,
     consumerPruneIdleMs:
       options.consumerPruneIdleMs ??
@@ -232,6 +260,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     serializer: options.serializer ?? jsonSerializer,
     clock: options.clock ?? systemClock,
     onError: options.onError ?? (() => {}),
+    health: new ConnectionHealthTracker(options.clock ?? systemClock),
   };
   const keyPrefix = options.keyPrefix ?? defaults.keyPrefix;
   const groupStart = options.groupStart ?? defaults.groupStart;
@@ -242,9 +271,14 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   const subscriptions = new Set<RedisSubscription>();
   let closed = false;
 
+  const bounded = <T>(what: string, call: Promise<T>) =>
+    redisCall(settings.clock, settings.operationTimeoutMs, what, call);
   const ensureGroup = async (topic: string, group: string, from: 'new' | 'all' = groupStart) => {
     try {
-      await redis.xgroup('CREATE', streamKey(topic), group, from === 'all' ? '0' : '$', 'MKSTREAM');
+      await bounded(
+        `Creating group ${group} on ${streamKey(topic)}`,
+        redis.xgroup('CREATE', streamKey(topic), group, from === 'all' ? '0' : '$', 'MKSTREAM'),
+      );
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
     }
@@ -257,6 +291,9 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   const transport: RedisStreamsTransport = {
     name: 'redis-streams',
     capabilities: redisStreamsCapabilities,
+    get health() {
+      return settings.health.health;
+    },
 
     async publish(topic, messages, publishOptions) {
       publishOptions?.signal?.throwIfAborted();
@@ -268,22 +305,26 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
       try {
         if (delayMs > 0) {
-          await runScript(redis, scheduleScript, [scheduledKey(key)], [delayMs, ...entries]);
+          await runScript(redis, scheduleScript, [scheduledKey(key)], [delayMs, ...entries], settings);
+          settings.health.succeeded();
           // Subscribers here append them when due; others find them at their next claim interval.
           for (const subscription of subscriptions) if (subscription.topic === topic) subscription.claimIn(delayMs);
           return;
         }
         if (entries.length === 1) {
-          await redis.xadd(key, ...trim, '*', envelopeField, entries[0] as Buffer);
+          await bounded(`XADD to ${key}`, redis.xadd(key, ...trim, '*', envelopeField, entries[0] as Buffer));
+          settings.health.succeeded();
           return;
         }
         // MULTI: a batch is appended whole and in order, never interleaved with another publisher's.
         const transaction = redis.multi();
         for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
-        const results = await transaction.exec();
+        const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
         const failure = results?.find(([error]) => error)?.[0];
         if (!results || failure) throw failure ?? new Error('MULTI aborted');
+        settings.health.succeeded();
       } catch (error) {
+        settings.health.failed(error);
         throw asError('PUBLISH_FAILED', `Publishing ${messages.length} message(s) to ${key} failed`, error);
       }
     },
@@ -332,17 +373,24 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       let cursor = '0';
       do {
         signal?.throwIfAborted();
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'stream');
+        const [next, keys] = await bounded(
+          'SCAN for streams',
+          redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'stream'),
+        );
         cursor = next;
         for (const key of keys) {
           const topic = key.slice(keyPrefix.length + 1, -1);
-          const groups = (await redis.xinfo('GROUPS', key)) as (string | number | null)[][];
+          const groups = (await bounded(`XINFO GROUPS ${key}`, redis.xinfo('GROUPS', key))) as (
+            | string
+            | number
+            | null
+          )[][];
           for (const fields of groups) {
             const info = new Map<string, string | number | null>();
             for (let index = 0; index + 1 < fields.length; index += 2)
               info.set(String(fields[index]), fields[index + 1] ?? null);
             const group = String(info.get('name'));
-            const waiting = await redis.zcard(`${key}:delayed:${group}`);
+            const waiting = await bounded(`ZCARD ${key}`, redis.zcard(`${key}:delayed:${group}`));
             const lag = info.get('lag');
             snapshots.push({
               topic,
@@ -377,9 +425,12 @@ interface TransportSettings {
   /** 0: no trimming. */
   maxLength: number;
   consumerPruneIdleMs: number;
+  operationTimeoutMs: number;
   serializer: Serializer;
   clock: Clock;
   onError: (error: MessagingError) => void;
+  /** Shared by the transport and its subscriptions. */
+  health: ConnectionHealthTracker;
 }
 
 interface SubscriptionContext {
@@ -418,7 +469,13 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
   const { clock, onError } = settings;
   // The blocking read gets a connection of its own (closed with the subscription). It waits for
   // the server as long as it takes rather than failing reads while Redis restarts.
-  const blocking = redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
+  // socketTimeout: a read that got no byte back within its block time plus the operation timeout
+  // is on a dead connection (a silent network): ioredis drops it and connects again.
+  const blocking = redis.duplicate({
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: false,
+    socketTimeout: settings.blockMs + settings.operationTimeoutMs,
+  });
   blocking.on('error', () => {}); // ioredis reconnects by itself; failed reads are reported by the loop.
   let blockingClientId: number | undefined;
   let blockedInRead = false;
@@ -491,7 +548,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
       const batch = ackQueue;
       ackQueue = [];
       try {
-        await runScript(redis, ackScript, [stream], [group, consumer, ...batch.map((item) => item.id)]);
+        await runScript(redis, ackScript, [stream], [group, consumer, ...batch.map((item) => item.id)], settings);
         for (const item of batch) item.resolve();
       } catch (error) {
         const failure = asError('ACK_FAILED', `Ack on ${stream} for group ${group} failed`, error);
@@ -508,7 +565,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
 
   const nack = async (id: string, delayMs: number) => {
     try {
-      await runScript(redis, nackScript, [stream, delayed], [group, consumer, delayMs, id]);
+      await runScript(redis, nackScript, [stream, delayed], [group, consumer, delayMs, id], settings);
     } catch (error) {
       throw asError('NACK_FAILED', `Nack of ${id} on ${stream} for group ${group} failed`, error);
     }
@@ -516,7 +573,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
   };
 
   const giveBack = (id: string) =>
-    runScript(redis, nackScript, [stream, delayed], [group, consumer, 0, id]).then(
+    runScript(redis, nackScript, [stream, delayed], [group, consumer, 0, id], settings).then(
       () => {},
       (error: unknown) => report('NACK_FAILED', `Giving back ${id} of ${stream} failed`, error),
     );
@@ -586,6 +643,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
       claimScript,
       [stream, delayed, context.scheduled],
       [group, consumer, settings.visibilityTimeoutMs, budget, claimCursor, settings.maxLength],
+      settings,
     )) as ClaimReply;
     claimCursor = reply[0].toString();
     for (let index = 1; index < reply.length; index++) {
@@ -596,7 +654,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
     if (claimCursor !== '0-0') claimRequested = true;
     if (clock.now() >= nextPruneAt) {
       nextPruneAt = clock.now() + pruneIntervalMs;
-      await runScript(redis, pruneConsumersScript, [stream], [group, pruneIdleMs]);
+      await runScript(redis, pruneConsumersScript, [stream], [group, pruneIdleMs], settings);
     }
   };
   // Consumers of crashed processes, looked for by each subscription every minute at most.
@@ -611,6 +669,8 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
           slotWaiter = resolve;
         });
 
+  // 100 ms doubling to 2 s: quick after a blip, gentle during a long outage.
+  const retryBackoff = exponential({ initialMs: 100, maxMs: 2_000 });
   const readLoop = async () => {
     let nextClaimAt = 0;
     let failures = 0;
@@ -623,6 +683,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
           nextClaimAt = clock.now() + settings.claimIntervalMs;
           await claim();
           failures = 0;
+          settings.health.succeeded();
           continue;
         }
         const free = prefetch - inFlight.size;
@@ -647,6 +708,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
           blockedInRead = false;
         }
         failures = 0;
+        settings.health.succeeded();
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             // Read as the subscription closed: give it straight back to the rest of the group.
@@ -662,11 +724,12 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
             report('SUBSCRIPTION_FAILED', `Re-creating group ${group} on ${stream} failed`, groupError);
           });
         } else {
+          settings.health.failed(error);
           report('SUBSCRIPTION_FAILED', `Reading ${stream} for group ${group} failed; retrying`, error);
         }
         failures += 1;
-        // 50 ms doubling to 2 s: quick after a blip, gentle during a long outage.
-        await delay(clock, Math.min(2_000, 50 * 2 ** Math.min(failures, 6)), stopping.signal).catch(() => {});
+        const waitMs = retryBackoff.delayMs({ attempt: failures, previousDelayMs: 0, random: () => 0 });
+        await delay(clock, waitMs, stopping.signal).catch(() => {});
       }
     }
   };
@@ -704,8 +767,17 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
         await reading;
         if (settledInTime) {
           // Leave no empty consumer behind in the group.
-          const pending = (await redis.xpending(stream, group, '-', '+', 1, consumer).catch(() => [1])) as unknown[];
-          if (pending.length === 0) await redis.xgroup('DELCONSUMER', stream, group, consumer).catch(() => {});
+          // Bounded: close() must end even when Redis does not answer.
+          const bounded = <T>(what: string, call: Promise<T>) =>
+            redisCall(clock, settings.operationTimeoutMs, what, call);
+          const pending = (await bounded(
+            `XPENDING ${stream}`,
+            redis.xpending(stream, group, '-', '+', 1, consumer),
+          ).catch(() => [1])) as unknown[];
+          if (pending.length === 0)
+            await bounded(`XGROUP DELCONSUMER ${stream}`, redis.xgroup('DELCONSUMER', stream, group, consumer)).catch(
+              () => {},
+            );
         }
         context.onClosed(subscription);
       })();

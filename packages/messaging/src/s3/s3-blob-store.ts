@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, systemClock, within } from '@bulwark/resilience';
 import type { Client } from 'minio';
 import { blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from '../claim-check/blob-body.js';
 import { assertValidBlobRef } from '../claim-check/blob-ref.js';
 import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 
 /** Options of {@link s3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -23,6 +23,16 @@ export interface S3BlobStoreOptions {
    * @defaultValue `8 * 1024 * 1024`
    */
   partSizeBytes?: number;
+  /**
+   * Longest wait for one S3 request (a `PUT`, a part, a `HEAD`, a `DELETE`, the start of a `GET`),
+   * and, in `get`, between two chunks of a body. Past it the call rejects with a `MessagingError`
+   * of code `S3_TIMEOUT`; other failures of the server or the network reject with `S3_FAILED`
+   * (the minio error as `cause`). The minio client has no timeout of its own: on a server that
+   * went silent a request would otherwise wait forever. (A stream from `getStream` is the
+   * caller's to read: bound its reads yourself.)
+   * @defaultValue `30_000`
+   */
+  requestTimeoutMs?: number;
   /** @defaultValue `systemClock` */
   clock?: Clock;
 }
@@ -32,6 +42,7 @@ export const S3_EXPIRES_AT_METADATA = 'bulwark-expires-at';
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** HEAD requests in flight at once while sweeping. */
 const SWEEP_HEAD_CONCURRENCY = 16;
 /** S3's limit on keys per DeleteObjects request. */
@@ -92,10 +103,25 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
   if (!Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES) {
     problems.push(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
   }
+  const requestTimeoutMs = options?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)
+    problems.push(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
   if (problems.length > 0) throw new InvalidMessagingOptionsError('s3BlobStore', problems);
   const { bucket } = options;
   const prefix = options.prefix ?? '';
   const clock = options.clock ?? systemClock;
+  const timedOut = (what: string) =>
+    new MessagingError('S3_TIMEOUT', `${what}: no answer from S3 within ${requestTimeoutMs} ms`);
+  /** One request, bounded by `requestTimeoutMs`; a failure is typed, except "not found" (an answer). */
+  const request = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await within(clock, call(), requestTimeoutMs, () => timedOut(what));
+    } catch (error) {
+      if (error instanceof MessagingError || isNotFound(error)) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MessagingError('S3_FAILED', `${what} failed: ${reason}`, { cause: error });
+    }
+  };
 
   const keyOf = (ref: string): string => {
     assertValidBlobRef(ref);
@@ -108,7 +134,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
     signal?.throwIfAborted();
     let stream: Readable;
     try {
-      stream = await client.getObject(bucket, key);
+      stream = await request(`GET ${key}`, () => client.getObject(bucket, key));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -159,12 +185,17 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       let uploadId: string | undefined;
       const parts: { part: number; etag: string }[] = [];
       const uploadPart = async (payload: Buffer) => {
-        uploadId ??= await client.initiateNewMultipartUpload(bucket, key, { ...metadata });
+        uploadId ??= await request(`CreateMultipartUpload ${key}`, () =>
+          client.initiateNewMultipartUpload(bucket, key, { ...metadata }),
+        );
         signal?.throwIfAborted();
         const partNumber = parts.length + 1;
-        const result = await client.uploadPart(
-          { bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} },
-          payload,
+        const upload = uploadId;
+        const result = await request(`UploadPart ${partNumber} of ${key}`, () =>
+          client.uploadPart(
+            { bucketName: bucket, objectName: key, uploadID: upload, partNumber, headers: {} },
+            payload,
+          ),
         );
         parts.push({ part: partNumber, etag: result.etag });
       };
@@ -193,18 +224,24 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
         signal?.throwIfAborted();
         const rest = part ? part.subarray(0, filled) : Buffer.concat(pending, filled);
         if (uploadId === undefined) {
-          await client.putObject(bucket, key, rest, rest.byteLength, metadata);
+          await request(`PUT ${key}`, () => client.putObject(bucket, key, rest, rest.byteLength, metadata));
         } else {
           if (filled > 0) await uploadPart(rest);
           signal?.throwIfAborted();
-          await client.completeMultipartUpload(bucket, key, uploadId, parts);
+          const upload = uploadId;
+          await request(`CompleteMultipartUpload ${key}`, () =>
+            client.completeMultipartUpload(bucket, key, upload, parts),
+          );
         }
       } catch (error) {
         discardBody(body, error);
         if (uploadId !== undefined) {
           // Best effort: some S3 servers (s3rver) do not implement AbortMultipartUpload; the
           // parts are invisible anyway and a lifecycle rule removes them.
-          await client.abortMultipartUpload(bucket, key, uploadId).catch(() => undefined);
+          const upload = uploadId;
+          await request(`AbortMultipartUpload ${key}`, () => client.abortMultipartUpload(bucket, key, upload)).catch(
+            () => undefined,
+          );
         }
         if (signal?.aborted) throw signal.reason;
         throw error;
@@ -215,9 +252,20 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       const stream = await openObject(ref, callOptions);
       if (!stream) return undefined;
       const chunks: Buffer[] = [];
+      // A body that stops coming (a silent server) is ended after requestTimeoutMs without a chunk.
+      let idle = clock.setTimeout(() => stream.destroy(timedOut(`Reading ${ref}`)), requestTimeoutMs);
       try {
-        for await (const chunk of blobChunks(stream, callOptions?.signal)) chunks.push(chunk);
+        for await (const chunk of blobChunks(stream, callOptions?.signal)) {
+          chunks.push(chunk);
+          clock.clearTimeout(idle);
+          idle = clock.setTimeout(() => stream.destroy(timedOut(`Reading ${ref}`)), requestTimeoutMs);
+        }
+      } catch (error) {
+        if (error instanceof MessagingError || callOptions?.signal?.aborted) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new MessagingError('S3_FAILED', `Reading ${ref} failed: ${reason}`, { cause: error });
       } finally {
+        clock.clearTimeout(idle);
         stream.destroy();
       }
       return Buffer.concat(chunks);
@@ -227,7 +275,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       const key = keyOf(ref);
       callOptions?.signal?.throwIfAborted();
       try {
-        const stat = await client.statObject(bucket, key);
+        const stat = await request(`HEAD ${key}`, () => client.statObject(bucket, key));
         return infoOf(ref, stat.size, stat.metaData as Record<string, unknown>);
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -237,7 +285,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
     async delete(ref, callOptions) {
       const key = keyOf(ref);
       callOptions?.signal?.throwIfAborted();
-      await client.removeObject(bucket, key);
+      await request(`DELETE ${key}`, () => client.removeObject(bucket, key));
     },
     async sweepExpired(callOptions) {
       const signal = callOptions?.signal;
@@ -248,7 +296,9 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       const flush = async () => {
         if (expired.length === 0) return;
         const batch = expired.splice(0, expired.length);
-        const results = await client.removeObjects(bucket, batch);
+        const results = await request(`DeleteObjects (${batch.length} keys)`, () =>
+          client.removeObjects(bucket, batch),
+        );
         // DeleteObjects answers 200 and lists the keys it could not delete; those are not counted
         // (a later sweep retries them).
         swept += batch.length - results.filter((result) => result?.Error !== undefined).length;
@@ -260,7 +310,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
         listed = [];
         const expiries = await Promise.all(
           keys.map((key) =>
-            client.statObject(bucket, key).then(
+            request(`HEAD ${key}`, () => client.statObject(bucket, key)).then(
               (stat) => Number((stat.metaData as Record<string, unknown>)[S3_EXPIRES_AT_METADATA]),
               (error: unknown) => {
                 if (isNotFound(error)) return Number.NaN;

@@ -2,66 +2,23 @@
 // again on the same port with its append-only file: the transport and the consumer on it must
 // reconnect and handle every message published, none lost.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consume, createEnvelope } from '@bulwark/messaging';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
-import { freePort } from '@bulwark/test-support';
+import { describeWithRedisServer, type RedisServerProcess, startRedisServer } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
-/** Starts redis-server (by default with an fsync'ed append-only file), resolving once it accepts connections. */
-function startRedis(port: number, dir: string, persistent = true): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-    const server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
-    server.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve(server);
-      }
-    });
-    server.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-const killed = (server: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (server.exitCode !== null || server.signalCode !== null) return resolve();
-    server.once('exit', () => resolve());
-    server.kill('SIGKILL');
-  });
-
-describe('redisStreamsTransport under a Redis crash (private redis-server)', () => {
-  let port: number;
-  let dir: string;
-  let server: ChildProcess;
+describeWithRedisServer('redisStreamsTransport under a Redis crash (private redis-server)', () => {
+  let server: RedisServerProcess;
 
   beforeAll(async () => {
-    port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'bulwark-redis-fault-'));
-    server = await startRedis(port, dir);
+    server = await startRedisServer();
   });
-  afterAll(async () => {
-    await killed(server);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.remove());
 
   it('handles every message after redis-server is SIGKILLed and restarted mid-run', async () => {
-    const redis = new Redis({ port, host: '127.0.0.1' });
+    const redis = new Redis(server.url);
     redis.on('error', () => {}); // reconnects by itself
     const transport = redisStreamsTransport(redis, { visibilityTimeoutMs: 2_000, claimIntervalMs: 200 });
     const total = 2_000;
@@ -103,10 +60,10 @@ describe('redisStreamsTransport under a Redis crash (private redis-server)', () 
     })();
 
     while (published < total / 4 || handled.size < total / 8) await sleep(5);
-    await killed(server);
+    await server.stop('SIGKILL');
     const handledAtCrash = handled.size;
     await sleep(300);
-    server = await startRedis(port, dir);
+    await server.start();
     restarted = true;
     await publishing;
 
@@ -123,10 +80,8 @@ describe('redisStreamsTransport under a Redis crash (private redis-server)', () 
     redis.disconnect();
   }, 60_000);
   it('goes on after a restart that lost every key (no persistence): the group is made again, nothing new is skipped', async () => {
-    const volatilePort = await freePort();
-    const volatileDir = mkdtempSync(join(tmpdir(), 'bulwark-redis-volatile-'));
-    let volatile = await startRedis(volatilePort, volatileDir, false);
-    const redis = new Redis({ port: volatilePort, host: '127.0.0.1' });
+    const volatile = await startRedisServer({ appendOnly: false });
+    const redis = new Redis(volatile.url);
     redis.on('error', () => {});
     try {
       const transport = redisStreamsTransport(redis, { claimIntervalMs: 100 });
@@ -140,8 +95,8 @@ describe('redisStreamsTransport under a Redis crash (private redis-server)', () 
       await transport.publish('orders', before);
       while (handled.size < before.length) await sleep(5);
 
-      await killed(volatile);
-      volatile = await startRedis(volatilePort, volatileDir, false);
+      await volatile.stop('SIGKILL');
+      await volatile.start();
       // Published into a fresh stream, before the subscription noticed its group is gone.
       const after = Array.from({ length: 20 }, (_, index) =>
         createEnvelope({ topic: 'orders', type: 'order.placed', payload: { index: 100 + index } }),
@@ -161,8 +116,7 @@ describe('redisStreamsTransport under a Redis crash (private redis-server)', () 
       await transport.close();
     } finally {
       redis.disconnect();
-      await killed(volatile);
-      rmSync(volatileDir, { recursive: true, force: true });
+      await volatile.remove();
     }
   }, 60_000);
 });

@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { freePort } from '@bulwark/test-support';
+import { describeWithRedisServer, type RedisServerProcess, startRedisServer } from '@bulwark/test-support';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rateLimitPlugin } from '../../src/fastify/index.js';
 import { fixedWindow, RateLimitStoreError, rateLimit, rateLimiter } from '../../src/index.js';
 import { redisRateLimitStore } from '../../src/redis/index.js';
@@ -10,54 +9,17 @@ import { redisRateLimitStore } from '../../src/redis/index.js';
 // A private redis-server on a free port (never the shared one): killed with SIGKILL mid-run, then
 // restarted on the same port, while one limiter and one ioredis client keep running throughout.
 
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-  });
-  return child;
-}
-
-const kill = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-
-const hasRedisServer = await new Promise<boolean>((resolve) => {
-  const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  probe.once('error', () => resolve(false));
-  probe.once('exit', (code) => resolve(code === 0));
-});
-if (!hasRedisServer && (process.env.CI === 'true' || process.env.CI === '1'))
-  throw new Error('redis-server binary is required for the Redis fault suite under CI');
-if (!hasRedisServer) console.warn('\n!!!!! SKIPPED SUITE "redisRateLimitStore faults": no redis-server binary !!!!!\n');
-
-describe.runIf(hasRedisServer)('redisRateLimitStore faults (private redis-server, SIGKILL and restart)', () => {
-  let port = 0;
-  let server: ChildProcess;
+describeWithRedisServer('redisRateLimitStore faults (private redis-server, SIGKILL and restart)', () => {
+  let server: RedisServerProcess;
   let redis: Redis;
   beforeAll(async () => {
-    port = await freePort();
-    server = await startRedis(port);
-    redis = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 100 });
+    server = await startRedisServer({ appendOnly: false });
+    redis = new Redis(server.url, { retryStrategy: () => 100 });
     redis.on('error', () => {}); // connection errors are expected while the server is down
   });
   afterAll(async () => {
     redis.disconnect();
-    await kill(server);
+    await server.remove();
   });
 
   it('settles every call within timeoutMs with a typed error while Redis is down, and recovers without a restart', async () => {
@@ -72,7 +34,7 @@ describe.runIf(hasRedisServer)('redisRateLimitStore faults (private redis-server
     limiter.on('rate-limit-store-failed', ({ error }) => failures.push(error.code));
     expect((await limiter.consume('user')).allowed).toBe(true);
 
-    await kill(server);
+    await server.stop();
     const startedAt = performance.now();
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => limiter.consume('user')));
     const elapsed = performance.now() - startedAt;
@@ -98,7 +60,7 @@ describe.runIf(hasRedisServer)('redisRateLimitStore faults (private redis-server
     await app.close();
 
     // Same port, fresh server (empty, and without our scripts: NOSCRIPT → EVAL reloads them).
-    server = await startRedis(port);
+    await server.start();
     let decision: Awaited<ReturnType<typeof limiter.consume>> | undefined;
     const deadline = performance.now() + 10_000;
     while (!decision && performance.now() < deadline) {
