@@ -55,7 +55,10 @@ export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-passwo
 const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role === 'all' || config.role === role;
 
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
-  const database = await openDatabase(config);
+  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
+  // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
+  // the pool and reported here; the next query connects anew.
+  const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'idle database connection lost'));
   const closers: Array<() => Promise<unknown>> = [() => database.close()];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch(() => {});
@@ -63,7 +66,6 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
   };
   try {
     const { pool } = database;
-    const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
     await migrateShop(pool);
     await seedCatalog(pool);
     const admin = {
