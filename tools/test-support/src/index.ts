@@ -1,3 +1,5 @@
+export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
+export { faultProxy } from './fault-proxy.js';
 export { freePort } from './free-port.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';

@@ -4,6 +4,8 @@
  * @module @bulwark/messaging/postgres
  */
 
+export type { WithClientOptions } from '@bulwark/resilience/postgres';
+export { withClient, withTransaction } from '@bulwark/resilience/postgres';
 export type {
   PostgresAsyncReplySql,
   PostgresAsyncReplyStore,

@@ -11,3 +11,5 @@ export type {
   PostgresRateLimitTableOptions,
 } from './postgres-rate-limit-store.js';
 export { postgresRateLimitStore, rateLimitMigrationSql } from './postgres-rate-limit-store.js';
+export type { WithClientOptions } from './with-client.js';
+export { withClient, withTransaction } from './with-client.js';

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { withTransaction } from './with-client.js';
 
 /**
  * Runs a migration in one transaction under a transaction-level advisory lock named `lockName`,
@@ -12,17 +13,12 @@ export async function migrateUnderLock(
   sql: string,
   options?: { readonly signal?: AbortSignal },
 ): Promise<void> {
-  options?.signal?.throwIfAborted();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
-    await client.query(sql);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  await withTransaction(
+    pool,
+    async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
+      await client.query(sql);
+    },
+    options,
+  );
 }
