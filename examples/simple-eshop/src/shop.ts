@@ -23,6 +23,7 @@ import type { Role, ShopConfig } from './config.js';
 import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
 import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
+import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
@@ -206,10 +207,9 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       pool,
       metrics,
       readiness: {
-        database: async () => {
-          await pool.query('SELECT 1');
-        },
-        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+        database: databaseReadiness(pool),
+        ...(redis ? { redis: redisReadiness(redis) } : {}),
+        transport: messaging.transportReadiness,
       },
       users: {
         limitLogin: (attempt) => logins.check(attempt),

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { faultProxy } from '@bulwark/test-support';
 import pg from 'pg';
 import { applicationName, embeddedPostgres } from '../infrastructure/database.js';
 import { type LoadReport, runLoad } from '../load/load-run.js';
@@ -29,7 +30,11 @@ export interface ChaosOptions {
   durationMs: number;
   /** Concurrent virtual shoppers. @defaultValue 8 */
   shoppers?: number;
-  /** Every database connection of the shop is ended every `[min, max]` ms. @defaultValue [4000, 5000] */
+  /**
+   * Every database connection of the shop is ended every `[min, max]` ms, by turns with
+   * `pg_terminate_backend` (the server ends them) and by the fault proxy the shop reaches its
+   * database through (the network drops them). @defaultValue [4000, 5000]
+   */
   cutEveryMs?: readonly [number, number];
   /** Restart the private servers (once each). @defaultValue true */
   restarts?: boolean;
@@ -39,7 +44,12 @@ export interface ChaosOptions {
   log?: (line: string) => void;
 }
 
-export type FaultKind = 'backends-terminated' | 'postgres-restart' | 'redis-restart' | 'rabbitmq-restart';
+export type FaultKind =
+  | 'backends-terminated'
+  | 'connections-cut'
+  | 'postgres-restart'
+  | 'redis-restart'
+  | 'rabbitmq-restart';
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -49,8 +59,8 @@ export interface FaultRecord {
   recoveryMs: number;
   /** For restarts: what /health/ready answered while the server was down. */
   readyWhileDown?: number;
-  /** For cuts: how many backends were ended. */
-  backends?: number;
+  /** For cuts: how many connections were ended. */
+  connections?: number;
 }
 
 export interface ChaosReport {
@@ -128,6 +138,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     checks.on('error', () => {});
     cleanups.push(() => checks.end());
 
+    // The shop reaches its database through a fault proxy, which can drop every connection at once.
+    const target = new URL(databaseUrl);
+    const proxy = await faultProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    cleanups.push(() => proxy.close());
     const admin = { email: 'admin@shop.local', password: randomUUID() };
     const shopDataDir = join(options.dataDir, 'shop');
     await mkdir(shopDataDir, { recursive: true });
@@ -135,7 +149,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const shop = await startShopProcess(
       {
         ...process.env,
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: proxy.url(databaseUrl),
         DATA_DIR: shopDataDir,
         LOG_LEVEL: 'warn',
         JWT_SECRET: randomUUID(),
@@ -191,6 +205,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       trafficStarted = performance.now();
       const endAt = trafficStarted + options.durationMs;
       let useRandom = 0;
+      let cuts = 0;
       while (performance.now() < endAt) {
         // A fixed spread over [min, max] instead of Math.random: runs are comparable.
         useRandom = (useRandom + 0.37) % 1;
@@ -204,10 +219,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           continue;
         }
         const atMs = Math.round(performance.now() - trafficStarted);
-        const backends = await terminateBackends();
+        const kind: FaultKind = cuts % 2 === 0 ? 'backends-terminated' : 'connections-cut';
+        cuts += 1;
+        let connections: number;
+        if (kind === 'backends-terminated') {
+          connections = await terminateBackends();
+        } else {
+          connections = proxy.connections;
+          proxy.cutAll();
+        }
         const recoveryMs = await timeUntilReady(shop.url);
-        log(`backends-terminated: ${backends} ended at ${atMs} ms; ready ${recoveryMs} ms after`);
-        faults.push({ kind: 'backends-terminated', atMs, recoveryMs, backends });
+        log(`${kind}: ${connections} connections ended at ${atMs} ms; ready ${recoveryMs} ms after`);
+        faults.push({ kind, atMs, recoveryMs, connections });
       }
       // Restarts the traffic ran out before (a short run) still happen, so every server restarts.
       for (const due of plannedRestarts.splice(0)) {

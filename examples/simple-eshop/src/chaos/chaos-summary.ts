@@ -5,6 +5,7 @@ export function chaosSummary(report: ChaosReport): string {
   const count = (kind: string) => report.faults.filter((fault) => fault.kind === kind).length;
   const lines = [
     `faults injected: ${report.faults.length} (${count('backends-terminated')} times every shop backend terminated, ` +
+      `${count('connections-cut')} times every connection cut by the proxy, ` +
       `${report.faults
         .filter((fault) => fault.kind.endsWith('restart'))
         .map((fault) => `${fault.kind} (ready ${fault.readyWhileDown} while down, 200 ${fault.recoveryMs} ms after)`)
@@ -18,6 +19,7 @@ export function chaosSummary(report: ChaosReport): string {
       `orders: ${orders.placed} accepted (${orders.perSecond.toFixed(1)}/s), ${orders.confirmed} confirmed, ` +
         `${orders.cancelled} cancelled, ${orders.pending} pending; ${orders.retried} order requests retried with their key; ` +
         `${report.load.errors5xx} 5xx of ${report.load.requests} requests`,
+      `cancelled because: ${JSON.stringify(orders.cancelledBecause)}`,
       `lost: ${books.lost}, doubled: ${books.doubled}`,
       ...Object.entries(invariants).map(
         ([name, result]) => `  ${result.ok ? 'ok  ' : 'FAIL'} ${name} (${result.detail})`,

@@ -32,6 +32,8 @@ export interface LoadReport {
     perSecond: number;
     /** Order requests answered 5xx (or 409: still in flight) and sent again with the same key. */
     retried: number;
+    /** Cancelled orders by the first part of their reason (`payment declined`, `reserve-stock failed`, …). */
+    cancelledBecause: Record<string, number>;
   };
   latencyMs: { browseP50: number; browseP99: number; orderP50: number; orderP99: number };
   /**
@@ -185,6 +187,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       )
     ).rows.map((row) => [row.status, row.n]),
   ) as Record<string, number>;
+  const cancelledBecause = Object.fromEntries(
+    (
+      await options.pool.query<{ reason: string; n: number }>(
+        `SELECT split_part(coalesce(reason, ''), ':', 1) AS reason, count(*)::int AS n FROM shop_orders
+          WHERE status = 'cancelled' GROUP BY 1 ORDER BY 2 DESC`,
+      )
+    ).rows.map((row) => [row.reason, row.n]),
+  );
   const stock = await options.pool.query<{ id: string }>(
     'SELECT id FROM shop_products WHERE stock + reserved + sold <> initial_stock OR reserved <> 0',
   );
@@ -230,6 +240,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       pending: counts.pending ?? 0,
       perSecond: placed / trafficSeconds,
       retried,
+      cancelledBecause,
     },
     latencyMs: {
       browseP50: percentile(browse, 50),

@@ -4,10 +4,11 @@
 // runs again after a crash never charges or moves stock twice.
 import { createEnvelope } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
 import type { PaymentProvider } from '../payments/payment-provider.js';
-import { inTransaction, markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
+import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
 export interface PlaceOrderInput {
   orderId: string;
@@ -70,7 +71,7 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
     .step('create-shipment', {
       // Shipment, sale and confirmation commit together, with the event that emails the customer.
       execute: ({ input, results }) =>
-        inTransaction(pool, async (client) => {
+        withTransaction(pool, async (client) => {
           const tracking = `TRK-${input.orderId.slice(0, 8).toUpperCase()}`;
           await client.query('INSERT INTO shop_shipments (order_id, tracking) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
             input.orderId,
