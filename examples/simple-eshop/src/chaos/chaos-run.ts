@@ -36,6 +36,8 @@ export interface ChaosOptions {
    * database through (the network drops them). @defaultValue [4000, 5000]
    */
   cutEveryMs?: readonly [number, number];
+  /** Which cuts: both by turns, or only one kind. @defaultValue 'alternate' */
+  cuts?: 'alternate' | 'terminate' | 'proxy';
   /** Restart the private servers (once each). @defaultValue true */
   restarts?: boolean;
   /** How long a restarted server stays down. @defaultValue 3000 */
@@ -97,7 +99,9 @@ async function timeUntilReady(url: string, timeoutMs = 90_000): Promise<number> 
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const log = options.log ?? (() => {});
+  const runStarted = performance.now();
+  const log = (line: string) =>
+    options.log?.(`${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const [cutMin, cutMax] = options.cutEveryMs ?? [4_000, 5_000];
   const restarts = options.restarts ?? true;
   const downMs = options.downMs ?? 3_000;
@@ -219,7 +223,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           continue;
         }
         const atMs = Math.round(performance.now() - trafficStarted);
-        const kind: FaultKind = cuts % 2 === 0 ? 'backends-terminated' : 'connections-cut';
+        const cutWith = options.cuts ?? 'alternate';
+        const kind: FaultKind =
+          cutWith === 'terminate' || (cutWith === 'alternate' && cuts % 2 === 0)
+            ? 'backends-terminated'
+            : 'connections-cut';
         cuts += 1;
         let connections: number;
         if (kind === 'backends-terminated') {
@@ -237,10 +245,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (shop.exit) break;
         await restart(due.kind, due.server as PrivateServer);
       }
+      log('faults over; the books are checked once every order has ended');
     };
 
     let load: LoadReport | undefined;
     let loadError: unknown;
+    log('traffic starts');
     try {
       load = await runLoad({
         url: shop.url,
@@ -254,6 +264,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     } catch (error) {
       loadError = error;
     }
+    log(loadError ? `traffic failed: ${String(loadError)}` : 'books checked');
     // A request that failed because the shop died may be seen before its exit is.
     const crashed = loadError ? await shop.died(3_000) : shop.exit !== undefined;
     if (!load) {

@@ -3,6 +3,8 @@
 // run starts: PostgreSQL, and Redis / RabbitMQ with CHAOS_BROKERS), then the books are checked.
 // Exits 1 if the shop died or an invariant failed.
 //   CHAOS_DURATION_MS (60000), CHAOS_SHOPPERS (8), CHAOS_BROKERS (none | redis | amqp; default none)
+//   CHAOS_CUTS (alternate | terminate | proxy): how connections are cut (pg_terminate_backend,
+//   the fault proxy, or both by turns)
 //   CHAOS_DATABASE_URL: cut the connections of that database instead of a private server (no restart)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,11 @@ if (!(durationMs > 0) || !Number.isInteger(shoppers) || shoppers < 1) {
   process.exit(2);
 }
 
+const cuts = (process.env.CHAOS_CUTS || 'alternate') as 'alternate' | 'terminate' | 'proxy';
+if (!['alternate', 'terminate', 'proxy'].includes(cuts)) {
+  console.error(`chaos: CHAOS_CUTS must be alternate, terminate or proxy; got "${cuts}"`);
+  process.exit(2);
+}
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-chaos-'));
 try {
   const report = await runChaos({
@@ -30,6 +37,7 @@ try {
     brokers,
     durationMs,
     shoppers,
+    cuts,
     log: (line) => console.log(`[chaos] ${line}`),
   });
   console.log(`\n${chaosSummary(report)}`);

@@ -82,6 +82,15 @@ export async function openDatabase(config: ShopConfig, onError?: (error: Error) 
   // An idle client whose server went away (a restart, or shutdown) must not crash the process:
   // the pool drops it and the next query connects anew.
   pool.on('error', (error) => onError?.(error));
+  // Held clients go through withClient/withTransaction, which listen while they hold one. This
+  // listener, on every client for its whole life, is the net under what they cannot cover: under
+  // pg_terminate_backend every 4–5 s the shop still died of a client that emitted 'error' with no
+  // listener while pg-pool's own pool.query held it (seen with postgresIdempotencyStore.begin;
+  // brianc/node-postgres#2762). The holder still sees the failure as its query's rejection, and
+  // the pool destroys the broken client when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onError?.(error));
+  });
   return {
     pool,
     url,
