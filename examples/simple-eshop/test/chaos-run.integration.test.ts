@@ -30,7 +30,14 @@ describe.skipIf(unavailable !== undefined)(
 
     it('survives cut connections and server restarts with the books exact', async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'shop-chaos-test-'));
-      const report = await runChaos({ dataDir, database: 'private', brokers, durationMs: 15_000, shoppers: 6 });
+      const report = await runChaos({
+        dataDir,
+        database: 'private',
+        brokers,
+        durationMs: 15_000,
+        shoppers: 6,
+        log: (line) => console.log(line),
+      });
       const summary = chaosSummary(report);
       expect(report.crashes, summary).toBe(0);
       const kinds = report.faults.map((fault) => fault.kind);

@@ -198,9 +198,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const plannedRestarts: Array<{ atFraction: number; kind: FaultKind; server: PrivateServer | typeof postgres }> =
       restarts
         ? [
-            { atFraction: 0.3, kind: 'postgres-restart' as const, server: postgres },
-            { atFraction: 0.5, kind: 'redis-restart' as const, server: brokers.redis },
-            { atFraction: 0.7, kind: 'rabbitmq-restart' as const, server: brokers.rabbitmq },
+            { atFraction: 0.2, kind: 'postgres-restart' as const, server: postgres },
+            { atFraction: 0.45, kind: 'redis-restart' as const, server: brokers.redis },
+            { atFraction: 0.65, kind: 'rabbitmq-restart' as const, server: brokers.rabbitmq },
           ].filter((planned) => planned.server !== undefined)
         : [];
 
@@ -210,16 +210,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const endAt = trafficStarted + options.durationMs;
       let useRandom = 0;
       let cuts = 0;
+      let nextCut = trafficStarted;
       while (performance.now() < endAt) {
         // A fixed spread over [min, max] instead of Math.random: runs are comparable.
         useRandom = (useRandom + 0.37) % 1;
-        await sleep(Math.min(cutMin + (cutMax - cutMin) * useRandom, Math.max(0, endAt - performance.now())));
-        if (shop.exit || performance.now() >= endAt) break;
-        const elapsed = (performance.now() - trafficStarted) / options.durationMs;
+        nextCut = Math.max(nextCut, performance.now()) + cutMin + (cutMax - cutMin) * useRandom;
+        // A restart comes at its planned moment even when a cut is closer to due, so a short run
+        // still restarts every server while the traffic runs.
         const due = plannedRestarts[0];
-        if (due && elapsed >= due.atFraction) {
+        const restartAt = due ? trafficStarted + due.atFraction * options.durationMs : Number.POSITIVE_INFINITY;
+        await sleep(Math.max(0, Math.min(nextCut, restartAt, endAt) - performance.now()));
+        if (shop.exit || performance.now() >= endAt) break;
+        if (due && performance.now() >= restartAt) {
           plannedRestarts.shift();
           await restart(due.kind, due.server as PrivateServer);
+          nextCut = performance.now();
           continue;
         }
         const atMs = Math.round(performance.now() - trafficStarted);
@@ -239,6 +244,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const recoveryMs = await timeUntilReady(shop.url);
         log(`${kind}: ${connections} connections ended at ${atMs} ms; ready ${recoveryMs} ms after`);
         faults.push({ kind, atMs, recoveryMs, connections });
+        nextCut = performance.now();
       }
       // Restarts the traffic ran out before (a short run) still happen, so every server restarts.
       for (const due of plannedRestarts.splice(0)) {

@@ -4,9 +4,11 @@
 // runs again after a crash never charges or moves stock twice.
 import { createEnvelope } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { exponential, retry } from '@bulwark/resilience';
 import { withTransaction } from '@bulwark/resilience/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
+import { isDatabaseUnavailable } from '../infrastructure/database-unavailable.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
 import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
@@ -28,6 +30,18 @@ export interface OrderSagaDependencies {
 
 export const ordersTopic = 'orders';
 
+/**
+ * The steps that only touch the shop's database retry while it is unreachable (a restart, a
+ * terminated backend): about 12 s in all, so an order outlives a database restart instead of
+ * being cancelled for it. Both steps are idempotent per order. Other errors (out of stock) fail
+ * the step at once.
+ */
+const whileDatabaseUnavailable = retry({
+  maxAttempts: 8,
+  backoff: exponential({ initialMs: 200, maxMs: 3_000, jitter: 'full' }),
+  retryOn: isDatabaseUnavailable,
+});
+
 export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
   return defineSaga<PlaceOrderInput>('place-order')
     .step('reserve-stock', {
@@ -36,6 +50,7 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
         return null;
       },
       compensate: ({ input }) => releaseStock(pool, input.orderId),
+      retry: whileDatabaseUnavailable,
     })
     .step('authorize-payment', {
       execute: ({ input, idempotencyKey, signal }) =>
@@ -69,6 +84,7 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
         ),
     })
     .step('create-shipment', {
+      retry: whileDatabaseUnavailable,
       // Shipment, sale and confirmation commit together, with the event that emails the customer.
       execute: ({ input, results }) =>
         withTransaction(pool, async (client) => {
