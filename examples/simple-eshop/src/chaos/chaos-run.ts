@@ -108,33 +108,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await mkdir(options.dataDir, { recursive: true });
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    let databaseUrl: string;
-    let postgres: Awaited<ReturnType<typeof embeddedPostgres>> | undefined;
-    if (options.database === 'private') {
-      const server = await embeddedPostgres(options.dataDir);
-      postgres = server;
-      log(`starting a private PostgreSQL (${server.url})`);
-      await server.start();
-      cleanups.push(() => server.stop());
-      databaseUrl = server.url;
-    } else {
-      databaseUrl = options.database.url;
-    }
+    // The servers start side by side: a RabbitMQ node alone takes tens of seconds on a busy machine.
+    const postgres = options.database === 'private' ? await embeddedPostgres(options.dataDir) : undefined;
     const brokers: Partial<Record<'redis' | 'rabbitmq', PrivateServer>> = {};
-    if (options.brokers !== 'none') {
-      const redis = await privateRedis();
-      log(`starting a private Redis (${redis.url}, AOF fsync always)`);
-      await redis.start();
-      cleanups.push(() => redis.remove());
-      brokers.redis = redis;
-    }
-    if (options.brokers === 'amqp') {
-      const rabbitmq = await privateRabbitMq();
-      log(`starting a private RabbitMQ node (${rabbitmq.url})`);
-      await rabbitmq.start();
-      cleanups.push(() => rabbitmq.remove());
-      brokers.rabbitmq = rabbitmq;
-    }
+    if (options.brokers !== 'none') brokers.redis = await privateRedis();
+    if (options.brokers === 'amqp') brokers.rabbitmq = await privateRabbitMq();
+    // The embedded PostgreSQL keeps its data in dataDir, which the caller removes.
+    const servers: Array<{ name: string; url: string; start(): Promise<void>; remove(): Promise<void> }> = [
+      ...(postgres ? [{ name: 'PostgreSQL', url: postgres.url, start: postgres.start, remove: postgres.stop }] : []),
+      ...(brokers.redis ? [{ name: 'Redis (AOF, fsync always)', ...brokers.redis }] : []),
+      ...(brokers.rabbitmq ? [{ name: 'RabbitMQ node', ...brokers.rabbitmq }] : []),
+    ];
+    for (const server of servers) log(`starting a private ${server.name} (${server.url})`);
+    const started = await Promise.allSettled(
+      servers.map(async (server) => {
+        await server.start();
+        cleanups.push(() => server.remove());
+      }),
+    );
+    const notStarted = started.find((result) => result.status === 'rejected');
+    if (notStarted) throw notStarted.reason;
+    const databaseUrl = postgres ? postgres.url : (options.database as { url: string }).url;
 
     // The run's own connections check the books and end the shop's backends; they are not the
     // shop's, so they are left alone (and survive the restart through the pool's error listener).
@@ -209,22 +203,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       trafficStarted = performance.now();
       const endAt = trafficStarted + options.durationMs;
       let useRandom = 0;
-      let cuts = 0;
-      let nextCut = trafficStarted;
-      while (performance.now() < endAt) {
-        // A fixed spread over [min, max] instead of Math.random: runs are comparable.
+      // A fixed spread over [min, max] instead of Math.random: runs are comparable.
+      const cutInterval = () => {
         useRandom = (useRandom + 0.37) % 1;
-        nextCut = Math.max(nextCut, performance.now()) + cutMin + (cutMax - cutMin) * useRandom;
-        // A restart comes at its planned moment even when a cut is closer to due, so a short run
-        // still restarts every server while the traffic runs.
+        return cutMin + (cutMax - cutMin) * useRandom;
+      };
+      let cuts = 0;
+      let nextCut = trafficStarted + cutInterval();
+      while (performance.now() < endAt) {
+        // A restart comes at its planned moment (after the first cut) even when a cut is closer
+        // to due, so a short run still restarts every server while the traffic runs.
         const due = plannedRestarts[0];
-        const restartAt = due ? trafficStarted + due.atFraction * options.durationMs : Number.POSITIVE_INFINITY;
+        const restartAt =
+          due && cuts > 0 ? trafficStarted + due.atFraction * options.durationMs : Number.POSITIVE_INFINITY;
         await sleep(Math.max(0, Math.min(nextCut, restartAt, endAt) - performance.now()));
         if (shop.exit || performance.now() >= endAt) break;
         if (due && performance.now() >= restartAt) {
           plannedRestarts.shift();
           await restart(due.kind, due.server as PrivateServer);
-          nextCut = performance.now();
+          nextCut = performance.now() + cutInterval();
           continue;
         }
         const atMs = Math.round(performance.now() - trafficStarted);
@@ -244,7 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const recoveryMs = await timeUntilReady(shop.url);
         log(`${kind}: ${connections} connections ended at ${atMs} ms; ready ${recoveryMs} ms after`);
         faults.push({ kind, atMs, recoveryMs, connections });
-        nextCut = performance.now();
+        nextCut = performance.now() + cutInterval();
       }
       // Restarts the traffic ran out before (a short run) still happen, so every server restarts.
       for (const due of plannedRestarts.splice(0)) {
