@@ -24,6 +24,7 @@ import type { Role, ShopConfig } from './config.js';
 import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
 import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
+import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
@@ -56,7 +57,10 @@ export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-passwo
 const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role === 'all' || config.role === role;
 
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
-  const database = await openDatabase(config);
+  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
+  // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
+  // the pool and reported here; the next query connects anew.
+  const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'idle database connection lost'));
   const closers: Array<() => Promise<unknown>> = [() => database.close()];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch(() => {});
@@ -64,7 +68,6 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
   };
   try {
     const { pool } = database;
-    const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
     await migrateShop(pool);
     await seedCatalog(pool);
     const admin = {
@@ -213,10 +216,9 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       catalogCache: catalog.cache,
       metrics,
       readiness: {
-        database: async () => {
-          await pool.query('SELECT 1');
-        },
-        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+        database: databaseReadiness(pool),
+        ...(redis ? { redis: redisReadiness(redis) } : {}),
+        transport: messaging.transportReadiness,
       },
       users: {
         limitLogin: (attempt) => logins.check(attempt),

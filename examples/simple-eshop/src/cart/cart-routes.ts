@@ -1,3 +1,4 @@
+import { withTransaction } from '@bulwark/resilience/postgres';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { Type } from 'typebox';
@@ -67,9 +68,7 @@ export const cartRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (a
       const ids = [...new Set(request.body.items.map((item) => item.productId))];
       if (ids.length !== request.body.items.length)
         throw new HttpProblem(400, 'Bad Request', 'Each product may appear once in the cart.');
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await withTransaction(pool, async (client) => {
         const known = await client.query<{ id: string }>('SELECT id FROM shop_products WHERE id = ANY($1)', [ids]);
         const unknown = ids.filter((id) => !known.rows.some((row) => row.id === id));
         if (unknown.length) throw new HttpProblem(400, 'Bad Request', `Unknown products: ${unknown.join(', ')}.`);
@@ -81,13 +80,7 @@ export const cartRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (a
             item.quantity,
           ]);
         }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
       return readCart(pool, userId);
     },
   );

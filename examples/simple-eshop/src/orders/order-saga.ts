@@ -4,11 +4,14 @@
 // runs again after a crash never charges or moves stock twice.
 import { createEnvelope } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { exponential, retry } from '@bulwark/resilience';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
 import { announceStockChange } from '../catalog/catalog-cache.js';
+import { isDatabaseUnavailable } from '../infrastructure/database-unavailable.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
-import { inTransaction, markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
+import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
 export interface PlaceOrderInput {
   orderId: string;
@@ -28,6 +31,18 @@ export interface OrderSagaDependencies {
 
 export const ordersTopic = 'orders';
 
+/**
+ * The steps that only touch the shop's database retry while it is unreachable (a restart, a
+ * terminated backend): about 12 s in all, so an order outlives a database restart instead of
+ * being cancelled for it. Both steps are idempotent per order. Other errors (out of stock) fail
+ * the step at once.
+ */
+const whileDatabaseUnavailable = retry({
+  maxAttempts: 8,
+  backoff: exponential({ initialMs: 200, maxMs: 3_000, jitter: 'full' }),
+  retryOn: isDatabaseUnavailable,
+});
+
 export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
   // Stock moves invalidate the cached catalog through an event committed with the move.
   const announce = announceStockChange(outbox);
@@ -38,6 +53,7 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
         return null;
       },
       compensate: ({ input }) => releaseStock(pool, input.orderId, announce),
+      retry: whileDatabaseUnavailable,
     })
     .step('authorize-payment', {
       execute: ({ input, idempotencyKey, signal }) =>
@@ -71,9 +87,10 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
         ),
     })
     .step('create-shipment', {
+      retry: whileDatabaseUnavailable,
       // Shipment, sale and confirmation commit together, with the event that emails the customer.
       execute: ({ input, results }) =>
-        inTransaction(pool, async (client) => {
+        withTransaction(pool, async (client) => {
           const tracking = `TRK-${input.orderId.slice(0, 8).toUpperCase()}`;
           await client.query('INSERT INTO shop_shipments (order_id, tracking) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
             input.orderId,

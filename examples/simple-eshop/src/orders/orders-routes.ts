@@ -3,6 +3,7 @@ import { createEnvelope } from '@bulwark/messaging';
 // Brings the route option `config.idempotency` of the Idempotency-Key plugin into scope.
 import type {} from '@bulwark/messaging/fastify';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import type { SagaOrchestrator } from '@bulwark/saga';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
@@ -11,7 +12,6 @@ import { readCart } from '../cart/cart-routes.js';
 import { authenticate } from '../http/auth.js';
 import { HttpProblem } from '../http/problem.js';
 import { ordersTopic } from './order-saga.js';
-import { inTransaction } from './stock.js';
 
 export interface OrdersRoutesOptions {
   pool: pg.Pool;
@@ -67,7 +67,7 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
     async (request, reply) => {
       const user = request.user;
       const orderId = randomUUID();
-      await inTransaction(pool, async (client) => {
+      await withTransaction(pool, async (client) => {
         const cart = await readCart(client, user.sub);
         if (cart.items.length === 0)
           throw new HttpProblem(400, 'Bad Request', 'The cart is empty: PUT /api/cart first.');

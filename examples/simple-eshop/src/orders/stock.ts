@@ -1,6 +1,7 @@
 // Stock moves for the order saga. Every function is idempotent per order (a reservation row
 // records where the order's stock is), so a step that runs again after a crash or a retry never
 // moves stock twice. Invariant, per product: stock + reserved + sold = initial_stock.
+import { withTransaction } from '@bulwark/resilience/postgres';
 import type pg from 'pg';
 
 export interface OrderLine {
@@ -18,23 +19,6 @@ export class OutOfStockError extends Error {
   }
 }
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-export { inTransaction };
-
 /** Called inside a transaction that moved the stock of these products (the catalog shows stock). */
 export type StockAnnouncer = (client: pg.PoolClient, productIds: readonly string[]) => Promise<void>;
 
@@ -45,7 +29,7 @@ export async function reserveStock(
   lines: readonly OrderLine[],
   announce?: StockAnnouncer,
 ): Promise<void> {
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     const existing = await client.query('SELECT state FROM shop_reservations WHERE order_id = $1 FOR UPDATE', [
       orderId,
     ]);
@@ -82,7 +66,7 @@ async function heldReservation(client: pg.PoolClient, orderId: string): Promise<
 
 /** Gives reserved stock back (compensation); does nothing when it was released or sold already. */
 export async function releaseStock(pool: pg.Pool, orderId: string, announce?: StockAnnouncer): Promise<void> {
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     const lines = await heldReservation(client, orderId);
     if (!lines) return;
     for (const line of lines) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { Type } from 'typebox';
@@ -47,25 +48,21 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersOptions> = async (app, 
       const email = request.body.email.toLowerCase();
       const user: RegisteredUser = { id: randomUUID(), username, email };
       const passwordHash = await hashPassword(password);
-      const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await client.query('INSERT INTO shop_users (id, username, email, password_hash) VALUES ($1, $2, $3, $4)', [
-          user.id,
-          username,
-          email,
-          passwordHash,
-        ]);
-        await options.onRegistered?.(client, user);
-        await client.query('COMMIT');
+        await withTransaction(pool, async (client) => {
+          await client.query('INSERT INTO shop_users (id, username, email, password_hash) VALUES ($1, $2, $3, $4)', [
+            user.id,
+            username,
+            email,
+            passwordHash,
+          ]);
+          await options.onRegistered?.(client, user);
+        });
       } catch (error) {
-        await client.query('ROLLBACK');
         if ((error as { code?: string }).code === '23505') {
           throw new HttpProblem(409, 'Conflict', 'That username or email is already registered.');
         }
         throw error;
-      } finally {
-        client.release();
       }
       return reply.code(201).send(user);
     },
