@@ -83,6 +83,9 @@ function semaphore(permits: number) {
  *   different groups in parallel;
  * - with `dedupe`, records handled message ids in an inbox on an `IdempotencyStore` and skips
  *   a message that comes again within the window (redelivery after a crash, a duplicate publish);
+ * - acks a dead-lettered message only once the dead-letter publish succeeded (else it is nacked and
+ *   comes back), and declares `deadLetterGroup` on the dead-letter topic at start, so dead
+ *   letters are kept even before anyone reads that topic;
  * - shuts down gracefully, draining handlers in flight within a deadline.
  *
  * @example
@@ -313,6 +316,12 @@ export async function consume<Payload = unknown>(
     void done.then(() => processing.delete(done));
     return done;
   };
+
+  // Dead letters must have somewhere to go before the first failure: declare their group first.
+  const deadLetterGroup = options.deadLetterGroup ?? consumerDefaults.deadLetterGroup;
+  if (options.deadLetter !== undefined && deadLetterGroup !== false && transport.declareGroup) {
+    await transport.declareGroup(options.deadLetter, deadLetterGroup, options.signal ? { signal: options.signal } : {});
+  }
 
   const subscription: Subscription = await transport.subscribe(options.topic, options.group, onDelivery, {
     prefetch: options.prefetch ?? concurrency,

@@ -18,6 +18,7 @@ import {
 } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import ackSql from './sql/transport-ack.sql';
+import adoptHeldSql from './sql/transport-adopt-held.sql';
 import claimSql from './sql/transport-claim.sql';
 import declareGroupSql from './sql/transport-declare-group.sql';
 import migrateSql from './sql/transport-migrate.sql';
@@ -86,6 +87,7 @@ export interface PostgresTransportSql {
   /** Creates the tables and indexes if missing (for your own migration tool). */
   readonly migrate: string;
   readonly declareGroup: string;
+  readonly adoptHeld: string;
   readonly publish: string;
   readonly claim: string;
   readonly ack: string;
@@ -123,6 +125,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
   return {
     migrate: render(migrateSql),
     declareGroup: render(declareGroupSql),
+    adoptHeld: render(adoptHeldSql),
     publish: render(publishSql),
     claim: render(claimSql),
     ack: render(ackSql),
@@ -136,6 +139,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
 /** Depth of one consumer group, from {@link PostgresTransport.snapshot}. */
 export interface PostgresGroupSnapshot {
   readonly topic: string;
+  /** The group; `''` for messages held for a topic that has no group yet. */
   readonly group: string;
   /** Claimable now. */
   readonly ready: number;
@@ -167,6 +171,9 @@ const capabilities: TransportCapabilities = Object.freeze({
   delayedDelivery: true,
   visibilityTimeout: true,
   deliveryCount: true,
+  // A message for a topic without a group is kept as a held row (group '') and handed to the
+  // topic's groups when the first one is declared or subscribes.
+  unroutable: 'held',
 });
 
 interface ClaimedRow {
@@ -336,6 +343,9 @@ class PublishBatcher {
  *   first subscribe, released on close, re-established after a drop) wakes idle subscribers.
  *   Polling every `pollIntervalMs` is the fallback and finds delayed and expired rows.
  * - Per-key order (`groupId ?? key`): one message of a key out at a time, in publish order.
+ * - A message published to a topic with no group is held (a row with the group `''`) and handed
+ *   to the topic's groups when the first one is declared or subscribes
+ *   (`capabilities.unroutable: 'held'`); `snapshot()` lists held messages under the group `''`.
  * - Time is the database's `now()`, so instances with skewed clocks agree on visibility.
  *
  * Give the pool an `error` listener (`pool.on('error', …)`): pg emits one when an idle client
@@ -486,6 +496,17 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     topicsToNotify.add(topic);
   };
 
+  /** Creates a group, then hands it (and the topic's other groups) what was held for the topic. */
+  const createGroup = async (topic: string, group: string) => {
+    if (group === '') {
+      throw new InvalidMessagingOptionsError('postgresTransport', [
+        "group must be a non-empty string ('' marks held messages)",
+      ]);
+    }
+    await pool.query(sql.declareGroup, [topic, group]);
+    await pool.query(sql.adoptHeld, [topic]);
+  };
+
   const transport: PostgresTransport = {
     name: 'postgres',
     capabilities,
@@ -498,7 +519,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async declareGroup(topic, group, declareOptions = {}) {
       declareOptions.signal?.throwIfAborted();
       assertOpen();
-      await pool.query(sql.declareGroup, [topic, group]);
+      await createGroup(topic, group);
     },
 
     async snapshot(snapshotOptions = {}) {
@@ -542,7 +563,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
-      await pool.query(sql.declareGroup, [topic, group]);
+      await createGroup(topic, group);
       void startListener();
 
       const waker = new Waker(clock);
@@ -642,7 +663,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           if (rows.length < free) {
             const woken = await waker.wait(pollIntervalMs);
             // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
-            if (!woken && accepting) await pool.query(sql.unblock, [topic, group]).catch(reportError);
+            // and hand over messages held by a publish that raced the group's creation.
+            if (!woken && accepting) {
+              await pool.query(sql.unblock, [topic, group]).catch(reportError);
+              await pool.query(sql.adoptHeld, [topic]).catch(reportError);
+            }
           }
         }
       };

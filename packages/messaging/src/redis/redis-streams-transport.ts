@@ -16,6 +16,7 @@ import type {
 import { TransportClosedError } from '../transport/transport-errors.js';
 import ackSource from './lua/stream-ack.lua';
 import claimSource from './lua/stream-claim.lua';
+import createGroupSource from './lua/stream-create-group.lua';
 import nackSource from './lua/stream-nack.lua';
 import pruneConsumersSource from './lua/stream-prune-consumers.lua';
 import scheduleSource from './lua/stream-schedule.lua';
@@ -53,8 +54,10 @@ export interface RedisStreamsTransportOptions {
    */
   maxLength?: number;
   /**
-   * Where a new consumer group starts: `'new'` (only messages published after it was created,
-   * like a new RabbitMQ queue) or `'all'` (every entry still in the stream).
+   * Where a new consumer group starts when the topic has groups already: `'new'` (only messages
+   * published after it was created, like a new RabbitMQ queue) or `'all'` (every entry still in
+   * the stream). A topic's first group always starts at the beginning of the stream, so the
+   * messages published before any group existed are held for it, not skipped.
    * @defaultValue `'new'`
    */
   groupStart?: 'new' | 'all';
@@ -135,6 +138,9 @@ export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
   visibilityTimeout: true,
   // XPENDING counts every delivery of an entry to the group.
   deliveryCount: true,
+  // Entries stay in the stream whether or not a group reads them; a topic's first group starts
+  // at the beginning of the stream (stream-create-group.lua), so it gets what came before it.
+  unroutable: 'held',
 });
 
 /** Field of a stream entry that holds the serialized envelope. */
@@ -150,6 +156,7 @@ const nackScript = luaScript(nackSource);
 const ackScript = luaScript(ackSource);
 const scheduleScript = luaScript(scheduleSource);
 const pruneConsumersScript = luaScript(pruneConsumersSource);
+const createGroupScript = luaScript(createGroupSource);
 
 async function runScript(
   redis: Redis,
@@ -243,11 +250,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   let closed = false;
 
   const ensureGroup = async (topic: string, group: string, from: 'new' | 'all' = groupStart) => {
-    try {
-      await redis.xgroup('CREATE', streamKey(topic), group, from === 'all' ? '0' : '$', 'MKSTREAM');
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
-    }
+    await runScript(redis, createGroupScript, [streamKey(topic)], [group, from === 'all' ? '0' : '$']);
   };
 
   const assertOpen = () => {
