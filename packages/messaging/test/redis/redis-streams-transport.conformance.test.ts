@@ -238,6 +238,31 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       expect(await redis.ping()).toBe('PONG');
     });
 
+    it("holds entries published before a topic's first group for that group; a later group starts at new entries", async () => {
+      const { transport } = tracked();
+      const early = envelopes('held', 3);
+      await transport.publish('held', early);
+      await transport.declareGroup('held', 'first');
+      const later = envelopes('held', 2);
+      await transport.publish('held', later);
+      await transport.declareGroup('held', 'second'); // groupStart 'new': the stream has a group already
+      const last = envelopes('held', 1);
+      await transport.publish('held', last);
+      const depths = new Map((await transport.snapshot()).map((group) => [group.group, group.ready]));
+      expect(depths).toEqual(
+        new Map([
+          ['first', 6],
+          ['second', 1],
+        ]),
+      );
+      const received: string[] = [];
+      await transport.subscribe('held', 'first', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await eventually(() => received.length === 6, 5_000, 'the six entries');
+      expect(received).toEqual([...early, ...later, ...last].map((message) => message.id));
+    });
+
     it('declares a group before any subscriber, and reports group depths', async () => {
       const { transport } = tracked();
       await transport.declareGroup('declared', 'late');
