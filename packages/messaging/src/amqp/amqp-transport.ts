@@ -3,6 +3,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -66,7 +67,9 @@ export interface AmqpTransportOptions {
   /**
    * Called with errors met in the background (a lost connection, a failed reconnect, a message
    * that cannot be deserialized). The transport keeps going after each one.
-   * @defaultValue ignores them
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_<error code>` such as `BULWARK_CONNECTION_FAILED`); pass a function to send them to
+   * your logger instead
    */
   onError?: (error: MessagingError) => void;
 }
@@ -255,7 +258,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   const reconnectMaxMs = options.reconnectMaxMs ?? defaults.reconnectMaxMs;
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
-  const onError = options.onError ?? (() => {});
+  const onError = options.onError ?? emitWarningFor('amqpTransport');
   const queueArguments: Record<string, unknown> = {
     ...(queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}),
     ...options.queueArguments,

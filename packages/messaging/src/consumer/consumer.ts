@@ -1,6 +1,7 @@
 import { delay, systemClock } from '@bulwark/resilience';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
@@ -127,7 +128,11 @@ export async function consume<Payload = unknown>(
   const processing = new Set<Promise<void>>();
   const counters = { handled: 0, retried: 0, deadLettered: 0, failed: 0, duplicates: 0 };
 
-  const reportError = (error: unknown) => emitter.emit('consumer-error', () => ({ error }));
+  const warn = emitWarningFor(`consume(${options.topic}, ${options.group})`);
+  const reportError = (error: unknown) => {
+    if (emitter.has('consumer-error')) emitter.emit('consumer-error', { error });
+    else warn(asError(error));
+  };
   const ack = (delivery: Delivery) => delivery.ack().catch(reportError);
   const nack = (delivery: Delivery, nackOptions?: NackOptions) => delivery.nack(nackOptions).catch(reportError);
 

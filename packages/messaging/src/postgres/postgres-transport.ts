@@ -4,6 +4,7 @@ import type { Notification, Pool, PoolClient } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -66,6 +67,8 @@ export interface PostgresTransportOptions {
   /**
    * Errors met in the background (a claim, an ack or the listener failing while the server is
    * away). The transport retries on its own; this is for logs and metrics.
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_BACKGROUND_ERROR`); pass a function to send them to your logger instead
    */
   onError?: (error: Error) => void;
 }
@@ -370,7 +373,14 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const listen = options.listen ?? true;
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
-  const reportError = (error: unknown) => options.onError?.(asError(error));
+  const onError = options.onError ?? emitWarningFor('postgresTransport');
+  const reportError = (error: unknown) => {
+    try {
+      onError(asError(error));
+    } catch {
+      // A throwing error listener must not break the transport.
+    }
+  };
   const problems: string[] = [];
   if (!(visibilityTimeoutMs > 0 && Number.isFinite(visibilityTimeoutMs))) {
     problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -83,7 +84,8 @@ export interface RedisStreamsTransportOptions {
   /**
    * Called with errors met in the background (a lost connection, a message that cannot be
    * deserialized, a failed ack). The subscription keeps going after each one.
-   * @defaultValue ignores them
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_<error code>`); pass a function to send them to your logger instead
    */
   onError?: (error: MessagingError) => void;
 }
@@ -238,7 +240,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       Math.max(600_000, (options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs) * 10),
     serializer: options.serializer ?? jsonSerializer,
     clock: options.clock ?? systemClock,
-    onError: options.onError ?? (() => {}),
+    onError: options.onError ?? emitWarningFor('redisStreamsTransport'),
   };
   const keyPrefix = options.keyPrefix ?? defaults.keyPrefix;
   const groupStart = options.groupStart ?? defaults.groupStart;

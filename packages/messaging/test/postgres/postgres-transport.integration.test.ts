@@ -130,6 +130,29 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await transport.close();
   });
 
+  it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const listener = (warning: Error & { code?: string }) => {
+      if (warning.name === 'BulwarkWarning') warnings.push(warning);
+    };
+    process.on('warning', listener);
+    const topic = uniqueName('unreadable');
+    const transport = postgresTransport(newPool(), { table, pollIntervalMs: 100 });
+    try {
+      await transport.subscribe(topic, 'g', async () => {});
+      await newPool(1).query(
+        `INSERT INTO "${table}" (topic, group_name, message_id, body) VALUES ($1, 'g', 'junk', $2)`,
+        [topic, Buffer.from('not json')],
+      );
+      await eventually(() => warnings.length >= 1, 5_000);
+      expect(warnings[0]?.code).toBe('BULWARK_BACKGROUND_ERROR');
+      expect(warnings[0]?.message).toMatch(/^postgresTransport: /);
+    } finally {
+      process.off('warning', listener);
+      await transport.close();
+    }
+  });
+
   it("refuses the group name '' (it marks held messages)", async () => {
     const transport = postgresTransport(newPool(), { table });
     await expect(transport.declareGroup(uniqueName('t'), '')).rejects.toBeInstanceOf(InvalidMessagingOptionsError);

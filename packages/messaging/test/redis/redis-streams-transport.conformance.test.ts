@@ -201,6 +201,24 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       expect(length).toBeLessThan(300);
     });
 
+    it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
+      const warnings: (Error & { code?: string })[] = [];
+      const listener = (warning: Error & { code?: string }) => {
+        if (warning.name === 'BulwarkWarning') warnings.push(warning);
+      };
+      process.on('warning', listener);
+      try {
+        const { transport, redis, keyPrefix } = tracked();
+        await transport.subscribe('junk-warned', 'group', async () => {});
+        await redis.xadd(`${keyPrefix}{junk-warned}`, '*', 'envelope', 'not json');
+        await eventually(() => warnings.length === 1, 5_000, 'one warning');
+        expect(warnings[0]?.code).toBe('BULWARK_UNREADABLE_MESSAGE');
+        expect(warnings[0]?.message).toMatch(/^redisStreamsTransport: /);
+      } finally {
+        process.off('warning', listener);
+      }
+    });
+
     it('reports an entry it cannot deserialize and acks it rather than redelivering it forever', async () => {
       const errors: MessagingError[] = [];
       const { transport, redis, keyPrefix } = tracked({ onError: (error) => errors.push(error) });
