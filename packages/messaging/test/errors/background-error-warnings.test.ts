@@ -3,18 +3,11 @@
 // are now process warnings a person sees.
 import { consume, createEnvelope, memoryIdempotencyStore, memoryTransport } from '@bulwark/messaging';
 import { amqpTransport } from '@bulwark/messaging/amqp';
+import { collectProcessWarnings } from '@bulwark/test-support';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 
-/** Collects the process warnings of type BulwarkWarning until `stop()`. */
-function collectWarnings() {
-  const warnings: (Error & { code?: string })[] = [];
-  const listener = (warning: Error & { code?: string }) => {
-    if (warning.name === 'BulwarkWarning') warnings.push(warning);
-  };
-  process.on('warning', listener);
-  return { warnings, stop: () => process.off('warning', listener) };
-}
+const collectWarnings = () => collectProcessWarnings('BulwarkWarning');
 
 const eventually = async (condition: () => boolean, what: string, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;

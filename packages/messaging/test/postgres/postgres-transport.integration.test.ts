@@ -1,6 +1,6 @@
 import { createEnvelope, type Delivery, InvalidMessagingOptionsError } from '@bulwark/messaging';
 import { postgresTransport, postgresTransportSql } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -131,11 +131,7 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
   });
 
   it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
-    const warnings: (Error & { code?: string })[] = [];
-    const listener = (warning: Error & { code?: string }) => {
-      if (warning.name === 'BulwarkWarning') warnings.push(warning);
-    };
-    process.on('warning', listener);
+    const { warnings, stop } = collectProcessWarnings('BulwarkWarning');
     const topic = uniqueName('unreadable');
     const transport = postgresTransport(newPool(), { table, pollIntervalMs: 100 });
     try {
@@ -148,7 +144,7 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
       expect(warnings[0]?.code).toBe('BULWARK_BACKGROUND_ERROR');
       expect(warnings[0]?.message).toMatch(/^postgresTransport: /);
     } finally {
-      process.off('warning', listener);
+      stop();
       await transport.close();
     }
   });

@@ -9,7 +9,7 @@ import {
 } from '@bulwark/messaging';
 import { type RedisStreamsTransportOptions, redisStreamsTransport } from '@bulwark/messaging/redis';
 import { transportConformance } from '@bulwark/messaging/testing';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -202,11 +202,7 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
     });
 
     it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
-      const warnings: (Error & { code?: string })[] = [];
-      const listener = (warning: Error & { code?: string }) => {
-        if (warning.name === 'BulwarkWarning') warnings.push(warning);
-      };
-      process.on('warning', listener);
+      const { warnings, stop } = collectProcessWarnings('BulwarkWarning');
       try {
         const { transport, redis, keyPrefix } = tracked();
         await transport.subscribe('junk-warned', 'group', async () => {});
@@ -215,7 +211,7 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
         expect(warnings[0]?.code).toBe('BULWARK_UNREADABLE_MESSAGE');
         expect(warnings[0]?.message).toMatch(/^redisStreamsTransport: /);
       } finally {
-        process.off('warning', listener);
+        stop();
       }
     });
 
