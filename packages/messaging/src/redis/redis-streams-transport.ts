@@ -141,7 +141,8 @@ export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
   // XPENDING counts every delivery of an entry to the group.
   deliveryCount: true,
   // Entries stay in the stream whether or not a group reads them; a topic's first group starts
-  // at the beginning of the stream (stream-create-group.lua), so it gets what came before it.
+  // at the beginning of the stream (stream-create-group.lua), so it gets what came before it
+  // (unless `maxLength` trimmed it meanwhile, as it would trim any unread entry).
   unroutable: 'held',
 });
 
