@@ -14,6 +14,8 @@ export type {
 } from './fault-scenario-runner.js';
 export { runFaultScenarios } from './fault-scenario-runner.js';
 export { freePort } from './free-port.js';
+export type { ProcessWarning } from './process-warnings.js';
+export { collectProcessWarnings } from './process-warnings.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { RedisServerProcess } from './redis-server.js';

@@ -4,6 +4,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -13,7 +14,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport/transport.js';
-import { TransportClosedError } from '../transport/transport-errors.js';
+import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 
 /**
  * Where the transport gets its connection: an `amqplib` connection you opened (`await
@@ -78,7 +79,9 @@ export interface AmqpTransportOptions {
   /**
    * Called with errors met in the background (a lost connection, a failed reconnect, a message
    * that cannot be deserialized). The transport keeps going after each one.
-   * @defaultValue ignores them
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_<error code>` such as `BULWARK_CONNECTION_FAILED`); pass a function to send them to
+   * your logger instead
    */
   onError?: (error: MessagingError) => void;
 }
@@ -120,11 +123,17 @@ export interface AmqpTransport extends Transport {
    * Whether the broker is reachable, without asking it: `degraded` from a lost connection, a
    * failed reconnect or an unconfirmed publish until a connection opens or a publish is confirmed.
    */
-  readonly health: ConnectionHealth;
+  health(): ConnectionHealth;
 }
 
 /** Header carrying how many deliveries came before this copy (nacks republish the message). */
 const deliveriesHeader = 'x-bulwark-deliveries';
+
+/**
+ * Header tagging each send on the publishing channel, so a `basic.return` (which carries no
+ * delivery tag) is matched to exactly the message it returns.
+ */
+const publishTagHeader = 'x-bulwark-publish-tag';
 
 /** The AMQP transport's capabilities. */
 export const amqpCapabilities: TransportCapabilities = Object.freeze({
@@ -141,6 +150,9 @@ export const amqpCapabilities: TransportCapabilities = Object.freeze({
   visibilityTimeout: false,
   // Nacks republish with a carried count; quorum queues count broker redeliveries.
   deliveryCount: true,
+  // Publishes are `mandatory`: the broker returns a message no queue is bound for (basic.return,
+  // before its confirm), and `publish` rejects with UnroutableMessageError instead of resolving.
+  unroutable: 'rejected',
 });
 
 const asError = (code: string, message: string, cause?: unknown) => new MessagingError(code, message, { cause });
@@ -185,6 +197,9 @@ interface OutgoingMessage {
 /** A broker `basic.nack`: the broker refused the message, sending it again will not help. */
 class BrokerRefusedError extends Error {}
 
+/** The broker returned the message (basic.return, no queue bound for its routing key). */
+class BrokerReturnedError extends Error {}
+
 /** The broker did not answer in time; the channel is dropped and the work tried again on a new one. */
 class BrokerTimeoutError extends Error {}
 
@@ -194,8 +209,15 @@ class BrokerTimeoutError extends Error {}
  * - Topology: a durable topic exchange (`exchange`, routing key = topic); one durable queue per
  *   (topic, group) bound to it, so every group gets every message and the subscribers of a group
  *   compete for its queue. Declared by `subscribe`: a group exists from its first subscription.
- * - Publishing: persistent messages on a confirm channel; `publish` resolves once the broker
- *   confirmed every message (written to disk for durable queues).
+ * - Publishing: persistent, `mandatory` messages on a confirm channel; `publish` resolves once the
+ *   broker confirmed every message (written to disk for durable queues). A topic no group is
+ *   bound to makes the broker return the message, and `publish` rejects with
+ *   {@link UnroutableMessageError} (`capabilities.unroutable: 'rejected'`): RabbitMQ drops what
+ *   no queue receives, so nothing is reported as published that nobody could receive. Declare
+ *   groups at deploy time (`declareGroup`) where producers start before consumers; an outbox
+ *   relay keeps the rows of a refused topic and tries again, and `consume()` declares its
+ *   dead-letter group at start. A delayed publish is routed when its delay ends (from its delay
+ *   queue), where the broker cannot return it: publish with a delay only to topics with a group.
  * - Consuming: one channel per subscription, manual acks, `prefetch` as `basic.qos`. A delivery
  *   not acked when its channel closes (the process died, the connection dropped, the
  *   subscription closed past its deadline) is redelivered by the broker.
@@ -229,7 +251,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   const reconnectMaxMs = options.reconnectMaxMs ?? defaults.reconnectMaxMs;
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
-  const onError = options.onError ?? (() => {});
+  const onError = options.onError ?? emitWarningFor('amqpTransport');
   const queueArguments: Record<string, unknown> = {
     ...(queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}),
     ...options.queueArguments,
@@ -316,11 +338,22 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
 
   // One confirm channel for publishing (and for the republishing done by nacks).
   let publisher: Promise<ConfirmChannel> | undefined;
+  /** Tags of the messages the broker returned on each publishing channel, not yet confirmed. */
+  const returnedTags = new WeakMap<ConfirmChannel, Set<string>>();
+  let publishSequence = 0;
   const publishChannel = (): Promise<ConfirmChannel> => {
     if (publisher) return publisher;
     const opening = (async () => {
       const made = await (await connection()).createConfirmChannel();
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
+      const returned = new Set<string>();
+      returnedTags.set(made, returned);
+      // RabbitMQ sends a message's basic.return before its basic.ack, so the confirm callback
+      // below finds the tag here.
+      made.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
+        const tag = message.properties.headers?.[publishTagHeader];
+        if (tag !== undefined) returned.add(String(tag));
+      });
       made.once('close', () => {
         if (publisher === opening) publisher = undefined;
       });
@@ -361,20 +394,31 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       throw error;
     }
     const settles: Array<(outcome: unknown) => void> = [];
+    const returned = returnedTags.get(channel);
     const outcomes = messages.map(
       (message) =>
         new Promise<unknown>((resolve) => {
           settles.push(resolve);
+          publishSequence += 1;
+          const tag = String(publishSequence);
+          // Mandatory: a message no queue receives comes back instead of being dropped.
+          const options: Options.Publish = {
+            ...message.options,
+            mandatory: true,
+            headers: { ...message.options.headers, [publishTagHeader]: tag },
+          };
           try {
             const writable = channel.publish(
               message.exchange,
               message.routingKey,
               message.content,
-              message.options,
+              options,
               (error: unknown) =>
                 resolve(
                   error === null || error === undefined
-                    ? undefined
+                    ? returned?.delete(tag)
+                      ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
+                      : undefined
                     : error instanceof Error && error.message === 'message nacked'
                       ? new BrokerRefusedError('The broker refused the message (basic.nack)')
                       : error,
@@ -423,6 +467,14 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
         const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
         const refused = errors.find((error) => error instanceof BrokerRefusedError);
         if (refused) throw asError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, refused);
+        // Sending a returned message again cannot help until a group exists: refuse the call.
+        const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
+        if (returnedCount > 0) {
+          const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
+          throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
+            cause: errors.find((error) => error instanceof BrokerReturnedError),
+          });
+        }
         remaining = failed;
         lastError = errors[0];
         if (failed.length === 0) health.succeeded();
@@ -508,7 +560,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
-    get health() {
+    health() {
       return health.health;
     },
 

@@ -21,7 +21,11 @@ export interface ConsumerEvents {
   'message-failed': { readonly message: Envelope; readonly attempts: number; readonly error: unknown };
   /** The inbox had already seen this message completed: the handler did not run. */
   'duplicate-skipped': { readonly message: Envelope };
-  /** Something failed around the handler (the inbox store, an ack); the consumer goes on. */
+  /**
+   * Something failed around the handler (the inbox store, an ack, a dead-letter publish); the
+   * consumer goes on. With no listener, each one is emitted as a process warning (type
+   * `BulwarkWarning`) so it is not lost from sight.
+   */
   'consumer-error': { readonly error: unknown };
 }
 

@@ -66,6 +66,15 @@ export interface ConsumeOptions<Payload = unknown> {
    */
   readonly deadLetter?: string;
   /**
+   * The consumer group declared on the `deadLetter` topic when the consumer starts (where the
+   * transport has `declareGroup`), so dead letters are kept until someone reads them even if no
+   * one subscribed to that topic yet: on RabbitMQ a topic without a group refuses publishes, and
+   * the original would otherwise come back forever. `deadLetterQueue()` reads this group by
+   * default. `false` declares nothing.
+   * @defaultValue `'bulwark-dead-letters'`
+   */
+  readonly deadLetterGroup?: string | false;
+  /**
    * `fifo-group`: messages with the same `groupId` are handled strictly one after another in
    * delivery order, retries included; different groups (and messages without a group) run in
    * parallel. Across instances this relies on a transport with `ordering: 'per-key'`.
@@ -98,6 +107,7 @@ export const consumerDefaults = {
   maxDeliveries: 10,
   shutdownDeadlineMs: 30_000,
   leaseMs: 30_000,
+  deadLetterGroup: 'bulwark-dead-letters',
 } as const;
 
 /**
@@ -134,6 +144,14 @@ export function validateConsumeOptions(options: ConsumeOptions<never>): void {
   }
   if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || options.deadLetter === '')) {
     problems.push('deadLetter must be a non-empty topic name');
+  }
+  const deadLetterGroup = options.deadLetterGroup;
+  if (
+    deadLetterGroup !== undefined &&
+    deadLetterGroup !== false &&
+    (typeof deadLetterGroup !== 'string' || deadLetterGroup === '')
+  ) {
+    problems.push('deadLetterGroup must be a non-empty group name or false');
   }
   if (options.deadLetter !== undefined && options.deadLetter === options.topic) {
     problems.push('deadLetter must differ from topic');

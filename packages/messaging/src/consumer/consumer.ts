@@ -1,6 +1,7 @@
 import { delay, systemClock } from '@bulwark/resilience';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
@@ -86,6 +87,9 @@ function semaphore(permits: number) {
  *   different groups in parallel;
  * - with `dedupe`, records handled message ids in an inbox on an `IdempotencyStore` and skips
  *   a message that comes again within the window (redelivery after a crash, a duplicate publish);
+ * - acks a dead-lettered message only once the dead-letter publish succeeded (else it is nacked and
+ *   comes back), and declares `deadLetterGroup` on the dead-letter topic at start, so dead
+ *   letters are kept even before anyone reads that topic;
  * - shuts down gracefully, draining handlers in flight within a deadline.
  *
  * @example
@@ -127,7 +131,11 @@ export async function consume<Payload = unknown>(
   const processing = new Set<Promise<void>>();
   const counters = { handled: 0, retried: 0, deadLettered: 0, failed: 0, duplicates: 0 };
 
-  const reportError = (error: unknown) => emitter.emit('consumer-error', () => ({ error }));
+  const warn = emitWarningFor(`consume(${options.topic}, ${options.group})`);
+  const reportError = (error: unknown) => {
+    if (emitter.has('consumer-error')) emitter.emit('consumer-error', { error });
+    else warn(asError(error));
+  };
   const ack = (delivery: Delivery) => delivery.ack().catch(reportError);
   const nack = (delivery: Delivery, nackOptions?: NackOptions) => delivery.nack(nackOptions).catch(reportError);
 
@@ -316,6 +324,12 @@ export async function consume<Payload = unknown>(
     void done.then(() => processing.delete(done));
     return done;
   };
+
+  // Dead letters must have somewhere to go before the first failure: declare their group first.
+  const deadLetterGroup = options.deadLetterGroup ?? consumerDefaults.deadLetterGroup;
+  if (options.deadLetter !== undefined && deadLetterGroup !== false && transport.declareGroup) {
+    await transport.declareGroup(options.deadLetter, deadLetterGroup, options.signal ? { signal: options.signal } : {});
+  }
 
   const subscription: Subscription = await transport.subscribe(options.topic, options.group, onDelivery, {
     prefetch: options.prefetch ?? concurrency,

@@ -1,3 +1,4 @@
+import { consumerDefaults } from '../consumer/consumer-options.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
 import type { Subscription, Transport } from '../transport/transport.js';
 import { deadLetterHeaders } from './dead-letter-headers.js';
@@ -9,7 +10,11 @@ export interface DeadLetterQueueOptions {
   topic: string;
   /** Where dead letters are kept for listing, replay and purge. */
   store: DeadLetterStore;
-  /** The consumer group that moves dead letters into the store. @defaultValue `'bulwark-dead-letters'` */
+  /**
+   * The consumer group that moves dead letters into the store; the same group `consume()`
+   * declares on its dead-letter topic (`deadLetterGroup`), so it finds what was dead-lettered
+   * before it started. @defaultValue `'bulwark-dead-letters'`
+   */
   group?: string;
 }
 
@@ -62,7 +67,7 @@ export async function deadLetterQueue(transport: Transport, options: DeadLetterQ
   const { store, topic } = options;
   const subscription: Subscription = await transport.subscribe(
     topic,
-    options.group ?? 'bulwark-dead-letters',
+    options.group ?? consumerDefaults.deadLetterGroup,
     async (delivery) => {
       // A store failure rejects: the delivery is nacked and comes back.
       await store.add(delivery.message);

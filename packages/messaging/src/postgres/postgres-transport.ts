@@ -5,6 +5,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -26,6 +27,7 @@ import {
   statementRunner,
 } from './postgres-store-error.js';
 import ackSql from './sql/transport-ack.sql';
+import adoptHeldSql from './sql/transport-adopt-held.sql';
 import claimSql from './sql/transport-claim.sql';
 import declareGroupSql from './sql/transport-declare-group.sql';
 import migrateSql from './sql/transport-migrate.sql';
@@ -82,6 +84,8 @@ export interface PostgresTransportOptions {
   /**
    * Errors met in the background (a claim, an ack or the listener failing while the server is
    * away). The transport retries on its own; this is for logs and metrics.
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_BACKGROUND_ERROR`); pass a function to send them to your logger instead
    */
   onError?: (error: Error) => void;
 }
@@ -114,6 +118,7 @@ export interface PostgresTransportSql {
   /** Creates the tables and indexes if missing (for your own migration tool). */
   readonly migrate: string;
   readonly declareGroup: string;
+  readonly adoptHeld: string;
   readonly publish: string;
   readonly claim: string;
   readonly ack: string;
@@ -151,6 +156,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
   return {
     migrate: render(migrateSql),
     declareGroup: render(declareGroupSql),
+    adoptHeld: render(adoptHeldSql),
     publish: render(publishSql),
     claim: render(claimSql),
     ack: render(ackSql),
@@ -164,6 +170,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
 /** Depth of one consumer group, from {@link PostgresTransport.snapshot}. */
 export interface PostgresGroupSnapshot {
   readonly topic: string;
+  /** The group; `''` for messages held for a topic that has no group yet. */
   readonly group: string;
   /** Claimable now. */
   readonly ready: number;
@@ -200,6 +207,9 @@ const capabilities: TransportCapabilities = Object.freeze({
   delayedDelivery: true,
   visibilityTimeout: true,
   deliveryCount: true,
+  // A message for a topic without a group is kept as a held row (group '') and handed to the
+  // topic's groups when the first one is declared or subscribes.
+  unroutable: 'held',
 });
 
 interface ClaimedRow {
@@ -371,6 +381,9 @@ class PublishBatcher {
  *   first subscribe, released on close, re-established after a drop) wakes idle subscribers.
  *   Polling every `pollIntervalMs` is the fallback and finds delayed and expired rows.
  * - Per-key order (`groupId ?? key`): one message of a key out at a time, in publish order.
+ * - A message published to a topic with no group is held (a row with the group `''`) and handed
+ *   to the topic's groups when the first one is declared or subscribes
+ *   (`capabilities.unroutable: 'held'`); `snapshot()` lists held messages under the group `''`.
  * - Time is the database's `now()`, so instances with skewed clocks agree on visibility.
  *
  * Give the pool an `error` listener (`pool.on('error', …)`): pg emits one when an idle client
@@ -396,7 +409,14 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
   const health = new ConnectionHealthTracker(clock);
-  const reportError = (error: unknown) => options.onError?.(asError(error));
+  const onError = options.onError ?? emitWarningFor('postgresTransport');
+  const reportError = (error: unknown) => {
+    try {
+      onError(asError(error));
+    } catch {
+      // A throwing error listener must not break the transport.
+    }
+  };
   /** A failure of the server or the connection: reported, and the transport is degraded until the next good claim. */
   const reportFailure = (error: unknown) => {
     health.failed(error);
@@ -542,6 +562,17 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     topicsToNotify.add(topic);
   };
 
+  /** Creates a group, then hands it (and the topic's other groups) what was held for the topic. */
+  const createGroup = async (topic: string, group: string, signal?: AbortSignal) => {
+    if (group === '') {
+      throw new InvalidMessagingOptionsError('postgresTransport', [
+        "group must be a non-empty string ('' marks held messages)",
+      ]);
+    }
+    await query('declareGroup', sql.declareGroup, [topic, group], signal);
+    await query('adoptHeld', sql.adoptHeld, [topic], signal);
+  };
+
   const transport: PostgresTransport = {
     name: 'postgres',
     capabilities,
@@ -554,7 +585,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async declareGroup(topic, group, declareOptions = {}) {
       declareOptions.signal?.throwIfAborted();
       assertOpen();
-      await query('declareGroup', sql.declareGroup, [topic, group], declareOptions.signal);
+      await createGroup(topic, group, declareOptions.signal);
     },
 
     health: () => health.health,
@@ -601,7 +632,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
-      await query('declareGroup', sql.declareGroup, [topic, group], subscribeOptions.signal);
+      await createGroup(topic, group, subscribeOptions.signal);
       startListener();
 
       const waker = new Waker(clock);
@@ -698,7 +729,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
           if (rows.length < free) {
             const woken = await waker.wait(pollIntervalMs);
             // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
-            if (!woken && accepting) await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
+            // and hand over messages held by a publish that raced the group's creation.
+            if (!woken && accepting) {
+              await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
+              await query('adoptHeld', sql.adoptHeld, [topic]).catch(reportFailure);
+            }
           }
         }
       };

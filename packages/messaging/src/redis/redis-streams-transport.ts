@@ -5,6 +5,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -17,6 +18,7 @@ import type {
 import { TransportClosedError } from '../transport/transport-errors.js';
 import ackSource from './lua/stream-ack.lua';
 import claimSource from './lua/stream-claim.lua';
+import createGroupSource from './lua/stream-create-group.lua';
 import nackSource from './lua/stream-nack.lua';
 import pruneConsumersSource from './lua/stream-prune-consumers.lua';
 import scheduleSource from './lua/stream-schedule.lua';
@@ -55,8 +57,10 @@ export interface RedisStreamsTransportOptions {
    */
   maxLength?: number;
   /**
-   * Where a new consumer group starts: `'new'` (only messages published after it was created,
-   * like a new RabbitMQ queue) or `'all'` (every entry still in the stream).
+   * Where a new consumer group starts when the topic has groups already: `'new'` (only messages
+   * published after it was created, like a new RabbitMQ queue) or `'all'` (every entry still in
+   * the stream). A topic's first group always starts at the beginning of the stream, so the
+   * messages published before any group existed are held for it, not skipped.
    * @defaultValue `'new'`
    */
   groupStart?: 'new' | 'all';
@@ -92,7 +96,8 @@ export interface RedisStreamsTransportOptions {
   /**
    * Called with errors met in the background (a lost connection, a message that cannot be
    * deserialized, a failed ack). The subscription keeps going after each one.
-   * @defaultValue ignores them
+   * @defaultValue emits a process warning (`process.emitWarning`, type `BulwarkWarning`, code
+   * `BULWARK_<error code>`); pass a function to send them to your logger instead
    */
   onError?: (error: MessagingError) => void;
 }
@@ -136,7 +141,7 @@ export interface RedisStreamsTransport extends Transport {
    * Whether Redis answers, without asking it: `degraded` from a failed or timed-out publish, read,
    * ack or claim until one succeeds again.
    */
-  readonly health: ConnectionHealth;
+  health(): ConnectionHealth;
 }
 
 /** The Redis Streams transport's capabilities. */
@@ -153,6 +158,10 @@ export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
   visibilityTimeout: true,
   // XPENDING counts every delivery of an entry to the group.
   deliveryCount: true,
+  // Entries stay in the stream whether or not a group reads them; a topic's first group starts
+  // at the beginning of the stream (stream-create-group.lua), so it gets what came before it
+  // (unless `maxLength` trimmed it meanwhile, as it would trim any unread entry).
+  unroutable: 'held',
 });
 
 /** Field of a stream entry that holds the serialized envelope. */
@@ -168,6 +177,7 @@ const nackScript = luaScript(nackSource);
 const ackScript = luaScript(ackSource);
 const scheduleScript = luaScript(scheduleSource);
 const pruneConsumersScript = luaScript(pruneConsumersSource);
+const createGroupScript = luaScript(createGroupSource);
 
 async function runScript(
   redis: Redis,
@@ -259,7 +269,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       Math.max(600_000, (options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs) * 10),
     serializer: options.serializer ?? jsonSerializer,
     clock: options.clock ?? systemClock,
-    onError: options.onError ?? (() => {}),
+    onError: options.onError ?? emitWarningFor('redisStreamsTransport'),
     health: new ConnectionHealthTracker(options.clock ?? systemClock),
   };
   const keyPrefix = options.keyPrefix ?? defaults.keyPrefix;
@@ -274,14 +284,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   const bounded = <T>(what: string, call: Promise<T>) =>
     redisCall(settings.clock, settings.operationTimeoutMs, what, call);
   const ensureGroup = async (topic: string, group: string, from: 'new' | 'all' = groupStart) => {
-    try {
-      await bounded(
-        `Creating group ${group} on ${streamKey(topic)}`,
-        redis.xgroup('CREATE', streamKey(topic), group, from === 'all' ? '0' : '$', 'MKSTREAM'),
-      );
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
-    }
+    await runScript(redis, createGroupScript, [streamKey(topic)], [group, from === 'all' ? '0' : '$'], settings);
   };
 
   const assertOpen = () => {
@@ -291,7 +294,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
   const transport: RedisStreamsTransport = {
     name: 'redis-streams',
     capabilities: redisStreamsCapabilities,
-    get health() {
+    health() {
       return settings.health.health;
     },
 

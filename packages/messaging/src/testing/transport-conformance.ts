@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { consume } from '../consumer/consumer.js';
+import { consumerDefaults } from '../consumer/consumer-options.js';
+import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
-import type { Delivery, Subscription, Transport } from '../transport/transport.js';
-import { TransportClosedError } from '../transport/transport-errors.js';
+import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport.js';
+import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 
 /** What the suite asks of the factory for one test. */
 export interface TransportTestSettings {
@@ -71,7 +74,11 @@ interface Received {
  * a nack (with delay where supported), redelivery after a subscriber dies without acking,
  * competing consumers in one group, fan-out to several groups, ordering as declared, the
  * visibility timeout where declared, close with messages in flight (drained, or given back past
- * the deadline), transport close, and reconnection after a server restart (persistent transports).
+ * the deadline), transport close, reconnection after a server restart (persistent transports), a
+ * publish to a topic without a group (held for a later group, or refused with
+ * `UnroutableMessageError`, as `capabilities.unroutable` says; never accepted and dropped), and a
+ * `consume()` on the transport whose dead letters outlive a missing dead-letter subscriber and a
+ * failing dead-letter publish.
  *
  * @example
  * ```ts
@@ -592,6 +599,131 @@ export function transportConformance(name: string, options: TransportConformance
         expect([...new Set(ids(received))].sort()).toEqual([...before, ...after].map((message) => message.id).sort());
       },
       testTimeout * 2,
+    );
+    it(
+      'never accepts and drops a message for a topic without a group: held for a later group, or refused',
+      async () => {
+        const transport = await open();
+        const { topic, group } = names();
+        const early = messages(topic, 3, { key: (index) => (index === 2 ? 'k' : undefined) });
+        const refused = await transport.publish(topic, early).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const { received } = await recorder(transport, topic, group, 'late');
+        const later = messages(topic, 2);
+        await transport.publish(topic, later);
+        if (transport.capabilities.unroutable === 'held') {
+          expect(refused).toBeUndefined();
+          const expected = [...early, ...later].map((message) => message.id).sort();
+          await eventually(
+            () => new Set(ids(received)).size >= expected.length,
+            timeoutMs,
+            () => `the held and the later messages (got ${received.length} of ${expected.length})`,
+          );
+          expect([...new Set(ids(received))].sort()).toEqual(expected);
+        } else {
+          expect(refused).toBeInstanceOf(UnroutableMessageError);
+          expect((refused as UnroutableMessageError).code).toBe('MESSAGE_UNROUTABLE');
+          expect((refused as UnroutableMessageError).topic).toBe(topic);
+          await eventually(
+            () => received.length >= later.length,
+            timeoutMs,
+            () => `the messages published once the group existed (got ${received.length})`,
+          );
+          await sleep(100);
+          // Refused means not published: none of the early messages shows up.
+          expect([...ids(received)].sort()).toEqual(later.map((message) => message.id).sort());
+        }
+      },
+      testTimeout,
+    );
+
+    it(
+      'consumer: a dead letter for a dead-letter topic nobody subscribed yet reaches a later subscriber',
+      async () => {
+        const transport = await open();
+        const { topic, group } = names();
+        const deadLetterTopic = `${topic}.dead-letter`;
+        const consumer = await consume(transport, {
+          topic,
+          group,
+          retry: false,
+          deadLetter: deadLetterTopic,
+          handler: () => {
+            throw new Error('always fails');
+          },
+        });
+        let deadLettered = 0;
+        consumer.on('message-dead-lettered', () => {
+          deadLettered += 1;
+        });
+        const [failing] = messages(topic, 1);
+        await transport.publish(topic, [failing as Envelope]);
+        await eventually(
+          () => deadLettered === 1,
+          timeoutMs,
+          () => 'the dead letter to be published',
+        );
+        await consumer.close({ deadlineMs: 0 });
+        // Only now does anyone subscribe to the dead-letter topic, in the group the consumer declared.
+        const { received } = await recorder(transport, deadLetterTopic, consumerDefaults.deadLetterGroup, 'late');
+        await eventually(
+          () => received.length >= 1,
+          timeoutMs,
+          () => 'the dead letter',
+        );
+        expect(received[0]?.id).toBe(failing?.id);
+        expect(received[0]?.message.headers[deadLetterHeaders.error]).toBe('always fails');
+      },
+      testTimeout,
+    );
+
+    it(
+      'consumer: a failing dead-letter publish leaves the original unacked, redelivered and dead-lettered later',
+      async () => {
+        const real = await open();
+        const { topic, group } = names();
+        const deadLetterTopic = `${topic}.dead-letter`;
+        let refusals = 1;
+        // The real transport, except that the first dead-letter publish fails.
+        const transport: Transport = Object.create(real, {
+          publish: {
+            value: (target: string, batch: readonly Envelope[], publishOptions?: PublishOptions) => {
+              if (target === deadLetterTopic && refusals > 0) {
+                refusals -= 1;
+                return Promise.reject(new Error('dead-letter topic unavailable'));
+              }
+              return real.publish(target, batch, publishOptions);
+            },
+          },
+        });
+        const { received } = await recorder(real, deadLetterTopic, 'inspect', 'inspect');
+        const deliveries: number[] = [];
+        const consumer = await consume(transport, {
+          topic,
+          group,
+          retry: false,
+          deadLetter: deadLetterTopic,
+          handler: (_message, context) => {
+            deliveries.push(context.deliveryCount);
+            throw new Error('always fails');
+          },
+        });
+        const [failing] = messages(topic, 1);
+        await real.publish(topic, [failing as Envelope]);
+        // The nack after the failed dead-letter publish waits the consumer's last retry delay (1 s).
+        await eventually(
+          () => received.length >= 1,
+          timeoutMs + 2_000,
+          () => `the dead letter after a redelivery (deliveries: ${deliveries.join(', ')})`,
+        );
+        await consumer.close({ deadlineMs: 0 });
+        expect(deliveries.length).toBeGreaterThanOrEqual(2);
+        expect(received[0]?.id).toBe(failing?.id);
+        expect(consumer.snapshot()).toMatchObject({ deadLettered: 1, failed: 1 });
+      },
+      testTimeout + 2_000,
     );
   });
 }

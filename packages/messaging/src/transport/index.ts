@@ -13,4 +13,4 @@ export type {
   TransportCapabilities,
 } from './transport.js';
 export { orderingKeyOf } from './transport.js';
-export { TransportClosedError } from './transport-errors.js';
+export { TransportClosedError, UnroutableMessageError } from './transport-errors.js';

@@ -78,6 +78,7 @@ const capabilitiesOf = (ordering: 'per-key' | 'none'): TransportCapabilities =>
     delayedDelivery: true,
     visibilityTimeout: true,
     deliveryCount: true,
+    unroutable: 'held',
   });
 
 type EntryState = 'waiting' | 'blocked' | 'ready' | 'in-flight' | 'done';
@@ -122,7 +123,9 @@ interface MemorySubscription extends Subscription {
  * consumer groups (competing members, fan-out between groups), redelivery of whatever is nacked,
  * left unsettled past the visibility timeout, or held by a subscription that closes, delivery
  * counts, delayed delivery, and per-key ordering (one message of a key out at a time, in publish
- * order, redeliveries included). Messages live as long as the transport object: nothing persists.
+ * order, redeliveries included). Messages published to a topic before it has a group are held and
+ * handed to its first group (`capabilities.unroutable: 'held'`). Messages live as long as the
+ * transport object: nothing persists.
  *
  * @example
  * ```ts
@@ -143,6 +146,8 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
   if (problems.length > 0) throw new InvalidMessagingOptionsError('memoryTransport', problems);
 
   const topics = new Map<string, Map<string, GroupState>>();
+  /** Messages published to a topic before it had any group: handed to its first group. */
+  const held = new Map<string, { bytes: Buffer; key: string | undefined; notBefore: number }[]>();
   const subscriptions = new Set<MemorySubscription>();
   /** Entries waiting on a timer for their delay to pass. */
   const delayed = new Set<Entry>();
@@ -169,6 +174,11 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
         inFlight: 0,
       };
       groups.set(group, state);
+      const waiting = held.get(topic);
+      if (waiting) {
+        held.delete(topic);
+        for (const { bytes, key, notBefore } of waiting) enqueue(state, bytes, key, notBefore);
+      }
     }
     return state;
   };
@@ -360,9 +370,18 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
         bytes: serializer.serialize(message),
         key: ordering === 'per-key' ? orderingKeyOf(message) : undefined,
       }));
-      const groups = topics.get(topic);
-      if (!groups) return;
       const notBefore = clock.now() + Math.max(0, publishOptions.delayMs ?? 0);
+      const groups = topics.get(topic);
+      if (!groups) {
+        // No group yet: hold the messages for the first one (capabilities.unroutable: 'held').
+        let waiting = held.get(topic);
+        if (!waiting) {
+          waiting = [];
+          held.set(topic, waiting);
+        }
+        for (const { bytes, key } of serialized) waiting.push({ bytes, key, notBefore });
+        return;
+      }
       for (const group of groups.values()) {
         for (const { bytes, key } of serialized) enqueue(group, bytes, key, notBefore);
       }
@@ -460,6 +479,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
       for (const entry of delayed) if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
       delayed.clear();
       topics.clear();
+      held.clear();
     },
 
     [Symbol.asyncDispose]: () => transport.close(),

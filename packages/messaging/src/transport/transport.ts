@@ -1,5 +1,6 @@
 import type { Envelope } from '../envelope/envelope.js';
 import type { ConnectionHealth } from './connection-health.js';
+import type { UnroutableMessageError } from './transport-errors.js';
 
 /**
  * What a transport promises, declared as data so the conformance suite, the consumer and users
@@ -32,6 +33,17 @@ export interface TransportCapabilities {
    * message was delivered before: `deliveryCount` is 1, then 2 on any redelivery.
    */
   readonly deliveryCount: boolean;
+  /**
+   * What `publish` does with a message for a topic that has no consumer group yet (nobody
+   * subscribed to it or declared a group on it). Never "accept and drop":
+   * - `held`: the transport keeps the message and delivers it to the first group(s) of the topic
+   *   when they appear (every group that exists at that moment gets it; groups made later do not).
+   *   A producer (an outbox relay) may start before its consumers.
+   * - `rejected`: `publish` rejects with {@link UnroutableMessageError} and nothing counts as
+   *   published; the caller keeps the message (an outbox keeps its row and tries again). Declare
+   *   the groups at deploy time (`declareGroup`) so producers can start first.
+   */
+  readonly unroutable: 'held' | 'rejected';
 }
 
 /**
@@ -122,8 +134,11 @@ export interface PublishOptions {
  *
  * - **At-least-once.** Once `publish` resolves, every consumer group that existed at that moment
  *   receives each message at least once, even if a subscriber dies before acking. A group exists
- *   from its first `subscribe` (adapters may offer a way to declare it earlier); messages
- *   published to a topic before any group existed may be dropped.
+ *   from its first `subscribe` (adapters may offer `declareGroup` to declare it earlier).
+ * - **Nothing accepted is dropped.** A message published to a topic with no group is either held
+ *   for the topic's first group(s) or refused with {@link UnroutableMessageError}, as
+ *   {@link TransportCapabilities.unroutable} declares; `publish` never resolves for a message
+ *   nobody can ever receive.
  * - **Groups.** Members of one group compete for messages; every group gets every message.
  * - **Settling.** A delivery is acked or nacked once; an unsettled delivery comes back when its
  *   subscription closes or dies (and after the visibility timeout, where declared).
@@ -136,8 +151,20 @@ export interface Transport {
   /** A short name such as `memory`, `postgres`, `redis-streams`, `amqp`. */
   readonly name: string;
   readonly capabilities: TransportCapabilities;
-  /** Publishes messages in order; resolves once the transport holds them (durably, where it persists). */
+  /**
+   * Publishes messages in order; resolves once the transport holds them (durably, where it
+   * persists) for a group that will deliver them.
+   *
+   * @throws {@link UnroutableMessageError} when the topic has no group and the transport declares
+   * `unroutable: 'rejected'` (nothing of the call was published).
+   */
   publish(topic: string, messages: readonly Envelope[], options?: PublishOptions): Promise<void>;
+  /**
+   * Creates a consumer group before anyone subscribes, so it receives what is published from now
+   * on. Optional: transports that have it let producers (and a consumer's dead letters) go out
+   * before the consumers start. Idempotent.
+   */
+  declareGroup?(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void> | void;
   /** Subscribes `handler` to `topic` as a member of consumer group `group`. */
   subscribe(topic: string, group: string, handler: DeliveryHandler, options?: SubscribeOptions): Promise<Subscription>;
   /**

@@ -53,7 +53,7 @@ await describeWithServers('amqpTransport under network faults (fault proxy)', ['
     });
     const published: string[] = [];
     const healthSeen = new Set<string>();
-    const watchHealth = setInterval(() => healthSeen.add(transport.health.status), 50);
+    const watchHealth = setInterval(() => healthSeen.add(transport.health().status), 50);
     const publishOne = async () => {
       const message = createEnvelope({ topic, type: 'order.placed', payload: { at: Date.now() } });
       await transport.publish(topic, [message]);
@@ -84,7 +84,7 @@ await describeWithServers('amqpTransport under network faults (fault proxy)', ['
       await new Promise((resolve) => setTimeout(resolve, 100));
     const lost = published.filter((id) => !received.has(id)).length;
     const doubled = [...received.values()].filter((count) => count > 1).length;
-    const health = transport.health;
+    const health = transport.health();
     await subscription.close({ deadlineMs: 2_000 });
     await transport.close();
     console.log(
@@ -137,7 +137,7 @@ await describeWithServers('amqpTransport under network faults (fault proxy)', ['
         },
       )
       .toBe('declared');
-    expect(transport.health.status).toBe('up');
+    expect(transport.health().status).toBe('up');
     await transport.close();
   }, 30_000);
 });

@@ -1,11 +1,12 @@
 import { createEnvelope, type Delivery, InvalidMessagingOptionsError } from '@bulwark/messaging';
 import { postgresTransport, postgresTransportSql } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const envelope = (index: number) => createEnvelope({ topic: 't', type: 'x', payload: { index } });
+const envelope = (index: number, key?: string) =>
+  createEnvelope({ topic: 't', type: 'x', payload: { index }, ...(key === undefined ? {} : { key }) });
 
 async function eventually(condition: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
@@ -89,21 +90,68 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await other.close();
   });
 
-  it('keeps messages for a declared group; a topic without groups stores nothing', async () => {
+  it('holds what is published before a topic has a group, and hands it to the first group declared', async () => {
     const topic = uniqueName('declared');
     const pool = newPool();
-    const transport = postgresTransport(pool, { table });
-    await transport.publish(topic, [envelope(0)]); // no group yet: dropped
-    await transport.declareGroup(topic, 'late');
-    await transport.publish(topic, [envelope(1), envelope(2)]);
-    const depth = (await transport.snapshot()).find((group) => group.topic === topic);
-    expect(depth).toMatchObject({ group: 'late', ready: 2, invisible: 0 });
+    const producer = postgresTransport(pool, { table });
+    const consumer = postgresTransport(pool, { table });
+    await producer.publish(topic, [envelope(0, 'k'), envelope(1)]); // no group yet: held, not dropped
+    expect((await producer.snapshot()).find((group) => group.topic === topic)).toMatchObject({ group: '', ready: 2 });
+    await consumer.declareGroup(topic, 'late');
+    await producer.publish(topic, [envelope(2, 'k')]);
+    const depths = (await producer.snapshot()).filter((group) => group.topic === topic);
+    expect(depths).toEqual([expect.objectContaining({ group: 'late', ready: 3, invisible: 0 })]);
     const seen: number[] = [];
-    await transport.subscribe(topic, 'late', async ({ message }) => {
+    await consumer.subscribe(topic, 'late', async ({ message }) => {
       seen.push((message.payload as { index: number }).index);
     });
-    await eventually(() => seen.length === 2, 5_000);
-    expect(seen).toEqual([1, 2]);
+    await eventually(() => seen.length === 3, 5_000);
+    expect(seen).toEqual([0, 1, 2]);
+    await producer.close();
+    await consumer.close();
+  });
+
+  it('hands over a message held by a publish that raced the creation of the first group (idle repair)', async () => {
+    const topic = uniqueName('raced');
+    const pool = newPool();
+    const transport = postgresTransport(pool, { table, pollIntervalMs: 100 });
+    const seen: number[] = [];
+    await transport.subscribe(topic, 'g', async ({ message }) => {
+      seen.push((message.payload as { index: number }).index);
+    });
+    // What a publish that saw no group and committed after the group's adoption leaves behind.
+    await pool.query(`INSERT INTO "${table}" (topic, group_name, message_id, body) VALUES ($1, '', $2, $3)`, [
+      topic,
+      'raced-1',
+      Buffer.from(JSON.stringify(envelope(7))),
+    ]);
+    await eventually(() => seen.length === 1, 5_000);
+    expect(seen).toEqual([7]);
+    await transport.close();
+  });
+
+  it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
+    const { warnings, stop } = collectProcessWarnings('BulwarkWarning');
+    const topic = uniqueName('unreadable');
+    const transport = postgresTransport(newPool(), { table, pollIntervalMs: 100 });
+    try {
+      await transport.subscribe(topic, 'g', async () => {});
+      await newPool(1).query(
+        `INSERT INTO "${table}" (topic, group_name, message_id, body) VALUES ($1, 'g', 'junk', $2)`,
+        [topic, Buffer.from('not json')],
+      );
+      await eventually(() => warnings.length >= 1, 5_000);
+      expect(warnings[0]?.code).toBe('BULWARK_BACKGROUND_ERROR');
+      expect(warnings[0]?.message).toMatch(/^postgresTransport: /);
+    } finally {
+      stop();
+      await transport.close();
+    }
+  });
+
+  it("refuses the group name '' (it marks held messages)", async () => {
+    const transport = postgresTransport(newPool(), { table });
+    await expect(transport.declareGroup(uniqueName('t'), '')).rejects.toBeInstanceOf(InvalidMessagingOptionsError);
     await transport.close();
   });
 

@@ -9,7 +9,7 @@ import {
 } from '@bulwark/messaging';
 import { type RedisStreamsTransportOptions, redisStreamsTransport } from '@bulwark/messaging/redis';
 import { transportConformance } from '@bulwark/messaging/testing';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -201,6 +201,20 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       expect(length).toBeLessThan(300);
     });
 
+    it('reports background errors as BulwarkWarning process warnings when no onError is given', async () => {
+      const { warnings, stop } = collectProcessWarnings('BulwarkWarning');
+      try {
+        const { transport, redis, keyPrefix } = tracked();
+        await transport.subscribe('junk-warned', 'group', async () => {});
+        await redis.xadd(`${keyPrefix}{junk-warned}`, '*', 'envelope', 'not json');
+        await eventually(() => warnings.length === 1, 5_000, 'one warning');
+        expect(warnings[0]?.code).toBe('BULWARK_UNREADABLE_MESSAGE');
+        expect(warnings[0]?.message).toMatch(/^redisStreamsTransport: /);
+      } finally {
+        stop();
+      }
+    });
+
     it('reports an entry it cannot deserialize and acks it rather than redelivering it forever', async () => {
       const errors: MessagingError[] = [];
       const { transport, redis, keyPrefix } = tracked({ onError: (error) => errors.push(error) });
@@ -236,6 +250,32 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       await eventually(async () => (await countConnections()) === before, 5_000, 'the duplicates closed');
       await transport.close();
       expect(await redis.ping()).toBe('PONG');
+    });
+
+    it("holds entries published before a topic's first group for that group; a later group starts at new entries", async () => {
+      const { transport } = tracked();
+      const early = envelopes('held', 3);
+      await transport.publish('held', early);
+      await transport.declareGroup('held', 'first');
+      const later = envelopes('held', 2);
+      await transport.publish('held', later);
+      await transport.declareGroup('held', 'second'); // groupStart 'new': the stream has a group already
+      const last = envelopes('held', 1);
+      await transport.publish('held', last);
+      const received: Record<string, string[]> = { first: [], second: [] };
+      for (const group of ['first', 'second'] as const) {
+        await transport.subscribe('held', group, async (delivery) => {
+          received[group]?.push(delivery.message.id);
+        });
+      }
+      await eventually(
+        () => received.first?.length === 6 && received.second?.length === 1,
+        5_000,
+        'six entries for the first group, one for the second',
+      );
+      await sleep(100);
+      expect(received.first).toEqual([...early, ...later, ...last].map((message) => message.id));
+      expect(received.second).toEqual(last.map((message) => message.id));
     });
 
     it('declares a group before any subscriber, and reports group depths', async () => {

@@ -9,16 +9,18 @@
 --   $3  text[]    ordering keys (NULL where the message has none)
 --   $4  bytea[]   serialized envelopes
 --   $5  float8[]  delay in ms before each message becomes visible (0: at once)
--- Returns the distinct topics that got rows (a topic without any group gets none).
+-- Returns the distinct topics that got rows.
 -- A keyed row is inserted `blocked` when an older row of its key is in the group already, or
--- earlier in this statement.
+-- earlier in this statement. A message for a topic without any group is held: one row with the
+-- group '' (never a real group's name), which transport-adopt-held.sql hands to the topic's
+-- groups once they exist. Publishing never drops a message.
 WITH batch AS (
   SELECT b.topic, b.message_id, b.ordering_key, b.body, b.delay_ms, b.position
   FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::float8[])
     WITH ORDINALITY AS b(topic, message_id, ordering_key, body, delay_ms, position)
 ), fanned AS (
-  SELECT batch.*, g.group_name,
-         batch.ordering_key IS NOT NULL AND (
+  SELECT batch.*, coalesce(g.group_name, '') AS group_name,
+         g.group_name IS NOT NULL AND batch.ordering_key IS NOT NULL AND (
            row_number() OVER (PARTITION BY batch.topic, g.group_name, batch.ordering_key ORDER BY batch.position) > 1
            OR EXISTS (
              SELECT 1 FROM {{table}} older
@@ -26,7 +28,7 @@ WITH batch AS (
                AND older.ordering_key = batch.ordering_key)
          ) AS blocked
   FROM batch
-  JOIN {{groupsTable}} g ON g.topic = batch.topic
+  LEFT JOIN {{groupsTable}} g ON g.topic = batch.topic
 ), inserted AS (
   INSERT INTO {{table}} (topic, group_name, message_id, ordering_key, body, visible_at, blocked)
   SELECT topic, group_name, message_id, ordering_key, body, now() + make_interval(secs => delay_ms / 1000), blocked
