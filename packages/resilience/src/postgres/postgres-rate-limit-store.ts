@@ -11,6 +11,7 @@ import migrateSql from './sql/rate-limit-migrate.sql';
 import resetSql from './sql/rate-limit-reset.sql';
 import slidingWindowSql from './sql/rate-limit-sliding-window.sql';
 import sweepSql from './sql/rate-limit-sweep.sql';
+import { invalidKey } from '../storable-text/invalid-key.js';
 
 /** Options of {@link postgresRateLimitStore} and {@link rateLimitMigrationSql}. */
 export interface PostgresRateLimitTableOptions {
@@ -155,14 +156,20 @@ export function postgresRateLimitStore(
     table,
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, cost, false);
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, 1, true);
     },
     async reset(key, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      const invalid = invalidKey('key', key);
+      if (invalid) throw invalid;
       await pool.query(reset, [key]);
     },
     async migrate(migrateOptions) {

@@ -7,6 +7,7 @@ import gcraScript from './lua/rate-limit-gcra.lua';
 import slidingWindowScript from './lua/rate-limit-sliding-window.lua';
 import { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
 import { redisScript, runRedisScript } from './redis-script.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 
 /** Options of {@link redisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
@@ -144,14 +145,20 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
   return {
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, cost, false);
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, 1, true);
     },
     async reset(key, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      const invalid = invalidKey('key', key);
+      if (invalid) throw invalid;
       await redis.del(prefix + key);
     },
     async close() {},

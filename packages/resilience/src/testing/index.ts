@@ -12,3 +12,4 @@ export { manualClock } from './manual-clock.js';
 
 export type { RateLimitStoreConformanceOptions } from './rate-limit-store-conformance.js';
 export { rateLimitStoreConformance } from './rate-limit-store-conformance.js';
+export { largeStorableText, storableTexts, unstorableKeys, unstorableTexts } from './awkward-text.js';
