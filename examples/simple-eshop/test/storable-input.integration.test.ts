@@ -62,11 +62,11 @@ describe('text the database cannot hold', () => {
   });
 
   it('refuses lone surrogates in a JSON body (raw \\ud800 escapes) naming the field', async () => {
-    for (const escape of ['\\ud800', '\\udfff', 'x\\ud83dy']) {
+    for (const surrogate of ['\\ud800', '\\udfff', 'x\\ud83dy']) {
       const response = await shop.request('POST', '/api/orders', {
         token,
-        body: `{"note":"${escape}"}`,
-        headers: { 'idempotency-key': `surrogate-${escape.length}-${escape.charCodeAt(2)}` },
+        body: `{"note":"${surrogate}"}`,
+        headers: { 'idempotency-key': `surrogate-${surrogate.length}-${surrogate.charCodeAt(2)}` },
       });
       const body = await expectProblem(response, 'body.note');
       expect(body.detail).toContain('surrogate');
@@ -74,10 +74,7 @@ describe('text the database cannot hold', () => {
   });
 
   it('refuses a NUL in a property name and in the query string', async () => {
-    await expectProblem(
-      await shop.request('PUT', '/api/cart', { token, body: '{"items":[],"\\u0000":1}' }),
-      'body',
-    );
+    await expectProblem(await shop.request('PUT', '/api/cart', { token, body: '{"items":[],"\\u0000":1}' }), 'body');
     await expectProblem(await shop.request('GET', '/api/products?limit=%00'), 'query.limit');
     await expectProblem(await shop.request('GET', '/api/products?%00=1'), 'query');
   });

@@ -1,6 +1,7 @@
 // Drives mixed traffic at a running shop with faults switched on, then clears the faults and
 // checks the shop's books: every order ended, stock adds up, captures and refunds match.
 import type pg from 'pg';
+import { type BookInvariants, checkBooks } from './books.js';
 
 export interface LoadOptions {
   /** The shop's base URL. */
@@ -23,7 +24,7 @@ export interface LoadReport {
   latencyMs: { browseP50: number; browseP99: number; orderP50: number; orderP99: number };
   requests: number;
   errors5xx: number;
-  invariants: Record<string, { ok: boolean; detail: string }>;
+  invariants: BookInvariants;
 }
 
 const percentile = (values: number[], p: number) =>
@@ -98,60 +99,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   await Promise.all(Array.from({ length: shoppers }, (_, index) => shopper(index)));
   const trafficSeconds = (Date.now() - trafficStarted) / 1000;
 
-  // Faults clear; everything in flight must now end, and dead letters go back out.
-  await call('POST', '/ops/faults', { token: admin, body: { reset: true } });
-  const settleDeadline = Date.now() + (options.settleTimeoutMs ?? 60_000);
-  let pending = 1;
-  while (Date.now() < settleDeadline) {
-    pending = (await options.pool.query("SELECT count(*)::int AS n FROM shop_orders WHERE status = 'pending'")).rows[0]
-      .n;
-    if (pending === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  let deadLetters = 0;
-  for (let attempt = 0; attempt < 40; attempt++) {
-    await call('POST', '/ops/dlq/replay', { token: admin, body: {} });
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    deadLetters = ((await (await call('GET', '/ops/dlq', { token: admin })).json()) as unknown[]).length;
-    if (deadLetters === 0) break;
-  }
-
-  const sagaCounts = (
-    (await (await call('GET', '/ops/status', { token: admin })).json()) as { sagas: Record<string, number> }
-  ).sagas;
-  const counts = Object.fromEntries(
-    (
-      await options.pool.query<{ status: string; n: number }>(
-        'SELECT status, count(*)::int AS n FROM shop_orders GROUP BY status',
-      )
-    ).rows.map((row) => [row.status, row.n]),
-  ) as Record<string, number>;
-  const stock = await options.pool.query<{ id: string }>(
-    'SELECT id FROM shop_products WHERE stock + reserved + sold <> initial_stock OR reserved <> 0',
-  );
-  const capturesWithoutConfirmation = await options.pool.query(
-    `SELECT p.order_id FROM provider_payments p JOIN shop_orders o ON o.id::text = p.order_id
-      WHERE p.operation = 'capture' AND o.status <> 'confirmed'
-        AND NOT EXISTS (SELECT 1 FROM provider_payments r WHERE r.order_id = p.order_id AND r.operation = 'refund')`,
-  );
-  const refundsOfConfirmed = await options.pool.query(
-    `SELECT p.order_id FROM provider_payments p JOIN shop_orders o ON o.id::text = p.order_id
-      WHERE p.operation = 'refund' AND o.status = 'confirmed'`,
-  );
-  const doubleCaptures = await options.pool.query(
-    "SELECT order_id FROM provider_payments WHERE operation = 'capture' GROUP BY order_id HAVING count(*) > 1",
-  );
-  const confirmedWithoutCapture = await options.pool.query(
-    `SELECT o.id FROM shop_orders o WHERE o.status = 'confirmed'
-      AND NOT EXISTS (SELECT 1 FROM provider_payments p WHERE p.order_id = o.id::text AND p.operation = 'capture')`,
-  );
+  const books = await checkBooks({
+    pool: options.pool,
+    call,
+    adminToken: admin,
+    settleTimeoutMs: options.settleTimeoutMs,
+  });
 
   return {
     orders: {
       placed,
-      confirmed: counts.confirmed ?? 0,
-      cancelled: counts.cancelled ?? 0,
-      pending: counts.pending ?? 0,
+      confirmed: books.confirmed,
+      cancelled: books.cancelled,
+      pending: books.pending,
       perSecond: placed / trafficSeconds,
     },
     latencyMs: {
@@ -162,29 +122,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     },
     requests,
     errors5xx,
-    invariants: {
-      'every order confirmed or cancelled': { ok: pending === 0, detail: `${pending} pending` },
-      'stock + reserved + sold = initial stock, nothing left reserved': {
-        ok: stock.rowCount === 0,
-        detail: `${stock.rowCount} products off`,
-      },
-      'a capture only for a confirmed order, else refunded': {
-        ok: capturesWithoutConfirmation.rowCount === 0,
-        detail: `${capturesWithoutConfirmation.rowCount} captures unrefunded`,
-      },
-      'no refund of a confirmed order': {
-        ok: refundsOfConfirmed.rowCount === 0,
-        detail: `${refundsOfConfirmed.rowCount}`,
-      },
-      'every confirmed order captured exactly once': {
-        ok: doubleCaptures.rowCount === 0 && confirmedWithoutCapture.rowCount === 0,
-        detail: `${doubleCaptures.rowCount} doubled, ${confirmedWithoutCapture.rowCount} missing`,
-      },
-      'dead letters drained after faults clear': { ok: deadLetters === 0, detail: `${deadLetters} left` },
-      'no saga left failed (a compensation that gave up)': {
-        ok: (sagaCounts.failed ?? 0) === 0,
-        detail: `${sagaCounts.failed ?? 0} failed`,
-      },
-    },
+    invariants: books.invariants,
   };
 }

@@ -4,6 +4,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 import { migrateUnderLock } from './migrate-under-lock.js';
 import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
 import gcraSql from './sql/rate-limit-gcra.sql';
@@ -11,7 +12,6 @@ import migrateSql from './sql/rate-limit-migrate.sql';
 import resetSql from './sql/rate-limit-reset.sql';
 import slidingWindowSql from './sql/rate-limit-sliding-window.sql';
 import sweepSql from './sql/rate-limit-sweep.sql';
-import { invalidKey } from '../storable-text/invalid-key.js';
 
 /** Options of {@link postgresRateLimitStore} and {@link rateLimitMigrationSql}. */
 export interface PostgresRateLimitTableOptions {

@@ -2,12 +2,12 @@ import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 import fixedWindowScript from './lua/rate-limit-fixed-window.lua';
 import gcraScript from './lua/rate-limit-gcra.lua';
 import slidingWindowScript from './lua/rate-limit-sliding-window.lua';
 import { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
 import { redisScript, runRedisScript } from './redis-script.js';
-import { invalidKey } from '../storable-text/invalid-key.js';
 
 /** Options of {@link redisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {

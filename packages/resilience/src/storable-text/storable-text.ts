@@ -74,7 +74,10 @@ export function jsonTextProblem(value: unknown): JsonTextProblem | undefined {
     for (const [name, child] of Object.entries(current)) {
       const problem = textProblem(name);
       if (problem) return { path: next.path, problem: `has a property name that ${problem}` };
-      pending.push({ value: child, path: `${next.path}${/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`}` });
+      pending.push({
+        value: child,
+        path: `${next.path}${/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`}`,
+      });
     }
   }
   return undefined;

@@ -34,7 +34,11 @@ export function rateLimitStoreAwkwardKeys(store: () => Promise<RateLimitStore>, 
           () => subject.peek(key, algorithm),
           () => subject.reset(key),
         ]) {
-          await expect(call()).rejects.toMatchObject({ name: 'InvalidValueError', code: 'INVALID_VALUE', field: 'key' });
+          await expect(call()).rejects.toMatchObject({
+            name: 'InvalidValueError',
+            code: 'INVALID_VALUE',
+            field: 'key',
+          });
         }
       });
     }
