@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
 import type { Delivery, Subscription, Transport } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
+import { transportAwkwardTextConformance } from './transport-awkward-text-conformance.js';
 
 /** What the suite asks of the factory for one test. */
 export interface TransportTestSettings {
@@ -593,5 +594,7 @@ export function transportConformance(name: string, options: TransportConformance
       },
       testTimeout * 2,
     );
+
+    transportAwkwardTextConformance({ open, names, timeoutMs });
   });
 }
