@@ -1,6 +1,6 @@
 // The checks every adapter runs before it writes, so a value that a backend cannot hold is
 // refused with one typed error, the same on every backend (see `storable-text` in resilience).
-import { jsonTextProblem, keyProblem, textProblem } from '@bulwark/resilience';
+import { jsonTextProblem, keyProblem, textProblem, unicodeProblem } from '@bulwark/resilience';
 import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import type { Envelope } from './envelope.js';
 
@@ -55,4 +55,10 @@ export function assertStorableEnvelope(message: Envelope, options: { payload?: '
 export function assertPublishable(topic: string, messages: readonly Envelope[]): void {
   assertKeys({ topic });
   for (const message of messages) assertStorableEnvelope(message);
+}
+
+/** Throws when text kept as bytes (NUL is fine there) has no UTF-8 form. */
+export function assertUnicode(field: string, value: string): void {
+  const problem = unicodeProblem(value);
+  if (problem !== undefined) throw new InvalidMessagingValueError(field, problem);
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import beginSql from './sql/idempotency-begin.sql';
 import completeSql from './sql/idempotency-complete.sql';
 import deleteSql from './sql/idempotency-delete.sql';
@@ -137,6 +138,7 @@ export function postgresIdempotencyStore(
     },
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, fingerprint });
       const leaseToken = generateToken();
       for (let attempt = 1; attempt <= maxBeginAttempts; attempt++) {
         const { rows } = await pool.query<RecordRow & { acquired: boolean }>(sql.begin, [
@@ -154,24 +156,29 @@ export function postgresIdempotencyStore(
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken, outcome });
       const result = await pool.query(sql.complete, [key, leaseToken, Buffer.from(outcome, 'utf8'), ttlMs]);
       return result.rowCount === 1;
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await pool.query(sql.release, [key, leaseToken])).rowCount === 1;
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await pool.query(sql.renew, [key, leaseToken, leaseMs])).rowCount === 1;
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       const { rows } = await pool.query<RecordRow>(sql.get, [key]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       await pool.query(sql.delete, [key]);
     },
     async sweep(sweepOptions) {

@@ -1,2 +1,2 @@
 export type { JsonTextProblem } from './storable-text.js';
-export { jsonTextProblem, keyProblem, maxKeyBytes, textProblem } from './storable-text.js';
+export { jsonTextProblem, keyProblem, maxKeyBytes, textProblem, unicodeProblem } from './storable-text.js';

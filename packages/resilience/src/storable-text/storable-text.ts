@@ -22,6 +22,14 @@ const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\
 export function textProblem(text: string): string | undefined {
   const nul = text.indexOf('\u0000');
   if (nul >= 0) return `contains a NUL character (U+0000) at index ${nul}`;
+  return unicodeProblem(text);
+}
+
+/**
+ * Why `text` has no UTF-8 form (a lone UTF-16 surrogate), for values kept as bytes, where NUL is
+ * fine; `undefined` when it has one.
+ */
+export function unicodeProblem(text: string): string | undefined {
   const lone = loneSurrogate.exec(text);
   if (lone) {
     const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
