@@ -7,6 +7,7 @@ import type {
   AsyncReplyStore,
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
+import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import createSql from './sql/async-reply-create.sql';
 import finishSql from './sql/async-reply-finish.sql';
@@ -152,21 +153,25 @@ export function postgresAsyncReplyStore(
     },
     async create(record, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id: record.id, kind: record.kind });
       const result = await pool.query(sql.create, [record.id, record.kind, record.createdAt, record.expiresAt]);
       return result.rowCount === 1;
     },
     async get(id, now, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id });
       const { rows } = await pool.query<RecordRow>(sql.get, [id, now]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async start(id, run, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id, runId: run.runId });
       const { rows } = await pool.query<RecordRow>(sql.start, [id, run.now, run.runId, run.leaseUntil]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async finish(id, outcome, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id, outcome });
       const succeeded = outcome.status === 'succeeded';
       const result = await pool.query(sql.finish, [
         id,

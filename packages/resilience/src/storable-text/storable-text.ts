@@ -90,3 +90,13 @@ export function jsonTextProblem(value: unknown): JsonTextProblem | undefined {
   }
   return undefined;
 }
+
+const unstorableCharacters = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` with every NUL and lone surrogate replaced by U+FFFD, for diagnostics (error messages
+ * kept with a failed message or operation) that must be stored whatever they hold.
+ */
+export function storableDiagnostic(text: string): string {
+  return text.replace(unstorableCharacters, '\ufffd');
+}
