@@ -1,3 +1,4 @@
+import { jsonTextProblem } from '@bulwark/resilience';
 import type { Pool } from 'pg';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
@@ -54,16 +55,24 @@ export function postgresDeadLetterStore(pool: Pool, options: { table?: string } 
     },
     async add(message: Envelope, addOptions = {}) {
       addOptions.signal?.throwIfAborted();
-      await pool.query(sql.add, [message.id, originalTopicOf(message), JSON.stringify(message)]);
+      // Dead letters arrive from transports, which carry any payload text; jsonb refuses NUL and
+      // lone surrogates, so such an envelope is kept as its JSON text (a jsonb string), escaped.
+      const text = JSON.stringify(message);
+      const stored = jsonTextProblem(message) ? JSON.stringify(text) : text;
+      await pool.query(sql.add, [message.id, originalTopicOf(message), stored]);
     },
     async list(listOptions = {}) {
       listOptions.signal?.throwIfAborted();
-      const result = await pool.query<{ message: Envelope; original_topic: string; stored_at_ms: number }>(sql.list, [
-        listOptions.originalTopic ?? null,
-        listOptions.limit ?? 100,
-      ]);
+      const result = await pool.query<{ message: Envelope | string; original_topic: string; stored_at_ms: number }>(
+        sql.list,
+        [listOptions.originalTopic ?? null, listOptions.limit ?? 100],
+      );
       return result.rows.map(
-        (row): DeadLetter => ({ message: row.message, originalTopic: row.original_topic, storedAt: row.stored_at_ms }),
+        (row): DeadLetter => ({
+          message: typeof row.message === 'string' ? (JSON.parse(row.message) as Envelope) : row.message,
+          originalTopic: row.original_topic,
+          storedAt: row.stored_at_ms,
+        }),
       );
     },
     async remove(selection = {}) {

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { assertKeys } from '../envelope/storable-values.js';
 import migrateSql from './sql/inbox-migrate.sql';
 import recordSql from './sql/inbox-record.sql';
 import sweepSql from './sql/inbox-sweep.sql';
@@ -85,7 +86,9 @@ export function postgresInbox(pool: Pool, options: { table?: string } = {}): Pos
       work: (message: Envelope<Payload>, context: InboxContext) => Promise<void>,
       handlerOptions: InboxHandlerOptions<Payload> = {},
     ): MessageHandler<Payload> {
+      assertKeys({ group });
       return async (message, context) => {
+        assertKeys({ 'message.id': message.id });
         const client = await pool.connect();
         let broken: unknown;
         try {
