@@ -91,6 +91,8 @@ export function jsonTextProblem(value: unknown): JsonTextProblem | undefined {
   return undefined;
 }
 
+// NUL is matched on purpose: it is what PostgreSQL refuses.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the character looked for.
 const unstorableCharacters = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
