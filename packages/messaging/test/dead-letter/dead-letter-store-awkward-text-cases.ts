@@ -2,14 +2,14 @@
 // (NUL and lone surrogates included), so whatever reaches a dead-letter topic must be stored and
 // listed back unchanged, or it could never leave the dead-letter topic.
 import { createEnvelope, type DeadLetterStore, deadLetterHeaders } from '@bulwark/messaging';
-import { largeStorableText, lettersTexts, unlettersTexts } from '@bulwark/resilience/testing';
+import { largeStorableText, storableTexts, unstorableTexts } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
 
 export function deadLetterStoreAwkwardTextCases(open: () => Promise<DeadLetterStore> | DeadLetterStore): void {
   describe('awkward text', () => {
     it('keeps payloads with NUL, lone surrogates, emoji, right-to-left marks and 64 KiB text unchanged', async () => {
       const store = await open();
-      const texts = { ...unlettersTexts, ...lettersTexts };
+      const texts = { ...unstorableTexts, ...storableTexts };
       const letters = Object.entries(texts).map(([label, text], index) =>
         createEnvelope({
           id: `awkward-${index}-${Date.now()}`,
