@@ -13,6 +13,7 @@ import type { ShopConfig } from './config.js';
 import { healthRoutes, type ReadinessCheck } from './health/health-routes.js';
 import { registerAuth } from './http/auth.js';
 import { registerProblemHandlers, sendProblem } from './http/problem.js';
+import { registerStorableInput } from './http/storable-input.js';
 import { registerWebPage } from './http/web-page.js';
 import { type UsersOptions, usersRoutes } from './users/users-routes.js';
 
@@ -50,6 +51,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerProblemHandlers(app, await registerWebPage(app));
+  registerStorableInput(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });

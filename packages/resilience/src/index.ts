@@ -18,4 +18,5 @@ export * from './pipeline/index.js';
 export * from './policy/index.js';
 export * from './rate-limit/index.js';
 export * from './retry/index.js';
+export * from './storable-text/index.js';
 export * from './timeout/index.js';

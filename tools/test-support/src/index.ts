@@ -2,8 +2,6 @@ export type { FaultPool } from './fault-pool.js';
 export { faultPool } from './fault-pool.js';
 export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
 export { faultProxy } from './fault-proxy.js';
-export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
-export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
 export type {
   CustomFault,
   FaultDurations,
@@ -13,6 +11,8 @@ export type {
   FaultScenariosReport,
 } from './fault-scenario-runner.js';
 export { runFaultScenarios } from './fault-scenario-runner.js';
+export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
+export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
 export type { ProcessWarning } from './process-warnings.js';
 export { collectProcessWarnings } from './process-warnings.js';

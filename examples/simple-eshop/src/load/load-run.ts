@@ -1,6 +1,7 @@
 // Drives mixed traffic at a running shop with faults switched on, then clears the faults and
 // checks the shop's books: every order ended, stock adds up, captures and refunds match.
 import type pg from 'pg';
+import { type BookInvariants, checkBooks } from './books.js';
 
 export interface LoadOptions {
   /** The shop's base URL. */
@@ -43,7 +44,7 @@ export interface LoadReport {
   books: { lost: number; doubled: number };
   requests: number;
   errors5xx: number;
-  invariants: Record<string, { ok: boolean; detail: string }>;
+  invariants: BookInvariants;
 }
 
 const percentile = (values: number[], p: number) =>
@@ -156,100 +157,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   );
   const [trafficSeconds] = await Promise.all([traffic, alongside]);
 
-  // Faults clear; everything in flight must now end, and dead letters go back out.
-  await call('POST', '/ops/faults', { token: admin, body: { reset: true } });
-  const settleDeadline = Date.now() + (options.settleTimeoutMs ?? 60_000);
-  let pending = 1;
-  while (Date.now() < settleDeadline) {
-    pending = (await options.pool.query("SELECT count(*)::int AS n FROM shop_orders WHERE status = 'pending'")).rows[0]
-      .n;
-    if (pending === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  let deadLetters = 0;
-  for (let attempt = 0; attempt < 40; attempt++) {
-    await call('POST', '/ops/dlq/replay', { token: admin, body: {} });
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    deadLetters = ((await (await call('GET', '/ops/dlq', { token: admin })).json()) as unknown[]).length;
-    if (deadLetters === 0) break;
-  }
-  // Confirmation emails follow their orders through the outbox, the transport and the email
-  // consumer (and its retries): wait for them as for the orders.
-  const missingEmails = async () =>
-    (
-      await options.pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM shop_orders o WHERE o.status = 'confirmed'
-          AND NOT EXISTS (SELECT 1 FROM shop_mail m WHERE m.message_id = 'order-confirmed:' || o.id)`,
-      )
-    ).rows[0]?.n ?? 0;
-  while ((await missingEmails()) > 0 && Date.now() < settleDeadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-
-  const sagaCounts = (
-    (await (await call('GET', '/ops/status', { token: admin })).json()) as { sagas: Record<string, number> }
-  ).sagas;
-  const counts = Object.fromEntries(
-    (
-      await options.pool.query<{ status: string; n: number }>(
-        'SELECT status, count(*)::int AS n FROM shop_orders GROUP BY status',
-      )
-    ).rows.map((row) => [row.status, row.n]),
-  ) as Record<string, number>;
-  const cancelledBecause = Object.fromEntries(
-    (
-      await options.pool.query<{ reason: string; n: number }>(
-        `SELECT split_part(coalesce(reason, ''), ':', 1) AS reason, count(*)::int AS n FROM shop_orders
-          WHERE status = 'cancelled' GROUP BY 1 ORDER BY 2 DESC`,
-      )
-    ).rows.map((row) => [row.reason, row.n]),
-  );
-  const stock = await options.pool.query<{ id: string }>(
-    'SELECT id FROM shop_products WHERE stock + reserved + sold <> initial_stock OR reserved <> 0',
-  );
-  const capturesWithoutConfirmation = await options.pool.query(
-    `SELECT p.order_id FROM provider_payments p JOIN shop_orders o ON o.id::text = p.order_id
-      WHERE p.operation = 'capture' AND o.status <> 'confirmed'
-        AND NOT EXISTS (SELECT 1 FROM provider_payments r WHERE r.order_id = p.order_id AND r.operation = 'refund')`,
-  );
-  const refundsOfConfirmed = await options.pool.query(
-    `SELECT p.order_id FROM provider_payments p JOIN shop_orders o ON o.id::text = p.order_id
-      WHERE p.operation = 'refund' AND o.status = 'confirmed'`,
-  );
-  const doubleCaptures = await options.pool.query(
-    "SELECT order_id FROM provider_payments WHERE operation = 'capture' GROUP BY order_id HAVING count(*) > 1",
-  );
-  const doubleRefunds = await options.pool.query(
-    "SELECT order_id FROM provider_payments WHERE operation = 'refund' GROUP BY order_id HAVING count(*) > 1",
-  );
-  const emails = await options.pool.query<{ missing: number; stray: number }>(
-    `SELECT (SELECT count(*)::int FROM shop_orders o WHERE o.status = 'confirmed' AND NOT EXISTS
-               (SELECT 1 FROM shop_mail m WHERE m.message_id = 'order-confirmed:' || o.id)) AS missing,
-            (SELECT count(*)::int FROM shop_mail m WHERE m.message_id LIKE 'order-confirmed:%' AND NOT EXISTS
-               (SELECT 1 FROM shop_orders o WHERE m.message_id = 'order-confirmed:' || o.id AND o.status = 'confirmed')) AS stray`,
-  );
-  const acceptedMissing = await options.pool.query<{ id: string }>(
-    'SELECT id FROM unnest($1::uuid[]) AS accepted (id) WHERE NOT EXISTS (SELECT 1 FROM shop_orders o WHERE o.id = accepted.id)',
-    [accepted],
-  );
-  const keysOrderedTwice = await options.pool.query(
-    `SELECT note FROM shop_orders WHERE note LIKE $1 GROUP BY note HAVING count(*) > 1`,
-    [`${run}-%`],
-  );
-  const confirmedWithoutCapture = await options.pool.query(
-    `SELECT o.id FROM shop_orders o WHERE o.status = 'confirmed'
-      AND NOT EXISTS (SELECT 1 FROM provider_payments p WHERE p.order_id = o.id::text AND p.operation = 'capture')`,
-  );
+  const books = await checkBooks({
+    pool: options.pool,
+    call,
+    adminToken: admin,
+    settleTimeoutMs: options.settleTimeoutMs,
+    accepted,
+    notePrefix: run,
+  });
 
   return {
     orders: {
       placed,
-      confirmed: counts.confirmed ?? 0,
-      cancelled: counts.cancelled ?? 0,
-      pending: counts.pending ?? 0,
+      confirmed: books.confirmed,
+      cancelled: books.cancelled,
+      pending: books.pending,
       perSecond: placed / trafficSeconds,
       retried,
-      cancelledBecause,
+      cancelledBecause: books.cancelledBecause,
     },
     latencyMs: {
       browseP50: percentile(browse, 50),
@@ -257,48 +182,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       orderP50: percentile(ordering, 50),
       orderP99: percentile(ordering, 99),
     },
-    books: {
-      lost: (acceptedMissing.rowCount ?? 0) + (emails.rows[0]?.missing ?? 0),
-      doubled: (keysOrderedTwice.rowCount ?? 0) + (doubleCaptures.rowCount ?? 0) + (doubleRefunds.rowCount ?? 0),
-    },
+    books: { lost: books.lost, doubled: books.doubled },
     requests,
     errors5xx,
-    invariants: {
-      'every order confirmed or cancelled': { ok: pending === 0, detail: `${pending} pending` },
-      'stock + reserved + sold = initial stock, nothing left reserved': {
-        ok: stock.rowCount === 0,
-        detail: `${stock.rowCount} products off`,
-      },
-      'a capture only for a confirmed order, else refunded': {
-        ok: capturesWithoutConfirmation.rowCount === 0,
-        detail: `${capturesWithoutConfirmation.rowCount} captures unrefunded`,
-      },
-      'no refund of a confirmed order': {
-        ok: refundsOfConfirmed.rowCount === 0,
-        detail: `${refundsOfConfirmed.rowCount}`,
-      },
-      'every confirmed order captured exactly once': {
-        ok: doubleCaptures.rowCount === 0 && confirmedWithoutCapture.rowCount === 0,
-        detail: `${doubleCaptures.rowCount} doubled, ${confirmedWithoutCapture.rowCount} missing`,
-      },
-      'nothing refunded twice': { ok: doubleRefunds.rowCount === 0, detail: `${doubleRefunds.rowCount} doubled` },
-      'one confirmation email per confirmed order, none for another': {
-        ok: emails.rows[0]?.missing === 0 && emails.rows[0]?.stray === 0,
-        detail: `${emails.rows[0]?.missing} missing, ${emails.rows[0]?.stray} for an order not confirmed`,
-      },
-      'every accepted (202) order is in the books': {
-        ok: acceptedMissing.rowCount === 0,
-        detail: `${acceptedMissing.rowCount} lost`,
-      },
-      'one order per Idempotency-Key': {
-        ok: keysOrderedTwice.rowCount === 0,
-        detail: `${keysOrderedTwice.rowCount} keys ordered twice`,
-      },
-      'dead letters drained after faults clear': { ok: deadLetters === 0, detail: `${deadLetters} left` },
-      'no saga left failed (a compensation that gave up)': {
-        ok: (sagaCounts.failed ?? 0) === 0,
-        detail: `${sagaCounts.failed ?? 0} failed`,
-      },
-    },
+    invariants: books.invariants,
   };
 }

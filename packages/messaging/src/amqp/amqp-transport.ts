@@ -2,9 +2,10 @@ import { abortable, type Clock, delay, exponential, systemClock, within } from '
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -15,6 +16,7 @@ import type {
   TransportCapabilities,
 } from '../transport/transport.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
+import { assertShortStrings, fitsShortString } from './amqp-short-string.js';
 
 /**
  * Where the transport gets its connection: an `amqplib` connection you opened (`await
@@ -495,14 +497,12 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
     const headers: Record<string, unknown> = {};
     if (deliveries > 0) headers[deliveriesHeader] = deliveries;
-    const publishOptions: Options.Publish = {
-      persistent: true,
-      contentType: serializer.contentType,
-      messageId: message.id,
-      type: message.type,
-      headers,
-    };
-    if (message.headers.correlationId !== undefined) publishOptions.correlationId = message.headers.correlationId;
+    const publishOptions: Options.Publish = { persistent: true, contentType: serializer.contentType, headers };
+    // Properties for the broker's tools only (the envelope travels whole in the body): a value past
+    // the 255 bytes of an AMQP short string is left out rather than refused.
+    if (fitsShortString(message.id)) publishOptions.messageId = message.id;
+    if (fitsShortString(message.type)) publishOptions.type = message.type;
+    if (fitsShortString(message.headers.correlationId)) publishOptions.correlationId = message.headers.correlationId;
     return { ...target, content: serializer.serialize(message), options: publishOptions };
   };
 
@@ -568,8 +568,11 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       const signal = publishOptions?.signal;
       signal?.throwIfAborted();
       if (closed) throw new TransportClosedError('amqp');
+      assertPublishable(topic, messages);
+      assertShortStrings({ topic });
       if (messages.length === 0) return;
       const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+      if (delayMs > 0) assertShortStrings({ topic: `${queuePrefix}${topic}:delay:${delayMs}` });
       if (delayMs === 0) {
         const prepared = messages.map((message) => outgoing(message, { exchange, routingKey: topic }));
         await publishReliably(prepared, signal);
@@ -585,6 +588,8 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     async subscribe(topic, group, handler, subscribeOptions) {
       subscribeOptions?.signal?.throwIfAborted();
       if (closed) throw new TransportClosedError('amqp');
+      assertKeys({ topic, group });
+      assertShortStrings({ 'topic and group': queueOf(topic, group) });
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);

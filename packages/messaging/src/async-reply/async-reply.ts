@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { type Clock, delay, systemClock } from '@bulwark/resilience';
+import { type Clock, delay, storableDiagnostic, systemClock } from '@bulwark/resilience';
 import { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, type Claim } from '../claim-check/claim-check.js';
 import { ClaimCheckIntegrityError } from '../claim-check/claim-check-errors.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -152,9 +152,14 @@ const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
 const errorInfo = (error: unknown): AsyncReplyErrorInfo => {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+    // Kept whatever the error's text holds (stores refuse NUL and lone surrogates): the operation must still end.
+    return {
+      name: storableDiagnostic(error.name),
+      message: storableDiagnostic(error.message),
+      ...(typeof code === 'string' ? { code: storableDiagnostic(code) } : {}),
+    };
   }
-  return { name: 'Error', message: String(error) };
+  return { name: 'Error', message: storableDiagnostic(String(error)) };
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { AsyncReplyRecord, AsyncReplyStore } from './async-reply-store.js';
+import { assertAsyncReplyValues } from './async-reply-values.js';
 
 type MutableRecord = { -readonly [K in keyof AsyncReplyRecord]: AsyncReplyRecord[K] };
 
@@ -16,6 +17,7 @@ export function memoryAsyncReplyStore(): AsyncReplyStore & { [Symbol.asyncDispos
   const store: AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } = {
     async create(record, options) {
       options?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id: record.id, kind: record.kind });
       if (live(record.id, record.createdAt)) return false;
       records.set(record.id, {
         id: record.id,
@@ -30,11 +32,13 @@ export function memoryAsyncReplyStore(): AsyncReplyStore & { [Symbol.asyncDispos
     },
     async get(id, now, options) {
       options?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id });
       const record = live(id, now);
       return record ? copy(record) : undefined;
     },
     async start(id, run, options) {
       options?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id, runId: run.runId });
       const record = live(id, run.now);
       if (!record) return undefined;
       const takeable =
@@ -50,6 +54,7 @@ export function memoryAsyncReplyStore(): AsyncReplyStore & { [Symbol.asyncDispos
     },
     async finish(id, outcome, options) {
       options?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id, outcome });
       const record = live(id, outcome.now);
       if (record?.status !== 'running' || record.runId !== outcome.runId) return false;
       record.status = outcome.status;

@@ -1,3 +1,4 @@
+import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import type { BlobBody } from './blob-store.js';
 
 const toBuffer = (chunk: Uint8Array | string): Buffer =>
@@ -64,4 +65,17 @@ export function expiryOf(nowMs: number, ttlMs: number | undefined): number | und
   if (ttlMs === undefined) return undefined;
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
   return nowMs + ttlMs;
+}
+
+// A media type is visible ASCII (RFC 9110 tokens, parameters and quoted strings); S3 sends it as an
+// HTTP header, which takes nothing else.
+const contentTypePattern = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+/** Throws `INVALID_VALUE` for a content type not every store can keep (S3 sends it as a header). */
+export function assertValidContentType(contentType: string | undefined): void {
+  if (contentType === undefined || contentTypePattern.test(contentType)) return;
+  throw new InvalidMessagingValueError(
+    'contentType',
+    'must be 1 to 255 characters of visible ASCII and spaces, as an HTTP header value',
+  );
 }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Clock, systemClock } from '@bulwark/resilience';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
-import { blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from './blob-body.js';
+import { assertValidContentType, blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
 import { InvalidBlobRefError } from './claim-check-errors.js';
@@ -113,6 +113,7 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
       try {
         dataPath = pathOf(ref, DATA_SUFFIX);
         metaPath = pathOf(ref, META_SUFFIX);
+        assertValidContentType(putOptions.contentType);
         expiresAt = expiryOf(clock.now(), putOptions.ttlMs);
         putOptions.signal?.throwIfAborted();
         await ensureRoot();

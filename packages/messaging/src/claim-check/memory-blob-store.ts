@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import { blobChunks, DEFAULT_BLOB_CONTENT_TYPE, expiryOf } from './blob-body.js';
+import { assertValidContentType, blobChunks, DEFAULT_BLOB_CONTENT_TYPE, expiryOf } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
 
@@ -32,6 +32,7 @@ export function memoryBlobStore(options: MemoryBlobStoreOptions = {}): BlobStore
     name: 'memory',
     async put(ref, body, putOptions = {}) {
       assertValidBlobRef(ref);
+      assertValidContentType(putOptions.contentType);
       const expiresAt = expiryOf(clock.now(), putOptions.ttlMs);
       const chunks: Buffer[] = [];
       // Collected whole before it becomes visible: a failing body leaves nothing behind.

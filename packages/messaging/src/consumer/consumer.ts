@@ -1,4 +1,4 @@
-import { delay, systemClock } from '@bulwark/resilience';
+import { delay, storableDiagnostic, systemClock } from '@bulwark/resilience';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
@@ -188,8 +188,10 @@ export async function consume<Payload = unknown>(
     if (options.deadLetter !== undefined) {
       const headers: MessageHeaders = {
         ...message.headers,
-        [deadLetterHeaders.error]: error.message,
-        [deadLetterHeaders.errorName]: error.name,
+        // An error's text may hold what no transport carries (a NUL, a lone surrogate): the message
+        // must still reach the dead-letter topic.
+        [deadLetterHeaders.error]: storableDiagnostic(error.message),
+        [deadLetterHeaders.errorName]: storableDiagnostic(error.name),
         [deadLetterHeaders.attempts]: String(failure.attempts),
         [deadLetterHeaders.deliveryCount]: String(delivery.deliveryCount),
         [deadLetterHeaders.firstFailureAt]: new Date(failure.firstFailureAt).toISOString(),
@@ -198,7 +200,7 @@ export async function consume<Payload = unknown>(
         [deadLetterHeaders.originalGroup]: options.group,
       };
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string') headers[deadLetterHeaders.errorCode] = code;
+      if (typeof code === 'string') headers[deadLetterHeaders.errorCode] = storableDiagnostic(code);
       try {
         await transport.publish(options.deadLetter, [{ ...message, topic: options.deadLetter, headers }]);
         counters.deadLettered += 1;

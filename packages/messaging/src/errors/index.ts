@@ -1,1 +1,1 @@
-export { InvalidMessagingOptionsError, MessagingError } from './messaging-error.js';
+export { InvalidMessagingOptionsError, InvalidMessagingValueError, MessagingError } from './messaging-error.js';

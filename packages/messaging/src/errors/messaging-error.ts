@@ -24,3 +24,21 @@ export class InvalidMessagingOptionsError extends MessagingError {
     super('INVALID_OPTIONS', `Invalid ${subject} options:\n- ${problems.join('\n- ')}`);
   }
 }
+
+/**
+ * Thrown before any write when a value cannot be stored or sent unchanged by every backend: a
+ * NUL character (PostgreSQL `text` and `jsonb` refuse it), a lone UTF-16 surrogate (no UTF-8
+ * form), a key, id, topic or group past the length the backends allow. The memory adapters
+ * refuse the same values, so what works in tests works in production.
+ */
+export class InvalidMessagingValueError extends MessagingError {
+  override name = 'InvalidMessagingValueError';
+  constructor(
+    /** Which value was refused, e.g. `topic`, `message.headers.traceparent`, `message.payload.note`. */
+    readonly field: string,
+    /** Why, e.g. `contains a NUL character (U+0000) at index 3`. */
+    readonly problem: string,
+  ) {
+    super('INVALID_VALUE', `The ${field} ${problem}`);
+  }
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@bulwark/resilience';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
+import { assertIdempotencyValues } from './idempotency-values.js';
 
 /** Options of {@link memoryIdempotencyStore}. */
 export interface MemoryIdempotencyStoreOptions {
@@ -104,6 +105,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
   return {
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, fingerprint });
       const existing = live(key);
       if (existing) return { kind: 'existing', record: view(existing) };
       const leaseToken = generateToken();
@@ -113,6 +115,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken, outcome });
       const record = live(key);
       if (record?.status !== 'in-progress' || record.leaseToken !== leaseToken) return false;
       records.set(key, {
@@ -126,6 +129,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       const record = live(key);
       if (record?.status !== 'in-progress' || record.leaseToken !== leaseToken) return false;
       records.delete(key);
@@ -133,6 +137,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       const record = live(key);
       if (record?.status !== 'in-progress' || record.leaseToken !== leaseToken) return false;
       record.leaseExpiresAt = clock.now() + leaseMs;
@@ -140,11 +145,13 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       const record = live(key);
       return record ? view(record) : undefined;
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       records.delete(key);
     },
     sweep,

@@ -8,6 +8,7 @@ import type {
   AsyncReplyStore,
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
+import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import createSql from './sql/async-reply-create.sql';
@@ -170,6 +171,7 @@ export function postgresAsyncReplyStore(
     },
     async create(record, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id: record.id, kind: record.kind });
       const result = await query(
         'create',
         sql.create,
@@ -180,11 +182,13 @@ export function postgresAsyncReplyStore(
     },
     async get(id, now, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id });
       const { rows } = await query<RecordRow>('get', sql.get, [id, now], callOptions?.signal);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async start(id, run, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id, runId: run.runId });
       const { rows } = await query<RecordRow>(
         'start',
         sql.start,
@@ -195,6 +199,7 @@ export function postgresAsyncReplyStore(
     },
     async finish(id, outcome, callOptions) {
       check(callOptions?.signal);
+      assertAsyncReplyValues({ id, outcome });
       const succeeded = outcome.status === 'succeeded';
       const result = await query(
         'finish',

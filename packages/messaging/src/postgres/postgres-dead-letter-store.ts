@@ -1,4 +1,4 @@
-import type { Clock } from '@bulwark/resilience';
+import { type Clock, jsonTextProblem } from '@bulwark/resilience';
 import type { Pool } from 'pg';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
@@ -86,18 +86,26 @@ export function postgresDeadLetterStore(
     },
     async add(message: Envelope, addOptions = {}) {
       addOptions.signal?.throwIfAborted();
-      await query('add', sql.add, [message.id, originalTopicOf(message), JSON.stringify(message)], addOptions.signal);
+      // Dead letters arrive from transports, which carry any payload text; jsonb refuses NUL and
+      // lone surrogates, so such an envelope is kept as its JSON text (a jsonb string), escaped.
+      const text = JSON.stringify(message);
+      const stored = jsonTextProblem(message) ? JSON.stringify(text) : text;
+      await query('add', sql.add, [message.id, originalTopicOf(message), stored], addOptions.signal);
     },
     async list(listOptions = {}) {
       listOptions.signal?.throwIfAborted();
-      const result = await query<{ message: Envelope; original_topic: string; stored_at_ms: number }>(
+      const result = await query<{ message: Envelope | string; original_topic: string; stored_at_ms: number }>(
         'list',
         sql.list,
         [listOptions.originalTopic ?? null, listOptions.limit ?? 100],
         listOptions.signal,
       );
       return result.rows.map(
-        (row): DeadLetter => ({ message: row.message, originalTopic: row.original_topic, storedAt: row.stored_at_ms }),
+        (row): DeadLetter => ({
+          message: typeof row.message === 'string' ? (JSON.parse(row.message) as Envelope) : row.message,
+          originalTopic: row.original_topic,
+          storedAt: row.stored_at_ms,
+        }),
       );
     },
     async remove(selection = {}) {

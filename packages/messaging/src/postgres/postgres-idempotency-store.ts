@@ -4,6 +4,7 @@ import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type { Pool } from 'pg';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import beginSql from './sql/idempotency-begin.sql';
 import completeSql from './sql/idempotency-complete.sql';
@@ -157,6 +158,7 @@ export function postgresIdempotencyStore(
     },
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, fingerprint });
       const leaseToken = generateToken();
       for (let attempt = 1; attempt <= maxBeginAttempts; attempt++) {
         const { rows } = await query<RecordRow & { acquired: boolean }>(
@@ -174,6 +176,7 @@ export function postgresIdempotencyStore(
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken, outcome });
       const result = await query(
         'complete',
         sql.complete,
@@ -184,19 +187,23 @@ export function postgresIdempotencyStore(
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await query('release', sql.release, [key, leaseToken], callOptions?.signal)).rowCount === 1;
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await query('renew', sql.renew, [key, leaseToken, leaseMs], callOptions?.signal)).rowCount === 1;
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       const { rows } = await query<RecordRow>('get', sql.get, [key], callOptions?.signal);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       await query('delete', sql.delete, [key], callOptions?.signal);
     },
     async sweep(sweepOptions) {

@@ -3,6 +3,7 @@ import { isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { assertKeys } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import {
   checkQueryTimeout,
@@ -126,7 +127,9 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
       work: (message: Envelope<Payload>, context: InboxContext) => Promise<void>,
       handlerOptions: InboxHandlerOptions<Payload> = {},
     ): MessageHandler<Payload> {
+      assertKeys({ group });
       return async (message, context) => {
+        assertKeys({ 'message.id': message.id });
         let duplicate: boolean;
         /** The work failed on its own, not because the inbox's connection did. */
         let workFailed = false;

@@ -3,6 +3,7 @@ import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
+import { assertStorableEnvelope } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import type {
   Outbox,
@@ -276,7 +277,11 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       addOptions?.signal?.throwIfAborted();
       const list: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
       if (list.length === 0) return;
-      for (const message of list) assertEnvelope(message);
+      for (const message of list) {
+        assertEnvelope(message);
+        // Refused here, before the caller's transaction sees a driver error: jsonb holds no NUL.
+        assertStorableEnvelope(message, { payload: 'json-text' });
+      }
       const values = [JSON.stringify(list)];
       if (typeof executor === 'function') await executor(sql.insert, values);
       else await executor.query(sql.insert, values);

@@ -3,9 +3,10 @@ import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -611,6 +612,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async publish(topic: string, messages: readonly Envelope[], publishOptions: PublishOptions = {}) {
       publishOptions.signal?.throwIfAborted();
       assertOpen();
+      assertPublishable(topic, messages);
       if (messages.length === 0) return;
       const delayMs = Math.max(0, publishOptions.delayMs ?? 0);
       // Serialize first, so a bad message rejects this call alone, before it joins a batch.
@@ -628,6 +630,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     async subscribe(topic: string, group: string, handler: DeliveryHandler, subscribeOptions: SubscribeOptions = {}) {
       subscribeOptions.signal?.throwIfAborted();
       assertOpen();
+      assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? postgresTransportDefaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);

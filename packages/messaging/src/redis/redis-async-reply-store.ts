@@ -6,6 +6,7 @@ import type {
   AsyncReplyStatus,
   AsyncReplyStore,
 } from '../async-reply/async-reply-store.js';
+import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import createScript from './lua/async-reply-create.lua';
 import finishScript from './lua/async-reply-finish.lua';
@@ -118,6 +119,7 @@ export function redisAsyncReplyStore(
   const store: AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } = {
     async create(record, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id: record.id, kind: record.kind });
       const reply = await call(
         commands.create,
         record.id,
@@ -130,6 +132,7 @@ export function redisAsyncReplyStore(
     },
     async get(id, now, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id });
       const hash = await redisStoreCall(
         clock,
         timeoutMs,
@@ -142,11 +145,13 @@ export function redisAsyncReplyStore(
     },
     async start(id, run, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id, runId: run.runId });
       const reply = (await call(commands.start, id, run.now, run.runId, run.leaseUntil)) as string[] | null;
       return reply ? toRecord(id, pairs(reply)) : undefined;
     },
     async finish(id, outcome, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      assertAsyncReplyValues({ id, outcome });
       const payload = outcome.status === 'succeeded' ? outcome.result : JSON.stringify(outcome.error);
       const claimed = outcome.status === 'succeeded' && outcome.resultClaimed ? '1' : '0';
       const reply = await call(

@@ -10,6 +10,7 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import beginScript from './lua/idempotency-begin.lua';
 import beginBatchScript from './lua/idempotency-begin-batch.lua';
 import completeScript from './lua/idempotency-complete.lua';
@@ -198,6 +199,7 @@ export function redisIdempotencyStore(
   const store: IdempotencyStore & { [Symbol.asyncDispose](): Promise<void> } = {
     async begin(key, fingerprint, leaseMs, callOptions): Promise<BeginResult> {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, fingerprint });
       const leaseToken = generateToken();
       if (leaseToken.includes('\n')) throw new Error('redisIdempotencyStore lease tokens may not contain a newline');
       const value = `p${leaseToken}\n${fingerprint}`;
@@ -216,25 +218,30 @@ export function redisIdempotencyStore(
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken, outcome });
       const ttl = Math.ceil(ttlMs);
       if (batching) return (await completeBatcher({ key, leaseToken, outcome, ttlMs: ttl })) === 1;
       return (await call(scripts.complete, key, leaseToken, outcome, ttl)) === 1;
     },
     async release(key, leaseToken, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await call(scripts.release, key, leaseToken)) === 1;
     },
     async renew(key, leaseToken, leaseMs, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key, leaseToken });
       return (await call(scripts.renew, key, leaseToken, Math.ceil(leaseMs))) === 1;
     },
     async get(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       const reply = (await call(scripts.get, key)) as RecordReply | null;
       return reply ? toRecord(reply) : undefined;
     },
     async delete(key, callOptions) {
       check(callOptions?.signal);
+      assertIdempotencyValues({ key });
       await redisStoreCall(clock, timeoutMs, `redisIdempotencyStore delete "${key}"`, redis.del(keyPrefix + key));
     },
     async close() {

@@ -3,9 +3,10 @@ import { type Clock, delay, exponential, systemClock } from '@bulwark/resilience
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -301,6 +302,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     async publish(topic, messages, publishOptions) {
       publishOptions?.signal?.throwIfAborted();
       assertOpen();
+      assertPublishable(topic, messages);
       if (messages.length === 0) return;
       const key = streamKey(topic);
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
@@ -335,6 +337,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     async subscribe(topic, group, handler, subscribeOptions) {
       subscribeOptions?.signal?.throwIfAborted();
       assertOpen();
+      assertKeys({ topic, group });
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);

@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import { type Clock, systemClock, within } from '@bulwark/resilience';
 import type { Client } from 'minio';
-import { blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from '../claim-check/blob-body.js';
+import {
+  assertValidContentType,
+  blobChunks,
+  DEFAULT_BLOB_CONTENT_TYPE,
+  discardBody,
+  expiryOf,
+} from '../claim-check/blob-body.js';
 import { assertValidBlobRef } from '../claim-check/blob-ref.js';
 import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
@@ -165,6 +171,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
       let expiresAt: number | undefined;
       try {
         key = keyOf(ref);
+        assertValidContentType(putOptions.contentType);
         expiresAt = expiryOf(clock.now(), putOptions.ttlMs);
       } catch (error) {
         discardBody(body, error);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AsyncReplyStore } from '../async-reply/async-reply-store.js';
+import { asyncReplyStoreAwkwardTextConformance } from './async-reply-store-awkward-text-conformance.js';
 
 /** What {@link asyncReplyStoreConformance} needs to test an {@link AsyncReplyStore}. */
 export interface AsyncReplyStoreConformanceOptions {
@@ -208,5 +209,7 @@ export function asyncReplyStoreConformance(name: string, options: AsyncReplyStor
       expect(winners).toHaveLength(1);
       expect((await store.get(id, t0))?.runId).toBe(winners[0]?.runId);
     });
+
+    asyncReplyStoreAwkwardTextConformance(setup, newId);
   });
 }

@@ -4,6 +4,7 @@ import { type ManualClock, manualClock } from '@bulwark/resilience/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../claim-check/blob-store.js';
 import { InvalidBlobRefError } from '../claim-check/claim-check-errors.js';
+import { blobStoreAwkwardTextConformance } from './blob-store-awkward-text-conformance.js';
 
 /** What {@link blobStoreConformance} needs to test a {@link BlobStore} implementation. */
 export interface BlobStoreConformanceOptions {
@@ -263,5 +264,7 @@ export function blobStoreConformance(name: string, options: BlobStoreConformance
       expect(bodies.map((body) => body?.toString())).toEqual(refs.map((_, index) => `blob ${index}`));
       expect(sha256((await store.get('concurrent/3')) as Buffer)).toBe(sha256(Buffer.from('blob 3')));
     });
+
+    blobStoreAwkwardTextConformance(setup);
   });
 }

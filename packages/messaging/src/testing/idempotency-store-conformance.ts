@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { idempotencyStoreAwkwardTextConformance } from './idempotency-store-awkward-text-conformance.js';
 
 /** What the {@link idempotencyStoreConformance} suite needs from an adapter under test. */
 export interface IdempotencyStoreHarness {
@@ -271,5 +272,10 @@ export function idempotencyStoreConformance(
       await expect(store.begin(freshKey('abort'), 'fp', long, { signal: controller.signal })).rejects.toBe(reason);
       await expect(store.get(freshKey('abort'), { signal: controller.signal })).rejects.toBe(reason);
     });
+
+    idempotencyStoreAwkwardTextConformance(
+      () => store,
+      () => freshKey('awkward'),
+    );
   });
 }

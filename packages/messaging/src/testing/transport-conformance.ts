@@ -6,6 +6,7 @@ import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
 import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
+import { transportAwkwardTextConformance } from './transport-awkward-text-conformance.js';
 
 /** What the suite asks of the factory for one test. */
 export interface TransportTestSettings {
@@ -725,5 +726,7 @@ export function transportConformance(name: string, options: TransportConformance
       },
       testTimeout + 2_000,
     );
+
+    transportAwkwardTextConformance({ open, names, timeoutMs });
   });
 }

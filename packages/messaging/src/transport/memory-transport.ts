@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { settledWithin } from './in-flight.js';
 import {
@@ -365,6 +366,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     async publish(topic: string, messages: readonly Envelope[], publishOptions: PublishOptions = {}) {
       publishOptions.signal?.throwIfAborted();
       assertOpen();
+      assertPublishable(topic, messages);
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
       const serialized = messages.map((message) => ({
         bytes: serializer.serialize(message),
@@ -390,6 +392,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     async subscribe(topic: string, group: string, handler: DeliveryHandler, subscribeOptions: SubscribeOptions = {}) {
       subscribeOptions.signal?.throwIfAborted();
       assertOpen();
+      assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? defaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
         throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);

@@ -1,6 +1,7 @@
 // The behaviour every DeadLetterStore shares, run on memory (unit) and PostgreSQL (integration).
 import { createEnvelope, type DeadLetterStore, deadLetterHeaders } from '@bulwark/messaging';
 import { describe, expect, it } from 'vitest';
+import { deadLetterStoreAwkwardTextCases } from './dead-letter-store-awkward-text-cases.js';
 
 const letter = (id: string, originalTopic: string, error = 'boom') =>
   createEnvelope({
@@ -55,5 +56,7 @@ export function deadLetterStoreCases(name: string, open: () => Promise<DeadLette
       expect(await store.list()).toEqual([]);
       await store.close();
     });
+
+    deadLetterStoreAwkwardTextCases(open);
   });
 }

@@ -1,1 +1,1 @@
-export { ExecutionRejectedError, InvalidOptionsError, ResilienceError } from './resilience-error.js';
+export { ExecutionRejectedError, InvalidOptionsError, InvalidValueError, ResilienceError } from './resilience-error.js';

@@ -34,3 +34,20 @@ export class InvalidOptionsError extends ResilienceError {
     super('INVALID_OPTIONS', `Invalid ${subject} options:\n- ${problems.join('\n- ')}`);
   }
 }
+
+/**
+ * Thrown before any write when a value cannot be stored unchanged by every backend (a NUL
+ * character, a lone UTF-16 surrogate, a key longer than the backends allow), so a driver error
+ * never surfaces later and memory and server stores refuse the same values.
+ */
+export class InvalidValueError extends ResilienceError {
+  override name = 'InvalidValueError';
+  constructor(
+    /** Which value was refused, e.g. `key`. */
+    readonly field: string,
+    /** Why, e.g. `contains a NUL character (U+0000) at index 3`. */
+    readonly problem: string,
+  ) {
+    super('INVALID_VALUE', `The ${field} ${problem}`);
+  }
+}

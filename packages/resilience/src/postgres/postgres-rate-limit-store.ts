@@ -5,6 +5,7 @@ import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 import { boundedQuery, type PostgresQueryFailure } from './bounded-query.js';
 import { migrateUnderLock } from './migrate-under-lock.js';
 import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
@@ -186,14 +187,20 @@ export function postgresRateLimitStore(
     table,
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, cost, false, callOptions?.signal);
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, 1, true, callOptions?.signal);
     },
     async reset(key, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      const invalid = invalidKey('key', key);
+      if (invalid) throw invalid;
       await query(reset, [key], callOptions?.signal);
     },
     async migrate(migrateOptions) {

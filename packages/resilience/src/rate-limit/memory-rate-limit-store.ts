@@ -1,5 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from './rate-limit-store.js';
 
@@ -212,14 +213,20 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     inProcess: true,
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return Promise.resolve(decide(key, algorithm, cost, false));
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return Promise.resolve(decide(key, algorithm, 1, true));
     },
     reset(key, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       slots.delete(key);
       return Promise.resolve();
     },

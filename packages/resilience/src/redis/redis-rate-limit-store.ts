@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { invalidKey } from '../storable-text/invalid-key.js';
 import fixedWindowScript from './lua/rate-limit-fixed-window.lua';
 import gcraScript from './lua/rate-limit-gcra.lua';
 import slidingWindowScript from './lua/rate-limit-sliding-window.lua';
@@ -144,14 +145,20 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
   return {
     consume(key, algorithm, cost, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, cost, false);
     },
     peek(key, algorithm, callOptions) {
       if (callOptions?.signal?.aborted) return Promise.reject(callOptions.signal.reason);
+      const invalid = invalidKey('key', key);
+      if (invalid) return Promise.reject(invalid);
       return decide(key, algorithm, 1, true);
     },
     async reset(key, callOptions) {
       callOptions?.signal?.throwIfAborted();
+      const invalid = invalidKey('key', key);
+      if (invalid) throw invalid;
       await redis.del(prefix + key);
     },
     async close() {},

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixedWindow, gcra, type RateLimitAlgorithm, slidingWindow, tokenBucket } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { rateLimitStoreAwkwardKeys } from './rate-limit-store-awkward-keys.js';
 
 /** Options of {@link rateLimitStoreConformance}. */
 export interface RateLimitStoreConformanceOptions {
@@ -227,6 +228,8 @@ export function rateLimitStoreConformance(options: RateLimitStoreConformanceOpti
         expect(await subject.peek(k, algorithm)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0, resetMs: 0 });
       }
     });
+
+    rateLimitStoreAwkwardKeys(store, options.keyPrefix);
   });
 }
 

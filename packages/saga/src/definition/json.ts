@@ -1,3 +1,4 @@
+import { textProblem } from '@bulwark/resilience';
 import { SagaNotSerializableError } from '../errors/saga-error.js';
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
@@ -15,7 +16,12 @@ export function assertJson(value: unknown, subject: string): asserts value is Js
   const visit = (current: unknown, path: string): void => {
     if (current === null) return;
     switch (typeof current) {
-      case 'string':
+      case 'string': {
+        // PostgreSQL jsonb holds no NUL, and a lone surrogate has no UTF-8 form.
+        const problem = textProblem(current);
+        if (problem) throw new SagaNotSerializableError(subject, path, `the string ${problem}`);
+        return;
+      }
       case 'boolean':
         return;
       case 'number':
@@ -39,7 +45,11 @@ export function assertJson(value: unknown, subject: string): asserts value is Js
         const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
         throw new SagaNotSerializableError(subject, path, `a ${kind} is not a plain object`);
       }
-      for (const [key, item] of Object.entries(object)) visit(item, `${path}.${key}`);
+      for (const [key, item] of Object.entries(object)) {
+        const problem = textProblem(key);
+        if (problem) throw new SagaNotSerializableError(subject, path, `a property name ${problem}`);
+        visit(item, `${path}.${key}`);
+      }
     }
     seen.delete(object);
   };

@@ -1,6 +1,7 @@
 export type { RecordedError, SagaLogErrorCode } from './saga-error.js';
 export {
   InvalidSagaOptionsError,
+  InvalidSagaValueError,
   recordError,
   SagaError,
   SagaIdConflictError,

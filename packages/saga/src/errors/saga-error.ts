@@ -1,3 +1,4 @@
+import { storableDiagnostic } from '@bulwark/resilience';
 /**
  * Base of every error thrown by `@bulwark/saga`; `code` is stable across versions and is what
  * programs should switch on; `cause` chains the underlying error when there is one.
@@ -11,6 +12,23 @@ export class SagaError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * Thrown before any write when a saga id, name or owner cannot be stored unchanged by every saga
+ * log (a NUL character, a lone UTF-16 surrogate, more than the key length the backends allow).
+ * JSON inputs, results and commands with such text are refused with {@link SagaNotSerializableError}.
+ */
+export class InvalidSagaValueError extends SagaError {
+  override name = 'InvalidSagaValueError';
+  constructor(
+    /** Which value was refused, e.g. `id`. */
+    readonly field: string,
+    /** Why, e.g. `contains a NUL character (U+0000) at index 3`. */
+    readonly problem: string,
+  ) {
+    super('INVALID_VALUE', `The saga ${field} ${problem}`);
   }
 }
 
@@ -138,11 +156,13 @@ export interface RecordedError {
 export function recordError(error: unknown): RecordedError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return typeof code === 'string'
-      ? { name: error.name, message: error.message, code }
-      : { name: error.name, message: error.message };
+    // The log must hold a failure whatever its text (NUL and lone surrogates become U+FFFD), or the
+    // saga could never record it and move on.
+    const name = storableDiagnostic(error.name);
+    const message = storableDiagnostic(error.message);
+    return typeof code === 'string' ? { name, message, code: storableDiagnostic(code) } : { name, message };
   }
-  return { name: 'NonError', message: String(error) };
+  return { name: 'NonError', message: storableDiagnostic(String(error)) };
 }
 
 /** The codes of {@link SagaLogError}. */

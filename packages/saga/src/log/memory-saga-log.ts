@@ -12,6 +12,7 @@ import {
   sagaStatuses,
   terminalSagaStatuses,
 } from './saga-log.js';
+import { assertSagaLogValues } from './saga-log-values.js';
 
 interface StoredRun {
   record: SagaRecord;
@@ -42,6 +43,7 @@ export function memorySagaLog(): MemorySagaLog {
   return {
     async create(saga: NewSagaRecord, entries, options) {
       check(options);
+      assertSagaLogValues({ sagaId: saga.id, name: saga.name, owner: saga.owner, input: saga.input, entries });
       const existing = runs.get(saga.id);
       if (existing) return { created: false, record: copy(existing.record) };
       const run: StoredRun = {
@@ -65,6 +67,7 @@ export function memorySagaLog(): MemorySagaLog {
 
     async append(sagaId: string, owner: string, write: SagaLogWrite, options) {
       check(options);
+      assertSagaLogValues({ sagaId, owner, entries: write.entries });
       const run = runs.get(sagaId);
       if (!run || run.record.owner !== owner) throw new SagaLeaseLostError(sagaId, owner);
       numbered(run, write.entries);
@@ -80,6 +83,7 @@ export function memorySagaLog(): MemorySagaLog {
 
     async claim(sagaId, owner, lease, options) {
       check(options);
+      assertSagaLogValues({ sagaId, owner });
       const run = runs.get(sagaId);
       if (!run || isTerminal(run.record.status)) return undefined;
       if (run.record.owner !== owner && run.record.leaseUntil > lease.now) return undefined;
@@ -89,6 +93,7 @@ export function memorySagaLog(): MemorySagaLog {
 
     async claimRecoverable(owner, query, options) {
       check(options);
+      assertSagaLogValues({ owner });
       const free = [...runs.values()]
         .filter(
           ({ record }) =>
@@ -106,6 +111,8 @@ export function memorySagaLog(): MemorySagaLog {
 
     async renew(owner, sagaIds, leaseUntil, options) {
       check(options);
+      assertSagaLogValues({ owner });
+      for (const sagaId of sagaIds) assertSagaLogValues({ sagaId });
       const held: string[] = [];
       for (const sagaId of sagaIds) {
         const run = runs.get(sagaId);
@@ -118,12 +125,14 @@ export function memorySagaLog(): MemorySagaLog {
 
     async get(sagaId, options) {
       check(options);
+      assertSagaLogValues({ sagaId });
       const run = runs.get(sagaId);
       return run ? copy(run.record) : undefined;
     },
 
     async history(sagaId, options) {
       check(options);
+      assertSagaLogValues({ sagaId });
       return structuredClone(runs.get(sagaId)?.entries ?? []);
     },
 

@@ -14,6 +14,7 @@ import {
   type SagaStatus,
   sagaStatuses,
 } from '../log/saga-log.js';
+import { assertSagaLogValues } from '../log/saga-log-values.js';
 import appendSql from './sql/saga-log-append.sql';
 import claimSql from './sql/saga-log-claim.sql';
 import claimRecoverableSql from './sql/saga-log-claim-recoverable.sql';
@@ -231,6 +232,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
     },
 
     async create(saga, entries, callOptions) {
+      assertSagaLogValues({ sagaId: saga.id, name: saga.name, owner: saga.owner, input: saga.input, entries });
       const [row] = await run<{ created: number }>(
         'create',
         [saga.id, saga.name, JSON.stringify(saga.input), saga.owner, saga.leaseUntil, saga.at, entriesJson(entries)],
@@ -258,6 +260,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
     },
 
     async append(sagaId, owner, write, callOptions) {
+      assertSagaLogValues({ sagaId, owner, entries: write.entries });
       const [row] = await run<{ updated: number }>(
         'append',
         [
@@ -276,11 +279,13 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
     },
 
     async claim(sagaId, owner, lease, callOptions) {
+      assertSagaLogValues({ sagaId, owner });
       const [row] = await run<RunRow>('claim', [sagaId, owner, lease.leaseUntil, lease.now], callOptions);
       return row ? toRecord(row) : undefined;
     },
 
     async claimRecoverable(owner, query, callOptions) {
+      assertSagaLogValues({ owner });
       const rows = await run<RunRow>(
         'claimRecoverable',
         [owner, query.leaseUntil, query.now, query.limit],
@@ -290,17 +295,21 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
     },
 
     async renew(owner, sagaIds, leaseUntil, callOptions) {
+      assertSagaLogValues({ owner });
+      for (const sagaId of sagaIds) assertSagaLogValues({ sagaId });
       if (sagaIds.length === 0) return [];
       const rows = await run<{ id: string }>('renew', [owner, sagaIds, leaseUntil], callOptions);
       return rows.map((row) => row.id);
     },
 
     async get(sagaId, callOptions) {
+      assertSagaLogValues({ sagaId });
       const [row] = await run<RunRow>('get', [sagaId], callOptions);
       return row ? toRecord(row) : undefined;
     },
 
     async history(sagaId, callOptions) {
+      assertSagaLogValues({ sagaId });
       return (await run<EntryRow>('history', [sagaId], callOptions)).map(toEntry);
     },
 

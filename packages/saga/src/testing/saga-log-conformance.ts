@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SagaLeaseLostError } from '../errors/saga-error.js';
 import type { NewSagaLogEntry, NewSagaRecord, SagaLog } from '../log/saga-log.js';
+import { sagaLogAwkwardTextConformance } from './saga-log-awkward-text-conformance.js';
 
 /** Options of {@link sagaLogConformance}. */
 export interface SagaLogConformanceOptions {
@@ -317,5 +318,7 @@ export function sagaLogConformance(name: string, options: SagaLogConformanceOpti
       await expect(log.list({}, { signal })).rejects.toBe(reason);
       expect(await log.get('s1')).toBeUndefined();
     });
+
+    sagaLogAwkwardTextConformance(fresh);
   });
 }

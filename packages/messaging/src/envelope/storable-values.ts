@@ -1,0 +1,64 @@
+// The checks every adapter runs before it writes, so a value that a backend cannot hold is
+// refused with one typed error, the same on every backend (see `storable-text` in resilience).
+import { jsonTextProblem, keyProblem, textProblem, unicodeProblem } from '@bulwark/resilience';
+import { InvalidMessagingValueError } from '../errors/messaging-error.js';
+import type { Envelope } from './envelope.js';
+
+/** The error for a key, id, topic or group name no backend can hold; `undefined` when fine. */
+export function invalidKey(field: string, value: unknown): InvalidMessagingValueError | undefined {
+  const problem = keyProblem(value);
+  return problem === undefined ? undefined : new InvalidMessagingValueError(field, problem);
+}
+
+/** Throws {@link InvalidMessagingValueError} for the first of `fields` no backend can hold as a key. */
+export function assertKeys(fields: Record<string, unknown>): void {
+  for (const [field, value] of Object.entries(fields)) {
+    const invalid = invalidKey(field, value);
+    if (invalid) throw invalid;
+  }
+}
+
+/** Throws when text (not a key: any length) holds a NUL or a lone surrogate. */
+export function assertText(field: string, value: string): void {
+  const problem = textProblem(value);
+  if (problem !== undefined) throw new InvalidMessagingValueError(field, problem);
+}
+
+/** Throws when a JSON value holds text PostgreSQL `jsonb` refuses (NUL, lone surrogates). */
+export function assertJsonText(field: string, value: unknown): void {
+  const found = jsonTextProblem(value);
+  if (found) throw new InvalidMessagingValueError(`${field}${found.path.slice(1)}`, found.problem);
+}
+
+/**
+ * Throws when an envelope cannot travel unchanged: its id, type, key and group id are keys,
+ * header names are keys and header values text. With `payload: 'json-text'` (stores that keep
+ * the envelope as `jsonb`) the payload is checked too; transports carry bytes, so any payload
+ * their serializer takes comes back as it went.
+ */
+export function assertStorableEnvelope(message: Envelope, options: { payload?: 'json-text' } = {}): void {
+  const keys: Record<string, unknown> = { 'message.id': message.id, 'message.type': message.type };
+  if (message.topic !== undefined) keys['message.topic'] = message.topic;
+  if (message.key !== undefined) keys['message.key'] = message.key;
+  if (message.groupId !== undefined) keys['message.groupId'] = message.groupId;
+  assertKeys(keys);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const invalid = invalidKey('message.headers name', name);
+    if (invalid)
+      throw new InvalidMessagingValueError(`message.headers[${JSON.stringify(name)}]`, `name ${invalid.problem}`);
+    if (typeof value === 'string') assertText(`message.headers.${name}`, value);
+  }
+  if (options.payload === 'json-text') assertJsonText('message.payload', message.payload);
+}
+
+/** What every transport checks before `publish` sends anything: the topic and each envelope. */
+export function assertPublishable(topic: string, messages: readonly Envelope[]): void {
+  assertKeys({ topic });
+  for (const message of messages) assertStorableEnvelope(message);
+}
+
+/** Throws when text kept as bytes (NUL is fine there) has no UTF-8 form. */
+export function assertUnicode(field: string, value: string): void {
+  const problem = unicodeProblem(value);
+  if (problem !== undefined) throw new InvalidMessagingValueError(field, problem);
+}
