@@ -3,6 +3,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -800,5 +801,5 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     return subscription;
   }
 
-  return transport;
+  return tracePublish(transport);
 }

@@ -17,6 +17,7 @@ import {
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
+import { withCreateSpans } from '../telemetry/message-spans.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
@@ -267,9 +268,10 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     async add(executor, messages, addOptions) {
       addOptions?.signal?.throwIfAborted();
-      const list: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
-      if (list.length === 0) return;
-      for (const message of list) assertEnvelope(message);
+      const given: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
+      if (given.length === 0) return;
+      for (const message of given) assertEnvelope(message);
+      const list = withCreateSpans('postgres', given);
       const values = [JSON.stringify(list)];
       if (typeof executor === 'function') await executor(sql.insert, values);
       else await executor.query(sql.insert, values);

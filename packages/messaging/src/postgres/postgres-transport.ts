@@ -4,6 +4,7 @@ import type { Notification, Pool, PoolClient } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -697,5 +698,5 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return transport;
+  return tracePublish(transport);
 }

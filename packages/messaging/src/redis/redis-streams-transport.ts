@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
   CloseSubscriptionOptions,
@@ -365,7 +366,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return transport;
+  return tracePublish(transport);
 }
 
 const scheduledKey = (stream: string) => `${stream}:scheduled`;

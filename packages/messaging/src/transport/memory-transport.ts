@@ -2,6 +2,7 @@ import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from './in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -465,5 +466,5 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     [Symbol.asyncDispose]: () => transport.close(),
   };
 
-  return transport;
+  return tracePublish(transport);
 }
