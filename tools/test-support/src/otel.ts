@@ -35,15 +35,50 @@ export interface TestTelemetry {
 
 let installed: TestTelemetry | undefined;
 
-/** Registers the test SDK globally (once per process) and returns its recordings. */
-export function installTestTelemetry(): TestTelemetry {
+/** A span as a child process prints it (see `printSpans`), for a test in another process to read. */
+export interface PrintedSpan {
+  readonly name: string;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly attributes: Record<string, unknown>;
+}
+
+const printedPrefix = 'otel-span ';
+
+/** Prints every ended span to stdout as one line, synchronously, so a SIGKILL loses none printed. */
+class PrintingProcessor extends SimpleSpanProcessor {
+  override onEnd(span: ReadableSpan): void {
+    const printed: PrintedSpan = {
+      name: span.name,
+      traceId: span.spanContext().traceId,
+      spanId: span.spanContext().spanId,
+      parentSpanId: parentSpanId(span),
+      attributes: { ...span.attributes },
+    };
+    process.stdout.write(`${printedPrefix}${JSON.stringify(printed)}\n`);
+  }
+}
+
+/** The span a line printed by a child with `printSpans` carries, or undefined for any other line. */
+export function printedSpan(line: string): PrintedSpan | undefined {
+  return line.startsWith(printedPrefix) ? (JSON.parse(line.slice(printedPrefix.length)) as PrintedSpan) : undefined;
+}
+
+/**
+ * Registers the test SDK globally (once per process) and returns its recordings. With
+ * `printSpans`, every ended span is also printed to stdout (see {@link printedSpan}).
+ */
+export function installTestTelemetry(options: { printSpans?: boolean } = {}): TestTelemetry {
   if (installed) return installed;
   const exporter = new InMemorySpanExporter();
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  const spanProcessors = [new SimpleSpanProcessor(exporter)];
+  if (options.printSpans) spanProcessors.push(new PrintingProcessor(exporter));
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors }));
   const reader = new OnDemandReader();
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   const telemetry: TestTelemetry = {

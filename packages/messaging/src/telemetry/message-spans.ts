@@ -279,12 +279,16 @@ export function traceClaimCheck<T extends ClaimCheck>(checks: T, isClaimed: (mes
   const checkOut = checks.checkOut.bind(checks);
   const traced = async <Result extends Envelope>(
     name: string,
+    message: Envelope,
     claimOf: (result: Result) => Envelope,
     run: () => Promise<Result>,
   ): Promise<Result> => {
-    const span = messagingTracer(api).startSpan(name);
+    // Outside any span (the outbox relay checks payloads in), the span joins the message's trace.
+    const active = api.context.active();
+    const parent = api.trace.getSpan(active) ? active : (messageContext(api, message.headers) ?? active);
+    const span = messagingTracer(api).startSpan(name, {}, parent);
     try {
-      const result = await api.context.with(api.trace.setSpan(api.context.active(), span), run);
+      const result = await api.context.with(api.trace.setSpan(parent, span), run);
       const claimed = claimOf(result);
       if (span.isRecording()) {
         span.setAttribute('bulwark.claim_check.claimed', isClaimed(claimed));
@@ -302,12 +306,14 @@ export function traceClaimCheck<T extends ClaimCheck>(checks: T, isClaimed: (mes
   checks.checkIn = ((message: Envelope, options) =>
     traced(
       'claim-check check-in',
-      (result) => result,
+      message,
+      (result: Envelope) => result,
       () => checkIn(message, options),
     )) as ClaimCheck['checkIn'];
   checks.checkOut = ((message: Envelope, options) =>
     traced(
       'claim-check check-out',
+      message,
       () => message,
       () => checkOut(message, options),
     )) as ClaimCheck['checkOut'];
