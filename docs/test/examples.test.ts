@@ -15,6 +15,7 @@ const examples = [
   'consumer',
   'saga',
   'operating',
+  'observability',
 ];
 
 describe('docs examples', () => {
