@@ -2,8 +2,10 @@ import {
   claimCheck,
   consume,
   createEnvelope,
+  deadLetterQueue,
   type Envelope,
   memoryBlobStore,
+  memoryDeadLetterStore,
   memoryIdempotencyStore,
   memoryTransport,
   NonRetryableError,
@@ -176,4 +178,42 @@ it('a non-retryable failure without a dead-letter topic marks the process span f
   expect(process?.attributes['bulwark.messaging.outcome']).toBe('failed');
   expect(process?.status.code).toBe(SpanStatusCode.ERROR);
   expect(process?.attributes['error.type']).toBeDefined();
+});
+
+it('a replayed dead letter is processed again in the trace of the message it came from', async () => {
+  const transport = memoryTransport();
+  cleanup.push(() => transport.close());
+  let failing = true;
+  const consumer = await consume(transport, {
+    topic: 'invoices',
+    group: 'mailer',
+    retry: false,
+    deadLetter: 'invoices.dead-letter',
+    handler: async () => {
+      if (failing) throw new Error('smtp down');
+    },
+  });
+  const store = memoryDeadLetterStore();
+  const queue = await deadLetterQueue(transport, { store, topic: 'invoices.dead-letter' });
+  cleanup.push(
+    () => consumer.close(),
+    () => queue.close(),
+  );
+  await tracer.startActiveSpan('send invoice', async (span) => {
+    await transport.publish('invoices', [createEnvelope({ topic: 'invoices', type: 'invoice', payload: {} })]);
+    span.end();
+  });
+  await until(() => consumer.snapshot().deadLettered === 1);
+  for (let tries = 0; tries < 400 && (await queue.list()).length === 0; tries++)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  failing = false;
+  expect(await queue.replay()).toBe(1);
+  await until(() => consumer.snapshot().handled === 1);
+  await until(() => telemetry.spansNamed('process invoices').length === 2);
+
+  const [origin] = telemetry.spansNamed('send invoice');
+  const processes = telemetry.spansNamed('process invoices');
+  expect(processes.map((span) => span.attributes['bulwark.messaging.outcome'])).toEqual(['dead-lettered', 'handled']);
+  for (const span of [...processes, ...telemetry.spansNamed('send invoices')])
+    expect(span.spanContext().traceId).toBe(origin?.spanContext().traceId);
 });
