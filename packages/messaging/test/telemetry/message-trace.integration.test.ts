@@ -124,8 +124,15 @@ await describeWithServers(
             'messaging.consumer.group.name': 'billing',
             'bulwark.messaging.outcome': 'handled',
           });
+          // The consumer may be done before the relay has removed the row it published.
+          await until(() => relay.snapshot().dispatched === 1, 'the relay to remove the published row');
           const dispatched = await telemetry.points('bulwark.outbox.dispatched');
-          expect(dispatched.some((point) => point.value === 1)).toBe(true);
+          expect(dispatched.some((point) => point.attributes['messaging.destination.name'] === topic)).toBe(true);
+          // The relay is still leading, so its lag is observed, in seconds.
+          const lag = await telemetry.points('bulwark.outbox.lag');
+          const observed = lag.find((point) => point.attributes['bulwark.outbox.name'] === relay.snapshot().outbox);
+          expect(observed?.value).toBeGreaterThanOrEqual(0);
+          expect(observed?.value).toBeLessThan(60);
         } finally {
           await relay.close();
           await consumer.close();
