@@ -15,8 +15,8 @@ let loaded: OpenTelemetry | null | undefined;
 export function openTelemetry(): OpenTelemetry | undefined {
   if (loaded === undefined) {
     try {
-      const load = typeof require === 'function' ? require : createRequire(import.meta.url);
-      loaded = load('@opentelemetry/api') as OpenTelemetry;
+      // Not a bare `require`: bundlers replace it in ESM builds with a stub that always throws.
+      loaded = createRequire(import.meta.url)('@opentelemetry/api') as OpenTelemetry;
     } catch {
       loaded = null;
     }
