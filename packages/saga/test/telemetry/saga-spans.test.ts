@@ -1,3 +1,4 @@
+import { createEnvelope, memoryTransport } from '@bulwark/messaging';
 import { retry } from '@bulwark/resilience';
 import { defineSaga, memorySagaLog, sagaOrchestrator } from '@bulwark/saga';
 import { installTestTelemetry, parentSpanId } from '@bulwark/test-support/otel';
@@ -95,4 +96,45 @@ it('a run resumed from the log by another orchestrator continues the trace the r
   const credits = telemetry.spansNamed('step credit');
   expect(credits.map((span) => span.attributes['bulwark.saga.step.outcome'])).toContain('ok');
   expect(credits.every((span) => span.spanContext().traceId === root?.spanContext().traceId)).toBe(true);
+});
+
+it("a request step's wait for its reply is visible: the step parks with a reply-awaited event, the reply resumes the run in its trace", async () => {
+  const transport = memoryTransport();
+  const replies = await transport.subscribe('payments.commands', 'payments', async ({ message }) => {
+    await transport.publish('payments.replies', [
+      createEnvelope({
+        topic: 'payments.replies',
+        type: 'payment.charged',
+        payload: { paymentId: 'p-1' },
+        causedBy: message,
+      }),
+    ]);
+  });
+  const saga = defineSaga<null>('pay')
+    .request('charge', {
+      send: () => ({ topic: 'payments.commands', type: 'payment.charge', payload: { amount: 5 } }),
+      replyTopic: 'payments.replies',
+      timeoutMs: 60_000,
+    })
+    .step('confirm', { execute: async () => null });
+  const sagas = sagaOrchestrator({ log: memorySagaLog(), sagas: [saga], transport, recoverEveryMs: false });
+  try {
+    await sagas.start(saga, null, { id: 'p-1' });
+    expect((await sagas.wait('p-1')).status).toBe('completed');
+  } finally {
+    await sagas.close();
+    await replies.close();
+    await transport.close();
+  }
+  const [root] = telemetry.spansNamed('saga pay');
+  const charges = telemetry.spansNamed('step charge');
+  expect(charges.map((span) => span.attributes['bulwark.saga.step.outcome'])).toEqual(['parked', 'ok']);
+  expect(charges[0]?.events.map((event) => event.name)).toContain('reply-awaited');
+  // The command went out inside the step: its send span is a child of the parked step span.
+  const [command] = telemetry.spansNamed('send payments.commands');
+  expect(parentSpanId(command!)).toBe(charges[0]?.spanContext().spanId);
+  const runs = telemetry.spansNamed('run pay');
+  expect(runs.map((run) => run.attributes['bulwark.saga.outcome'])).toEqual(['suspended', 'completed']);
+  for (const span of [...charges, ...runs, command])
+    expect(span?.spanContext().traceId).toBe(root?.spanContext().traceId);
 });
