@@ -32,6 +32,7 @@ const readingOrder = [
   'choosing-adapters.md',
   'several-machines.md',
   'operating.md',
+  'observability.md',
   'reference-shop.md',
 ];
 const guides = readdirSync(join(import.meta.dirname, 'guides'))

@@ -16,6 +16,7 @@ const examples = [
   'consumer',
   'saga',
   'operating',
+  'observability',
 ];
 
 describe('docs examples', () => {

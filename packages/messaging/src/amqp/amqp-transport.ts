@@ -5,6 +5,7 @@ import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
@@ -872,5 +873,5 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     return subscription;
   }
 
-  return transport;
+  return tracePublish(transport);
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
+import { traceClaimCheck } from '../telemetry/message-spans.js';
 import { blobChunks } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobBody, BlobStore } from './blob-store.js';
@@ -284,92 +285,96 @@ export function claimCheck(options: ClaimCheckOptions): ClaimCheck {
     return Buffer.concat(chunks, seen);
   };
 
-  return {
-    async checkIn<Payload>(message: Envelope<Payload>, callOptions: ClaimCheckCallOptions = {}) {
-      callOptions.signal?.throwIfAborted();
-      if (message.headers[CLAIM_CHECK_HEADER] === CLAIM_CHECK_HEADER_VALUE) return message;
-      const { bytes, contentType } = serializePayload(message.payload);
-      if (bytes.byteLength <= thresholdBytes) return message;
-      const ref = newRef();
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      await store.put(ref, bytes, putOptions(contentType, options.ttlMs, callOptions.signal));
-      const claim: Claim = { ref, bytes: bytes.byteLength, sha256, contentType };
-      if (events.has('claim-checked-in')) events.emit('claim-checked-in', { ref, bytes: claim.bytes, streamed: false });
-      const headers: MessageHeaders = { ...message.headers, [CLAIM_CHECK_HEADER]: CLAIM_CHECK_HEADER_VALUE };
-      return { ...message, payload: claim, headers };
-    },
+  return traceClaimCheck(
+    {
+      async checkIn<Payload>(message: Envelope<Payload>, callOptions: ClaimCheckCallOptions = {}) {
+        callOptions.signal?.throwIfAborted();
+        if (message.headers[CLAIM_CHECK_HEADER] === CLAIM_CHECK_HEADER_VALUE) return message;
+        const { bytes, contentType } = serializePayload(message.payload);
+        if (bytes.byteLength <= thresholdBytes) return message;
+        const ref = newRef();
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        await store.put(ref, bytes, putOptions(contentType, options.ttlMs, callOptions.signal));
+        const claim: Claim = { ref, bytes: bytes.byteLength, sha256, contentType };
+        if (events.has('claim-checked-in'))
+          events.emit('claim-checked-in', { ref, bytes: claim.bytes, streamed: false });
+        const headers: MessageHeaders = { ...message.headers, [CLAIM_CHECK_HEADER]: CLAIM_CHECK_HEADER_VALUE };
+        return { ...message, payload: claim, headers };
+      },
 
-    async checkOut<Payload = unknown>(message: Envelope, callOptions: ClaimCheckCallOptions = {}) {
-      callOptions.signal?.throwIfAborted();
-      if (message.headers[CLAIM_CHECK_HEADER] !== CLAIM_CHECK_HEADER_VALUE) return message as Envelope<Payload>;
-      const claim = message.payload;
-      let payload: Payload;
-      try {
-        assertClaim(claim);
-        payload = deserializePayload(await readVerified(claim, callOptions.signal), claim) as Payload;
-      } catch (error) {
-        reportIntegrity(error);
-        throw error;
-      }
-      if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
-      if (events.has('claim-checked-out'))
-        events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: false });
-      const { [CLAIM_CHECK_HEADER]: _marker, ...headers } = message.headers;
-      return { ...message, payload, headers };
-    },
-
-    async checkInStream(body: BlobBody, callOptions: CheckInStreamOptions = {}) {
-      const ref = newRef();
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const hashed = async function* () {
-        for await (const chunk of blobChunks(body, callOptions.signal)) {
-          hash.update(chunk);
-          bytes += chunk.byteLength;
-          yield chunk;
+      async checkOut<Payload = unknown>(message: Envelope, callOptions: ClaimCheckCallOptions = {}) {
+        callOptions.signal?.throwIfAborted();
+        if (message.headers[CLAIM_CHECK_HEADER] !== CLAIM_CHECK_HEADER_VALUE) return message as Envelope<Payload>;
+        const claim = message.payload;
+        let payload: Payload;
+        try {
+          assertClaim(claim);
+          payload = deserializePayload(await readVerified(claim, callOptions.signal), claim) as Payload;
+        } catch (error) {
+          reportIntegrity(error);
+          throw error;
         }
-      };
-      const contentType = callOptions.contentType ?? BYTES_CONTENT_TYPE;
-      await store.put(ref, hashed(), putOptions(contentType, callOptions.ttlMs ?? options.ttlMs, callOptions.signal));
-      if (events.has('claim-checked-in')) events.emit('claim-checked-in', { ref, bytes, streamed: true });
-      return { ref, bytes, sha256: hash.digest('hex'), contentType };
-    },
+        if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
+        if (events.has('claim-checked-out'))
+          events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: false });
+        const { [CLAIM_CHECK_HEADER]: _marker, ...headers } = message.headers;
+        return { ...message, payload, headers };
+      },
 
-    async checkOutStream(claim: Claim, callOptions: ClaimCheckCallOptions = {}) {
-      callOptions.signal?.throwIfAborted();
-      let source: Readable | undefined;
-      try {
-        assertClaim(claim);
-        source = await store.getStream(claim.ref, signalOption(callOptions.signal));
-        if (!source) throw missing(claim);
-      } catch (error) {
-        reportIntegrity(error);
-        throw error;
-      }
-      const verifying = new VerifyingStream(
-        claim,
-        async () => {
-          if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
-          if (events.has('claim-checked-out'))
-            events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: true });
-        },
-        reportIntegrity,
-      );
-      source.once('error', (error) => verifying.destroy(error));
-      verifying.once('close', () => source.destroy());
-      return source.pipe(verifying);
-    },
+      async checkInStream(body: BlobBody, callOptions: CheckInStreamOptions = {}) {
+        const ref = newRef();
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const hashed = async function* () {
+          for await (const chunk of blobChunks(body, callOptions.signal)) {
+            hash.update(chunk);
+            bytes += chunk.byteLength;
+            yield chunk;
+          }
+        };
+        const contentType = callOptions.contentType ?? BYTES_CONTENT_TYPE;
+        await store.put(ref, hashed(), putOptions(contentType, callOptions.ttlMs ?? options.ttlMs, callOptions.signal));
+        if (events.has('claim-checked-in')) events.emit('claim-checked-in', { ref, bytes, streamed: true });
+        return { ref, bytes, sha256: hash.digest('hex'), contentType };
+      },
 
-    isCheckedIn(message) {
-      return message.headers[CLAIM_CHECK_HEADER] === CLAIM_CHECK_HEADER_VALUE;
-    },
+      async checkOutStream(claim: Claim, callOptions: ClaimCheckCallOptions = {}) {
+        callOptions.signal?.throwIfAborted();
+        let source: Readable | undefined;
+        try {
+          assertClaim(claim);
+          source = await store.getStream(claim.ref, signalOption(callOptions.signal));
+          if (!source) throw missing(claim);
+        } catch (error) {
+          reportIntegrity(error);
+          throw error;
+        }
+        const verifying = new VerifyingStream(
+          claim,
+          async () => {
+            if (deleteAfterCheckOut) await deleteQuietly(claim.ref);
+            if (events.has('claim-checked-out'))
+              events.emit('claim-checked-out', { ref: claim.ref, bytes: claim.bytes, streamed: true });
+          },
+          reportIntegrity,
+        );
+        source.once('error', (error) => verifying.destroy(error));
+        verifying.once('close', () => source.destroy());
+        return source.pipe(verifying);
+      },
 
-    sweepExpired(callOptions: ClaimCheckCallOptions = {}) {
-      return store.sweepExpired(signalOption(callOptions.signal));
-    },
+      isCheckedIn(message) {
+        return message.headers[CLAIM_CHECK_HEADER] === CLAIM_CHECK_HEADER_VALUE;
+      },
 
-    on(name, listener) {
-      return events.on(name, listener);
+      sweepExpired(callOptions: ClaimCheckCallOptions = {}) {
+        return store.sweepExpired(signalOption(callOptions.signal));
+      },
+
+      on(name, listener) {
+        return events.on(name, listener);
+      },
     },
-  };
+    (message) => message.headers[CLAIM_CHECK_HEADER] === CLAIM_CHECK_HEADER_VALUE,
+  );
 }

@@ -4,6 +4,7 @@ import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { traceConsumerEvents, traceInboxCheck, traceProcessing } from '../telemetry/message-spans.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import type { Delivery, NackOptions, Subscription, Transport } from '../transport/transport.js';
@@ -122,6 +123,7 @@ export async function consume<Payload = unknown>(
   const failedRedeliveryDelayMs = Array.isArray(retry) ? (retry[retry.length - 1] ?? 1_000) : 1_000;
 
   const emitter = new NamedEventEmitter<ConsumerEvents>();
+  traceConsumerEvents(emitter, options.topic, options.group);
   /** Aborted by close(): no new work, pending retry waits end. */
   const stopping = new AbortController();
   /** Aborted when the shutdown deadline passes: the handlers' signal. */
@@ -217,7 +219,7 @@ export async function consume<Payload = unknown>(
   };
 
   /** Runs one delivery to its end; never rejects. */
-  const handleDelivery = async (delivery: Delivery): Promise<void> => {
+  const handleDelivery = traceProcessing(transport, options.group, clock, async (delivery: Delivery): Promise<void> => {
     await slots.acquire();
     try {
       if (stopping.signal.aborted) {
@@ -229,7 +231,7 @@ export async function consume<Payload = unknown>(
         const key = `inbox:${options.group}:${delivery.message.id}`;
         let begun: Awaited<ReturnType<IdempotencyStore['begin']>>;
         try {
-          begun = await dedupe.store.begin(key, '', leaseMs);
+          begun = await traceInboxCheck(options.group, () => dedupe.store.begin(key, '', leaseMs));
         } catch (error) {
           reportError(error);
           await nack(delivery, { delayMs: 1_000 });
@@ -306,7 +308,7 @@ export async function consume<Payload = unknown>(
     } finally {
       slots.release();
     }
-  };
+  });
 
   const onDelivery = (delivery: Delivery): Promise<void> => {
     const groupId = fifo ? delivery.message.groupId : undefined;

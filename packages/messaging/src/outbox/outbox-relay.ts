@@ -1,6 +1,7 @@
 import { delay } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
 import { NamedEventEmitter } from '../events/named-event-emitter.js';
+import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
   OutboxRecord,
@@ -62,7 +63,7 @@ export function startOutboxRelay(
   options: ResolvedOutboxRelayOptions,
   onClosed?: (relay: OutboxRelay) => void,
 ): OutboxRelay {
-  return new Relay(source, options, onClosed);
+  return observeOutboxRelay(new Relay(source, options, onClosed));
 }
 
 class Relay implements OutboxRelay {

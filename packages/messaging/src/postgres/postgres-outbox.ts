@@ -19,6 +19,7 @@ import {
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
+import { withCreateSpans } from '../telemetry/message-spans.js';
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
@@ -275,13 +276,14 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
     async add(executor, messages, addOptions) {
       addOptions?.signal?.throwIfAborted();
-      const list: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
-      if (list.length === 0) return;
-      for (const message of list) {
+      const given: readonly Envelope[] = Array.isArray(messages) ? messages : [messages as Envelope];
+      if (given.length === 0) return;
+      for (const message of given) {
         assertEnvelope(message);
         // Refused here, before the caller's transaction sees a driver error: jsonb holds no NUL.
         assertStorableEnvelope(message, { payload: 'json-text' });
       }
+      const list = withCreateSpans('postgres', given);
       const values = [JSON.stringify(list)];
       if (typeof executor === 'function') await executor(sql.insert, values);
       else await executor.query(sql.insert, values);

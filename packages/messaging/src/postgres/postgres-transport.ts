@@ -6,6 +6,7 @@ import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import {
@@ -793,5 +794,5 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return transport;
+  return tracePublish(transport);
 }

@@ -6,6 +6,7 @@ import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type {
@@ -419,7 +420,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return transport;
+  return tracePublish(transport);
 }
 
 const scheduledKey = (stream: string) => `${stream}:scheduled`;

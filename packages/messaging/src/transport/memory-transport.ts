@@ -3,6 +3,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from './in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -488,5 +489,5 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     [Symbol.asyncDispose]: () => transport.close(),
   };
 
-  return transport;
+  return tracePublish(transport);
 }

@@ -25,6 +25,14 @@ import {
   type SagaStatus,
   terminalSagaStatuses,
 } from '../log/saga-log.js';
+import {
+  sagaStartedData,
+  sagaStepEvent,
+  startSagaTrace,
+  type TracedOutcome,
+  traceSagaRun,
+  traceSagaStep,
+} from '../telemetry/saga-spans.js';
 import type {
   SagaOrchestratorEventName,
   SagaOrchestratorEvents,
@@ -135,6 +143,18 @@ export interface SagaOrchestrator extends AsyncDisposable {
 }
 
 type StepResult = { kind: 'ok'; value: JsonValue } | { kind: 'failed'; error: RecordedError } | { kind: 'parked' };
+
+/** How a step span ends: `ok`, `parked` (waiting for a reply) or `failed` with the recorded error. */
+const stepOutcome = (result: StepResult): TracedOutcome =>
+  result.kind === 'failed'
+    ? { outcome: 'failed', error: { message: result.error.message, type: result.error.code ?? result.error.name } }
+    : { outcome: result.kind };
+
+/** How a compensation span ends: `compensated`, or `failed` after its retries. */
+const compensationOutcome = (failure: RecordedError | undefined): TracedOutcome =>
+  failure
+    ? { outcome: 'failed', error: { message: failure.message, type: failure.code ?? failure.name } }
+    : { outcome: 'compensated' };
 
 interface Driver {
   readonly controller: AbortController;
@@ -386,6 +406,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
       { release: true, wakeAt: deadline },
     );
     state.awaiting = { step: index, correlationId: key, deadline, timeoutMs };
+    sagaStepEvent('reply-awaited', { 'bulwark.saga.correlation_id': key, 'bulwark.saga.reply_timeout_ms': timeoutMs });
     watch(state.id, deadline);
     return { kind: 'parked' };
   };
@@ -441,8 +462,13 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
           await write(state, controller, [{ kind: 'step-intent', step: step.name }]);
           state.intentLogged = true;
         }
-        const result =
-          step.kind === 'local' ? await runLocal(state, index, controller) : await runRequest(state, index, controller);
+        const result = await traceSagaStep(
+          state,
+          'step',
+          step.name,
+          () => (step.kind === 'local' ? runLocal(state, index, controller) : runRequest(state, index, controller)),
+          stepOutcome,
+        );
         if (result.kind === 'parked') return undefined;
         state.awaiting = undefined;
         state.reply = undefined;
@@ -511,7 +537,13 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
         state.compensating = target;
         state.intentLogged = true;
       }
-      const failure = await runCompensation(state, target, controller);
+      const failure = await traceSagaStep(
+        state,
+        'compensate',
+        name,
+        () => runCompensation(state, target, controller),
+        compensationOutcome,
+      );
       if (failure) {
         const data = failure as unknown as JsonValue;
         await write(
@@ -564,7 +596,11 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
     driver.done = (async () => {
       try {
         const state = await load(controller);
-        return await drive(state, controller);
+        return await traceSagaRun(
+          state,
+          () => clock.now(),
+          () => drive(state, controller),
+        );
       } catch (error) {
         const reason = controller.signal.aborted ? controller.signal.reason : error;
         if (!(reason instanceof SagaOrchestratorClosedError))
@@ -750,7 +786,8 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
       await subscribe();
       const now = clock.now();
       const first = registered.steps[0];
-      const entries: NewSagaLogEntry[] = [{ at: now, kind: 'saga-started' }];
+      const trace = startSagaTrace(saga.name, id);
+      const entries: NewSagaLogEntry[] = [{ at: now, kind: 'saga-started', ...sagaStartedData(trace) }];
       if (first) entries.push({ at: now, kind: 'step-intent', step: first.name });
       const { created, record } = await log.create(
         { id, name: saga.name, input, owner, leaseUntil: now + leaseMs, at: now },
@@ -764,6 +801,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
       emit('saga-started', () => ({ sagaId: id, saga: saga.name, at: now }));
       const state = newRunState(record, registered);
       state.intentLogged = first !== undefined;
+      state.trace = trace;
       launch(id, saga.name, async () => state);
       return { id, saga: saga.name, created: true, status: 'running' };
     },

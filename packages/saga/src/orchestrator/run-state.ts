@@ -1,6 +1,7 @@
 import type { JsonValue } from '../definition/json.js';
 import type { RecordedError } from '../errors/saga-error.js';
 import type { SagaLogEntry, SagaRecord } from '../log/saga-log.js';
+import { type SagaTraceContext, sagaTraceOf } from '../telemetry/saga-spans.js';
 import type { RegisteredSaga } from './orchestrator-options.js';
 
 /** What a request step waits for, as recorded by its `reply-awaited` entry. */
@@ -36,6 +37,8 @@ export interface RunState {
   reply?: JsonValue;
   /** The last compensation whose intent was logged. */
   compensating?: number;
+  /** The run's trace context, kept by its `saga-started` entry, so every process continues one trace. */
+  trace?: SagaTraceContext | undefined;
 }
 
 /** A fresh run, before any step ran. */
@@ -88,6 +91,9 @@ export function replayRun(record: SagaRecord, saga: RegisteredSaga, entries: rea
       }
       case 'reply-received':
         state.reply = entry.data ?? null;
+        break;
+      case 'saga-started':
+        state.trace = sagaTraceOf(entry.data);
         break;
       case 'compensation-intent':
         state.compensating = index;

@@ -1,0 +1,103 @@
+import type { Counter, Histogram, Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
+import type { OutboxRelay } from '../outbox/outbox.js';
+import type { OpenTelemetry } from './open-telemetry.js';
+
+const scope = '@bulwark/messaging';
+
+/**
+ * Bucket boundaries in seconds for the duration histograms, as the messaging semantic
+ * conventions advise (the SDK's defaults are in milliseconds and would put everything in one bucket).
+ */
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** The instruments of this package, created from one meter. */
+export interface MessagingInstruments {
+  /** `messaging.client.operation.duration`: a transport's publish (operation `send`). */
+  readonly operationDuration: Histogram;
+  /** `messaging.client.sent.messages`: messages a transport accepted. */
+  readonly sentMessages: Counter;
+  /** `messaging.process.duration`: a consumer's handling of one delivery, retries included. */
+  readonly processDuration: Histogram;
+  /** `messaging.client.consumed.messages`: deliveries a consumer settled, by outcome. */
+  readonly consumedMessages: Counter;
+  /** `bulwark.messaging.dead_letters`: messages a consumer moved to its dead-letter topic. */
+  readonly deadLetters: Counter;
+  /** `bulwark.outbox.dispatched`: messages a relay published and removed from the outbox. */
+  readonly outboxDispatched: Counter;
+  /** `bulwark.outbox.publish_failures`: failed publish attempts of a relay (each is retried). */
+  readonly outboxPublishFailures: Counter;
+  readonly meter: Meter;
+}
+
+/** Relays whose lag `bulwark.outbox.lag` reports; a relay leaves the set once it has closed. */
+export const observedRelays = new Set<OutboxRelay>();
+
+function createInstruments(meter: Meter): MessagingInstruments {
+  meter
+    .createObservableGauge('bulwark.outbox.lag', {
+      description: 'Age of the oldest message waiting in the outbox, as the leading relay last saw it.',
+      unit: 's',
+    })
+    .addCallback((result) => {
+      for (const relay of observedRelays) {
+        const snapshot = relay.snapshot();
+        if (snapshot.role === 'closed') observedRelays.delete(relay);
+        else if (snapshot.lagMs !== undefined)
+          result.observe(snapshot.lagMs / 1000, { 'bulwark.outbox.name': snapshot.outbox });
+      }
+    });
+  const seconds = { unit: 's', advice: { explicitBucketBoundaries: durationBuckets } };
+  return {
+    meter,
+    operationDuration: meter.createHistogram('messaging.client.operation.duration', {
+      description: 'Duration of messaging operation initiated by a producer or consumer client.',
+      ...seconds,
+    }),
+    sentMessages: meter.createCounter('messaging.client.sent.messages', {
+      description: 'Number of messages producer attempted to send to the broker.',
+      unit: '{message}',
+    }),
+    processDuration: meter.createHistogram('messaging.process.duration', {
+      description: 'Duration of processing operation.',
+      ...seconds,
+    }),
+    consumedMessages: meter.createCounter('messaging.client.consumed.messages', {
+      description: 'Number of messages that were delivered to the application.',
+      unit: '{message}',
+    }),
+    deadLetters: meter.createCounter('bulwark.messaging.dead_letters', {
+      description: 'Messages a consumer gave up on and published to its dead-letter topic.',
+      unit: '{message}',
+    }),
+    outboxDispatched: meter.createCounter('bulwark.outbox.dispatched', {
+      description: 'Messages an outbox relay published and removed from the outbox.',
+      unit: '{message}',
+    }),
+    outboxPublishFailures: meter.createCounter('bulwark.outbox.publish_failures', {
+      description: 'Publish attempts of an outbox relay that failed (each is retried).',
+      unit: '{attempt}',
+    }),
+  };
+}
+
+let instruments: { readonly provider: MeterProvider; readonly value: MessagingInstruments } | undefined;
+let tracer: { readonly provider: TracerProvider; readonly value: Tracer } | undefined;
+
+/**
+ * This package's instruments from the meter provider registered now. The metrics API has no proxy
+ * (a meter taken before the SDK is registered stays a no-op), so the provider is looked up on each
+ * call and the instruments are made again when it changed.
+ */
+export function messagingInstruments(api: OpenTelemetry): MessagingInstruments {
+  const provider = api.metrics.getMeterProvider();
+  if (instruments?.provider !== provider)
+    instruments = { provider, value: createInstruments(provider.getMeter(scope)) };
+  return instruments.value;
+}
+
+/** This package's tracer from the tracer provider registered now. */
+export function messagingTracer(api: OpenTelemetry): Tracer {
+  const provider = api.trace.getTracerProvider();
+  if (tracer?.provider !== provider) tracer = { provider, value: provider.getTracer(scope) };
+  return tracer.value;
+}
