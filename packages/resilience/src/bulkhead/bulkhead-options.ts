@@ -12,10 +12,12 @@ export interface BulkheadOptions {
   readonly queueTimeoutMs?: number;
   /** @defaultValue `systemClock` */
   readonly clock?: Clock;
+  /** Names the bulkhead in metrics (`bulwark.bulkhead.name`). @defaultValue `'bulkhead'` */
+  readonly name?: string;
 }
 
 /** Defaults of {@link BulkheadOptions}. */
-export const BULKHEAD_DEFAULTS = { maxQueue: 0, clock: systemClock } as const;
+export const BULKHEAD_DEFAULTS = { maxQueue: 0, clock: systemClock, name: 'bulkhead' } as const;
 
 /** Checks {@link bulkhead} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateBulkheadOptions(options: BulkheadOptions): void {

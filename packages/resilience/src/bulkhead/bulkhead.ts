@@ -4,6 +4,12 @@ import type { Disposable, Event, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
+import {
+  countBulkheadRejection,
+  observePolicy,
+  type PolicyObservations,
+  policyEvent,
+} from '../telemetry/resilience-telemetry.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from './bulkhead-errors.js';
 import { BULKHEAD_DEFAULTS, type BulkheadOptions, validateBulkheadOptions } from './bulkhead-options.js';
 
@@ -84,6 +90,8 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
   readonly rejectedEmitter = new EventEmitter<BulkheadRejectedEvent>();
   readonly onRejected = this.rejectedEmitter.event;
 
+  readonly attributes: { readonly 'bulwark.bulkhead.name': string };
+
   constructor(options: BulkheadOptions) {
     this.maxConcurrent = options.maxConcurrent;
     this.maxQueue = options.maxQueue ?? BULKHEAD_DEFAULTS.maxQueue;
@@ -91,6 +99,14 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
       options.queueTimeoutMs === undefined
         ? undefined
         : new DeadlineQueue(options.clock ?? BULKHEAD_DEFAULTS.clock, options.queueTimeoutMs);
+    this.attributes = { 'bulwark.bulkhead.name': options.name ?? BULKHEAD_DEFAULTS.name };
+    observePolicy(this);
+  }
+
+  /** Reports the queue length and running calls to the observable instruments. */
+  observe(report: PolicyObservations): void {
+    report.bulkheadQueued(this.queued, this.attributes);
+    report.bulkheadRunning(this.running, this.attributes);
   }
 
   on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable {
@@ -110,6 +126,7 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
     }
     if (this.queued >= this.maxQueue) {
       this.rejected('full');
+      policyEvent('bulkhead.rejected', () => ({ ...this.attributes, 'bulwark.bulkhead.reason': 'full' }));
       return Promise.reject(new BulkheadRejectedError('full', this.maxConcurrent, this.maxQueue));
     }
     return new Promise<void>((resolve, reject) => {
@@ -121,7 +138,15 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
         waiter.signal = signal;
         signal.addEventListener('abort', waiter);
       }
-    }).then(() => invoke(fn, scope).then(this.releaseValue as (value: T) => T, this.releaseError));
+    }).then(
+      () => invoke(fn, scope).then(this.releaseValue as (value: T) => T, this.releaseError),
+      (error: unknown) => {
+        // Here, in the caller's continuation, rather than in the queue timer's callback.
+        if (error instanceof BulkheadRejectedError)
+          policyEvent('bulkhead.rejected', () => ({ ...this.attributes, 'bulwark.bulkhead.reason': error.reason }));
+        throw error;
+      },
+    );
   }
 
   private readonly releaseValue = (value: unknown): unknown => {
@@ -170,6 +195,7 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
   }
 
   rejected(reason: BulkheadRejectionReason): void {
+    countBulkheadRejection(this.attributes['bulwark.bulkhead.name'], reason);
     if (this.rejectedEmitter.hasListeners) this.rejectedEmitter.emit({ reason });
   }
 

@@ -4,6 +4,7 @@ import type { Disposable, Event, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
+import { observePolicy, type PolicyObservations, policyEvent } from '../telemetry/resilience-telemetry.js';
 import type { BreakerRecorder } from './breaker-strategy.js';
 import { BrokenCircuitError, IsolatedCircuitError } from './circuit-breaker-errors.js';
 import type {
@@ -122,6 +123,11 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   readonly onRejected = this.rejectedEmitter.event;
   readonly onStoreError = this.storeErrorEmitter.event;
 
+  /** Calls by outcome since creation, read by the `bulwark.circuit_breaker.calls` instrument. */
+  succeeded = 0;
+  failed = 0;
+  rejected = 0;
+
   constructor(options: CircuitBreakerOptions) {
     this.name = options.name ?? CIRCUIT_BREAKER_DEFAULTS.name;
     this.clock = options.clock ?? CIRCUIT_BREAKER_DEFAULTS.clock;
@@ -135,6 +141,22 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     this.probeLeaseMs = options.probeLeaseMs ?? CIRCUIT_BREAKER_DEFAULTS.probeLeaseMs;
     this.storeTimeoutMs = options.storeTimeoutMs ?? CIRCUIT_BREAKER_DEFAULTS.storeTimeoutMs;
     this.random = options.random ?? CIRCUIT_BREAKER_DEFAULTS.random;
+    observePolicy(this);
+  }
+
+  /** Reports the state (1 for the current one, 0 for the others) and the calls by outcome. */
+  observe(report: PolicyObservations): void {
+    const name = this.name;
+    const current = this.state;
+    for (const state of STATE_NAMES)
+      report.breakerState(state === current ? 1 : 0, {
+        'bulwark.circuit_breaker.name': name,
+        'bulwark.circuit_breaker.state': state,
+      });
+    const outcome = 'bulwark.circuit_breaker.outcome';
+    report.breakerCalls(this.succeeded, { 'bulwark.circuit_breaker.name': name, [outcome]: 'success' });
+    report.breakerCalls(this.failed, { 'bulwark.circuit_breaker.name': name, [outcome]: 'failure' });
+    report.breakerCalls(this.rejected, { 'bulwark.circuit_breaker.name': name, [outcome]: 'rejected' });
   }
 
   on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable {
@@ -175,11 +197,13 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   }
 
   private readonly closedSuccess = (value: unknown): unknown => {
+    this.succeeded += 1;
     if (this.stateCode === CLOSED && this.recorder.record(false, false)) this.transition(OPEN, 'failures');
     return value;
   };
 
   private readonly closedFailure = (error: unknown): never => {
+    this.failed += 1;
     if (this.stateCode === CLOSED && this.counts(error) && this.recorder.record(true, false)) {
       this.transition(OPEN, 'failures');
     }
@@ -199,6 +223,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
       (value) => {
         const durationMs = this.clock.now() - startedAt;
         const slow = this.slowCallMs !== undefined && durationMs >= this.slowCallMs;
+        this.succeeded += 1;
         if (probe) this.probeSettled(generation, slow);
         else if (this.stateCode === CLOSED && this.recorder.record(false, slow)) this.transition(OPEN, 'failures');
         if (this.successEmitter.hasListeners) this.successEmitter.emit({ durationMs, state });
@@ -208,6 +233,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
         const durationMs = this.clock.now() - startedAt;
         // A call its caller cancelled (or a hedge sibling won) says nothing about the dependency.
         const counts = !scope.aborted && this.counts(error);
+        this.failed += 1;
         const slow = this.slowCallMs !== undefined && durationMs >= this.slowCallMs;
         if (probe) this.probeSettled(generation, counts || slow, !counts);
         else if (counts && this.stateCode === CLOSED && this.recorder.record(true, slow)) {
@@ -273,6 +299,12 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   }
 
   private reject<T>(error: BrokenCircuitError | IsolatedCircuitError): Promise<T> {
+    this.rejected += 1;
+    policyEvent('circuit_breaker.rejected', () => ({
+      'bulwark.circuit_breaker.name': this.name,
+      'bulwark.circuit_breaker.state': this.state,
+      'error.type': error.code,
+    }));
     if (this.rejectedEmitter.hasListeners) this.rejectedEmitter.emit({ error });
     return Promise.reject(error);
   }
@@ -308,6 +340,16 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     } else if (to === ISOLATED) {
       this.probesInFlight = 0;
     }
+    policyEvent(
+      'circuit_breaker.state_change',
+      () => ({
+        'bulwark.circuit_breaker.name': this.name,
+        'bulwark.circuit_breaker.from': STATE_NAMES[from] as CircuitState,
+        'bulwark.circuit_breaker.state': STATE_NAMES[to] as CircuitState,
+        'bulwark.circuit_breaker.reason': reason,
+      }),
+      (instruments, attributes) => instruments.breakerTransitions.add(1, attributes),
+    );
     if (this.stateChangeEmitter.hasListeners) {
       this.stateChangeEmitter.emit({
         from: STATE_NAMES[from] as CircuitState,

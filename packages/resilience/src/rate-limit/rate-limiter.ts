@@ -1,5 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { traceRateLimitDecision } from '../telemetry/resilience-telemetry.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import { memoryRateLimitStore } from './memory-rate-limit-store.js';
 import { RateLimitedError, RateLimitStoreError, type RateLimitStoreErrorCode } from './rate-limit-errors.js';
@@ -202,10 +203,13 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
       const signal = consumeOptions?.signal;
       if (signal?.aborted) return Promise.reject(signal.reason);
       const storeKey = prefix === '' ? key : prefix + key;
-      const work = guard(
-        key,
-        callStore(() => store.consume(storeKey, algorithm, cost, consumeOptions)),
-        signal,
+      const work = traceRateLimitDecision(
+        options.name,
+        guard(
+          key,
+          callStore(() => store.consume(storeKey, algorithm, cost, consumeOptions)),
+          signal,
+        ),
       );
       if (rejectedListeners.size === 0) return work;
       return work.then((decision) => {

@@ -12,6 +12,7 @@ import {
   type Scope,
   type ScopedPolicy,
 } from '../policy/scope.js';
+import { errorType, policyEvent } from '../telemetry/resilience-telemetry.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { GiveUpEvent, GiveUpReason, RetryEvent, RetryEvents } from './retry-events.js';
 import { RETRY_DEFAULTS, type RetryDecisionContext, type RetryOptions, validateRetryOptions } from './retry-options.js';
@@ -137,6 +138,15 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
           outcome.ok ? { attempt, delayMs, result: outcome.value } : { attempt, delayMs, error: outcome.error },
         );
       }
+      policyEvent(
+        'retry',
+        () => ({
+          'bulwark.retry.attempt': attempt,
+          'bulwark.retry.delay_ms': delayMs,
+          ...(outcome.ok ? {} : { 'error.type': errorType(outcome.error) }),
+        }),
+        (instruments) => instruments.retries.add(1),
+      );
       if (delayMs > 0) await delay(this.clock, delayMs, scope.abortSignal);
       if (scope.aborted) throw scope.reason;
       try {
@@ -150,6 +160,11 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
   }
 
   private giveUp<T>(outcome: Outcome<T>, attempts: number, reason: GiveUpReason): T {
+    policyEvent(
+      'retry.give_up',
+      () => ({ 'bulwark.retry.attempts': attempts, 'bulwark.retry.reason': reason }),
+      (instruments) => instruments.giveUps.add(1, { 'bulwark.retry.reason': reason }),
+    );
     if (this.giveUpEmitter.hasListeners) {
       this.giveUpEmitter.emit(
         outcome.ok ? { attempts, reason, result: outcome.value } : { attempts, reason, error: outcome.error },

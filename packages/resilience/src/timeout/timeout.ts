@@ -11,6 +11,7 @@ import {
   type Scope,
   type ScopedPolicy,
 } from '../policy/scope.js';
+import { policyEvent } from '../telemetry/resilience-telemetry.js';
 import { TimeoutError } from './timeout-errors.js';
 import type { TimeoutEvent, TimeoutEvents } from './timeout-events.js';
 import { TIMEOUT_DEFAULTS, type TimeoutOptions, validateTimeoutOptions } from './timeout-options.js';
@@ -84,6 +85,7 @@ class TimeoutPolicyImpl implements TimeoutPolicy, ScopedPolicy {
         },
         (error: unknown) => {
           this.settle(inner);
+          if (inner.timedOut) this.timedOut(inner);
           if (inner.timedOut && error !== inner.abortReason) {
             throw new TimeoutError(this.timeoutMs, { cause: error });
           }
@@ -104,10 +106,23 @@ class TimeoutPolicyImpl implements TimeoutPolicy, ScopedPolicy {
         },
         (error: unknown) => {
           this.settle(inner);
+          if (inner.timedOut) this.timedOut(inner);
           reject(error);
         },
       );
     });
+  }
+
+  /**
+   * Records a timeout on the caller's span. Called from the call's own continuation, not from the
+   * shared deadline timer, whose context belongs to whichever call armed it.
+   */
+  private timedOut(inner: TimeoutScope): void {
+    policyEvent(
+      'timeout',
+      () => ({ 'bulwark.timeout.ms': this.timeoutMs, 'bulwark.timeout.attempt': inner.attempt }),
+      (instruments) => instruments.timeouts.add(1),
+    );
   }
 
   private settle(inner: TimeoutScope): void {
