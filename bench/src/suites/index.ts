@@ -14,6 +14,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./outbox.bench.js'),
     import('./transports.bench.js'),
     import('./claim-check-async-reply.bench.js'),
+    import('./http.bench.js'),
   ]);
   return suites.flatMap((suite) => suite.default);
 }
