@@ -13,7 +13,8 @@
 // which also runs the server, the same for every subject), not wall time: on a shared, loaded
 // machine wall time per local request swings by milliseconds, while the CPU a client spends per
 // request is what its overhead is. `added` is over plain fetch.
-import { type AddressInfo, Agent, createServer, type Server } from 'node:http';
+import { Agent, createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resilientFetch } from '@bulwark/resilience/http';
 import got from 'got';
 import ky from 'ky';
