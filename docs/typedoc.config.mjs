@@ -22,6 +22,7 @@ const readingOrder = [
   'bulkhead.md',
   'rate-limiting.md',
   'timeout-fallback-hedge.md',
+  'http.md',
   'idempotency.md',
   'claim-check.md',
   'outbox.md',

@@ -9,6 +9,7 @@ const examples = [
   'bulkhead',
   'rate-limiting',
   'timeout-fallback-hedge',
+  'http',
   'idempotency',
   'idempotency-http',
   'claim-check',

@@ -437,7 +437,7 @@ class ResilientFetchImpl {
  *   than `maxBufferedBodyBytes` is sent once, and a retry of it fails with
  *   {@link RequestBodyNotReplayableError}.
  *
- * @throws {@link InvalidOptionsError} listing every invalid option.
+ * @throws {@link @bulwark/resilience!InvalidOptionsError} listing every invalid option.
  * @example
  * ```ts
  * const http = resilientFetch({ totalTimeoutMs: 10_000, retry: { maxAttempts: 4 }, attemptTimeoutMs: 2_000 });
