@@ -13,6 +13,8 @@
 // which also runs the server, the same for every subject), not wall time: on a shared, loaded
 // machine wall time per local request swings by milliseconds, while the CPU a client spends per
 // request is what its overhead is. `added` is over plain fetch.
+// `resilience.http.pipeline` runs resilientFetch and ky over a fetch that answers at once (no
+// socket; got has no such hook): the pure cost each adds per request, much less noisy.
 import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resilientFetch } from '@bulwark/resilience/http';
@@ -40,15 +42,15 @@ async function cpuNsPerOp(subject: Subject, count: number): Promise<number> {
 }
 
 /** Interleaved rounds (the order rotates each round), as the harness does, timed in CPU. */
-async function measureCpu(subjects: Record<string, () => Subject>): Promise<SubjectResult[]> {
+async function measureCpu(subjects: Record<string, () => Subject>, count = operations): Promise<SubjectResult[]> {
   const names = Object.keys(subjects);
   const made = new Map(names.map((name) => [name, (subjects[name] as () => Subject)()]));
-  for (const subject of made.values()) await cpuNsPerOp(subject, operations / 5);
+  for (const subject of made.values()) await cpuNsPerOp(subject, count / 5);
   const samples = new Map<string, number[]>(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (let offset = 0; offset < names.length; offset++) {
       const name = names[(round + offset) % names.length] as string;
-      samples.get(name)?.push(await cpuNsPerOp(made.get(name) as Subject, operations));
+      samples.get(name)?.push(await cpuNsPerOp(made.get(name) as Subject, count));
     }
   }
   return names.map((subject) => {
@@ -83,6 +85,29 @@ const subjects: Record<string, () => Subject> = {
   },
 };
 
+/** A fetch answering 200 at once, so only what a client adds around fetch is measured. */
+const instantFetch = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> =>
+  new Response('ok', { status: 200 });
+
+/** Never connected to: the instant fetch answers without a socket. */
+const instantUrl = 'http://127.0.0.1:9/item';
+
+const instantSubjects: Record<string, () => Subject> = {
+  'instant fetch': () => ({ run: () => instantFetch(instantUrl).then((response) => response.arrayBuffer()) }),
+  'bulwark resilientFetch': () => {
+    const http = resilientFetch({ fetch: instantFetch });
+    return { run: () => http(instantUrl).then((response) => response.arrayBuffer()) };
+  },
+  ky: () => {
+    const client = ky.create({
+      fetch: instantFetch,
+      retry: { limit: 2, methods: ['get'], statusCodes: transient },
+      timeout: 10_000,
+    });
+    return { run: () => client.get(instantUrl).arrayBuffer() };
+  },
+};
+
 const definitions: BenchmarkDefinition[] = [
   {
     name: 'resilience.http.get',
@@ -108,6 +133,18 @@ const definitions: BenchmarkDefinition[] = [
     },
     subjects,
     measure: () => measureCpu(subjects),
+  },
+  {
+    name: 'resilience.http.pipeline',
+    description:
+      'the same clients over a fetch that answers at once (no socket): the pure cost of each client per request, CPU ns',
+    mode: { kind: 'op' },
+    operations: 20_000,
+    rounds,
+    overheadOf: 'instant fetch',
+    baseline: 'ky',
+    subjects: instantSubjects,
+    measure: () => measureCpu(instantSubjects, 20_000),
   },
 ];
 
