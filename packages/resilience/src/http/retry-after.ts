@@ -1,4 +1,7 @@
 const digits = /^\d+$/;
+// An HTTP date names its day and month (`Sun, 06 Dec 2026 12:00:00 GMT`); Date.parse alone would
+// also take strings such as `-3` as a year.
+const httpDate = /^[a-z]{3},? /i;
 // `RateLimit: "default";r=0;t=10` (IETF httpapi ratelimit headers draft 08+) or the older
 // `RateLimit: limit=10, remaining=0, reset=5`: the seconds until the quota is back.
 const rateLimitReset = /(?:^|[;,\s])(?:t|reset)=(\d+)/;
@@ -12,7 +15,7 @@ export function retryAfterFromHeaders(headers: Headers, now: number): number | u
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter) {
     if (digits.test(retryAfter)) return Number(retryAfter) * 1_000;
-    const date = Date.parse(retryAfter);
+    const date = httpDate.test(retryAfter) ? Date.parse(retryAfter) : Number.NaN;
     if (!Number.isNaN(date)) return Math.max(0, date - now);
   }
   const reset = headers.get('ratelimit-reset')?.trim();
