@@ -23,6 +23,7 @@ const readingOrder = [
   'rate-limiting.md',
   'timeout-fallback-hedge.md',
   'caching.md',
+  'http.md',
   'idempotency.md',
   'claim-check.md',
   'outbox.md',

@@ -4,6 +4,8 @@ import { Comment, CommentTag, Converter, ReflectionKind } from 'typedoc';
 
 /** Path fragment → group title, first match wins (paths are package-relative, e.g. src/retry/retry.ts). */
 const concepts = [
+  // First, so the HTTP client's own errors, options and Retry-After parsing stay together.
+  ['/http/', 'HTTP'],
   ['circuit-state', 'Circuit breaker'],
   ['circuit-breaker', 'Circuit breaker'],
   ['retry', 'Retry'],

@@ -10,6 +10,7 @@ const examples = [
   'rate-limiting',
   'timeout-fallback-hedge',
   'caching',
+  'http',
   'idempotency',
   'idempotency-http',
   'claim-check',

@@ -15,6 +15,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./transports.bench.js'),
     import('./claim-check-async-reply.bench.js'),
     import('./cache.bench.js'),
+    import('./http.bench.js'),
   ]);
   return suites.flatMap((suite) => suite.default);
 }

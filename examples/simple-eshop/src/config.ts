@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const roles = ['api', 'orders', 'email', 'relay', 'payment', 'all'] as const;
+export const roles = ['api', 'orders', 'email', 'relay', 'payment', 'gateway', 'all'] as const;
 export type Role = (typeof roles)[number];
 
 export interface ShopConfig {
@@ -21,6 +21,10 @@ export interface ShopConfig {
   jwtSecret: string;
   /** Public URL of the payment provider when it runs as its own process (`--role payment`). */
   paymentUrl?: string;
+  /** The API processes behind `--role gateway` (GATEWAY_UPSTREAMS="http://127.0.0.1:3001,http://127.0.0.1:3002"). */
+  upstreams?: string[];
+  /** Requests per client IP per minute through the gateway (GATEWAY_RATE_LIMIT, default 600). */
+  gatewayRateLimit?: number;
   logLevel: string;
   /**
    * Prefix of every queue, stream, key and exchange the shop uses on shared Redis/RabbitMQ
@@ -126,6 +130,22 @@ export function loadConfig(
   if (env.PAYMENT_URL) config.paymentUrl = env.PAYMENT_URL;
   const s3 = s3Config(env);
   if (s3) config.s3 = s3;
+  if (config.role === 'gateway') {
+    const upstreams = (env.GATEWAY_UPSTREAMS ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter(Boolean);
+    if (upstreams.length === 0 || upstreams.some((url) => !URL.canParse(url)))
+      throw new ConfigError(
+        `--role gateway needs GATEWAY_UPSTREAMS, the API processes' URLs separated by commas; got "${env.GATEWAY_UPSTREAMS ?? ''}"`,
+      );
+    config.upstreams = upstreams;
+    const rateLimit = Number(env.GATEWAY_RATE_LIMIT ?? 600);
+    if (!Number.isInteger(rateLimit) || rateLimit < 1)
+      throw new ConfigError(`GATEWAY_RATE_LIMIT must be a whole number of at least 1; got "${env.GATEWAY_RATE_LIMIT}"`);
+    config.gatewayRateLimit = rateLimit;
+    return config;
+  }
   if (config.role !== 'all' && !config.databaseUrl) {
     throw new ConfigError(
       `--role ${config.role} runs one part of a shop spread over processes: set DATABASE_URL so they share one database`,

@@ -1,11 +1,29 @@
 // `pnpm dev`: runs the shop (all roles in one process by default, see README).
 import { ConfigError, loadConfig } from './config.js';
+import { apiGateway } from './gateway/gateway.js';
 import { startShop } from './shop.js';
 
 try {
   const config = loadConfig();
-  const shop = await startShop(config);
-  console.log(`
+  if (config.role === 'gateway') {
+    const gateway = apiGateway({
+      upstreams: config.upstreams ?? [],
+      ...(config.gatewayRateLimit ? { rateLimit: config.gatewayRateLimit } : {}),
+    });
+    const url = await gateway.app.listen({ port: config.port, host: config.host });
+    console.log(
+      `\n  simple-eshop (gateway) is running on ${url}, in front of ${(config.upstreams ?? []).join(', ')}\n`,
+    );
+    const stopGateway = async (signal: string) => {
+      console.log(`\n${signal}: shutting down`);
+      await gateway.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stopGateway('SIGINT'));
+    process.once('SIGTERM', () => void stopGateway('SIGTERM'));
+  } else {
+    const shop = await startShop(config);
+    console.log(`
   simple-eshop (${config.role}) is running
     shop          ${shop.url}/
     ops view      ${shop.url}/ops
@@ -14,13 +32,14 @@ try {
     admin login   ${shop.admin.email} / ${shop.admin.password}
     data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
 `);
-  const stop = async (signal: string) => {
-    console.log(`\n${signal}: shutting down`);
-    await shop.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+    const stop = async (signal: string) => {
+      console.log(`\n${signal}: shutting down`);
+      await shop.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  }
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`simple-eshop: ${error.message}`);

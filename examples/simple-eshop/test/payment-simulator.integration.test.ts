@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderUnavailableError, postgresFaults } from '../src/faults/faults.js';
@@ -54,5 +56,29 @@ describe('payment provider simulator over HTTP', () => {
     await expect(
       nowhere.capture({ orderId: 'o', authorizationId: 'a', amountCents: 1, idempotencyKey: 'k' }),
     ).rejects.toBeInstanceOf(ProviderUnavailableError);
+  });
+
+  it('retries a 503 once through resilientFetch, with the same Idempotency-Key, and not a third time', async () => {
+    const keys: (string | undefined)[] = [];
+    let healthy = true;
+    const flaky = createServer((request, response) => {
+      keys.push(request.headers['idempotency-key'] as string | undefined);
+      if (!healthy || keys.length === 1) response.writeHead(503, { 'retry-after': '0' }).end();
+      else response.writeHead(200, { 'content-type': 'application/json' }).end('{"authorizationId":"a-1"}');
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const flakyClient = paymentProviderClient(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`);
+      const request = { orderId: 'o-3', amountCents: 100, idempotencyKey: 'o-3:authorize' };
+      await expect(flakyClient.authorize(request)).resolves.toEqual({ authorizationId: 'a-1' });
+      expect(keys).toEqual(['o-3:authorize', 'o-3:authorize']);
+      healthy = false;
+      keys.length = 0;
+      await expect(flakyClient.authorize(request)).rejects.toBeInstanceOf(ProviderUnavailableError);
+      expect(keys).toEqual(['o-3:authorize', 'o-3:authorize']);
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
   });
 });

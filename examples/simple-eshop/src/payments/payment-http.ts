@@ -1,5 +1,6 @@
 // The payment simulator as its own HTTP service (`--role payment`), and the client the shop
 // uses to reach it.
+import { type FetchFunction, resilientFetch } from '@bulwark/resilience/http';
 import type { FastifyInstance } from 'fastify';
 import { ProviderUnavailableError } from '../faults/faults.js';
 import { sendProblem } from '../http/problem.js';
@@ -41,14 +42,38 @@ export async function paymentProviderRoutes(app: FastifyInstance, provider: Paym
   }
 }
 
+/**
+ * The HTTP layer of the provider client: each request carries its idempotency key as an
+ * `Idempotency-Key` header, so a refused or reset connection, or a 5xx, is retried once here
+ * (after the provider's `Retry-After` when it sends one), within each attempt of the payment
+ * gateway around this client. The gateway keeps the breaker (it knows a decline is no failure),
+ * the bulkhead and the per-attempt deadline, so this layer has no breaker or total timeout of its own.
+ */
+function providerFetch(): FetchFunction {
+  return resilientFetch({
+    retry: { maxAttempts: 2 },
+    circuitBreaker: false,
+    totalTimeoutMs: false,
+    attemptTimeoutMs: 1_500,
+  });
+}
+
 /** A PaymentProvider that calls the simulator service at `baseUrl`. */
-export function paymentProviderClient(baseUrl: string): PaymentProvider {
-  const call = async <T>(operation: (typeof operations)[number], body: object, signal?: AbortSignal): Promise<T> => {
+export function paymentProviderClient(
+  baseUrl: string,
+  options: { readonly fetch?: FetchFunction } = {},
+): PaymentProvider {
+  const http = options.fetch ?? providerFetch();
+  const call = async <T>(
+    operation: (typeof operations)[number],
+    body: { readonly idempotencyKey: string },
+    signal?: AbortSignal,
+  ): Promise<T> => {
     let response: Response;
     try {
-      response = await fetch(`${baseUrl}/provider/payments/${operation}`, {
+      response = await http(`${baseUrl}/provider/payments/${operation}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'idempotency-key': body.idempotencyKey },
         body: JSON.stringify(body),
         ...(signal ? { signal } : {}),
       });
@@ -57,7 +82,10 @@ export function paymentProviderClient(baseUrl: string): PaymentProvider {
       throw new ProviderUnavailableError(`payment provider unreachable: ${(error as Error).message}`, { cause: error });
     }
     if (response.status === 402) throw new PaymentDeclinedError(((await response.json()) as { detail: string }).detail);
-    if (!response.ok) throw new ProviderUnavailableError(`payment provider answered ${response.status}`);
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new ProviderUnavailableError(`payment provider answered ${response.status}`);
+    }
     return (await response.json()) as T;
   };
   return {
