@@ -2,9 +2,18 @@ export type { FaultPool } from './fault-pool.js';
 export { faultPool } from './fault-pool.js';
 export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
 export { faultProxy } from './fault-proxy.js';
-export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
-export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
+export type {
+  Books,
+  FaultAdapter,
+  FaultScenarioOptions,
+  FaultSubject,
+  RestartableServer,
+  RestartScenarioOptions,
+} from './fault-scenarios.js';
+export { faultNames, faultScenarios, proxyFor, restartScenario } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
+export type { PrivatePostgres } from './private-postgres.js';
+export { postgresBinaries, startPrivatePostgres } from './private-postgres.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { ServerKind } from './servers.js';
