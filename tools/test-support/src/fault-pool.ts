@@ -13,7 +13,7 @@ export interface FaultPool {
  * idle client's connection dies).
  */
 export function faultPool(url: string, options: pg.PoolConfig = {}): FaultPool {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 1_000, ...options });
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3_000, ...options });
   let errors = 0;
   pool.on('error', () => {
     errors += 1;

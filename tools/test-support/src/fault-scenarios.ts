@@ -160,6 +160,122 @@ class SteadyLoad {
   }
 }
 
+/** Probes until the adapter works; resolves the time it took from `since` (past `boundMs`, gives up). */
+async function recoveredAfter(subject: FaultSubject, since: number, boundMs: number): Promise<number> {
+  for (;;) {
+    const elapsed = performance.now() - since;
+    if (elapsed > boundMs) return elapsed;
+    try {
+      if ((await subject.probe()) !== false) return performance.now() - since;
+    } catch {
+      // Not yet.
+    }
+    await sleep(100);
+  }
+}
+
+/** A server a restart suite can stop and start (see `startPrivatePostgres`). */
+export interface RestartableServer {
+  readonly url: string;
+  restart(downMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link restartScenario}. */
+export interface RestartScenarioOptions {
+  /** Names the suite's test. */
+  readonly server: string;
+  /** Starts the private server (called once). */
+  readonly start: () => Promise<RestartableServer>;
+  /** The adapters, all under load at once through the restarts. */
+  readonly adapters: readonly FaultAdapter[];
+  /** How many times the server is restarted. @defaultValue 2 */
+  readonly restarts?: number;
+  /** How long it stays down each time, in ms. @defaultValue 2_000 */
+  readonly downMs?: number;
+  /** @defaultValue 15_000 */
+  readonly recoveryBoundMs?: number;
+  /** @defaultValue 2_000 */
+  readonly slackMs?: number;
+}
+
+/**
+ * Registers one test that runs every adapter under steady load against a private server, restarts
+ * the server for real (stop, wait, start on the same data and port) `restarts` times, and asserts
+ * for each adapter what {@link faultScenarios} asserts after a fault. Prints one line per adapter:
+ * `[restart-summary] <adapter>: restarts=2 longestRecoveryMs=… typedFailures=… crashed=0 lost=0 doubled=0`.
+ */
+export function restartScenario(options: RestartScenarioOptions): void {
+  const restarts = options.restarts ?? 2;
+  const downMs = options.downMs ?? 2_000;
+  const recoveryBoundMs = options.recoveryBoundMs ?? 15_000;
+  const slackMs = options.slackMs ?? 2_000;
+  const crashes: unknown[] = [];
+  const onCrash = (error: unknown) => crashes.push(error);
+  let server: RestartableServer;
+  const subjects: FaultSubject[] = [];
+
+  beforeAll(async () => {
+    process.on('uncaughtException', onCrash);
+    process.on('unhandledRejection', onCrash);
+    server = await options.start();
+    for (const adapter of options.adapters) subjects.push(await adapter.subject(server.url));
+  });
+
+  afterAll(async () => {
+    for (const subject of subjects) await subject.close().catch(() => {});
+    await server?.close();
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+  });
+
+  it(`${options.adapters.map((adapter) => adapter.adapter).join(', ')}: ${options.server} restarted ${restarts} times under steady load — no crash, typed errors within the bound, each recovers, books balance`, async () => {
+    const loads = options.adapters.map(
+      (adapter, index) => new SteadyLoad(subjects[index] as FaultSubject, adapter.callTimeoutMs + slackMs),
+    );
+    for (const load of loads) load.start(2);
+    await sleep(500);
+    const longest = options.adapters.map(() => 0);
+    for (let restart = 0; restart < restarts; restart++) {
+      await server.restart(downMs);
+      const backAt = performance.now();
+      const recovered = await Promise.all(subjects.map((subject) => recoveredAfter(subject, backAt, recoveryBoundMs)));
+      recovered.forEach((ms, index) => {
+        longest[index] = Math.max(longest[index] ?? 0, ms);
+      });
+      await sleep(500);
+    }
+    await Promise.all(loads.map((load) => load.stop()));
+    const books = await Promise.all(subjects.map((subject) => subject.checkBooks()));
+    options.adapters.forEach((adapter, index) => {
+      const load = loads[index] as SteadyLoad;
+      const book = books[index] as Books;
+      console.log(
+        `[restart-summary] ${adapter.adapter}: restarts=${restarts} (down ${downMs} ms each) ` +
+          `longestRecoveryMs=${Math.round(longest[index] ?? 0)} (bound ${recoveryBoundMs}) ` +
+          `calls=${load.succeeded + load.typedFailures} typedFailures=${load.typedFailures} untyped=${load.untyped.length} ` +
+          `hangs=${load.hangs} crashed=${crashes.length} lost=${book.lost} doubled=${book.doubled ?? 'n/a'} ` +
+          `repeated(at-least-once)=${book.repeated ?? 0} ${book.detail ?? ''}`,
+      );
+    });
+    expect(crashes).toEqual([]);
+    options.adapters.forEach((adapter, index) => {
+      const load = loads[index] as SteadyLoad;
+      const book = books[index] as Books;
+      expect({ adapter: adapter.adapter, untyped: load.untyped, hangs: load.hangs, lost: book.lost }).toEqual({
+        adapter: adapter.adapter,
+        untyped: [],
+        hangs: 0,
+        lost: 0,
+      });
+      if (book.doubled !== undefined)
+        expect({ adapter: adapter.adapter, doubled: book.doubled }).toEqual({ adapter: adapter.adapter, doubled: 0 });
+      expect(longest[index]).toBeLessThan(recoveryBoundMs);
+      expect(load.succeeded).toBeGreaterThan(0);
+    });
+  });
+}
+
 /**
  * Registers one test per fault of issue #15 for one adapter, plus the summary line:
  * `[fault-summary] <adapter>: faults=5 longestRecoveryMs=… typedFailures=… crashed=0 lost=0 doubled=0`.
@@ -203,19 +319,7 @@ export function faultScenarios(options: FaultScenarioOptions): void {
     );
   });
 
-  /** Probes until the adapter works; resolves the time it took from `since`. */
-  const recovery = async (since: number): Promise<number> => {
-    for (;;) {
-      const elapsed = performance.now() - since;
-      if (elapsed > recoveryBoundMs) return elapsed;
-      try {
-        if ((await subject.probe()) !== false) return performance.now() - since;
-      } catch {
-        // Not yet.
-      }
-      await sleep(100);
-    }
-  };
+  const recovery = (since: number) => recoveredAfter(subject, since, recoveryBoundMs);
 
   const scenario = (name: (typeof faultNames)[number], fault: (load: SteadyLoad) => Promise<void>) =>
     it(`${options.adapter}: ${name} under steady load — no crash, typed errors within the bound, recovers, books balance`, async () => {

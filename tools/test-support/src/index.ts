@@ -11,9 +11,18 @@ export type {
   FaultScenariosReport,
 } from './fault-scenario-runner.js';
 export { runFaultScenarios } from './fault-scenario-runner.js';
-export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
-export { faultNames, faultScenarios, proxyFor } from './fault-scenarios.js';
+export type {
+  Books,
+  FaultAdapter,
+  FaultScenarioOptions,
+  FaultSubject,
+  RestartableServer,
+  RestartScenarioOptions,
+} from './fault-scenarios.js';
+export { faultNames, faultScenarios, proxyFor, restartScenario } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
+export type { PrivatePostgres } from './private-postgres.js';
+export { postgresBinaries, startPrivatePostgres } from './private-postgres.js';
 export type { ProcessWarning } from './process-warnings.js';
 export { collectProcessWarnings } from './process-warnings.js';
 export type { RedisClusterProcess } from './redis-cluster.js';

@@ -239,18 +239,10 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
  * ```ts
  * const outbox = postgresOutbox(pool, { table: 'outbox' });
  * await outbox.migrate();
- * const client = await pool.connect();
- * try {
- *   await client.query('BEGIN');
+ * await withTransaction(pool, async (client) => {
  *   await client.query('INSERT INTO orders (id, total) VALUES ($1, $2)', [orderId, total]);
  *   await outbox.add(client, createEnvelope({ topic: 'orders', type: 'order.placed', key: orderId, payload: { orderId, total } }));
- *   await client.query('COMMIT');
- * } catch (error) {
- *   await client.query('ROLLBACK');
- *   throw error;
- * } finally {
- *   client.release();
- * }
+ * });
  * const relay = outbox.relay({ transport, batchSize: 500 });
  * // … on shutdown
  * await relay.close();
