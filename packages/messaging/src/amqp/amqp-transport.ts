@@ -546,7 +546,12 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       channel = await abortable(within(clock, opening, operationTimeoutMs, timedOut), signal);
     } catch (error) {
       // A channel that opens after all is closed rather than left on the connection.
-      void opening.then((late) => late.close()).catch(() => {});
+      void opening
+        .then((late) => {
+          late.on('error', () => {}); // held until closed: a channel error here must not go unhandled
+          return late.close();
+        })
+        .catch(() => {});
       throw error;
     }
     channel.on('error', () => {}); // the failure reaches the caller through `work`
@@ -750,7 +755,12 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       try {
         made = await within(clock, opening, operationTimeoutMs, timedOut);
       } catch (error) {
-        void opening.then((late) => late.close()).catch(() => {});
+        void opening
+          .then((late) => {
+            late.on('error', () => {}); // held until closed: a channel error here must not go unhandled
+            return late.close();
+          })
+          .catch(() => {});
         throw error;
       }
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', `The channel consuming ${queue} failed`, error));
