@@ -32,7 +32,7 @@ export interface LoadReport {
     perSecond: number;
     /** Order requests answered 5xx (or 409: still in flight) and sent again with the same key. */
     retried: number;
-    /** Cancelled orders by the first part of their reason (`payment declined`, `reserve-stock failed`, …). */
+    /** Cancelled orders by reason (ids masked, cut at 120 characters). */
     cancelledBecause: Record<string, number>;
   };
   latencyMs: { browseP50: number; browseP99: number; orderP50: number; orderP99: number };
@@ -199,7 +199,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const cancelledBecause = Object.fromEntries(
     (
       await options.pool.query<{ reason: string; n: number }>(
-        `SELECT split_part(coalesce(reason, ''), ':', 1) AS reason, count(*)::int AS n FROM shop_orders
+        `SELECT left(regexp_replace(coalesce(reason, ''), '[0-9a-f]{8}-[0-9a-f-]{27}', '<id>', 'g'), 120) AS reason, count(*)::int AS n FROM shop_orders
           WHERE status = 'cancelled' GROUP BY 1 ORDER BY 2 DESC`,
       )
     ).rows.map((row) => [row.reason, row.n]),

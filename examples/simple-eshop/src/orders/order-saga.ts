@@ -8,7 +8,7 @@ import { exponential, retry } from '@bulwark/resilience';
 import { withTransaction } from '@bulwark/resilience/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
-import { isDatabaseUnavailable } from '../infrastructure/database-unavailable.js';
+import { isRetryableDatabaseError } from '../infrastructure/database-unavailable.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
 import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
@@ -32,14 +32,14 @@ export const ordersTopic = 'orders';
 
 /**
  * The steps that only touch the shop's database retry while it is unreachable (a restart, a
- * terminated backend): about 12 s in all, so an order outlives a database restart instead of
- * being cancelled for it. Both steps are idempotent per order. Other errors (out of stock) fail
- * the step at once.
+ * terminated backend; about 12 s in all, so an order outlives a database restart instead of being
+ * cancelled for it) and after a deadlock or serialization rollback. Both steps are idempotent per
+ * order. Other errors (out of stock) fail the step at once.
  */
 const whileDatabaseUnavailable = retry({
   maxAttempts: 8,
   backoff: exponential({ initialMs: 200, maxMs: 3_000, jitter: 'full' }),
-  retryOn: isDatabaseUnavailable,
+  retryOn: isRetryableDatabaseError,
 });
 
 export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {

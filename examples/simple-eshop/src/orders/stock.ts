@@ -19,6 +19,13 @@ export class OutOfStockError extends Error {
   }
 }
 
+/**
+ * Every stock move locks its products in this order, so concurrent reservations, releases and
+ * sales never wait on each other in a cycle (a release or sale in the stored line order deadlocked
+ * with reservations under load).
+ */
+const inLockOrder = (lines: readonly OrderLine[]) => [...lines].sort((a, b) => a.productId.localeCompare(b.productId));
+
 /** Moves the order's quantities from stock to reserved, all or nothing. */
 export async function reserveStock(pool: pg.Pool, orderId: string, lines: readonly OrderLine[]): Promise<void> {
   await withTransaction(pool, async (client) => {
@@ -27,8 +34,7 @@ export async function reserveStock(pool: pg.Pool, orderId: string, lines: readon
     ]);
     if (existing.rowCount) return;
     const short: string[] = [];
-    // Product order is fixed so concurrent reservations lock rows in the same order (no deadlock).
-    for (const line of [...lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
+    for (const line of inLockOrder(lines)) {
       const moved = await client.query(
         'UPDATE shop_products SET stock = stock - $2, reserved = reserved + $2 WHERE id = $1 AND stock >= $2',
         [line.productId, line.quantity],
@@ -57,7 +63,7 @@ export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void
   await withTransaction(pool, async (client) => {
     const lines = await heldReservation(client, orderId);
     if (!lines) return;
-    for (const line of lines) {
+    for (const line of inLockOrder(lines)) {
       await client.query('UPDATE shop_products SET stock = stock + $2, reserved = reserved - $2 WHERE id = $1', [
         line.productId,
         line.quantity,
@@ -71,7 +77,7 @@ export async function releaseStock(pool: pg.Pool, orderId: string): Promise<void
 export async function markStockSold(client: pg.PoolClient, orderId: string): Promise<void> {
   const lines = await heldReservation(client, orderId);
   if (!lines) return;
-  for (const line of lines) {
+  for (const line of inLockOrder(lines)) {
     await client.query('UPDATE shop_products SET reserved = reserved - $2, sold = sold + $2 WHERE id = $1', [
       line.productId,
       line.quantity,
