@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type ChaosBrokers, runChaos } from '../src/chaos/chaos-run.js';
 import { chaosSummary } from '../src/chaos/chaos-summary.js';
 import { privateRabbitMqUnavailable } from '../src/chaos/private-rabbitmq.js';
+import { expectShopSurvived } from './chaos-expectations.js';
 
 const requested = process.env.SHOP_TEST_BROKERS;
 const brokers: ChaosBrokers = requested === 'amqp' ? 'amqp' : requested === 'redis' ? 'redis' : 'none';
@@ -38,8 +39,8 @@ describe.skipIf(unavailable !== undefined)(
         shoppers: 6,
         log: (line) => console.log(line),
       });
+      expectShopSurvived(report);
       const summary = chaosSummary(report);
-      expect(report.crashes, summary).toBe(0);
       const kinds = report.faults.map((fault) => fault.kind);
       expect(kinds, summary).toContain('backends-terminated');
       expect(kinds, summary).toContain('postgres-restart');
@@ -48,11 +49,6 @@ describe.skipIf(unavailable !== undefined)(
       // Not ready while a server was down, ready again once it was back (timeUntilReady waited for it).
       for (const restart of report.faults.filter((fault) => fault.kind.endsWith('restart')))
         expect(restart.readyWhileDown, `${restart.kind}\n${summary}`).toBe(503);
-      expect(report.load?.orders.placed, summary).toBeGreaterThan(5);
-      for (const [invariant, result] of Object.entries(report.load?.invariants ?? {}))
-        expect(result.ok, `${invariant}: ${result.detail}\n${summary}`).toBe(true);
-      expect(report.load?.books, summary).toEqual({ lost: 0, doubled: 0 });
-      expect(report.ok, summary).toBe(true);
     }, 240_000);
   },
 );

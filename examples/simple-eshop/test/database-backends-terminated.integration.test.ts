@@ -11,6 +11,7 @@ import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { runChaos } from '../src/chaos/chaos-run.js';
 import { chaosSummary } from '../src/chaos/chaos-summary.js';
+import { expectShopSurvived } from './chaos-expectations.js';
 
 await describeWithServers('the shop while its database backends are terminated', ['postgres'], ({ postgres }) => {
   const name = uniqueName('shop_terminated');
@@ -44,8 +45,8 @@ await describeWithServers('the shop while its database backends are terminated',
       log: (line) => console.log(line),
       restarts: false,
     });
+    expectShopSurvived(report);
     const summary = chaosSummary(report);
-    expect(report.crashes, summary).toBe(0);
     const rounds = report.faults.filter((fault) => fault.kind === 'backends-terminated');
     expect(rounds.length, summary).toBeGreaterThanOrEqual(2);
     // Each round ended live backends of the shop (the pool had connections to lose).
@@ -53,10 +54,5 @@ await describeWithServers('the shop while its database backends are terminated',
       rounds.every((round) => (round.connections ?? 0) > 0),
       summary,
     ).toBe(true);
-    expect(report.load?.orders.placed, summary).toBeGreaterThan(5);
-    for (const [invariant, result] of Object.entries(report.load?.invariants ?? {}))
-      expect(result.ok, `${invariant}: ${result.detail}\n${summary}`).toBe(true);
-    expect(report.load?.books, summary).toEqual({ lost: 0, doubled: 0 });
-    expect(report.ok, summary).toBe(true);
   }, 180_000);
 });

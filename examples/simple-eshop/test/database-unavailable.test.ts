@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable } from '../src/infrastructure/database-unavailable.js';
+import { isDatabaseUnavailable, isRetryableDatabaseError } from '../src/infrastructure/database-unavailable.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -29,5 +29,16 @@ describe('isDatabaseUnavailable', () => {
       undefined,
     ])
       expect(isDatabaseUnavailable(error), String(error)).toBe(false);
+  });
+
+  it('counts a deadlock or serialization rollback as retryable, not as unavailable', () => {
+    for (const code of ['40P01', '40001']) {
+      const error = withCode('deadlock detected', code);
+      expect(isRetryableDatabaseError(error)).toBe(true);
+      expect(isDatabaseUnavailable(error)).toBe(false);
+    }
+    expect(isRetryableDatabaseError(withCode('terminating connection', '57P01'))).toBe(true);
+    expect(isRetryableDatabaseError(withCode('duplicate key', '23505'))).toBe(false);
+    expect(isRetryableDatabaseError(new Error('not enough stock for tent'))).toBe(false);
   });
 });

@@ -29,10 +29,16 @@ function assertHealthy(name: string, component: object): void {
   }
 }
 
-/** `SELECT 1` on a pooled connection: fails fast while the server refuses connections. */
-export function databaseReadiness(pool: pg.Pool): ReadinessCheck {
+/**
+ * `SELECT 1` on a pooled connection: fails fast while the server refuses connections. On a
+ * server gone silent, pg gives the query up after `timeoutMs` and the pool drops that connection,
+ * so probes of a silent server do not pile up on the pool's connections.
+ */
+export function databaseReadiness(pool: pg.Pool, { timeoutMs = 2_000 }: { timeoutMs?: number } = {}): ReadinessCheck {
+  // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
+  const probe: pg.QueryConfig & { query_timeout: number } = { text: 'SELECT 1', query_timeout: timeoutMs };
   return async () => {
-    await pool.query('SELECT 1');
+    await pool.query(probe);
   };
 }
 

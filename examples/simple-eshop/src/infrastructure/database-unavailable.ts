@@ -9,6 +9,19 @@ const socketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT',
 const droppedConnection =
   /^(Connection terminated|Connection terminated unexpectedly|Connection terminated due to connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)$/;
 
+/** SQLSTATEs of a transaction the server rolled back for its own reasons: deadlock, serialization. */
+const rolledBackStates = new Set(['40P01', '40001']);
+
+/**
+ * Whether running the same transaction again may well succeed: the database was unreachable
+ * ({@link isDatabaseUnavailable}), or it rolled the transaction back for a deadlock or a
+ * serialization failure.
+ */
+export function isRetryableDatabaseError(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return (typeof code === 'string' && rolledBackStates.has(code)) || isDatabaseUnavailable(error);
+}
+
 /**
  * Whether `error` (or an error in its `cause` chain) says the database could not be reached or
  * the connection broke, rather than that the statement failed.

@@ -25,7 +25,7 @@ export interface Books {
   confirmed: number;
   cancelled: number;
   pending: number;
-  /** Cancelled orders by the first word of their reason. */
+  /** Cancelled orders by reason (ids masked, first 120 characters). */
   cancelledBecause: Record<string, number>;
   /** Accepted orders missing, and confirmation emails missing. */
   lost: number;
@@ -96,7 +96,7 @@ export async function checkBooks(options: CheckBooksOptions): Promise<Books> {
   const cancelledBecause = Object.fromEntries(
     (
       await options.pool.query<{ reason: string; n: number }>(
-        `SELECT split_part(coalesce(reason, ''), ':', 1) AS reason, count(*)::int AS n FROM shop_orders
+        `SELECT left(regexp_replace(coalesce(reason, ''), '[0-9a-f]{8}-[0-9a-f-]{27}', '<id>', 'g'), 120) AS reason, count(*)::int AS n FROM shop_orders
           WHERE status = 'cancelled' GROUP BY 1 ORDER BY 2 DESC`,
       )
     ).rows.map((row) => [row.reason, row.n]),

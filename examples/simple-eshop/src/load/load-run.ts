@@ -33,7 +33,7 @@ export interface LoadReport {
     perSecond: number;
     /** Order requests answered 5xx (or 409: still in flight) and sent again with the same key. */
     retried: number;
-    /** Cancelled orders by the first part of their reason (`payment declined`, `reserve-stock failed`, …). */
+    /** Cancelled orders by reason (ids masked, cut at 120 characters). */
     cancelledBecause: Record<string, number>;
   };
   latencyMs: { browseP50: number; browseP99: number; orderP50: number; orderP99: number };

@@ -9,7 +9,7 @@ import { withTransaction } from '@bulwark/resilience/postgres';
 import { defineSaga } from '@bulwark/saga';
 import type pg from 'pg';
 import { announceStockChange } from '../catalog/catalog-cache.js';
-import { isDatabaseUnavailable } from '../infrastructure/database-unavailable.js';
+import { isRetryableDatabaseError } from '../infrastructure/database-unavailable.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
 import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
@@ -33,14 +33,14 @@ export const ordersTopic = 'orders';
 
 /**
  * The steps that only touch the shop's database retry while it is unreachable (a restart, a
- * terminated backend): about 12 s in all, so an order outlives a database restart instead of
- * being cancelled for it. Both steps are idempotent per order. Other errors (out of stock) fail
- * the step at once.
+ * terminated backend; about 12 s in all, so an order outlives a database restart instead of being
+ * cancelled for it) and after a deadlock or serialization rollback. Both steps are idempotent per
+ * order. Other errors (out of stock) fail the step at once.
  */
 const whileDatabaseUnavailable = retry({
   maxAttempts: 8,
   backoff: exponential({ initialMs: 200, maxMs: 3_000, jitter: 'full' }),
-  retryOn: isDatabaseUnavailable,
+  retryOn: isRetryableDatabaseError,
 });
 
 export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {

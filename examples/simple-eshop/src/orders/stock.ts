@@ -22,6 +22,13 @@ export class OutOfStockError extends Error {
 /** Called inside a transaction that moved the stock of these products (the catalog shows stock). */
 export type StockAnnouncer = (client: pg.PoolClient, productIds: readonly string[]) => Promise<void>;
 
+/**
+ * Every stock move locks its products in this order, so concurrent reservations, releases and
+ * sales never wait on each other in a cycle (a release or sale in the stored line order deadlocked
+ * with reservations under load).
+ */
+const inLockOrder = (lines: readonly OrderLine[]) => [...lines].sort((a, b) => a.productId.localeCompare(b.productId));
+
 /** Moves the order's quantities from stock to reserved, all or nothing. */
 export async function reserveStock(
   pool: pg.Pool,
@@ -35,8 +42,7 @@ export async function reserveStock(
     ]);
     if (existing.rowCount) return;
     const short: string[] = [];
-    // Product order is fixed so concurrent reservations lock rows in the same order (no deadlock).
-    for (const line of [...lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
+    for (const line of inLockOrder(lines)) {
       const moved = await client.query(
         'UPDATE shop_products SET stock = stock - $2, reserved = reserved + $2 WHERE id = $1 AND stock >= $2',
         [line.productId, line.quantity],
@@ -69,7 +75,7 @@ export async function releaseStock(pool: pg.Pool, orderId: string, announce?: St
   await withTransaction(pool, async (client) => {
     const lines = await heldReservation(client, orderId);
     if (!lines) return;
-    for (const line of lines) {
+    for (const line of inLockOrder(lines)) {
       await client.query('UPDATE shop_products SET stock = stock + $2, reserved = reserved - $2 WHERE id = $1', [
         line.productId,
         line.quantity,
@@ -87,7 +93,7 @@ export async function releaseStock(pool: pg.Pool, orderId: string, announce?: St
 export async function markStockSold(client: pg.PoolClient, orderId: string): Promise<void> {
   const lines = await heldReservation(client, orderId);
   if (!lines) return;
-  for (const line of lines) {
+  for (const line of inLockOrder(lines)) {
     await client.query('UPDATE shop_products SET reserved = reserved - $2, sold = sold + $2 WHERE id = $1', [
       line.productId,
       line.quantity,
