@@ -466,5 +466,5 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     [Symbol.asyncDispose]: () => transport.close(),
   };
 
-  return tracePublish(transport);
+  return tracePublish(transport, clock);
 }
