@@ -883,5 +883,5 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     return subscription;
   }
 
-  return tracePublish(transport);
+  return tracePublish(transport, clock);
 }

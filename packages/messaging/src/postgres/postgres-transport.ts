@@ -794,5 +794,5 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return tracePublish(transport);
+  return tracePublish(transport, clock);
 }

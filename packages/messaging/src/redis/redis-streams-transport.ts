@@ -420,7 +420,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
 
     [Symbol.asyncDispose]: () => transport.close(),
   };
-  return tracePublish(transport);
+  return tracePublish(transport, settings.clock);
 }
 
 const scheduledKey = (stream: string) => `${stream}:scheduled`;

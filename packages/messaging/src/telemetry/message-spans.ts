@@ -78,15 +78,15 @@ export function withCreateSpans(system: string, messages: readonly Envelope[]): 
 
 /**
  * Makes `transport.publish` run under a `send <topic>` span and time it
- * (`messaging.client.operation.duration`). Changes `transport` in place and returns it, so a
- * factory ends with `return tracePublish(transport)`.
+ * (`messaging.client.operation.duration`, by the transport's clock). Changes `transport` in place
+ * and returns it, so a factory ends with `return tracePublish(transport, clock)`.
  *
  * Parent and links: a publish made outside any span (the outbox relay) of a single message that
  * carries a trace context is a child of that context, so one message's trace reads
  * create → send → process; otherwise the span is a child of the active span, with a link to each
  * message's own context. A message without a trace context gets the send span's.
  */
-export function tracePublish<T extends Transport>(transport: T): T {
+export function tracePublish<T extends Transport>(transport: T, clock: Clock): T {
   const api = openTelemetry();
   if (!api) return transport;
   const publish = transport.publish.bind(transport);
@@ -120,7 +120,7 @@ export function tracePublish<T extends Transport>(transport: T): T {
       const headers = withTraceHeaders(api, spanContext, message.headers);
       return headers === message.headers ? message : { ...message, headers };
     });
-    const startedAt = performance.now();
+    const startedAt = clock.now();
     let failure: { error: unknown } | undefined;
     try {
       await api.context.with(spanContext, () => publish(topic, sent, options));
@@ -137,7 +137,7 @@ export function tracePublish<T extends Transport>(transport: T): T {
         'messaging.destination.name': topic,
         ...(failure ? { 'error.type': errorType(failure.error) } : {}),
       };
-      instruments.operationDuration.record((performance.now() - startedAt) / 1000, attributes);
+      instruments.operationDuration.record((clock.now() - startedAt) / 1000, attributes);
       instruments.sentMessages.add(messages.length, attributes);
     }
   };

@@ -489,5 +489,5 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
     [Symbol.asyncDispose]: () => transport.close(),
   };
 
-  return tracePublish(transport);
+  return tracePublish(transport, clock);
 }
