@@ -21,6 +21,13 @@ export interface PostgresQueryFailure {
 export interface BoundedQueryOptions {
   /** The longest the caller waits, from the call to the last row (taking a connection included). */
   readonly timeoutMs: number;
+  /**
+   * `call` (the default): `timeoutMs` bounds the whole call, the wait for a pool connection
+   * included. `statement`: only pg's `query_timeout`, from the moment the statement is sent — for
+   * a caller that bounds its own wait (the rate limiter's `timeoutMs`), so that a queue for the
+   * pool under heavy concurrency is not taken for a silent server.
+   */
+  readonly bound?: 'call' | 'statement';
   /** Stops waiting at once: the call rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
   /** @defaultValue systemClock */
@@ -61,9 +68,12 @@ export function boundedQuery<Row extends QueryResultRow = QueryResultRow>(
     };
     const onAbort = () => finish(() => reject(signal?.reason));
     // Kept alive: someone awaits this call.
-    const timer = clock.setTimeout(() => finish(() => reject(toError({ reason: 'timeout', timeoutMs }))), timeoutMs, {
-      keepAlive: true,
-    });
+    const timer =
+      options.bound === 'statement'
+        ? undefined
+        : clock.setTimeout(() => finish(() => reject(toError({ reason: 'timeout', timeoutMs }))), timeoutMs, {
+            keepAlive: true,
+          });
     signal?.addEventListener('abort', onAbort, { once: true });
     // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
     const bounded: QueryConfig & { query_timeout: number } = { ...config, query_timeout: timeoutMs };

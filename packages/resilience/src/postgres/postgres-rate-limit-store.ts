@@ -41,10 +41,10 @@ export interface PostgresRateLimitStoreOptions extends PostgresRateLimitTableOpt
    */
   readonly sweepIntervalMs?: number;
   /**
-   * The longest one statement may take, connection included: past it the call rejects with
-   * `RateLimitStoreError` (`RATE_LIMIT_STORE_TIMEOUT`) and a connection that went silent is
-   * destroyed rather than reused. The limiter's own `timeoutMs` usually answers the caller first;
-   * this bound frees what the call held. Give the pool `connectionTimeoutMillis` too.
+   * The longest one statement may take once sent (pg's `query_timeout`): past it the call rejects
+   * with `RateLimitStoreError` (`RATE_LIMIT_STORE_TIMEOUT`) and a connection that went silent is
+   * destroyed rather than reused. The wait for a pool connection is not counted: the limiter's
+   * own `timeoutMs` bounds its callers' whole wait. Give the pool `connectionTimeoutMillis` too.
    * @defaultValue 5_000
    */
   readonly queryTimeoutMs?: number;
@@ -154,6 +154,8 @@ export function postgresRateLimitStore(
   const query = (text: string, values: unknown[], signal?: AbortSignal, name?: string) =>
     boundedQuery<DecisionRow>(pool, name === undefined ? { text, values } : { name, text, values }, {
       timeoutMs: queryTimeoutMs,
+      // The limiter bounds its callers' whole wait (its timeoutMs); this bound frees the connection.
+      bound: 'statement',
       signal,
       clock,
       toError,
