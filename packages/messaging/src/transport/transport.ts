@@ -39,7 +39,7 @@ export interface TransportCapabilities {
    * - `held`: the transport keeps the message and delivers it to the first group(s) of the topic
    *   when they appear (every group that exists at that moment gets it; groups made later do not).
    *   A producer (an outbox relay) may start before its consumers.
-   * - `rejected`: `publish` rejects with {@link UnroutableMessageError} and nothing counts as
+   * - `rejected`: `publish` rejects with {@link @bulwark/messaging!UnroutableMessageError} and nothing counts as
    *   published; the caller keeps the message (an outbox keeps its row and tries again). Declare
    *   the groups at deploy time (`declareGroup`) so producers can start first.
    */
@@ -136,7 +136,7 @@ export interface PublishOptions {
  *   receives each message at least once, even if a subscriber dies before acking. A group exists
  *   from its first `subscribe` (adapters may offer `declareGroup` to declare it earlier).
  * - **Nothing accepted is dropped.** A message published to a topic with no group is either held
- *   for the topic's first group(s) or refused with {@link UnroutableMessageError}, as
+ *   for the topic's first group(s) or refused with {@link @bulwark/messaging!UnroutableMessageError}, as
  *   {@link TransportCapabilities.unroutable} declares; `publish` never resolves for a message
  *   nobody can ever receive.
  * - **Groups.** Members of one group compete for messages; every group gets every message.
@@ -155,7 +155,7 @@ export interface Transport {
    * Publishes messages in order; resolves once the transport holds them (durably, where it
    * persists) for a group that will deliver them.
    *
-   * @throws {@link UnroutableMessageError} when the topic has no group and the transport declares
+   * @throws {@link @bulwark/messaging!UnroutableMessageError} when the topic has no group and the transport declares
    * `unroutable: 'rejected'` (nothing of the call was published).
    */
   publish(topic: string, messages: readonly Envelope[], options?: PublishOptions): Promise<void>;
