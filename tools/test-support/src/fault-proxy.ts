@@ -68,9 +68,26 @@ export async function faultProxy(target: FaultProxyTarget): Promise<FaultProxy> 
 
   /** Forwards `from` to `to`, delayed and paced as the current faults say; drops bytes when blackholed. */
   const forward = (from: Socket, to: Socket) => {
-    // Each chunk leaves no earlier than the previous one, so latency with jitter keeps byte order.
+    // One queue and one timer per direction: chunks leave in arrival order, each no earlier than
+    // its due time (a timer per chunk could fire out of order when due times are within 1 ms).
+    const queue: { readonly due: number; readonly chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
     let nextFree = 0;
-    let pending = 0;
+    const send = (chunk: Buffer) => {
+      if (mode !== 'blackhole' && !to.destroyed) to.write(chunk);
+    };
+    const drain = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && (queue[0]?.due ?? 0) <= now) send((queue.shift() as { chunk: Buffer }).chunk);
+      // Back-pressure: a slow link stops reading instead of buffering without bound.
+      if (queue.length <= 16) from.resume();
+      const head = queue[0];
+      if (head) timer = setTimeout(drain, Math.max(1, head.due - now));
+    };
+    from.on('close', () => {
+      if (timer) clearTimeout(timer);
+    });
     from.on('data', (chunk: Buffer) => {
       if (mode === 'blackhole') return;
       const now = performance.now();
@@ -78,19 +95,13 @@ export async function faultProxy(target: FaultProxyTarget): Promise<FaultProxy> 
       const paced = bytesPerSecond > 0 ? (chunk.length / bytesPerSecond) * 1_000 : 0;
       const due = Math.max(now + Math.max(0, latencyMs + jitter), nextFree) + paced;
       nextFree = due;
-      const delay = due - now;
-      if (delay < 1) {
-        if (!to.destroyed) to.write(chunk);
+      if (queue.length === 0 && due - now < 1) {
+        send(chunk);
         return;
       }
-      pending += 1;
-      // Back-pressure: a slow link stops reading instead of buffering without bound.
-      if (pending > 64) from.pause();
-      setTimeout(() => {
-        pending -= 1;
-        if (pending <= 16) from.resume();
-        if (mode !== 'blackhole' && !to.destroyed) to.write(chunk);
-      }, delay);
+      queue.push({ due, chunk });
+      if (queue.length > 64) from.pause();
+      timer ??= setTimeout(drain, Math.max(1, due - now));
     });
   };
 
