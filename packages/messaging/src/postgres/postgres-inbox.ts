@@ -1,5 +1,5 @@
 import type { Clock } from '@bulwark/resilience';
-import { isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
+import { isConnectionLost, isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -148,7 +148,8 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
               try {
                 await work(message, { ...context, client });
               } catch (error) {
-                workFailed = !connectionLost && !isReadTimeout(error);
+                // A client that met a connection error before the work listened says so only on its next query.
+                workFailed = !connectionLost && !isReadTimeout(error) && !isConnectionLost(error);
                 throw error;
               } finally {
                 client.off('error', onError);

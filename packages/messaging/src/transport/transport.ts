@@ -1,6 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
 import type { ConnectionHealth } from './connection-health.js';
-import type { UnroutableMessageError } from './transport-errors.js';
 
 /**
  * What a transport promises, declared as data so the conformance suite, the consumer and users

@@ -18,4 +18,4 @@ export {
   rateLimitMigrationSql,
 } from './postgres-rate-limit-store.js';
 export type { WithClientOptions } from './with-client.js';
-export { isReadTimeout, withClient, withTransaction } from './with-client.js';
+export { isConnectionLost, isReadTimeout, withClient, withTransaction } from './with-client.js';

@@ -28,6 +28,19 @@ export function isReadTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Query read timeout';
 }
 
+const connectionErrorCodes = new Set(['57P01', '57P02', '57P03', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * Whether `error` says the connection itself is gone (terminated by the server, reset, refused, or
+ * a client that already met a connection error), rather than that a statement was refused.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || connectionErrorCodes.has(code))) return true;
+  return /not queryable|Connection terminated|connection error/i.test(error.message);
+}
+
 /** `pool.connect()`, given up after `connectTimeoutMs` or when `signal` aborts. */
 function connect(pool: Pool, options: WithClientOptions): Promise<PoolClient> {
   const { signal, connectTimeoutMs } = options;
