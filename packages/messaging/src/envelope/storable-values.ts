@@ -4,9 +4,17 @@ import { jsonTextProblem, keyProblem, textProblem, unicodeProblem } from '@bulwa
 import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import type { Envelope } from './envelope.js';
 
+/**
+ * The longest topic, in UTF-8 bytes, that every transport carries: RabbitMQ's routing keys and
+ * names are short strings of at most 255 bytes. A longer topic is refused everywhere (the outbox
+ * included), so that no message is accepted that a relay to one of the transports could never send.
+ */
+export const maxTopicBytes = 255;
+const topicFields = new Set(['topic', 'message.topic']);
+
 /** The error for a key, id, topic or group name no backend can hold; `undefined` when fine. */
 export function invalidKey(field: string, value: unknown): InvalidMessagingValueError | undefined {
-  const problem = keyProblem(value);
+  const problem = keyProblem(value, topicFields.has(field) ? maxTopicBytes : undefined);
   return problem === undefined ? undefined : new InvalidMessagingValueError(field, problem);
 }
 

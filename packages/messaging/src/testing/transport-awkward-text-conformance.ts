@@ -87,6 +87,20 @@ export function transportAwkwardTextConformance(context: TransportAwkwardTextCon
       );
     }
 
+    it(
+      'refuses a topic longer than every transport carries (255 UTF-8 bytes) before sending anything',
+      async () => {
+        const transport = await context.open();
+        const { group } = context.names();
+        const tooLong = `t${'🛒'.repeat(63)}yyy`;
+        expect(Buffer.byteLength(tooLong)).toBe(256);
+        const message = createEnvelope({ topic: tooLong, type: 'awkward.long-topic', payload: {} });
+        await expect(transport.publish(tooLong, [message])).rejects.toMatchObject(invalidValue('topic'));
+        await expect(transport.subscribe(tooLong, group, async () => {})).rejects.toMatchObject(invalidValue('topic'));
+      },
+      testTimeout,
+    );
+
     for (const [label, text] of Object.entries(unstorableKeys)) {
       it(
         `refuses ${label} in a topic, a group, an id, a type, a key, a group id or a header before sending anything`,

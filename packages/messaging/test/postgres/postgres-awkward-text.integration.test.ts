@@ -46,6 +46,10 @@ await describeWithServers('PostgreSQL outbox and inbox with awkward text', ['pos
           await expect(outbox.add(client, make() as never), label).rejects.toMatchObject(invalidValue(field));
         }
       }
+      // A topic longer than RabbitMQ carries would be a row no relay to RabbitMQ could ever send.
+      await expect(
+        outbox.add(client, createEnvelope({ topic: 't'.repeat(256), type: 't', payload: {} })),
+      ).rejects.toMatchObject(invalidValue('message.topic'));
       for (const text of Object.values(unstorableKeys)) {
         await expect(outbox.add(client, createEnvelope({ topic: text, type: 't', payload: {} }))).rejects.toMatchObject(
           invalidValue('message.topic'),
