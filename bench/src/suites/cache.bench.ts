@@ -1,5 +1,6 @@
 // The cache beside bentocache 1.6 and cache-manager 7 (keyv; @keyv/redis for Redis), same settings:
-// 60 s ttl, JSON values, one key read again and again.
+// 60 s ttl, JSON values, one key read again and again. bulwark and bentocache share one ioredis client
+// (auto-pipelining on); cache-manager's @keyv/redis brings its own node-redis client.
 //   cache.memory-hit   one caller, sequential getOrSet of a key already cached in memory
 //   cache.redis-hit    64 callers, getOrSet of a key cached in Redis only (no memory tier): one GET each
 //   cache.two-tier-hit 64 callers, memory tier in front of Redis (what a service runs): memory hits
@@ -30,7 +31,8 @@ interface Subjects {
 
 /** Builds the three libraries for one tier setup; `close` releases their connections. */
 async function libraries(tier: 'memory' | 'redis' | 'two-tier', prefix: string) {
-  const redis = tier === 'memory' ? undefined : new Redis(url);
+  // ioredis with auto-pipelining (what a busy service sets; node-redis under keyv pipelines by default).
+  const redis = tier === 'memory' ? undefined : new Redis(url, { enableAutoPipelining: true });
   const bulwark = cache({
     store: redis ? redisCacheStore(redis, { prefix: `${prefix}bulwark:` }) : memoryCacheStore(),
     ...(tier === 'two-tier' ? { memory: memoryCacheStore() } : {}),
