@@ -3,6 +3,8 @@
 // range, __proto__/constructor keys, wrong content types) at every endpoint of the OpenAPI
 // document, in bodies, path parameters, query strings and headers, as anonymous, customer and
 // admin; no answer may be a 5xx, and the shop's books hold afterwards.
+
+import { isCI } from '@bulwark/test-support';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBooks } from '../src/load/books.js';
@@ -63,6 +65,10 @@ describe('security and bad input', () => {
     }
   });
 
+  // Random inputs locally (a failure prints its seed; FUZZ_SEED replays it); one fixed seed under CI, so
+  // a landing is not decided by which inputs a run happened to draw.
+  const fuzzSeed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : isCI() ? 20_261_206 : undefined;
+
   it('answers hostile input on every route, as anyone, with less than 500, and the books stay exact', async () => {
     // A cart with a real line now and then, so hostile notes reach real orders.
     const body = fc.oneof(
@@ -110,7 +116,7 @@ describe('security and bad input', () => {
               );
           },
         ),
-        { numRuns: 60 },
+        { numRuns: 60, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
       );
     }
     // Every route was tried, and the books hold after the storm.

@@ -57,6 +57,14 @@ describe('text the database cannot hold', () => {
     expect((await shop.pool.query('SELECT count(*)::int AS n FROM shop_orders')).rows[0].n).toBe(0);
   });
 
+  it('regression: GET /api/reports/ (an empty id) as admin answers 400, not 500 (found by the fuzz test on PostgreSQL + Redis)', async () => {
+    const login = await shop.request('POST', '/api/sessions', {
+      body: { email: shop.admin.email, password: shop.admin.password },
+    });
+    const admin = ((await login.json()) as { token: string }).token;
+    await expectProblem(await shop.request('GET', '/api/reports/', { token: admin }), undefined);
+  });
+
   it('GET /api/orders/%00 answers 400 naming params.id', async () => {
     await expectProblem(await shop.request('GET', '/api/orders/%00', { token }), 'params.id');
   });

@@ -71,6 +71,10 @@ export function registerProblemHandlers(
         detail: `${error.validationContext ?? 'request'} ${error.validation.map((issue) => `${issue.instancePath || '/'} ${issue.message}`).join('; ')}`,
       });
     }
+    // A value a Bulwark adapter refused before writing (empty, too long, a NUL): the input was bad.
+    if ((error as { code?: unknown }).code === 'INVALID_VALUE') {
+      return sendProblem(reply, { title: 'Bad Request', status: 400, detail: error.message });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendProblem(reply, { title: titles[status] ?? 'Bad Request', status, detail: error.message });

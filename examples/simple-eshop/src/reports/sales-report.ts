@@ -63,7 +63,7 @@ export const reportsRoutes: FastifyPluginAsyncTypebox<{ reply: AsyncReply }> = a
         tags: ['reports'],
         summary: 'A report: pending, running, succeeded (with the report) or failed',
         security: [{ bearer: [] }],
-        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
       },
     },
     async (request) => {
