@@ -1,16 +1,11 @@
 // Faults switched on at run time, as an operator would: the shop must degrade, not cascade,
 // and recover by itself once the fault clears.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestShop, type TestShop } from './test-shop.js';
+import { eventually as eventuallyWithin, startTestShop, type TestShop } from './test-shop.js';
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** The background work here is slower (an outage to recover from): half a minute. */
+const eventually = <T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000) =>
+  eventuallyWithin(read, done, timeoutMs);
 
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.ceil((p / 100) * values.length) - 1] as number;

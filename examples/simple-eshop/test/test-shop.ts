@@ -72,3 +72,17 @@ export async function startTestShop(env: Record<string, string> = {}): Promise<T
     },
   };
 }
+
+/** Polls `read` until `done` holds or `timeoutMs` passes (real background work: no fake clock). */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
