@@ -59,7 +59,8 @@ export interface Cache {
    * Answers the value of `key`: fresh from a tier, else from `factory` (one run per key at a time
    * in this process, and across processes with `lock`), else stale within the grace period when
    * the factory fails (stale-if-error) or is slow (`softTimeoutMs`); with `staleWhileRevalidate`
-   * a stale value is answered at once while the factory refreshes it in the background.
+   * a stale value is answered at once while the factory refreshes it in the background. Callers of a
+   * key whose store read is under way share that read; callers that share it get the same value object.
    */
   getOrSet<T>(key: string, factory: CacheFactory<T>, options?: CacheEntryOptions): Promise<T>;
   /** The fresh value of `key`, or `undefined`; with `allowStale`, a value within grace too. */
@@ -144,8 +145,8 @@ export function cache(options: CacheOptions): Cache {
     const known = values.get(entry);
     if (known !== undefined || values.has(entry)) return known as T;
     const value = serializer.deserialize(entry.value);
-    // Only entries this process keeps are worth remembering; a remote store's are new objects each read.
-    if (store.local || memory) values.set(entry, value);
+    // Callers sharing one store read get one entry object: they share its value, as memory hits do.
+    values.set(entry, value);
     return value as T;
   };
 
@@ -211,27 +212,56 @@ export function cache(options: CacheOptions): Cache {
     return copy;
   };
 
+  // Callers of one key share a store read that is under way (one GET for a burst of callers, as
+  // cache-manager's coalescing does); a local write or invalidation makes later callers read anew.
+  const reads = new Map<string, Promise<{ entry: CacheEntry | undefined } | undefined>>();
+  let invalidations = 0;
+  const forgetReads = (keys: readonly string[], tags: readonly string[]) => {
+    invalidations += 1;
+    if (tags.length) reads.clear();
+    else for (const key of keys) reads.delete(key);
+  };
+  /** Reads `key` from the store and fills the memory tier; `undefined` when the store failed. */
+  const readStore = async (key: string): Promise<{ entry: CacheEntry | undefined } | undefined> => {
+    const generation = invalidations;
+    const stored = await callStore('get', () => store.get(key));
+    if (!stored.ok) return undefined;
+    // An invalidation that came while the read was under way may concern what it read: keep it out of memory.
+    if (stored.value && memory && generation === invalidations) {
+      const copy = forMemory(stored.value);
+      values.set(copy, decoded(stored.value));
+      await memory.set(key, copy);
+    }
+    return { entry: stored.value };
+  };
+
+  const sharedRead = (key: string) => {
+    if (store.local) return readStore(key);
+    let read = reads.get(key);
+    if (read) return read;
+    read = readStore(key);
+    reads.set(key, read);
+    const forget = () => {
+      if (reads.get(key) === read) reads.delete(key);
+    };
+    read.then(forget, forget);
+    return read;
+  };
+
   const lookup = async (key: string): Promise<Found | undefined> => {
     let remembered: CacheEntry | undefined;
     if (memory) {
       remembered = await memory.get(key);
       if (remembered && clock.now() < remembered.freshUntil) return { entry: remembered, tier: 'memory' };
     }
-    const stored = await callStore('get', () => store.get(key));
-    if (stored.ok) {
-      if (!stored.value) return undefined;
-      if (memory) {
-        const copy = forMemory(stored.value);
-        values.set(copy, decoded(stored.value));
-        await memory.set(key, copy);
-      }
-      return { entry: stored.value, tier: 'store' };
-    }
+    const stored = await sharedRead(key);
+    if (stored) return stored.entry ? { entry: stored.entry, tier: 'store' } : undefined;
     // The store is unreachable: the memory tier's older copy may still serve within its grace.
     return remembered ? { entry: remembered, tier: 'memory' } : undefined;
   };
 
   const write = async (key: string, entry: CacheEntry): Promise<void> => {
+    reads.delete(key);
     if (memory) await memory.set(key, forMemory(entry));
     await callStore('set', () => store.set(key, entry));
   };
@@ -439,6 +469,7 @@ export function cache(options: CacheOptions): Cache {
 
   const unsubscribe = bus?.subscribe((message: CacheInvalidation) => {
     if (message.origin === origin) return;
+    forgetReads(message.keys, message.tags);
     void dropFromMemory(message.keys, message.tags).then(() => {
       if (emitters.invalidated.hasListeners) {
         emitters.invalidated.emit({ keys: message.keys, tags: message.tags, source: 'bus' });
@@ -477,6 +508,7 @@ export function cache(options: CacheOptions): Cache {
           flights.delete(key);
         }
       }
+      forgetReads(keys, tags);
       await dropFromMemory(keys, tags);
       const failures: CacheStoreError[] = [];
       if (keys.length) {

@@ -304,6 +304,73 @@ describe('cache', () => {
     expect(await second.getOrSet('price', async () => 12)).toBe(12);
   });
 
+  it('callers of one key share a store read under way; a local write or invalidation makes later callers read anew', async () => {
+    const clock = manualClock(0);
+    const shared = remoteLike(clock);
+    let reads = 0;
+    const gate: { open?: () => void } = {};
+    const get = shared.get;
+    shared.get = async (key, options) => {
+      reads += 1;
+      const entry = await get(key, options);
+      await new Promise<void>((resolve) => {
+        gate.open = resolve;
+      });
+      return entry;
+    };
+    const catalog = cache({ store: shared, ttlMs: 60_000, clock });
+    await shared.set('price', { value: '10', createdAt: 0, freshUntil: 60_000, staleUntil: 60_000, tags: [] });
+    const burst = Array.from({ length: 50 }, () => catalog.get<number>('price'));
+    await flush();
+    expect(reads).toBe(1);
+    gate.open?.();
+    expect(await Promise.all(burst)).toEqual(Array.from({ length: 50 }, () => 10));
+    expect(catalog.snapshot().hits).toBe(50);
+
+    // A read under way when this process writes: callers after the write do not join it.
+    const before = catalog.get<number>('price');
+    await flush();
+    const firstGate = gate.open;
+    const written = catalog.set('price', 11);
+    await flush();
+    const after = catalog.get<number>('price');
+    await flush();
+    expect(reads).toBe(3);
+    firstGate?.();
+    gate.open?.();
+    await written;
+    expect(await before).toBe(10);
+    expect(await after).toBe(11);
+  });
+
+  it('an invalidation heard while a store read is under way keeps that read out of the memory tier', async () => {
+    const clock = manualClock(0);
+    const shared = remoteLike(clock);
+    const bus = memoryCacheBus();
+    const writer = cache({ store: shared, bus, ttlMs: 60_000, clock });
+    const reader = cache({ store: shared, memory: memoryCacheStore({ clock }), bus, ttlMs: 60_000, clock });
+    await writer.set('price', 10);
+    const gate: { open?: () => void } = {};
+    const get = shared.get;
+    shared.get = async (key, options) => {
+      const entry = await get(key, options);
+      await new Promise<void>((resolve) => {
+        gate.open = resolve;
+      });
+      return entry;
+    };
+    const reading = reader.get<number>('price');
+    await flush();
+    shared.get = get;
+    await writer.set('price', 11);
+    await writer.invalidate({ keys: ['price'] });
+    await flush();
+    gate.open?.();
+    expect(await reading).toBe(10);
+    expect(reader.snapshot().memory?.entries).toBe(0);
+    expect(await reader.getOrSet('price', async () => 12)).toBe(12);
+  });
+
   it('store down: the memory tier and grace keep answering, with storeError events; back: in step again', async () => {
     const clock = manualClock(0);
     const shared = remoteLike(clock);
