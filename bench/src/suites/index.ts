@@ -12,6 +12,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./rate-limit.bench.js'),
     import('./saga.bench.js'),
     import('./outbox.bench.js'),
+    import('./outbox-brokers.bench.js'),
     import('./transports.bench.js'),
     import('./claim-check-async-reply.bench.js'),
     import('./cache.bench.js'),

@@ -55,8 +55,8 @@ function countingTransport(onPublished: (messages: readonly Envelope[]) => void)
 
 const backlog = 100_000;
 
-async function fill(pool: pg.Pool, table: string): Promise<void> {
-  // Server-side generation: envelopes like createEnvelope's, ~250 bytes each, 100 keys.
+/** Writes `rows` committed outbox rows into `table` (server-side generation: ~250-byte envelopes, 100 keys). */
+export async function fill(pool: pg.Pool, table: string, rows = backlog): Promise<void> {
   await pool.query(
     `INSERT INTO "${table}" (id, topic, key, envelope)
      SELECT e ->> 'id', e ->> 'topic', e ->> 'key', e FROM (
@@ -67,7 +67,7 @@ async function fill(pool: pg.Pool, table: string): Promise<void> {
          'occurredAt', to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS e
        FROM generate_series(1, $1::int) AS i
      ) AS generated`,
-    [backlog],
+    [rows],
   );
   await pool.query(`VACUUM ANALYZE "${table}"`);
 }
