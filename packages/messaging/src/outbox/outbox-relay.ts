@@ -4,6 +4,7 @@ import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
+  OutboxClaim,
   OutboxRecord,
   OutboxRelay,
   OutboxRelayRole,
@@ -227,46 +228,70 @@ class Relay implements OutboxRelay {
     // Whether wake-ups are on, where the store makes them optional; unknown at first.
     let wakeUps: boolean | undefined;
     let quietReads = 0;
-    while (!signal.aborted) {
-      woken = false;
-      await this.retryDue(session, retrying);
-      const claim = await session.claim(
-        batchSize,
-        retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : undefined,
-      );
-      // A good read with nothing failing means all is well again.
-      this.storeFailures = 0;
-      this.health.succeeded();
-      if (retrying.size === 0) this.lastError = undefined;
-      this.lag = lagOf(claim.oldestAgeMs, retrying, clock.now());
-      // A store that does not honour skipTopics: its rows of a retrying topic wait for that topic.
-      const records =
-        retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
-      if (records.length > 0) {
-        quietReads = 0;
-        if (session.wakeUps && wakeUps !== false) {
-          await session.wakeUps(false);
-          wakeUps = false;
+    const read = (exclude?: readonly OutboxRecord[]) =>
+      session.claim(batchSize, {
+        ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
+        ...(exclude ? { exclude } : {}),
+      });
+    // The next batch, read while the current one was being published (stores with `prefetch`).
+    let next: Promise<OutboxClaim> | undefined;
+    try {
+      while (!signal.aborted) {
+        woken = false;
+        let claim: OutboxClaim;
+        if (next) {
+          // Read while the previous batch was published; due retries ran after that publish.
+          claim = await next;
+          next = undefined;
+        } else {
+          await this.retryDue(session, retrying);
+          claim = await read();
         }
-        // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
-        await this.publish(session, records, claim.oldestAgeMs ?? 0, retrying);
-        continue;
-      }
-      if (woken) continue;
-      if (session.wakeUps && wakeUps !== true) {
-        const recheckMs = wakeUps === false ? busyRecheckMs[quietReads] : undefined;
-        if (recheckMs !== undefined) {
-          quietReads += 1;
-          await sleep(recheckMs);
+        // A good read with nothing failing means all is well again.
+        this.storeFailures = 0;
+        this.health.succeeded();
+        if (retrying.size === 0) this.lastError = undefined;
+        this.lag = lagOf(claim.oldestAgeMs, retrying, clock.now());
+        // A store that does not honour skipTopics: its rows of a retrying topic wait for that topic.
+        const records =
+          retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
+        if (records.length > 0) {
+          quietReads = 0;
+          if (session.wakeUps && wakeUps !== false) {
+            await session.wakeUps(false);
+            wakeUps = false;
+          }
+          // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
+          // With a full batch, that read runs while this one is published (its rows left out): rows of
+          // a topic that fails meanwhile are dropped from it below and read again after their retry.
+          if (session.prefetch && claim.records.length >= batchSize) {
+            next = read(records);
+            // Settled through `next` (or by the finally below); never an unhandled rejection.
+            next.catch(() => {});
+          }
+          await this.publish(session, records, claim.oldestAgeMs ?? 0, retrying);
+          if (next) await this.retryDue(session, retrying);
           continue;
         }
-        await session.wakeUps(true);
-        wakeUps = true;
-        quietReads = 0;
-        await sleep(afterWakeUpsOnMs);
-        continue;
+        if (woken) continue;
+        if (session.wakeUps && wakeUps !== true) {
+          const recheckMs = wakeUps === false ? busyRecheckMs[quietReads] : undefined;
+          if (recheckMs !== undefined) {
+            quietReads += 1;
+            await sleep(recheckMs);
+            continue;
+          }
+          await session.wakeUps(true);
+          wakeUps = true;
+          quietReads = 0;
+          await sleep(afterWakeUpsOnMs);
+          continue;
+        }
+        await sleep(pollIntervalMs);
       }
-      await sleep(pollIntervalMs);
+    } finally {
+      // A read still under way ends before the session is given up.
+      await next?.catch(() => {});
     }
   }
 

@@ -121,9 +121,19 @@ export interface OutboxRelaySession {
   /**
    * Reads up to `limit` ready messages, in publishing order, leaving out the messages of
    * `options.skipTopics`: topics whose publishing fails are retried on their own, and nothing newer
-   * of theirs may go out before them, while every other topic goes on.
+   * of theirs may go out before them, while every other topic goes on. Stores that declare
+   * `prefetch` also leave out the records of `options.exclude`.
    */
-  claim(limit: number, options?: { readonly skipTopics?: readonly string[] }): Promise<OutboxClaim>;
+  claim(
+    limit: number,
+    options?: { readonly skipTopics?: readonly string[]; readonly exclude?: readonly OutboxRecord[] },
+  ): Promise<OutboxClaim>;
+  /**
+   * True when `claim` leaves out `options.exclude` (records being published, not yet removed): the
+   * engine then reads the next batch while the current one is being published. Absent: one batch at
+   * a time.
+   */
+  readonly prefetch?: boolean;
   /** Removes published records. */
   remove(records: readonly OutboxRecord[]): Promise<void>;
   /** Calls `callback` whenever new messages may have been committed (and when the session breaks). */

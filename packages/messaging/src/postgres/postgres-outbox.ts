@@ -476,8 +476,11 @@ function postgresRelaySource(
       async claim(limit, claimOptions): Promise<OutboxClaim> {
         if (broken !== undefined) throw broken;
         const skipTopics = claimOptions?.skipTopics ?? [];
+        const exclude = claimOptions?.exclude?.map((record) => record.position) ?? [];
         const result = await client.query<ClaimRow>(
-          skipTopics.length > 0 ? withTimeout(sql.claimSkipping, [limit, skipTopics]) : withTimeout(sql.claim, [limit]),
+          skipTopics.length > 0
+            ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude])
+            : withTimeout(sql.claim, [limit, exclude]),
         );
         const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
         return { records, oldestAgeMs: result.rows[0]?.age_ms };
@@ -486,6 +489,7 @@ function postgresRelaySource(
         if (broken !== undefined) throw broken;
         await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
       },
+      prefetch: true,
       onWake(callback) {
         wakes.push(callback);
       },

@@ -27,83 +27,92 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 300 }) }),
 );
 
-it('publishes every message at least once, removes none before it is published, and keeps per-key order, whatever fails', async () => {
+it('publishes every message at least once, removes none before it is published, and keeps per-key order, whatever fails (reading the next batch while publishing or not)', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), async (steps, batchSize) => {
-      const clock = manualClock(0);
-      const source = memoryRelaySource(clock);
-      let brokerUp = true;
-      let failingTopic: string | undefined;
-      const published: Envelope[] = [];
-      const publishedIds = new Set<string>();
-      const added: Envelope[] = [];
-      const removedUnpublished: string[] = [];
-      // A row may leave the outbox only after its message was published.
-      const remove = source.acquire.bind(source);
-      source.acquire = async (signal) => {
-        const session = await remove(signal);
-        const original = session.remove.bind(session);
-        session.remove = async (records) => {
-          // Recorded, not thrown: the relay would take a throw for a store failure and retry.
-          for (const record of records)
-            if (!publishedIds.has(record.message.id)) removedUnpublished.push(record.message.id);
-          await original(records);
+    fc.asyncProperty(
+      fc.array(step, { maxLength: 40 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.boolean(),
+      async (steps, batchSize, prefetch) => {
+        const clock = manualClock(0);
+        const source = memoryRelaySource(clock, { prefetch });
+        let brokerUp = true;
+        let failingTopic: string | undefined;
+        const published: Envelope[] = [];
+        const publishedIds = new Set<string>();
+        const added: Envelope[] = [];
+        const removedUnpublished: string[] = [];
+        // A row may leave the outbox only after its message was published.
+        const remove = source.acquire.bind(source);
+        source.acquire = async (signal) => {
+          const session = await remove(signal);
+          const original = session.remove.bind(session);
+          session.remove = async (records) => {
+            // Recorded, not thrown: the relay would take a throw for a store failure and retry.
+            for (const record of records)
+              if (!publishedIds.has(record.message.id)) removedUnpublished.push(record.message.id);
+            await original(records);
+          };
+          return session;
         };
-        return session;
-      };
-      const relay = startOutboxRelay(
-        source,
-        resolveOutboxRelayOptions(
-          {
-            batchSize,
-            pollIntervalMs: 50,
-            backoff: constant({ ms: 20 }),
-            transport: {
-              async publish(topic, messages) {
-                if (!brokerUp || topic === failingTopic) throw new Error('unavailable');
-                published.push(...messages);
-                for (const message of messages) publishedIds.add(message.id);
+        const relay = startOutboxRelay(
+          source,
+          resolveOutboxRelayOptions(
+            {
+              batchSize,
+              pollIntervalMs: 50,
+              backoff: constant({ ms: 20 }),
+              transport: {
+                async publish(topic, messages) {
+                  // A broker answers later: the relay's next read (with prefetch) runs meanwhile.
+                  await Promise.resolve();
+                  if (!brokerUp || topic === failingTopic) throw new Error('unavailable');
+                  published.push(...messages);
+                  for (const message of messages) publishedIds.add(message.id);
+                },
               },
             },
-          },
-          clock,
-        ),
-      );
-      let sequence = 0;
-      for (const current of steps) {
-        if (current.kind === 'add') {
-          const messages = Array.from({ length: current.count }, () =>
-            createEnvelope({ topic: current.topic, type: 't', key: current.key, payload: sequence++ }),
-          );
-          added.push(...messages);
-          source.add(...messages);
-        } else if (current.kind === 'broker') brokerUp = current.up;
-        else if (current.kind === 'failTopic') failingTopic = current.topic;
-        else if (current.kind === 'storeFailure') source.failNextClaim(new Error('connection lost'));
-        else await clock.advanceAsync(current.ms);
-      }
-      brokerUp = true;
-      failingTopic = undefined;
-      await clock.advanceAsync(1_000);
-      await relay.close();
+            clock,
+          ),
+        );
+        let sequence = 0;
+        for (const current of steps) {
+          if (current.kind === 'add') {
+            const messages = Array.from({ length: current.count }, () =>
+              createEnvelope({ topic: current.topic, type: 't', key: current.key, payload: sequence++ }),
+            );
+            added.push(...messages);
+            source.add(...messages);
+          } else if (current.kind === 'broker') brokerUp = current.up;
+          else if (current.kind === 'failTopic') failingTopic = current.topic;
+          else if (current.kind === 'storeFailure') source.failNextClaim(new Error('connection lost'));
+          else await clock.advanceAsync(current.ms);
+        }
+        brokerUp = true;
+        failingTopic = undefined;
+        await clock.advanceAsync(1_000);
+        await relay.close();
 
-      expect(removedUnpublished).toEqual([]);
-      expect(source.rows).toEqual([]);
-      expect([...publishedIds].sort()).toEqual(added.map((message) => message.id).sort());
-      const firstSeen: Envelope[] = [];
-      const seen = new Set<string>();
-      for (const message of published)
-        if (!seen.has(message.id)) {
-          seen.add(message.id);
-          firstSeen.push(message);
-        }
-      for (const topic of ['a', 'b'])
-        for (const key of ['x', 'y', 'z']) {
-          const order = (list: Envelope[]) =>
-            list.filter((message) => message.topic === topic && message.key === key).map((message) => message.payload);
-          expect(order(firstSeen)).toEqual(order(added));
-        }
-    }),
-    { numRuns: 150 },
+        expect(removedUnpublished).toEqual([]);
+        expect(source.rows).toEqual([]);
+        expect([...publishedIds].sort()).toEqual(added.map((message) => message.id).sort());
+        const firstSeen: Envelope[] = [];
+        const seen = new Set<string>();
+        for (const message of published)
+          if (!seen.has(message.id)) {
+            seen.add(message.id);
+            firstSeen.push(message);
+          }
+        for (const topic of ['a', 'b'])
+          for (const key of ['x', 'y', 'z']) {
+            const order = (list: Envelope[]) =>
+              list
+                .filter((message) => message.topic === topic && message.key === key)
+                .map((message) => message.payload);
+            expect(order(firstSeen)).toEqual(order(added));
+          }
+      },
+    ),
+    { numRuns: 300 },
   );
 });

@@ -2,14 +2,15 @@
 -- topics' publishing is being retried: nothing newer of theirs may overtake the rows waiting for
 -- that, while every other topic goes on. (A separate statement so the common read stays as
 -- plain as it was.)
---   $1  int     the batch size
---   $2  text[]  topics to leave out
+--   $1  int       the batch size
+--   $2  text[]    topics to leave out
+--   $3  bigint[]  positions being published (as in outbox-claim.sql)
 -- Returns position, envelope and age_ms (how long ago the row was written).
 SELECT
   outbox.position::text AS position,
   outbox.envelope,
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms
 FROM {{table}} AS outbox
-WHERE outbox.topic <> ALL($2::text[])
+WHERE outbox.topic <> ALL($2::text[]) AND outbox.position <> ALL($3::bigint[])
 ORDER BY outbox.position
 LIMIT $1

@@ -1,6 +1,7 @@
 -- postgresOutbox relay: reads the next messages to publish, in position order. Run only by the
 -- leader relay (the holder of the lock in outbox-lock.sql), so nothing else reads concurrently.
---   $1  int  the batch size
+--   $1  int       the batch size
+--   $2  bigint[]  positions being published (read by the previous claim, not deleted yet)
 -- Returns position, envelope and age_ms (how long ago the row was written).
 --
 -- Why plain position order over the rows visible now keeps per-key commit order: a row becomes
@@ -16,5 +17,6 @@ SELECT
   outbox.envelope,
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms
 FROM {{table}} AS outbox
+WHERE outbox.position <> ALL($2::bigint[])
 ORDER BY outbox.position
 LIMIT $1
