@@ -108,7 +108,62 @@ function amqpTarget(queueType: 'quorum' | 'classic'): TransportTarget {
   };
 }
 
+/**
+ * The AMQP floor: what the transport does, written by hand on amqplib. A durable topic exchange
+ * bound to a durable queue, persistent messages on a confirm channel (resolved by the broker's
+ * confirm), a consumer with manual acks and prefetch = concurrency, a JSON body carrying the id.
+ */
+function rawAmqplibTarget(queueType: 'quorum' | 'classic'): PeerTarget {
+  return {
+    async make(concurrency) {
+      const name = `bench-raw-${randomUUID().slice(0, 8)}`;
+      const connection = await amqp.connect(amqpUrl, { noDelay: true });
+      const publisher = await connection.createConfirmChannel();
+      const consumer = await connection.createChannel();
+      await publisher.assertExchange(name, 'topic', { durable: true });
+      await consumer.assertQueue(name, {
+        durable: true,
+        arguments: { 'x-expires': 60_000, ...(queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}) },
+      });
+      await consumer.bindQueue(name, name, name);
+      await consumer.prefetch(concurrency);
+      const waiting = new Map<string, () => void>();
+      await consumer.consume(name, (message) => {
+        if (!message) return;
+        const { id } = JSON.parse(message.content.toString()) as { id: string };
+        consumer.ack(message);
+        waiting.get(id)?.();
+        waiting.delete(id);
+      });
+      return {
+        run: async () => {
+          const id = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          await new Promise<void>((resolve, reject) =>
+            publisher.publish(
+              name,
+              name,
+              Buffer.from(JSON.stringify({ id, type: 'bench.message', payload })),
+              { persistent: true, contentType: 'application/json', messageId: id },
+              (error: unknown) => (error ? reject(error) : resolve()),
+            ),
+          );
+          await handled;
+        },
+        dispose: async () => {
+          await consumer.deleteQueue(name).catch(() => {});
+          await publisher.deleteExchange(name).catch(() => {});
+          await connection.close();
+        },
+      };
+    },
+  };
+}
+
 export const peerTargets: Record<string, PeerTarget> = {
+  // The floor of the amqp rows (#21): ratio = amqp row's ops/s ÷ the raw row's of the same queue type.
+  'amqplib raw (quorum queue)': rawAmqplibTarget('quorum'),
+  'amqplib raw (classic queue)': rawAmqplibTarget('classic'),
   // BullMQ processing the same no-op jobs on the same Redis; a job is done once the worker
   // reports it completed (moved to completed = acked).
   bullmq: {

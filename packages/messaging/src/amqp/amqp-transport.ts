@@ -1,5 +1,5 @@
 import { abortable, type Clock, delay, exponential, systemClock, within } from '@bulwark/resilience';
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
@@ -33,12 +33,17 @@ export type AmqpConnectionSource = ChannelModel | (() => Promise<ChannelModel>);
 export interface AmqpTransportOptions {
   /**
    * The durable topic exchange messages are published to, with the topic as routing key.
+   * Delayed publishes also use two exchanges named after it: `<exchange>.delayed` (where delay
+   * queues dead-letter, every group queue is bound to it too) and its alternate exchange
+   * `<exchange>.unrouted`, which keeps what no group receives in a durable queue per topic,
+   * `<exchange>.unrouted:<topic>`, until a group of the topic appears.
    * @defaultValue `'bulwark'`
    */
   exchange?: string;
   /**
-   * Prefix of every queue the transport declares. A group's queue is `<prefix><topic>:<group>`;
-   * its delay queues `<prefix><topic>:<group>:delay:<ms>`.
+   * Prefix of the queues the transport declares per group and delay. A group's queue is
+   * `<prefix><topic>:<group>`; its delay queues `<prefix><topic>:<group>:delay:<ms>`; the delay
+   * queues of delayed publishes `<prefix><topic>:delayed:<ms>`.
    * @defaultValue `'bulwark:'`
    */
   queuePrefix?: string;
@@ -155,6 +160,8 @@ export const amqpCapabilities: TransportCapabilities = Object.freeze({
   deliveryCount: true,
   // Publishes are `mandatory`: the broker returns a message no queue is bound for (basic.return,
   // before its confirm), and `publish` rejects with UnroutableMessageError instead of resolving.
+  // A delayed publish is routed only when its delay ends, where nobody can be told: one that no
+  // group receives then is held by the broker (alternate exchange) for the topic's next group.
   unroutable: 'rejected',
 });
 
@@ -206,6 +213,22 @@ class BrokerReturnedError extends Error {}
 /** The broker did not answer in time; the channel is dropped and the work tried again on a new one. */
 class BrokerTimeoutError extends Error {}
 
+/** Headers the broker adds when dead-lettering; a released message starts without them. */
+const deadLetterHeaders = new Set([
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+  'x-delivery-count',
+  publishTagHeader,
+]);
+
+/** Held messages moved per channel while releasing them to a new group. */
+const releaseBatch = 256;
+
 /**
  * A {@link Transport} on RabbitMQ through `amqplib` (`@bulwark/messaging/amqp`).
  *
@@ -219,8 +242,14 @@ class BrokerTimeoutError extends Error {}
  *   no queue receives, so nothing is reported as published that nobody could receive. Declare
  *   groups at deploy time (`declareGroup`) where producers start before consumers; an outbox
  *   relay keeps the rows of a refused topic and tries again, and `consume()` declares its
- *   dead-letter group at start. A delayed publish is routed when its delay ends (from its delay
- *   queue), where the broker cannot return it: publish with a delay only to topics with a group.
+ *   dead-letter group at start.
+ * - Delayed publishes wait in a delay queue whose TTL dead-letters them into `<exchange>.delayed`,
+ *   which every group queue is bound to as well. A message no group receives when its delay ends
+ *   cannot be refused any more: the broker routes it to that exchange's alternate exchange,
+ *   `<exchange>.unrouted`, into a durable queue for its topic, and the first `subscribe` or
+ *   `declareGroup` of the topic releases it (with confirms) to the groups that exist then, as a
+ *   transport with `unroutable: 'held'` would. The main exchange keeps no arguments, so an
+ *   exchange declared by an earlier version is used as it is.
  * - Consuming: one channel per subscription, manual acks, `prefetch` as `basic.qos`. A delivery
  *   not acked when its channel closes (the process died, the connection dropped, the
  *   subscription closed past its deadline) is redelivered by the broker.
@@ -255,6 +284,10 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   const serializer = options.serializer ?? jsonSerializer;
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? emitWarningFor('amqpTransport');
+  const delayedExchange = `${exchange}.delayed`;
+  const unroutedExchange = `${exchange}.unrouted`;
+  /** Where the broker keeps delayed messages of `topic` that no group received. */
+  const heldQueueOf = (topic: string) => `${unroutedExchange}:${topic}`;
   const queueArguments: Record<string, unknown> = {
     ...(queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}),
     ...options.queueArguments,
@@ -529,12 +562,72 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
   /** Groups subscribed to or declared here, for snapshot(). */
   const knownGroups = new Map<string, { topic: string; group: string }>();
   const queueOf = (topic: string, group: string) => `${queuePrefix}${topic}:${group}`;
-  /** Declares the exchange, the group's queue and its binding. */
+  /**
+   * Declares the exchange of delayed publishes, with its alternate exchange (declaring the held
+   * queue of a topic and binding it there is left to the delayed publish).
+   */
+  const declareDelayedExchanges = async (channel: Channel) => {
+    await channel.assertExchange(unroutedExchange, 'direct', { durable: true });
+    await channel.assertExchange(delayedExchange, 'topic', {
+      durable: true,
+      arguments: { 'alternate-exchange': unroutedExchange },
+    });
+  };
+  /** Declares the exchanges, the group's queue and its bindings (to both the exchange and the delayed one). */
   const declareTopology = async (channel: Channel, topic: string, group: string) => {
     await channel.assertExchange(exchange, 'topic', { durable: true });
+    await declareDelayedExchanges(channel);
     await channel.assertQueue(queueOf(topic, group), { durable: true, arguments: queueArguments });
     await channel.bindQueue(queueOf(topic, group), exchange, topic);
+    await channel.bindQueue(queueOf(topic, group), delayedExchange, topic);
     knownGroups.set(`${topic}\u0000${group}`, { topic, group });
+  };
+  /** A held message as it goes out again: its own properties, without the broker's dead-letter headers. */
+  const releasedCopy = (topic: string, raw: GetMessage): OutgoingMessage => {
+    const headers: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(raw.properties.headers ?? {}))
+      if (!deadLetterHeaders.has(name)) headers[name] = value;
+    const options: Options.Publish = { persistent: true, headers };
+    const { contentType, messageId, type, correlationId } = raw.properties;
+    if (contentType !== undefined) options.contentType = contentType;
+    if (messageId !== undefined) options.messageId = messageId;
+    if (type !== undefined) options.type = type;
+    if (correlationId !== undefined) options.correlationId = correlationId;
+    return { exchange: delayedExchange, routingKey: topic, content: raw.content, options };
+  };
+  /**
+   * Sends the delayed messages held for `topic` (no group received them when their delay ended)
+   * to the groups bound now, acking each held copy only once the broker confirmed it. Bounded by
+   * what was held at the start, so messages that come back (every group vanished meanwhile) do
+   * not cycle.
+   */
+  const releaseHeld = async (topic: string, signal?: AbortSignal) => {
+    const held = heldQueueOf(topic);
+    let budget: number | undefined;
+    while (budget === undefined || budget > 0) {
+      const moved = await withChannel(async (channel) => {
+        // A missing queue (404) closes this channel: nothing was ever held for the topic.
+        const checked = await channel.checkQueue(held).catch(() => undefined);
+        if (!checked) return 0;
+        budget ??= checked.messageCount + releaseBatch;
+        const taken: GetMessage[] = [];
+        while (taken.length < Math.min(releaseBatch, budget)) {
+          const next = await channel.get(held, { noAck: false });
+          if (next === false) break;
+          taken.push(next);
+        }
+        if (taken.length === 0) return 0;
+        // Not acked on failure: closing the channel puts them back in the held queue.
+        await publishReliably(
+          taken.map((raw) => releasedCopy(topic, raw)),
+          signal,
+        );
+        channel.ack(taken[taken.length - 1] as GetMessage, true);
+        return taken.length;
+      }, signal);
+      if (moved === 0) return;
+      budget = (budget ?? 0) - moved;
+    }
   };
   /** Runs `work` on a short-lived channel (a failed declare or check closes its channel). */
   const withChannel = async <T>(work: (channel: Channel) => Promise<T>, signal?: AbortSignal): Promise<T> => {
@@ -578,16 +671,22 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       assertShortStrings({ topic });
       if (messages.length === 0) return;
       const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-      if (delayMs > 0) assertShortStrings({ topic: `${queuePrefix}${topic}:delay:${delayMs}` });
       if (delayMs === 0) {
         const prepared = messages.map((message) => outgoing(message, { exchange, routingKey: topic }));
         await publishReliably(prepared, signal);
         return;
       }
-      const delayQueue = `${queuePrefix}${topic}:delay:${delayMs}`;
+      // Not `:delay:` as before: those queues dead-letter into the main exchange and cannot be re-declared.
+      const delayQueue = `${queuePrefix}${topic}:delayed:${delayMs}`;
+      const held = heldQueueOf(topic);
+      assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
       const prepared = messages.map((message) => outgoing(message, { exchange: '', routingKey: delayQueue }));
       await publishReliably(prepared, signal, async (channel) => {
-        await assertDelayQueue(channel, delayQueue, delayMs, { exchange, routingKey: topic });
+        // Before the message can leave its delay queue, what no group takes has a queue to wait in.
+        await declareDelayedExchanges(channel);
+        await channel.assertQueue(held, { durable: true });
+        await channel.bindQueue(held, unroutedExchange, topic);
+        await assertDelayQueue(channel, delayQueue, delayMs, { exchange: delayedExchange, routingKey: topic });
       });
     },
 
@@ -611,6 +710,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       declareOptions?.signal?.throwIfAborted();
       if (closed) throw new TransportClosedError('amqp');
       await withChannel((channel) => declareTopology(channel, topic, group), declareOptions?.signal);
+      await releaseHeld(topic, declareOptions?.signal);
     },
 
     async snapshot(snapshotOptions) {
@@ -819,6 +919,11 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
         discard();
         throw error;
       }
+      // On every attach, so what a failed release left held goes out on the next one.
+      await releaseHeld(topic).catch((error: unknown) => {
+        if (!(error instanceof TransportClosedError))
+          report('RELEASE_FAILED', `Releasing the delayed messages held for topic ${topic} failed`, error);
+      });
     };
 
     /** Attaches again with backoff until it works or the subscription closes; one loop at a time. */

@@ -35,6 +35,15 @@ export async function closeBrokerConnections(connectionName: string): Promise<nu
   return pids.length;
 }
 
+/** Names of the broker's queues that start with `prefix`. */
+export async function listQueues(prefix: string): Promise<string[]> {
+  const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', '-q', '--no-table-headers']);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((name) => name.startsWith(prefix));
+}
+
 export async function eventually(
   condition: () => boolean | Promise<boolean>,
   timeoutMs: number,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createEnvelope,
+  type Envelope,
   InvalidMessagingOptionsError,
   MessagingError,
   type Transport,
@@ -11,7 +12,7 @@ import { transportConformance } from '@bulwark/messaging/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeBrokerConnections, eventually } from './amqp-test-support.js';
+import { closeBrokerConnections, eventually, listQueues } from './amqp-test-support.js';
 
 const envelopes = (topic: string, count: number) =>
   Array.from({ length: count }, (_, index) => createEnvelope({ topic, type: 'test', payload: { index } }));
@@ -25,8 +26,15 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
     admin = await amqp.connect(url);
   });
   afterAll(async () => {
+    // Held queues never expire (they may hold messages): delete the ones this file made.
+    for (const queue of await listQueues(`${exchange}.unrouted:`)) {
+      const channel = await admin.createChannel();
+      await channel.deleteQueue(queue).catch(() => {});
+      await channel.close().catch(() => {});
+    }
     const channel = await admin.createChannel();
-    await channel.deleteExchange(exchange).catch(() => {});
+    for (const name of [exchange, `${exchange}.delayed`, `${exchange}.unrouted`])
+      await channel.deleteExchange(name).catch(() => {});
     await admin.close();
   });
 
@@ -140,6 +148,75 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       expect(seenAt).toHaveLength(0);
       await eventually(() => seenAt.length === 3, 10_000, 'the delayed messages');
       for (const at of seenAt) expect(at - publishedAt).toBeGreaterThanOrEqual(550);
+    });
+
+    it('holds a delayed publish no group received when its delay ended, for the next group, exactly once', async () => {
+      const { transport } = tracked();
+      const topic = uniqueName('held');
+      const published = envelopes(topic, 3);
+      await transport.publish(topic, published, { delayMs: 200 });
+      const held = `${exchange}.unrouted:${topic}`;
+      await eventually(async () => (await queueDepth(held)) === 3, 10_000, 'the three messages held by the broker');
+
+      // A group declared afterwards (by another transport) receives each held message once.
+      const { transport: later } = tracked();
+      await later.declareGroup(topic, 'late');
+      const received: string[] = [];
+      await later.subscribe(topic, 'late', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await eventually(() => received.length >= 3, 10_000, 'the held messages');
+      // A second group and a second subscriber release nothing again.
+      const other: string[] = [];
+      await later.subscribe(topic, 'other', async (delivery) => {
+        other.push(delivery.message.id);
+      });
+      await later.subscribe(topic, 'late', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await sleep(300);
+      expect(received.sort()).toEqual(published.map((message) => message.id).sort());
+      expect(other).toEqual([]);
+      expect(await queueDepth(held)).toBe(0);
+    });
+
+    it('delivers a delayed publish whose group exists once, and nothing is left held', async () => {
+      const { transport } = tracked();
+      const topic = uniqueName('delayed-once');
+      const received: string[] = [];
+      await transport.subscribe(topic, 'group', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      const [message] = envelopes(topic, 1);
+      await transport.publish(topic, [message as Envelope], { delayMs: 200 });
+      await eventually(() => received.length >= 1, 10_000, 'the delayed message');
+      await sleep(300);
+      expect(received).toEqual([message?.id]);
+      expect(await queueDepth(`${exchange}.unrouted:${topic}`)).toBe(0);
+    });
+
+    it('keeps using an exchange and delay queues declared by an earlier version', async () => {
+      const { transport, queuePrefix } = tracked();
+      const topic = uniqueName('upgraded');
+      // What the previous version declared: a delay queue dead-lettering straight into the exchange.
+      const channel = await admin.createChannel();
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      await channel.assertQueue(`${queuePrefix}${topic}:delay:200`, {
+        durable: true,
+        arguments: {
+          'x-message-ttl': 200,
+          'x-dead-letter-exchange': exchange,
+          'x-dead-letter-routing-key': topic,
+          'x-expires': 60_200,
+        },
+      });
+      await channel.close();
+      const received: string[] = [];
+      await transport.subscribe(topic, 'group', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      await transport.publish(topic, envelopes(topic, 2), { delayMs: 200 });
+      await eventually(() => received.length >= 2, 10_000, 'the delayed messages');
     });
 
     it('delays a nack for its group only, and carries the delivery count on classic queues too', async () => {
