@@ -12,6 +12,7 @@ export * from './consumer/index.js';
 export * from './dead-letter/index.js';
 export * from './envelope/index.js';
 export * from './errors/index.js';
+export * from './event-log/index.js';
 export * from './events/index.js';
 export * from './idempotency/index.js';
 
