@@ -17,4 +17,5 @@ export * from './events/index.js';
 export * from './idempotency/index.js';
 
 export * from './outbox/index.js';
+export * from './projection/index.js';
 export * from './transport/index.js';
