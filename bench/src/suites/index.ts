@@ -17,6 +17,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./claim-check-async-reply.bench.js'),
     import('./cache.bench.js'),
     import('./http.bench.js'),
+    import('./event-log.bench.js'),
   ]);
   return suites.flatMap((suite) => suite.default);
 }

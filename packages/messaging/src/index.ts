@@ -12,8 +12,10 @@ export * from './consumer/index.js';
 export * from './dead-letter/index.js';
 export * from './envelope/index.js';
 export * from './errors/index.js';
+export * from './event-log/index.js';
 export * from './events/index.js';
 export * from './idempotency/index.js';
 
 export * from './outbox/index.js';
+export * from './projection/index.js';
 export * from './transport/index.js';

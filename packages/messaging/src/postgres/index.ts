@@ -27,6 +27,13 @@ export {
   postgresDeadLetterStoreDefaults,
 } from './postgres-dead-letter-store.js';
 export type {
+  PostgresEventLog,
+  PostgresEventLogExecutor,
+  PostgresEventLogOptions,
+  PostgresEventLogSql,
+} from './postgres-event-log.js';
+export { postgresEventLog, postgresEventLogDefaults, postgresEventLogSql } from './postgres-event-log.js';
+export type {
   PostgresIdempotencySql,
   PostgresIdempotencyStore,
   PostgresIdempotencyStoreOptions,

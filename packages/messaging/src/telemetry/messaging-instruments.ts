@@ -1,5 +1,6 @@
 import type { Counter, Histogram, Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { OutboxRelay } from '../outbox/outbox.js';
+import type { Projection } from '../projection/projection.js';
 import type { OpenTelemetry } from './open-telemetry.js';
 
 const scope = '@bulwark/messaging';
@@ -26,11 +27,18 @@ export interface MessagingInstruments {
   readonly outboxDispatched: Counter;
   /** `bulwark.outbox.publish_failures`: failed publish attempts of a relay (each is retried). */
   readonly outboxPublishFailures: Counter;
+  /** `bulwark.projection.applied`: events a projection applied to its read model. */
+  readonly projectionApplied: Counter;
+  /** `bulwark.projection.failures`: batches of a projection that failed (each is retried). */
+  readonly projectionFailures: Counter;
   readonly meter: Meter;
 }
 
 /** Relays whose lag `bulwark.outbox.lag` reports; a relay leaves the set once it has closed. */
 export const observedRelays = new Set<OutboxRelay>();
+
+/** Projections whose lag the `bulwark.projection.lag*` gauges report; one leaves the set once closed. */
+export const observedProjections = new Set<Projection>();
 
 function createInstruments(meter: Meter): MessagingInstruments {
   meter
@@ -46,6 +54,34 @@ function createInstruments(meter: Meter): MessagingInstruments {
           result.observe(snapshot.lagMs / 1000, { 'bulwark.outbox.name': snapshot.outbox });
       }
     });
+  const projectionLag = (
+    name: string,
+    description: string,
+    unit: string,
+    read: (snapshot: ReturnType<Projection['snapshot']>) => number | undefined,
+  ) =>
+    meter.createObservableGauge(name, { description, unit }).addCallback((result) => {
+      for (const projection of observedProjections) {
+        const snapshot = projection.snapshot();
+        if (snapshot.state === 'closed') observedProjections.delete(projection);
+        else {
+          const value = read(snapshot);
+          if (value !== undefined) result.observe(value, { 'bulwark.projection.name': snapshot.name });
+        }
+      }
+    });
+  projectionLag(
+    'bulwark.projection.lag',
+    'Age of the oldest event a projection has not applied yet, as its leading runner last saw it.',
+    's',
+    (snapshot) => (snapshot.lagMs === undefined ? undefined : snapshot.lagMs / 1000),
+  );
+  projectionLag(
+    'bulwark.projection.lag_events',
+    'Events a projection has not applied yet, as its leading runner last counted them.',
+    '{event}',
+    (snapshot) => snapshot.lagEvents,
+  );
   const seconds = { unit: 's', advice: { explicitBucketBoundaries: durationBuckets } };
   return {
     meter,
@@ -76,6 +112,14 @@ function createInstruments(meter: Meter): MessagingInstruments {
     outboxPublishFailures: meter.createCounter('bulwark.outbox.publish_failures', {
       description: 'Publish attempts of an outbox relay that failed (each is retried).',
       unit: '{attempt}',
+    }),
+    projectionApplied: meter.createCounter('bulwark.projection.applied', {
+      description: 'Events a projection applied to its read model.',
+      unit: '{event}',
+    }),
+    projectionFailures: meter.createCounter('bulwark.projection.failures', {
+      description: 'Batches of a projection that failed (each is retried).',
+      unit: '{batch}',
     }),
   };
 }
