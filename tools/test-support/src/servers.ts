@@ -7,12 +7,13 @@ import { describe, it } from 'vitest';
 /** Prefix of the test that stands for a suite skipped because its server is unreachable. */
 export const skippedSuiteMarker = 'SKIPPED (server unreachable):';
 
-export type ServerKind = 'postgres' | 'redis' | 'amqp';
+export type ServerKind = 'postgres' | 'redis' | 'amqp' | 'nats';
 
 const defaults: Record<ServerKind, { variable: string; url: string }> = {
   postgres: { variable: 'DATABASE_URL', url: 'postgres://postgres@127.0.0.1:5432/test' },
   redis: { variable: 'REDIS_URL', url: 'redis://127.0.0.1:6379' },
   amqp: { variable: 'AMQP_URL', url: 'amqp://guest:guest@127.0.0.1:5672' },
+  nats: { variable: 'NATS_URL', url: 'nats://127.0.0.1:4222' },
 };
 
 /** The URL of a server kind, from its environment variable or the loopback default. */
@@ -21,7 +22,13 @@ export function serverUrl(kind: ServerKind): string {
   return process.env[variable] || url;
 }
 
-const defaultPorts: Record<string, number> = { 'postgres:': 5432, 'postgresql:': 5432, 'redis:': 6379, 'amqp:': 5672 };
+const defaultPorts: Record<string, number> = {
+  'postgres:': 5432,
+  'postgresql:': 5432,
+  'redis:': 6379,
+  'amqp:': 5672,
+  'nats:': 4222,
+};
 
 /** Resolves true when a TCP connection to the URL's host and port opens within `timeoutMs`. */
 export function isReachable(url: string, timeoutMs = 1_500): Promise<boolean> {

@@ -1,0 +1,455 @@
+import { abortable, exponential, systemClock, within } from '@bulwark/resilience';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import type { Envelope } from '../envelope/envelope.js';
+import { jsonSerializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
+import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { emitWarningFor } from '../errors/warning-reporter.js';
+import { tracePublish } from '../telemetry/message-spans.js';
+import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import type { Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
+import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
+import {
+  messageIdHeader,
+  notBeforeHeader,
+  startDelayMover,
+  targetSubjectHeader,
+  targetTopicHeader,
+} from './nats-delay-mover.js';
+import { publishToStream } from './nats-publish.js';
+import { delayedConsumerName, delayedSubject, groupConsumerName, topicSubject } from './nats-subjects.js';
+import { startNatsSubscription } from './nats-subscription.js';
+import {
+  type NatsTransportOptions,
+  natsTransportDefaults,
+  validateNatsTransportOptions,
+} from './nats-transport-options.js';
+
+/** A consumer group of the NATS transport, from {@link NatsTransport.snapshot}. */
+export interface NatsGroupSnapshot {
+  readonly topic: string;
+  readonly group: string;
+  /** The group's durable consumer on the stream. */
+  readonly consumer: string;
+  /** Messages of the topic the group has not been handed yet. */
+  readonly pending: number;
+  /** Deliveries handed out and not yet acked (including those waiting out a nack delay). */
+  readonly unacked: number;
+}
+
+/** The NATS JetStream {@link Transport}, with `declareGroup()`, `snapshot()` and `health()`. */
+export interface NatsTransport extends Transport {
+  /**
+   * Creates a group's durable consumer before anyone subscribes, so it receives what is published
+   * from now on. Run it at deploy time when producers may start first.
+   */
+  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Depths of the groups this transport subscribed to or declared, for dashboards. */
+  snapshot(options?: { signal?: AbortSignal }): Promise<NatsGroupSnapshot[]>;
+  /**
+   * Whether the server is reachable, as the connection reports it: `degraded` from a disconnect,
+   * a failed publish or pull until the connection is back or a call succeeds.
+   */
+  health(): ConnectionHealth;
+}
+
+/** The NATS JetStream transport's capabilities. */
+export const natsCapabilities: TransportCapabilities = Object.freeze({
+  // A file-storage stream with acknowledged publishes; consumers are durable.
+  persistent: true,
+  // One durable pull consumer per (topic, group): groups fan out, members of a group compete.
+  consumerGroups: true,
+  // A consumer hands out its topic in stream order; one subscriber with prefetch 1 sees publish
+  // order (redeliveries aside). JetStream cannot hold one key back while others flow (no per-key).
+  ordering: 'per-topic',
+  // `nak(delay)` for nacks; delayed publishes wait on a delayed subject until a transport moves them.
+  delayedDelivery: true,
+  // The consumer's ack_wait redelivers a delivery left unacked, even while its subscriber lives.
+  visibilityTimeout: true,
+  // The server counts every delivery of a message to the consumer (num_delivered).
+  deliveryCount: true,
+  // Interest retention drops what no consumer covers, and the server still acknowledges it: a
+  // publish first checks that the topic has a group and rejects with UnroutableMessageError if not.
+  unroutable: 'rejected',
+});
+
+/** The server's JetStream API answered with an error code. */
+export const isApiError = (error: unknown, code: number): boolean =>
+  error instanceof JetStreamApiError && error.code === code;
+const consumerNotFound = 10014;
+const streamNotFound = 10059;
+
+/**
+ * A {@link Transport} on NATS JetStream through the official client (`@nats-io/jetstream` and
+ * `@nats-io/transport-node`, optional peer dependencies), `@bulwark/messaging/nats`.
+ *
+ * - Topology: one stream (`stream`, interest retention, file storage) captures
+ *   `<subjectPrefix>.>`; a topic is a subject of it and each (topic, group) a durable pull consumer
+ *   filtered on that subject, created by `subscribe` or `declareGroup` (deliver policy `new`: a
+ *   group gets what is published once it exists). A message leaves the stream once every group
+ *   acked it.
+ * - Publishing: each message is stored with a `Nats-Msg-Id` derived from its topic and id, so a
+ *   publish sent again (after a lost acknowledgement, or by an outbox relay after a crash) within
+ *   `duplicateWindowMs` is stored once; `publish` resolves once the stream acknowledged every message.
+ *   A topic with no group is refused with {@link UnroutableMessageError} (an interest stream would
+ *   acknowledge and drop it).
+ * - Consuming: each subscription pulls at most `prefetch` unsettled deliveries; acks and nacks are
+ *   JetStream's `ack` and `nak(delay)`; the delivery count is the server's. A delivery unsettled
+ *   after `visibilityTimeoutMs` (ack_wait) is redelivered.
+ * - Delayed publishes wait on `<subjectPrefix>._delayed` (a consumer of the same stream), and a
+ *   transport that subscribes or published with a delay moves them to their topic when due
+ *   (deduplicated by the same `Nats-Msg-Id`). At least one transport of the stream must run.
+ * - Reconnection is the client's: connect with `maxReconnectAttempts: -1` so it never gives up.
+ *   Subscriptions pull again as soon as the connection is back. The transport never closes the
+ *   connection you pass.
+ *
+ * @example
+ * ```ts
+ * import { connect } from '@nats-io/transport-node';
+ * import { natsTransport } from '@bulwark/messaging/nats';
+ *
+ * const connection = await connect({ servers: process.env.NATS_URL, maxReconnectAttempts: -1 });
+ * const transport = natsTransport(connection);
+ * await transport.subscribe('orders', 'billing', async ({ message }) => bill(message.payload));
+ * await transport.publish('orders', [createEnvelope({ topic: 'orders', type: 'order.placed', payload })]);
+ * ```
+ */
+export function natsTransport(connection: NatsConnection, options: NatsTransportOptions = {}): NatsTransport {
+  validateNatsTransportOptions(options);
+  const settings = { ...natsTransportDefaults, ...withoutUndefined(options) };
+  const serializer = options.serializer ?? jsonSerializer;
+  const clock = options.clock ?? systemClock;
+  const onError = options.onError ?? emitWarningFor('natsTransport');
+  const report = (code: string, message: string, cause?: unknown) => {
+    try {
+      onError(new MessagingError(code, message, { cause }));
+    } catch {
+      // A throwing error listener must not break the transport.
+    }
+  };
+  const retryBackoff = exponential({ initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs });
+  // No jitter: `random` is never read.
+  const backoffMs = (failures: number) =>
+    retryBackoff.delayMs({ attempt: failures + 1, previousDelayMs: 0, random: () => 0 });
+  const health = new ConnectionHealthTracker(clock);
+  const timedOut = (what: string) => () =>
+    new MessagingError(
+      'SERVER_TIMEOUT',
+      `The NATS server did not answer ${what} within ${settings.operationTimeoutMs} ms`,
+    );
+  /** Bounds a server call by `operationTimeoutMs` and `signal`. */
+  const bounded = <T>(what: string, call: Promise<T>, signal?: AbortSignal): Promise<T> =>
+    abortable(within(clock, call, settings.operationTimeoutMs, timedOut(what)), signal);
+
+  const js: JetStreamClient = jetstream(connection, { timeout: settings.operationTimeoutMs });
+  let manager: Promise<JetStreamManager> | undefined;
+  const jsm = (): Promise<JetStreamManager> => {
+    // `jetstreamManager` asks the server for account info: retried on the next call when it fails.
+    manager ??= jetstreamManager(connection, { timeout: settings.operationTimeoutMs, checkAPI: false });
+    manager.catch(() => {
+      manager = undefined;
+    });
+    return manager;
+  };
+
+  const stopping = new AbortController();
+  let closed = false;
+  const watchStatus = async () => {
+    const statuses = connection.status();
+    stopping.signal.addEventListener('abort', () => (statuses as { stop?: () => void }).stop?.(), { once: true });
+    for await (const status of statuses) {
+      if (stopping.signal.aborted) break;
+      if (status.type === 'disconnect') health.failed(new Error('The NATS connection was lost'));
+      else if (status.type === 'reconnect') {
+        health.succeeded();
+        for (const listener of reconnectListeners) listener();
+      } else if (status.type === 'error') health.failed(status.error);
+      else if (status.type === 'close') health.failed(new Error('The NATS connection is closed'));
+    }
+  };
+  const reconnectListeners = new Set<() => void>();
+  const onReconnect = (listener: () => void) => {
+    reconnectListeners.add(listener);
+    return () => reconnectListeners.delete(listener);
+  };
+  void watchStatus().catch((error: unknown) => report('STATUS_FAILED', 'Watching the NATS connection failed', error));
+
+  let streamReady: Promise<void> | undefined;
+  /** Creates the stream when missing; once per transport, again after a failure. */
+  const ensureStream = (signal?: AbortSignal): Promise<void> => {
+    streamReady ??= (async () => {
+      const manager = await bounded('the JetStream account request', jsm());
+      try {
+        await bounded('a stream info request', manager.streams.info(settings.stream));
+      } catch (error) {
+        if (!isApiError(error, streamNotFound)) throw error;
+        await bounded(
+          'a stream create request',
+          manager.streams.add({
+            name: settings.stream,
+            subjects: [`${settings.subjectPrefix}.>`],
+            retention: RetentionPolicy.Interest,
+            storage: StorageType.File,
+            num_replicas: settings.replicas,
+            duplicate_window: settings.duplicateWindowMs * 1_000_000,
+            description: 'Bulwark messaging: one subject per topic, one durable consumer per group',
+          }),
+        ).catch(async (added: unknown) => {
+          // Another process created it meanwhile: fine if it is there now.
+          await manager.streams.info(settings.stream).catch(() => {
+            throw added;
+          });
+        });
+      }
+    })();
+    streamReady.catch(() => {
+      streamReady = undefined;
+    });
+    return abortable(streamReady, signal);
+  };
+
+  /** Topics known to have a group: groups are never deleted by the transport, so this only grows. */
+  const routed = new Set<string>();
+  const knownGroups = new Map<string, { topic: string; group: string }>();
+
+  /** Creates a durable consumer if it is missing (same name from every process). */
+  const ensureConsumer = async (name: string, filterSubject: string, description: string, signal?: AbortSignal) => {
+    await ensureStream(signal);
+    const manager = await bounded('the JetStream account request', jsm(), signal);
+    try {
+      await bounded('a consumer info request', manager.consumers.info(settings.stream, name), signal);
+      return;
+    } catch (error) {
+      if (isApiError(error, streamNotFound)) {
+        streamReady = undefined;
+        await ensureStream(signal);
+      } else if (!isApiError(error, consumerNotFound)) throw error;
+    }
+    await bounded(
+      'a consumer create request',
+      manager.consumers.add(settings.stream, {
+        durable_name: name,
+        description,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: filterSubject,
+        ack_wait: settings.visibilityTimeoutMs * 1_000_000,
+        // The consumer dead-letters; the transport never gives up on a message by itself.
+        max_deliver: -1,
+        // Nacked deliveries waiting out their delay count as pending: no group-wide cap to stall on.
+        max_ack_pending: -1,
+      }),
+      signal,
+    ).catch(async (added: unknown) => {
+      // Another process created it meanwhile.
+      await manager.consumers.info(settings.stream, name).catch(() => {
+        throw added;
+      });
+    });
+  };
+
+  const ensureGroup = async (topic: string, group: string, signal?: AbortSignal) => {
+    const name = groupConsumerName(topic, group);
+    await ensureConsumer(name, topicSubject(settings.subjectPrefix, topic), `${topic} / ${group}`, signal);
+    routed.add(topic);
+    knownGroups.set(name, { topic, group });
+    return name;
+  };
+
+  /** Whether any group (of any process) receives `topic`: a consumer of the stream filtered on its subject. */
+  const hasGroup = async (topic: string, signal?: AbortSignal): Promise<boolean> => {
+    if (routed.has(topic)) return true;
+    await ensureStream(signal);
+    const manager = await bounded('the JetStream account request', jsm(), signal);
+    const subject = topicSubject(settings.subjectPrefix, topic);
+    const found = await bounded(
+      'a consumer list request',
+      (async () => {
+        for await (const info of manager.consumers.list(settings.stream)) {
+          if (info.config.filter_subject === subject) return true;
+        }
+        return false;
+      })(),
+      signal,
+    );
+    if (found) routed.add(topic);
+    return found;
+  };
+
+  let mover: { stop(): Promise<void> } | undefined;
+  let moverStarting: Promise<void> | undefined;
+  /** Starts moving due delayed publishes of the stream (shared with every other transport of it). */
+  const ensureMover = (signal?: AbortSignal): Promise<void> => {
+    moverStarting ??= (async () => {
+      await ensureConsumer(
+        delayedConsumerName,
+        delayedSubject(settings.subjectPrefix),
+        'Bulwark delayed publishes',
+        signal,
+      );
+      if (closed) return;
+      mover = startDelayMover({
+        js,
+        stream: settings.stream,
+        clock,
+        backoffMs,
+        pullExpiresMs: settings.pullExpiresMs,
+        report,
+        health,
+        operationTimeoutMs: settings.operationTimeoutMs,
+      });
+    })();
+    moverStarting.catch(() => {
+      moverStarting = undefined;
+    });
+    return moverStarting;
+  };
+
+  const subscriptions = new Set<Subscription>();
+
+  const transport: NatsTransport = {
+    name: 'nats',
+    capabilities: natsCapabilities,
+    health() {
+      if (connection.isClosed()) return { status: 'degraded', lastError: 'The NATS connection is closed' };
+      return health.health;
+    },
+
+    async publish(topic, messages, publishOptions) {
+      const signal = publishOptions?.signal;
+      signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('nats');
+      assertPublishable(topic, messages);
+      if (messages.length === 0) return;
+      try {
+        if (!(await hasGroup(topic, signal))) throw new UnroutableMessageError('nats', topic, messages.length);
+        const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
+        const subject = topicSubject(settings.subjectPrefix, topic);
+        let outgoing: Array<{ subject: string; message: Envelope; headers?: MsgHdrs }>;
+        if (delayMs === 0) {
+          outgoing = messages.map((message) => ({ subject, message }));
+        } else {
+          await ensureMover(signal);
+          const due = String(clock.now() + delayMs);
+          outgoing = messages.map((message) => {
+            const extra = headers();
+            extra.set(targetSubjectHeader, subject);
+            extra.set(targetTopicHeader, Buffer.from(topic, 'utf8').toString('base64url'));
+            extra.set(notBeforeHeader, due);
+            extra.set(messageIdHeader, Buffer.from(message.id, 'utf8').toString('base64url'));
+            return { subject: delayedSubject(settings.subjectPrefix), message, headers: extra };
+          });
+        }
+        await publishToStream({
+          js,
+          stream: settings.stream,
+          topic: delayMs === 0 ? topic : `${topic}\u0000delayed:${delayMs}`,
+          outgoing: outgoing.map((entry) => ({ ...entry, body: serializer.serialize(entry.message) })),
+          contentType: serializer.contentType,
+          attempts: settings.publishAttempts,
+          timeoutMs: settings.operationTimeoutMs,
+          clock,
+          backoffMs,
+          onReconnect,
+          ...(signal ? { signal } : {}),
+        });
+        health.succeeded();
+      } catch (error) {
+        if (!(error instanceof MessagingError) || error.code === 'PUBLISH_FAILED' || error.code === 'SERVER_TIMEOUT')
+          health.failed(error);
+        if (error instanceof MessagingError || signal?.aborted) throw error;
+        throw new MessagingError('PUBLISH_FAILED', `Publishing ${messages.length} message(s) to ${topic} failed`, {
+          cause: error,
+        });
+      }
+    },
+
+    async subscribe(topic, group, handler, subscribeOptions) {
+      const signal = subscribeOptions?.signal;
+      signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('nats');
+      assertKeys({ topic, group });
+      const prefetch = subscribeOptions?.prefetch ?? settings.prefetch;
+      if (!Number.isInteger(prefetch) || prefetch <= 0)
+        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+      const consumerName = await ensureGroup(topic, group, signal);
+      // Delayed publishes need a mover; every transport with subscribers runs one.
+      await ensureMover(signal).catch((error: unknown) =>
+        report('DELAY_MOVER_FAILED', 'Starting the mover of delayed publishes failed; retried on the next call', error),
+      );
+      if (closed) throw new TransportClosedError('nats');
+      const subscription = startNatsSubscription({
+        js,
+        stream: settings.stream,
+        consumerName,
+        topic,
+        group,
+        handler,
+        prefetch,
+        serializer,
+        clock,
+        backoffMs,
+        pullExpiresMs: settings.pullExpiresMs,
+        visibilityTimeoutMs: settings.visibilityTimeoutMs,
+        closeDeadlineMs: natsTransportDefaults.closeDeadlineMs,
+        report,
+        health,
+        recreate: () => ensureGroup(topic, group).then(() => {}),
+        onClosed: () => subscriptions.delete(subscription),
+      });
+      subscriptions.add(subscription);
+      signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), { once: true });
+      return subscription;
+    },
+
+    async declareGroup(topic, group, declareOptions) {
+      declareOptions?.signal?.throwIfAborted();
+      if (closed) throw new TransportClosedError('nats');
+      assertKeys({ topic, group });
+      await ensureGroup(topic, group, declareOptions?.signal);
+    },
+
+    async snapshot(snapshotOptions) {
+      const manager = await bounded('the JetStream account request', jsm(), snapshotOptions?.signal);
+      const snapshots: NatsGroupSnapshot[] = [];
+      for (const [consumer, { topic, group }] of knownGroups) {
+        const info = await bounded(
+          'a consumer info request',
+          manager.consumers.info(settings.stream, consumer),
+          snapshotOptions?.signal,
+        ).catch(() => undefined); // deleted meanwhile: nothing to report
+        if (info) snapshots.push({ topic, group, consumer, pending: info.num_pending, unacked: info.num_ack_pending });
+      }
+      return snapshots;
+    },
+
+    async close(closeOptions) {
+      closed = true;
+      await Promise.all([...subscriptions].map((subscription) => subscription.close(closeOptions)));
+      await moverStarting?.catch(() => {});
+      await mover?.stop();
+      stopping.abort();
+      reconnectListeners.clear();
+    },
+
+    [Symbol.asyncDispose]: () => transport.close(),
+  };
+
+  return tracePublish(transport, clock);
+}
+
+/** Drops the keys whose value is `undefined`, so the defaults apply to them. */
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}
