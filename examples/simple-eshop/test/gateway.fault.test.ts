@@ -11,31 +11,9 @@ import { describeWithServers, freePort, uniqueName } from '@bulwark/test-support
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { apiGateway, type Gateway } from '../src/gateway/gateway.js';
+import { shopCommand, shopDir, waitReady } from './shop-process.js';
 
-const shopDir = join(import.meta.dirname, '..');
-/** `pnpm start --role <role>`, as the shop's start script runs it. */
-const shopCommand = (role: string) => [
-  '--conditions=@bulwark/source',
-  '--import',
-  'tsx',
-  '--import',
-  '../../tools/assets/register.mjs',
-  'src/main.ts',
-  '--role',
-  role,
-];
 const gatewayCommand = shopCommand('gateway');
-
-async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${url} did not become ready`);
-}
 
 /** The value of one sample of the Prometheus text `metrics`, `undefined` when absent. */
 function sample(metrics: string, name: string, labels: Record<string, string>): number | undefined {
@@ -80,7 +58,7 @@ await describeWithServers('API gateway in front of shop API processes', ['postgr
       });
       apis.push({ child, url: `http://127.0.0.1:${port}` });
     }
-    await Promise.all(apis.map(({ url: api }) => waitReady(api)));
+    await Promise.all(apis.map(({ url: api }) => waitReady(api, 120_000)));
     gateway = apiGateway({
       upstreams: apis.map(({ url: upstream }) => upstream),
       healthIntervalMs: 200,
