@@ -4,6 +4,10 @@
 //   bulwark resilientFetch the standard pipeline with its defaults: total timeout 30 s → retry
 //                          (3 attempts, idempotent methods, Retry-After) → breaker per origin
 //                          (failureRate) → attempt timeout 10 s, over the same global fetch
+//   undici request         undici 7's request() over its own Agent, no policy: the floor of the
+//                          dispatcher API
+//   bulwark resilientInterceptor  the same request() through an Agent composed with
+//                          resilientInterceptor() (the same standard pipeline, at the dispatcher)
 //   ky                     ky 1.x over the same global fetch, retry limit 2 (3 attempts) on GET
 //                          for 408/413/429/5xx, timeout 10 s per attempt
 //   got                    got 14 over node:http with a keep-alive agent, retry limit 2 on GET
@@ -18,8 +22,10 @@
 import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resilientFetch } from '@bulwark/resilience/http';
+import { resilientInterceptor } from '@bulwark/resilience/undici';
 import got from 'got';
 import ky from 'ky';
+import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import type { BenchmarkDefinition, Subject, SubjectResult } from '../harness.js';
 
 let server: Server | undefined;
@@ -69,6 +75,14 @@ const subjects: Record<string, () => Subject> = {
   'bulwark resilientFetch': () => {
     const http = resilientFetch();
     return { run: () => http(url).then((response) => response.arrayBuffer()) };
+  },
+  'undici request': () => {
+    const dispatcher = new UndiciAgent();
+    return { run: () => undiciRequest(url, { dispatcher }).then((response) => response.body.arrayBuffer()) };
+  },
+  'bulwark resilientInterceptor': () => {
+    const dispatcher = new UndiciAgent().compose(resilientInterceptor());
+    return { run: () => undiciRequest(url, { dispatcher }).then((response) => response.body.arrayBuffer()) };
   },
   ky: () => {
     const client = ky.create({ retry: { limit: 2, methods: ['get'], statusCodes: transient }, timeout: 10_000 });

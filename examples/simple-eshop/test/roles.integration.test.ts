@@ -3,24 +3,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describeWithServers, freePort, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-
-const shopDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${url} did not become ready`);
-}
+import { shopCommand, shopDir, waitReady } from './shop-process.js';
 
 await describeWithServers('simple-eshop roles as separate processes', ['postgres'], ({ postgres }) => {
   const children: ChildProcess[] = [];
@@ -47,20 +34,11 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
       PAYMENT_URL: `http://127.0.0.1:${paymentPort}`,
     };
     const start = async (role: string, port: number) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=@bulwark/source',
-          '--import',
-          'tsx',
-          '--import',
-          '../../tools/assets/register.mjs',
-          'src/main.ts',
-          '--role',
-          role,
-        ],
-        { cwd: shopDir, env: { ...common, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] },
-      );
+      const child = spawn(process.execPath, shopCommand(role), {
+        cwd: shopDir,
+        env: { ...common, PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       children.push(child);
       return `http://127.0.0.1:${port}`;
     };

@@ -4,12 +4,20 @@
 // fails its `/health/ready` and reset it when it answers again; an idempotent request (or one
 // with an `Idempotency-Key`) that fails on one upstream is retried on the next; a request whose
 // connection was refused never reached an upstream, so it is retried on the next whatever its
-// method; each client (by IP) is rate limited.
+// method; each client (by IP) is rate limited. `/metrics` serves attempts per upstream by outcome
+// and each upstream's health and breaker state (see gateway-metrics.ts).
 import { randomUUID } from 'node:crypto';
 import { consecutive, constant, type RateLimiter, rateLimiter, slidingWindow } from '@bulwark/resilience';
 import { rateLimitHook } from '@bulwark/resilience/fastify';
-import { isNetworkError, type ResilientFetch, resilientFetch } from '@bulwark/resilience/http';
+import {
+  isNetworkError,
+  RESILIENT_FETCH_DEFAULTS,
+  type ResilientFetch,
+  resilientFetch,
+} from '@bulwark/resilience/http';
+import type { MeterProvider } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { gatewayMetrics, type UpstreamStatus } from './gateway-metrics.js';
 
 export interface GatewayOptions {
   /** Base URLs of the API processes, e.g. `http://127.0.0.1:3001`. */
@@ -22,13 +30,18 @@ export interface GatewayOptions {
   readonly healthIntervalMs?: number;
   /** Deadline of one attempt on one upstream. @defaultValue 10_000 */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Where the gateway's instruments are created (a process running the OpenTelemetry SDK passes
+   * its provider and serves them itself). @defaultValue a private provider served on `/metrics`
+   */
+  readonly meterProvider?: MeterProvider;
 }
 
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly http: ResilientFetch;
   /** Per upstream: whether its last health check passed, and its breaker's state. */
-  status(): Array<{ upstream: string; healthy: boolean; circuit: string }>;
+  status(): UpstreamStatus[];
   close(): Promise<void>;
 }
 
@@ -58,8 +71,28 @@ export function apiGateway(options: GatewayOptions): Gateway {
   if (upstreams.length === 0) throw new Error('apiGateway needs at least one upstream');
   const healthy = new Map(upstreams.map((upstream) => [upstream, true]));
   let next = 0;
+  const status = (): UpstreamStatus[] =>
+    upstreams.map((upstream) => ({
+      upstream,
+      healthy: healthy.get(upstream) === true,
+      circuit: http.circuitFor(upstream)?.state ?? 'none',
+    }));
+  const metrics = gatewayMetrics(status, options.meterProvider);
+  // Counts every attempt by the upstream it went to (retries on another upstream included).
+  const countedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const upstream = new URL(input instanceof Request ? input.url : input).origin;
+    try {
+      const response = await fetch(input, init);
+      metrics.attempt(upstream, RESILIENT_FETCH_DEFAULTS.transientStatus(response.status) ? 'transient_status' : 'ok');
+      return response;
+    } catch (error) {
+      metrics.attempt(upstream, 'network_error');
+      throw error;
+    }
+  };
 
   const http = resilientFetch({
+    fetch: countedFetch,
     // Retried on the next upstream: every upstream gets its turn once.
     retry: { maxAttempts: upstreams.length, backoff: constant({ ms: 0 }) },
     attemptTimeoutMs: options.attemptTimeoutMs ?? 10_000,
@@ -115,6 +148,11 @@ export function apiGateway(options: GatewayOptions): Gateway {
     reply.header('x-request-id', request.id);
   });
   app.get('/health/live', async () => ({ status: 'up' }));
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.prometheusText();
+    if (text === undefined) return reply.code(404).send({ status: 404, title: 'metrics are served by the process' });
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+  });
   app.get('/health/ready', async (_request, reply) => {
     const anyHealthy = [...healthy.values()].some(Boolean);
     return reply.code(anyHealthy ? 200 : 503).send({ status: anyHealthy ? 'ready' : 'no healthy upstream' });
@@ -127,6 +165,8 @@ export function apiGateway(options: GatewayOptions): Gateway {
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     headers.set('x-request-id', request.id);
+    // The shop's processes log and answer under `x-correlation-id`: the same id, unless the client sent one.
+    if (!headers.has('x-correlation-id')) headers.set('x-correlation-id', request.id);
     headers.set('x-forwarded-for', request.ip);
     const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : undefined;
     const controller = new AbortController();
@@ -171,16 +211,12 @@ export function apiGateway(options: GatewayOptions): Gateway {
   return {
     app,
     http,
-    status: () =>
-      upstreams.map((upstream) => ({
-        upstream,
-        healthy: healthy.get(upstream) === true,
-        circuit: http.circuitFor(upstream)?.state ?? 'none',
-      })),
+    status,
     async close() {
       clearInterval(healthTimer);
       await app.close();
       await limiter.close();
+      await metrics.close();
     },
   };
 }

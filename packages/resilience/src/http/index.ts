@@ -11,6 +11,7 @@ export type {
   HttpEndpointSnapshot,
   ResilientFetch,
   ResilientFetchSnapshot,
+  ResilientHttpControls,
 } from './resilient-fetch.js';
 export { resilientFetch } from './resilient-fetch.js';
 export type {

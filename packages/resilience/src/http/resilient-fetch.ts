@@ -50,8 +50,8 @@ export interface ResilientFetchSnapshot {
   readonly endpoints: readonly HttpEndpointSnapshot[];
 }
 
-/** The function returned by {@link resilientFetch}: `fetch` with the standard pipeline around it. */
-export interface ResilientFetch extends FetchFunction {
+/** What {@link resilientFetch} and the undici interceptor share: per-origin state and events. */
+export interface ResilientHttpControls {
   /** Per origin (or route): attempts in flight and the breaker's state. */
   snapshot(): ResilientFetchSnapshot;
   /** The breaker that requests to `url` go through (made if none yet); `undefined` without the breaker step. */
@@ -67,6 +67,9 @@ export interface ResilientFetch extends FetchFunction {
   /** Subscribes to an event by name. */
   on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable;
 }
+
+/** The function returned by {@link resilientFetch}: `fetch` with the standard pipeline around it. */
+export interface ResilientFetch extends FetchFunction, ResilientHttpControls {}
 
 /** The part of a retried response's body read to let the connection be reused; past it the body is cancelled. */
 const DRAIN_LIMIT_BYTES = 262_144;
@@ -124,6 +127,8 @@ class HttpCall {
     readonly init: RequestInit,
     readonly body: AttemptBody,
     readonly callerSignal: AbortSignal | undefined,
+    /** Sends one attempt: the configured `fetch`, or the undici interceptor's next dispatcher. */
+    readonly send: FetchFunction,
   ) {}
 
   /** Drops the bodies of the transient responses that the caller will not see. */
@@ -139,7 +144,11 @@ function parseUrl(input: string | URL | Request): URL {
 
 const routeKey = (url: URL): string => `${url.origin}${url.pathname}`;
 
-class ResilientFetchImpl {
+/**
+ * The standard pipeline and its per-origin state, shared by {@link resilientFetch} and the undici
+ * interceptor: each call passes the function that sends one attempt (internal).
+ */
+export class HttpPipeline {
   readonly baseFetch: FetchFunction;
   readonly clock: Clock;
   readonly options: ResilientFetchOptions;
@@ -278,7 +287,11 @@ class ResilientFetchImpl {
     return endpoint;
   }
 
-  async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  async fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+    send: FetchFunction = this.baseFetch,
+  ): Promise<Response> {
     const url = parseUrl(input);
     const request = input instanceof Request ? input : undefined;
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
@@ -305,7 +318,7 @@ class ResilientFetchImpl {
         : { ...init, headers };
     if (this.options.rateLimit) await this.consumeRateLimit(method, url, callerSignal);
 
-    const call = new HttpCall(method, url, attemptInit, body, callerSignal);
+    const call = new HttpCall(method, url, attemptInit, body, callerSignal, send);
     const steps = !repeatable ? this.once : body.replayable && this.hedgePolicy ? this.hedged : this.retried;
     const attempt = (scope: Scope) => this.attempt(call, scope);
     try {
@@ -402,7 +415,7 @@ class ResilientFetchImpl {
       // Required by Node's fetch for stream bodies, accepted for the others.
       init.duplex = 'half';
     }
-    const response = await this.baseFetch(url, init);
+    const response = await call.send(url, init);
     if (scope.aborted) {
       // A hedge's loser, or an attempt whose deadline passed as the headers came.
       discard(response);
@@ -447,31 +460,36 @@ class ResilientFetchImpl {
  */
 export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
   validateResilientFetchOptions(options);
-  const implementation = new ResilientFetchImpl(options);
+  const core = new HttpPipeline(options);
+  const resilient = (input: string | URL | Request, init?: RequestInit) => core.fetch(input, init);
+  return Object.assign(resilient, httpControls(core, 'resilientFetch'));
+}
+
+/** The snapshot, breakers and events of `core`, as both front ends expose them (internal). */
+export function httpControls(core: HttpPipeline, owner: string): ResilientHttpControls {
   const events: { [K in keyof ResilientFetchEvents]: Event<ResilientFetchEvents[K]> } = {
-    retry: implementation.retryEmitter.event,
-    giveUp: implementation.giveUpEmitter.event,
-    stateChange: implementation.stateChangeEmitter.event,
-    hedge: implementation.hedgeEmitter.event,
+    retry: core.retryEmitter.event,
+    giveUp: core.giveUpEmitter.event,
+    stateChange: core.stateChangeEmitter.event,
+    hedge: core.hedgeEmitter.event,
   };
-  const resilient = (input: string | URL | Request, init?: RequestInit) => implementation.fetch(input, init);
-  return Object.assign(resilient, {
+  return {
     snapshot: (): ResilientFetchSnapshot => ({
-      endpoints: [...implementation.endpoints.values()].map(({ key, inFlight, breaker }) => ({
+      endpoints: [...core.endpoints.values()].map(({ key, inFlight, breaker }) => ({
         key,
         inFlight,
         circuit: breaker?.snapshot(),
       })),
     }),
-    circuitFor: (url: string | URL) => implementation.endpointFor(new URL(url), 'GET').breaker,
+    circuitFor: (url: string | URL) => core.endpointFor(new URL(url), 'GET').breaker,
     onRetry: events.retry,
     onGiveUp: events.giveUp,
     onStateChange: events.stateChange,
     onHedge: events.hedge,
     on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable {
       const event = events[name];
-      if (!event) throw new TypeError(`resilientFetch has no event ${String(name)}`);
+      if (!event) throw new TypeError(`${owner} has no event ${String(name)}`);
       return event(listener);
     },
-  });
+  };
 }
