@@ -6,7 +6,6 @@
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
-import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
 import { postgresAsyncReplyStore, postgresDeadLetterStore } from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
 import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
@@ -28,17 +27,15 @@ import { databaseReadiness, redisReadiness } from './health/readiness-checks.js'
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
-import { faultsRoutes } from './ops/faults-routes.js';
 import { registerHttpMetrics, registerShopMetrics } from './ops/metrics.js';
-import { opsRoutes, type PatternStatus } from './ops/ops-routes.js';
+import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
 import { orderSaga } from './orders/order-saga.js';
 import { startOrderWorker } from './orders/order-worker.js';
-import { ordersRoutes } from './orders/orders-routes.js';
 import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
-import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
+import { paymentProviderClient } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
-import { handleSalesReports, reportsRoutes } from './reports/sales-report.js';
+import { handleSalesReports } from './reports/sales-report.js';
 import { loginLimit, loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
@@ -212,60 +209,51 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const app = await buildApp({
       config,
       logger,
-      pool,
-      catalogCache: catalog.cache,
       metrics,
       readiness: {
         database: databaseReadiness(pool),
         ...(redis ? { redis: redisReadiness(redis) } : {}),
         transport: messaging.transportReadiness,
       },
-      users: {
-        limitLogin: (attempt) => logins.check(attempt),
-        onLoginResult: async (attempt) => {
-          if (!attempt.succeeded) await logins.recordFailure(attempt);
-        },
-        onRegistered: (client, user) =>
-          messaging.outbox.add(
-            client,
-            createEnvelope({
-              topic: usersTopic,
-              type: 'user.registered',
-              key: user.id,
-              payload: { userId: user.id, username: user.username, email: user.email },
-            }),
-          ),
-      },
-      plugins: [
-        async (instance) => {
-          registerHttpMetrics(instance, metrics);
-          if (!serveApi) return;
-          await instance.register(idempotencyKeyPlugin, {
-            store: messaging.idempotencyStore,
-            // Keys are per user, so one user can never receive another's stored response.
-            scope: async (request) => {
-              await request.jwtVerify();
-              return request.user.sub;
+      hooks: [(instance) => registerHttpMetrics(instance, metrics)],
+      ...(serveApi
+        ? {
+            api: {
+              pool,
+              catalogCache: catalog.cache,
+              users: {
+                limitLogin: (attempt) => logins.check(attempt),
+                onLoginResult: async (attempt) => {
+                  if (!attempt.succeeded) await logins.recordFailure(attempt);
+                },
+                onRegistered: (client, user) =>
+                  messaging.outbox.add(
+                    client,
+                    createEnvelope({
+                      topic: usersTopic,
+                      type: 'user.registered',
+                      key: user.id,
+                      payload: { userId: user.id, username: user.username, email: user.email },
+                    }),
+                  ),
+              },
+              idempotencyStore: messaging.idempotencyStore,
+              orders: { outbox: messaging.outbox, sagas },
+              faults,
+              reports,
+              ops: {
+                self: { processId: processStatus.processId, role: config.role, status: patternStatus },
+                outbox: messaging.outbox,
+                deadLetters,
+                sagas,
+                queueDepth: () => messaging.queueDepth(),
+                backends: messaging.backends,
+              },
             },
-          });
-          await instance.register(ordersRoutes, { pool, outbox: messaging.outbox, sagas });
-          await instance.register(faultsRoutes, { faults, pool });
-          await instance.register(reportsRoutes, { reply: reports });
-          await instance.register(opsRoutes, {
-            pool,
-            self: { processId: processStatus.processId, role: config.role, status: patternStatus },
-            outbox: messaging.outbox,
-            deadLetters,
-            sagas,
-            queueDepth: () => messaging.queueDepth(),
-            backends: messaging.backends,
-          });
-        },
-        // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
-        async (instance) => {
-          if (runs(config, 'payment')) await paymentProviderRoutes(instance, simulator);
-        },
-      ],
+          }
+        : {}),
+      // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
+      ...(runs(config, 'payment') ? { paymentProvider: simulator } : {}),
     });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });

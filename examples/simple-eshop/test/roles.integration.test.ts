@@ -27,6 +27,7 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
   const database = uniqueName('shop_roles');
   let dataDir: string;
   let apis: string[] = [];
+  let byRole: Record<string, string> = {};
 
   beforeAll(async () => {
     const admin = new pg.Client({ connectionString: postgres });
@@ -75,6 +76,10 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     ]);
     await Promise.all(urls.map((processUrl) => waitReady(processUrl)));
     apis = urls.slice(4);
+    byRole = { payment: urls[0], orders: urls[1], email: urls[2], relay: urls[3], api: urls[4] } as Record<
+      string,
+      string
+    >;
   }, 120_000);
 
   afterAll(async () => {
@@ -160,5 +165,37 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     expect(subjects).toEqual(
       expect.arrayContaining(['Welcome to the shop, ines!', expect.stringMatching(/confirmed$/)]),
     );
+  });
+
+  it('each role serves exactly its routes: every role health and metrics, the API role the shop, the payment role the provider', async () => {
+    const status = async (role: string, method: string, path: string) =>
+      (
+        await fetch(`${byRole[role]}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          ...(method === 'GET' ? {} : { body: '{}' }),
+        })
+      ).status;
+    const shopRoutes: Array<[string, string]> = [
+      ['GET', '/api/products'],
+      ['GET', '/api/cart'],
+      ['POST', '/api/users'],
+      ['POST', '/api/sessions'],
+      ['POST', '/api/orders'],
+      ['GET', '/ops/status'],
+      ['GET', '/ops/faults'],
+    ];
+    const providerRoute: [string, string] = ['POST', '/provider/payments/authorize'];
+    for (const role of ['orders', 'email', 'relay', 'payment', 'api']) {
+      expect(await status(role, 'GET', '/health/live'), role).toBe(200);
+      expect(await status(role, 'GET', '/metrics'), role).toBe(200);
+      for (const [method, path] of shopRoutes) {
+        const answer = await status(role, method, path);
+        if (role === 'api') expect(answer, `${role} ${method} ${path}`).not.toBe(404);
+        else expect(answer, `${role} ${method} ${path}`).toBe(404);
+      }
+      // The provider's schema refuses the empty body: 400 where the route exists, 404 elsewhere.
+      expect(await status(role, ...providerRoute), role).toBe(role === 'payment' ? 400 : 404);
+    }
   });
 });
