@@ -10,7 +10,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
-import type { Registry } from 'prom-client';
 import { cartRoutes } from './cart/cart-routes.js';
 import { catalogRoutes } from './catalog/catalog-routes.js';
 import type { ShopConfig } from './config.js';
@@ -22,6 +21,7 @@ import { registerStorableInput } from './http/storable-input.js';
 import { registerWebPage } from './http/web-page.js';
 import { faultsRoutes } from './ops/faults-routes.js';
 import { type OpsOptions, opsRoutes } from './ops/ops-routes.js';
+import { telemetryRoutes } from './ops/telemetry-routes.js';
 import { type OrdersRoutesOptions, ordersRoutes } from './orders/orders-routes.js';
 import { paymentProviderRoutes } from './payments/payment-http.js';
 import type { PaymentProvider } from './payments/payment-provider.js';
@@ -46,7 +46,8 @@ export interface ShopServices {
   config: ShopConfig;
   /** Shared by the API and the workers; passwords and tokens are redacted. */
   logger: FastifyBaseLogger;
-  metrics: Registry;
+  /** The instruments' current values as Prometheus text, served at /metrics. */
+  prometheusText: () => Promise<string>;
   readiness: Record<string, ReadinessCheck>;
   /** Present in the roles that serve the shop's API, web page and ops view. */
   api?: ApiServices;
@@ -91,7 +92,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
   await registerAuth(app, services.config.jwtSecret);
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { checks: services.readiness, metrics: services.metrics });
+  await app.register(healthRoutes, { checks: services.readiness, prometheusText: services.prometheusText });
   if (api) {
     const { pool } = api;
     await app.register(idempotencyKeyPlugin, {
@@ -109,6 +110,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
     await app.register(faultsRoutes, { pool, faults: api.faults });
     await app.register(reportsRoutes, { reply: api.reports });
     await app.register(opsRoutes, { pool, ...api.ops });
+    await app.register(telemetryRoutes, { pool });
   }
   if (services.paymentProvider) await paymentProviderRoutes(app, services.paymentProvider);
   return app;

@@ -15,7 +15,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
 import { invalidateCatalogOnEvents, openCatalogCache } from './catalog/catalog-cache.js';
 import { seedCatalog } from './catalog/seed-products.js';
@@ -27,7 +26,6 @@ import { databaseReadiness, redisReadiness } from './health/readiness-checks.js'
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
-import { registerHttpMetrics, registerShopMetrics } from './ops/metrics.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
 import { orderSaga } from './orders/order-saga.js';
@@ -36,6 +34,9 @@ import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.
 import { paymentProviderClient } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
 import { handleSalesReports } from './reports/sales-report.js';
+import { registerHttpTelemetry } from './telemetry/http-telemetry.js';
+import { observeShop } from './telemetry/shop-instruments.js';
+import { startTelemetry } from './telemetry/telemetry-sdk.js';
 import { loginLimit, loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
@@ -54,6 +55,8 @@ export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-passwo
 const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role === 'all' || config.role === role;
 
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
+  // First: the Bulwark packages find the SDK's providers when their policies and adapters are made.
+  const telemetry = startTelemetry({ env });
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
   // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
   // the pool and reported here; the next query connects anew.
@@ -192,15 +195,14 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const deadLetters = await deadLetterQueue(messaging.transport, { topic: deadLetterTopic, store: deadLetterStore });
     closers.push(() => deadLetters.close());
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
-    registerShopMetrics(metrics, {
-      pool,
-      payments,
-      outbox: messaging.outbox,
-      sagas,
-      queueDepth: () => messaging.queueDepth(),
-    });
+    const unobserve = observeShop({ pool, outbox: messaging.outbox, sagas, queueDepth: () => messaging.queueDepth() });
+    closers.push(async () => unobserve());
+    const sink = { pool, role: config.role, processId: processStatus.processId };
+    const removeSpanSink = telemetry.addSpanSink(sink);
+    const removeRouteSink = telemetry.addRouteSampleSink(sink);
+    // Closers run in reverse: these run after every worker has closed (so their last spans are
+    // written) and just before the database closes.
+    closers.splice(1, 0, removeSpanSink, removeRouteSink);
     const serveApi = runs(config, 'api');
     if (serveApi) {
       const invalidation = await invalidateCatalogOnEvents(messaging.transport, catalog.cache);
@@ -209,13 +211,13 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const app = await buildApp({
       config,
       logger,
-      metrics,
+      prometheusText: () => telemetry.prometheusText(),
       readiness: {
         database: databaseReadiness(pool),
         ...(redis ? { redis: redisReadiness(redis) } : {}),
         transport: messaging.transportReadiness,
       },
-      hooks: [(instance) => registerHttpMetrics(instance, metrics)],
+      hooks: [registerHttpTelemetry],
       ...(serveApi
         ? {
             api: {

@@ -165,6 +165,29 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     expect(subjects).toEqual(
       expect.arrayContaining(['Welcome to the shop, ines!', expect.stringMatching(/confirmed$/)]),
     );
+
+    // The order's trace crosses the processes: each writes its spans to the shared span store, and
+    // either API process's ops view reads them all as one trace.
+    const orderId = location.split('/').pop() as string;
+    let spans: Array<{ name: string; role: string; traceId: string }> = [];
+    for (
+      let tries = 0;
+      tries < 100 && !spans.some((span) => span.name === 'POST /provider/payments/capture');
+      tries++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      spans = (
+        (await (await fetch(`${second}/ops/traces/${orderId}`, { headers: adminAuth })).json()) as {
+          spans: typeof spans;
+        }
+      ).spans;
+    }
+    expect(new Set(spans.map((span) => span.traceId)).size).toBe(1);
+    expect(new Set(spans.map((span) => span.role))).toEqual(new Set(['api', 'relay', 'orders', 'payment', 'email']));
+    expect(spans.filter((span) => span.role === 'relay').map((span) => span.name)).toContain('send orders');
+    expect(spans.filter((span) => span.role === 'orders').map((span) => span.name)).toEqual(
+      expect.arrayContaining(['process orders', 'payment authorize', 'payment capture']),
+    );
   });
 
   it('each role serves exactly its routes: every role health and metrics, the API role the shop, the payment role the provider', async () => {
