@@ -6,7 +6,6 @@
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
-import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
 import { postgresAsyncReplyStore, postgresDeadLetterStore } from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
 import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
@@ -16,7 +15,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './app.js';
 import { invalidateCatalogOnEvents, openCatalogCache } from './catalog/catalog-cache.js';
 import { seedCatalog } from './catalog/seed-products.js';
@@ -28,17 +26,17 @@ import { databaseReadiness, redisReadiness } from './health/readiness-checks.js'
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
-import { faultsRoutes } from './ops/faults-routes.js';
-import { registerHttpMetrics, registerShopMetrics } from './ops/metrics.js';
-import { opsRoutes, type PatternStatus } from './ops/ops-routes.js';
+import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
 import { orderSaga } from './orders/order-saga.js';
 import { startOrderWorker } from './orders/order-worker.js';
-import { ordersRoutes } from './orders/orders-routes.js';
 import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
-import { paymentProviderClient, paymentProviderRoutes } from './payments/payment-http.js';
+import { paymentProviderClient } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
-import { handleSalesReports, reportsRoutes } from './reports/sales-report.js';
+import { handleSalesReports } from './reports/sales-report.js';
+import { registerHttpTelemetry } from './telemetry/http-telemetry.js';
+import { observeShop } from './telemetry/shop-instruments.js';
+import { startTelemetry } from './telemetry/telemetry-sdk.js';
 import { loginLimit, loginLimiter } from './users/login-limiter.js';
 import { ensureAdmin } from './users/users-routes.js';
 
@@ -57,6 +55,8 @@ export const defaultAdmin = { email: 'admin@shop.local', password: 'admin-passwo
 const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role === 'all' || config.role === role;
 
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
+  // First: the Bulwark packages find the SDK's providers when their policies and adapters are made.
+  const telemetry = startTelemetry({ env });
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
   // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
   // the pool and reported here; the next query connects anew.
@@ -195,15 +195,14 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const deadLetters = await deadLetterQueue(messaging.transport, { topic: deadLetterTopic, store: deadLetterStore });
     closers.push(() => deadLetters.close());
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
-    registerShopMetrics(metrics, {
-      pool,
-      payments,
-      outbox: messaging.outbox,
-      sagas,
-      queueDepth: () => messaging.queueDepth(),
-    });
+    const unobserve = observeShop({ pool, outbox: messaging.outbox, sagas, queueDepth: () => messaging.queueDepth() });
+    closers.push(async () => unobserve());
+    const sink = { pool, role: config.role, processId: processStatus.processId };
+    const removeSpanSink = telemetry.addSpanSink(sink);
+    const removeRouteSink = telemetry.addRouteSampleSink(sink);
+    // Closers run in reverse: these run after every worker has closed (so their last spans are
+    // written) and just before the database closes.
+    closers.splice(1, 0, removeSpanSink, removeRouteSink);
     const serveApi = runs(config, 'api');
     if (serveApi) {
       const invalidation = await invalidateCatalogOnEvents(messaging.transport, catalog.cache);
@@ -212,60 +211,51 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const app = await buildApp({
       config,
       logger,
-      pool,
-      catalogCache: catalog.cache,
-      metrics,
+      prometheusText: () => telemetry.prometheusText(),
       readiness: {
         database: databaseReadiness(pool),
         ...(redis ? { redis: redisReadiness(redis) } : {}),
         transport: messaging.transportReadiness,
       },
-      users: {
-        limitLogin: (attempt) => logins.check(attempt),
-        onLoginResult: async (attempt) => {
-          if (!attempt.succeeded) await logins.recordFailure(attempt);
-        },
-        onRegistered: (client, user) =>
-          messaging.outbox.add(
-            client,
-            createEnvelope({
-              topic: usersTopic,
-              type: 'user.registered',
-              key: user.id,
-              payload: { userId: user.id, username: user.username, email: user.email },
-            }),
-          ),
-      },
-      plugins: [
-        async (instance) => {
-          registerHttpMetrics(instance, metrics);
-          if (!serveApi) return;
-          await instance.register(idempotencyKeyPlugin, {
-            store: messaging.idempotencyStore,
-            // Keys are per user, so one user can never receive another's stored response.
-            scope: async (request) => {
-              await request.jwtVerify();
-              return request.user.sub;
+      hooks: [registerHttpTelemetry],
+      ...(serveApi
+        ? {
+            api: {
+              pool,
+              catalogCache: catalog.cache,
+              users: {
+                limitLogin: (attempt) => logins.check(attempt),
+                onLoginResult: async (attempt) => {
+                  if (!attempt.succeeded) await logins.recordFailure(attempt);
+                },
+                onRegistered: (client, user) =>
+                  messaging.outbox.add(
+                    client,
+                    createEnvelope({
+                      topic: usersTopic,
+                      type: 'user.registered',
+                      key: user.id,
+                      payload: { userId: user.id, username: user.username, email: user.email },
+                    }),
+                  ),
+              },
+              idempotencyStore: messaging.idempotencyStore,
+              orders: { outbox: messaging.outbox, sagas },
+              faults,
+              reports,
+              ops: {
+                self: { processId: processStatus.processId, role: config.role, status: patternStatus },
+                outbox: messaging.outbox,
+                deadLetters,
+                sagas,
+                queueDepth: () => messaging.queueDepth(),
+                backends: messaging.backends,
+              },
             },
-          });
-          await instance.register(ordersRoutes, { pool, outbox: messaging.outbox, sagas });
-          await instance.register(faultsRoutes, { faults, pool });
-          await instance.register(reportsRoutes, { reply: reports });
-          await instance.register(opsRoutes, {
-            pool,
-            self: { processId: processStatus.processId, role: config.role, status: patternStatus },
-            outbox: messaging.outbox,
-            deadLetters,
-            sagas,
-            queueDepth: () => messaging.queueDepth(),
-            backends: messaging.backends,
-          });
-        },
-        // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
-        async (instance) => {
-          if (runs(config, 'payment')) await paymentProviderRoutes(instance, simulator);
-        },
-      ],
+          }
+        : {}),
+      // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
+      ...(runs(config, 'payment') ? { paymentProvider: simulator } : {}),
     });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });

@@ -5,7 +5,6 @@ import { describeWithServers, faultProxy } from '@bulwark/test-support';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { healthRoutes } from '../src/health/health-routes.js';
 import { databaseReadiness, redisReadiness } from '../src/health/readiness-checks.js';
@@ -33,7 +32,7 @@ await describeWithServers('/health/ready when servers fail', ['postgres', 'redis
     app = Fastify();
     await app.register(healthRoutes, {
       checks: { database: databaseReadiness(pool, { timeoutMs: 500 }), redis: redisReadiness(redis) },
-      metrics: new Registry(),
+      prometheusText: async () => '',
       checkTimeoutMs: 1_000,
     });
   });

@@ -14,6 +14,7 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
   const database = uniqueName('shop_roles');
   let dataDir: string;
   let apis: string[] = [];
+  let byRole: Record<string, string> = {};
 
   beforeAll(async () => {
     const admin = new pg.Client({ connectionString: postgres });
@@ -53,6 +54,10 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     ]);
     await Promise.all(urls.map((processUrl) => waitReady(processUrl)));
     apis = urls.slice(4);
+    byRole = { payment: urls[0], orders: urls[1], email: urls[2], relay: urls[3], api: urls[4] } as Record<
+      string,
+      string
+    >;
   }, 120_000);
 
   afterAll(async () => {
@@ -138,5 +143,60 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     expect(subjects).toEqual(
       expect.arrayContaining(['Welcome to the shop, ines!', expect.stringMatching(/confirmed$/)]),
     );
+
+    // The order's trace crosses the processes: each writes its spans to the shared span store, and
+    // either API process's ops view reads them all as one trace.
+    const orderId = location.split('/').pop() as string;
+    let spans: Array<{ name: string; role: string; traceId: string }> = [];
+    for (
+      let tries = 0;
+      tries < 100 && !spans.some((span) => span.name === 'POST /provider/payments/capture');
+      tries++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      spans = (
+        (await (await fetch(`${second}/ops/traces/${orderId}`, { headers: adminAuth })).json()) as {
+          spans: typeof spans;
+        }
+      ).spans;
+    }
+    expect(new Set(spans.map((span) => span.traceId)).size).toBe(1);
+    expect(new Set(spans.map((span) => span.role))).toEqual(new Set(['api', 'relay', 'orders', 'payment', 'email']));
+    expect(spans.filter((span) => span.role === 'relay').map((span) => span.name)).toContain('send orders');
+    expect(spans.filter((span) => span.role === 'orders').map((span) => span.name)).toEqual(
+      expect.arrayContaining(['process orders', 'payment authorize', 'payment capture']),
+    );
+  });
+
+  it('each role serves exactly its routes: every role health and metrics, the API role the shop, the payment role the provider', async () => {
+    const status = async (role: string, method: string, path: string) =>
+      (
+        await fetch(`${byRole[role]}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          ...(method === 'GET' ? {} : { body: '{}' }),
+        })
+      ).status;
+    const shopRoutes: Array<[string, string]> = [
+      ['GET', '/api/products'],
+      ['GET', '/api/cart'],
+      ['POST', '/api/users'],
+      ['POST', '/api/sessions'],
+      ['POST', '/api/orders'],
+      ['GET', '/ops/status'],
+      ['GET', '/ops/faults'],
+    ];
+    const providerRoute: [string, string] = ['POST', '/provider/payments/authorize'];
+    for (const role of ['orders', 'email', 'relay', 'payment', 'api']) {
+      expect(await status(role, 'GET', '/health/live'), role).toBe(200);
+      expect(await status(role, 'GET', '/metrics'), role).toBe(200);
+      for (const [method, path] of shopRoutes) {
+        const answer = await status(role, method, path);
+        if (role === 'api') expect(answer, `${role} ${method} ${path}`).not.toBe(404);
+        else expect(answer, `${role} ${method} ${path}`).toBe(404);
+      }
+      // The provider's schema refuses the empty body: 400 where the route exists, 404 elsewhere.
+      expect(await status(role, ...providerRoute), role).toBe(role === 'payment' ? 400 : 404);
+    }
   });
 });

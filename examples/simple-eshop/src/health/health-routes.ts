@@ -1,6 +1,5 @@
 import { abortable } from '@bulwark/resilience';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Registry } from 'prom-client';
 
 /**
  * A named readiness check: resolves when the dependency answers, rejects otherwise. The route
@@ -11,7 +10,8 @@ export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
 
 export interface HealthOptions {
   checks: Record<string, ReadinessCheck>;
-  metrics: Registry;
+  /** The current values of the OpenTelemetry instruments as Prometheus text. */
+  prometheusText: () => Promise<string>;
   /** How long one readiness check may take. @defaultValue 2000 */
   checkTimeoutMs?: number;
 }
@@ -44,6 +44,6 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
   );
 
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
-    reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await options.prometheusText()),
   );
 };

@@ -13,6 +13,7 @@ import {
   retry,
   timeout,
 } from '@bulwark/resilience';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { PaymentDeclinedError, type PaymentProvider } from './payment-provider.js';
 
 export interface PaymentGateway extends PaymentProvider {
@@ -52,16 +53,43 @@ export function paymentGateway(provider: PaymentProvider, options: PaymentGatewa
     }),
     timeout({ ms: options.timeoutMs ?? 2_000 }),
   );
+  // A CLIENT span per call, around the policies, so their events (retries, a breaker rejection, a
+  // timeout) land on it; the provider client carries its context to the provider process.
+  const tracer = trace.getTracer('simple-eshop');
+  const traced = <T>(operation: string, orderId: string, call: () => Promise<T>): Promise<T> =>
+    tracer.startActiveSpan(
+      `payment ${operation}`,
+      { kind: SpanKind.CLIENT, attributes: { 'shop.payment.operation': operation, 'shop.payment.order_id': orderId } },
+      async (span) => {
+        try {
+          return await call();
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          span.setAttribute('error.type', (error as Error).name);
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
   return {
     breaker,
     bulkhead: calls,
     authorize: (request, signal) =>
-      policy.execute(({ signal: attemptSignal }) => provider.authorize(request, attemptSignal), { signal }),
+      traced('authorize', request.orderId, () =>
+        policy.execute(({ signal: attemptSignal }) => provider.authorize(request, attemptSignal), { signal }),
+      ),
     capture: (request, signal) =>
-      policy.execute(({ signal: attemptSignal }) => provider.capture(request, attemptSignal), { signal }),
+      traced('capture', request.orderId, () =>
+        policy.execute(({ signal: attemptSignal }) => provider.capture(request, attemptSignal), { signal }),
+      ),
     refund: (request, signal) =>
-      policy.execute(({ signal: attemptSignal }) => provider.refund(request, attemptSignal), { signal }),
+      traced('refund', request.orderId, () =>
+        policy.execute(({ signal: attemptSignal }) => provider.refund(request, attemptSignal), { signal }),
+      ),
     void: (request, signal) =>
-      policy.execute(({ signal: attemptSignal }) => provider.void(request, attemptSignal), { signal }),
+      traced('void', request.orderId, () =>
+        policy.execute(({ signal: attemptSignal }) => provider.void(request, attemptSignal), { signal }),
+      ),
   };
 }

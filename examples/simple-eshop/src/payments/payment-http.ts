@@ -1,6 +1,7 @@
 // The payment simulator as its own HTTP service (`--role payment`), and the client the shop
 // uses to reach it.
 import { type FetchFunction, resilientFetch } from '@bulwark/resilience/http';
+import { context, propagation } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { ProviderUnavailableError } from '../faults/faults.js';
 import { sendProblem } from '../http/problem.js';
@@ -58,6 +59,12 @@ function providerFetch(): FetchFunction {
   });
 }
 
+/** `headers` with the current trace context (`traceparent`), so the provider's span joins the trace. */
+function traceHeaders(headers: Record<string, string>): Record<string, string> {
+  propagation.inject(context.active(), headers);
+  return headers;
+}
+
 /** A PaymentProvider that calls the simulator service at `baseUrl`. */
 export function paymentProviderClient(
   baseUrl: string,
@@ -73,7 +80,7 @@ export function paymentProviderClient(
     try {
       response = await http(`${baseUrl}/provider/payments/${operation}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': body.idempotencyKey },
+        headers: traceHeaders({ 'content-type': 'application/json', 'idempotency-key': body.idempotencyKey }),
         body: JSON.stringify(body),
         ...(signal ? { signal } : {}),
       });

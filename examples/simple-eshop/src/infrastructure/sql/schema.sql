@@ -96,3 +96,39 @@ CREATE TABLE IF NOT EXISTS shop_process_status (
   status     jsonb NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Recent spans of every process (see src/telemetry/span-store.ts): the ops view draws an order's
+-- trace from them, across the roles that took part. Kept for an hour.
+CREATE TABLE IF NOT EXISTS shop_spans (
+  trace_id       text NOT NULL,
+  span_id        text NOT NULL,
+  parent_span_id text,
+  name           text NOT NULL,
+  kind           smallint NOT NULL,
+  role           text NOT NULL,
+  process_id     text NOT NULL,
+  start_us       bigint NOT NULL,
+  duration_us    bigint NOT NULL,
+  error          boolean NOT NULL,
+  attributes     jsonb NOT NULL,
+  events         jsonb NOT NULL,
+  recorded_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS shop_spans_recorded_at ON shop_spans (recorded_at);
+CREATE INDEX IF NOT EXISTS shop_spans_order ON shop_spans ((attributes ->> 'shop.order.id'))
+  WHERE attributes ? 'shop.order.id';
+
+-- Per route, what `http.server.request.duration` counted in each interval of each process (see
+-- src/telemetry/route-samples.ts): the ops view's route charts. Kept for an hour.
+CREATE TABLE IF NOT EXISTS shop_route_samples (
+  at            timestamptz NOT NULL,
+  process_id    text NOT NULL,
+  route         text NOT NULL,
+  requests      bigint NOT NULL,
+  server_errors bigint NOT NULL,
+  client_errors bigint NOT NULL,
+  bounds        double precision[] NOT NULL,
+  counts        bigint[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS shop_route_samples_at ON shop_route_samples (at);
