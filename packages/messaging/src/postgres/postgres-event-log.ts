@@ -116,7 +116,8 @@ export function postgresEventLogSql(options: Pick<PostgresEventLogOptions, 'tabl
 
 interface EventRow {
   position: string;
-  transaction_id: string;
+  /** Aliased apart from the column: ORDER BY would otherwise sort by the text, not the xid8. */
+  transaction_id_text: string;
   id: string;
   stream: string;
   type: string;
@@ -126,7 +127,7 @@ interface EventRow {
 }
 
 const toEvent = (row: EventRow): LoggedEvent => ({
-  transactionId: Number(row.transaction_id),
+  transactionId: Number(row.transaction_id_text),
   position: Number(row.position),
   id: row.id,
   stream: row.stream,
@@ -347,14 +348,14 @@ export function postgresEventLog(pool: Pool, options: PostgresEventLogOptions = 
       return result.rows.map(toEvent);
     },
     async head(headOptions = {}) {
-      const result = await query<{ transaction_id: string; position: string }>(
+      const result = await query<{ transaction_id_text: string; position: string }>(
         'head',
         sql.head,
         [],
         headOptions.signal,
       );
       const row = result.rows[0];
-      return row ? { transactionId: Number(row.transaction_id), position: Number(row.position) } : eventLogStart;
+      return row ? { transactionId: Number(row.transaction_id_text), position: Number(row.position) } : eventLogStart;
     },
     async lag(after, lagOptions = {}) {
       checkCursor('after', after);

@@ -172,4 +172,19 @@ await describeWithServers('postgresEventLog', ['postgres'], ({ postgres: url }) 
     await outbox.close();
     await log.close();
   });
+
+  it('reads in transaction id order, not in the text order of the ids (regression: ORDER BY took the text alias)', async () => {
+    const log = await freshLog();
+    // Ended transaction ids far below the horizon, written directly: 9 < 10 < 100, but '10' < '100' < '9'.
+    await pool.query(
+      `INSERT INTO ${log.sql.table} (transaction_id, id, stream, type, data)
+       VALUES ('100', 'c', 's', 't', '3'), ('9', 'a', 's', 't', '1'), ('10', 'b', 's', 't', '2')`,
+    );
+    expect((await log.read()).map((event) => event.id)).toEqual(['a', 'b', 'c']);
+    expect(
+      (await log.read({ after: { transactionId: 9, position: Number.MAX_SAFE_INTEGER } })).map((event) => event.id),
+    ).toEqual(['b', 'c']);
+    expect((await log.head()).transactionId).toBe(100);
+    await log.close();
+  });
 });
