@@ -27,6 +27,7 @@ const readingOrder = [
   'idempotency.md',
   'claim-check.md',
   'outbox.md',
+  'read-models.md',
   'consumers.md',
   'transports-and-consumers.md',
   'saga.md',

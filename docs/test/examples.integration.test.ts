@@ -16,6 +16,9 @@ await describeWithServers('docs examples on servers', ['postgres', 'redis'], ({ 
     const pool = new pg.Pool({ connectionString: postgres });
     await pool.query(`DROP TABLE IF EXISTS ${prefix}_orders, ${prefix}_outbox, ${prefix}_outbox_relay CASCADE`);
     await pool.query(`DROP FUNCTION IF EXISTS ${prefix}_outbox_notify() CASCADE`);
+    await pool.query(
+      `DROP TABLE IF EXISTS ${prefix}_sales, ${prefix}_events, ${prefix}_events_checkpoints, ${prefix}_order_history, ${prefix}_order_history_rebuild`,
+    );
     await pool.end();
     const client = new Redis(redis);
     const keys = await client.keys(`${prefix}:*`);
@@ -23,7 +26,7 @@ await describeWithServers('docs examples on servers', ['postgres', 'redis'], ({ 
     client.disconnect();
   });
 
-  it.each(['outbox', 'several-machines'])('%s prints what its guide says', async (name) => {
+  it.each(['outbox', 'several-machines', 'read-models'])('%s prints what its guide says', async (name) => {
     expect(await runExample(name)).toBe(documentedOutput(name));
   });
 });

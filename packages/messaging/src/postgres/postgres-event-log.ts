@@ -116,7 +116,8 @@ export function postgresEventLogSql(options: Pick<PostgresEventLogOptions, 'tabl
 
 interface EventRow {
   position: string;
-  transaction_id: string;
+  /** Aliased apart from the column: ORDER BY would otherwise sort by the text, not the xid8. */
+  transaction_id_text: string;
   id: string;
   stream: string;
   type: string;
@@ -126,7 +127,7 @@ interface EventRow {
 }
 
 const toEvent = (row: EventRow): LoggedEvent => ({
-  transactionId: Number(row.transaction_id),
+  transactionId: Number(row.transaction_id_text),
   position: Number(row.position),
   id: row.id,
   stream: row.stream,
@@ -149,8 +150,8 @@ const cursorValues = (cursor: EventLogCursor) => [String(cursor.transactionId), 
  * later gets a higher id, so nothing can appear behind a cursor a reader has passed. This is the
  * approach of Emmett and Marten's async daemon. Writers never wait for each other (a
  * commit-ordered sequence under an advisory lock would serialize every appending transaction
- * from its append to its commit: 270–400 transactions/s against 1,500–2,600 without it, 8
- * writers on this 2-core machine). The price: a transaction that stays open anywhere in the
+ * from its append to its commit: 180 appends/s against 735 without it, 8 writers on a 2-core
+ * machine, `pnpm bench event-log.append`). The price: a transaction that stays open anywhere in the
  * cluster holds readers at the horizon until it ends (they fall behind, visible as lag; they
  * never skip). Keep transactions short.
  *
@@ -347,14 +348,14 @@ export function postgresEventLog(pool: Pool, options: PostgresEventLogOptions = 
       return result.rows.map(toEvent);
     },
     async head(headOptions = {}) {
-      const result = await query<{ transaction_id: string; position: string }>(
+      const result = await query<{ transaction_id_text: string; position: string }>(
         'head',
         sql.head,
         [],
         headOptions.signal,
       );
       const row = result.rows[0];
-      return row ? { transactionId: Number(row.transaction_id), position: Number(row.position) } : eventLogStart;
+      return row ? { transactionId: Number(row.transaction_id_text), position: Number(row.position) } : eventLogStart;
     },
     async lag(after, lagOptions = {}) {
       checkCursor('after', after);

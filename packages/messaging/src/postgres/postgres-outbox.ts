@@ -5,6 +5,7 @@ import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertStorableEnvelope } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import type { EventLog, NewEvent } from '../event-log/event-log.js';
 import type {
   Outbox,
   OutboxClaim,
@@ -46,6 +47,13 @@ export interface PostgresOutboxOptions {
   schema?: string;
   /** @defaultValue `systemClock` */
   clock?: Clock;
+  /**
+   * An event log that keeps what is published: `add()` also appends each message to it, in the
+   * same transaction, as an event of stream `key` (or `topic` when there is none), type `type`,
+   * data `payload`, with the message's id and its headers plus `topic`. Published rows leave the
+   * outbox; the log keeps them for projections and replays.
+   */
+  keep?: EventLog<PostgresOutboxExecutor, unknown>;
 }
 
 /**
@@ -276,6 +284,8 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
         assertStorableEnvelope(message, { payload: 'json-text' });
       }
       const list = withCreateSpans('postgres', given);
+      // First, so that a message the log refuses fails the call before the outbox row is written.
+      if (options.keep) await options.keep.append(executor, list.map(keptEvent), addOptions);
       const values = [JSON.stringify(list)];
       if (typeof executor === 'function') await executor(sql.insert, values);
       else await executor.query(sql.insert, values);
@@ -326,6 +336,20 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     },
   };
   return outbox;
+}
+
+/** A published message as the event the outbox's `keep` log stores. */
+function keptEvent(message: Envelope): NewEvent {
+  const headers: Record<string, string> = { topic: message.topic };
+  for (const [name, value] of Object.entries(message.headers ?? {}))
+    if (typeof value === 'string') headers[name] = value;
+  return {
+    id: message.id,
+    stream: message.key ?? message.topic,
+    type: message.type,
+    data: message.payload ?? null,
+    headers,
+  };
 }
 
 function assertEnvelope(message: Envelope): void {

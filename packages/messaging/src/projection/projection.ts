@@ -390,7 +390,8 @@ class ProjectionRunner<Executor> {
     const fresh = this.#freshTable;
     if (!this.#rebuildStarted) {
       await lease.transaction(async (transaction) => {
-        await transaction.dropTable(fresh).catch(() => {});
+        // A leftover of a rebuild that did not finish (its runner died) is started over.
+        await transaction.dropTable(fresh);
         await readModel.create({ executor: transaction.executor, table: fresh });
         await transaction.deleteCheckpoint(this.#rebuildCheckpoint);
       });

@@ -1,4 +1,3 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import {
@@ -302,6 +301,8 @@ export function eventLogConformance<Executor, HandlerExecutor>(
     );
 
     it('property: concurrent writers with random commit delays; a polling reader sees every committed event once, in order', async () => {
+      // Loaded here, so that the other suites of this entry need no fast-check (an optional peer).
+      const { default: fc } = await import('fast-check');
       const writerPlan = fc.array(
         fc.array(
           fc.record({

@@ -1,8 +1,10 @@
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createEnvelope } from '../../src/envelope/envelope.js';
 import { type EventLogCursor, eventLogStart, type LoggedEvent } from '../../src/event-log/event-log.js';
 import { type PostgresEventLog, postgresEventLog, postgresEventLogSql } from '../../src/postgres/postgres-event-log.js';
+import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 import { eventLogConformance } from '../../src/testing/index.js';
 
 /**
@@ -142,6 +144,47 @@ await describeWithServers('postgresEventLog', ['postgres'], ({ postgres: url }) 
     const next = await log.projections.tryAcquire('p');
     expect(next).toBeDefined();
     await next?.release();
+    await log.close();
+  });
+
+  it('keeps what the outbox is given when the outbox has keep, in the same transaction', async () => {
+    const log = await freshLog();
+    const outboxTable = uniqueName('outbox_keep');
+    tables.push(outboxTable, `${outboxTable}_relay`);
+    const outbox = postgresOutbox(pool, { table: outboxTable, keep: log });
+    await outbox.migrate();
+    const kept = await begin();
+    await outbox.add(kept.executor, [
+      createEnvelope({ topic: 'orders', type: 'order.placed', key: 'order-1', payload: { total: 30 } }),
+      createEnvelope({ topic: 'orders', type: 'order.audited', payload: { by: 'ops' } }),
+    ]);
+    await kept.commit();
+    const rolledBack = await begin();
+    await outbox.add(rolledBack.executor, createEnvelope({ topic: 'orders', type: 'order.gone', payload: 1 }));
+    await rolledBack.rollback();
+    const events = await readAtLeast(log, 2);
+    expect(events.map((event) => [event.stream, event.type, event.data, event.headers.topic])).toEqual([
+      ['order-1', 'order.placed', { total: 30 }, 'orders'],
+      ['orders', 'order.audited', { by: 'ops' }, 'orders'],
+    ]);
+    expect((await outbox.lag()).pending).toBe(2);
+    await pool.query(`DROP FUNCTION IF EXISTS "${outboxTable}_notify"() CASCADE`);
+    await outbox.close();
+    await log.close();
+  });
+
+  it('reads in transaction id order, not in the text order of the ids (regression: ORDER BY took the text alias)', async () => {
+    const log = await freshLog();
+    // Ended transaction ids far below the horizon, written directly: 9 < 10 < 100, but '10' < '100' < '9'.
+    await pool.query(
+      `INSERT INTO ${log.sql.table} (transaction_id, id, stream, type, data)
+       VALUES ('100', 'c', 's', 't', '3'), ('9', 'a', 's', 't', '1'), ('10', 'b', 's', 't', '2')`,
+    );
+    expect((await log.read()).map((event) => event.id)).toEqual(['a', 'b', 'c']);
+    expect(
+      (await log.read({ after: { transactionId: 9, position: Number.MAX_SAFE_INTEGER } })).map((event) => event.id),
+    ).toEqual(['b', 'c']);
+    expect((await log.head()).transactionId).toBe(100);
     await log.close();
   });
 });

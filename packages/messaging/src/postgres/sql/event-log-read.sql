@@ -5,7 +5,7 @@
 --   $4  text[]  types to keep, or NULL for all
 -- Only events below the visibility horizon (the oldest running transaction) are read: a
 -- transaction still running may yet commit events that come before anything above it.
-SELECT position, transaction_id::text AS transaction_id, id, stream, type, data, headers,
+SELECT position, transaction_id::text AS transaction_id_text, id, stream, type, data, headers,
        (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at_ms
 FROM {{table}}
 WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
