@@ -108,6 +108,19 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
   const busyRetryDelayMs = options.busyRetryDelayMs ?? choreographyTrackerDefaults.busyRetryDelayMs;
   const flows = new Map(options.flows.map((flow) => [flow.name, flow]));
   const subscriptions: Subscription[] = [];
+  // The log's lease keeps other trackers out, not this one's own concurrent handlers (same
+  // owner): one flow's events are recorded one after the other here, so none reads a stale history.
+  const flowQueues = new Map<string, Promise<unknown>>();
+  const serialized = <T>(flowId: string, work: () => Promise<T>): Promise<T> => {
+    const previous = flowQueues.get(flowId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => {});
+    flowQueues.set(flowId, settled);
+    void settled.then(() => {
+      if (flowQueues.get(flowId) === settled) flowQueues.delete(flowId);
+    });
+    return next;
+  };
   let starting: Promise<void> | undefined;
   let checkTimer: unknown;
   let closed = false;
@@ -131,8 +144,12 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
   };
 
   /** Records one event in one flow; `busy` when another tracker holds the flow right now. */
-  const track = async (flow: ChoreographyDefinition, event: Envelope): Promise<'done' | 'busy'> => {
+  const track = (flow: ChoreographyDefinition, event: Envelope): Promise<'done' | 'busy'> => {
     const flowId = event.headers.correlationId ?? event.id;
+    return serialized(flowId, () => trackNow(flow, flowId, event));
+  };
+
+  const trackNow = async (flow: ChoreographyDefinition, flowId: string, event: Envelope): Promise<'done' | 'busy'> => {
     const now = clock.now();
     const starts = event.type === flow.startsWith;
     const { created, record } = await log.create(
@@ -230,7 +247,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
       callOptions,
     );
     let stalled = 0;
-    for (const record of records) if (await stall(record)) stalled += 1;
+    for (const record of records) if (await serialized(record.id, () => stall(record))) stalled += 1;
     return stalled;
   };
 
