@@ -12,6 +12,7 @@ import {
   terminalSagaStatuses,
 } from '../log/saga-log.js';
 import { deterministicMessageId } from '../orchestrator/message-id.js';
+import { recordFlowEnded, recordFlowStalled } from '../telemetry/choreography-spans.js';
 import type { ChoreographyDefinition } from './choreography-definition.js';
 import { eventData, type FlowTransition, flowTransition, stallTransition } from './flow-transition.js';
 
@@ -131,6 +132,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     flow: ChoreographyDefinition,
     transition: FlowTransition,
     wakeAt: number | null,
+    previous: SagaStatus,
   ) => {
     const now = clock.now();
     await log.append(flowId, owner, {
@@ -141,6 +143,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
       release: true,
       wakeAt: isTerminal(transition.status) ? null : (wakeAt ?? now + flow.stallAfterMs),
     });
+    if (isTerminal(transition.status) && !isTerminal(previous)) recordFlowEnded(flow.name, transition.status);
   };
 
   /** Records one event in one flow; `busy` when another tracker holds the flow right now. */
@@ -178,7 +181,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     const transition = flowTransition(flow, held.status, history, event);
     // An event that changed nothing keeps the deadline: a flow repeating itself is still stalled.
     const progressed = transition.entries.length > 0 || created;
-    await commit(flowId, flow, transition, progressed ? null : held.wakeAt);
+    await commit(flowId, flow, transition, progressed ? null : held.wakeAt, held.status);
     return 'done';
   };
 
@@ -215,7 +218,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     }
     const deadline = record.wakeAt ?? record.updatedAt + flow.stallAfterMs;
     if (deadline > now) {
-      await commit(record.id, flow, { entries: [], status: record.status }, deadline);
+      await commit(record.id, flow, { entries: [], status: record.status }, deadline, record.status);
       return false;
     }
     const history = await log.history(record.id);
@@ -234,7 +237,8 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
         flowId: record.id,
         reason: 'stalled',
       });
-    await commit(record.id, flow, transition, null);
+    await commit(record.id, flow, transition, null, record.status);
+    recordFlowStalled(flow.name);
     return true;
   };
 
