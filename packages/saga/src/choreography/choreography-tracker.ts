@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createEnvelope, type Delivery, type Envelope, type Subscription, type Transport } from '@bulwark/messaging';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidSagaOptionsError, SagaOrchestratorClosedError } from '../errors/saga-error.js';
+import { InvalidSagaOptionsError, SagaError } from '../errors/saga-error.js';
 import {
   type SagaListQuery,
   type SagaLog,
@@ -54,7 +54,11 @@ export const choreographyTrackerDefaults = {
 /** Follows choreographed flows: see {@link choreographyTracker}. */
 export interface ChoreographyTracker extends AsyncDisposable {
   readonly owner: string;
-  /** Subscribes to every event type of the flows; resolves once subscribed. */
+  /**
+   * Subscribes to every event type of the flows and starts the stall checks; resolves once
+   * subscribed. After `close()` it and `checkStalled` reject with a `SagaError` of code
+   * `CHOREOGRAPHY_TRACKER_CLOSED`.
+   */
   start(): Promise<void>;
   /**
    * Raises the timeout event (and the compensation event, if configured) of every flow silent
@@ -242,8 +246,10 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     return true;
   };
 
+  const closedError = () => new SagaError('CHOREOGRAPHY_TRACKER_CLOSED', 'The choreography tracker is closed');
+
   const checkStalled = async (callOptions?: SagaLogCallOptions): Promise<number> => {
-    if (closed) throw new SagaOrchestratorClosedError();
+    if (closed) throw closedError();
     const now = clock.now();
     const records = await log.claimRecoverable(
       owner,
@@ -270,7 +276,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
   const tracker: ChoreographyTracker = {
     owner,
     start() {
-      if (closed) return Promise.reject(new SagaOrchestratorClosedError());
+      if (closed) return Promise.reject(closedError());
       starting ??= (async () => {
         const topics = new Set([...flows.values()].flatMap((flow) => flow.events));
         for (const topic of topics)
