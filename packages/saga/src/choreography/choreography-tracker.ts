@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createEnvelope, type Delivery, type Envelope, type Subscription, type Transport } from '@bulwark/messaging';
 import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidSagaOptionsError, SagaOrchestratorClosedError } from '../errors/saga-error.js';
+import { InvalidSagaOptionsError, SagaError } from '../errors/saga-error.js';
 import {
   type SagaListQuery,
   type SagaLog,
@@ -12,6 +12,7 @@ import {
   terminalSagaStatuses,
 } from '../log/saga-log.js';
 import { deterministicMessageId } from '../orchestrator/message-id.js';
+import { recordFlowEnded, recordFlowStalled } from '../telemetry/choreography-spans.js';
 import type { ChoreographyDefinition } from './choreography-definition.js';
 import { eventData, type FlowTransition, flowTransition, stallTransition } from './flow-transition.js';
 
@@ -53,7 +54,11 @@ export const choreographyTrackerDefaults = {
 /** Follows choreographed flows: see {@link choreographyTracker}. */
 export interface ChoreographyTracker extends AsyncDisposable {
   readonly owner: string;
-  /** Subscribes to every event type of the flows; resolves once subscribed. */
+  /**
+   * Subscribes to every event type of the flows and starts the stall checks; resolves once
+   * subscribed. After `close()` it and `checkStalled` reject with a `SagaError` of code
+   * `CHOREOGRAPHY_TRACKER_CLOSED`.
+   */
   start(): Promise<void>;
   /**
    * Raises the timeout event (and the compensation event, if configured) of every flow silent
@@ -108,6 +113,19 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
   const busyRetryDelayMs = options.busyRetryDelayMs ?? choreographyTrackerDefaults.busyRetryDelayMs;
   const flows = new Map(options.flows.map((flow) => [flow.name, flow]));
   const subscriptions: Subscription[] = [];
+  // The log's lease keeps other trackers out, not this one's own concurrent handlers (same
+  // owner): one flow's events are recorded one after the other here, so none reads a stale history.
+  const flowQueues = new Map<string, Promise<unknown>>();
+  const serialized = <T>(flowId: string, work: () => Promise<T>): Promise<T> => {
+    const previous = flowQueues.get(flowId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => {});
+    flowQueues.set(flowId, settled);
+    void settled.then(() => {
+      if (flowQueues.get(flowId) === settled) flowQueues.delete(flowId);
+    });
+    return next;
+  };
   let starting: Promise<void> | undefined;
   let checkTimer: unknown;
   let closed = false;
@@ -118,6 +136,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     flow: ChoreographyDefinition,
     transition: FlowTransition,
     wakeAt: number | null,
+    previous: SagaStatus,
   ) => {
     const now = clock.now();
     await log.append(flowId, owner, {
@@ -128,11 +147,16 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
       release: true,
       wakeAt: isTerminal(transition.status) ? null : (wakeAt ?? now + flow.stallAfterMs),
     });
+    if (isTerminal(transition.status) && !isTerminal(previous)) recordFlowEnded(flow.name, transition.status);
   };
 
   /** Records one event in one flow; `busy` when another tracker holds the flow right now. */
-  const track = async (flow: ChoreographyDefinition, event: Envelope): Promise<'done' | 'busy'> => {
+  const track = (flow: ChoreographyDefinition, event: Envelope): Promise<'done' | 'busy'> => {
     const flowId = event.headers.correlationId ?? event.id;
+    return serialized(flowId, () => trackNow(flow, flowId, event));
+  };
+
+  const trackNow = async (flow: ChoreographyDefinition, flowId: string, event: Envelope): Promise<'done' | 'busy'> => {
     const now = clock.now();
     const starts = event.type === flow.startsWith;
     const { created, record } = await log.create(
@@ -161,7 +185,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     const transition = flowTransition(flow, held.status, history, event);
     // An event that changed nothing keeps the deadline: a flow repeating itself is still stalled.
     const progressed = transition.entries.length > 0 || created;
-    await commit(flowId, flow, transition, progressed ? null : held.wakeAt);
+    await commit(flowId, flow, transition, progressed ? null : held.wakeAt, held.status);
     return 'done';
   };
 
@@ -198,7 +222,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
     }
     const deadline = record.wakeAt ?? record.updatedAt + flow.stallAfterMs;
     if (deadline > now) {
-      await commit(record.id, flow, { entries: [], status: record.status }, deadline);
+      await commit(record.id, flow, { entries: [], status: record.status }, deadline, record.status);
       return false;
     }
     const history = await log.history(record.id);
@@ -217,12 +241,15 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
         flowId: record.id,
         reason: 'stalled',
       });
-    await commit(record.id, flow, transition, null);
+    await commit(record.id, flow, transition, null, record.status);
+    recordFlowStalled(flow.name);
     return true;
   };
 
+  const closedError = () => new SagaError('CHOREOGRAPHY_TRACKER_CLOSED', 'The choreography tracker is closed');
+
   const checkStalled = async (callOptions?: SagaLogCallOptions): Promise<number> => {
-    if (closed) throw new SagaOrchestratorClosedError();
+    if (closed) throw closedError();
     const now = clock.now();
     const records = await log.claimRecoverable(
       owner,
@@ -230,7 +257,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
       callOptions,
     );
     let stalled = 0;
-    for (const record of records) if (await stall(record)) stalled += 1;
+    for (const record of records) if (await serialized(record.id, () => stall(record))) stalled += 1;
     return stalled;
   };
 
@@ -249,7 +276,7 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
   const tracker: ChoreographyTracker = {
     owner,
     start() {
-      if (closed) return Promise.reject(new SagaOrchestratorClosedError());
+      if (closed) return Promise.reject(closedError());
       starting ??= (async () => {
         const topics = new Set([...flows.values()].flatMap((flow) => flow.events));
         for (const topic of topics)

@@ -10,6 +10,7 @@ import type { Clock } from '@bulwark/resilience';
 import { assertJson, type JsonValue } from '../definition/json.js';
 import { InvalidSagaOptionsError } from '../errors/saga-error.js';
 import { deterministicMessageId } from '../orchestrator/message-id.js';
+import { traceParticipant } from '../telemetry/choreography-spans.js';
 import {
   isParticipantFailure,
   type ParticipantContext,
@@ -90,15 +91,33 @@ export async function startParticipant<Payload, Transaction>(
   });
 
   const forward = options.store.handler(group, async (event, transaction, signal) => {
-    const result = await participant.handle(event.payload as Payload, contextFor(event, transaction, signal));
-    if (isParticipantFailure(result))
-      return [emitted(event, participant.emits.failure, 'failed', { reason: result.reason })];
-    return [emitted(event, participant.emits.success, 'completed', result === undefined ? null : result)];
+    const context = contextFor(event, transaction, signal);
+    return traceParticipant(
+      participant.name,
+      'participant',
+      { flowId: context.flowId, eventType: event.type },
+      async () => {
+        const result = await participant.handle(event.payload as Payload, context);
+        if (isParticipantFailure(result))
+          return [emitted(event, participant.emits.failure, 'failed', { reason: result.reason })];
+        return [emitted(event, participant.emits.success, 'completed', result === undefined ? null : result)];
+      },
+      ([first]) => (first?.type === participant.emits.failure ? 'failed' : 'completed'),
+    );
   });
 
   const compensation = options.store.handler(group, async (event, transaction, signal) => {
-    const result = await participant.compensate?.(event.payload as JsonValue, contextFor(event, transaction, signal));
-    return [emitted(event, participant.emits.compensated, 'compensated', result === undefined ? null : result)];
+    const context = contextFor(event, transaction, signal);
+    return traceParticipant(
+      participant.name,
+      'compensate',
+      { flowId: context.flowId, eventType: event.type },
+      async () => {
+        const result = await participant.compensate?.(event.payload as JsonValue, context);
+        return [emitted(event, participant.emits.compensated, 'compensated', result === undefined ? null : result)];
+      },
+      () => 'compensated',
+    );
   });
 
   const consumers: Consumer[] = [];

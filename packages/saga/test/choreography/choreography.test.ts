@@ -161,6 +161,18 @@ describe('choreographed flows', () => {
     expect(effects.released.size).toBe(0);
   });
 
+  it('a closed tracker refuses calls with a typed error', async () => {
+    const tracker = choreographyTracker({
+      log: memorySagaLog(),
+      transport: track(memoryTransport()),
+      flows: [orderFlow(Object.values(orderParticipants(orderFlowEffects())))],
+      checkEveryMs: false,
+    });
+    await tracker.close();
+    await expect(tracker.checkStalled()).rejects.toMatchObject({ code: 'CHOREOGRAPHY_TRACKER_CLOSED' });
+    await expect(tracker.start()).rejects.toMatchObject({ code: 'CHOREOGRAPHY_TRACKER_CLOSED' });
+  });
+
   it('refuse bad definitions and options with InvalidSagaOptionsError', () => {
     const invalid = (make: () => unknown) => {
       try {
