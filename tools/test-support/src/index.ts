@@ -27,6 +27,8 @@ export type { ProcessWarning } from './process-warnings.js';
 export { collectProcessWarnings } from './process-warnings.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
+export type { RedisBehindFaultProxy, RestartedRedis } from './redis-harness.js';
+export { redisFaultClientOptions, useRedisBehindFaultProxy, useRestartedRedis } from './redis-harness.js';
 export type { RedisServerProcess } from './redis-server.js';
 export { describeWithRedisServer, startRedisServer } from './redis-server.js';
 export type { ServerKind } from './servers.js';
