@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   fixedWindow,
   gcra,
@@ -11,8 +10,9 @@ import {
   rateLimiter,
   slidingWindow,
   tokenBucket,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
 import { downStore } from './http-rate-limit-scenario.js';
 
 const setup = (algorithm: Parameters<typeof rateLimiter>[0]['algorithm']) => {

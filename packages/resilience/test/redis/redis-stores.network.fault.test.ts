@@ -3,10 +3,11 @@
 // silent for 10 s, 200 ms of latency. Each store is used as users use it (through a rate limiter
 // and a circuit breaker, which bound every store call with their own timeout) by one client made
 // before the faults and never replaced.
+
+import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
 import { describeWithServers, runFaultScenarios, uniqueName, useRedisBehindFaultProxy } from '@bulwark/test-support';
 import { expect, it } from 'vitest';
-import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
-import { redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
 
 await describeWithServers('Redis stores under network faults (fault proxy)', ['redis'], ({ redis: url }) => {
   const harness = useRedisBehindFaultProxy(url);

@@ -2,10 +2,11 @@
 // redis-server with an fsync'ed append-only file (never the shared one) is SIGKILLed, then shut
 // down cleanly, and started again each time on the same port and directory, while one client
 // made before keeps working. Nothing Redis acknowledged may be lost.
+
+import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
 import { describeWithRedisServer, runFaultScenarios, useRestartedRedis } from '@bulwark/test-support';
 import { expect, it } from 'vitest';
-import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
-import { redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
 
 describeWithRedisServer('Redis stores across Redis restarts (private redis-server, AOF)', () => {
   const harness = useRestartedRedis();
