@@ -30,6 +30,6 @@ export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } fro
 export type { RedisBehindFaultProxy, RestartedRedis } from './redis-harness.js';
 export { redisFaultClientOptions, useRedisBehindFaultProxy, useRestartedRedis } from './redis-harness.js';
 export type { RedisServerProcess } from './redis-server.js';
-export { describeWithRedisServer, startRedisServer } from './redis-server.js';
+export { createRedisServer, describeWithRedisServer, startRedisServer } from './redis-server.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';

@@ -6,12 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { faultProxy } from '@bulwark/test-support';
+import { createRedisServer, faultProxy } from '@bulwark/test-support';
 import pg from 'pg';
 import { applicationName, embeddedPostgres } from '../infrastructure/database.js';
 import { type LoadReport, runLoad } from '../load/load-run.js';
-import { privateRabbitMq } from './private-rabbitmq.js';
-import { type PrivateServer, privateRedis } from './private-redis.js';
+import { type PrivateServer, privateRabbitMq } from './private-rabbitmq.js';
 import { type ShopProcess, startShopProcess } from './shop-process.js';
 
 export type ChaosBrokers = 'none' | 'redis' | 'amqp';
@@ -111,7 +110,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The servers start side by side: a RabbitMQ node alone takes tens of seconds on a busy machine.
     const postgres = options.database === 'private' ? await embeddedPostgres(options.dataDir) : undefined;
     const brokers: Partial<Record<'redis' | 'rabbitmq', PrivateServer>> = {};
-    if (options.brokers !== 'none') brokers.redis = await privateRedis();
+    // test-support's private redis-server (AOF, fsync always): a SIGKILL loses nothing Redis acknowledged.
+    if (options.brokers !== 'none') brokers.redis = await createRedisServer();
     if (options.brokers === 'amqp') brokers.rabbitmq = await privateRabbitMq();
     // The embedded PostgreSQL keeps its data in dataDir, which the caller removes.
     const servers: Array<{ name: string; url: string; start(): Promise<void>; remove(): Promise<void> }> = [

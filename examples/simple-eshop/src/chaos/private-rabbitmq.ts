@@ -14,8 +14,27 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@bulwark/test-support';
-import { type PrivateServer, waitForPort } from './private-redis.js';
+import { freePort, isReachable } from '@bulwark/test-support';
+
+/** A server the chaos run starts, restarts and removes (RabbitMQ here; Redis is test-support's). */
+export interface PrivateServer {
+  readonly url: string;
+  start(): Promise<void>;
+  /** Ends the server. */
+  stop(): Promise<void>;
+  /** Stops the server and deletes its data. */
+  remove(): Promise<void>;
+}
+
+/** Waits until the URL's port opens (or closes, with `open: false`). */
+async function waitForPort(url: string, open: boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await isReachable(url, 250)) !== open) {
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not ${open ? 'open' : 'close'} its port in ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
 
 const rabbitmqServer = ['/usr/sbin/rabbitmq-server', '/usr/lib/rabbitmq/bin/rabbitmq-server'].find((path) =>
   existsSync(path),
