@@ -25,6 +25,8 @@ export type { PrivatePostgres } from './private-postgres.js';
 export { postgresBinaries, startPrivatePostgres } from './private-postgres.js';
 export type { ProcessWarning } from './process-warnings.js';
 export { collectProcessWarnings } from './process-warnings.js';
+export type { RabbitMqServerProcess } from './rabbitmq-server.js';
+export { createRabbitMqServer, privateRabbitMqUnavailable } from './rabbitmq-server.js';
 export type { RedisClusterProcess } from './redis-cluster.js';
 export { describeWithRedisCluster, redisClusterBinaries, startRedisCluster } from './redis-cluster.js';
 export type { RedisBehindFaultProxy, RestartedRedis } from './redis-harness.js';
