@@ -6,11 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isCI } from '@bulwark/test-support';
+import { isCI, privateRabbitMqUnavailable } from '@bulwark/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ChaosBrokers, runChaos } from '../src/chaos/chaos-run.js';
 import { chaosSummary } from '../src/chaos/chaos-summary.js';
-import { privateRabbitMqUnavailable } from '../src/chaos/private-rabbitmq.js';
 import { expectShopSurvived } from './chaos-expectations.js';
 
 const requested = process.env.SHOP_TEST_BROKERS;

@@ -27,6 +27,16 @@ export interface RedisServerProcess {
  * `appendOnly: true` (the default) runs `--appendonly yes --appendfsync always`.
  */
 export async function startRedisServer(options: { appendOnly?: boolean } = {}): Promise<RedisServerProcess> {
+  const server = await createRedisServer(options);
+  await server.start();
+  return server;
+}
+
+/**
+ * A private `redis-server` on a free port and a directory of its own, not started yet (callers
+ * that start several servers side by side call `start()` themselves).
+ */
+export async function createRedisServer(options: { appendOnly?: boolean } = {}): Promise<RedisServerProcess> {
   const port = await freePort();
   const directory = mkdtempSync(join(tmpdir(), 'bulwark-redis-'));
   const persistence =
@@ -70,7 +80,6 @@ export async function startRedisServer(options: { appendOnly?: boolean } = {}): 
       running.kill(signal);
     });
 
-  await start();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,

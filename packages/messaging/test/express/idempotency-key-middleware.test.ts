@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
+import { memoryIdempotencyStore } from '@bulwark/messaging';
+import { idempotencyKey } from '@bulwark/messaging/express';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idempotencyKey } from '../../src/express/idempotency-key-middleware.js';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 import { createOrder, describeHttpIdempotency, type OrderBody } from '../idempotency/fixtures/http-scenarios.js';
 
 describeHttpIdempotency('express', async (control) => {

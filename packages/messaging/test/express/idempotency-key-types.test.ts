@@ -1,10 +1,10 @@
 // The README's Express snippet, unannotated: the callbacks get Express' Request. `pnpm typecheck`
 // compiles this file (a TS2339 on `request.get` was issue 16); the cases below run it.
 import type { Server } from 'node:http';
+import { memoryIdempotencyStore } from '@bulwark/messaging';
+import { idempotencyKey } from '@bulwark/messaging/express';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { idempotencyKey } from '../../src/express/index.js';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 
 describe('idempotencyKey (Express) typing', () => {
   let server: Server;

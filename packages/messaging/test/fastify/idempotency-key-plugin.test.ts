@@ -1,6 +1,6 @@
+import { memoryIdempotencyStore } from '@bulwark/messaging';
+import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
 import Fastify from 'fastify';
-import { idempotencyKeyPlugin } from '../../src/fastify/idempotency-key-plugin.js';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 import { createOrder, describeHttpIdempotency, type OrderBody } from '../idempotency/fixtures/http-scenarios.js';
 
 describeHttpIdempotency('fastify', async (control) => {

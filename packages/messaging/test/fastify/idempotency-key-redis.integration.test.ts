@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
+import { idempotencyKeyPlugin } from '@bulwark/messaging/fastify';
+import { redisIdempotencyStore } from '@bulwark/messaging/redis';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { idempotencyKeyPlugin } from '../../src/fastify/idempotency-key-plugin.js';
-import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
 
 // Two instances of one service behind a load balancer share the Redis store: a retry that lands
 // on the other instance must see the first one's request in flight, then its stored response.

@@ -1,6 +1,5 @@
+import { canonicalJson, fingerprint, InvalidMessagingOptionsError } from '@bulwark/messaging';
 import { describe, expect, it } from 'vitest';
-import { InvalidMessagingOptionsError } from '../../src/errors/index.js';
-import { canonicalJson, fingerprint } from '../../src/idempotency/index.js';
 
 describe('fingerprint', () => {
   it('ignores key order at every depth', () => {

@@ -1,7 +1,6 @@
+import { httpIdempotency, memoryIdempotencyStore } from '@bulwark/messaging';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
-import { httpIdempotency } from '../../src/idempotency/http/index.js';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 
 const request = { method: 'POST', url: '/orders', header: 'key-1', body: { item: 'book' }, scope: 'alice' };
 const response = { status: 201, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"id":1}') };

@@ -1,5 +1,5 @@
+import { parseIdempotencyKey } from '@bulwark/messaging';
 import { describe, expect, it } from 'vitest';
-import { parseIdempotencyKey } from '../../src/idempotency/index.js';
 
 describe('parseIdempotencyKey', () => {
   it('reads the structured-field string form and the bare form', () => {

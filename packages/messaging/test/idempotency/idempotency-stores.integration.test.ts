@@ -1,12 +1,12 @@
+import type { IdempotencyStore } from '@bulwark/messaging';
+import { memoryIdempotencyStore } from '@bulwark/messaging';
+import { postgresIdempotencyStore } from '@bulwark/messaging/postgres';
+import { redisIdempotencyStore } from '@bulwark/messaging/redis';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { IdempotencyStore } from '../../src/idempotency/index.js';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
-import { postgresIdempotencyStore } from '../../src/postgres/postgres-idempotency-store.js';
-import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
 
 // Differential test: random sequences of operations, applied to the memory store (the reference)
 // and to the Redis and PostgreSQL stores, must give the same answers. Leases and ttls are long,

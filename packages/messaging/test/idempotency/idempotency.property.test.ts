@@ -1,7 +1,7 @@
+import { IdempotencyConflictError, idempotency, memoryIdempotencyStore } from '@bulwark/messaging';
 import { manualClock } from '@bulwark/resilience/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdempotencyConflictError, idempotency, memoryIdempotencyStore } from '../../src/idempotency/index.js';
 
 const lockTtlMs = 1_000;
 const ttlMs = 5_000;

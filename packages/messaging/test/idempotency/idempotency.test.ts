@@ -1,13 +1,13 @@
-import { manualClock } from '@bulwark/resilience/testing';
-import { describe, expect, it } from 'vitest';
-import { InvalidMessagingOptionsError } from '../../src/errors/index.js';
 import {
   IdempotencyConflictError,
   IdempotencyKeyReuseError,
   IdempotentReplayedError,
+  InvalidMessagingOptionsError,
   idempotency,
   memoryIdempotencyStore,
-} from '../../src/idempotency/index.js';
+} from '@bulwark/messaging';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

@@ -1,14 +1,15 @@
 // Regression (issue 16): an outbox relay that starts before its first consumer must not remove a
 // row whose message the broker dropped. RabbitMQ drops what no queue is bound for; the transport
 // publishes `mandatory` and refuses, and the relay keeps the row until a group exists.
+
+import { createEnvelope, UnroutableMessageError } from '@bulwark/messaging';
+import { amqpTransport } from '@bulwark/messaging/amqp';
+import { postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import amqp, { type ChannelModel } from 'amqplib';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { amqpTransport } from '../../src/amqp/index.js';
-import { createEnvelope, UnroutableMessageError } from '../../src/index.js';
-import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 
 const waitUntil = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;

@@ -1,10 +1,8 @@
+import { createEnvelope, type Envelope, resolveOutboxRelayOptions, startOutboxRelay } from '@bulwark/messaging';
 import { constant } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { createEnvelope, type Envelope } from '../../src/index.js';
-import { resolveOutboxRelayOptions } from '../../src/outbox/outbox-options.js';
-import { startOutboxRelay } from '../../src/outbox/outbox-relay.js';
 import { memoryRelaySource } from './fixtures/memory-relay-source.js';
 
 type Step =

@@ -1,10 +1,14 @@
+import type { OutboxRelayEvents } from '@bulwark/messaging';
+import {
+  createEnvelope,
+  type Envelope,
+  type OutboxRelayOptions,
+  resolveOutboxRelayOptions,
+  startOutboxRelay,
+} from '@bulwark/messaging';
 import { constant, exponential, linear } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
-import { createEnvelope, type Envelope } from '../../src/index.js';
-import type { OutboxRelayEvents } from '../../src/outbox/outbox-events.js';
-import { type OutboxRelayOptions, resolveOutboxRelayOptions } from '../../src/outbox/outbox-options.js';
-import { startOutboxRelay } from '../../src/outbox/outbox-relay.js';
 import { memoryRelaySource } from './fixtures/memory-relay-source.js';
 import { recordingTransport } from './fixtures/recording-transport.js';
 

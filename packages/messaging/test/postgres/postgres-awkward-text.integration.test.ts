@@ -1,13 +1,13 @@
 // Awkward text in the PostgreSQL outbox and inbox: what jsonb and text columns cannot hold (NUL,
 // lone surrogates, 64 KiB keys) is refused before any write with INVALID_VALUE, leaving the
 // caller's transaction usable; emoji and right-to-left marks go through the relay unchanged.
+
+import { createEnvelope } from '@bulwark/messaging';
+import { postgresInbox, postgresOutbox } from '@bulwark/messaging/postgres';
 import { largeStorableText, storableTexts, unstorableKeys, unstorableTexts } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createEnvelope } from '../../src/index.js';
-import { postgresInbox } from '../../src/postgres/postgres-inbox.js';
-import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
 
 const invalidValue = (field: string) => ({ name: 'InvalidMessagingValueError', code: 'INVALID_VALUE', field });

@@ -1,16 +1,17 @@
 // Regression: processes that start together all run migrate() on a fresh database. A bare
 // CREATE TABLE IF NOT EXISTS races in PostgreSQL (duplicate pg_type rows), so each adapter's
 // migration must serialize itself. Found when the shop's roles started at once.
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
-import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import {
   postgresAsyncReplyStore,
   postgresDeadLetterStore,
   postgresIdempotencyStore,
   postgresOutbox,
   postgresTransport,
-} from '../../src/postgres/index.js';
+} from '@bulwark/messaging/postgres';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 await describeWithServers('postgres adapters: concurrent migrate on a fresh schema', ['postgres'], ({ postgres }) => {
   const schema = uniqueName('migrate_race');

@@ -1,7 +1,7 @@
+import { postgresIdempotencyStore } from '@bulwark/messaging/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postgresIdempotencyStore } from '../../src/postgres/postgres-idempotency-store.js';
 import { runContention } from '../idempotency/fixtures/run-contention.js';
 
 await describeWithServers('postgresIdempotency exactly once', ['postgres'], ({ postgres: url }) => {

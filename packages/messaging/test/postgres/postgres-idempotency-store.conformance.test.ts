@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { postgresIdempotencySql, postgresIdempotencyStore } from '@bulwark/messaging/postgres';
+import { idempotencyStoreConformance } from '@bulwark/messaging/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postgresIdempotencySql, postgresIdempotencyStore } from '../../src/postgres/postgres-idempotency-store.js';
-import { idempotencyStoreConformance } from '../../src/testing/index.js';
 
 await describeWithServers('postgresIdempotencyStore', ['postgres'], ({ postgres: url }) => {
   idempotencyStoreConformance(

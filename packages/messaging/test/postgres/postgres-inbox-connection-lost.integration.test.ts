@@ -1,9 +1,9 @@
+import type { MessageContext } from '@bulwark/messaging';
+import { createEnvelope } from '@bulwark/messaging';
+import { PostgresStoreError, postgresInbox } from '@bulwark/messaging/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MessageContext } from '../../src/consumer/consumer-options.js';
-import { createEnvelope } from '../../src/envelope/envelope.js';
-import { PostgresStoreError, postgresInbox } from '../../src/postgres/index.js';
 
 // The inbox handler when its connection dies under the work (issue #15).
 await describeWithServers('postgresInbox when its connection is lost', ['postgres'], ({ postgres: url }) => {

@@ -2,14 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Envelope } from '@bulwark/messaging';
+import { createEnvelope } from '@bulwark/messaging';
+import { postgresOutbox, postgresTransport } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Envelope } from '../../src/envelope/envelope.js';
-import { createEnvelope } from '../../src/envelope/envelope.js';
-import { postgresOutbox } from '../../src/postgres/postgres-outbox.js';
-import { postgresTransport } from '../../src/postgres/postgres-transport.js';
 import { faultyProxy } from './fixtures/tcp-proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

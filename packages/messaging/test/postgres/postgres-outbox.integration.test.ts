@@ -1,10 +1,10 @@
+import type { OutboxRelay } from '@bulwark/messaging';
+import { claimCheck, createEnvelope, type Envelope, isClaim, memoryBlobStore } from '@bulwark/messaging';
+import { type PostgresOutbox, postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { claimCheck, createEnvelope, type Envelope, isClaim, memoryBlobStore } from '../../src/index.js';
-import type { OutboxRelay } from '../../src/outbox/outbox.js';
-import { type PostgresOutbox, postgresOutbox } from '../../src/postgres/postgres-outbox.js';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
 
 const message = (key: string, sequence: number, topic = 'orders') =>

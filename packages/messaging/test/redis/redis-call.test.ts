@@ -1,6 +1,6 @@
+import { MessagingError } from '@bulwark/messaging';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
-import { MessagingError } from '../../src/errors/messaging-error.js';
 import { redisCall, redisStoreCall } from '../../src/redis/redis-call.js';
 
 // A command on a connection that went silent never settles: what a blackholed network does.

@@ -2,12 +2,12 @@
 // record is one key, so it works on any slot; calls are not batched (keys of one script call
 // would have to share a slot).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { idempotency } from '@bulwark/messaging';
+import { redisIdempotencyStore } from '@bulwark/messaging/redis';
+import { idempotencyStoreConformance } from '@bulwark/messaging/testing';
 import { describeWithRedisCluster, uniqueName } from '@bulwark/test-support';
 import { Cluster } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
-import { idempotency } from '../../src/idempotency/index.js';
-import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
-import { idempotencyStoreConformance } from '../../src/testing/index.js';
 
 await describeWithRedisCluster('redisIdempotencyStore on a Redis Cluster', (nodes) => {
   idempotencyStoreConformance(

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redisIdempotencyStore } from '@bulwark/messaging/redis';
+import { idempotencyStoreConformance } from '@bulwark/messaging/testing';
 import { describeWithServers, freePort, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import beginScript from '../../src/redis/lua/idempotency-begin.lua';
-import { redisIdempotencyStore } from '../../src/redis/redis-idempotency-store.js';
-import { idempotencyStoreConformance } from '../../src/testing/index.js';
 
 async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';

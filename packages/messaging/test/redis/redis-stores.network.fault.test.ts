@@ -4,34 +4,17 @@
 // Afterwards every outcome a caller was told is stored is read back past the proxy.
 import { IdempotentReplayedError, idempotency, MessagingError } from '@bulwark/messaging';
 import { redisAsyncReplyStore, redisIdempotencyStore } from '@bulwark/messaging/redis';
-import { describeWithServers, type FaultProxy, faultProxy, runFaultScenarios, uniqueName } from '@bulwark/test-support';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithServers, runFaultScenarios, uniqueName, useRedisBehindFaultProxy } from '@bulwark/test-support';
+import { expect, it } from 'vitest';
 
-/** The client options we tell users to set: a silent connection is dropped and made again. */
-const clientOptions = { socketTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: () => 100 } as const;
 const timeoutMs = 1_000;
 
 await describeWithServers('Redis messaging stores under network faults (fault proxy)', ['redis'], ({ redis: url }) => {
-  let proxy: FaultProxy;
-  let redis: Redis;
-  let direct: Redis;
-  beforeAll(async () => {
-    const { hostname, port } = new URL(url);
-    proxy = await faultProxy({ host: hostname, port: Number(port) || 6379 });
-    redis = new Redis(proxy.url(url), clientOptions);
-    redis.on('error', () => {}); // ioredis reports each failed reconnect here; it reconnects by itself
-    direct = new Redis(url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    direct.disconnect();
-    await proxy.close();
-  });
+  const harness = useRedisBehindFaultProxy(url);
 
   it('redisIdempotencyStore: calls settle in timeoutMs with MessagingError; no completed outcome lost or run again', async () => {
     const keyPrefix = `${uniqueName('idem-fault')}:`;
-    const idempotent = idempotency({ store: redisIdempotencyStore(redis, { keyPrefix, timeoutMs }) });
+    const idempotent = idempotency({ store: redisIdempotencyStore(harness.redis, { keyPrefix, timeoutMs }) });
     const runs = new Map<string, number>();
     const completed: string[] = [];
     // idempotency() resolves a run whose work succeeded even when the store then failed to keep
@@ -41,7 +24,7 @@ await describeWithServers('Redis messaging stores under network faults (fault pr
     let next = 0;
     const report = await runFaultScenarios({
       name: 'redisIdempotencyStore',
-      proxy,
+      proxy: harness.proxy,
       load: async () => {
         const key = `k${next++}`;
         const value = await idempotent.run(key, 'fingerprint', async () => {
@@ -56,7 +39,7 @@ await describeWithServers('Redis messaging stores under network faults (fault pr
     });
 
     // Past the proxy: every run a caller saw complete is stored, and a repeat replays it.
-    const reader = idempotency({ store: redisIdempotencyStore(direct, { keyPrefix }) });
+    const reader = idempotency({ store: redisIdempotencyStore(harness.direct, { keyPrefix }) });
     let lost = 0;
     let ranAgain = 0;
     const stored = completed.filter((key) => !reported.has(key));
@@ -86,12 +69,12 @@ await describeWithServers('Redis messaging stores under network faults (fault pr
 
   it('redisAsyncReplyStore: calls settle in timeoutMs with MessagingError; no finished operation lost or started twice', async () => {
     const keyPrefix = `${uniqueName('reply-fault')}:`;
-    const store = redisAsyncReplyStore(redis, { keyPrefix, timeoutMs });
+    const store = redisAsyncReplyStore(harness.redis, { keyPrefix, timeoutMs });
     const finished: string[] = [];
     let next = 0;
     const report = await runFaultScenarios({
       name: 'redisAsyncReplyStore',
-      proxy,
+      proxy: harness.proxy,
       load: async () => {
         const id = `op${next++}`;
         const now = Date.now();
@@ -113,7 +96,7 @@ await describeWithServers('Redis messaging stores under network faults (fault pr
       isTypedError: (error) => error instanceof MessagingError,
     });
 
-    const reader = redisAsyncReplyStore(direct, { keyPrefix });
+    const reader = redisAsyncReplyStore(harness.direct, { keyPrefix });
     let lost = 0;
     let startedTwice = 0;
     for (const id of finished) {

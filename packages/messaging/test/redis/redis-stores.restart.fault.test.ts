@@ -2,47 +2,19 @@
 // redis-server with an fsync'ed append-only file (never the shared one) is SIGKILLed, then shut
 // down cleanly, and started again each time on the same port and directory, while one client
 // made before keeps working. Every outcome a caller was told is stored must survive.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { idempotency, MessagingError } from '@bulwark/messaging';
 import { redisAsyncReplyStore, redisIdempotencyStore } from '@bulwark/messaging/redis';
-import {
-  type CustomFault,
-  describeWithRedisServer,
-  type RedisServerProcess,
-  runFaultScenarios,
-  startRedisServer,
-} from '@bulwark/test-support';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithRedisServer, runFaultScenarios, useRestartedRedis } from '@bulwark/test-support';
+import { expect, it } from 'vitest';
 
-const clientOptions = { socketTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: () => 100 } as const;
 const timeoutMs = 1_000;
 
 describeWithRedisServer('Redis messaging stores across Redis restarts (private redis-server, AOF)', () => {
-  let server: RedisServerProcess;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.url, clientOptions);
-    redis.on('error', () => {}); // ioredis reports each failed reconnect here; it reconnects by itself
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.remove();
-  });
-  const restarts = (): CustomFault[] =>
-    (['SIGKILL', 'SIGTERM'] as const).map((signal) => ({
-      name: `${signal === 'SIGKILL' ? 'SIGKILL' : 'SHUTDOWN'} + restart`,
-      inject: async () => {
-        await server.stop(signal);
-        await sleep(1_000);
-        await server.start();
-      },
-    }));
+  const harness = useRestartedRedis();
 
   it('redisIdempotencyStore: no completed outcome lost or run again across restarts', async () => {
     const keyPrefix = 'restart-idem:';
-    const idempotent = idempotency({ store: redisIdempotencyStore(redis, { keyPrefix, timeoutMs }) });
+    const idempotent = idempotency({ store: redisIdempotencyStore(harness.redis, { keyPrefix, timeoutMs }) });
     const runs = new Map<string, number>();
     const completed: string[] = [];
     // idempotency() resolves a run whose work succeeded even when the store then failed to keep
@@ -63,7 +35,7 @@ describeWithRedisServer('Redis messaging stores across Redis restarts (private r
       callTimeoutMs: timeoutMs * 2,
       recoverWithinMs: 5_000,
       isTypedError: (error) => error instanceof MessagingError,
-      faults: restarts(),
+      faults: harness.restarts(),
     });
     let lost = 0;
     const stored = completed.filter((key) => !reported.has(key));
@@ -84,7 +56,7 @@ describeWithRedisServer('Redis messaging stores across Redis restarts (private r
   }, 60_000);
 
   it('redisAsyncReplyStore: no finished operation lost across restarts', async () => {
-    const store = redisAsyncReplyStore(redis, { keyPrefix: 'restart-reply:', timeoutMs });
+    const store = redisAsyncReplyStore(harness.redis, { keyPrefix: 'restart-reply:', timeoutMs });
     const finished: string[] = [];
     let next = 0;
     const report = await runFaultScenarios({
@@ -100,7 +72,7 @@ describeWithRedisServer('Redis messaging stores across Redis restarts (private r
       callTimeoutMs: timeoutMs * 3,
       recoverWithinMs: 5_000,
       isTypedError: (error) => error instanceof MessagingError,
-      faults: restarts(),
+      faults: harness.restarts(),
     });
     let lost = 0;
     for (const id of finished) {

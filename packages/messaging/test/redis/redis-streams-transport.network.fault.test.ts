@@ -6,31 +6,17 @@
 // resolved must have been handled; deliveries may repeat (at-least-once), and are counted.
 import { createEnvelope, MessagingError } from '@bulwark/messaging';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
-import { describeWithServers, type FaultProxy, faultProxy, runFaultScenarios, uniqueName } from '@bulwark/test-support';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithServers, runFaultScenarios, uniqueName, useRedisBehindFaultProxy } from '@bulwark/test-support';
+import { expect, it } from 'vitest';
 
-/** The client options we tell users to set: a silent connection is dropped and made again. */
-const clientOptions = { socketTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: () => 100 } as const;
 const operationTimeoutMs = 2_000;
 
 await describeWithServers('redisStreamsTransport under network faults (fault proxy)', ['redis'], ({ redis: url }) => {
-  let proxy: FaultProxy;
-  let redis: Redis;
-  beforeAll(async () => {
-    const { hostname, port } = new URL(url);
-    proxy = await faultProxy({ host: hostname, port: Number(port) || 6379 });
-    redis = new Redis(proxy.url(url), clientOptions);
-    redis.on('error', () => {}); // ioredis reports each failed reconnect here; it reconnects by itself
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await proxy.close();
-  });
+  const harness = useRedisBehindFaultProxy(url);
 
   it('publishes settle within operationTimeoutMs, typed; the subscription recovers by itself; nothing published is lost', async () => {
     const backgroundErrors: string[] = [];
-    const transport = redisStreamsTransport(redis, {
+    const transport = redisStreamsTransport(harness.redis, {
       keyPrefix: `${uniqueName('streams-fault')}:`,
       operationTimeoutMs,
       blockMs: 1_000,
@@ -54,7 +40,7 @@ await describeWithServers('redisStreamsTransport under network faults (fault pro
     };
     const report = await runFaultScenarios({
       name: 'redisStreamsTransport',
-      proxy,
+      proxy: harness.proxy,
       load: publishOne,
       // Recovered: a message published now is handled by the same subscription.
       check: async () => {

@@ -1,7 +1,7 @@
+import { cache, memoryCacheBus, memoryCacheStore } from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cache, memoryCacheBus, memoryCacheStore } from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   BrokenCircuitError,
   type CacheEntry,
@@ -13,8 +12,9 @@ import {
   memoryCacheStore,
   pipeline,
   TimeoutError,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,4 +1,4 @@
-import { memoryCacheStore } from '../../src/index.js';
-import { cacheStoreConformance } from '../../src/testing/index.js';
+import { memoryCacheStore } from '@bulwark/resilience';
+import { cacheStoreConformance } from '@bulwark/resilience/testing';
 
 cacheStoreConformance({ name: 'memoryCacheStore', createStore: (clock) => memoryCacheStore({ clock }) });

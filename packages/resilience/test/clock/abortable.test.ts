@@ -1,5 +1,5 @@
+import { abortable } from '@bulwark/resilience';
 import { describe, expect, it } from 'vitest';
-import { abortable } from '../../src/clock/abortable.js';
 
 describe('abortable', () => {
   it('settles as the promise does when the signal never aborts', async () => {

@@ -1,6 +1,6 @@
+import { delay } from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
-import { delay } from '../../src/clock/delay.js';
-import { manualClock } from '../../src/testing/manual-clock.js';
 
 describe('delay', () => {
   it('resolves only once the clock reaches the delay', async () => {

@@ -1,13 +1,13 @@
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
-import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { fixedWindow } from '../../src/index.js';
+import { fixedWindow } from '@bulwark/resilience';
 import {
   type PostgresRateLimitStore,
   postgresRateLimitStore,
   rateLimitMigrationSql,
-} from '../../src/postgres/index.js';
-import { rateLimitStoreConformance } from '../../src/testing/index.js';
+} from '@bulwark/resilience/postgres';
+import { rateLimitStoreConformance } from '@bulwark/resilience/testing';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const sourceExecArgv = [
   '--conditions=@bulwark/source',

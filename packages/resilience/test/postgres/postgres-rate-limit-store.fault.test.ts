@@ -1,9 +1,9 @@
+import { fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
+import { manualClock } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
-import { postgresRateLimitStore } from '../../src/postgres/index.js';
-import { manualClock } from '../../src/testing/index.js';
 
 await describeWithServers('postgresRateLimitStore faults', ['postgres'], ({ postgres: url }) => {
   const applicationName = uniqueName('bulwark_rl_fault');

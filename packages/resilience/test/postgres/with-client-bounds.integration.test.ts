@@ -1,8 +1,8 @@
+import { TimeoutError } from '@bulwark/resilience';
+import { withClient, withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
-import { TimeoutError } from '../../src/index.js';
-import { withClient, withTransaction } from '../../src/postgres/index.js';
 
 // The bounds withClient and withTransaction put on their own waits (issue #15).
 await describeWithServers('withClient / withTransaction bounds', ['postgres'], ({ postgres: url }) => {

@@ -1,7 +1,7 @@
+import { withClient, withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
-import { withClient, withTransaction } from '../../src/postgres/index.js';
 
 await describeWithServers('withClient / withTransaction', ['postgres'], ({ postgres: url }) => {
   const applicationName = uniqueName('bulwark_with_client');

@@ -1,6 +1,6 @@
+import { InvalidOptionsError, ipKey } from '@bulwark/resilience';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError, ipKey } from '../../src/index.js';
 
 const group = fc.integer({ min: 0, max: 0xffff });
 const groups = fc.array(group, { minLength: 8, maxLength: 8 });

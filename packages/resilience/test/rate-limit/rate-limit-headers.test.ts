@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   fixedWindow,
   gcra,
@@ -8,8 +7,9 @@ import {
   rateLimitHeaders,
   slidingWindow,
   tokenBucket,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
 
 const decision: RateLimitDecision = { allowed: true, remaining: 7, retryAfterMs: 0, resetMs: 41_200 };
 const input = { algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }), decision, policy: 'api', nowMs: 1_000_000 };

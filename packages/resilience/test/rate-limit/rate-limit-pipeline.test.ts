@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   fixedWindow,
   memoryRateLimitStore,
@@ -7,8 +6,9 @@ import {
   rateLimit,
   rateLimiter,
   retry,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
 
 describe('rateLimit inside a pipeline', () => {
   it('retry waits exactly the RateLimitedError retryAfterMs, then the call is admitted', async () => {

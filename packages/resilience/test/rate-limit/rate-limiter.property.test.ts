@@ -1,5 +1,3 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import {
   fixedWindow,
   memoryRateLimitStore,
@@ -7,8 +5,10 @@ import {
   rateLimiter,
   slidingWindow,
   tokenBucket,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 
 /** A run: steps of (advance the clock by `advanceMs`, then consume `cost` from one of two keys). */
 const steps = fc.array(

@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   fixedWindow,
   gcra,
@@ -11,8 +10,10 @@ import {
   rateLimiter,
   slidingWindow,
   tokenBucket,
-} from '../../src/index.js';
-import { manualClock } from '../../src/testing/index.js';
+} from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
+import { describe, expect, it } from 'vitest';
+import { downStore } from './http-rate-limit-scenario.js';
 
 const setup = (algorithm: Parameters<typeof rateLimiter>[0]['algorithm']) => {
   const clock = manualClock(1_700_000_000_000);
@@ -194,16 +195,7 @@ describe('store failures', () => {
     reset: () => new Promise(() => {}),
     close: async () => {},
   };
-  const failing: RateLimitStore = {
-    consume: async () => {
-      throw new Error('ECONNREFUSED');
-    },
-    peek: async () => {
-      throw new Error('ECONNREFUSED');
-    },
-    reset: async () => {},
-    close: async () => {},
-  };
+  const failing = downStore;
 
   it('times out a store that does not answer, with one shared timer', async () => {
     const clock = manualClock(0);

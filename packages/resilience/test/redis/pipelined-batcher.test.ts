@@ -1,6 +1,6 @@
+import { InvalidOptionsError } from '@bulwark/resilience';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '../../src/index.js';
 import { pipelinedBatcher } from '../../src/redis/pipelined-batcher.js';
 
 /** A `send` whose replies the test hands out: every call is recorded and waits to be answered. */

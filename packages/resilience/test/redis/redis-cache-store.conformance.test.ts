@@ -1,9 +1,9 @@
+import { cache, memoryCacheStore } from '@bulwark/resilience';
+import { redisCacheBus, redisCacheLock, redisCacheStore } from '@bulwark/resilience/redis';
+import { cacheStoreConformance } from '@bulwark/resilience/testing';
 import { describeWithServers, faultProxy, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
-import { cache, memoryCacheStore } from '../../src/index.js';
-import { redisCacheBus, redisCacheLock, redisCacheStore } from '../../src/redis/index.js';
-import { cacheStoreConformance } from '../../src/testing/index.js';
 
 await describeWithServers('redisCacheStore', ['redis'], ({ redis: url }) => {
   const clients: Redis[] = [];

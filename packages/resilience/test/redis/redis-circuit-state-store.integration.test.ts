@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { BrokenCircuitError, circuitBreaker, consecutive } from '@bulwark/resilience';
+import { redisCircuitStateStore } from '@bulwark/resilience/redis';
+import { circuitStateStoreConformance } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
-import { BrokenCircuitError, circuitBreaker, consecutive } from '../../src/index.js';
-import { redisCircuitStateStore } from '../../src/redis/index.js';
-import { circuitStateStoreConformance } from '../../src/testing/index.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const failing = async () => {

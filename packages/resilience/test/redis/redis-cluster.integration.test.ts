@@ -1,16 +1,17 @@
 // The Redis adapters on a real Redis Cluster (three masters started by the test), as the stores
 // promise for `Cluster` clients: the rate limit store unbatched, each decision on the master
 // that owns its key; the circuit state store's two keys in one slot by their hash tag.
-import { describeWithRedisCluster, uniqueName } from '@bulwark/test-support';
-import { Cluster } from 'ioredis';
-import { afterAll, expect, it } from 'vitest';
-import { gcra, rateLimiter } from '../../src/index.js';
-import { redisCacheStore, redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
+
+import { gcra, rateLimiter } from '@bulwark/resilience';
+import { redisCacheStore, redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
 import {
   cacheStoreConformance,
   circuitStateStoreConformance,
   rateLimitStoreConformance,
-} from '../../src/testing/index.js';
+} from '@bulwark/resilience/testing';
+import { describeWithRedisCluster, uniqueName } from '@bulwark/test-support';
+import { Cluster } from 'ioredis';
+import { afterAll, expect, it } from 'vitest';
 
 await describeWithRedisCluster('Redis adapters on a Redis Cluster', (nodes) => {
   const cluster = new Cluster(nodes);

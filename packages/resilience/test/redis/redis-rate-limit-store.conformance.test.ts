@@ -1,9 +1,9 @@
+import { fixedWindow, gcra, rateLimiter } from '@bulwark/resilience';
+import { redisRateLimitStore } from '@bulwark/resilience/redis';
+import { rateLimitStoreConformance } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
-import { fixedWindow, gcra, rateLimiter } from '../../src/index.js';
-import { redisRateLimitStore } from '../../src/redis/index.js';
-import { rateLimitStoreConformance } from '../../src/testing/index.js';
 
 /** The flags that let a child Node process load this repository's TypeScript sources. */
 export const sourceExecArgv = [

@@ -1,10 +1,10 @@
+import { fixedWindow, RateLimitStoreError, rateLimit, rateLimiter } from '@bulwark/resilience';
+import { rateLimitPlugin } from '@bulwark/resilience/fastify';
+import { redisRateLimitStore } from '@bulwark/resilience/redis';
 import { describeWithRedisServer, type RedisServerProcess, startRedisServer } from '@bulwark/test-support';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { rateLimitPlugin } from '../../src/fastify/index.js';
-import { fixedWindow, RateLimitStoreError, rateLimit, rateLimiter } from '../../src/index.js';
-import { redisRateLimitStore } from '../../src/redis/index.js';
 
 // A private redis-server on a free port (never the shared one): killed with SIGKILL mid-run, then
 // restarted on the same port, while one limiter and one ioredis client keep running throughout.

@@ -3,31 +3,14 @@
 // silent for 10 s, 200 ms of latency. Each store is used as users use it (through a rate limiter
 // and a circuit breaker, which bound every store call with their own timeout) by one client made
 // before the faults and never replaced.
-import { describeWithServers, type FaultProxy, faultProxy, runFaultScenarios, uniqueName } from '@bulwark/test-support';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
-import { redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
 
-/** The client options we tell users to set: a silent connection is dropped and made again. */
-const clientOptions = { socketTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: () => 100 } as const;
+import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
+import { describeWithServers, runFaultScenarios, uniqueName, useRedisBehindFaultProxy } from '@bulwark/test-support';
+import { expect, it } from 'vitest';
 
 await describeWithServers('Redis stores under network faults (fault proxy)', ['redis'], ({ redis: url }) => {
-  let proxy: FaultProxy;
-  let redis: Redis;
-  let direct: Redis;
-  beforeAll(async () => {
-    const { hostname, port } = new URL(url);
-    proxy = await faultProxy({ host: hostname, port: Number(port) || 6379 });
-    redis = new Redis(proxy.url(url), clientOptions);
-    redis.on('error', () => {}); // ioredis reports each failed reconnect here; it reconnects by itself
-    direct = new Redis(url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    direct.disconnect();
-    await proxy.close();
-  });
+  const harness = useRedisBehindFaultProxy(url);
 
   it('redisRateLimitStore: every decision settles in timeoutMs, typed when it fails; recovers; none counted twice', async () => {
     const timeoutMs = 500;
@@ -35,13 +18,13 @@ await describeWithServers('Redis stores under network faults (fault proxy)', ['r
     const limiter = rateLimiter({
       name: 'faults',
       algorithm: fixedWindow({ limit: 1_000_000, windowMs: 600_000 }),
-      store: redisRateLimitStore(redis, { prefix }),
+      store: redisRateLimitStore(harness.redis, { prefix }),
       timeoutMs,
     });
     let allowed = 0;
     const report = await runFaultScenarios({
       name: 'redisRateLimitStore',
-      proxy,
+      proxy: harness.proxy,
       load: async () => {
         const decision = await limiter.consume('steady');
         if (decision.allowed) allowed += 1;
@@ -65,12 +48,12 @@ await describeWithServers('Redis stores under network faults (fault proxy)', ['r
     const prefix = `${uniqueName('circuit-fault')}:`;
     const name = 'payments';
     const options = { name, strategy: consecutive(2), halfOpenAfter: 600_000, syncIntervalMs: 0, storeTimeoutMs: 500 };
-    const store = redisCircuitStateStore(redis, { prefix });
+    const store = redisCircuitStateStore(harness.redis, { prefix });
     const breaker = circuitBreaker({ ...options, store });
     let ran = 0;
     const report = await runFaultScenarios({
       name: 'redisCircuitStateStore',
-      proxy,
+      proxy: harness.proxy,
       // A breaker call never fails for the store's sake: it syncs in the background, bounded.
       load: () => breaker.execute(async () => ++ran),
       // The store itself answers again (read and publish through the proxied client).
@@ -86,7 +69,7 @@ await describeWithServers('Redis stores under network faults (fault proxy)', ['r
     expect(report.problems).toEqual([]);
 
     // Shared state works again through the same client: one instance opens, the other fails fast.
-    const other = circuitBreaker({ ...options, store: redisCircuitStateStore(direct, { prefix }) });
+    const other = circuitBreaker({ ...options, store: redisCircuitStateStore(harness.direct, { prefix }) });
     const failing = async () => {
       throw new Error('dependency down');
     };

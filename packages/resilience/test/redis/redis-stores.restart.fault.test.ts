@@ -2,58 +2,21 @@
 // redis-server with an fsync'ed append-only file (never the shared one) is SIGKILLed, then shut
 // down cleanly, and started again each time on the same port and directory, while one client
 // made before keeps working. Nothing Redis acknowledged may be lost.
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type CustomFault,
-  describeWithRedisServer,
-  type RedisServerProcess,
-  runFaultScenarios,
-  startRedisServer,
-} from '@bulwark/test-support';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '../../src/index.js';
-import { redisCircuitStateStore, redisRateLimitStore } from '../../src/redis/index.js';
 
-const clientOptions = { socketTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: () => 100 } as const;
+import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
+import { describeWithRedisServer, runFaultScenarios, useRestartedRedis } from '@bulwark/test-support';
+import { expect, it } from 'vitest';
 
 describeWithRedisServer('Redis stores across Redis restarts (private redis-server, AOF)', () => {
-  let server: RedisServerProcess;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.url, clientOptions);
-    redis.on('error', () => {}); // ioredis reports each failed reconnect here; it reconnects by itself
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.remove();
-  });
-  const restarts = (): CustomFault[] => [
-    {
-      name: 'SIGKILL + restart',
-      inject: async () => {
-        await server.stop('SIGKILL');
-        await sleep(1_000);
-        await server.start();
-      },
-    },
-    {
-      name: 'SHUTDOWN + restart',
-      inject: async () => {
-        await server.stop('SIGTERM');
-        await sleep(1_000);
-        await server.start();
-      },
-    },
-  ];
+  const harness = useRestartedRedis();
 
   it('redisRateLimitStore: decisions fail typed while Redis is down, recover, and every counted decision survives', async () => {
     const timeoutMs = 500;
     const limiter = rateLimiter({
       name: 'restart',
       algorithm: fixedWindow({ limit: 1_000_000, windowMs: 600_000 }),
-      store: redisRateLimitStore(redis, { prefix: 'restart:' }),
+      store: redisRateLimitStore(harness.redis, { prefix: 'restart:' }),
       timeoutMs,
     });
     let allowed = 0;
@@ -65,7 +28,7 @@ describeWithRedisServer('Redis stores across Redis restarts (private redis-serve
       callTimeoutMs: timeoutMs,
       recoverWithinMs: 5_000,
       isTypedError: (error) => error instanceof RateLimitStoreError,
-      faults: restarts(),
+      faults: harness.restarts(),
     });
     const counted = 1_000_000 - (await limiter.peek('steady')).remaining;
     console.log(report.summary({ allowed, counted, 'lost (allowed but not counted)': Math.max(0, allowed - counted) }));
@@ -74,7 +37,7 @@ describeWithRedisServer('Redis stores across Redis restarts (private redis-serve
   }, 60_000);
 
   it('redisCircuitStateStore: an open circuit published before a crash is still open after it', async () => {
-    const store = redisCircuitStateStore(redis, { prefix: 'restart-circuit:' });
+    const store = redisCircuitStateStore(harness.redis, { prefix: 'restart-circuit:' });
     const options = { name: 'payments', strategy: consecutive(2), halfOpenAfter: 600_000, syncIntervalMs: 0 };
     const breaker = circuitBreaker({ ...options, store, storeTimeoutMs: 500 });
     const report = await runFaultScenarios({
@@ -84,12 +47,12 @@ describeWithRedisServer('Redis stores across Redis restarts (private redis-serve
       callTimeoutMs: 500,
       recoverWithinMs: 5_000,
       isTypedError: () => false,
-      faults: restarts(),
+      faults: harness.restarts(),
     });
     const opened = { state: 'open' as const, at: Date.now(), openUntil: Date.now() + 600_000 };
     await store.publish('payments', opened);
-    await server.stop('SIGKILL');
-    await server.start();
+    await harness.server.stop('SIGKILL');
+    await harness.server.start();
     await expect.poll(() => store.read('payments').catch(() => 'failed'), { timeout: 5_000 }).toEqual(opened);
     console.log(report.summary({ 'published state lost': 0 }));
     expect(report.problems).toEqual([]);

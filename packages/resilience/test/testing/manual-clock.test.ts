@@ -1,5 +1,5 @@
+import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../src/testing/manual-clock.js';
 
 describe('manualClock', () => {
   it('fires timers in due order, at their due time', () => {

@@ -1,5 +1,5 @@
+import { assertJson, SagaNotSerializableError } from '@bulwark/saga';
 import { describe, expect, it } from 'vitest';
-import { assertJson, SagaNotSerializableError } from '../../src/index.js';
 
 const problemOf = (value: unknown) => {
   try {

@@ -1,4 +1,4 @@
-import { memorySagaLog } from '../../src/index.js';
-import { sagaLogConformance } from '../../src/testing/index.js';
+import { memorySagaLog } from '@bulwark/saga';
+import { sagaLogConformance } from '@bulwark/saga/testing';
 
 sagaLogConformance('memorySagaLog', { createLog: () => memorySagaLog() });

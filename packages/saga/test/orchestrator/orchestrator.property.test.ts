@@ -1,13 +1,7 @@
 import { manualClock } from '@bulwark/resilience/testing';
+import { defineSaga, memorySagaLog, type SagaOrchestrator, type SagaStatus, sagaOrchestrator } from '@bulwark/saga';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  defineSaga,
-  memorySagaLog,
-  type SagaOrchestrator,
-  type SagaStatus,
-  sagaOrchestrator,
-} from '../../src/index.js';
 import { type CrashableLog, crashableLog } from '../support/crashable-log.js';
 
 const steps = ['reserve', 'charge', 'ship'] as const;

@@ -1,6 +1,5 @@
 import { constant, retry } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
-import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   defineSaga,
   InvalidSagaOptionsError,
@@ -10,7 +9,8 @@ import {
   type SagaOrchestrator,
   type SagaOrchestratorEvents,
   sagaOrchestrator,
-} from '../../src/index.js';
+} from '@bulwark/saga';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { crashableLog } from '../support/crashable-log.js';
 
 const open: SagaOrchestrator[] = [];

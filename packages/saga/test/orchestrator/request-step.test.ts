@@ -1,7 +1,7 @@
 import { createEnvelope, memoryTransport, type Transport } from '@bulwark/messaging';
 import { manualClock } from '@bulwark/resilience/testing';
+import { defineSaga, memorySagaLog, type SagaOrchestrator, sagaOrchestrator } from '@bulwark/saga';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineSaga, memorySagaLog, type SagaOrchestrator, sagaOrchestrator } from '../../src/index.js';
 import { crashableLog } from '../support/crashable-log.js';
 
 const open: { close(): Promise<void> }[] = [];

@@ -1,9 +1,9 @@
+import { InvalidSagaOptionsError } from '@bulwark/saga';
+import { postgresSagaLog, postgresSagaLogSql } from '@bulwark/saga/postgres';
+import { sagaLogConformance } from '@bulwark/saga/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { InvalidSagaOptionsError } from '../../src/index.js';
-import { postgresSagaLog, postgresSagaLogSql } from '../../src/postgres/index.js';
-import { sagaLogConformance } from '../../src/testing/index.js';
 
 await describeWithServers('postgresSagaLog', ['postgres'], ({ postgres }) => {
   let pool: pg.Pool;

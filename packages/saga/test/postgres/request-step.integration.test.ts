@@ -1,10 +1,10 @@
 import { createEnvelope, type Transport } from '@bulwark/messaging';
 import { postgresTransport } from '@bulwark/messaging/postgres';
+import { defineSaga, sagaOrchestrator } from '@bulwark/saga';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { defineSaga, sagaOrchestrator } from '../../src/index.js';
-import { postgresSagaLog } from '../../src/postgres/index.js';
 
 await describeWithServers('saga request steps on PostgreSQL (log and transport)', ['postgres'], ({ postgres }) => {
   const sagaTable = uniqueName('saga_request');

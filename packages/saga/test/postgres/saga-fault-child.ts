@@ -1,9 +1,10 @@
 // A saga orchestrator process for saga.fault.test.ts: starts (idempotently) every saga of the
 // run, recovers what earlier processes left, and drives them until killed. Effects go to tables
 // keyed by idempotency key (a unique constraint) with a counter of executions.
+
+import { defineSaga, sagaOrchestrator } from '@bulwark/saga';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import pg from 'pg';
-import { defineSaga, sagaOrchestrator } from '../../src/index.js';
-import { postgresSagaLog } from '../../src/postgres/index.js';
 import { faultPlan, faultSteps } from './saga-fault-plan.js';
 
 const { DATABASE_URL, SAGA_TABLE, EFFECTS_TABLE, SAGA_COUNT, OWNER } = process.env as Record<string, string>;

@@ -2,11 +2,12 @@
 // one run inside a `POST /transfers` span and stalls in its second step (to be SIGKILLed there);
 // `recover` mode resumes what the killed process left and drives it to the end.
 // Environment: DATABASE_URL, SAGA_TABLE, SAGA_ID, MODE.
+
+import { defineSaga, sagaOrchestrator } from '@bulwark/saga';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import { installTestTelemetry } from '@bulwark/test-support/otel';
 import { trace } from '@opentelemetry/api';
 import pg from 'pg';
-import { defineSaga, sagaOrchestrator } from '../../src/index.js';
-import { postgresSagaLog } from '../../src/postgres/index.js';
 
 installTestTelemetry({ printSpans: true });
 const { DATABASE_URL, SAGA_TABLE, SAGA_ID = '', MODE } = process.env;

@@ -4,11 +4,11 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { type PrintedSpan, printedSpan } from '@bulwark/test-support/otel';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postgresSagaLog } from '../../src/postgres/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../../..');

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { postgresSagaLog } from '@bulwark/saga/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postgresSagaLog } from '../../src/postgres/index.js';
 import { faultPlan, faultSteps } from './saga-fault-plan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

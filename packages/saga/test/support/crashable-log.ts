@@ -1,4 +1,4 @@
-import type { SagaLog } from '../../src/index.js';
+import type { SagaLog } from '@bulwark/saga';
 
 /**
  * A view of a log that can "die" like a process: after `crash()` every call hangs forever (a

@@ -1,6 +1,6 @@
+import { memoryIdempotencyStore } from '@bulwark/messaging';
+import { idempotencyStoreConformance } from '@bulwark/messaging/testing';
 import { manualClock } from '@bulwark/resilience/testing';
-import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
-import { idempotencyStoreConformance } from '../../src/testing/index.js';
 
 idempotencyStoreConformance(
   'memory',

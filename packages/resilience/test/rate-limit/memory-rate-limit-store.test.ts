@@ -1,9 +1,9 @@
+import { type MemoryRateLimitStore, memoryRateLimitStore } from '@bulwark/resilience';
+import { manualClock, rateLimitStoreConformance } from '@bulwark/resilience/testing';
 import { uniqueName } from '@bulwark/test-support';
-import { type MemoryRateLimitStore, memoryRateLimitStore } from '../../src/index.js';
-import { manualClock, rateLimitStoreConformance } from '../../src/testing/index.js';
 
-// The memory store passes the same suite on a manual clock (no sleeps). Named *.conformance.test.ts
-// like every adapter's run of the suite; it needs no server.
+// The memory store passes the same suite on a manual clock (no sleeps). A plain *.test.ts: it
+// needs no server (see README, "Working on Bulwark").
 const clock = manualClock(1_700_000_000_000);
 rateLimitStoreConformance({
   name: 'memoryRateLimitStore',
