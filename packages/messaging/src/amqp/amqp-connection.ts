@@ -4,6 +4,7 @@ import { MessagingError } from '../errors/messaging-error.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import type { AmqpConnectionSource, AmqpSettings } from './amqp-transport-options.js';
+import { coalesceFrameWrites } from './amqp-write-coalescing.js';
 
 /** The transport's connection to the broker: one live `amqplib` connection, reopened with backoff. */
 export interface AmqpConnection {
@@ -100,6 +101,7 @@ export function amqpConnection(source: AmqpConnectionSource, settings: AmqpSetti
             throw new TransportClosedError('amqp');
           }
           opened.add(made);
+          coalesceFrameWrites(made);
           watch(made);
           current = made;
           health.succeeded();

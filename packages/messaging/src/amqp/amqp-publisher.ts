@@ -1,4 +1,4 @@
-import { abortable, delay, within } from '@bulwark/resilience';
+import { abortable, delay, type TimerHandle, within } from '@bulwark/resilience';
 import type { ConfirmChannel, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -25,6 +25,14 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
+/** A batch on the publishing channel awaiting its confirms. */
+interface PendingBatch {
+  /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
+  readonly deadline: number;
+  /** Fails the batch's unconfirmed messages and drops the channel. */
+  expire(): void;
+}
+
 /** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
 export interface AmqpPublisher {
   /**
@@ -49,6 +57,8 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
 
   // One confirm channel for publishing (and for the republishing done by nacks).
   let publisher: Promise<ConfirmChannel> | undefined;
+  /** The publishing channel once open, so a publish on it waits for nothing but the broker's confirm. */
+  let ready: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | undefined;
   /** Tags of the messages the broker returned on each publishing channel, not yet confirmed. */
   const returnedTags = new WeakMap<ConfirmChannel, Set<string>>();
   let publishSequence = 0;
@@ -67,15 +77,42 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       });
       made.once('close', () => {
         if (publisher === opening) publisher = undefined;
+        if (ready?.channel === made) ready = undefined;
       });
       await made.assertExchange(exchange, 'topic', { durable: true });
       return made;
     })();
     publisher = opening;
-    opening.catch(() => {
-      if (publisher === opening) publisher = undefined;
-    });
+    opening.then(
+      (made) => {
+        // Not if it closed or was abandoned meanwhile (either cleared `publisher`).
+        if (publisher === opening) ready = { opening, channel: made };
+      },
+      () => {
+        if (publisher === opening) publisher = undefined;
+      },
+    );
     return opening;
+  };
+
+  // One timer for every batch awaiting confirms (not one per batch): batches start in deadline
+  // order, so the watchdog only ever waits for the oldest.
+  const pendingBatches = new Set<PendingBatch>();
+  let watchdog: TimerHandle | undefined;
+  const armWatchdog = () => {
+    if (watchdog !== undefined) return;
+    const oldest = pendingBatches.values().next().value;
+    if (oldest) watchdog = clock.setTimeout(expireOverdue, Math.max(0, oldest.deadline - clock.now()));
+  };
+  const expireOverdue = () => {
+    watchdog = undefined;
+    const now = clock.now();
+    for (const batch of pendingBatches) {
+      if (batch.deadline > now) break;
+      pendingBatches.delete(batch);
+      batch.expire();
+    }
+    armWatchdog();
   };
 
   /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
@@ -83,77 +120,103 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     messages: readonly OutgoingMessage[],
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
-    const opening = publishChannel();
+    // The hot path: an open channel and nothing to declare first, so no timer and no wait.
+    const open = prepare ? undefined : ready;
+    const opening = open?.opening ?? publishChannel();
     /** Drops the publishing channel (the broker stopped answering on it) so the next attempt opens a new one. */
     const abandon = () => {
       if (publisher === opening) publisher = undefined;
+      if (ready?.opening === opening) ready = undefined;
       void opening.then((made) => made.close()).catch(() => {});
     };
     let channel: ConfirmChannel;
-    try {
-      channel = await within(
-        clock,
-        opening.then(async (made) => {
-          await prepare?.(made);
-          return made;
-        }),
-        operationTimeoutMs,
-        () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
-      );
-    } catch (error) {
-      if (error instanceof BrokerTimeoutError) abandon();
-      throw error;
+    if (open) channel = open.channel;
+    else {
+      try {
+        channel = await within(
+          clock,
+          opening.then(async (made) => {
+            await prepare?.(made);
+            return made;
+          }),
+          operationTimeoutMs,
+          () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
+        );
+      } catch (error) {
+        if (error instanceof BrokerTimeoutError) abandon();
+        throw error;
+      }
     }
-    const settles: Array<(outcome: unknown) => void> = [];
+    // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
+    // return, or the deadline): `undefined` for a confirmed message, else why it failed.
+    const outcomes: unknown[] = new Array(messages.length);
+    const settled: boolean[] = new Array(messages.length).fill(false);
+    let unsettled = messages.length;
+    let allSettled = () => {};
+    const done = new Promise<void>((resolve) => {
+      allSettled = resolve;
+    });
+    const settle = (index: number, outcome: unknown) => {
+      if (settled[index]) return;
+      settled[index] = true;
+      outcomes[index] = outcome;
+      unsettled -= 1;
+      if (unsettled === 0) allSettled();
+    };
     const returned = returnedTags.get(channel);
-    const outcomes = messages.map(
-      (message) =>
-        new Promise<unknown>((resolve) => {
-          settles.push(resolve);
-          publishSequence += 1;
-          const tag = String(publishSequence);
-          // Mandatory: a message no queue receives comes back instead of being dropped.
-          const options: Options.Publish = {
-            ...message.options,
-            mandatory: true,
-            headers: { ...message.options.headers, [publishTagHeader]: tag },
-          };
-          try {
-            const writable = channel.publish(
-              message.exchange,
-              message.routingKey,
-              message.content,
-              options,
-              (error: unknown) =>
-                resolve(
-                  error === null || error === undefined
-                    ? returned?.delete(tag)
-                      ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
-                      : undefined
-                    : error instanceof Error && error.message === 'message nacked'
-                      ? new BrokerRefusedError('The broker refused the message (basic.nack)')
-                      : error,
-                ),
-            );
-            void writable; // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
-          } catch (error) {
-            resolve(error);
-          }
-        }),
-    );
+    messages.forEach((message, index) => {
+      publishSequence += 1;
+      const tag = String(publishSequence);
+      // Mandatory: a message no queue receives comes back instead of being dropped.
+      const options: Options.Publish = {
+        ...message.options,
+        mandatory: true,
+        headers: { ...message.options.headers, [publishTagHeader]: tag },
+      };
+      try {
+        const writable = channel.publish(
+          message.exchange,
+          message.routingKey,
+          message.content,
+          options,
+          (error: unknown) =>
+            settle(
+              index,
+              error === null || error === undefined
+                ? returned?.delete(tag)
+                  ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
+                  : undefined
+                : error instanceof Error && error.message === 'message nacked'
+                  ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+                  : error,
+            ),
+        );
+        void writable; // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+      } catch (error) {
+        settle(index, error);
+      }
+    });
     // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
     // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
     // then arrive twice: at-least-once, never lost).
-    const timer = clock.setTimeout(() => {
-      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
-      connection.health.failed(timedOut);
-      for (const settle of settles) settle(timedOut);
-      abandon();
-    }, operationTimeoutMs);
-    const results = await Promise.all(outcomes).finally(() => clock.clearTimeout(timer));
+    const batch: PendingBatch = {
+      deadline: clock.now() + operationTimeoutMs,
+      expire: () => {
+        const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
+        connection.health.failed(timedOut);
+        for (let index = 0; index < messages.length; index++) settle(index, timedOut);
+        abandon();
+      },
+    };
+    if (unsettled > 0) {
+      pendingBatches.add(batch);
+      armWatchdog();
+      await done;
+      pendingBatches.delete(batch);
+    }
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
-    results.forEach((error, index) => {
+    outcomes.forEach((error, index) => {
       if (error === undefined) return;
       failed.push(messages[index] as OutgoingMessage);
       errors.push(error);
@@ -223,8 +286,11 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     publishReliably,
     outgoing,
     async close() {
+      if (watchdog !== undefined) clock.clearTimeout(watchdog);
+      watchdog = undefined;
       const channel = publisher;
       publisher = undefined;
+      ready = undefined;
       await channel?.then((made) => made.close()).catch(() => {});
     },
   };
