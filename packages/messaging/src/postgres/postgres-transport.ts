@@ -1,5 +1,6 @@
 import { abortable, type Clock, delay, exponential, systemClock, type TimerHandle } from '@bulwark/resilience';
-import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
+import { withClient } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
@@ -142,19 +143,18 @@ export interface PostgresTransportSql {
 export function postgresTransportSql(options: { table?: string; groupsTable?: string } = {}): PostgresTransportSql {
   const problems: string[] = [];
   const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, { problems });
-  const groups = tableName(
-    'postgresTransport',
-    options.groupsTable ?? `${options.table ?? postgresTransportDefaults.table}_groups`,
-    { option: 'groupsTable', problems },
-  );
+  const groups =
+    options.groupsTable === undefined
+      ? { quoted: table.sibling('_groups') }
+      : tableName('postgresTransport', options.groupsTable, { option: 'groupsTable', problems });
   if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)
       .replaceAll('{{groupsTable}}', groups.quoted)
-      .replaceAll('{{claimIndex}}', `"${table.name}_claim_idx"`)
-      .replaceAll('{{keyIndex}}', `"${table.name}_key_idx"`)
-      .replaceAll('{{blockedIndex}}', `"${table.name}_blocked_idx"`);
+      .replaceAll('{{claimIndex}}', table.suffixed('_claim_idx'))
+      .replaceAll('{{keyIndex}}', table.suffixed('_key_idx'))
+      .replaceAll('{{blockedIndex}}', table.suffixed('_blocked_idx'));
   return {
     migrate: render(migrateSql),
     declareGroup: render(declareGroupSql),
@@ -403,8 +403,8 @@ class PublishBatcher {
  */
 export function postgresTransport(pool: Pool, options: PostgresTransportOptions = {}): PostgresTransport {
   const sql = postgresTransportSql({ table: options.table, groupsTable: options.groupsTable });
-  const tableName = (options.table ?? postgresTransportDefaults.table).split('.').pop() as string;
-  const channel = options.channel ?? `${tableName}_wake`;
+  const channel =
+    options.channel ?? `${tableName('postgresTransport', options.table ?? postgresTransportDefaults.table).name}_wake`;
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? postgresTransportDefaults.visibilityTimeoutMs;
   const pollIntervalMs = options.pollIntervalMs ?? postgresTransportDefaults.pollIntervalMs;
   const listen = options.listen ?? true;

@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Clock, delay, exponential, systemClock } from '@bulwark/resilience';
+import { type RedisScript, redisScript, runRedisScript } from '@bulwark/resilience/internal/redis';
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
@@ -169,39 +170,25 @@ export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({
 /** Field of a stream entry that holds the serialized envelope. */
 const envelopeField = 'envelope';
 
-interface LuaScript {
-  readonly source: string;
-  readonly sha: string;
-}
-const luaScript = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const claimScript = luaScript(claimSource);
-const nackScript = luaScript(nackSource);
-const ackScript = luaScript(ackSource);
-const scheduleScript = luaScript(scheduleSource);
-const pruneConsumersScript = luaScript(pruneConsumersSource);
-const createGroupScript = luaScript(createGroupSource);
+const claimScript = redisScript(claimSource);
+const nackScript = redisScript(nackSource);
+const ackScript = redisScript(ackSource);
+const scheduleScript = redisScript(scheduleSource);
+const pruneConsumersScript = redisScript(pruneConsumersSource);
+const createGroupScript = redisScript(createGroupSource);
 
-async function runScript(
+/** Runs a script with binary replies, each command bounded by `operationTimeoutMs`. */
+function runScript(
   redis: Redis,
-  script: LuaScript,
+  script: RedisScript,
   keys: readonly string[],
   args: readonly (string | number | Buffer)[],
   settings: Pick<TransportSettings, 'clock' | 'operationTimeoutMs'>,
 ): Promise<unknown> {
-  const send = (command: 'EVALSHA' | 'EVAL', first: string) =>
-    redisCall(
-      settings.clock,
-      settings.operationTimeoutMs,
-      `${command} on ${keys[0]}`,
-      redis.callBuffer(command, first, keys.length, ...keys, ...args),
-    );
-  try {
-    return await send('EVALSHA', script.sha);
-  } catch (error) {
-    // The script cache is empty after a restart or SCRIPT FLUSH: send the source once.
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return send('EVAL', script.source);
-  }
+  return runRedisScript(redis, script, keys, args, {
+    buffers: true,
+    bound: (command, reply) => redisCall(settings.clock, settings.operationTimeoutMs, `${command} on ${keys[0]}`, reply),
+  });
 }
 
 function validate(options: RedisStreamsTransportOptions): void {

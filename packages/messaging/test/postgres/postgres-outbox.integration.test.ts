@@ -87,7 +87,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
     });
 
     it('exports the SQL with every placeholder filled', async () => {
-      const outbox = postgresOutbox(pool, { table: 'orders_outbox', schema: 'shop' });
+      const outbox = postgresOutbox(pool, { table: 'shop.orders_outbox' });
       for (const statement of Object.values(outbox.sql)) expect(statement).not.toMatch(/\{\{/);
       expect(outbox.sql.migrate).toContain('"shop"."orders_outbox"');
     });

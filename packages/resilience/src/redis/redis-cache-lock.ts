@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CacheLock } from '../cache/cache-lock.js';
 import releaseScript from './lua/cache-lock-release.lua';
-import { redisScript, runRedisScript } from './redis-script.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 
 const release = redisScript(releaseScript);
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/clock.js';
 import { OptionsValidator } from '../policy/options.js';
 import addToTagScript from './lua/cache-tag-add.lua';
-import { redisScript, runRedisScript } from './redis-script.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 
 const addToTag = redisScript(addToTagScript);
 

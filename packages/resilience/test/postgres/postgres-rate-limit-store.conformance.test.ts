@@ -4,8 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fixedWindow } from '../../src/index.js';
 import {
   type PostgresRateLimitStore,
+  postgresRateLimitSql,
   postgresRateLimitStore,
-  rateLimitMigrationSql,
 } from '../../src/postgres/index.js';
 import { rateLimitStoreConformance } from '../../src/testing/index.js';
 
@@ -47,9 +47,9 @@ await describeWithServers('postgresRateLimitStore', ['postgres'], ({ postgres: u
   });
 
   it('exports its migration SQL, quoting the table name', () => {
-    const sql = rateLimitMigrationSql({ table: 'limits', schema: 'ops', unlogged: false });
+    const sql = postgresRateLimitSql({ table: 'ops.limits', unlogged: false }).migrate;
     expect(sql).toContain('CREATE  TABLE IF NOT EXISTS "ops"."limits"');
-    expect(rateLimitMigrationSql()).toContain('CREATE UNLOGGED TABLE IF NOT EXISTS "bulwark_rate_limits"');
+    expect(postgresRateLimitSql().migrate).toContain('CREATE UNLOGGED TABLE IF NOT EXISTS "bulwark_rate_limits"');
   });
 
   it('runs migrate() concurrently without errors', async () => {
