@@ -64,7 +64,10 @@ export interface PostgresAsyncReplySql {
  * ```
  */
 export function postgresAsyncReplySql(options: { table?: string } = {}): PostgresAsyncReplySql {
-  const { quoted, suffixed } = tableName('postgresAsyncReplyStore', options.table ?? postgresAsyncReplyStoreDefaults.table);
+  const { quoted, suffixed } = tableName(
+    'postgresAsyncReplyStore',
+    options.table ?? postgresAsyncReplyStoreDefaults.table,
+  );
   const expiresIndex = suffixed('_expires_at_idx');
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {

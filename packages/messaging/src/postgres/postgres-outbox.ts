@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
-import { withClient } from '@bulwark/resilience/postgres';
 import { quotePostgresIdentifier } from '@bulwark/resilience/internal/postgres';
+import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertStorableEnvelope } from '../envelope/storable-values.js';

@@ -187,7 +187,8 @@ function runScript(
 ): Promise<unknown> {
   return runRedisScript(redis, script, keys, args, {
     buffers: true,
-    bound: (command, reply) => redisCall(settings.clock, settings.operationTimeoutMs, `${command} on ${keys[0]}`, reply),
+    bound: (command, reply) =>
+      redisCall(settings.clock, settings.operationTimeoutMs, `${command} on ${keys[0]}`, reply),
   });
 }
 

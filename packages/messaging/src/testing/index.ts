@@ -8,7 +8,7 @@ export type { AsyncReplyStoreConformanceOptions } from './async-reply-store-conf
 export { asyncReplyStoreConformance } from './async-reply-store-conformance.js';
 export type { BlobStoreConformanceOptions } from './blob-store-conformance.js';
 export { blobStoreConformance, invalidBlobRefs } from './blob-store-conformance.js';
-export type { IdempotencyStoreCapabilities, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
+export type { IdempotencyStoreConformanceOptions, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
 export { idempotencyStoreConformance } from './idempotency-store-conformance.js';
 export type { TransportConformanceOptions, TransportTestSettings } from './transport-conformance.js';
 export { transportConformance } from './transport-conformance.js';

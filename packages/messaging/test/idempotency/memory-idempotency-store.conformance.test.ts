@@ -2,9 +2,8 @@ import { manualClock } from '@bulwark/resilience/testing';
 import { memoryIdempotencyStore } from '../../src/idempotency/index.js';
 import { idempotencyStoreConformance } from '../../src/testing/index.js';
 
-idempotencyStoreConformance(
-  'memory',
-  async () => {
+idempotencyStoreConformance('memory', {
+  createHarness: async () => {
     const clock = manualClock(1_700_000_000_000);
     return {
       store: memoryIdempotencyStore({ clock }),
@@ -12,5 +11,6 @@ idempotencyStoreConformance(
       elapse: (ms) => clock.advanceAsync(ms),
     };
   },
-  { renew: true, toleranceMs: 0 },
-);
+  renew: true,
+  toleranceMs: 0,
+});

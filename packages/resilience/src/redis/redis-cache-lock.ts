@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CacheLock } from '../cache/cache-lock.js';
-import releaseScript from './lua/cache-lock-release.lua';
 import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
+import releaseScript from './lua/cache-lock-release.lua';
 
 const release = redisScript(releaseScript);
 

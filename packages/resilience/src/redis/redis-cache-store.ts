@@ -3,9 +3,9 @@ import { CacheStoreClosedError } from '../cache/cache-errors.js';
 import type { CacheEntry, CacheStore, CacheStoreCallOptions } from '../cache/cache-store.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/clock.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import { OptionsValidator } from '../policy/options.js';
 import addToTagScript from './lua/cache-tag-add.lua';
-import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 
 const addToTag = redisScript(addToTagScript);
 

@@ -1,13 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/redis/pipelined-batcher.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
 import fixedWindowScript from './lua/rate-limit-fixed-window.lua';
 import gcraScript from './lua/rate-limit-gcra.lua';
 import slidingWindowScript from './lua/rate-limit-sliding-window.lua';
-import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/redis/pipelined-batcher.js';
-import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 
 /** Options of {@link redisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {

@@ -1,4 +1,4 @@
 import { memoryCacheStore } from '../../src/index.js';
 import { cacheStoreConformance } from '../../src/testing/index.js';
 
-cacheStoreConformance({ name: 'memoryCacheStore', createStore: (clock) => memoryCacheStore({ clock }) });
+cacheStoreConformance('memoryCacheStore', { createStore: (clock) => memoryCacheStore({ clock }) });

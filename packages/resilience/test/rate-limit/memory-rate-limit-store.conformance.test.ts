@@ -5,8 +5,7 @@ import { manualClock, rateLimitStoreConformance } from '../../src/testing/index.
 // The memory store passes the same suite on a manual clock (no sleeps). Named *.conformance.test.ts
 // like every adapter's run of the suite; it needs no server.
 const clock = manualClock(1_700_000_000_000);
-rateLimitStoreConformance({
-  name: 'memoryRateLimitStore',
+rateLimitStoreConformance('memoryRateLimitStore', {
   keyPrefix: uniqueName('rl'),
   createStore: () => memoryRateLimitStore({ clock }),
   advance: (ms) => clock.advanceAsync(ms),

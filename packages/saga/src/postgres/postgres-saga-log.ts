@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
-import { boundedQuery } from '@bulwark/resilience/postgres';
 import { postgresTableName } from '@bulwark/resilience/internal/postgres';
+import { boundedQuery } from '@bulwark/resilience/postgres';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { JsonValue } from '../definition/json.js';
 import { InvalidSagaOptionsError, SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
@@ -69,7 +69,6 @@ export interface PostgresSagaLogSql {
   readonly counts: string;
   readonly purge: string;
 }
-
 
 /**
  * The statements of {@link postgresSagaLog} for `table`, so teams with their own migration tool

@@ -55,7 +55,7 @@ export function postgresTableName(
   const schema = parts.length === 2 ? parts[0] : undefined;
   if (!match) {
     problems.push(
-      `${option} must be a name or schema.name, each part of letters, digits, _ and $ or double-quoted, got ${JSON.stringify(table)}`,
+      `${option} must be an identifier or schema.identifier, each of letters, digits, _ and $ or double-quoted, got ${JSON.stringify(table)}`,
     );
   } else if (Buffer.byteLength(name) > maxNameBytes || (schema !== undefined && Buffer.byteLength(schema) > 63)) {
     problems.push(
