@@ -112,7 +112,7 @@ export function redisIdempotencyStore(
       clock,
       timeoutMs,
       `redisIdempotencyStore on "${key}"`,
-      runRedisScript(redis, which, [keyPrefix + key], args),
+      runRedisScript(redis, which, [keyPrefix + key], args, { direct: true }),
     );
   const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
   const callBatch = (which: RedisScript, keys: readonly string[], args: readonly (string | number)[]) =>
@@ -125,6 +125,7 @@ export function redisIdempotencyStore(
         which,
         keys.map((key) => keyPrefix + key),
         args,
+        { direct: true },
       ),
     ) as Promise<unknown[]>;
   const beginBatcher = pipelinedBatcher<{ key: string; value: string; leaseMs: number }, 1 | RecordReply>({

@@ -29,7 +29,7 @@ export function redisCacheLock(redis: Redis | Cluster, options: { readonly prefi
       const token = tokens.get(key);
       if (token === undefined) return;
       tokens.delete(key);
-      await runRedisScript(redis, release, [`${prefix}${key}`], [token]);
+      await runRedisScript(redis, release, [`${prefix}${key}`], [token], { direct: true });
     },
   };
 }

@@ -80,7 +80,9 @@ export function redisCacheStore(redis: Redis | Cluster, options: RedisCacheStore
       const lifetimeMs = Math.ceil(entry.staleUntil - clock.now());
       if (lifetimeMs <= 0) return;
       if (entry.tags.length) {
-        await Promise.all(entry.tags.map((tag) => runRedisScript(redis, addToTag, [tagKey(tag)], [key, lifetimeMs])));
+        await Promise.all(
+          entry.tags.map((tag) => runRedisScript(redis, addToTag, [tagKey(tag)], [key, lifetimeMs], { direct: true })),
+        );
       }
       await redis.set(entryKey(key), encode(entry), 'PX', lifetimeMs);
     },

@@ -104,7 +104,7 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
       keys.push(request.key);
       args.push(request.cost, request.dryRun ? 1 : 0, request.limit, request.period);
     }
-    const reply = (await runRedisScript(redis, scripts[kind], keys, args)) as number[];
+    const reply = (await runRedisScript(redis, scripts[kind], keys, args, { direct: true })) as number[];
     return requests.map((_, index) => {
       const base = index * 4;
       return {
