@@ -1,5 +1,5 @@
 import type { Clock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
 import type {
   AsyncReplyErrorInfo,
@@ -64,9 +64,11 @@ export interface PostgresAsyncReplySql {
  * ```
  */
 export function postgresAsyncReplySql(options: { table?: string } = {}): PostgresAsyncReplySql {
-  const table = options.table ?? postgresAsyncReplyStoreDefaults.table;
-  const { quoted, name } = tableName('postgresAsyncReplyStore', table);
-  const expiresIndex = `"${name}_expires_at_idx"`;
+  const { quoted, suffixed } = tableName(
+    'postgresAsyncReplyStore',
+    options.table ?? postgresAsyncReplyStoreDefaults.table,
+  );
+  const expiresIndex = suffixed('_expires_at_idx');
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),

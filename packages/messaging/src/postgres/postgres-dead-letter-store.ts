@@ -22,10 +22,9 @@ export interface PostgresDeadLetterSql {
 
 /** The statements of {@link postgresDeadLetterStore} for `table`. @defaultValue table `'bulwark_dead_letters'` */
 export function postgresDeadLetterSql(options: { table?: string } = {}): PostgresDeadLetterSql {
-  const table = options.table ?? 'bulwark_dead_letters';
-  const { quoted, name } = tableName('postgresDeadLetterStore', table);
+  const { quoted, suffixed } = tableName('postgresDeadLetterStore', options.table ?? 'bulwark_dead_letters');
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', `"${name}_stored_idx"`);
+    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', suffixed('_stored_idx'));
   return { migrate: render(migrateSql), add: render(addSql), list: render(listSql), remove: render(removeSql) };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -62,9 +62,11 @@ export interface PostgresIdempotencySql {
  * ```
  */
 export function postgresIdempotencySql(options: { table?: string } = {}): PostgresIdempotencySql {
-  const table = options.table ?? postgresIdempotencyStoreDefaults.table;
-  const { quoted, name } = tableName('postgresIdempotencyStore', table);
-  const expiresIndex = `"${name}_expires_at_idx"`;
+  const { quoted, suffixed } = tableName(
+    'postgresIdempotencyStore',
+    options.table ?? postgresIdempotencyStoreDefaults.table,
+  );
+  const expiresIndex = suffixed('_expires_at_idx');
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),

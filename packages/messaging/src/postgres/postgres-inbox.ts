@@ -26,10 +26,9 @@ export interface PostgresInboxSql {
 
 /** The statements of {@link postgresInbox} for `table`. @defaultValue table `'bulwark_inbox'` */
 export function postgresInboxSql(options: { table?: string } = {}): PostgresInboxSql {
-  const table = options.table ?? 'bulwark_inbox';
-  const { quoted, name } = tableName('postgresInbox', table);
+  const table = tableName('postgresInbox', options.table ?? 'bulwark_inbox');
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{handledIndex}}', `"${name}_handled_idx"`);
+    sql.replaceAll('{{table}}', table.quoted).replaceAll('{{handledIndex}}', table.suffixed('_handled_idx'));
   return { migrate: render(migrateSql), record: render(recordSql), sweep: render(sweepSql) };
 }
 

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '@bulwark/resilience';
+import { type RedisScript, redisScript, runRedisScript } from '@bulwark/resilience/internal/redis';
 import type { Redis } from 'ioredis';
 import type {
   AsyncReplyErrorInfo,
@@ -8,9 +9,9 @@ import type {
 } from '../async-reply/async-reply-store.js';
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
-import createScript from './lua/async-reply-create.lua';
-import finishScript from './lua/async-reply-finish.lua';
-import startScript from './lua/async-reply-start.lua';
+import createLua from './lua/async-reply-create.lua';
+import finishLua from './lua/async-reply-finish.lua';
+import startLua from './lua/async-reply-start.lua';
 import { redisStoreCall } from './redis-call.js';
 
 /** Options of {@link redisAsyncReplyStore}. */
@@ -30,14 +31,11 @@ export interface RedisAsyncReplyStoreOptions {
 /** The defaults of {@link RedisAsyncReplyStoreOptions}. */
 export const redisAsyncReplyStoreDefaults = { keyPrefix: 'bulwark:async-reply:', timeoutMs: 5_000 } as const;
 
-// Versioned so that two library versions sharing a client never run each other's scripts.
-const commands = {
-  create: 'bulwarkAsyncReplyCreateV1',
-  start: 'bulwarkAsyncReplyStartV1',
-  finish: 'bulwarkAsyncReplyFinishV1',
+const scripts = {
+  create: redisScript(createLua),
+  start: redisScript(startLua),
+  finish: redisScript(finishLua),
 } as const;
-
-type ScriptCommand = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 const optionalNumber = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
 
@@ -99,20 +97,12 @@ export function redisAsyncReplyStore(
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
   if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
   const clock = options.clock ?? systemClock;
-  const client = redis as unknown as Record<string, ScriptCommand | undefined>;
-  for (const [name, lua] of [
-    [commands.create, createScript],
-    [commands.start, startScript],
-    [commands.finish, finishScript],
-  ] as const) {
-    if (typeof client[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
-  }
-  const call = (name: string, id: string, ...args: (string | number)[]) =>
+  const call = (name: keyof typeof scripts, id: string, ...args: (string | number)[]) =>
     redisStoreCall(
       clock,
       timeoutMs,
       `redisAsyncReplyStore ${name} "${id}"`,
-      (client[name] as ScriptCommand).call(redis, keyPrefix + id, ...args),
+      runRedisScript(redis, scripts[name] as RedisScript, [keyPrefix + id], args),
     );
   const ttlOf = (expiresAt: number, now: number) => Math.max(1, Math.ceil(expiresAt - now));
 
@@ -121,7 +111,7 @@ export function redisAsyncReplyStore(
       callOptions?.signal?.throwIfAborted();
       assertAsyncReplyValues({ id: record.id, kind: record.kind });
       const reply = await call(
-        commands.create,
+        'create',
         record.id,
         record.createdAt,
         record.kind,
@@ -146,7 +136,7 @@ export function redisAsyncReplyStore(
     async start(id, run, callOptions) {
       callOptions?.signal?.throwIfAborted();
       assertAsyncReplyValues({ id, runId: run.runId });
-      const reply = (await call(commands.start, id, run.now, run.runId, run.leaseUntil)) as string[] | null;
+      const reply = (await call('start', id, run.now, run.runId, run.leaseUntil)) as string[] | null;
       return reply ? toRecord(id, pairs(reply)) : undefined;
     },
     async finish(id, outcome, callOptions) {
@@ -155,7 +145,7 @@ export function redisAsyncReplyStore(
       const payload = outcome.status === 'succeeded' ? outcome.result : JSON.stringify(outcome.error);
       const claimed = outcome.status === 'succeeded' && outcome.resultClaimed ? '1' : '0';
       const reply = await call(
-        commands.finish,
+        'finish',
         id,
         outcome.now,
         outcome.runId,

@@ -6,7 +6,7 @@ import {
   type RedisScript,
   redisScript,
   runRedisScript,
-} from '@bulwark/resilience/redis';
+} from '@bulwark/resilience/internal/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -81,7 +81,7 @@ const scripts = {
  * by themselves and a crashed holder's key is free once its lease runs out. `begin` and
  * `complete` are one script call each (one round trip; `EVALSHA`, falling back to `EVAL` after a
  * `NOSCRIPT`); with `batch` (the default) concurrent callers share script calls under load
- * (see `pipelinedBatcher` in `@bulwark/resilience/redis`), each key still decided atomically and
+ * (the pipelined batcher the Redis stores share), each key still decided atomically and
  * in order. Works with Redis Cluster (without batching): a record is a single key.
  *
  * @example
@@ -112,7 +112,7 @@ export function redisIdempotencyStore(
       clock,
       timeoutMs,
       `redisIdempotencyStore on "${key}"`,
-      runRedisScript(redis, which, [keyPrefix + key], args),
+      runRedisScript(redis, which, [keyPrefix + key], args, { direct: true }),
     );
   const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
   const callBatch = (which: RedisScript, keys: readonly string[], args: readonly (string | number)[]) =>
@@ -125,6 +125,7 @@ export function redisIdempotencyStore(
         which,
         keys.map((key) => keyPrefix + key),
         args,
+        { direct: true },
       ),
     ) as Promise<unknown[]>;
   const beginBatcher = pipelinedBatcher<{ key: string; value: string; leaseMs: number }, 1 | RecordReply>({

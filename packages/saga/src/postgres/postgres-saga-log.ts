@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
+import { postgresTableName } from '@bulwark/resilience/internal/postgres';
 import { boundedQuery } from '@bulwark/resilience/postgres';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { JsonValue } from '../definition/json.js';
@@ -69,8 +70,6 @@ export interface PostgresSagaLogSql {
   readonly purge: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /**
  * The statements of {@link postgresSagaLog} for `table`, so teams with their own migration tool
  * can apply `migrate` themselves.
@@ -81,20 +80,15 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
  * ```
  */
 export function postgresSagaLogSql(options: PostgresSagaLogOptions = {}): PostgresSagaLogSql {
-  const table = options.table ?? postgresSagaLogDefaults.table;
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  const name = parts[parts.length - 1] as string;
-  const qualify = (last: string) => [...parts.slice(0, -1), last].map((part) => `"${part}"`).join('.');
+  const problems: string[] = [];
+  const table = postgresTableName(options.table ?? postgresSagaLogDefaults.table, problems);
+  if (problems.length > 0) throw new InvalidSagaOptionsError('postgresSagaLog', problems);
   const render = (sql: string) =>
     sql
-      .replaceAll('{{sagas}}', qualify(name))
-      .replaceAll('{{entries}}', qualify(`${name}_entries`))
-      .replaceAll('{{recoverableIndex}}', `"${name}_recoverable_idx"`)
-      .replaceAll('{{statusIndex}}', `"${name}_status_idx"`);
+      .replaceAll('{{sagas}}', table.quoted)
+      .replaceAll('{{entries}}', table.sibling('_entries'))
+      .replaceAll('{{recoverableIndex}}', table.suffixed('_recoverable_idx'))
+      .replaceAll('{{statusIndex}}', table.suffixed('_status_idx'));
   return {
     migrate: render(migrateSql),
     create: render(createSql),
