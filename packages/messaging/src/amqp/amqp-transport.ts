@@ -1,13 +1,30 @@
-import { abortable, type Clock, delay, exponential, systemClock, within } from '@bulwark/resilience';
+import {
+  abortable,
+  type Clock,
+  delay,
+  exponential,
+  InvalidOptionsError,
+  systemClock,
+  within,
+} from '@bulwark/resilience';
+
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+
 import type { Envelope } from '../envelope/envelope.js';
+
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+
 import { tracePublish } from '../telemetry/message-spans.js';
+
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+
 import { settledWithin } from '../transport/in-flight.js';
+
 import type {
   CloseSubscriptionOptions,
   Delivery,
@@ -16,7 +33,9 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport/transport.js';
+
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
+
 import { assertShortStrings, fitsShortString } from './amqp-short-string.js';
 
 /**
@@ -187,7 +206,7 @@ function validate(options: AmqpTransportOptions): void {
     problems.push(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
   if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
     problems.push('exchange must be a non-empty string (the default exchange cannot fan out)');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('amqpTransport', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('amqpTransport', problems);
 }
 
 interface OutgoingMessage {
@@ -237,6 +256,7 @@ class BrokerTimeoutError extends Error {}
  * ```ts
  * import amqp from 'amqplib';
  * import { amqpTransport } from '@bulwark/messaging/amqp';
+
  *
  * const transport = amqpTransport(() => amqp.connect(process.env.AMQP_URL, { noDelay: true }));
  * await transport.subscribe('orders', 'billing', async ({ message }) => bill(message.payload));
@@ -290,7 +310,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       opened.delete(connection);
       if (current === connection) current = undefined;
       // A broker-side close (restart, `rabbitmqctl close_connection`) emits no 'error' in amqplib.
-      if (!closed) health.failed(reason ?? new Error('The AMQP connection closed'));
+      if (!closed) health.failed(reason ?? new MessagingError('CONNECTION_LOST', 'The AMQP connection closed'));
       if (!closed)
         report('CONNECTION_LOST', 'The AMQP connection closed; reconnecting where a factory was given', reason);
     });
@@ -598,7 +618,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       assertShortStrings({ 'topic and group': queueOf(topic, group) });
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       const subscription = await startSubscription(topic, group, handler, prefetch, subscribeOptions?.signal);
       subscriptions.add(subscription);
       subscribeOptions?.signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), {

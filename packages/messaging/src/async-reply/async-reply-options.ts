@@ -1,7 +1,10 @@
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import type { ClaimCheck } from '../claim-check/claim-check.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
 import type { Transport } from '../transport/transport.js';
+
 import type { AsyncReplyStore } from './async-reply-store.js';
 
 /** Options of {@link asyncReply}. */
@@ -72,5 +75,5 @@ export function validateAsyncReplyOptions(options: AsyncReplyOptions): void {
     problems.push('transport must be a Transport');
   if (statusUrl !== undefined && typeof statusUrl !== 'function') problems.push('statusUrl must be a function');
   if (generateId !== undefined && typeof generateId !== 'function') problems.push('generateId must be a function');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('asyncReply', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('asyncReply', problems);
 }

@@ -1,5 +1,6 @@
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { assertValidBlobRef } from './blob-ref.js';
+
 import type { BlobStore } from './blob-store.js';
 
 /** Options of {@link claimCheck}. */
@@ -61,5 +62,5 @@ export function validateClaimCheckOptions(options: ClaimCheckOptions): void {
       );
     }
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('claimCheck', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('claimCheck', problems);
 }

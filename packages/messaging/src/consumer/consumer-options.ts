@@ -1,7 +1,10 @@
 import type { Backoff, Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+
 import type { Delivery } from '../transport/transport.js';
 
 /** What the handler receives besides the message. */
@@ -170,5 +173,5 @@ export function validateConsumeOptions(options: ConsumeOptions<never>): void {
   if (options.shutdownDeadlineMs !== undefined && !(options.shutdownDeadlineMs >= 0)) {
     problems.push(`shutdownDeadlineMs must be >= 0, got ${options.shutdownDeadlineMs}`);
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('consume', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('consume', problems);
 }

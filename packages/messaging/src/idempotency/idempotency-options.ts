@@ -1,6 +1,8 @@
 import type { Clock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import type { StoredError } from './idempotency-errors.js';
+
 import type { IdempotencyStore } from './idempotency-store.js';
 
 /** Turns outcomes into the opaque text a store keeps, and back. */
@@ -91,5 +93,5 @@ export function validateIdempotencyOptions(options: IdempotencyOptions): void {
   if (options?.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) {
     problems.push('namespace must be a non-empty string');
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('idempotency', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('idempotency', problems);
 }

@@ -1,6 +1,7 @@
-import { type Backoff, type Clock, exponential } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { type Backoff, type Clock, exponential, InvalidOptionsError } from '@bulwark/resilience';
+
 import type { Transport } from '../transport/transport.js';
+
 import type { OutboxClaimCheck } from './outbox.js';
 
 /** Options of `outbox.relay(...)`. */
@@ -85,7 +86,7 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
   if (given.random !== undefined && typeof given.random !== 'function') problems.push('random must be a function');
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal))
     problems.push('signal must be an AbortSignal');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('outbox relay', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('outbox relay', problems);
   return {
     transport: given.transport as Pick<Transport, 'publish'>,
     batchSize,

@@ -1,6 +1,10 @@
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
+
 import type { Pool } from 'pg';
+import { AsyncReplyStoreClosedError } from '../async-reply/async-reply-errors.js';
 import type {
   AsyncReplyErrorInfo,
   AsyncReplyRecord,
@@ -9,7 +13,6 @@ import type {
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import createSql from './sql/async-reply-create.sql';
 import finishSql from './sql/async-reply-finish.sql';
@@ -137,6 +140,7 @@ export interface PostgresAsyncReplyStore extends AsyncReplyStore {
  * ```ts
  * import pg from 'pg';
  * import { postgresAsyncReplyStore } from '@bulwark/messaging/postgres';
+
  * const store = postgresAsyncReplyStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
  * await store.migrate();
  * const reports = asyncReply({ store });
@@ -155,11 +159,11 @@ export function postgresAsyncReplyStore(
   }
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresAsyncReplyStoreDefaults.queryTimeoutMs;
   checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresAsyncReplyStore', problems);
   const query = statementRunner(pool, 'postgresAsyncReplyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('postgresAsyncReplyStore is closed');
+    if (closed) throw new AsyncReplyStoreClosedError('postgresAsyncReplyStore');
     signal?.throwIfAborted();
   };
 

@@ -1,10 +1,15 @@
-import { type Clock, jsonTextProblem } from '@bulwark/resilience';
+import { type Clock, InvalidOptionsError, jsonTextProblem } from '@bulwark/resilience';
+
 import type { Pool } from 'pg';
+
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
+
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
+
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
+
 import addSql from './sql/dead-letter-add.sql';
 import listSql from './sql/dead-letter-list.sql';
 import migrateSql from './sql/dead-letter-migrate.sql';
@@ -76,7 +81,7 @@ export function postgresDeadLetterStore(
   const problems: string[] = [];
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresDeadLetterStoreDefaults.queryTimeoutMs;
   checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresDeadLetterStore', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresDeadLetterStore', problems);
   const query = statementRunner(pool, 'postgresDeadLetterStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   return {
     sql,

@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
+
+import { type Clock, InvalidOptionsError, systemClock, type TimerHandle } from '@bulwark/resilience';
+
 import { withClient } from '@bulwark/resilience/postgres';
+
 import type { Pool, PoolClient, QueryConfig } from 'pg';
+
 import type { Envelope } from '../envelope/envelope.js';
+
 import { assertStorableEnvelope } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+
+import { MessagingError } from '../errors/messaging-error.js';
 import type {
   Outbox,
   OutboxClaim,
@@ -13,14 +19,19 @@ import type {
   OutboxRelaySession,
   OutboxRelaySource,
 } from '../outbox/outbox.js';
+
 import {
   type OutboxRelayOptions,
   type ResolvedOutboxRelayOptions,
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
+
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
+
 import { withCreateSpans } from '../telemetry/message-spans.js';
+
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
+
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
@@ -157,7 +168,7 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
     problems.push(`table must be a plain identifier of at most 56 characters (got ${JSON.stringify(table)})`);
   if (options.schema !== undefined && (!identifierPattern.test(options.schema) || options.schema.length > 63))
     problems.push(`schema must be a plain identifier of at most 63 characters (got ${JSON.stringify(options.schema)})`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresOutbox', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresOutbox', problems);
   const qualify = (name: string) =>
     options.schema === undefined
       ? quoteIdentifier(name)
@@ -290,11 +301,10 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       try {
         resolved = resolveOutboxRelayOptions(relayOptions, clock);
       } catch (error) {
-        if (!(error instanceof InvalidMessagingOptionsError)) throw error;
+        if (!(error instanceof InvalidOptionsError)) throw error;
         problems.unshift(...error.problems);
       }
-      if (problems.length > 0 || resolved === undefined)
-        throw new InvalidMessagingOptionsError('outbox relay', problems);
+      if (problems.length > 0 || resolved === undefined) throw new InvalidOptionsError('outbox relay', problems);
       const source = postgresRelaySource(
         pool,
         sql,

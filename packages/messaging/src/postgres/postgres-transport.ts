@@ -1,10 +1,23 @@
-import { abortable, type Clock, delay, exponential, systemClock, type TimerHandle } from '@bulwark/resilience';
+import {
+  abortable,
+  type Clock,
+  delay,
+  exponential,
+  InvalidOptionsError,
+  systemClock,
+  type TimerHandle,
+} from '@bulwark/resilience';
+
 import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
+
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
+
 import type { Envelope } from '../envelope/envelope.js';
+
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -147,7 +160,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
     options.groupsTable ?? `${options.table ?? postgresTransportDefaults.table}_groups`,
     { option: 'groupsTable', problems },
   );
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresTransport', problems);
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)
@@ -395,6 +408,7 @@ class PublishBatcher {
  * ```ts
  * import pg from 'pg';
  * import { postgresTransport } from '@bulwark/messaging/postgres';
+
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * pool.on('error', (error) => log.warn(error));
  * const transport = postgresTransport(pool);
@@ -432,7 +446,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   }
   if (!(pollIntervalMs > 0)) problems.push(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
   if (!isSqlIdentifier(channel)) problems.push(`channel must be an identifier, got "${channel}"`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('postgresTransport', problems);
 
   let closed = false;
   const lifetime = new AbortController();
@@ -468,7 +482,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       drop = resolve;
     });
     const onError = (error: unknown) => drop(error);
-    const onEnd = () => drop(new Error('LISTEN connection ended'));
+    const onEnd = () => drop(new MessagingError('CONNECTION_LOST', 'The LISTEN connection ended'));
     const onClose = () => drop(undefined);
     const onNotification = (notification: Notification) => wakeAll(notification.payload);
     client.on('error', onError);
@@ -567,9 +581,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   /** Creates a group, then hands it (and the topic's other groups) what was held for the topic. */
   const createGroup = async (topic: string, group: string, signal?: AbortSignal) => {
     if (group === '') {
-      throw new InvalidMessagingOptionsError('postgresTransport', [
-        "group must be a non-empty string ('' marks held messages)",
-      ]);
+      throw new InvalidOptionsError('postgresTransport', ["group must be a non-empty string ('' marks held messages)"]);
     }
     await query('declareGroup', sql.declareGroup, [topic, group], signal);
     await query('adoptHeld', sql.adoptHeld, [topic], signal);
@@ -634,7 +646,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? postgresTransportDefaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
       }
       await createGroup(topic, group, subscribeOptions.signal);
       startListener();

@@ -1,4 +1,4 @@
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidOptionsError } from '@bulwark/resilience';
 
 /** A table name an adapter was given, checked and quoted for its SQL. */
 export interface TableName {
@@ -16,7 +16,7 @@ export const isSqlIdentifier = (name: string): boolean => identifier.test(name);
 /**
  * Checks `table` (an identifier or `schema.identifier`; names are interpolated into SQL, so
  * nothing else is accepted) and quotes it. Problems are pushed to `problems` when given, else
- * thrown as one {@link InvalidMessagingOptionsError} of `adapter`.
+ * thrown as one {@link InvalidOptionsError} of `adapter`.
  */
 export function tableName(
   adapter: string,
@@ -26,7 +26,7 @@ export function tableName(
   const parts = table.split('.');
   if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
     const problem = `${options.option ?? 'table'} must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`;
-    if (!options.problems) throw new InvalidMessagingOptionsError(adapter, [problem]);
+    if (!options.problems) throw new InvalidOptionsError(adapter, [problem]);
     options.problems.push(problem);
   }
   return { quoted: parts.map((part) => `"${part}"`).join('.'), name: parts[parts.length - 1] as string };

@@ -1,13 +1,16 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import type { Redis } from 'ioredis';
+
 import type {
   AsyncReplyErrorInfo,
   AsyncReplyRecord,
   AsyncReplyStatus,
   AsyncReplyStore,
 } from '../async-reply/async-reply-store.js';
+
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
 import createScript from './lua/async-reply-create.lua';
 import finishScript from './lua/async-reply-finish.lua';
 import startScript from './lua/async-reply-start.lua';
@@ -82,7 +85,9 @@ function pairs(reply: readonly string[]): Record<string, string> {
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
+
  * import { redisAsyncReplyStore } from '@bulwark/messaging/redis';
+
  * const replies = asyncReply({ store: redisAsyncReplyStore(new Redis()) });
  * ```
  */
@@ -97,7 +102,7 @@ export function redisAsyncReplyStore(
   if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
   const timeoutMs = options.timeoutMs ?? redisAsyncReplyStoreDefaults.timeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('redisAsyncReplyStore', problems);
   const clock = options.clock ?? systemClock;
   const client = redis as unknown as Record<string, ScriptCommand | undefined>;
   for (const [name, lua] of [

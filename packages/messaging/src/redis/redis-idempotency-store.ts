@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '@bulwark/resilience';
+
+import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import {
   pipelinedBatcher,
   pipelinedBatcherDefaults,
@@ -7,8 +9,10 @@ import {
   redisScript,
   runRedisScript,
 } from '@bulwark/resilience/redis';
+
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidMessagingValueError, MessagingError } from '../errors/messaging-error.js';
+import { IdempotencyStoreClosedError } from '../idempotency/idempotency-errors.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import beginScript from './lua/idempotency-begin.lua';
@@ -87,7 +91,9 @@ const scripts = {
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
+
  * import { redisIdempotencyStore } from '@bulwark/messaging/redis';
+
  * const store = redisIdempotencyStore(new Redis(process.env.REDIS_URL), { keyPrefix: 'shop:idem:' });
  * ```
  */
@@ -104,7 +110,7 @@ export function redisIdempotencyStore(
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
   const timeoutMs = options.timeoutMs ?? redisIdempotencyStoreDefaults.timeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisIdempotencyStore', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('redisIdempotencyStore', problems);
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
   const call = (which: RedisScript, key: string, ...args: (string | number)[]) =>
@@ -193,7 +199,7 @@ export function redisIdempotencyStore(
 
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('redisIdempotencyStore is closed');
+    if (closed) throw new IdempotencyStoreClosedError('redisIdempotencyStore');
     signal?.throwIfAborted();
   };
   const store: IdempotencyStore & { [Symbol.asyncDispose](): Promise<void> } = {
@@ -201,7 +207,7 @@ export function redisIdempotencyStore(
       check(callOptions?.signal);
       assertIdempotencyValues({ key, fingerprint });
       const leaseToken = generateToken();
-      if (leaseToken.includes('\n')) throw new Error('redisIdempotencyStore lease tokens may not contain a newline');
+      if (leaseToken.includes('\n')) throw new InvalidMessagingValueError('lease token', 'contains a newline');
       const value = `p${leaseToken}\n${fingerprint}`;
       const lease = Math.ceil(leaseMs);
       for (let attempt = 1; ; attempt++) {
@@ -213,7 +219,10 @@ export function redisIdempotencyStore(
         // No record: it expired between the failed SET NX and the GET; try again.
         if (record) return { kind: 'existing', record };
         if (attempt >= 5)
-          throw new Error(`redisIdempotencyStore.begin could not settle "${key}" in ${attempt} attempts`);
+          throw new MessagingError(
+            'REDIS_FAILED',
+            `redisIdempotencyStore.begin could not settle "${key}" in ${attempt} attempts`,
+          );
       }
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {

@@ -1,14 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type Clock, delay, exponential, systemClock } from '@bulwark/resilience';
+
+import { type Clock, delay, exponential, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import type { Redis } from 'ioredis';
+
 import type { Envelope } from '../envelope/envelope.js';
+
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
+
 import { tracePublish } from '../telemetry/message-spans.js';
+
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+
 import { settledWithin } from '../transport/in-flight.js';
+
 import type {
   CloseSubscriptionOptions,
   Delivery,
@@ -17,7 +27,9 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport/transport.js';
+
 import { TransportClosedError } from '../transport/transport-errors.js';
+
 import ackSource from './lua/stream-ack.lua';
 import claimSource from './lua/stream-claim.lua';
 import createGroupSource from './lua/stream-create-group.lua';
@@ -221,7 +233,7 @@ function validate(options: RedisStreamsTransportOptions): void {
     problems.push(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
     problems.push('keyPrefix must be a string');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisStreamsTransport', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('redisStreamsTransport', problems);
 }
 
 const isNoGroupError = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOGROUP');
@@ -251,6 +263,7 @@ const asError = (code: string, message: string, cause: unknown) => new Messaging
  * ```ts
  * import Redis from 'ioredis';
  * import { redisStreamsTransport } from '@bulwark/messaging/redis';
+
  *
  * const redis = new Redis(process.env.REDIS_URL);
  * const transport = redisStreamsTransport(redis, { visibilityTimeoutMs: 30_000 });
@@ -327,7 +340,8 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
         const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
         const failure = results?.find(([error]) => error)?.[0];
-        if (!results || failure) throw failure ?? new Error('MULTI aborted');
+        if (!results || failure)
+          throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
         settings.health.succeeded();
       } catch (error) {
         settings.health.failed(error);
@@ -341,7 +355,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       assertKeys({ topic, group });
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       await ensureGroup(topic, group);
       const stream = streamKey(topic);
       const subscription = startSubscription({
@@ -606,7 +620,7 @@ function startSubscription(context: SubscriptionContext): RedisSubscription {
     try {
       const index = fields.findIndex((field, position) => position % 2 === 0 && field.toString() === envelopeField);
       const bytes = index >= 0 ? fields[index + 1] : undefined;
-      if (!bytes) throw new Error(`entry has no "${envelopeField}" field`);
+      if (!bytes) throw new MessagingError('UNREADABLE_MESSAGE', `The entry has no "${envelopeField}" field`);
       message = settings.serializer.deserialize(bytes);
     } catch (error) {
       // Redelivering an unreadable entry would fail forever; it stays in the stream for inspection.

@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
-import { type Clock, systemClock, within } from '@bulwark/resilience';
+
+import { type Clock, InvalidOptionsError, systemClock, within } from '@bulwark/resilience';
+
 import type { Client } from 'minio';
+
 import {
   assertValidContentType,
   blobChunks,
@@ -8,9 +11,12 @@ import {
   discardBody,
   expiryOf,
 } from '../claim-check/blob-body.js';
+
 import { assertValidBlobRef } from '../claim-check/blob-ref.js';
+
 import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+
+import { MessagingError } from '../errors/messaging-error.js';
 
 /** Options of {@link s3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -94,6 +100,7 @@ const isNotFound = (error: unknown): boolean => {
  * ```ts
  * import * as Minio from 'minio';
  * import { s3BlobStore } from '@bulwark/messaging/s3';
+
  * const minio = new Minio.Client({ endPoint: 's3.amazonaws.com', accessKey, secretKey });
  * const store = s3BlobStore(minio, { bucket: 'my-app', prefix: 'claims/' });
  * ```
@@ -112,7 +119,7 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
   const requestTimeoutMs = options?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)
     problems.push(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('s3BlobStore', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('s3BlobStore', problems);
   const { bucket } = options;
   const prefix = options.prefix ?? '';
   const clock = options.clock ?? systemClock;

@@ -1,5 +1,6 @@
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describe, expect, it } from 'vitest';
-import { InvalidMessagingOptionsError } from '../../src/errors/index.js';
+
 import { canonicalJson, fingerprint } from '../../src/idempotency/index.js';
 
 describe('fingerprint', () => {
@@ -29,8 +30,8 @@ describe('fingerprint', () => {
   it('refuses what has no canonical JSON form', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(() => fingerprint(cyclic)).toThrow(InvalidMessagingOptionsError);
-    expect(() => fingerprint({ n: Number.NaN })).toThrow(InvalidMessagingOptionsError);
-    expect(() => fingerprint({ n: 1n })).toThrow(InvalidMessagingOptionsError);
+    expect(() => fingerprint(cyclic)).toThrow(InvalidOptionsError);
+    expect(() => fingerprint({ n: Number.NaN })).toThrow(InvalidOptionsError);
+    expect(() => fingerprint({ n: 1n })).toThrow(InvalidOptionsError);
   });
 });

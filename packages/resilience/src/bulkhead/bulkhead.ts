@@ -1,7 +1,8 @@
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
 import {
@@ -44,7 +45,7 @@ export interface BulkheadPolicy extends Policy {
   /** Emitted when a call is refused (full, or queue timeout). */
   readonly onRejected: Event<BulkheadRejectedEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable;
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): EventSubscription;
 }
 
 class Waiter implements DeadlineEntry {
@@ -109,8 +110,8 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
     report.bulkheadRunning(this.running, this.attributes);
   }
 
-  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable {
-    if (name !== 'rejected') throw new TypeError(`bulkhead has no event ${String(name)}`);
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): EventSubscription {
+    if (name !== 'rejected') throw unknownEventError('bulkhead', name);
     return this.onRejected(listener);
   }
 

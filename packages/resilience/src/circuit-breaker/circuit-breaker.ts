@@ -1,7 +1,8 @@
 import type { Backoff } from '../backoff/backoff.js';
 import type { Clock } from '../clock/clock.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
 import { observePolicy, type PolicyObservations, policyEvent } from '../telemetry/resilience-telemetry.js';
@@ -77,7 +78,7 @@ export interface CircuitBreakerPolicy extends Policy {
   /** Emitted when the shared store fails (the breaker goes on with local state). */
   readonly onStoreError: Event<CircuitStoreErrorEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable;
+  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): EventSubscription;
 }
 
 const CLOSED = 0;
@@ -159,7 +160,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     report.breakerCalls(this.rejected, { 'bulwark.circuit_breaker.name': name, [outcome]: 'rejected' });
   }
 
-  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable {
+  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): EventSubscription {
     const events: { [E in keyof CircuitBreakerEvents]: Event<CircuitBreakerEvents[E]> } = {
       stateChange: this.onStateChange,
       success: this.onSuccess,
@@ -168,7 +169,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
       storeError: this.onStoreError,
     };
     const event = events[name];
-    if (!event) throw new TypeError(`circuitBreaker has no event ${String(name)}`);
+    if (!event) throw unknownEventError('circuitBreaker', name);
     return event(listener);
   }
 

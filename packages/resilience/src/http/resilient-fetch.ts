@@ -5,8 +5,9 @@ import {
 } from '../circuit-breaker/circuit-breaker.js';
 import type { Clock } from '../clock/clock.js';
 import { ExecutionRejectedError } from '../errors/resilience-error.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import { type HedgePolicy, hedge } from '../hedge/hedge.js';
 import { pipeline } from '../pipeline/pipeline.js';
 import type { Policy } from '../policy/policy.js';
@@ -65,7 +66,7 @@ export interface ResilientFetch extends FetchFunction {
   /** Emitted when a hedged attempt starts. */
   readonly onHedge: Event<HttpHedgeEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable;
+  on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): EventSubscription;
 }
 
 /** The part of a retried response's body read to let the connection be reused; past it the body is cancelled. */
@@ -468,9 +469,9 @@ export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFe
     onGiveUp: events.giveUp,
     onStateChange: events.stateChange,
     onHedge: events.hedge,
-    on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable {
+    on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): EventSubscription {
       const event = events[name];
-      if (!event) throw new TypeError(`resilientFetch has no event ${String(name)}`);
+      if (!event) throw unknownEventError('resilientFetch', name);
       return event(listener);
     },
   });

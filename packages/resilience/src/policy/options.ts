@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
  * Collects every problem in a factory's options, then throws them all in one

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';

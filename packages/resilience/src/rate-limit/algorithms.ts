@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
  * A rate-limiting algorithm, normalised to the numbers every store works with. Time is in integer

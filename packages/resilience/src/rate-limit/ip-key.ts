@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /** Options of {@link ipKey}. */
 export interface IpKeyOptions {

@@ -1,5 +1,5 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from './rate-limit-store.js';

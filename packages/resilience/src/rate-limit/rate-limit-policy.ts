@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Executable, ExecuteOptions, ExecutionContext, Policy } from '../policy/policy.js';
 import { RateLimitedError, RateLimitStoreError } from './rate-limit-errors.js';
 import type { RateLimiter } from './rate-limiter.js';

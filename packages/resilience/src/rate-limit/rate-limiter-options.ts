@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import type { RateLimitStore } from './rate-limit-store.js';
 

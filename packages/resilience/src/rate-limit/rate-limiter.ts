@@ -1,5 +1,5 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { traceRateLimitDecision } from '../telemetry/resilience-telemetry.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import { memoryRateLimitStore } from './memory-rate-limit-store.js';

@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /** Options of {@link pipelinedBatcher}. */
 export interface PipelinedBatcherOptions<Item, Result> {

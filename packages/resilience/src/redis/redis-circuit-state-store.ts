@@ -5,7 +5,7 @@ import type {
   CircuitStateStore,
   SharedCircuitState,
 } from '../circuit-breaker/circuit-state-store.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import acquireProbeScript from './lua/circuit-acquire-probe.lua';
 import publishScript from './lua/circuit-publish.lua';
 

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { invalidKey } from '../storable-text/invalid-key.js';

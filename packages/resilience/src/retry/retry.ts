@@ -1,8 +1,9 @@
 import type { Backoff } from '../backoff/backoff.js';
 import type { Clock } from '../clock/clock.js';
 import { delay } from '../clock/delay.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AttemptScope,
@@ -24,7 +25,7 @@ export interface RetryPolicy extends Policy {
   /** Emitted when the policy gives up and passes on the last error or result. */
   readonly onGiveUp: Event<GiveUpEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): Disposable;
+  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): EventSubscription;
 }
 
 /**
@@ -83,10 +84,10 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
     this.random = options.random ?? RETRY_DEFAULTS.random;
   }
 
-  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): Disposable {
+  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): EventSubscription {
     if (name === 'retry') return this.onRetry(listener as Listener<RetryEvent>);
     if (name === 'giveUp') return this.onGiveUp(listener as Listener<GiveUpEvent>);
-    throw new TypeError(`retry has no event ${String(name)}`);
+    throw unknownEventError('retry', name);
   }
 
   execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T> {

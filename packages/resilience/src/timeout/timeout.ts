@@ -1,7 +1,8 @@
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AbortableScope,
@@ -23,7 +24,7 @@ export interface TimeoutPolicy extends Policy {
   /** Emitted when a call's deadline passes. */
   readonly onTimeout: Event<TimeoutEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): Disposable;
+  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): EventSubscription;
 }
 
 class TimeoutScope extends AbortableScope implements DeadlineEntry {
@@ -63,8 +64,8 @@ class TimeoutPolicyImpl implements TimeoutPolicy, ScopedPolicy {
     this.queue = new DeadlineQueue(options.clock ?? TIMEOUT_DEFAULTS.clock, options.ms);
   }
 
-  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): Disposable {
-    if (name !== 'timeout') throw new TypeError(`timeout has no event ${String(name)}`);
+  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): EventSubscription {
+    if (name !== 'timeout') throw unknownEventError('timeout', name);
     return this.onTimeout(listener);
   }
 

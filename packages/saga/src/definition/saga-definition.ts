@@ -1,6 +1,6 @@
 import type { Envelope, MessageHeaders } from '@bulwark/messaging';
 import type { Policy } from '@bulwark/resilience';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
+import { InvalidOptionsError } from '@bulwark/resilience';
 
 /** The results record of a saga with no step yet. */
 export type NoResults = { readonly [K in never]: never };
@@ -143,7 +143,7 @@ export class SagaDefinition<Input, Results = NoResults> {
       problems.push('compensate must be a function');
     if (options.retry !== undefined && typeof options.retry?.execute !== 'function')
       problems.push('retry must be a Policy (an object with execute)');
-    if (problems.length > 0) throw new InvalidSagaOptionsError(`step "${name}" of saga "${this.name}"`, problems);
+    if (problems.length > 0) throw new InvalidOptionsError(`step "${name}" of saga "${this.name}"`, problems);
     const step: SagaStepDefinition = {
       kind: 'local',
       name,
@@ -169,7 +169,7 @@ export class SagaDefinition<Input, Results = NoResults> {
       problems.push('accept must be a function');
     if (options.compensate !== undefined && typeof options.compensate !== 'function')
       problems.push('compensate must be a function');
-    if (problems.length > 0) throw new InvalidSagaOptionsError(`step "${name}" of saga "${this.name}"`, problems);
+    if (problems.length > 0) throw new InvalidOptionsError(`step "${name}" of saga "${this.name}"`, problems);
     const step: SagaStepDefinition = {
       kind: 'request',
       name,
@@ -210,6 +210,6 @@ export type SagaResults<Saga> = Saga extends SagaDefinition<infer _Input, infer 
  */
 export function defineSaga<Input>(name: string): SagaDefinition<Input> {
   if (typeof name !== 'string' || name.length === 0)
-    throw new InvalidSagaOptionsError('defineSaga', ['the saga name must be a non-empty string']);
+    throw new InvalidOptionsError('defineSaga', ['the saga name must be a non-empty string']);
   return new SagaDefinition<Input>(name);
 }

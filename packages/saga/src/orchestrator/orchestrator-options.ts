@@ -1,7 +1,9 @@
 import type { Transport } from '@bulwark/messaging';
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import type { SagaStepDefinition } from '../definition/saga-definition.js';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
+
 import type { SagaLog } from '../log/saga-log.js';
 
 /** A saga definition as the orchestrator takes it, whatever its input and results types. */
@@ -115,5 +117,5 @@ export function validateOrchestratorOptions(options: SagaOrchestratorOptions): v
   if (retry?.factor !== undefined && !(retry.factor >= 1)) problems.push('compensationRetry.factor must be >= 1');
   if (options?.owner !== undefined && (typeof options.owner !== 'string' || options.owner.length === 0))
     problems.push('owner must be a non-empty string');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('sagaOrchestrator', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('sagaOrchestrator', problems);
 }

@@ -1,10 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
+
 import { createEnvelope, type Delivery, type Envelope, type Subscription } from '@bulwark/messaging';
-import { abortable, type Clock, delay, systemClock } from '@bulwark/resilience';
+
+import { abortable, type Clock, delay, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import { assertJson, type JsonValue } from '../definition/json.js';
+
 import type { SagaDefinition, SagaStepDefinition } from '../definition/saga-definition.js';
+
 import {
-  InvalidSagaOptionsError,
   type RecordedError,
   recordError,
   SagaError,
@@ -25,6 +29,7 @@ import {
   type SagaStatus,
   terminalSagaStatuses,
 } from '../log/saga-log.js';
+
 import {
   sagaStartedData,
   sagaStepEvent,
@@ -33,17 +38,20 @@ import {
   traceSagaRun,
   traceSagaStep,
 } from '../telemetry/saga-spans.js';
+
 import type {
   SagaOrchestratorEventName,
   SagaOrchestratorEvents,
   SagaOrchestratorListener,
 } from './orchestrator-events.js';
+
 import {
   type RegisteredSaga,
   type SagaOrchestratorOptions,
   sagaOrchestratorDefaults,
   validateOrchestratorOptions,
 } from './orchestrator-options.js';
+
 import { newRunState, nextCompensation, type RunState, replayRun } from './run-state.js';
 
 /** Options of {@link SagaOrchestrator.start}. */
@@ -778,7 +786,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
       if (closed) throw new SagaOrchestratorClosedError();
       const id = startOptions?.id;
       if (typeof id !== 'string' || id.length === 0)
-        throw new InvalidSagaOptionsError('start', ['id must be a non-empty string']);
+        throw new InvalidOptionsError('start', ['id must be a non-empty string']);
       const registered = sagas.get(saga.name);
       if (!registered) throw new UnknownSagaError(saga.name);
       assertJson(input, `input of saga "${saga.name}"`);

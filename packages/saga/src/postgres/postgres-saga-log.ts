@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { boundedQuery } from '@bulwark/resilience/postgres';
+
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+
 import type { JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError, SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
+
+import { SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
 import {
   type NewSagaLogEntry,
   type SagaLog,
@@ -14,7 +19,9 @@ import {
   type SagaStatus,
   sagaStatuses,
 } from '../log/saga-log.js';
+
 import { assertSagaLogValues } from '../log/saga-log-values.js';
+
 import appendSql from './sql/saga-log-append.sql';
 import claimSql from './sql/saga-log-claim.sql';
 import claimRecoverableSql from './sql/saga-log-claim-recoverable.sql';
@@ -84,7 +91,7 @@ export function postgresSagaLogSql(options: PostgresSagaLogOptions = {}): Postgr
   const table = options.table ?? postgresSagaLogDefaults.table;
   const parts = table.split('.');
   if (parts.length > 2 || !parts.every((part) => identifier.test(part)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
+    throw new InvalidOptionsError('postgresSagaLog', [
       `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
     ]);
   const name = parts[parts.length - 1] as string;
@@ -173,6 +180,7 @@ const toEntry = (row: EntryRow): SagaLogEntry => {
  * ```ts
  * import pg from 'pg';
  * import { postgresSagaLog } from '@bulwark/saga/postgres';
+
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * const log = postgresSagaLog(pool, { table: 'sagas' });
  * await log.migrate();
@@ -182,7 +190,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
   const sql = postgresSagaLogSql(options);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresSagaLogDefaults.queryTimeoutMs;
   if (!(typeof queryTimeoutMs === 'number' && queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
+    throw new InvalidOptionsError('postgresSagaLog', [
       `queryTimeoutMs must be a positive number, got ${String(queryTimeoutMs)}`,
     ]);
   const bounded = <Row extends QueryResultRow>(operation: string, config: QueryConfig, signal?: AbortSignal) =>
@@ -255,7 +263,8 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
         };
       }
       const [existing] = await run<RunRow>('get', [saga.id], callOptions);
-      if (!existing) throw new Error(`saga ${saga.id} vanished between create and get`);
+      if (!existing)
+        throw new SagaLogError('create', 'SAGA_LOG_FAILED', `saga ${saga.id} vanished between create and get`);
       return { created: false, record: toRecord(existing) };
     },
 

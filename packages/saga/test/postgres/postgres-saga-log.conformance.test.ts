@@ -1,8 +1,11 @@
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { InvalidSagaOptionsError } from '../../src/index.js';
+
 import { postgresSagaLog, postgresSagaLogSql } from '../../src/postgres/index.js';
+
 import { sagaLogConformance } from '../../src/testing/index.js';
 
 await describeWithServers('postgresSagaLog', ['postgres'], ({ postgres }) => {
@@ -44,6 +47,6 @@ await describeWithServers('postgresSagaLog', ['postgres'], ({ postgres }) => {
     expect(sql.migrate).toContain('CREATE TABLE IF NOT EXISTS "app"."sagas" (');
     expect(sql.migrate).toContain('"app"."sagas_entries"');
     expect(sql.append).toContain('UPDATE "app"."sagas" SET');
-    expect(() => postgresSagaLogSql({ table: 'sagas; DROP TABLE x' })).toThrow(InvalidSagaOptionsError);
+    expect(() => postgresSagaLogSql({ table: 'sagas; DROP TABLE x' })).toThrow(InvalidOptionsError);
   });
 });

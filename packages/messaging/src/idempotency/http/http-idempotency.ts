@@ -1,8 +1,11 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../../errors/messaging-error.js';
+import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import { fingerprint as fingerprintOf } from '../fingerprint.js';
+
 import type { IdempotencyStore } from '../idempotency-store.js';
+
 import { renewLeaseWhileRunning } from '../lease-renewal.js';
+
 import { parseIdempotencyKey } from './idempotency-key-header.js';
 
 /** A response as the HTTP layer stores and replays it. */
@@ -286,5 +289,5 @@ function validateHttpIdempotencyOptions(options: HttpIdempotencyOptions): void {
   if (options?.replayHeaders !== undefined && !Array.isArray(options.replayHeaders)) {
     problems.push('replayHeaders must be an array of header names');
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('idempotency key middleware', problems);
+  if (problems.length > 0) throw new InvalidOptionsError('idempotency key middleware', problems);
 }
