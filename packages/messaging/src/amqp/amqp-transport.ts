@@ -4,27 +4,19 @@ import {
   delay,
   exponential,
   InvalidOptionsError,
+  OptionsValidator,
   systemClock,
   within,
 } from '@bulwark/resilience';
-
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-
 import type { Envelope } from '../envelope/envelope.js';
-
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
-
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
-
 import { tracePublish } from '../telemetry/message-spans.js';
-
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
-
 import { settledWithin } from '../transport/in-flight.js';
-
 import type {
   CloseSubscriptionOptions,
   Delivery,
@@ -33,9 +25,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport/transport.js';
-
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
-
 import { assertShortStrings, fitsShortString } from './amqp-short-string.js';
 
 /**
@@ -191,11 +181,11 @@ export function delayBucketMs(delayMs: number): number {
 }
 
 function validate(options: AmqpTransportOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('amqpTransport');
   const positive = (name: keyof AmqpTransportOptions) => {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
-      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      validator.report(`${name} must be a positive integer, got ${String(value)}`);
   };
   positive('prefetch');
   positive('publishAttempts');
@@ -203,10 +193,10 @@ function validate(options: AmqpTransportOptions): void {
   positive('reconnectMaxMs');
   positive('operationTimeoutMs');
   if (options.queueType !== undefined && options.queueType !== 'quorum' && options.queueType !== 'classic')
-    problems.push(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
+    validator.report(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
   if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
-    problems.push('exchange must be a non-empty string (the default exchange cannot fan out)');
-  if (problems.length > 0) throw new InvalidOptionsError('amqpTransport', problems);
+    validator.report('exchange must be a non-empty string (the default exchange cannot fan out)');
+  validator.throwIfInvalid();
 }
 
 interface OutgoingMessage {

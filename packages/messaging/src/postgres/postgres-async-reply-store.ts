@@ -1,8 +1,6 @@
 import type { Clock } from '@bulwark/resilience';
-import { InvalidOptionsError } from '@bulwark/resilience';
-
+import { OptionsValidator } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
-
 import type { Pool } from 'pg';
 import { AsyncReplyStoreClosedError } from '../async-reply/async-reply-errors.js';
 import type {
@@ -152,14 +150,14 @@ export function postgresAsyncReplyStore(
 ): PostgresAsyncReplyStore {
   const sql = postgresAsyncReplySql({ table: options.table ?? postgresAsyncReplyStoreDefaults.table });
   const sweepBatchSize = options.sweepBatchSize ?? postgresAsyncReplyStoreDefaults.sweepBatchSize;
-  const problems: string[] = [];
-  if (!pool || typeof (pool as Partial<Pool>).query !== 'function') problems.push('pool must be a pg Pool');
+  const validator = new OptionsValidator('postgresAsyncReplyStore');
+  if (!pool || typeof (pool as Partial<Pool>).query !== 'function') validator.report('pool must be a pg Pool');
   if (!Number.isInteger(sweepBatchSize) || sweepBatchSize <= 0) {
-    problems.push(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
+    validator.report(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
   }
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresAsyncReplyStoreDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresAsyncReplyStore', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const query = statementRunner(pool, 'postgresAsyncReplyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {

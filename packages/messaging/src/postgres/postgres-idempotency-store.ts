@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
-import { InvalidOptionsError } from '@bulwark/resilience';
-
+import { OptionsValidator } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/postgres';
-
 import type { Pool } from 'pg';
 import { MessagingError } from '../errors/messaging-error.js';
 import { IdempotencyStoreClosedError } from '../idempotency/idempotency-errors.js';
@@ -130,10 +128,10 @@ export function postgresIdempotencyStore(
 ): PostgresIdempotencyStore {
   const sql = postgresIdempotencySql({ table: options.table });
   const generateToken = options.generateToken ?? randomUUID;
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresIdempotencyStore');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresIdempotencyStoreDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresIdempotencyStore', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const query = statementRunner(pool, 'postgresIdempotencyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {

@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
-
-import { type Clock, InvalidOptionsError, systemClock, type TimerHandle } from '@bulwark/resilience';
-
+import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
 import { withClient } from '@bulwark/resilience/postgres';
-
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-
 import type { Envelope } from '../envelope/envelope.js';
-
 import { assertStorableEnvelope } from '../envelope/storable-values.js';
-
 import { MessagingError } from '../errors/messaging-error.js';
 import type {
   Outbox,
@@ -19,19 +13,14 @@ import type {
   OutboxRelaySession,
   OutboxRelaySource,
 } from '../outbox/outbox.js';
-
 import {
   type OutboxRelayOptions,
   type ResolvedOutboxRelayOptions,
   resolveOutboxRelayOptions,
 } from '../outbox/outbox-options.js';
-
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
-
 import { withCreateSpans } from '../telemetry/message-spans.js';
-
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
-
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
@@ -163,12 +152,14 @@ const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
  */
 export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' | 'schema'> = {}): PostgresOutboxSql {
   const table = options.table ?? 'bulwark_outbox';
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresOutbox');
   if (!identifierPattern.test(table) || table.length > 56)
-    problems.push(`table must be a plain identifier of at most 56 characters (got ${JSON.stringify(table)})`);
+    validator.report(`table must be a plain identifier of at most 56 characters, got ${JSON.stringify(table)}`);
   if (options.schema !== undefined && (!identifierPattern.test(options.schema) || options.schema.length > 63))
-    problems.push(`schema must be a plain identifier of at most 63 characters (got ${JSON.stringify(options.schema)})`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresOutbox', problems);
+    validator.report(
+      `schema must be a plain identifier of at most 63 characters, got ${JSON.stringify(options.schema)}`,
+    );
+  validator.throwIfInvalid();
   const qualify = (name: string) =>
     options.schema === undefined
       ? quoteIdentifier(name)
@@ -294,17 +285,18 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const queryTimeoutMs = relayOptions?.queryTimeoutMs ?? 30_000;
-      const problems: string[] = [];
+      const validator = new OptionsValidator('outbox relay');
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
-        problems.push(`queryTimeoutMs must be a positive integer (got ${String(relayOptions?.queryTimeoutMs)})`);
+        validator.report(`queryTimeoutMs must be a positive integer, got ${String(relayOptions?.queryTimeoutMs)}`);
       let resolved: ResolvedOutboxRelayOptions | undefined;
       try {
         resolved = resolveOutboxRelayOptions(relayOptions, clock);
       } catch (error) {
         if (!(error instanceof InvalidOptionsError)) throw error;
-        problems.unshift(...error.problems);
+        validator.problems.unshift(...error.problems);
       }
-      if (problems.length > 0 || resolved === undefined) throw new InvalidOptionsError('outbox relay', problems);
+      validator.throwIfInvalid();
+      if (resolved === undefined) throw new InvalidOptionsError('outbox relay', validator.problems);
       const source = postgresRelaySource(
         pool,
         sql,

@@ -4,18 +4,14 @@ import {
   delay,
   exponential,
   InvalidOptionsError,
+  OptionsValidator,
   systemClock,
   type TimerHandle,
 } from '@bulwark/resilience';
-
 import { migrateUnderLock, withClient } from '@bulwark/resilience/postgres';
-
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
-
 import type { Envelope } from '../envelope/envelope.js';
-
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
-
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
@@ -153,14 +149,16 @@ export interface PostgresTransportSql {
  * ```
  */
 export function postgresTransportSql(options: { table?: string; groupsTable?: string } = {}): PostgresTransportSql {
-  const problems: string[] = [];
-  const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, { problems });
+  const validator = new OptionsValidator('postgresTransport');
+  const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, {
+    problems: validator.problems,
+  });
   const groups = tableName(
     'postgresTransport',
     options.groupsTable ?? `${options.table ?? postgresTransportDefaults.table}_groups`,
-    { option: 'groupsTable', problems },
+    { option: 'groupsTable', problems: validator.problems },
   );
-  if (problems.length > 0) throw new InvalidOptionsError('postgresTransport', problems);
+  validator.throwIfInvalid();
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)
@@ -439,14 +437,14 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     reportError(error);
   };
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresTransportDefaults.queryTimeoutMs;
-  const problems: string[] = [];
-  checkQueryTimeout(queryTimeoutMs, problems);
+  const validator = new OptionsValidator('postgresTransport');
+  checkQueryTimeout(queryTimeoutMs, validator);
   if (!(visibilityTimeoutMs > 0 && Number.isFinite(visibilityTimeoutMs))) {
-    problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
+    validator.report(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
   }
-  if (!(pollIntervalMs > 0)) problems.push(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
-  if (!isSqlIdentifier(channel)) problems.push(`channel must be an identifier, got "${channel}"`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresTransport', problems);
+  if (!(pollIntervalMs > 0)) validator.report(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
+  if (!isSqlIdentifier(channel)) validator.report(`channel must be an identifier, got "${channel}"`);
+  validator.throwIfInvalid();
 
   let closed = false;
   const lifetime = new AbortController();
@@ -646,7 +644,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? postgresTransportDefaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
-        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       }
       await createGroup(topic, group, subscribeOptions.signal);
       startListener();

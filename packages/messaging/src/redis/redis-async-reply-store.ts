@@ -1,16 +1,12 @@
-import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
-
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
-
 import type {
   AsyncReplyErrorInfo,
   AsyncReplyRecord,
   AsyncReplyStatus,
   AsyncReplyStore,
 } from '../async-reply/async-reply-store.js';
-
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-
 import createScript from './lua/async-reply-create.lua';
 import finishScript from './lua/async-reply-finish.lua';
 import startScript from './lua/async-reply-start.lua';
@@ -96,13 +92,13 @@ export function redisAsyncReplyStore(
   options: RedisAsyncReplyStoreOptions = {},
 ): AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } {
   const keyPrefix = options.keyPrefix ?? redisAsyncReplyStoreDefaults.keyPrefix;
-  const problems: string[] = [];
+  const validator = new OptionsValidator('redisAsyncReplyStore');
   if (!redis || typeof (redis as Partial<Redis>).defineCommand !== 'function')
-    problems.push('redis must be an ioredis client');
-  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+    validator.report('redis must be an ioredis client');
+  if (typeof keyPrefix !== 'string') validator.report('keyPrefix must be a string');
   const timeoutMs = options.timeoutMs ?? redisAsyncReplyStoreDefaults.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisAsyncReplyStore', problems);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) validator.report('timeoutMs must be a positive integer');
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const client = redis as unknown as Record<string, ScriptCommand | undefined>;
   for (const [name, lua] of [

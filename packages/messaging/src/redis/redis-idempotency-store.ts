@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-
-import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
-
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import {
   pipelinedBatcher,
   pipelinedBatcherDefaults,
@@ -9,7 +7,6 @@ import {
   redisScript,
   runRedisScript,
 } from '@bulwark/resilience/redis';
-
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidMessagingValueError, MessagingError } from '../errors/messaging-error.js';
 import { IdempotencyStoreClosedError } from '../idempotency/idempotency-errors.js';
@@ -104,13 +101,13 @@ export function redisIdempotencyStore(
   const keyPrefix = options.keyPrefix ?? redisIdempotencyStoreDefaults.keyPrefix;
   const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
   const maxInFlight = options.maxInFlight ?? redisIdempotencyStoreDefaults.maxInFlight;
-  const problems: string[] = [];
-  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
+  const validator = new OptionsValidator('redisIdempotencyStore');
+  if (typeof keyPrefix !== 'string') validator.report('keyPrefix must be a string');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
   const timeoutMs = options.timeoutMs ?? redisIdempotencyStoreDefaults.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisIdempotencyStore', problems);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) validator.report('timeoutMs must be a positive integer');
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
   const call = (which: RedisScript, key: string, ...args: (string | number)[]) =>

@@ -1,24 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
-
-import { type Clock, delay, exponential, InvalidOptionsError, systemClock } from '@bulwark/resilience';
-
+import {
+  type Clock,
+  delay,
+  exponential,
+  InvalidOptionsError,
+  OptionsValidator,
+  systemClock,
+} from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
-
 import type { Envelope } from '../envelope/envelope.js';
-
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
-
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
-
 import { tracePublish } from '../telemetry/message-spans.js';
-
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
-
 import { settledWithin } from '../transport/in-flight.js';
-
 import type {
   CloseSubscriptionOptions,
   Delivery,
@@ -27,9 +24,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport/transport.js';
-
 import { TransportClosedError } from '../transport/transport-errors.js';
-
 import ackSource from './lua/stream-ack.lua';
 import claimSource from './lua/stream-claim.lua';
 import createGroupSource from './lua/stream-create-group.lua';
@@ -217,10 +212,10 @@ async function runScript(
 }
 
 function validate(options: RedisStreamsTransportOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('redisStreamsTransport');
   const positive = (name: keyof RedisStreamsTransportOptions, value: unknown) => {
     if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
-      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      validator.report(`${name} must be a positive integer, got ${String(value)}`);
   };
   positive('visibilityTimeoutMs', options.visibilityTimeoutMs);
   positive('claimIntervalMs', options.claimIntervalMs);
@@ -230,10 +225,10 @@ function validate(options: RedisStreamsTransportOptions): void {
   positive('prefetch', options.prefetch);
   positive('consumerPruneIdleMs', options.consumerPruneIdleMs);
   if (options.groupStart !== undefined && options.groupStart !== 'new' && options.groupStart !== 'all')
-    problems.push(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
+    validator.report(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
-    problems.push('keyPrefix must be a string');
-  if (problems.length > 0) throw new InvalidOptionsError('redisStreamsTransport', problems);
+    validator.report('keyPrefix must be a string');
+  validator.throwIfInvalid();
 }
 
 const isNoGroupError = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOGROUP');

@@ -1,9 +1,6 @@
 import type { Readable } from 'node:stream';
-
-import { type Clock, InvalidOptionsError, systemClock, within } from '@bulwark/resilience';
-
+import { type Clock, OptionsValidator, systemClock, within } from '@bulwark/resilience';
 import type { Client } from 'minio';
-
 import {
   assertValidContentType,
   blobChunks,
@@ -11,11 +8,8 @@ import {
   discardBody,
   expiryOf,
 } from '../claim-check/blob-body.js';
-
 import { assertValidBlobRef } from '../claim-check/blob-ref.js';
-
 import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
-
 import { MessagingError } from '../errors/messaging-error.js';
 
 /** Options of {@link s3BlobStore}. */
@@ -106,20 +100,21 @@ const isNotFound = (error: unknown): boolean => {
  * ```
  */
 export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobStore {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('s3BlobStore');
   if (!client || typeof (client as Partial<Client>).statObject !== 'function') {
-    problems.push('client must be a minio Client');
+    validator.report('client must be a minio Client');
   }
-  if (typeof options?.bucket !== 'string' || options.bucket === '') problems.push('bucket must be a non-empty string');
-  if (options?.prefix !== undefined && typeof options.prefix !== 'string') problems.push('prefix must be a string');
+  if (typeof options?.bucket !== 'string' || options.bucket === '')
+    validator.report('bucket must be a non-empty string');
+  if (options?.prefix !== undefined && typeof options.prefix !== 'string') validator.report('prefix must be a string');
   const partSizeBytes = options?.partSizeBytes ?? DEFAULT_PART_BYTES;
   if (!Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES) {
-    problems.push(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
+    validator.report(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
   }
   const requestTimeoutMs = options?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)
-    problems.push(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
-  if (problems.length > 0) throw new InvalidOptionsError('s3BlobStore', problems);
+    validator.report(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
+  validator.throwIfInvalid();
   const { bucket } = options;
   const prefix = options.prefix ?? '';
   const clock = options.clock ?? systemClock;

@@ -12,7 +12,7 @@ import {
   policyEvent,
 } from '../telemetry/resilience-telemetry.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from './bulkhead-errors.js';
-import { BULKHEAD_DEFAULTS, type BulkheadOptions, validateBulkheadOptions } from './bulkhead-options.js';
+import { type BulkheadOptions, bulkheadDefaults, validateBulkheadOptions } from './bulkhead-options.js';
 
 /** Emitted when a bulkhead refuses a call. */
 export interface BulkheadRejectedEvent {
@@ -95,12 +95,12 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
 
   constructor(options: BulkheadOptions) {
     this.maxConcurrent = options.maxConcurrent;
-    this.maxQueue = options.maxQueue ?? BULKHEAD_DEFAULTS.maxQueue;
+    this.maxQueue = options.maxQueue ?? bulkheadDefaults.maxQueue;
     this.deadlines =
       options.queueTimeoutMs === undefined
         ? undefined
-        : new DeadlineQueue(options.clock ?? BULKHEAD_DEFAULTS.clock, options.queueTimeoutMs);
-    this.attributes = { 'bulwark.bulkhead.name': options.name ?? BULKHEAD_DEFAULTS.name };
+        : new DeadlineQueue(options.clock ?? bulkheadDefaults.clock, options.queueTimeoutMs);
+    this.attributes = { 'bulwark.bulkhead.name': options.name ?? bulkheadDefaults.name };
     observePolicy(this);
   }
 

@@ -18,9 +18,9 @@ import type {
   StateChangeReason,
 } from './circuit-breaker-events.js';
 import {
-  CIRCUIT_BREAKER_DEFAULTS,
   type CircuitBreakerOptions,
   type CircuitState,
+  circuitBreakerDefaults,
   validateCircuitBreakerOptions,
 } from './circuit-breaker-options.js';
 import type { CircuitStateStore, SharedCircuitState } from './circuit-state-store.js';
@@ -130,18 +130,18 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   rejected = 0;
 
   constructor(options: CircuitBreakerOptions) {
-    this.name = options.name ?? CIRCUIT_BREAKER_DEFAULTS.name;
-    this.clock = options.clock ?? CIRCUIT_BREAKER_DEFAULTS.clock;
+    this.name = options.name ?? circuitBreakerDefaults.name;
+    this.clock = options.clock ?? circuitBreakerDefaults.clock;
     this.recorder = options.strategy.create(this.clock);
     this.slowCallMs = options.strategy.slowCallMs;
-    this.halfOpenAfter = options.halfOpenAfter ?? CIRCUIT_BREAKER_DEFAULTS.halfOpenAfter;
-    this.halfOpenMaxCalls = options.halfOpenMaxCalls ?? CIRCUIT_BREAKER_DEFAULTS.halfOpenMaxCalls;
+    this.halfOpenAfter = options.halfOpenAfter ?? circuitBreakerDefaults.halfOpenAfter;
+    this.halfOpenMaxCalls = options.halfOpenMaxCalls ?? circuitBreakerDefaults.halfOpenMaxCalls;
     this.failureOn = options.failureOn;
     this.store = options.store;
-    this.syncIntervalMs = options.syncIntervalMs ?? CIRCUIT_BREAKER_DEFAULTS.syncIntervalMs;
-    this.probeLeaseMs = options.probeLeaseMs ?? CIRCUIT_BREAKER_DEFAULTS.probeLeaseMs;
-    this.storeTimeoutMs = options.storeTimeoutMs ?? CIRCUIT_BREAKER_DEFAULTS.storeTimeoutMs;
-    this.random = options.random ?? CIRCUIT_BREAKER_DEFAULTS.random;
+    this.syncIntervalMs = options.syncIntervalMs ?? circuitBreakerDefaults.syncIntervalMs;
+    this.probeLeaseMs = options.probeLeaseMs ?? circuitBreakerDefaults.probeLeaseMs;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? circuitBreakerDefaults.storeTimeoutMs;
+    this.random = options.random ?? circuitBreakerDefaults.random;
     observePolicy(this);
   }
 

@@ -12,7 +12,7 @@ import {
   type Scope,
   type ScopedPolicy,
 } from '../policy/scope.js';
-import { HEDGE_DEFAULTS, type HedgeOptions, validateHedgeOptions } from './hedge-options.js';
+import { type HedgeOptions, hedgeDefaults, validateHedgeOptions } from './hedge-options.js';
 
 /** Emitted when a hedged attempt starts. */
 export interface HedgeEvent {
@@ -114,8 +114,8 @@ class HedgeImpl implements HedgePolicy, ScopedPolicy {
   readonly onHedge = this.hedgeEmitter.event;
 
   constructor(options: HedgeOptions) {
-    this.maxHedgedAttempts = options.maxHedgedAttempts ?? HEDGE_DEFAULTS.maxHedgedAttempts;
-    this.deadlines = new DeadlineQueue(options.clock ?? HEDGE_DEFAULTS.clock, options.hedgeDelayMs);
+    this.maxHedgedAttempts = options.maxHedgedAttempts ?? hedgeDefaults.maxHedgedAttempts;
+    this.deadlines = new DeadlineQueue(options.clock ?? hedgeDefaults.clock, options.hedgeDelayMs);
   }
 
   on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): EventSubscription {

@@ -29,8 +29,8 @@ import {
   type FetchFunction,
   type HttpRequestInfo,
   isNetworkError,
-  RESILIENT_FETCH_DEFAULTS,
   type ResilientFetchOptions,
+  resilientFetchDefaults,
   validateResilientFetchOptions,
 } from './resilient-fetch-options.js';
 import { retryAfterFromHeaders } from './retry-after.js';
@@ -168,12 +168,12 @@ class ResilientFetchImpl {
   constructor(options: ResilientFetchOptions) {
     this.options = options;
     this.baseFetch = options.fetch ?? globalThis.fetch;
-    this.clock = options.clock ?? RESILIENT_FETCH_DEFAULTS.clock;
-    const random = options.random ?? RESILIENT_FETCH_DEFAULTS.random;
-    this.transientStatus = options.transientStatus ?? RESILIENT_FETCH_DEFAULTS.transientStatus;
+    this.clock = options.clock ?? resilientFetchDefaults.clock;
+    const random = options.random ?? resilientFetchDefaults.random;
+    this.transientStatus = options.transientStatus ?? resilientFetchDefaults.transientStatus;
     this.transientError = options.transientError ?? ((error) => error instanceof TimeoutError || isNetworkError(error));
-    this.maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? RESILIENT_FETCH_DEFAULTS.maxBufferedBodyBytes;
-    this.throwStatusErrors = (options.statusErrors ?? RESILIENT_FETCH_DEFAULTS.statusErrors) === 'throw';
+    this.maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? resilientFetchDefaults.maxBufferedBodyBytes;
+    this.throwStatusErrors = (options.statusErrors ?? resilientFetchDefaults.statusErrors) === 'throw';
 
     const breakerKey = options.circuitBreaker === false ? undefined : (options.circuitBreaker?.key ?? 'origin');
     this.endpointKey =
@@ -183,19 +183,19 @@ class ResilientFetchImpl {
           ? ({ url }) => routeKey(url)
           : breakerKey;
 
-    const totalTimeoutMs = options.totalTimeoutMs ?? RESILIENT_FETCH_DEFAULTS.totalTimeoutMs;
-    const attemptTimeoutMs = options.attemptTimeoutMs ?? RESILIENT_FETCH_DEFAULTS.attemptTimeoutMs;
+    const totalTimeoutMs = options.totalTimeoutMs ?? resilientFetchDefaults.totalTimeoutMs;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? resilientFetchDefaults.attemptTimeoutMs;
     const total = totalTimeoutMs === false ? undefined : timeout({ ms: totalTimeoutMs, clock: this.clock });
     this.attemptTimeout = attemptTimeoutMs === false ? undefined : timeout({ ms: attemptTimeoutMs, clock: this.clock });
 
     const retrySettings = options.retry === false ? undefined : (options.retry ?? {});
     this.retryMethods = new Set(
-      (retrySettings?.methods ?? RESILIENT_FETCH_DEFAULTS.methods).map((method) => method.toUpperCase()),
+      (retrySettings?.methods ?? resilientFetchDefaults.methods).map((method) => method.toUpperCase()),
     );
     if (retrySettings) {
       const retryPolicy = retry({
-        maxAttempts: retrySettings.maxAttempts ?? RESILIENT_FETCH_DEFAULTS.maxAttempts,
-        backoff: retrySettings.backoff ?? RESILIENT_FETCH_DEFAULTS.backoff,
+        maxAttempts: retrySettings.maxAttempts ?? resilientFetchDefaults.maxAttempts,
+        backoff: retrySettings.backoff ?? resilientFetchDefaults.backoff,
         ...(retrySettings.budget ? { budget: retrySettings.budget } : {}),
         // A retry whose delay (a server's Retry-After included) would end after the total timeout
         // is not scheduled: the caller gets the last response now rather than a timeout later.
@@ -262,8 +262,8 @@ class ResilientFetchImpl {
     if (settings) {
       breaker = circuitBreaker({
         name: `http:${key}`,
-        strategy: settings.strategy ?? RESILIENT_FETCH_DEFAULTS.strategy,
-        halfOpenAfter: settings.halfOpenAfter ?? RESILIENT_FETCH_DEFAULTS.halfOpenAfter,
+        strategy: settings.strategy ?? resilientFetchDefaults.strategy,
+        halfOpenAfter: settings.halfOpenAfter ?? resilientFetchDefaults.halfOpenAfter,
         ...(settings.halfOpenMaxCalls === undefined ? {} : { halfOpenMaxCalls: settings.halfOpenMaxCalls }),
         ...(settings.store ? { store: settings.store } : {}),
         failureOn: (error) => this.countsAsFailure(error),

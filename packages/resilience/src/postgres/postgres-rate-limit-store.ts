@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
@@ -121,16 +121,16 @@ export function postgresRateLimitStore(
   pool: Pool,
   options: PostgresRateLimitStoreOptions = {},
 ): PostgresRateLimitStore {
-  const problems: string[] = [];
-  if (!pool || typeof pool.query !== 'function') problems.push('pool must be a pg Pool');
+  const validator = new OptionsValidator('postgresRateLimitStore');
+  if (!pool || typeof pool.query !== 'function') validator.report('pool must be a pg Pool');
   if (options.table !== undefined && (typeof options.table !== 'string' || options.table.length === 0))
-    problems.push('table must be a non-empty string');
+    validator.report('table must be a non-empty string');
   const sweepIntervalMs = options.sweepIntervalMs ?? postgresRateLimitStoreDefaults.sweepIntervalMs;
-  if (!(sweepIntervalMs >= 0)) problems.push(`sweepIntervalMs must be 0 or positive (got ${sweepIntervalMs})`);
+  if (!(sweepIntervalMs >= 0)) validator.report(`sweepIntervalMs must be 0 or positive, got ${sweepIntervalMs}`);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresRateLimitStoreDefaults.queryTimeoutMs;
   if (!(queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    problems.push(`queryTimeoutMs must be a positive number (got ${queryTimeoutMs})`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
+    validator.report(`queryTimeoutMs must be a positive number, got ${queryTimeoutMs}`);
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const table = render('{{table}}', options);
   // Prepared statement names are per connection and at most 63 bytes: name them by a hash of the

@@ -5,7 +5,7 @@ import type {
   CircuitStateStore,
   SharedCircuitState,
 } from '../circuit-breaker/circuit-state-store.js';
-import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import acquireProbeScript from './lua/circuit-acquire-probe.lua';
 import publishScript from './lua/circuit-publish.lua';
 
@@ -72,11 +72,11 @@ export function redisCircuitStateStore(
 ): CircuitStateStore {
   const prefix = options.prefix ?? 'bulwark:circuit:';
   const stateTtlMs = options.stateTtlMs ?? 86_400_000;
-  const problems: string[] = [];
-  if (!redis || typeof redis.defineCommand !== 'function') problems.push('redis must be an ioredis client');
-  if (typeof prefix !== 'string') problems.push('prefix must be a string');
-  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) problems.push('stateTtlMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisCircuitStateStore', problems);
+  const validator = new OptionsValidator('redisCircuitStateStore');
+  if (!redis || typeof redis.defineCommand !== 'function') validator.report('redis must be an ioredis client');
+  if (typeof prefix !== 'string') validator.report('prefix must be a string');
+  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) validator.report('stateTtlMs must be a positive integer');
+  validator.throwIfInvalid();
 
   const client = redis as unknown as Record<string, unknown>;
   if (typeof client.bulwarkCircuitPublish !== 'function')

@@ -16,7 +16,7 @@ import {
 import { errorType, policyEvent } from '../telemetry/resilience-telemetry.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { GiveUpEvent, GiveUpReason, RetryEvent, RetryEvents } from './retry-events.js';
-import { RETRY_DEFAULTS, type RetryDecisionContext, type RetryOptions, validateRetryOptions } from './retry-options.js';
+import { type RetryDecisionContext, type RetryOptions, retryDefaults, validateRetryOptions } from './retry-options.js';
 
 /** The retry policy returned by {@link retry}. */
 export interface RetryPolicy extends Policy {
@@ -74,14 +74,14 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
   readonly onGiveUp = this.giveUpEmitter.event;
 
   constructor(options: RetryOptions) {
-    this.maxAttempts = options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts;
+    this.maxAttempts = options.maxAttempts ?? retryDefaults.maxAttempts;
     this.maxElapsedMs = options.maxElapsedMs;
-    this.backoff = options.backoff ?? RETRY_DEFAULTS.backoff;
-    this.retryOn = options.retryOn ?? RETRY_DEFAULTS.retryOn;
+    this.backoff = options.backoff ?? retryDefaults.backoff;
+    this.retryOn = options.retryOn ?? retryDefaults.retryOn;
     this.retryOnResult = options.retryOnResult;
     this.budget = options.budget;
-    this.clock = options.clock ?? RETRY_DEFAULTS.clock;
-    this.random = options.random ?? RETRY_DEFAULTS.random;
+    this.clock = options.clock ?? retryDefaults.clock;
+    this.random = options.random ?? retryDefaults.random;
   }
 
   on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): EventSubscription {

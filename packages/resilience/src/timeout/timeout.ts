@@ -15,7 +15,7 @@ import {
 import { policyEvent } from '../telemetry/resilience-telemetry.js';
 import { TimeoutError } from './timeout-errors.js';
 import type { TimeoutEvent, TimeoutEvents } from './timeout-events.js';
-import { TIMEOUT_DEFAULTS, type TimeoutOptions, validateTimeoutOptions } from './timeout-options.js';
+import { type TimeoutOptions, timeoutDefaults, validateTimeoutOptions } from './timeout-options.js';
 
 /** The timeout policy returned by {@link timeout}. */
 export interface TimeoutPolicy extends Policy {
@@ -60,8 +60,8 @@ class TimeoutPolicyImpl implements TimeoutPolicy, ScopedPolicy {
 
   constructor(options: TimeoutOptions) {
     this.timeoutMs = options.ms;
-    this.aggressive = (options.strategy ?? TIMEOUT_DEFAULTS.strategy) === 'aggressive';
-    this.queue = new DeadlineQueue(options.clock ?? TIMEOUT_DEFAULTS.clock, options.ms);
+    this.aggressive = (options.strategy ?? timeoutDefaults.strategy) === 'aggressive';
+    this.queue = new DeadlineQueue(options.clock ?? timeoutDefaults.clock, options.ms);
   }
 
   on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): EventSubscription {
