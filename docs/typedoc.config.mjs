@@ -30,6 +30,7 @@ const readingOrder = [
   'consumers.md',
   'transports-and-consumers.md',
   'saga.md',
+  'choreography.md',
   'choosing-adapters.md',
   'several-machines.md',
   'operating.md',

@@ -16,6 +16,7 @@ const examples = [
   'claim-check',
   'consumer',
   'saga',
+  'choreography',
   'operating',
   'observability',
 ];

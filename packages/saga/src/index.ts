@@ -4,6 +4,7 @@
  *
  * @module @bulwark/saga
  */
+export * from './choreography/index.js';
 export * from './definition/index.js';
 export * from './errors/index.js';
 export * from './log/index.js';

@@ -1,7 +1,6 @@
 export type {
   SagaOrchestrator,
   SagaOrchestratorSnapshot,
-  SagaOutcome,
   SagaRun,
   StartSagaOptions,
   WaitForSagaOptions,
@@ -19,3 +18,4 @@ export type {
   SagaOrchestratorOptions,
 } from './orchestrator-options.js';
 export { sagaOrchestratorDefaults } from './orchestrator-options.js';
+export type { SagaOutcome } from './saga-outcome.js';

@@ -4,6 +4,8 @@
  * @module @bulwark/saga/postgres
  */
 
+export type { PostgresParticipantStoreOptions } from './postgres-participant-store.js';
+export { postgresParticipantStore } from './postgres-participant-store.js';
 export type {
   PostgresQueryable,
   PostgresSagaLog,
