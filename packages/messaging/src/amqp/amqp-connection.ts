@@ -70,7 +70,7 @@ export function amqpConnection(source: AmqpConnectionSource, settings: AmqpSetti
       opened.delete(connection);
       if (current === connection) current = undefined;
       // A broker-side close (restart, `rabbitmqctl close_connection`) emits no 'error' in amqplib.
-      if (!closed) health.failed(reason ?? new Error('The AMQP connection closed'));
+      if (!closed) health.failed(reason ?? new MessagingError('CONNECTION_LOST', 'The AMQP connection closed'));
       if (!closed)
         report('CONNECTION_LOST', 'The AMQP connection closed; reconnecting where a factory was given', reason);
     });

@@ -1,7 +1,7 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import type { ChannelModel } from 'amqplib';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 
 /**
@@ -92,13 +92,13 @@ export const amqpTransportDefaults = {
   operationTimeoutMs: 30_000,
 } as const;
 
-/** Throws {@link InvalidMessagingOptionsError} listing every problem of `options`. */
+/** Throws `InvalidOptionsError` listing every problem of `options`. */
 export function validateAmqpTransportOptions(options: AmqpTransportOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('amqpTransport');
   const positive = (name: keyof AmqpTransportOptions) => {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
-      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      validator.report(`${name} must be a positive integer, got ${String(value)}`);
   };
   positive('prefetch');
   positive('publishAttempts');
@@ -106,10 +106,10 @@ export function validateAmqpTransportOptions(options: AmqpTransportOptions): voi
   positive('reconnectMaxMs');
   positive('operationTimeoutMs');
   if (options.queueType !== undefined && options.queueType !== 'quorum' && options.queueType !== 'classic')
-    problems.push(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
+    validator.report(`queueType must be 'quorum' or 'classic', got ${String(options.queueType)}`);
   if (options.exchange !== undefined && (typeof options.exchange !== 'string' || options.exchange === ''))
-    problems.push('exchange must be a non-empty string (the default exchange cannot fan out)');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('amqpTransport', problems);
+    validator.report('exchange must be a non-empty string (the default exchange cannot fan out)');
+  validator.throwIfInvalid();
 }
 
 /** The options with their defaults applied, shared by the transport's parts. */

@@ -1,5 +1,5 @@
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
 import type { Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
@@ -171,7 +171,7 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       assertShortStrings({ 'topic and group': topology.queueOf(topic, group) });
       const prefetch = subscribeOptions?.prefetch ?? settings.prefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       const subscription = await startAmqpSubscription(
         subscriptionParts,
         topic,

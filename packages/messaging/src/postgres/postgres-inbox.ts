@@ -1,10 +1,10 @@
 import type { Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import { isConnectionLost, isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertKeys } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import {
   checkQueryTimeout,
   defaultQueryTimeoutMs,
@@ -104,10 +104,10 @@ export interface PostgresInbox {
  */
 export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): PostgresInbox {
   const sql = postgresInboxSql(options);
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresInbox');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresInboxDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresInbox', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const clock = options.clock;
   const query = statementRunner(pool, 'postgresInbox', { timeoutMs: queryTimeoutMs, clock });
   // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
 import { quotePostgresIdentifier } from '@bulwark/resilience/internal/postgres';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertStorableEnvelope } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import type { EventLog, NewEvent } from '../event-log/event-log.js';
 import type {
   Outbox,
@@ -158,11 +158,14 @@ const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
  * use this to run the migration with your own tool.
  */
 export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> = {}): PostgresOutboxSql {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresOutbox');
   // The trigger and its function are named `<table>_notify`: 56 bytes leave room for the suffix.
-  const table = tableName('postgresOutbox', options.table ?? 'bulwark_outbox', { problems, maxNameBytes: 56 });
-  if ('schema' in options) problems.push(`schema is no longer an option: write table: 'schema.name'`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresOutbox', problems);
+  const table = tableName('postgresOutbox', options.table ?? 'bulwark_outbox', {
+    problems: validator.problems,
+    maxNameBytes: 56,
+  });
+  if ('schema' in options) validator.report(`schema is no longer an option: write table: 'schema.name'`);
+  validator.throwIfInvalid();
   const qualifiedTable = table.quoted;
   const readable = table.written;
   // A channel is an identifier (at most 63 bytes); long names are hashed to fit.
@@ -283,18 +286,18 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const queryTimeoutMs = relayOptions?.queryTimeoutMs ?? 30_000;
-      const problems: string[] = [];
+      const validator = new OptionsValidator('outbox relay');
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
-        problems.push(`queryTimeoutMs must be a positive integer (got ${String(relayOptions?.queryTimeoutMs)})`);
+        validator.report(`queryTimeoutMs must be a positive integer, got ${String(relayOptions?.queryTimeoutMs)}`);
       let resolved: ResolvedOutboxRelayOptions | undefined;
       try {
         resolved = resolveOutboxRelayOptions(relayOptions, clock);
       } catch (error) {
-        if (!(error instanceof InvalidMessagingOptionsError)) throw error;
-        problems.unshift(...error.problems);
+        if (!(error instanceof InvalidOptionsError)) throw error;
+        validator.problems.unshift(...error.problems);
       }
-      if (problems.length > 0 || resolved === undefined)
-        throw new InvalidMessagingOptionsError('outbox relay', problems);
+      validator.throwIfInvalid();
+      if (resolved === undefined) throw new InvalidOptionsError('outbox relay', validator.problems);
       const source = postgresRelaySource(
         pool,
         sql,

@@ -1,4 +1,5 @@
 import { type Clock, delay, type TimerHandle } from '@bulwark/resilience';
+import { MessagingError } from '../errors/messaging-error.js';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
 import { asError } from '../transport/in-flight.js';
@@ -51,7 +52,7 @@ export function transportListener(context: TransportListenerContext): TransportL
       drop = resolve;
     });
     const onError = (error: unknown) => drop(error);
-    const onEnd = () => drop(new Error('LISTEN connection ended'));
+    const onEnd = () => drop(new MessagingError('CONNECTION_LOST', 'The LISTEN connection ended'));
     const onClose = () => drop(undefined);
     const onNotification = (notification: Notification) => wakeAll(notification.payload);
     client.on('error', onError);

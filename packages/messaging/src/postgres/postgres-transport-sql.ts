@@ -1,4 +1,4 @@
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { OptionsValidator } from '@bulwark/resilience';
 import { postgresTransportDefaults } from './postgres-transport-options.js';
 import ackSql from './sql/transport-ack.sql';
 import adoptHeldSql from './sql/transport-adopt-held.sql';
@@ -37,13 +37,15 @@ export interface PostgresTransportSql {
  * ```
  */
 export function postgresTransportSql(options: { table?: string; groupsTable?: string } = {}): PostgresTransportSql {
-  const problems: string[] = [];
-  const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, { problems });
+  const validator = new OptionsValidator('postgresTransport');
+  const table = tableName('postgresTransport', options.table ?? postgresTransportDefaults.table, {
+    problems: validator.problems,
+  });
   const groups =
     options.groupsTable === undefined
       ? { quoted: table.sibling('_groups') }
-      : tableName('postgresTransport', options.groupsTable, { option: 'groupsTable', problems });
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
+      : tableName('postgresTransport', options.groupsTable, { option: 'groupsTable', problems: validator.problems });
+  validator.throwIfInvalid();
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)

@@ -1,10 +1,9 @@
-import { abortable, systemClock } from '@bulwark/resilience';
+import { abortable, InvalidOptionsError, OptionsValidator, systemClock } from '@bulwark/resilience';
 import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -126,14 +125,14 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
     reportError(error);
   };
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresTransportDefaults.queryTimeoutMs;
-  const problems: string[] = [];
-  checkQueryTimeout(queryTimeoutMs, problems);
+  const validator = new OptionsValidator('postgresTransport');
+  checkQueryTimeout(queryTimeoutMs, validator);
   if (!(visibilityTimeoutMs > 0 && Number.isFinite(visibilityTimeoutMs))) {
-    problems.push(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
+    validator.report(`visibilityTimeoutMs must be a finite number > 0, got ${visibilityTimeoutMs}`);
   }
-  if (!(pollIntervalMs > 0)) problems.push(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
-  if (!isSqlIdentifier(channel)) problems.push(`channel must be an identifier, got "${channel}"`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresTransport', problems);
+  if (!(pollIntervalMs > 0)) validator.report(`pollIntervalMs must be > 0, got ${pollIntervalMs}`);
+  if (!isSqlIdentifier(channel)) validator.report(`channel must be an identifier, got "${channel}"`);
+  validator.throwIfInvalid();
 
   let closed = false;
   const lifetime = new AbortController();
@@ -183,7 +182,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   /** Creates a group, then hands it (and the topic's other groups) what was held for the topic. */
   const createGroup = async (topic: string, group: string, signal?: AbortSignal) => {
     if (group === '') {
-      throw new InvalidMessagingOptionsError('postgresTransport', [
+      throw new InvalidOptionsError('postgresTransport', [
         "group must be a non-empty string ('' marks held messages)",
       ]);
     }
@@ -250,7 +249,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
       assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? postgresTransportDefaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       }
       await createGroup(topic, group, subscribeOptions.signal);
       if (listen) listener.start();

@@ -1,16 +1,16 @@
+import { InvalidOptionsError } from '@bulwark/resilience';
 import {
   type PostgresTableName,
   type PostgresTableNameCheck,
   postgresTableName,
 } from '@bulwark/resilience/internal/postgres';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 
 export { isPlainPostgresIdentifier as isSqlIdentifier } from '@bulwark/resilience/internal/postgres';
 
 /**
  * Checks `table` by the one PostgreSQL naming rule (`postgresTableName`: `name` or
  * `schema.name`, parts plain or double-quoted) and quotes it. Problems are pushed to `problems`
- * when given, else thrown as one {@link InvalidMessagingOptionsError} of `adapter`.
+ * when given, else thrown as one {@link InvalidOptionsError} of `adapter`.
  */
 export function tableName(
   adapter: string,
@@ -19,6 +19,6 @@ export function tableName(
 ): PostgresTableName {
   const problems = options.problems ?? [];
   const name = postgresTableName(table, problems, options);
-  if (!options.problems && problems.length > 0) throw new InvalidMessagingOptionsError(adapter, problems);
+  if (!options.problems && problems.length > 0) throw new InvalidOptionsError(adapter, problems);
   return name;
 }

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import { type RedisScript, redisScript, runRedisScript } from '@bulwark/resilience/internal/redis';
 import type { Redis } from 'ioredis';
 import type {
@@ -8,7 +8,6 @@ import type {
   AsyncReplyStore,
 } from '../async-reply/async-reply-store.js';
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import createLua from './lua/async-reply-create.lua';
 import finishLua from './lua/async-reply-finish.lua';
 import startLua from './lua/async-reply-start.lua';
@@ -80,7 +79,9 @@ function pairs(reply: readonly string[]): Record<string, string> {
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
+
  * import { redisAsyncReplyStore } from '@bulwark/messaging/redis';
+
  * const replies = asyncReply({ store: redisAsyncReplyStore(new Redis()) });
  * ```
  */
@@ -89,13 +90,13 @@ export function redisAsyncReplyStore(
   options: RedisAsyncReplyStoreOptions = {},
 ): AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } {
   const keyPrefix = options.keyPrefix ?? redisAsyncReplyStoreDefaults.keyPrefix;
-  const problems: string[] = [];
+  const validator = new OptionsValidator('redisAsyncReplyStore');
   if (!redis || typeof (redis as Partial<Redis>).defineCommand !== 'function')
-    problems.push('redis must be an ioredis client');
-  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+    validator.report('redis must be an ioredis client');
+  if (typeof keyPrefix !== 'string') validator.report('keyPrefix must be a string');
   const timeoutMs = options.timeoutMs ?? redisAsyncReplyStoreDefaults.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) validator.report('timeoutMs must be a positive integer');
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const call = (name: keyof typeof scripts, id: string, ...args: (string | number)[]) =>
     redisStoreCall(

@@ -1,6 +1,6 @@
-import type { Clock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator } from '@bulwark/resilience';
 import type { Serializer } from '../envelope/serializer.js';
-import { InvalidMessagingOptionsError, type MessagingError } from '../errors/messaging-error.js';
+import type { MessagingError } from '../errors/messaging-error.js';
 import type { ConnectionHealthTracker } from '../transport/connection-health.js';
 
 /** Options of {@link redisStreamsTransport}. */
@@ -110,12 +110,12 @@ export interface TransportSettings {
   health: ConnectionHealthTracker;
 }
 
-/** Throws one `InvalidMessagingOptionsError` listing every bad option. */
+/** Throws one `InvalidOptionsError` listing every bad option. */
 export function validateRedisStreamsOptions(options: RedisStreamsTransportOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('redisStreamsTransport');
   const positive = (name: keyof RedisStreamsTransportOptions, value: unknown) => {
     if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0))
-      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      validator.report(`${name} must be a positive integer, got ${String(value)}`);
   };
   positive('visibilityTimeoutMs', options.visibilityTimeoutMs);
   positive('claimIntervalMs', options.claimIntervalMs);
@@ -125,8 +125,8 @@ export function validateRedisStreamsOptions(options: RedisStreamsTransportOption
   positive('prefetch', options.prefetch);
   positive('consumerPruneIdleMs', options.consumerPruneIdleMs);
   if (options.groupStart !== undefined && options.groupStart !== 'new' && options.groupStart !== 'all')
-    problems.push(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
+    validator.report(`groupStart must be 'new' or 'all', got ${String(options.groupStart)}`);
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
-    problems.push('keyPrefix must be a string');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisStreamsTransport', problems);
+    validator.report('keyPrefix must be a string');
+  validator.throwIfInvalid();
 }

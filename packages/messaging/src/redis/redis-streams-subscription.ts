@@ -1,4 +1,5 @@
 import { delay, exponential } from '@bulwark/resilience';
+import { MessagingError } from '../errors/messaging-error.js';
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
 import { settledWithin } from '../transport/in-flight.js';
@@ -175,7 +176,7 @@ export function startSubscription(context: SubscriptionContext): RedisSubscripti
     try {
       const index = fields.findIndex((field, position) => position % 2 === 0 && field.toString() === envelopeField);
       const bytes = index >= 0 ? fields[index + 1] : undefined;
-      if (!bytes) throw new Error(`entry has no "${envelopeField}" field`);
+      if (!bytes) throw new MessagingError('UNREADABLE_MESSAGE', `The entry has no "${envelopeField}" field`);
       message = settings.serializer.deserialize(bytes);
     } catch (error) {
       // Redelivering an unreadable entry would fail forever; it stays in the stream for inspection.

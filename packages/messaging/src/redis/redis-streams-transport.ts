@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '@bulwark/resilience';
+import { InvalidOptionsError, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -175,7 +175,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
         const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
         const failure = results?.find(([error]) => error)?.[0];
-        if (!results || failure) throw failure ?? new Error('MULTI aborted');
+        if (!results || failure) throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
         settings.health.succeeded();
       } catch (error) {
         settings.health.failed(error);
@@ -189,7 +189,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       assertKeys({ topic, group });
       const prefetch = subscribeOptions?.prefetch ?? defaultPrefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       await ensureGroup(topic, group);
       const stream = streamKey(topic);
       const subscription = startSubscription({

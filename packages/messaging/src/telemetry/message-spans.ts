@@ -1,9 +1,8 @@
-import type { Clock } from '@bulwark/resilience';
+import type { Clock, NamedEventEmitter } from '@bulwark/resilience';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
 import type { ConsumerEvents } from '../consumer/consumer-events.js';
 import type { Envelope } from '../envelope/envelope.js';
-import type { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { BeginResult } from '../idempotency/idempotency-store.js';
 import type { Delivery, Transport } from '../transport/transport.js';
 import { messageContext, withTraceHeaders } from './message-context.js';

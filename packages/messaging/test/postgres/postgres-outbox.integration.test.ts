@@ -118,8 +118,8 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(() => outbox.relay({ transport: recordingTransport(), batchSize: -1, queryTimeoutMs: 0 })).toThrowError(
         expect.objectContaining({
           problems: [
-            'batchSize must be an integer from 1 to 100000 (got -1)',
-            'queryTimeoutMs must be a positive integer (got 0)',
+            'batchSize must be an integer from 1 to 100000, got -1',
+            'queryTimeoutMs must be a positive integer, got 0',
           ],
         }),
       );

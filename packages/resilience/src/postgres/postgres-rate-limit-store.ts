@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
 import { migrateUnderLock } from '../internal/postgres/migrate-under-lock.js';
 import { postgresTableName, quotePostgresIdentifier } from '../internal/postgres/postgres-table-name.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
@@ -89,10 +89,10 @@ export interface PostgresRateLimitSql {
  * ```
  */
 export function postgresRateLimitSql(options: PostgresRateLimitTableOptions = {}): PostgresRateLimitSql {
-  const problems: string[] = [];
-  const table = postgresTableName(options.table ?? 'bulwark_rate_limits', problems);
-  if ('schema' in options) problems.push(`schema is no longer an option: write table: 'schema.name'`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
+  const validator = new OptionsValidator('postgresRateLimitStore');
+  const table = postgresTableName(options.table ?? 'bulwark_rate_limits', validator.problems);
+  if ('schema' in options) validator.report(`schema is no longer an option: write table: 'schema.name'`);
+  validator.throwIfInvalid();
   const render = (sql: string) =>
     sql
       .replaceAll('{{table}}', table.quoted)
@@ -145,14 +145,14 @@ export function postgresRateLimitStore(
   pool: Pool,
   options: PostgresRateLimitStoreOptions = {},
 ): PostgresRateLimitStore {
-  const problems: string[] = [];
-  if (!pool || typeof pool.query !== 'function') problems.push('pool must be a pg Pool');
+  const validator = new OptionsValidator('postgresRateLimitStore');
+  if (!pool || typeof pool.query !== 'function') validator.report('pool must be a pg Pool');
   const sweepIntervalMs = options.sweepIntervalMs ?? postgresRateLimitStoreDefaults.sweepIntervalMs;
-  if (!(sweepIntervalMs >= 0)) problems.push(`sweepIntervalMs must be 0 or positive (got ${sweepIntervalMs})`);
+  if (!(sweepIntervalMs >= 0)) validator.report(`sweepIntervalMs must be 0 or positive, got ${sweepIntervalMs}`);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresRateLimitStoreDefaults.queryTimeoutMs;
   if (!(queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    problems.push(`queryTimeoutMs must be a positive number (got ${queryTimeoutMs})`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
+    validator.report(`queryTimeoutMs must be a positive number, got ${queryTimeoutMs}`);
+  validator.throwIfInvalid();
   const sql = postgresRateLimitSql(options);
   const clock = options.clock ?? systemClock;
   const table = postgresTableName(options.table ?? 'bulwark_rate_limits', []).quoted;

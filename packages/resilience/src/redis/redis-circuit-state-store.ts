@@ -5,13 +5,13 @@ import type {
   CircuitStateStore,
   SharedCircuitState,
 } from '../circuit-breaker/circuit-state-store.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
 import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import acquireProbeLua from './lua/circuit-acquire-probe.lua';
 import publishLua from './lua/circuit-publish.lua';
 
 const publishScript = redisScript(publishLua);
 const acquireProbeScript = redisScript(acquireProbeLua);
+import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link redisCircuitStateStore}. */
 export interface RedisCircuitStateStoreOptions {
@@ -67,11 +67,11 @@ export function redisCircuitStateStore(
 ): CircuitStateStore {
   const prefix = options.prefix ?? 'bulwark:circuit:';
   const stateTtlMs = options.stateTtlMs ?? 86_400_000;
-  const problems: string[] = [];
-  if (!redis || typeof redis.defineCommand !== 'function') problems.push('redis must be an ioredis client');
-  if (typeof prefix !== 'string') problems.push('prefix must be a string');
-  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) problems.push('stateTtlMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisCircuitStateStore', problems);
+  const validator = new OptionsValidator('redisCircuitStateStore');
+  if (!redis || typeof redis.defineCommand !== 'function') validator.report('redis must be an ioredis client');
+  if (typeof prefix !== 'string') validator.report('prefix must be a string');
+  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) validator.report('stateTtlMs must be a positive integer');
+  validator.throwIfInvalid();
 
   // Lease ids must be unique across instances: one random id per store, then a counter.
   const instanceId = randomUUID();

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
 import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/redis/pipelined-batcher.js';
 import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
@@ -87,13 +87,13 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
   const prefix = options.prefix ?? 'bulwark:rate-limit:';
   const maxBatchSize = options.maxBatchSize ?? pipelinedBatcherDefaults.maxBatchSize;
   const maxInFlight = options.maxInFlight ?? pipelinedBatcherDefaults.maxInFlight;
-  const problems: string[] = [];
-  if (typeof prefix !== 'string') problems.push('prefix must be a string');
+  const validator = new OptionsValidator('redisRateLimitStore');
+  if (typeof prefix !== 'string') validator.report('prefix must be a string');
   if (!redis || typeof redis.evalsha !== 'function')
-    problems.push('redis must be an ioredis client (Redis or Cluster)');
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisRateLimitStore', problems);
+    validator.report('redis must be an ioredis client (Redis or Cluster)');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
+  validator.throwIfInvalid();
   const batching = (options.batch ?? true) && !(redis as { isCluster?: boolean }).isCluster;
 
   // One script call for the given decisions; the reply is four numbers per decision.

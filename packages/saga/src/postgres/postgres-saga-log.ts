@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import { postgresTableName } from '@bulwark/resilience/internal/postgres';
 import { boundedQuery } from '@bulwark/resilience/postgres';
+
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+
 import type { JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError, SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
+
+import { SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
 import {
   type NewSagaLogEntry,
   type SagaLog,
@@ -15,7 +19,9 @@ import {
   type SagaStatus,
   sagaStatuses,
 } from '../log/saga-log.js';
+
 import { assertSagaLogValues } from '../log/saga-log-values.js';
+
 import appendSql from './sql/saga-log-append.sql';
 import claimSql from './sql/saga-log-claim.sql';
 import claimRecoverableSql from './sql/saga-log-claim-recoverable.sql';
@@ -80,9 +86,9 @@ export interface PostgresSagaLogSql {
  * ```
  */
 export function postgresSagaLogSql(options: PostgresSagaLogOptions = {}): PostgresSagaLogSql {
-  const problems: string[] = [];
-  const table = postgresTableName(options.table ?? postgresSagaLogDefaults.table, problems);
-  if (problems.length > 0) throw new InvalidSagaOptionsError('postgresSagaLog', problems);
+  const validator = new OptionsValidator('postgresSagaLog');
+  const table = postgresTableName(options.table ?? postgresSagaLogDefaults.table, validator.problems);
+  validator.throwIfInvalid();
   const render = (sql: string) =>
     sql
       .replaceAll('{{sagas}}', table.quoted)
@@ -167,6 +173,7 @@ const toEntry = (row: EntryRow): SagaLogEntry => {
  * ```ts
  * import pg from 'pg';
  * import { postgresSagaLog } from '@bulwark/saga/postgres';
+
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * const log = postgresSagaLog(pool, { table: 'sagas' });
  * await log.migrate();
@@ -176,7 +183,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
   const sql = postgresSagaLogSql(options);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresSagaLogDefaults.queryTimeoutMs;
   if (!(typeof queryTimeoutMs === 'number' && queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
+    throw new InvalidOptionsError('postgresSagaLog', [
       `queryTimeoutMs must be a positive number, got ${String(queryTimeoutMs)}`,
     ]);
   const bounded = <Row extends QueryResultRow>(operation: string, config: QueryConfig, signal?: AbortSignal) =>
@@ -249,7 +256,8 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
         };
       }
       const [existing] = await run<RunRow>('get', [saga.id], callOptions);
-      if (!existing) throw new Error(`saga ${saga.id} vanished between create and get`);
+      if (!existing)
+        throw new SagaLogError('create', 'SAGA_LOG_FAILED', `saga ${saga.id} vanished between create and get`);
       return { created: false, record: toRecord(existing) };
     },
 
