@@ -11,7 +11,7 @@ import { consecutive, constant, type RateLimiter, rateLimiter, slidingWindow } f
 import { rateLimitHook } from '@bulwark/resilience/fastify';
 import {
   isNetworkError,
-  RESILIENT_FETCH_DEFAULTS,
+  resilientFetchDefaults,
   type ResilientFetch,
   resilientFetch,
 } from '@bulwark/resilience/http';
@@ -83,7 +83,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
     const upstream = new URL(input instanceof Request ? input.url : input).origin;
     try {
       const response = await fetch(input, init);
-      metrics.attempt(upstream, RESILIENT_FETCH_DEFAULTS.transientStatus(response.status) ? 'transient_status' : 'ok');
+      metrics.attempt(upstream, resilientFetchDefaults.transientStatus(response.status) ? 'transient_status' : 'ok');
       return response;
     } catch (error) {
       metrics.attempt(upstream, 'network_error');

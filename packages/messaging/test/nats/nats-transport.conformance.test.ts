@@ -1,10 +1,10 @@
 import {
   createEnvelope,
-  InvalidMessagingOptionsError,
   type Transport,
   UnroutableMessageError,
 } from '@bulwark/messaging';
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { transportConformance } from '@bulwark/messaging/testing';
 import { describeWithServers, type FaultProxy, faultProxy, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -91,11 +91,11 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
     it('refuses invalid options, listing every problem', () => {
       expect(() =>
         natsTransport(admin, { stream: 'a.b', subjectPrefix: 'x.>', prefetch: 0, pullExpiresMs: 10 }),
-      ).toThrow(InvalidMessagingOptionsError);
+      ).toThrow(InvalidOptionsError);
       try {
         natsTransport(admin, { stream: 'a.b', subjectPrefix: 'x.>', prefetch: 0, pullExpiresMs: 10 });
       } catch (error) {
-        expect((error as InvalidMessagingOptionsError).problems).toHaveLength(4);
+        expect((error as InvalidOptionsError).problems).toHaveLength(4);
       }
     });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
-import { OptionsValidator } from '@bulwark/resilience';
+import { InvalidOptionsError, OptionsValidator } from '@bulwark/resilience';
 import { postgresTableName } from '@bulwark/resilience/internal/postgres';
 import { boundedQuery } from '@bulwark/resilience/postgres';
 
