@@ -28,8 +28,8 @@ export interface PolicyObservations {
 
 /** The synchronous instruments, for the rare paths. */
 export interface ResilienceInstruments {
-  /** `bulwark.retry.retries`: retries scheduled. */
-  readonly retries: Counter;
+  /** `bulwark.retry.attempts`: attempts after the first, with the `error.type` that caused each. */
+  readonly attempts: Counter;
   /** `bulwark.retry.give_ups`: retry policies that gave up, by reason. */
   readonly giveUps: Counter;
   /** `bulwark.timeout.timeouts`: calls whose deadline passed. */
@@ -79,9 +79,9 @@ function createInstruments(meter: Meter): ResilienceInstruments {
     [breakerState, breakerCalls, bulkheadQueued, bulkheadRunning],
   );
   return {
-    retries: meter.createCounter('bulwark.retry.retries', {
-      description: 'Retries a retry policy scheduled (attempts after the first).',
-      unit: '{retry}',
+    attempts: meter.createCounter('bulwark.retry.attempts', {
+      description: 'Attempts a retry policy made after the first, by the `error.type` of the failure retried.',
+      unit: '{attempt}',
     }),
     giveUps: meter.createCounter('bulwark.retry.give_ups', {
       description: 'Times a retry policy gave up and passed the last failure on, by reason.',
@@ -89,7 +89,7 @@ function createInstruments(meter: Meter): ResilienceInstruments {
     }),
     timeouts: meter.createCounter('bulwark.timeout.timeouts', {
       description: 'Calls whose timeout passed.',
-      unit: '{call}',
+      unit: '{timeout}',
     }),
     bulkheadRejections: meter.createCounter('bulwark.bulkhead.rejections', {
       description: 'Calls a bulkhead refused, by reason (full, queue-timeout).',
