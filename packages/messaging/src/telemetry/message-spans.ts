@@ -1,4 +1,5 @@
 import type { Clock } from '@bulwark/resilience';
+import { type OpenTelemetry, openTelemetry } from '@bulwark/resilience/telemetry';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
 import type { ConsumerEvents } from '../consumer/consumer-events.js';
@@ -8,7 +9,6 @@ import type { BeginResult } from '../idempotency/idempotency-store.js';
 import type { Delivery, Transport } from '../transport/transport.js';
 import { messageContext, withTraceHeaders } from './message-context.js';
 import { messagingInstruments, messagingTracer } from './messaging-instruments.js';
-import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
 
 // Spans of the messaging semantic conventions (https://opentelemetry.io/docs/specs/semconv/messaging/):
 // `create <topic>` when a message is written to an outbox, `send <topic>` when a transport takes

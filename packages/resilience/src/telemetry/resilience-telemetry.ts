@@ -1,5 +1,6 @@
-import type { Attributes, Counter, Meter, MeterProvider } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
+import { meterScoped } from './provider-scoped.js';
 
 // Telemetry of the policies. Traces: policies add span events to the caller's active span rather
 // than making spans of their own. A policy runs around almost every outgoing call and its happy path
@@ -106,18 +107,14 @@ function createInstruments(meter: Meter): ResilienceInstruments {
   };
 }
 
-let cached: { readonly provider: MeterProvider; readonly instruments: ResilienceInstruments } | undefined;
-
 /**
- * The instruments on the meter provider registered now. The metrics API has no proxy (a meter taken
- * before the SDK is registered stays a no-op), so the provider is looked up at each use: these are
- * the rare paths, and the observable instruments are registered on the new provider at its first use.
+ * The instruments on the meter provider registered now (see `meterScoped`): these are the rare
+ * paths, and the observable instruments are registered on a new provider at its first use.
  */
-export function resilienceInstruments(api: OpenTelemetry): ResilienceInstruments {
-  const provider = api.metrics.getMeterProvider();
-  if (cached?.provider !== provider) cached = { provider, instruments: createInstruments(provider.getMeter(scope)) };
-  return cached.instruments;
-}
+export const resilienceInstruments: (api: OpenTelemetry) => ResilienceInstruments = meterScoped(
+  scope,
+  createInstruments,
+);
 
 /** Reports `policy` through the observable instruments from now on (when the API is installed). */
 export function observePolicy(policy: ObservedPolicy): void {
