@@ -5,6 +5,7 @@ import type { MessageContext, MessageHandler } from '../consumer/consumer-option
 import type { Envelope } from '../envelope/envelope.js';
 import { assertKeys } from '../envelope/storable-values.js';
 import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { traceInboxHandler } from '../telemetry/message-spans.js';
 import {
   checkQueryTimeout,
   defaultQueryTimeoutMs,
@@ -130,6 +131,11 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
       assertKeys({ group });
       return async (message, context) => {
         assertKeys({ 'message.id': message.id });
+        const duplicate = await traceInboxHandler(group, message, () => recordAndRun(message, context));
+        if (duplicate) handlerOptions.onDuplicate?.(message);
+      };
+      /** Records the id and runs the work in one transaction; resolves `true` for a duplicate. */
+      async function recordAndRun(message: Envelope<Payload>, context: MessageContext): Promise<boolean> {
         let duplicate: boolean;
         /** The work failed on its own, not because the inbox's connection did. */
         let workFailed = false;
@@ -167,8 +173,8 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
             cause: error,
           });
         }
-        if (duplicate) handlerOptions.onDuplicate?.(message);
-      };
+        return duplicate;
+      }
     },
     async sweep(windowMs, sweepOptions = {}) {
       sweepOptions.signal?.throwIfAborted();

@@ -268,6 +268,38 @@ export async function traceInboxCheck(group: string, check: () => Promise<BeginR
 }
 
 /**
+ * Runs a transactional inbox's handler (record the id, the work, commit) under an `inbox <group>`
+ * span, like the consumer's inbox check: the work runs inside it, so its own spans are children,
+ * and the span says whether the id was new or a duplicate (the work skipped). `run` resolves
+ * `true` for a duplicate.
+ */
+export async function traceInboxHandler(
+  group: string,
+  message: Envelope,
+  run: () => Promise<boolean>,
+): Promise<boolean> {
+  const api = openTelemetry();
+  if (!api) return run();
+  const span = messagingTracer(api).startSpan(`inbox ${group}`, {
+    attributes: {
+      'messaging.consumer.group.name': group,
+      'messaging.message.id': message.id,
+      'bulwark.inbox.kind': 'transactional',
+    },
+  });
+  try {
+    const duplicate = await api.context.with(api.trace.setSpan(api.context.active(), span), run);
+    if (span.isRecording()) span.setAttribute('bulwark.inbox.result', duplicate ? 'duplicate' : 'new');
+    return duplicate;
+  } catch (error) {
+    if (span.isRecording()) failSpan(api, span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
  * Runs `checkIn` and `checkOut` of a claim check under `claim-check check-in` / `check-out` spans
  * that say whether the payload went to (or came from) the blob store, and its size. Changes
  * `checks` in place and returns it.
