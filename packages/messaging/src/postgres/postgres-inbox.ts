@@ -5,6 +5,7 @@ import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertKeys } from '../envelope/storable-values.js';
+import { traceInboxHandler } from '../telemetry/message-spans.js';
 import {
   checkQueryTimeout,
   defaultQueryTimeoutMs,
@@ -129,6 +130,11 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
       assertKeys({ group });
       return async (message, context) => {
         assertKeys({ 'message.id': message.id });
+        const duplicate = await traceInboxHandler(group, message, () => recordAndRun(message, context));
+        if (duplicate) handlerOptions.onDuplicate?.(message);
+      };
+      /** Records the id and runs the work in one transaction; resolves `true` for a duplicate. */
+      async function recordAndRun(message: Envelope<Payload>, context: MessageContext): Promise<boolean> {
         let duplicate: boolean;
         /** The work failed on its own, not because the inbox's connection did. */
         let workFailed = false;
@@ -166,8 +172,8 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
             cause: error,
           });
         }
-        if (duplicate) handlerOptions.onDuplicate?.(message);
-      };
+        return duplicate;
+      }
     },
     async sweep(windowMs, sweepOptions = {}) {
       sweepOptions.signal?.throwIfAborted();

@@ -146,7 +146,11 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
           'bulwark.retry.delay_ms': delayMs,
           ...(outcome.ok ? {} : { 'error.type': errorType(outcome.error) }),
         }),
-        (instruments) => instruments.retries.add(1),
+        (instruments, attributes) =>
+          instruments.attempts.add(
+            1,
+            attributes['error.type'] === undefined ? {} : { 'error.type': attributes['error.type'] },
+          ),
       );
       if (delayMs > 0) await delay(this.clock, delayMs, scope.abortSignal);
       if (scope.aborted) throw scope.reason;
