@@ -9,12 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { consecutive, constant, type RateLimiter, rateLimiter, slidingWindow } from '@bulwark/resilience';
 import { rateLimitHook } from '@bulwark/resilience/fastify';
-import {
-  isNetworkError,
-  resilientFetchDefaults,
-  type ResilientFetch,
-  resilientFetch,
-} from '@bulwark/resilience/http';
+import { isNetworkError, type ResilientFetch, resilientFetch, resilientFetchDefaults } from '@bulwark/resilience/http';
 import type { MeterProvider } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { gatewayMetrics, type UpstreamStatus } from './gateway-metrics.js';

@@ -109,7 +109,9 @@ export function validateNatsTransportOptions(options: NatsTransportOptions): voi
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === ''))
     validator.report('stream must be a non-empty string');
   else if (options.stream !== undefined && badStreamName.test(options.stream))
-    validator.report(`stream must hold no whitespace, '.', '*', '>', '/' or '\\', got ${JSON.stringify(options.stream)}`);
+    validator.report(
+      `stream must hold no whitespace, '.', '*', '>', '/' or '\\', got ${JSON.stringify(options.stream)}`,
+    );
   if (
     options.subjectPrefix !== undefined &&
     (typeof options.subjectPrefix !== 'string' || !plainSubjectPrefix.test(options.subjectPrefix))

@@ -1,7 +1,7 @@
 import { type Clock, delay, type TimerHandle } from '@bulwark/resilience';
-import { MessagingError } from '../errors/messaging-error.js';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Notification, Pool, PoolClient, QueryConfig } from 'pg';
+import { MessagingError } from '../errors/messaging-error.js';
 import { asError } from '../transport/in-flight.js';
 import { postgresTransportDefaults, retryDelayAfter } from './postgres-transport-options.js';
 

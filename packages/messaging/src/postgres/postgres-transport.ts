@@ -182,9 +182,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   /** Creates a group, then hands it (and the topic's other groups) what was held for the topic. */
   const createGroup = async (topic: string, group: string, signal?: AbortSignal) => {
     if (group === '') {
-      throw new InvalidOptionsError('postgresTransport', [
-        "group must be a non-empty string ('' marks held messages)",
-      ]);
+      throw new InvalidOptionsError('postgresTransport', ["group must be a non-empty string ('' marks held messages)"]);
     }
     await query('declareGroup', sql.declareGroup, [topic, group], signal);
     await query('adoptHeld', sql.adoptHeld, [topic], signal);

@@ -1,7 +1,7 @@
 import { delay, exponential } from '@bulwark/resilience';
-import { MessagingError } from '../errors/messaging-error.js';
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope/envelope.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { settledWithin } from '../transport/in-flight.js';
 import type { CloseSubscriptionOptions, Delivery, DeliveryHandler, Subscription } from '../transport/transport.js';
 import { redisCall } from './redis-call.js';

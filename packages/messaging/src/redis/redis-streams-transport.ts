@@ -175,7 +175,8 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
         const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
         const failure = results?.find(([error]) => error)?.[0];
-        if (!results || failure) throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
+        if (!results || failure)
+          throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
         settings.health.succeeded();
       } catch (error) {
         settings.health.failed(error);

@@ -1,11 +1,7 @@
-import {
-  createEnvelope,
-  type Transport,
-  UnroutableMessageError,
-} from '@bulwark/messaging';
+import { createEnvelope, type Transport, UnroutableMessageError } from '@bulwark/messaging';
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
-import { InvalidOptionsError } from '@bulwark/resilience';
 import { transportConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describeWithServers, type FaultProxy, faultProxy, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';

@@ -489,7 +489,7 @@ export function httpControls(core: HttpPipeline, owner: string): ResilientHttpCo
     onHedge: events.hedge,
     on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): EventSubscription {
       const event = events[name];
-      if (!event) throw unknownEventError('resilientFetch', name);
+      if (!event) throw unknownEventError(owner, name);
       return event(listener);
     },
   };

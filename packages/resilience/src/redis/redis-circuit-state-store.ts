@@ -11,6 +11,7 @@ import publishLua from './lua/circuit-publish.lua';
 
 const publishScript = redisScript(publishLua);
 const acquireProbeScript = redisScript(acquireProbeLua);
+
 import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link redisCircuitStateStore}. */

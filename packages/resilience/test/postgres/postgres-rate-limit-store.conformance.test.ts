@@ -1,8 +1,8 @@
 import { fixedWindow } from '@bulwark/resilience';
 import {
   type PostgresRateLimitStore,
-  postgresRateLimitStore,
   postgresRateLimitSql,
+  postgresRateLimitStore,
 } from '@bulwark/resilience/postgres';
 import { rateLimitStoreConformance } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
