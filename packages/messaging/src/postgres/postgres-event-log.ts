@@ -1,4 +1,5 @@
 import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -315,7 +316,8 @@ export function postgresEventLog(pool: Pool, options: PostgresEventLogOptions = 
     projections,
     async migrate(migrateOptions = {}) {
       migrateOptions.signal?.throwIfAborted();
-      await query('migrate', sql.migrate, [], migrateOptions.signal);
+      // Under a lock: processes that start together would race on CREATE TABLE's catalog rows.
+      await migrateUnderLock(pool, 'bulwark.event-log.migrate', sql.migrate, migrateOptions);
     },
     async append(executor, given, appendOptions) {
       appendOptions?.signal?.throwIfAborted();

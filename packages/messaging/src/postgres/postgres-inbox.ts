@@ -1,5 +1,6 @@
 import type { Clock } from '@bulwark/resilience';
 import { OptionsValidator } from '@bulwark/resilience';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import { isConnectionLost, isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
@@ -120,7 +121,8 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
     sql,
     async migrate(migrateOptions = {}) {
       migrateOptions.signal?.throwIfAborted();
-      await query('migrate', sql.migrate, [], migrateOptions.signal);
+      // Under a lock: processes that start together would race on CREATE TABLE's catalog rows.
+      await migrateUnderLock(pool, 'bulwark.inbox.migrate', sql.migrate, migrateOptions);
     },
     handler<Payload>(
       group: string,

@@ -5,7 +5,9 @@
 import {
   postgresAsyncReplyStore,
   postgresDeadLetterStore,
+  postgresEventLog,
   postgresIdempotencyStore,
+  postgresInbox,
   postgresOutbox,
   postgresTransport,
 } from '@bulwark/messaging/postgres';
@@ -30,6 +32,8 @@ await describeWithServers('postgres adapters: concurrent migrate on a fresh sche
     postgresDeadLetterStore: () => postgresDeadLetterStore(pool, { table: 'dead_letters' }),
     postgresAsyncReplyStore: () => postgresAsyncReplyStore(pool, { table: 'operations' }),
     postgresIdempotencyStore: () => postgresIdempotencyStore(pool, { table: 'idempotency' }),
+    postgresInbox: () => postgresInbox(pool, { table: 'inbox' }),
+    postgresEventLog: () => postgresEventLog(pool, { table: 'events' }),
     postgresOutbox: () => postgresOutbox(pool, { table: `${schema}.outbox` }),
     postgresTransport: () => postgresTransport(pool, { table: 'messages', listen: false }),
   };

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
-import { createEnvelope, type Delivery, type Envelope, type Subscription, type Transport } from '@bulwark/messaging';
+import {
+  createEnvelope,
+  type Delivery,
+  type Envelope,
+  type Subscription,
+  type Transport,
+  UnroutableMessageError,
+} from '@bulwark/messaging';
 import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import { SagaError } from '../errors/saga-error.js';
 import {
@@ -210,7 +217,17 @@ export function choreographyTracker(options: ChoreographyTrackerOptions): Choreo
       },
       { clock },
     );
-    await transport.publish(type, [message]);
+    try {
+      await transport.publish(type, [message]);
+    } catch (error) {
+      // A transport that refuses topics without a group (RabbitMQ, NATS): nobody can ever receive
+      // this event, so the flow's end is recorded all the same rather than tried forever.
+      if (!(error instanceof UnroutableMessageError)) throw error;
+      process.emitWarning(
+        `choreographyTracker: no group receives ${type}; flow ${flowId} is recorded as stalled without it`,
+        { type: 'BulwarkWarning', code: 'BULWARK_CHOREOGRAPHY_EVENT_UNROUTABLE' },
+      );
+    }
   };
 
   const stall = async (record: SagaRecord): Promise<boolean> => {

@@ -1,4 +1,4 @@
-import { createEnvelope, type Envelope, memoryTransport } from '@bulwark/messaging';
+import { createEnvelope, type Envelope, memoryTransport, UnroutableMessageError } from '@bulwark/messaging';
 import { InvalidOptionsError } from '@bulwark/resilience';
 
 import { type ManualClock, manualClock } from '@bulwark/resilience/testing';
@@ -30,9 +30,17 @@ async function settle(clock: ManualClock, rounds = 40) {
   for (let round = 0; round < rounds; round++) await clock.advanceAsync(60);
 }
 
-async function setup(options: { failAt?: FailAt; compensateOnStall?: boolean; without?: 'shipping' } = {}) {
+async function setup(
+  options: { failAt?: FailAt; compensateOnStall?: boolean; without?: 'shipping'; refuse?: string } = {},
+) {
   const clock = manualClock(1_000_000);
   const transport = track(memoryTransport({ clock }));
+  // A transport that refuses a topic no group receives, as RabbitMQ and NATS do.
+  const publish = transport.publish.bind(transport);
+  transport.publish = async (topic, messages, publishOptions) => {
+    if (topic === options.refuse) throw new UnroutableMessageError('test', topic, messages.length);
+    return publish(topic, messages, publishOptions);
+  };
   const log = memorySagaLog();
   const effects = orderFlowEffects();
   const participants = orderParticipants(effects, options.failAt);
@@ -162,6 +170,30 @@ describe('choreographed flows', () => {
       data: { reason: 'stalled', pending: [] },
     });
     expect(effects.released.size).toBe(0);
+  });
+
+  it('end a stalled flow even when no group can receive its timeout event (the transport refuses it)', async () => {
+    const { clock, effects, tracker, place } = await setup({
+      without: 'shipping',
+      compensateOnStall: false,
+      refuse: 'place-order.timed-out',
+    });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => void warnings.push(warning.code ?? '');
+    process.on('warning', onWarning);
+    try {
+      await place('o7');
+      await settle(clock);
+      const [flowId] = [...effects.charged.keys()] as [string];
+      await clock.advanceAsync(10_001);
+      expect(await tracker.checkStalled()).toBe(1);
+      expect(await tracker.get(flowId)).toMatchObject({ status: 'failed', wakeAt: null });
+      expect(await tracker.checkStalled()).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toContain('BULWARK_CHOREOGRAPHY_EVENT_UNROUTABLE');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('a closed tracker refuses calls with a typed error', async () => {
