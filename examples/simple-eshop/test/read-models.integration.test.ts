@@ -196,3 +196,48 @@ describe('read models and choreographed fulfilment', () => {
     expect(status.flows.completed).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('a stalled choreographed flow', () => {
+  let shop: TestShop;
+  afterAll(() => shop?.close());
+
+  it('is noticed: the tracker raises fulfil-order.timed-out and the flow ends failed', async () => {
+    // Flows silent for a second are stalled; the email provider is down, so notification never answers.
+    shop = await startTestShop({ SHOP_FLOW_STALL_MS: '1000', SHOP_RETRY_DELAYS_MS: '60000' });
+    const login = async (address: string, password: string) =>
+      (
+        (await (await shop.request('POST', '/api/sessions', { body: { email: address, password } })).json()) as {
+          token: string;
+        }
+      ).token;
+    const adminToken = await login(shop.admin.email, shop.admin.password);
+    await shop.request('POST', '/api/users', {
+      body: { username: 'tom', email: 'tom@example.com', password: 'tom-password' },
+    });
+    const token = await login('tom@example.com', 'tom-password');
+    const down = await shop.request('POST', '/ops/faults', {
+      token: adminToken,
+      body: { target: 'email', settings: { down: true } },
+    });
+    expect(down.status).toBe(200);
+    await shop.request('PUT', '/api/cart', { token, body: { items: [{ productId: 'tent', quantity: 1 }] } });
+    const placed = await shop.request('POST', '/api/orders', {
+      token,
+      headers: { 'idempotency-key': 'stall-1' },
+      body: {},
+    });
+    const { id } = (await placed.json()) as { id: string };
+
+    const flows = await eventually(
+      async () => (await (await shop.request('GET', '/ops/flows', { token: adminToken })).json()) as Flow[],
+      (all) => all.some((flow) => flow.id === id && flow.status === 'failed'),
+    );
+    const flow = flows.find((entry) => entry.id === id) as Flow;
+    expect(flow.status).toBe('failed');
+    expect(flow.timeline.map((entry) => entry.step)).toContain('shipping');
+    expect(flow.timeline.at(-1)).toMatchObject({ kind: 'saga-failed', step: 'fulfil-order.timed-out' });
+    // Shipping did its part once; the customer was not told (the provider is down).
+    const { rows } = await shop.pool.query('SELECT count(*)::int AS n FROM shop_deliveries WHERE order_id = $1', [id]);
+    expect(rows[0].n).toBe(1);
+  });
+});
