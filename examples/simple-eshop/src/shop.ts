@@ -25,6 +25,7 @@ import { type EmailSender, mailboxSender, smtpSender } from './email/email-sende
 import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
 import { choreographyLogTable, fulfilmentFlows } from './fulfilment/fulfilment-flows.js';
+import { reportStalledFlows } from './fulfilment/stalled-flow-alerts.js';
 import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
@@ -216,6 +217,8 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
           consume: participantConsume,
         }),
       );
+      const alerts = await reportStalledFlows(messaging.transport, fulfilment.flows, logger);
+      closers.push(() => alerts.close());
       // The tracker records each flow in its log and raises `<flow>.timed-out` when one stalls.
       const tracker = choreographyTracker({ log: flowLog, transport: messaging.transport, flows: fulfilment.flows });
       await tracker.start();
