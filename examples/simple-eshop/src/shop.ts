@@ -8,9 +8,14 @@
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
-import { postgresAsyncReplyStore, postgresDeadLetterStore, postgresInbox } from '@bulwark/messaging/postgres';
+import {
+  postgresAsyncReplyStore,
+  postgresDeadLetterStore,
+  postgresInbox,
+  postgresInboxSql,
+} from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
-import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
+import { migrateUnderLock, postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { choreographyTracker, type RunningParticipant, sagaOrchestrator, startParticipant } from '@bulwark/saga';
 import { postgresParticipantStore, postgresSagaLog } from '@bulwark/saga/postgres';
 import type { FastifyInstance } from 'fastify';
@@ -203,7 +208,9 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     await flowLog.migrate();
     const fulfilment = fulfilmentFlows(email, { stallAfterMs: config.flowStallMs });
     const inbox = postgresInbox(pool, { table: 'eshop_inbox' });
-    await inbox.migrate();
+    // Under a lock: the inbox's own migrate() takes none, and roles starting together would race
+    // on CREATE TABLE IF NOT EXISTS.
+    await migrateUnderLock(pool, 'simple-eshop:inbox', postgresInboxSql({ table: 'eshop_inbox' }).migrate);
     const participantStore = postgresParticipantStore({ inbox, outbox: messaging.outbox });
     const participantConsume = { retry: config.retryDelaysMs, deadLetter: deadLetterTopic };
     const participants: RunningParticipant[] = [];
