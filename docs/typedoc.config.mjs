@@ -1,5 +1,6 @@
 // The docs site: the typedoc API reference of every package entry (one module per subpath
-// export, read from the packages' `exports` maps) plus the Markdown guides in ./guides.
+// export, read from the packages' `exports` maps, but for the `./internal/*` ones the packages
+// share among themselves) plus the Markdown guides in ./guides.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -8,8 +9,9 @@ const packages = ['resilience', 'messaging', 'saga'];
 
 const entryPoints = packages.flatMap((name) => {
   const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
-  return Object.values(manifest.exports)
-    .map((target) => (typeof target === 'object' ? target['@bulwark/source'] : undefined))
+  return Object.entries(manifest.exports)
+    .filter(([subpath]) => !subpath.startsWith('./internal/'))
+    .map(([, target]) => (typeof target === 'object' ? target['@bulwark/source'] : undefined))
     .filter(Boolean)
     .map((source) => join(root, 'packages', name, source));
 });

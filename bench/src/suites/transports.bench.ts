@@ -9,8 +9,18 @@
 import { randomUUID } from 'node:crypto';
 import { createEnvelope, type Delivery, memoryTransport, type Transport } from '@bulwark/messaging';
 import { amqpTransport } from '@bulwark/messaging/amqp';
+import { natsTransport } from '@bulwark/messaging/nats';
 import { postgresTransport } from '@bulwark/messaging/postgres';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -20,6 +30,7 @@ import type { BenchmarkDefinition, Subject } from '../harness.js';
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
+const natsServers = (process.env.NATS_URL || 'nats://127.0.0.1:4222').replace(/^nats:\/\//, '');
 const payload = { data: 'x'.repeat(1_000) };
 const concurrencies = [1, 32] as const;
 
@@ -82,6 +93,21 @@ export const transportTargets: Record<string, TransportTarget> = {
   },
   'amqp (quorum queue)': amqpTarget('quorum'),
   'amqp (classic queue)': amqpTarget('classic'),
+  nats: {
+    async make() {
+      const connection = await connectNats({ servers: natsServers, maxReconnectAttempts: -1 });
+      const stream = `BENCH_${randomUUID().slice(0, 8)}`;
+      const transport = natsTransport(connection, { stream, subjectPrefix: stream.toLowerCase() });
+      return {
+        transport,
+        dispose: async () => {
+          await transport.close({ deadlineMs: 0 });
+          await (await jetstreamManager(connection)).streams.delete(stream);
+          await connection.close();
+        },
+      };
+    },
+  },
 };
 
 function amqpTarget(queueType: 'quorum' | 'classic'): TransportTarget {
@@ -164,6 +190,55 @@ export const peerTargets: Record<string, PeerTarget> = {
   // The floor of the amqp rows (#21): ratio = amqp row's ops/s ÷ the raw row's of the same queue type.
   'amqplib raw (quorum queue)': rawAmqplibTarget('quorum'),
   'amqplib raw (classic queue)': rawAmqplibTarget('classic'),
+  // The floor of the NATS row: the official client by hand on the same stream layout (interest
+  // retention, file storage, a durable pull consumer, explicit acks): js.publish awaiting its
+  // acknowledgement, consume() with a callback that acks. No envelope, no dedup id, no prefetch bound.
+  'nats raw (@nats-io JetStream)': {
+    async make(concurrency) {
+      const connection = await connectNats({ servers: natsServers });
+      const manager = await jetstreamManager(connection);
+      const stream = `BENCH_RAW_${randomUUID().slice(0, 8)}`;
+      const subject = `${stream.toLowerCase()}.messages`;
+      await manager.streams.add({
+        name: stream,
+        subjects: [subject],
+        retention: RetentionPolicy.Interest,
+        storage: StorageType.File,
+      });
+      await manager.consumers.add(stream, {
+        durable_name: 'bench',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: subject,
+      });
+      const js = jetstream(connection);
+      const waiting = new Map<string, () => void>();
+      const consumer = await js.consumers.get(stream, 'bench');
+      const messages = await consumer.consume({
+        max_messages: concurrency,
+        callback: (message) => {
+          message.ack();
+          const id = message.headers?.get('Nats-Msg-Id') ?? '';
+          waiting.get(id)?.();
+          waiting.delete(id);
+        },
+      });
+      const body = new TextEncoder().encode(JSON.stringify(payload));
+      return {
+        run: async () => {
+          const id = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          await js.publish(subject, body, { msgID: id });
+          await handled;
+        },
+        dispose: async () => {
+          messages.stop();
+          await manager.streams.delete(stream);
+          await connection.close();
+        },
+      };
+    },
+  },
   // BullMQ processing the same no-op jobs on the same Redis; a job is done once the worker
   // reports it completed (moved to completed = acked).
   bullmq: {

@@ -27,6 +27,11 @@ export interface ShopConfig {
   gatewayRateLimit?: number;
   logLevel: string;
   /**
+   * `json` (the default: one JSON object a line, for a log collector) or `pretty` (one coloured
+   * line an event, for a person at a terminal; `pnpm dev` sets it). LOG_FORMAT.
+   */
+  logFormat: 'json' | 'pretty';
+  /**
    * Prefix of every queue, stream, key and exchange the shop uses on shared Redis/RabbitMQ
    * servers, so several shops (or test runs) can share one server (SHOP_NAMESPACE).
    */
@@ -81,6 +86,11 @@ function s3Config(env: NodeJS.ProcessEnv): ShopConfig['s3'] {
   };
 }
 
+function parseLogFormat(text: string | undefined): ShopConfig['logFormat'] {
+  if (text === undefined || text === 'json' || text === 'pretty') return text ?? 'json';
+  throw new ConfigError(`LOG_FORMAT must be json or pretty; got "${text}"`);
+}
+
 function parseDelays(text: string): number[] {
   const delays = text.split(',').map((part) => Number(part.trim()));
   if (delays.some((delay) => !Number.isInteger(delay) || delay < 0)) {
@@ -105,6 +115,7 @@ export function loadConfig(
     role: parseRole(argv),
     jwtSecret: jwtSecret(env, dataDir),
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: parseLogFormat(env.LOG_FORMAT),
     namespace: env.SHOP_NAMESPACE ?? 'eshop',
     retryDelaysMs: parseDelays(env.SHOP_RETRY_DELAYS_MS ?? '1000,5000,15000'),
     breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),

@@ -21,7 +21,6 @@ import { postgresParticipantStore, postgresSagaLog } from '@bulwark/saga/postgre
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { invalidateCatalogOnEvents, openCatalogCache } from './catalog/catalog-cache.js';
 import { seedCatalog } from './catalog/seed-products.js';
@@ -35,6 +34,7 @@ import { databaseReadiness, redisReadiness } from './health/readiness-checks.js'
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
+import { shopLogger } from './logging/shop-logger.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
 import { orderSaga } from './orders/order-saga.js';
@@ -67,7 +67,7 @@ const runs = (config: ShopConfig, role: Exclude<Role, 'all'>) => config.role ===
 export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningShop> {
   // First: the Bulwark packages find the SDK's providers when their policies and adapters are made.
   const telemetry = startTelemetry({ env });
-  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', 'password'] });
+  const logger = shopLogger(config);
   // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
   // the pool and reported here; the next query connects anew.
   const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'idle database connection lost'));

@@ -48,7 +48,12 @@ describe('telemetry', () => {
       async () =>
         ((await (await shop.request('GET', `/ops/traces/${id}`, { token: adminToken })).json()) as { spans: Span[] })
           .spans,
-      (found) => names(found).includes('payment capture') && names(found).some((name) => name.startsWith('saga ')),
+      // Spans are written when they end: the saga's root ends last, after its steps.
+      (found) =>
+        names(found).includes('payment capture') &&
+        found.every(
+          (span) => span.name === 'POST /api/orders' || found.some((parent) => parent.spanId === span.parentSpanId),
+        ),
     );
     // One trace, continuing the caller's traceparent.
     expect(new Set(spans.map((span) => span.traceId))).toEqual(new Set(['0af7651916cd43dd8448eb211c80319c']));
@@ -62,13 +67,14 @@ describe('telemetry', () => {
         'payment capture',
       ]),
     );
+    expect(names(spans).some((name) => name.startsWith('saga '))).toBe(true);
     // Every span but the request's hangs from another span of the trace: a tree, not a list.
     const ids = new Set(spans.map((span) => span.spanId));
     const request = spans.find((span) => span.name === 'POST /api/orders');
     expect(request?.parentSpanId).toBe('b7ad6b7169203331');
     for (const span of spans) if (span !== request) expect(ids.has(span.parentSpanId ?? ''), span.name).toBe(true);
 
-    const listed = (await (await shop.request('GET', '/ops/traces', { token: adminToken })).json()) as Array<{
+    const listed = (await (await shop.request('GET', '/ops/traces?limit=20', { token: adminToken })).json()) as Array<{
       orderId: string;
     }>;
     expect(listed.map((entry) => entry.orderId)).toContain(id);
@@ -80,7 +86,9 @@ describe('telemetry', () => {
     const routes = await eventually(
       async () =>
         (
-          (await (await shop.request('GET', '/ops/routes', { token: adminToken })).json()) as {
+          (await (
+            await shop.request('GET', '/ops/routes?minutes=15&slotSeconds=10', { token: adminToken })
+          ).json()) as {
             routes: Record<
               string,
               Array<{ requestsPerSecond: number; p50Ms: number; p99Ms: number; availability: number }>
@@ -94,5 +102,6 @@ describe('telemetry', () => {
     expect(total).toBeGreaterThanOrEqual(5);
     expect(products.every((point) => point.p99Ms >= point.p50Ms && point.availability === 1)).toBe(true);
     expect((await shop.request('GET', '/ops/routes?minutes=0', { token: adminToken })).status).toBe(400);
+    expect((await shop.request('GET', '/ops/routes?slotSeconds=1', { token: adminToken })).status).toBe(400);
   });
 });

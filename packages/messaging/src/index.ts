@@ -13,7 +13,6 @@ export * from './dead-letter/index.js';
 export * from './envelope/index.js';
 export * from './errors/index.js';
 export * from './event-log/index.js';
-export * from './events/index.js';
 export * from './idempotency/index.js';
 
 export * from './outbox/index.js';

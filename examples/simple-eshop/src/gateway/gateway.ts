@@ -9,12 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { consecutive, constant, type RateLimiter, rateLimiter, slidingWindow } from '@bulwark/resilience';
 import { rateLimitHook } from '@bulwark/resilience/fastify';
-import {
-  isNetworkError,
-  RESILIENT_FETCH_DEFAULTS,
-  type ResilientFetch,
-  resilientFetch,
-} from '@bulwark/resilience/http';
+import { isNetworkError, type ResilientFetch, resilientFetch, resilientFetchDefaults } from '@bulwark/resilience/http';
 import type { MeterProvider } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { gatewayMetrics, type UpstreamStatus } from './gateway-metrics.js';
@@ -83,7 +78,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
     const upstream = new URL(input instanceof Request ? input.url : input).origin;
     try {
       const response = await fetch(input, init);
-      metrics.attempt(upstream, RESILIENT_FETCH_DEFAULTS.transientStatus(response.status) ? 'transient_status' : 'ok');
+      metrics.attempt(upstream, resilientFetchDefaults.transientStatus(response.status) ? 'transient_status' : 'ok');
       return response;
     } catch (error) {
       metrics.attempt(upstream, 'network_error');

@@ -16,10 +16,12 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = asy
       schema: {
         tags: ['ops'],
         summary: 'Orders whose traces are kept (the last hour), the latest first',
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }),
+        querystring: Type.Object({
+          limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]?$|^100$', description: '1 to 100' })),
+        }),
       },
     },
-    async (request) => tracedOrders(pool, request.query.limit ?? 20),
+    async (request) => tracedOrders(pool, Number(request.query.limit ?? 20)),
   );
 
   app.get(
@@ -43,14 +45,16 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = asy
         tags: ['ops'],
         summary: 'Per route: request rate, p50/p99 latency, error rate and availability over time',
         querystring: Type.Object({
-          minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
-          slotSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 600 })),
+          minutes: Type.Optional(Type.String({ pattern: '^([1-9]|[1-5][0-9]|60)$', description: '1 to 60' })),
+          slotSeconds: Type.Optional(
+            Type.String({ pattern: '^([5-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$', description: '5 to 600' }),
+          ),
         }),
       },
     },
     async (request) => {
-      const minutes = request.query.minutes ?? 15;
-      const slotSeconds = request.query.slotSeconds ?? 10;
+      const minutes = Number(request.query.minutes ?? 15);
+      const slotSeconds = Number(request.query.slotSeconds ?? 10);
       return { minutes, slotSeconds, routes: await routeSeries(pool, { minutes, slotSeconds }) };
     },
   );

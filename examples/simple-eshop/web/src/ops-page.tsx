@@ -3,6 +3,7 @@ import { api } from './api';
 import { Timeline } from './orders-page';
 import { usePoll } from './router';
 import { Sparkline } from './sparkline';
+import { RouteCharts, TraceWaterfall } from './telemetry-panels';
 
 interface FaultSettings {
   declineRate: number;
@@ -197,6 +198,9 @@ export function OpsPage() {
       </p>
 
       <div className="panels">
+        <TraceWaterfall />
+        <RouteCharts />
+
         <section aria-labelledby="breaker-title" className="panel">
           <h2 id="breaker-title">Payment circuit breaker</h2>
           <p className={`breaker breaker-${breaker?.state}`} data-testid="breaker-state">

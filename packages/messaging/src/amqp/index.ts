@@ -3,4 +3,11 @@
  *
  * @module @bulwark/messaging/amqp
  */
-export * from './amqp-transport.js';
+export { delayBucketMs } from './amqp-delay-bucket.js';
+export {
+  type AmqpGroupSnapshot,
+  type AmqpTransport,
+  amqpCapabilities,
+  amqpTransport,
+} from './amqp-transport.js';
+export type { AmqpConnectionSource, AmqpTransportOptions } from './amqp-transport-options.js';

@@ -23,3 +23,14 @@ export class AsyncReplyResultError extends MessagingError {
     super('ASYNC_REPLY_RESULT_NOT_SERIALIZABLE', message, options);
   }
 }
+
+/** An async reply store was used after `close()`. */
+export class AsyncReplyStoreClosedError extends MessagingError {
+  override name = 'AsyncReplyStoreClosedError';
+  constructor(
+    /** The store, e.g. `postgresAsyncReplyStore`. */
+    readonly store: string,
+  ) {
+    super('ASYNC_REPLY_STORE_CLOSED', `${store} is closed`);
+  }
+}

@@ -1,5 +1,3 @@
-import type { Unsubscribe } from '../events/named-event-emitter.js';
-
 import type { AsyncReplyErrorInfo } from './async-reply-store.js';
 
 /** Events of an `asyncReply`, by name. */
@@ -28,6 +26,3 @@ export interface AsyncReplyEvents {
    */
   'operation-error': { readonly id: string; readonly kind: string; readonly error: unknown };
 }
-
-/** Removes a listener added with `on`. */
-export type AsyncReplyUnsubscribe = Unsubscribe;

@@ -1,6 +1,6 @@
 import type { Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { Transport } from '../transport/transport.js';
 import type { AsyncReplyStore } from './async-reply-store.js';
 
@@ -55,22 +55,22 @@ export const asyncReplyDefaults = {
 
 /** Validates options eagerly, reporting every problem at once. */
 export function validateAsyncReplyOptions(options: AsyncReplyOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('asyncReply');
   const store = options?.store as Partial<AsyncReplyStore> | undefined;
   if (!store || typeof store.create !== 'function' || typeof store.start !== 'function') {
-    problems.push('store must be an AsyncReplyStore');
+    validator.report('store must be an AsyncReplyStore');
   }
   const { ttlMs, leaseMs, topic, transport, statusUrl, generateId } = options ?? {};
   if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0))
-    problems.push(`ttlMs must be a positive number, got ${ttlMs}`);
+    validator.report(`ttlMs must be a positive number, got ${ttlMs}`);
   if (leaseMs !== undefined && !(Number.isFinite(leaseMs) && leaseMs > 0)) {
-    problems.push(`leaseMs must be a positive number, got ${leaseMs}`);
+    validator.report(`leaseMs must be a positive number, got ${leaseMs}`);
   }
   if (topic !== undefined && (typeof topic !== 'string' || topic === ''))
-    problems.push('topic must be a non-empty string');
+    validator.report('topic must be a non-empty string');
   if (transport !== undefined && typeof transport?.publish !== 'function')
-    problems.push('transport must be a Transport');
-  if (statusUrl !== undefined && typeof statusUrl !== 'function') problems.push('statusUrl must be a function');
-  if (generateId !== undefined && typeof generateId !== 'function') problems.push('generateId must be a function');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('asyncReply', problems);
+    validator.report('transport must be a Transport');
+  if (statusUrl !== undefined && typeof statusUrl !== 'function') validator.report('statusUrl must be a function');
+  if (generateId !== undefined && typeof generateId !== 'function') validator.report('generateId must be a function');
+  validator.throwIfInvalid();
 }

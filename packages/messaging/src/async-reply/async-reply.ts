@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { type Clock, delay, storableDiagnostic, systemClock } from '@bulwark/resilience';
+import type { EventSubscription } from '@bulwark/resilience';
+import { type Clock, delay, NamedEventEmitter, storableDiagnostic, systemClock } from '@bulwark/resilience';
 import { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, type Claim } from '../claim-check/claim-check.js';
 import { ClaimCheckIntegrityError } from '../claim-check/claim-check-errors.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { createEnvelope } from '../envelope/envelope.js';
-import { MessagingError } from '../errors/messaging-error.js';
-import { NamedEventEmitter } from '../events/named-event-emitter.js';
+import { InvalidMessagingValueError, MessagingError } from '../errors/messaging-error.js';
 import type { Delivery, Subscription } from '../transport/transport.js';
 import { AsyncReplyClosedError, AsyncReplyResultError, UnknownOperationKindError } from './async-reply-errors.js';
-import type { AsyncReplyEvents, AsyncReplyUnsubscribe } from './async-reply-events.js';
+import type { AsyncReplyEvents } from './async-reply-events.js';
 import { type AsyncReplyOptions, asyncReplyDefaults, validateAsyncReplyOptions } from './async-reply-options.js';
 import type { AsyncReplyErrorInfo, AsyncReplyRecord, AsyncReplyStatus } from './async-reply-store.js';
 
@@ -114,7 +114,7 @@ export interface AsyncReply {
   on<Name extends keyof AsyncReplyEvents>(
     name: Name,
     listener: (event: AsyncReplyEvents[Name]) => void,
-  ): AsyncReplyUnsubscribe;
+  ): EventSubscription;
   /** A point-in-time view for dashboards. */
   snapshot(): AsyncReplySnapshot;
   /**
@@ -351,7 +351,8 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
 
   const api: AsyncReply = {
     handle(kind, handler) {
-      if (typeof kind !== 'string' || kind === '') throw new TypeError('kind must be a non-empty string');
+      if (typeof kind !== 'string' || kind === '')
+        throw new InvalidMessagingValueError('kind', 'must be a non-empty string');
       handlers.set(kind, handler as AsyncReplyHandler);
       return api;
     },

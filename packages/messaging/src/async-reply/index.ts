@@ -9,8 +9,13 @@ export type {
   AsyncReplyWorkerOptions,
 } from './async-reply.js';
 export { asyncReply } from './async-reply.js';
-export { AsyncReplyClosedError, AsyncReplyResultError, UnknownOperationKindError } from './async-reply-errors.js';
-export type { AsyncReplyEvents, AsyncReplyUnsubscribe } from './async-reply-events.js';
+export {
+  AsyncReplyClosedError,
+  AsyncReplyResultError,
+  AsyncReplyStoreClosedError,
+  UnknownOperationKindError,
+} from './async-reply-errors.js';
+export type { AsyncReplyEvents } from './async-reply-events.js';
 export type { AsyncReplyOptions } from './async-reply-options.js';
 export { asyncReplyDefaults } from './async-reply-options.js';
 export type {

@@ -63,7 +63,8 @@ export const DEFAULT_BLOB_CONTENT_TYPE = 'application/octet-stream';
 /** Checks a TTL given to `put`; returns the expiry time or undefined. */
 export function expiryOf(nowMs: number, ttlMs: number | undefined): number | undefined {
   if (ttlMs === undefined) return undefined;
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+    throw new InvalidMessagingValueError('ttlMs', `must be a positive number, got ${ttlMs}`);
   return nowMs + ttlMs;
 }
 

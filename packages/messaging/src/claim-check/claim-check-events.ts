@@ -1,5 +1,3 @@
-import type { Unsubscribe } from '../events/named-event-emitter.js';
-
 import type { ClaimCheckIntegrityReason } from './claim-check-errors.js';
 
 /** Events of a `claimCheck`, by name. */
@@ -11,6 +9,3 @@ export interface ClaimCheckEvents {
   /** A check-out was refused: the blob is missing, altered or the claim is malformed. */
   'claim-integrity-failed': { readonly ref: string; readonly reason: ClaimCheckIntegrityReason };
 }
-
-/** Removes a listener added with `on`. */
-export type ClaimCheckUnsubscribe = Unsubscribe;

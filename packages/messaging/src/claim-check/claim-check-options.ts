@@ -1,4 +1,4 @@
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { OptionsValidator } from '@bulwark/resilience';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobStore } from './blob-store.js';
 
@@ -40,26 +40,26 @@ export const claimCheckDefaults = {
 
 /** Validates options eagerly, reporting every problem at once. */
 export function validateClaimCheckOptions(options: ClaimCheckOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('claimCheck');
   const store = options?.store as Partial<BlobStore> | undefined;
   if (!store || typeof store.put !== 'function' || typeof store.getStream !== 'function') {
-    problems.push('store must be a BlobStore');
+    validator.report('store must be a BlobStore');
   }
   const { thresholdBytes, ttlMs, refPrefix } = options ?? {};
   if (thresholdBytes !== undefined && !(Number.isInteger(thresholdBytes) && thresholdBytes >= 0)) {
-    problems.push(`thresholdBytes must be an integer >= 0, got ${thresholdBytes}`);
+    validator.report(`thresholdBytes must be an integer >= 0, got ${thresholdBytes}`);
   }
   if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) {
-    problems.push(`ttlMs must be a positive number, got ${ttlMs}`);
+    validator.report(`ttlMs must be a positive number, got ${ttlMs}`);
   }
   if (refPrefix !== undefined) {
     try {
       assertValidBlobRef(`${refPrefix}x`);
     } catch {
-      problems.push(
+      validator.report(
         `refPrefix must be the start of a valid blob ref, e.g. "claims/", got ${JSON.stringify(refPrefix)}`,
       );
     }
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('claimCheck', problems);
+  validator.throwIfInvalid();
 }

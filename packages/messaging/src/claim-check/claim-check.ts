@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import type { EventSubscription } from '@bulwark/resilience';
+import { NamedEventEmitter } from '@bulwark/resilience';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
-import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import { traceClaimCheck } from '../telemetry/message-spans.js';
 import { blobChunks } from './blob-body.js';
 import { assertValidBlobRef } from './blob-ref.js';
 import type { BlobBody, BlobStore } from './blob-store.js';
 import { ClaimCheckIntegrityError, ClaimCheckSerializationError, InvalidBlobRefError } from './claim-check-errors.js';
-import type { ClaimCheckEvents, ClaimCheckUnsubscribe } from './claim-check-events.js';
+import type { ClaimCheckEvents } from './claim-check-events.js';
 import { type ClaimCheckOptions, claimCheckDefaults, validateClaimCheckOptions } from './claim-check-options.js';
 
 /**
@@ -93,7 +94,7 @@ export interface ClaimCheck {
   on<Name extends keyof ClaimCheckEvents>(
     name: Name,
     listener: (event: ClaimCheckEvents[Name]) => void,
-  ): ClaimCheckUnsubscribe;
+  ): EventSubscription;
 }
 
 /** Whether `value` has the shape of a {@link Claim} with a valid ref and hash. */

@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
+
 import { createWriteStream } from 'node:fs';
+
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+
 import { dirname, join, resolve, sep } from 'node:path';
+
 import { Readable } from 'node:stream';
+
 import { pipeline } from 'node:stream/promises';
-import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+
+import { type Clock, InvalidOptionsError, systemClock } from '@bulwark/resilience';
+
 import { assertValidContentType, blobChunks, DEFAULT_BLOB_CONTENT_TYPE, discardBody, expiryOf } from './blob-body.js';
+
 import { assertValidBlobRef } from './blob-ref.js';
+
 import type { BlobInfo, BlobStore } from './blob-store.js';
+
 import { InvalidBlobRefError } from './claim-check-errors.js';
 
 /** Options of {@link fsBlobStore}. */
@@ -61,14 +70,12 @@ const isNotFound = (error: unknown): boolean => (error as NodeJS.ErrnoException 
  */
 export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
   if (typeof options?.dir !== 'string' || options.dir === '') {
-    throw new InvalidMessagingOptionsError('fsBlobStore', ['dir must be a non-empty path']);
+    throw new InvalidOptionsError('fsBlobStore', ['dir must be a non-empty path']);
   }
   const clock = options.clock ?? systemClock;
   const staleTempMs = options.staleTempMs ?? 86_400_000;
   if (!(staleTempMs > 0)) {
-    throw new InvalidMessagingOptionsError('fsBlobStore', [
-      `staleTempMs must be a positive number, got ${staleTempMs}`,
-    ]);
+    throw new InvalidOptionsError('fsBlobStore', [`staleTempMs must be a positive number, got ${staleTempMs}`]);
   }
   const root = resolve(options.dir);
   const tempDirectory = join(root, TEMP_DIRECTORY);

@@ -4,7 +4,7 @@ export type { CheckInStreamOptions, Claim, ClaimCheck, ClaimCheckCallOptions } f
 export { CLAIM_CHECK_HEADER, CLAIM_CHECK_HEADER_VALUE, claimCheck, isClaim } from './claim-check.js';
 export type { ClaimCheckIntegrityReason } from './claim-check-errors.js';
 export { ClaimCheckIntegrityError, ClaimCheckSerializationError, InvalidBlobRefError } from './claim-check-errors.js';
-export type { ClaimCheckEvents, ClaimCheckUnsubscribe } from './claim-check-events.js';
+export type { ClaimCheckEvents } from './claim-check-events.js';
 export type { ClaimCheckOptions } from './claim-check-options.js';
 export { claimCheckDefaults } from './claim-check-options.js';
 export type { FsBlobStoreOptions } from './fs-blob-store.js';

@@ -1,5 +1,4 @@
 import type { Envelope } from '../envelope/envelope.js';
-import type { Unsubscribe } from '../events/named-event-emitter.js';
 
 /** The events of a consumer, by name. */
 export interface ConsumerEvents {
@@ -28,6 +27,3 @@ export interface ConsumerEvents {
    */
   'consumer-error': { readonly error: unknown };
 }
-
-/** Removes a listener; calling it again does nothing. Also usable with `using`. */
-export type Unlisten = Unsubscribe;

@@ -1,6 +1,6 @@
 import type { Backoff, Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { Delivery } from '../transport/transport.js';
 
@@ -121,29 +121,30 @@ const positiveInteger = (value: number | undefined) => value === undefined || (N
 
 /** Checks every option and reports every problem at once. */
 export function validateConsumeOptions(options: ConsumeOptions<never>): void {
-  const problems: string[] = [];
-  if (typeof options.topic !== 'string' || options.topic === '') problems.push('topic must be a non-empty string');
-  if (typeof options.group !== 'string' || options.group === '') problems.push('group must be a non-empty string');
-  if (typeof options.handler !== 'function') problems.push('handler must be a function');
+  const validator = new OptionsValidator('consume');
+  if (typeof options.topic !== 'string' || options.topic === '') validator.report('topic must be a non-empty string');
+  if (typeof options.group !== 'string' || options.group === '') validator.report('group must be a non-empty string');
+  if (typeof options.handler !== 'function') validator.report('handler must be a function');
   if (!positiveInteger(options.concurrency))
-    problems.push(`concurrency must be a positive integer, got ${options.concurrency}`);
-  if (!positiveInteger(options.prefetch)) problems.push(`prefetch must be a positive integer, got ${options.prefetch}`);
+    validator.report(`concurrency must be a positive integer, got ${options.concurrency}`);
+  if (!positiveInteger(options.prefetch))
+    validator.report(`prefetch must be a positive integer, got ${options.prefetch}`);
   if (!positiveInteger(options.maxDeliveries)) {
-    problems.push(`maxDeliveries must be a positive integer, got ${options.maxDeliveries}`);
+    validator.report(`maxDeliveries must be a positive integer, got ${options.maxDeliveries}`);
   }
   const retry = options.retry;
   if (Array.isArray(retry)) {
     if (!retry.every((delay) => typeof delay === 'number' && delay >= 0 && Number.isFinite(delay))) {
-      problems.push('retry delays must be finite numbers >= 0');
+      validator.report('retry delays must be finite numbers >= 0');
     }
   } else if (retry !== undefined && retry !== false) {
     const policy = retry as { maxAttempts?: number; backoff?: Backoff };
     if (!positiveInteger(policy.maxAttempts))
-      problems.push(`retry.maxAttempts must be a positive integer, got ${policy.maxAttempts}`);
-    if (typeof policy.backoff?.delayMs !== 'function') problems.push('retry.backoff must have a delayMs function');
+      validator.report(`retry.maxAttempts must be a positive integer, got ${policy.maxAttempts}`);
+    if (typeof policy.backoff?.delayMs !== 'function') validator.report('retry.backoff must have a delayMs function');
   }
   if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || options.deadLetter === '')) {
-    problems.push('deadLetter must be a non-empty topic name');
+    validator.report('deadLetter must be a non-empty topic name');
   }
   const deadLetterGroup = options.deadLetterGroup;
   if (
@@ -151,24 +152,24 @@ export function validateConsumeOptions(options: ConsumeOptions<never>): void {
     deadLetterGroup !== false &&
     (typeof deadLetterGroup !== 'string' || deadLetterGroup === '')
   ) {
-    problems.push('deadLetterGroup must be a non-empty group name or false');
+    validator.report('deadLetterGroup must be a non-empty group name or false');
   }
   if (options.deadLetter !== undefined && options.deadLetter === options.topic) {
-    problems.push('deadLetter must differ from topic');
+    validator.report('deadLetter must differ from topic');
   }
   if (options.ordering !== undefined && options.ordering !== 'none' && options.ordering !== 'fifo-group') {
-    problems.push(`ordering must be 'none' or 'fifo-group', got ${String(options.ordering)}`);
+    validator.report(`ordering must be 'none' or 'fifo-group', got ${String(options.ordering)}`);
   }
   if (options.dedupe) {
     const { windowMs, leaseMs, store } = options.dedupe;
-    if (!store || typeof store.begin !== 'function') problems.push('dedupe.store must be an IdempotencyStore');
+    if (!store || typeof store.begin !== 'function') validator.report('dedupe.store must be an IdempotencyStore');
     if (windowMs !== 'forever' && !(typeof windowMs === 'number' && windowMs > 0)) {
-      problems.push(`dedupe.windowMs must be a duration > 0 or 'forever', got ${String(windowMs)}`);
+      validator.report(`dedupe.windowMs must be a duration > 0 or 'forever', got ${String(windowMs)}`);
     }
-    if (leaseMs !== undefined && !(leaseMs > 0)) problems.push(`dedupe.leaseMs must be > 0, got ${leaseMs}`);
+    if (leaseMs !== undefined && !(leaseMs > 0)) validator.report(`dedupe.leaseMs must be > 0, got ${leaseMs}`);
   }
   if (options.shutdownDeadlineMs !== undefined && !(options.shutdownDeadlineMs >= 0)) {
-    problems.push(`shutdownDeadlineMs must be >= 0, got ${options.shutdownDeadlineMs}`);
+    validator.report(`shutdownDeadlineMs must be >= 0, got ${options.shutdownDeadlineMs}`);
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('consume', problems);
+  validator.throwIfInvalid();
 }

@@ -1,15 +1,16 @@
-import { delay, storableDiagnostic, systemClock } from '@bulwark/resilience';
+import type { EventSubscription } from '@bulwark/resilience';
+import { delay, NamedEventEmitter, storableDiagnostic, systemClock } from '@bulwark/resilience';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import type { Envelope, MessageHeaders } from '../envelope/envelope.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
-import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { traceConsumerEvents, traceInboxCheck, traceProcessing } from '../telemetry/message-spans.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
 import { asError, settledWithin } from '../transport/in-flight.js';
 import type { Delivery, NackOptions, Subscription, Transport } from '../transport/transport.js';
 import { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors.js';
-import type { ConsumerEvents, Unlisten } from './consumer-events.js';
+import type { ConsumerEvents } from './consumer-events.js';
 import { type ConsumeOptions, consumerDefaults, foreverMs, validateConsumeOptions } from './consumer-options.js';
 
 /** Counters of a consumer, for dashboards. */
@@ -35,7 +36,7 @@ export interface Consumer {
   readonly topic: string;
   readonly group: string;
   /** Listens to an event; returns the function that stops listening. */
-  on<Name extends keyof ConsumerEvents>(name: Name, listener: (data: ConsumerEvents[Name]) => void): Unlisten;
+  on<Name extends keyof ConsumerEvents>(name: Name, listener: (data: ConsumerEvents[Name]) => void): EventSubscription;
   snapshot(): ConsumerSnapshot;
   /**
    * Graceful shutdown: stops taking messages at once, cancels pending retry waits (those messages
@@ -360,7 +361,13 @@ export async function consume<Payload = unknown>(
           settledWithin(clock, [...processing], deadlineMs),
           subscription.close({ deadlineMs }),
         ]);
-        if (!drained) shutdown.abort(new Error(`consumer ${options.group} shut down after ${deadlineMs} ms`));
+        if (!drained)
+          shutdown.abort(
+            new MessagingError(
+              'CONSUMER_SHUTDOWN_DEADLINE',
+              `consumer ${options.group} shut down after ${deadlineMs} ms`,
+            ),
+          );
       })();
       return closing;
     },

@@ -1,7 +1,7 @@
 export type { Consumer, ConsumerSnapshot } from './consumer.js';
 export { consume } from './consumer.js';
 export { MaxDeliveriesExceededError, NonRetryableError } from './consumer-errors.js';
-export type { ConsumerEvents, Unlisten } from './consumer-events.js';
+export type { ConsumerEvents } from './consumer-events.js';
 export type {
   ConsumeOptions,
   ConsumerDedupe,

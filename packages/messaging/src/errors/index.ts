@@ -1,1 +1,1 @@
-export { InvalidMessagingOptionsError, InvalidMessagingValueError, MessagingError } from './messaging-error.js';
+export { InvalidMessagingValueError, MessagingError } from './messaging-error.js';

@@ -1,28 +1,12 @@
-/**
- * Base of every error thrown by `@bulwark/messaging`. `code` is stable across versions;
- * `cause` chains the underlying error when there is one.
- */
-export class MessagingError extends Error {
-  override name = 'MessagingError';
-  constructor(
-    /** A stable, machine-readable code such as `IDEMPOTENCY_CONFLICT`. */
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { BulwarkError } from '@bulwark/resilience';
 
-/** Thrown when options passed to a factory are invalid; lists every problem at once. */
-export class InvalidMessagingOptionsError extends MessagingError {
-  override name = 'InvalidMessagingOptionsError';
-  constructor(
-    readonly subject: string,
-    readonly problems: readonly string[],
-  ) {
-    super('INVALID_OPTIONS', `Invalid ${subject} options:\n- ${problems.join('\n- ')}`);
-  }
+/**
+ * Base of the errors thrown by `@bulwark/messaging` (options errors excepted: they are the shared
+ * {@link @bulwark/resilience!InvalidOptionsError}). A {@link @bulwark/resilience!BulwarkError}:
+ * `code` is stable across versions; `cause` chains the underlying error when there is one.
+ */
+export class MessagingError extends BulwarkError {
+  override name = 'MessagingError';
 }
 
 /**

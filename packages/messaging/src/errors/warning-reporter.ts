@@ -1,4 +1,4 @@
-import { MessagingError } from './messaging-error.js';
+import { BulwarkError } from '@bulwark/resilience';
 
 /** The `type` of the process warnings emitted for background errors nobody else listens to. */
 export const bulwarkWarningType = 'BulwarkWarning';
@@ -14,7 +14,7 @@ export const bulwarkWarningType = 'BulwarkWarning';
  */
 export function emitWarningFor(component: string): (error: Error) => void {
   return (error) => {
-    const code = error instanceof MessagingError ? error.code : 'BACKGROUND_ERROR';
+    const code = error instanceof BulwarkError ? error.code : 'BACKGROUND_ERROR';
     const cause = error.cause instanceof Error ? error.cause.message : undefined;
     process.emitWarning(`${component}: ${error.message}`, {
       type: bulwarkWarningType,

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidOptionsError } from '@bulwark/resilience';
 
 /**
  * Serializes `value` as canonical JSON: object keys sorted by code point, no whitespace,
  * `undefined` members dropped (as `JSON.stringify` does), `toJSON()` honoured. Two values that
  * are equal as JSON produce the same text whatever the order their keys were written in.
  *
- * @throws InvalidMessagingOptionsError for values JSON cannot represent faithfully: cycles,
+ * @throws InvalidOptionsError for values JSON cannot represent faithfully: cycles,
  * `bigint`, non-finite numbers.
  */
 export function canonicalJson(value: unknown): string {
@@ -54,8 +54,8 @@ export function canonicalJson(value: unknown): string {
   return write(value) ?? 'null';
 }
 
-function unsupported(what: string): InvalidMessagingOptionsError {
-  return new InvalidMessagingOptionsError('fingerprint', [`cannot fingerprint ${what}: it has no canonical JSON form`]);
+function unsupported(what: string): InvalidOptionsError {
+  return new InvalidOptionsError('fingerprint', [`cannot fingerprint ${what}: it has no canonical JSON form`]);
 }
 
 /**

@@ -52,3 +52,14 @@ export interface StoredError {
   readonly message: string;
   readonly code?: string;
 }
+
+/** An idempotency store was used after `close()`. */
+export class IdempotencyStoreClosedError extends MessagingError {
+  override name = 'IdempotencyStoreClosedError';
+  constructor(
+    /** The store, e.g. `redisIdempotencyStore`. */
+    readonly store: string,
+  ) {
+    super('IDEMPOTENCY_STORE_CLOSED', `${store} is closed`);
+  }
+}

@@ -1,5 +1,5 @@
 import type { Clock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { StoredError } from './idempotency-errors.js';
 import type { IdempotencyStore } from './idempotency-store.js';
 
@@ -74,22 +74,22 @@ const isPositiveInteger = (value: unknown) => typeof value === 'number' && Numbe
 
 /** Checks every option and reports every problem at once. */
 export function validateIdempotencyOptions(options: IdempotencyOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('idempotency');
   const store = options?.store as Partial<IdempotencyStore> | undefined;
   if (!store || typeof store.begin !== 'function' || typeof store.complete !== 'function') {
-    problems.push('store must be an IdempotencyStore (begin, complete, release, get, delete, close)');
+    validator.report('store must be an IdempotencyStore (begin, complete, release, get, delete, close)');
   }
   if (options?.ttlMs !== undefined && !isPositiveInteger(options.ttlMs)) {
-    problems.push(`ttlMs must be a positive integer of milliseconds, got ${String(options.ttlMs)}`);
+    validator.report(`ttlMs must be a positive integer of milliseconds, got ${String(options.ttlMs)}`);
   }
   if (options?.lockTtlMs !== undefined && !isPositiveInteger(options.lockTtlMs)) {
-    problems.push(`lockTtlMs must be a positive integer of milliseconds, got ${String(options.lockTtlMs)}`);
+    validator.report(`lockTtlMs must be a positive integer of milliseconds, got ${String(options.lockTtlMs)}`);
   }
   if (options?.rememberError !== undefined && typeof options.rememberError !== 'function') {
-    problems.push('rememberError must be a function (error) => boolean');
+    validator.report('rememberError must be a function (error) => boolean');
   }
   if (options?.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) {
-    problems.push('namespace must be a non-empty string');
+    validator.report('namespace must be a non-empty string');
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('idempotency', problems);
+  validator.throwIfInvalid();
 }

@@ -1,5 +1,5 @@
-import { systemClock } from '@bulwark/resilience';
-import { NamedEventEmitter, type Unsubscribe } from '../events/named-event-emitter.js';
+import { type EventSubscription, NamedEventEmitter, systemClock } from '@bulwark/resilience';
+import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import {
   IdempotencyConflictError,
   IdempotencyKeyReuseError,
@@ -63,7 +63,10 @@ export interface Idempotency {
   /** Forgets the key's record so the next call runs the work again. */
   forget(key: string, options?: IdempotentRunOptions): Promise<void>;
   /** Listens to an event; returns the function that stops listening. */
-  on<Name extends keyof IdempotencyEvents>(name: Name, listener: (event: IdempotencyEvents[Name]) => void): Unsubscribe;
+  on<Name extends keyof IdempotencyEvents>(
+    name: Name,
+    listener: (event: IdempotencyEvents[Name]) => void,
+  ): EventSubscription;
 }
 
 // The first character of a stored outcome says what follows: a serialized value, nothing
@@ -134,7 +137,8 @@ export function idempotency(options: IdempotencyOptions): Idempotency {
     work: (context: IdempotentWorkContext) => Promise<T> | T,
     runOptions?: IdempotentRunOptions,
   ): Promise<IdempotentOutcome<T>> => {
-    if (typeof key !== 'string' || key === '') throw new TypeError('idempotency key must be a non-empty string');
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidMessagingValueError('idempotency key', 'must be a non-empty string');
     const callerSignal = runOptions?.signal;
     callerSignal?.throwIfAborted();
     const storeKey = prefix + key;

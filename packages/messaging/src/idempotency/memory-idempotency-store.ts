@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@bulwark/resilience';
+import { IdempotencyStoreClosedError } from './idempotency-errors.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
 import { assertIdempotencyValues } from './idempotency-values.js';
 
@@ -88,7 +89,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
   };
 
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('memoryIdempotencyStore is closed');
+    if (closed) throw new IdempotencyStoreClosedError('memoryIdempotencyStore');
     signal?.throwIfAborted();
   };
 

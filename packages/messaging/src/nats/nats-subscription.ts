@@ -153,6 +153,9 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
     let consumer: Consumer | undefined;
     let failures = 0;
     while (!leaving.signal.aborted) {
+      // Let the settles of one burst land before sizing the next pull: one pull for many free
+      // slots rather than one per slot (each pull is a subscription and a request).
+      if (inFlight.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const free = prefetch - inFlight.size - outstanding();
       // A new pull when none is open, or once half the prefetch is free: fewer tiny requests at idle.
       if (free <= 0 || (pulls.size > 0 && free < Math.ceil(prefetch / 2))) {

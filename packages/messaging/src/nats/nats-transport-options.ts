@@ -1,6 +1,6 @@
-import type { Clock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator } from '@bulwark/resilience';
 import type { Serializer } from '../envelope/serializer.js';
-import { InvalidMessagingOptionsError, type MessagingError } from '../errors/messaging-error.js';
+import type { MessagingError } from '../errors/messaging-error.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -89,13 +89,13 @@ export const natsTransportDefaults = {
 const badStreamName = /[\s.*>/\\]/;
 const plainSubjectPrefix = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-/** Throws {@link InvalidMessagingOptionsError} listing every problem of `options`. */
+/** Throws `InvalidOptionsError` listing every problem of `options`. */
 export function validateNatsTransportOptions(options: NatsTransportOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('natsTransport');
   const positive = (name: keyof NatsTransportOptions, minimum = 1) => {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < minimum))
-      problems.push(`${name} must be an integer of at least ${minimum}, got ${String(value)}`);
+      validator.report(`${name} must be an integer of at least ${minimum}, got ${String(value)}`);
   };
   positive('replicas');
   positive('duplicateWindowMs');
@@ -107,15 +107,17 @@ export function validateNatsTransportOptions(options: NatsTransportOptions): voi
   positive('retryInitialMs');
   positive('retryMaxMs');
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === ''))
-    problems.push('stream must be a non-empty string');
+    validator.report('stream must be a non-empty string');
   else if (options.stream !== undefined && badStreamName.test(options.stream))
-    problems.push(`stream must hold no whitespace, '.', '*', '>', '/' or '\\', got ${JSON.stringify(options.stream)}`);
+    validator.report(
+      `stream must hold no whitespace, '.', '*', '>', '/' or '\\', got ${JSON.stringify(options.stream)}`,
+    );
   if (
     options.subjectPrefix !== undefined &&
     (typeof options.subjectPrefix !== 'string' || !plainSubjectPrefix.test(options.subjectPrefix))
   )
-    problems.push(
+    validator.report(
       `subjectPrefix must be dotted tokens of letters, digits, '-' and '_', got ${JSON.stringify(options.subjectPrefix)}`,
     );
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('natsTransport', problems);
+  validator.throwIfInvalid();
 }

@@ -1,4 +1,4 @@
-import { abortable, exponential, systemClock, within } from '@bulwark/resilience';
+import { abortable, exponential, InvalidOptionsError, systemClock, within } from '@bulwark/resilience';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -14,7 +14,7 @@ import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-n
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -382,7 +382,7 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
       assertKeys({ topic, group });
       const prefetch = subscribeOptions?.prefetch ?? settings.prefetch;
       if (!Number.isInteger(prefetch) || prefetch <= 0)
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       const consumerName = await ensureGroup(topic, group, signal);
       // Delayed publishes need a mover; every transport with subscribers runs one.
       await ensureMover(signal).catch((error: unknown) =>

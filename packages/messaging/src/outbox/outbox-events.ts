@@ -1,5 +1,3 @@
-import type { Unsubscribe } from '../events/named-event-emitter.js';
-
 /** Events of an {@link OutboxRelay}, by name. */
 export interface OutboxRelayEvents {
   /** This relay became the one that publishes for its outbox (others wait as standbys). */
@@ -29,6 +27,3 @@ export interface OutboxRelayEvents {
   /** The outbox store failed (lost connection, SQL error); the relay starts over after `retryInMs`. */
   'outbox-relay-failed': { readonly outbox: string; readonly error: unknown; readonly retryInMs: number };
 }
-
-/** Removes a listener added with `on`; also usable with `using`. */
-export type OutboxUnsubscribe = Unsubscribe;

@@ -1,5 +1,4 @@
-import { type Backoff, type Clock, exponential } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { type Backoff, type Clock, exponential, OptionsValidator } from '@bulwark/resilience';
 import type { Transport } from '../transport/transport.js';
 import type { OutboxClaimCheck } from './outbox.js';
 
@@ -65,27 +64,27 @@ export interface ResolvedOutboxRelayOptions {
 
 /** Applies defaults and validates, reporting every problem at once. */
 export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Clock): ResolvedOutboxRelayOptions {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('outbox relay');
   const given = (options ?? {}) as Partial<OutboxRelayOptions>;
   if (typeof given.transport?.publish !== 'function')
-    problems.push('transport must have a publish(topic, messages) function');
+    validator.report('transport must have a publish(topic, messages) function');
   const batchSize = given.batchSize ?? outboxRelayDefaults.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
-    problems.push(`batchSize must be an integer from 1 to 100000 (got ${String(given.batchSize)})`);
+    validator.report(`batchSize must be an integer from 1 to 100000, got ${String(given.batchSize)}`);
   const pollIntervalMs = given.pollIntervalMs ?? outboxRelayDefaults.pollIntervalMs;
   if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1)
-    problems.push(`pollIntervalMs must be a finite number of at least 1 (got ${String(given.pollIntervalMs)})`);
+    validator.report(`pollIntervalMs must be a finite number of at least 1, got ${String(given.pollIntervalMs)}`);
   const publishTimeoutMs = given.publishTimeoutMs ?? outboxRelayDefaults.publishTimeoutMs;
   if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs < 1)
-    problems.push(`publishTimeoutMs must be a finite number of at least 1 (got ${String(given.publishTimeoutMs)})`);
+    validator.report(`publishTimeoutMs must be a finite number of at least 1, got ${String(given.publishTimeoutMs)}`);
   if (given.claimCheck !== undefined && typeof given.claimCheck?.checkIn !== 'function')
-    problems.push('claimCheck must have a checkIn(message) function');
+    validator.report('claimCheck must have a checkIn(message) function');
   if (given.backoff !== undefined && typeof given.backoff?.delayMs !== 'function')
-    problems.push('backoff must have a delayMs(input) function (constant, linear or exponential)');
-  if (given.random !== undefined && typeof given.random !== 'function') problems.push('random must be a function');
+    validator.report('backoff must have a delayMs(input) function (constant, linear or exponential)');
+  if (given.random !== undefined && typeof given.random !== 'function') validator.report('random must be a function');
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal))
-    problems.push('signal must be an AbortSignal');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('outbox relay', problems);
+    validator.report('signal must be an AbortSignal');
+  validator.throwIfInvalid();
   return {
     transport: given.transport as Pick<Transport, 'publish'>,
     batchSize,

@@ -1,6 +1,6 @@
-import { delay } from '@bulwark/resilience';
+import type { EventSubscription } from '@bulwark/resilience';
+import { delay, NamedEventEmitter } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
-import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
@@ -12,7 +12,7 @@ import type {
   OutboxRelaySnapshot,
   OutboxRelaySource,
 } from './outbox.js';
-import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
+import type { OutboxRelayEvents } from './outbox-events.js';
 import type { ResolvedOutboxRelayOptions } from './outbox-options.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
@@ -113,7 +113,7 @@ class Relay implements OutboxRelay {
   on<Name extends keyof OutboxRelayEvents>(
     name: Name,
     listener: (event: OutboxRelayEvents[Name]) => void,
-  ): OutboxUnsubscribe {
+  ): EventSubscription {
     return this.emitter.on(name, listener);
   }
 
@@ -346,7 +346,7 @@ class Relay implements OutboxRelay {
     } catch (error) {
       // Stopping by the caller's signal ends the session; the rows stay for the next leader.
       if (this.publishing.signal.aborted) throw this.publishing.signal.reason;
-      return error ?? new Error(`publishing to ${topic} failed`);
+      return error ?? new MessagingError('PUBLISH_FAILED', `publishing to ${topic} failed`);
     }
   }
 

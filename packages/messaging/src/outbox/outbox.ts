@@ -1,6 +1,7 @@
+import type { EventSubscription } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
-import type { OutboxRelayEvents, OutboxUnsubscribe } from './outbox-events.js';
+import type { OutboxRelayEvents } from './outbox-events.js';
 import type { OutboxRelayOptions } from './outbox-options.js';
 
 /**
@@ -68,7 +69,7 @@ export interface OutboxRelay {
   on<Name extends keyof OutboxRelayEvents>(
     name: Name,
     listener: (event: OutboxRelayEvents[Name]) => void,
-  ): OutboxUnsubscribe;
+  ): EventSubscription;
   /**
    * Stops: a standby stops waiting at once; a leader finishes the batch it is publishing (a
    * publish retry waiting for its backoff is abandoned; its rows stay for the next leader),

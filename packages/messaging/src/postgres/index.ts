@@ -62,10 +62,9 @@ export type {
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
 export type { PostgresStoreErrorCode } from './postgres-store-error.js';
 export { PostgresStoreError } from './postgres-store-error.js';
-export type {
-  PostgresGroupSnapshot,
-  PostgresTransport,
-  PostgresTransportOptions,
-  PostgresTransportSql,
-} from './postgres-transport.js';
-export { postgresTransport, postgresTransportDefaults, postgresTransportSql } from './postgres-transport.js';
+export type { PostgresGroupSnapshot, PostgresTransport } from './postgres-transport.js';
+export { postgresTransport } from './postgres-transport.js';
+export type { PostgresTransportOptions } from './postgres-transport-options.js';
+export { postgresTransportDefaults } from './postgres-transport-options.js';
+export type { PostgresTransportSql } from './postgres-transport-sql.js';
+export { postgresTransportSql } from './postgres-transport-sql.js';

@@ -1,6 +1,8 @@
 import type { Clock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
+import { OptionsValidator } from '@bulwark/resilience';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
+import { AsyncReplyStoreClosedError } from '../async-reply/async-reply-errors.js';
 import type {
   AsyncReplyErrorInfo,
   AsyncReplyRecord,
@@ -9,7 +11,6 @@ import type {
   AsyncReplyStoreCallOptions,
 } from '../async-reply/async-reply-store.js';
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import createSql from './sql/async-reply-create.sql';
 import finishSql from './sql/async-reply-finish.sql';
@@ -64,9 +65,11 @@ export interface PostgresAsyncReplySql {
  * ```
  */
 export function postgresAsyncReplySql(options: { table?: string } = {}): PostgresAsyncReplySql {
-  const table = options.table ?? postgresAsyncReplyStoreDefaults.table;
-  const { quoted, name } = tableName('postgresAsyncReplyStore', table);
-  const expiresIndex = `"${name}_expires_at_idx"`;
+  const { quoted, suffixed } = tableName(
+    'postgresAsyncReplyStore',
+    options.table ?? postgresAsyncReplyStoreDefaults.table,
+  );
+  const expiresIndex = suffixed('_expires_at_idx');
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),
@@ -137,6 +140,7 @@ export interface PostgresAsyncReplyStore extends AsyncReplyStore {
  * ```ts
  * import pg from 'pg';
  * import { postgresAsyncReplyStore } from '@bulwark/messaging/postgres';
+
  * const store = postgresAsyncReplyStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
  * await store.migrate();
  * const reports = asyncReply({ store });
@@ -148,18 +152,18 @@ export function postgresAsyncReplyStore(
 ): PostgresAsyncReplyStore {
   const sql = postgresAsyncReplySql({ table: options.table ?? postgresAsyncReplyStoreDefaults.table });
   const sweepBatchSize = options.sweepBatchSize ?? postgresAsyncReplyStoreDefaults.sweepBatchSize;
-  const problems: string[] = [];
-  if (!pool || typeof (pool as Partial<Pool>).query !== 'function') problems.push('pool must be a pg Pool');
+  const validator = new OptionsValidator('postgresAsyncReplyStore');
+  if (!pool || typeof (pool as Partial<Pool>).query !== 'function') validator.report('pool must be a pg Pool');
   if (!Number.isInteger(sweepBatchSize) || sweepBatchSize <= 0) {
-    problems.push(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
+    validator.report(`sweepBatchSize must be a positive integer, got ${sweepBatchSize}`);
   }
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresAsyncReplyStoreDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresAsyncReplyStore', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const query = statementRunner(pool, 'postgresAsyncReplyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('postgresAsyncReplyStore is closed');
+    if (closed) throw new AsyncReplyStoreClosedError('postgresAsyncReplyStore');
     signal?.throwIfAborted();
   };
 

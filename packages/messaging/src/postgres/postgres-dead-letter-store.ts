@@ -1,9 +1,8 @@
-import { type Clock, jsonTextProblem } from '@bulwark/resilience';
+import { type Clock, jsonTextProblem, OptionsValidator } from '@bulwark/resilience';
 import type { Pool } from 'pg';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/dead-letter-store.js';
 import { originalTopicOf } from '../dead-letter/dead-letter-store.js';
 import type { Envelope } from '../envelope/envelope.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import addSql from './sql/dead-letter-add.sql';
 import listSql from './sql/dead-letter-list.sql';
@@ -22,10 +21,9 @@ export interface PostgresDeadLetterSql {
 
 /** The statements of {@link postgresDeadLetterStore} for `table`. @defaultValue table `'bulwark_dead_letters'` */
 export function postgresDeadLetterSql(options: { table?: string } = {}): PostgresDeadLetterSql {
-  const table = options.table ?? 'bulwark_dead_letters';
-  const { quoted, name } = tableName('postgresDeadLetterStore', table);
+  const { quoted, suffixed } = tableName('postgresDeadLetterStore', options.table ?? 'bulwark_dead_letters');
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', `"${name}_stored_idx"`);
+    sql.replaceAll('{{table}}', quoted).replaceAll('{{storedIndex}}', suffixed('_stored_idx'));
   return { migrate: render(migrateSql), add: render(addSql), list: render(listSql), remove: render(removeSql) };
 }
 
@@ -73,10 +71,10 @@ export function postgresDeadLetterStore(
   options: PostgresDeadLetterStoreOptions = {},
 ): PostgresDeadLetterStore {
   const sql = postgresDeadLetterSql(options);
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresDeadLetterStore');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresDeadLetterStoreDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresDeadLetterStore', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const query = statementRunner(pool, 'postgresDeadLetterStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   return {
     sql,

@@ -1,7 +1,7 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import {
   type EventLog,
   type EventLogCursor,
@@ -169,10 +169,10 @@ const cursorValues = (cursor: EventLogCursor) => [String(cursor.transactionId), 
  */
 export function postgresEventLog(pool: Pool, options: PostgresEventLogOptions = {}): PostgresEventLog {
   const sql = postgresEventLogSql(options);
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresEventLog');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresEventLogDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresEventLog', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const name = options.table ?? postgresEventLogDefaults.table;
   const query = statementRunner(pool, 'postgresEventLog', { timeoutMs: queryTimeoutMs, clock });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
+import { OptionsValidator } from '@bulwark/resilience';
+import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
+import { IdempotencyStoreClosedError } from '../idempotency/idempotency-errors.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import { checkQueryTimeout, defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
@@ -62,9 +64,11 @@ export interface PostgresIdempotencySql {
  * ```
  */
 export function postgresIdempotencySql(options: { table?: string } = {}): PostgresIdempotencySql {
-  const table = options.table ?? postgresIdempotencyStoreDefaults.table;
-  const { quoted, name } = tableName('postgresIdempotencyStore', table);
-  const expiresIndex = `"${name}_expires_at_idx"`;
+  const { quoted, suffixed } = tableName(
+    'postgresIdempotencyStore',
+    options.table ?? postgresIdempotencyStoreDefaults.table,
+  );
+  const expiresIndex = suffixed('_expires_at_idx');
   const render = (sql: string) => sql.replaceAll('{{table}}', quoted).replaceAll('{{expiresIndex}}', expiresIndex);
   return {
     migrate: render(migrateSql),
@@ -115,6 +119,7 @@ const maxBeginAttempts = 5;
  * ```ts
  * import pg from 'pg';
  * import { postgresIdempotencyStore } from '@bulwark/messaging/postgres';
+
  * const store = postgresIdempotencyStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
  * await store.migrate();
  * ```
@@ -125,14 +130,14 @@ export function postgresIdempotencyStore(
 ): PostgresIdempotencyStore {
   const sql = postgresIdempotencySql({ table: options.table });
   const generateToken = options.generateToken ?? randomUUID;
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresIdempotencyStore');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresIdempotencyStoreDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresIdempotencyStore', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const query = statementRunner(pool, 'postgresIdempotencyStore', { timeoutMs: queryTimeoutMs, clock: options.clock });
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('postgresIdempotencyStore is closed');
+    if (closed) throw new IdempotencyStoreClosedError('postgresIdempotencyStore');
     signal?.throwIfAborted();
   };
   const toRecord = (row: RecordRow): IdempotencyRecord =>
@@ -172,7 +177,10 @@ export function postgresIdempotencyStore(
         if (row.acquired) return { kind: 'acquired', leaseToken };
         return { kind: 'existing', record: toRecord(row) };
       }
-      throw new Error(`postgresIdempotencyStore.begin found no row for "${key}" after ${maxBeginAttempts} attempts`);
+      throw new MessagingError(
+        'POSTGRES_FAILED',
+        `postgresIdempotencyStore.begin found no row for "${key}" after ${maxBeginAttempts} attempts`,
+      );
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {
       check(callOptions?.signal);

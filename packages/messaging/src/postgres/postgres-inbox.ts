@@ -1,10 +1,11 @@
 import type { Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import { isConnectionLost, isReadTimeout, withTransaction } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { MessageContext, MessageHandler } from '../consumer/consumer-options.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertKeys } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { traceInboxHandler } from '../telemetry/message-spans.js';
 import {
   checkQueryTimeout,
   defaultQueryTimeoutMs,
@@ -26,10 +27,9 @@ export interface PostgresInboxSql {
 
 /** The statements of {@link postgresInbox} for `table`. @defaultValue table `'bulwark_inbox'` */
 export function postgresInboxSql(options: { table?: string } = {}): PostgresInboxSql {
-  const table = options.table ?? 'bulwark_inbox';
-  const { quoted, name } = tableName('postgresInbox', table);
+  const table = tableName('postgresInbox', options.table ?? 'bulwark_inbox');
   const render = (sql: string) =>
-    sql.replaceAll('{{table}}', quoted).replaceAll('{{handledIndex}}', `"${name}_handled_idx"`);
+    sql.replaceAll('{{table}}', table.quoted).replaceAll('{{handledIndex}}', table.suffixed('_handled_idx'));
   return { migrate: render(migrateSql), record: render(recordSql), sweep: render(sweepSql) };
 }
 
@@ -105,10 +105,10 @@ export interface PostgresInbox {
  */
 export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): PostgresInbox {
   const sql = postgresInboxSql(options);
-  const problems: string[] = [];
+  const validator = new OptionsValidator('postgresInbox');
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresInboxDefaults.queryTimeoutMs;
-  checkQueryTimeout(queryTimeoutMs, problems);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresInbox', problems);
+  checkQueryTimeout(queryTimeoutMs, validator);
+  validator.throwIfInvalid();
   const clock = options.clock;
   const query = statementRunner(pool, 'postgresInbox', { timeoutMs: queryTimeoutMs, clock });
   // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
@@ -130,6 +130,11 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
       assertKeys({ group });
       return async (message, context) => {
         assertKeys({ 'message.id': message.id });
+        const duplicate = await traceInboxHandler(group, message, () => recordAndRun(message, context));
+        if (duplicate) handlerOptions.onDuplicate?.(message);
+      };
+      /** Records the id and runs the work in one transaction; resolves `true` for a duplicate. */
+      async function recordAndRun(message: Envelope<Payload>, context: MessageContext): Promise<boolean> {
         let duplicate: boolean;
         /** The work failed on its own, not because the inbox's connection did. */
         let workFailed = false;
@@ -167,8 +172,8 @@ export function postgresInbox(pool: Pool, options: PostgresInboxOptions = {}): P
             cause: error,
           });
         }
-        if (duplicate) handlerOptions.onDuplicate?.(message);
-      };
+        return duplicate;
+      }
     },
     async sweep(windowMs, sweepOptions = {}) {
       sweepOptions.signal?.throwIfAborted();

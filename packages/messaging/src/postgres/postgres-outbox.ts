@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { quotePostgresIdentifier } from '@bulwark/resilience/internal/postgres';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
 import { assertStorableEnvelope } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 import type { EventLog, NewEvent } from '../event-log/event-log.js';
 import type {
   Outbox,
@@ -34,17 +35,17 @@ import sessionResetTemplate from './sql/outbox-session-reset.sql';
 import statsTemplate from './sql/outbox-stats.sql';
 import unlockTemplate from './sql/outbox-unlock.sql';
 import wakeUpsTemplate from './sql/outbox-wake-ups.sql';
+import { tableName } from './table-name.js';
 
 /** Options of {@link postgresOutbox}. */
 export interface PostgresOutboxOptions {
   /**
-   * The outbox table (a plain identifier, at most 56 characters). Its index, trigger, trigger
-   * function and notification channel are named after it.
+   * The outbox table, optionally schema-qualified (`app.outbox`; parts plain or double-quoted,
+   * the name at most 56 bytes). Its index, trigger, trigger function and notification channel
+   * are named after it; without a schema it goes to the connection's `search_path`.
    * @defaultValue `'bulwark_outbox'`
    */
   table?: string;
-  /** The table's schema. @defaultValue the connection's `search_path` (usually `public`) */
-  schema?: string;
   /** @defaultValue `systemClock` */
   clock?: Clock;
   /**
@@ -148,30 +149,25 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
   lag(options?: { signal?: AbortSignal }): Promise<PostgresOutboxLag>;
 }
 
-const identifierPattern = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 /** SQLSTATE lock_not_available: a standby's bounded wait for the leader lock ran out. */
 const lockTimeoutCode = '55P03';
-const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /**
  * Renders the outbox SQL for a table. `postgresOutbox(pool, options).sql` returns the same;
  * use this to run the migration with your own tool.
  */
-export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' | 'schema'> = {}): PostgresOutboxSql {
-  const table = options.table ?? 'bulwark_outbox';
-  const problems: string[] = [];
-  if (!identifierPattern.test(table) || table.length > 56)
-    problems.push(`table must be a plain identifier of at most 56 characters (got ${JSON.stringify(table)})`);
-  if (options.schema !== undefined && (!identifierPattern.test(options.schema) || options.schema.length > 63))
-    problems.push(`schema must be a plain identifier of at most 63 characters (got ${JSON.stringify(options.schema)})`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('postgresOutbox', problems);
-  const qualify = (name: string) =>
-    options.schema === undefined
-      ? quoteIdentifier(name)
-      : `${quoteIdentifier(options.schema)}.${quoteIdentifier(name)}`;
-  const qualifiedTable = qualify(table);
-  const readable = options.schema === undefined ? table : `${options.schema}.${table}`;
+export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> = {}): PostgresOutboxSql {
+  const validator = new OptionsValidator('postgresOutbox');
+  // The trigger and its function are named `<table>_notify`: 56 bytes leave room for the suffix.
+  const table = tableName('postgresOutbox', options.table ?? 'bulwark_outbox', {
+    problems: validator.problems,
+    maxNameBytes: 56,
+  });
+  if ('schema' in options) validator.report(`schema is no longer an option: write table: 'schema.name'`);
+  validator.throwIfInvalid();
+  const qualifiedTable = table.quoted;
+  const readable = table.written;
   // A channel is an identifier (at most 63 bytes); long names are hashed to fit.
   const channelText = `bulwark_outbox.${readable}`;
   const channel =
@@ -180,11 +176,11 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table' |
       : `bulwark_outbox.${createHash('sha256').update(readable).digest('hex').slice(0, 40)}`;
   const values: Record<string, string> = {
     table: qualifiedTable,
-    relay_table: qualify(`${table}_relay`),
+    relay_table: table.sibling('_relay'),
     table_literal: quoteLiteral(qualifiedTable),
-    function: qualify(`${table}_notify`),
-    trigger: quoteIdentifier(`${table}_notify`),
-    trigger_literal: quoteLiteral(`${table}_notify`),
+    function: table.sibling('_notify'),
+    trigger: table.suffixed('_notify'),
+    trigger_literal: quoteLiteral(`${table.name}_notify`),
     channel: quoteLiteral(channel),
   };
   const render = (template: string) =>
@@ -262,10 +258,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
   const relays = new Set<OutboxRelay>();
   const lagQuery = statementRunner(pool, 'postgresOutbox', { timeoutMs: defaultQueryTimeoutMs, clock });
   let closed = false;
-  const name =
-    options.schema === undefined
-      ? (options.table ?? 'bulwark_outbox')
-      : `${options.schema}.${options.table ?? 'bulwark_outbox'}`;
+  const name = options.table ?? 'bulwark_outbox';
 
   const outbox: PostgresOutbox = {
     table: sql.lockName,
@@ -293,18 +286,18 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const queryTimeoutMs = relayOptions?.queryTimeoutMs ?? 30_000;
-      const problems: string[] = [];
+      const validator = new OptionsValidator('outbox relay');
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
-        problems.push(`queryTimeoutMs must be a positive integer (got ${String(relayOptions?.queryTimeoutMs)})`);
+        validator.report(`queryTimeoutMs must be a positive integer, got ${String(relayOptions?.queryTimeoutMs)}`);
       let resolved: ResolvedOutboxRelayOptions | undefined;
       try {
         resolved = resolveOutboxRelayOptions(relayOptions, clock);
       } catch (error) {
-        if (!(error instanceof InvalidMessagingOptionsError)) throw error;
-        problems.unshift(...error.problems);
+        if (!(error instanceof InvalidOptionsError)) throw error;
+        validator.problems.unshift(...error.problems);
       }
-      if (problems.length > 0 || resolved === undefined)
-        throw new InvalidMessagingOptionsError('outbox relay', problems);
+      validator.throwIfInvalid();
+      if (resolved === undefined) throw new InvalidOptionsError('outbox relay', validator.problems);
       const source = postgresRelaySource(
         pool,
         sql,
@@ -481,7 +474,7 @@ function postgresRelaySource(
       signal.throwIfAborted();
       if (listen) {
         client.on('notification', onNotification);
-        await client.query(withTimeout(`LISTEN ${quoteIdentifier(sql.channel)}`, []));
+        await client.query(withTimeout(`LISTEN ${quotePostgresIdentifier(sql.channel)}`, []));
       } else {
         // Nobody listens: spare writers the cost of notifying.
         await client.query(withTimeout(sql.wakeUps, [false]));

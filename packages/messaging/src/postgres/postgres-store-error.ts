@@ -1,4 +1,4 @@
-import type { Clock } from '@bulwark/resilience';
+import type { Clock, OptionsValidator } from '@bulwark/resilience';
 import { boundedQuery, type PostgresQueryFailure, type PostgresQueryTarget } from '@bulwark/resilience/postgres';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -60,10 +60,10 @@ export function statementRunner(
     );
 }
 
-/** Checks a `queryTimeoutMs` option; pushes a problem sentence when it is invalid. */
-export function checkQueryTimeout(value: number, problems: string[]): void {
+/** Checks a `queryTimeoutMs` option; reports a problem to `validator` when it is invalid. */
+export function checkQueryTimeout(value: number, validator: OptionsValidator): void {
   if (!(typeof value === 'number' && value > 0 && Number.isFinite(value)))
-    problems.push(`queryTimeoutMs must be a positive number (got ${String(value)})`);
+    validator.report(`queryTimeoutMs must be a positive number, got ${String(value)}`);
 }
 
 /**

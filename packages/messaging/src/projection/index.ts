@@ -1,6 +1,6 @@
 export type { Projection, ProjectionSnapshot, ProjectionState } from './projection.js';
 export { projection } from './projection.js';
-export type { ProjectionEvents, ProjectionUnsubscribe } from './projection-events.js';
+export type { ProjectionEvents } from './projection-events.js';
 export type {
   ProjectionContext,
   ProjectionOptions,

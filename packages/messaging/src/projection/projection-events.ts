@@ -1,5 +1,4 @@
 import type { EventLogCursor } from '../event-log/event-log.js';
-import type { Unsubscribe } from '../events/named-event-emitter.js';
 
 /** Events of a {@link Projection}, by name. */
 export interface ProjectionEvents {
@@ -29,6 +28,3 @@ export interface ProjectionEvents {
   'projection-paused': { readonly projection: string };
   'projection-resumed': { readonly projection: string };
 }
-
-/** Removes a listener added with `on`; also usable with `using`. */
-export type ProjectionUnsubscribe = Unsubscribe;

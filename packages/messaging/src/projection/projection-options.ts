@@ -1,5 +1,4 @@
-import { type Backoff, type Clock, exponential, systemClock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { type Backoff, type Clock, exponential, OptionsValidator, systemClock } from '@bulwark/resilience';
 import type { EventLog, LoggedEvent } from '../event-log/event-log.js';
 
 /** What a projection's handler is given beside its events. */
@@ -86,33 +85,33 @@ export interface ResolvedProjectionOptions<Executor> extends ProjectionOptions<E
   readonly clock: Clock;
 }
 
-/** Checks every option at once; throws one {@link InvalidMessagingOptionsError} listing each problem. */
+/** Checks every option at once; throws one `InvalidOptionsError` listing each problem. */
 export function resolveProjectionOptions<Executor>(
   options: ProjectionOptions<Executor>,
 ): ResolvedProjectionOptions<Executor> {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('projection');
   if (typeof options?.name !== 'string' || options.name.length === 0 || options.name.length > 200)
-    problems.push(`name must be a non-empty string of at most 200 characters (got ${JSON.stringify(options?.name)})`);
+    validator.report(`name must be a non-empty string of at most 200 characters, got ${JSON.stringify(options?.name)}`);
   if (typeof options?.source?.projections?.tryAcquire !== 'function')
-    problems.push('source must be an event log (memoryEventLog() or postgresEventLog(pool))');
-  if (typeof options?.handle !== 'function') problems.push('handle must be a function (events, context) => Promise');
+    validator.report('source must be an event log (memoryEventLog() or postgresEventLog(pool))');
+  if (typeof options?.handle !== 'function') validator.report('handle must be a function (events, context) => Promise');
   if (options?.readModel !== undefined) {
     if (typeof options.readModel.table !== 'string' || options.readModel.table.length === 0)
-      problems.push('readModel.table must be a non-empty string');
-    if (typeof options.readModel.create !== 'function') problems.push('readModel.create must be a function');
+      validator.report('readModel.table must be a non-empty string');
+    if (typeof options.readModel.create !== 'function') validator.report('readModel.create must be a function');
   }
   const positive = (field: keyof typeof projectionDefaults, integer: boolean) => {
     const value = options?.[field] ?? projectionDefaults[field];
     if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value)))
-      problems.push(`${field} must be a positive ${integer ? 'integer' : 'number'} (got ${String(value)})`);
+      validator.report(`${field} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
   };
   positive('batchSize', true);
   positive('pollIntervalMs', false);
   positive('standbyIntervalMs', false);
   positive('lagIntervalMs', false);
   if (options?.backoff !== undefined && typeof options.backoff.delayMs !== 'function')
-    problems.push('backoff must have a delayMs(input) function (constant, linear or exponential)');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('projection', problems);
+    validator.report('backoff must have a delayMs(input) function (constant, linear or exponential)');
+  validator.throwIfInvalid();
   return {
     ...options,
     batchSize: options.batchSize ?? projectionDefaults.batchSize,

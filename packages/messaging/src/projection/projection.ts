@@ -1,9 +1,8 @@
-import { delay } from '@bulwark/resilience';
+import { delay, type EventSubscription, NamedEventEmitter } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
 import type { EventLogCursor, LoggedEvent, ProjectionLease, ProjectionTransaction } from '../event-log/event-log.js';
-import { NamedEventEmitter } from '../events/named-event-emitter.js';
 import { observeProjection } from '../telemetry/projection-metrics.js';
-import type { ProjectionEvents, ProjectionUnsubscribe } from './projection-events.js';
+import type { ProjectionEvents } from './projection-events.js';
 import {
   type ProjectionOptions,
   type ResolvedProjectionOptions,
@@ -41,7 +40,7 @@ export interface Projection {
   on<Name extends keyof ProjectionEvents>(
     name: Name,
     listener: (event: ProjectionEvents[Name]) => void,
-  ): ProjectionUnsubscribe;
+  ): EventSubscription;
   /** Stops applying events after the batch in progress (the lease is kept). */
   pause(): void;
   resume(): void;

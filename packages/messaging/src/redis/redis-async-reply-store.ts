@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
+import { type RedisScript, redisScript, runRedisScript } from '@bulwark/resilience/internal/redis';
 import type { Redis } from 'ioredis';
 import type {
   AsyncReplyErrorInfo,
@@ -7,10 +8,9 @@ import type {
   AsyncReplyStore,
 } from '../async-reply/async-reply-store.js';
 import { assertAsyncReplyValues } from '../async-reply/async-reply-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
-import createScript from './lua/async-reply-create.lua';
-import finishScript from './lua/async-reply-finish.lua';
-import startScript from './lua/async-reply-start.lua';
+import createLua from './lua/async-reply-create.lua';
+import finishLua from './lua/async-reply-finish.lua';
+import startLua from './lua/async-reply-start.lua';
 import { redisStoreCall } from './redis-call.js';
 
 /** Options of {@link redisAsyncReplyStore}. */
@@ -30,14 +30,11 @@ export interface RedisAsyncReplyStoreOptions {
 /** The defaults of {@link RedisAsyncReplyStoreOptions}. */
 export const redisAsyncReplyStoreDefaults = { keyPrefix: 'bulwark:async-reply:', timeoutMs: 5_000 } as const;
 
-// Versioned so that two library versions sharing a client never run each other's scripts.
-const commands = {
-  create: 'bulwarkAsyncReplyCreateV1',
-  start: 'bulwarkAsyncReplyStartV1',
-  finish: 'bulwarkAsyncReplyFinishV1',
+const scripts = {
+  create: redisScript(createLua),
+  start: redisScript(startLua),
+  finish: redisScript(finishLua),
 } as const;
-
-type ScriptCommand = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 const optionalNumber = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
 
@@ -82,7 +79,9 @@ function pairs(reply: readonly string[]): Record<string, string> {
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
+
  * import { redisAsyncReplyStore } from '@bulwark/messaging/redis';
+
  * const replies = asyncReply({ store: redisAsyncReplyStore(new Redis()) });
  * ```
  */
@@ -91,28 +90,20 @@ export function redisAsyncReplyStore(
   options: RedisAsyncReplyStoreOptions = {},
 ): AsyncReplyStore & { [Symbol.asyncDispose](): Promise<void> } {
   const keyPrefix = options.keyPrefix ?? redisAsyncReplyStoreDefaults.keyPrefix;
-  const problems: string[] = [];
+  const validator = new OptionsValidator('redisAsyncReplyStore');
   if (!redis || typeof (redis as Partial<Redis>).defineCommand !== 'function')
-    problems.push('redis must be an ioredis client');
-  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
+    validator.report('redis must be an ioredis client');
+  if (typeof keyPrefix !== 'string') validator.report('keyPrefix must be a string');
   const timeoutMs = options.timeoutMs ?? redisAsyncReplyStoreDefaults.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisAsyncReplyStore', problems);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) validator.report('timeoutMs must be a positive integer');
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
-  const client = redis as unknown as Record<string, ScriptCommand | undefined>;
-  for (const [name, lua] of [
-    [commands.create, createScript],
-    [commands.start, startScript],
-    [commands.finish, finishScript],
-  ] as const) {
-    if (typeof client[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
-  }
-  const call = (name: string, id: string, ...args: (string | number)[]) =>
+  const call = (name: keyof typeof scripts, id: string, ...args: (string | number)[]) =>
     redisStoreCall(
       clock,
       timeoutMs,
       `redisAsyncReplyStore ${name} "${id}"`,
-      (client[name] as ScriptCommand).call(redis, keyPrefix + id, ...args),
+      runRedisScript(redis, scripts[name] as RedisScript, [keyPrefix + id], args),
     );
   const ttlOf = (expiresAt: number, now: number) => Math.max(1, Math.ceil(expiresAt - now));
 
@@ -121,7 +112,7 @@ export function redisAsyncReplyStore(
       callOptions?.signal?.throwIfAborted();
       assertAsyncReplyValues({ id: record.id, kind: record.kind });
       const reply = await call(
-        commands.create,
+        'create',
         record.id,
         record.createdAt,
         record.kind,
@@ -146,7 +137,7 @@ export function redisAsyncReplyStore(
     async start(id, run, callOptions) {
       callOptions?.signal?.throwIfAborted();
       assertAsyncReplyValues({ id, runId: run.runId });
-      const reply = (await call(commands.start, id, run.now, run.runId, run.leaseUntil)) as string[] | null;
+      const reply = (await call('start', id, run.now, run.runId, run.leaseUntil)) as string[] | null;
       return reply ? toRecord(id, pairs(reply)) : undefined;
     },
     async finish(id, outcome, callOptions) {
@@ -155,7 +146,7 @@ export function redisAsyncReplyStore(
       const payload = outcome.status === 'succeeded' ? outcome.result : JSON.stringify(outcome.error);
       const claimed = outcome.status === 'succeeded' && outcome.resultClaimed ? '1' : '0';
       const reply = await call(
-        commands.finish,
+        'finish',
         id,
         outcome.now,
         outcome.runId,

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import {
   pipelinedBatcher,
   pipelinedBatcherDefaults,
   type RedisScript,
   redisScript,
   runRedisScript,
-} from '@bulwark/resilience/redis';
+} from '@bulwark/resilience/internal/redis';
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
+import { InvalidMessagingValueError, MessagingError } from '../errors/messaging-error.js';
+import { IdempotencyStoreClosedError } from '../idempotency/idempotency-errors.js';
 import type { BeginResult, IdempotencyRecord, IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { assertIdempotencyValues } from '../idempotency/idempotency-values.js';
 import beginScript from './lua/idempotency-begin.lua';
@@ -81,13 +82,15 @@ const scripts = {
  * by themselves and a crashed holder's key is free once its lease runs out. `begin` and
  * `complete` are one script call each (one round trip; `EVALSHA`, falling back to `EVAL` after a
  * `NOSCRIPT`); with `batch` (the default) concurrent callers share script calls under load
- * (see `pipelinedBatcher` in `@bulwark/resilience/redis`), each key still decided atomically and
+ * (the pipelined batcher the Redis stores share), each key still decided atomically and
  * in order. Works with Redis Cluster (without batching): a record is a single key.
  *
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
+
  * import { redisIdempotencyStore } from '@bulwark/messaging/redis';
+
  * const store = redisIdempotencyStore(new Redis(process.env.REDIS_URL), { keyPrefix: 'shop:idem:' });
  * ```
  */
@@ -98,13 +101,13 @@ export function redisIdempotencyStore(
   const keyPrefix = options.keyPrefix ?? redisIdempotencyStoreDefaults.keyPrefix;
   const maxBatchSize = options.maxBatchSize ?? redisIdempotencyStoreDefaults.maxBatchSize;
   const maxInFlight = options.maxInFlight ?? redisIdempotencyStoreDefaults.maxInFlight;
-  const problems: string[] = [];
-  if (typeof keyPrefix !== 'string') problems.push('keyPrefix must be a string');
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
+  const validator = new OptionsValidator('redisIdempotencyStore');
+  if (typeof keyPrefix !== 'string') validator.report('keyPrefix must be a string');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
   const timeoutMs = options.timeoutMs ?? redisIdempotencyStoreDefaults.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('timeoutMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('redisIdempotencyStore', problems);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) validator.report('timeoutMs must be a positive integer');
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const generateToken = options.generateToken ?? randomUUID;
   const call = (which: RedisScript, key: string, ...args: (string | number)[]) =>
@@ -112,7 +115,7 @@ export function redisIdempotencyStore(
       clock,
       timeoutMs,
       `redisIdempotencyStore on "${key}"`,
-      runRedisScript(redis, which, [keyPrefix + key], args),
+      runRedisScript(redis, which, [keyPrefix + key], args, { direct: true }),
     );
   const batching = (options.batch ?? redisIdempotencyStoreDefaults.batch) && !redis.isCluster;
   const callBatch = (which: RedisScript, keys: readonly string[], args: readonly (string | number)[]) =>
@@ -125,6 +128,7 @@ export function redisIdempotencyStore(
         which,
         keys.map((key) => keyPrefix + key),
         args,
+        { direct: true },
       ),
     ) as Promise<unknown[]>;
   const beginBatcher = pipelinedBatcher<{ key: string; value: string; leaseMs: number }, 1 | RecordReply>({
@@ -193,7 +197,7 @@ export function redisIdempotencyStore(
 
   let closed = false;
   const check = (signal: AbortSignal | undefined) => {
-    if (closed) throw new Error('redisIdempotencyStore is closed');
+    if (closed) throw new IdempotencyStoreClosedError('redisIdempotencyStore');
     signal?.throwIfAborted();
   };
   const store: IdempotencyStore & { [Symbol.asyncDispose](): Promise<void> } = {
@@ -201,7 +205,7 @@ export function redisIdempotencyStore(
       check(callOptions?.signal);
       assertIdempotencyValues({ key, fingerprint });
       const leaseToken = generateToken();
-      if (leaseToken.includes('\n')) throw new Error('redisIdempotencyStore lease tokens may not contain a newline');
+      if (leaseToken.includes('\n')) throw new InvalidMessagingValueError('lease token', 'contains a newline');
       const value = `p${leaseToken}\n${fingerprint}`;
       const lease = Math.ceil(leaseMs);
       for (let attempt = 1; ; attempt++) {
@@ -213,7 +217,10 @@ export function redisIdempotencyStore(
         // No record: it expired between the failed SET NX and the GET; try again.
         if (record) return { kind: 'existing', record };
         if (attempt >= 5)
-          throw new Error(`redisIdempotencyStore.begin could not settle "${key}" in ${attempt} attempts`);
+          throw new MessagingError(
+            'REDIS_FAILED',
+            `redisIdempotencyStore.begin could not settle "${key}" in ${attempt} attempts`,
+          );
       }
     },
     async complete(key, leaseToken, outcome, ttlMs, callOptions) {

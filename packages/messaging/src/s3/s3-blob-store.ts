@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Clock, systemClock, within } from '@bulwark/resilience';
+import { type Clock, OptionsValidator, systemClock, within } from '@bulwark/resilience';
 import type { Client } from 'minio';
 import {
   assertValidContentType,
@@ -10,7 +10,7 @@ import {
 } from '../claim-check/blob-body.js';
 import { assertValidBlobRef } from '../claim-check/blob-ref.js';
 import type { BlobCallOptions, BlobInfo, BlobStore } from '../claim-check/blob-store.js';
-import { InvalidMessagingOptionsError, MessagingError } from '../errors/messaging-error.js';
+import { MessagingError } from '../errors/messaging-error.js';
 
 /** Options of {@link s3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -94,25 +94,27 @@ const isNotFound = (error: unknown): boolean => {
  * ```ts
  * import * as Minio from 'minio';
  * import { s3BlobStore } from '@bulwark/messaging/s3';
+
  * const minio = new Minio.Client({ endPoint: 's3.amazonaws.com', accessKey, secretKey });
  * const store = s3BlobStore(minio, { bucket: 'my-app', prefix: 'claims/' });
  * ```
  */
 export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobStore {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('s3BlobStore');
   if (!client || typeof (client as Partial<Client>).statObject !== 'function') {
-    problems.push('client must be a minio Client');
+    validator.report('client must be a minio Client');
   }
-  if (typeof options?.bucket !== 'string' || options.bucket === '') problems.push('bucket must be a non-empty string');
-  if (options?.prefix !== undefined && typeof options.prefix !== 'string') problems.push('prefix must be a string');
+  if (typeof options?.bucket !== 'string' || options.bucket === '')
+    validator.report('bucket must be a non-empty string');
+  if (options?.prefix !== undefined && typeof options.prefix !== 'string') validator.report('prefix must be a string');
   const partSizeBytes = options?.partSizeBytes ?? DEFAULT_PART_BYTES;
   if (!Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES) {
-    problems.push(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
+    validator.report(`partSizeBytes must be an integer >= ${MIN_PART_BYTES} (the S3 minimum), got ${partSizeBytes}`);
   }
   const requestTimeoutMs = options?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)
-    problems.push(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('s3BlobStore', problems);
+    validator.report(`requestTimeoutMs must be a positive integer, got ${requestTimeoutMs}`);
+  validator.throwIfInvalid();
   const { bucket } = options;
   const prefix = options.prefix ?? '';
   const clock = options.clock ?? systemClock;

@@ -1,6 +1,6 @@
+import type { OpenTelemetry } from '@bulwark/resilience/telemetry';
 import type { Context } from '@opentelemetry/api';
 import type { MessageHeaders } from '../envelope/envelope.js';
-import type { OpenTelemetry } from './open-telemetry.js';
 
 /**
  * The trace context a message carries in its headers (`traceparent`, `tracestate`, `baggage`, as

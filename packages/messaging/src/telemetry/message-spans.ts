@@ -1,14 +1,13 @@
-import type { Clock } from '@bulwark/resilience';
+import type { Clock, NamedEventEmitter } from '@bulwark/resilience';
+import { type OpenTelemetry, openTelemetry } from '@bulwark/resilience/telemetry';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
 import type { ConsumerEvents } from '../consumer/consumer-events.js';
 import type { Envelope } from '../envelope/envelope.js';
-import type { NamedEventEmitter } from '../events/named-event-emitter.js';
 import type { BeginResult } from '../idempotency/idempotency-store.js';
 import type { Delivery, Transport } from '../transport/transport.js';
 import { messageContext, withTraceHeaders } from './message-context.js';
 import { messagingInstruments, messagingTracer } from './messaging-instruments.js';
-import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
 
 // Spans of the messaging semantic conventions (https://opentelemetry.io/docs/specs/semconv/messaging/):
 // `create <topic>` when a message is written to an outbox, `send <topic>` when a transport takes
@@ -259,6 +258,38 @@ export async function traceInboxCheck(group: string, check: () => Promise<BeginR
         result.kind === 'acquired' ? 'new' : result.record.status === 'completed' ? 'duplicate' : 'in-progress',
       );
     return result;
+  } catch (error) {
+    if (span.isRecording()) failSpan(api, span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * Runs a transactional inbox's handler (record the id, the work, commit) under an `inbox <group>`
+ * span, like the consumer's inbox check: the work runs inside it, so its own spans are children,
+ * and the span says whether the id was new or a duplicate (the work skipped). `run` resolves
+ * `true` for a duplicate.
+ */
+export async function traceInboxHandler(
+  group: string,
+  message: Envelope,
+  run: () => Promise<boolean>,
+): Promise<boolean> {
+  const api = openTelemetry();
+  if (!api) return run();
+  const span = messagingTracer(api).startSpan(`inbox ${group}`, {
+    attributes: {
+      'messaging.consumer.group.name': group,
+      'messaging.message.id': message.id,
+      'bulwark.inbox.kind': 'transactional',
+    },
+  });
+  try {
+    const duplicate = await api.context.with(api.trace.setSpan(api.context.active(), span), run);
+    if (span.isRecording()) span.setAttribute('bulwark.inbox.result', duplicate ? 'duplicate' : 'new');
+    return duplicate;
   } catch (error) {
     if (span.isRecording()) failSpan(api, span, error);
     throw error;

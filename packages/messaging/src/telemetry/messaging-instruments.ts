@@ -1,7 +1,7 @@
-import type { Counter, Histogram, Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
+import { meterScoped, type OpenTelemetry, tracerScoped } from '@bulwark/resilience/telemetry';
+import type { Counter, Histogram, Meter, Tracer } from '@opentelemetry/api';
 import type { OutboxRelay } from '../outbox/outbox.js';
 import type { Projection } from '../projection/projection.js';
-import type { OpenTelemetry } from './open-telemetry.js';
 
 const scope = '@bulwark/messaging';
 
@@ -124,24 +124,8 @@ function createInstruments(meter: Meter): MessagingInstruments {
   };
 }
 
-let instruments: { readonly provider: MeterProvider; readonly value: MessagingInstruments } | undefined;
-let tracer: { readonly provider: TracerProvider; readonly value: Tracer } | undefined;
-
-/**
- * This package's instruments from the meter provider registered now. The metrics API has no proxy
- * (a meter taken before the SDK is registered stays a no-op), so the provider is looked up on each
- * call and the instruments are made again when it changed.
- */
-export function messagingInstruments(api: OpenTelemetry): MessagingInstruments {
-  const provider = api.metrics.getMeterProvider();
-  if (instruments?.provider !== provider)
-    instruments = { provider, value: createInstruments(provider.getMeter(scope)) };
-  return instruments.value;
-}
+/** This package's instruments from the meter provider registered now (see `meterScoped`). */
+export const messagingInstruments: (api: OpenTelemetry) => MessagingInstruments = meterScoped(scope, createInstruments);
 
 /** This package's tracer from the tracer provider registered now. */
-export function messagingTracer(api: OpenTelemetry): Tracer {
-  const provider = api.trace.getTracerProvider();
-  if (tracer?.provider !== provider) tracer = { provider, value: provider.getTracer(scope) };
-  return tracer.value;
-}
+export const messagingTracer: (api: OpenTelemetry) => Tracer = tracerScoped(scope);

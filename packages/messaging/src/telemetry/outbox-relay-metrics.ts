@@ -1,6 +1,6 @@
+import { openTelemetry } from '@bulwark/resilience/telemetry';
 import type { OutboxRelay } from '../outbox/outbox.js';
 import { messagingInstruments, observedRelays } from './messaging-instruments.js';
-import { openTelemetry } from './open-telemetry.js';
 
 /**
  * Reports a relay's work as metrics: `bulwark.outbox.dispatched` (throughput),

@@ -1,6 +1,6 @@
+import { openTelemetry } from '@bulwark/resilience/telemetry';
 import type { Projection } from '../projection/projection.js';
 import { messagingInstruments, observedProjections } from './messaging-instruments.js';
-import { openTelemetry } from './open-telemetry.js';
 
 /**
  * Reports a projection's work as metrics: `bulwark.projection.applied` (events applied), and its

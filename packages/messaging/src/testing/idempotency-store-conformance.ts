@@ -14,8 +14,10 @@ export interface IdempotencyStoreHarness {
   close?(): Promise<void>;
 }
 
-/** What an adapter promises beyond the required methods. */
-export interface IdempotencyStoreCapabilities {
+/** What {@link idempotencyStoreConformance} needs: the harness, and what the adapter promises beyond the required methods. */
+export interface IdempotencyStoreConformanceOptions {
+  /** Opens the harness (store, time) once for the whole suite. */
+  createHarness(): Promise<IdempotencyStoreHarness>;
   /** The store implements the optional `renew`. */
   readonly renew: boolean;
   /**
@@ -35,17 +37,17 @@ export interface IdempotencyStoreCapabilities {
  *
  * @example
  * ```ts
- * idempotencyStoreConformance('memory', async () => {
- *   const clock = manualClock(1_000);
- *   return { store: memoryIdempotencyStore({ clock }), now: clock.now, elapse: (ms) => clock.advanceAsync(ms) };
- * }, { renew: true });
+ * idempotencyStoreConformance('memory', {
+ *   createHarness: async () => {
+ *     const clock = manualClock(1_000);
+ *     return { store: memoryIdempotencyStore({ clock }), now: clock.now, elapse: (ms) => clock.advanceAsync(ms) };
+ *   },
+ *   renew: true,
+ * });
  * ```
  */
-export function idempotencyStoreConformance(
-  name: string,
-  createHarness: () => Promise<IdempotencyStoreHarness>,
-  capabilities: IdempotencyStoreCapabilities,
-): void {
+export function idempotencyStoreConformance(name: string, options: IdempotencyStoreConformanceOptions): void {
+  const { createHarness, ...capabilities } = options;
   const unit = capabilities.timeUnitMs ?? 100;
   const tolerance = capabilities.toleranceMs ?? unit;
   let harness: IdempotencyStoreHarness;

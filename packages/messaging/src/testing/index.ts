@@ -14,7 +14,7 @@ export type {
   EventLogHarnessTransaction,
 } from './event-log-conformance.js';
 export { eventLogConformance } from './event-log-conformance.js';
-export type { IdempotencyStoreCapabilities, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
+export type { IdempotencyStoreConformanceOptions, IdempotencyStoreHarness } from './idempotency-store-conformance.js';
 export { idempotencyStoreConformance } from './idempotency-store-conformance.js';
 export type { TransportConformanceOptions, TransportTestSettings } from './transport-conformance.js';
 export { transportConformance } from './transport-conformance.js';

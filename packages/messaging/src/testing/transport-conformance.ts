@@ -96,7 +96,7 @@ export function transportConformance(name: string, options: TransportConformance
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 1_500;
   const testTimeout = timeoutMs * 3 + visibilityTimeoutMs * 2;
 
-  describe(`${name} (Transport conformance)`, () => {
+  describe(`Transport conformance: ${name}`, () => {
     let opened: Transport[] = [];
 
     const open = async (): Promise<Transport> => {

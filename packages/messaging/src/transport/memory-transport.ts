@@ -1,8 +1,7 @@
-import { type Clock, systemClock, type TimerHandle } from '@bulwark/resilience';
+import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { InvalidMessagingOptionsError } from '../errors/messaging-error.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from './in-flight.js';
 import {
@@ -141,11 +140,11 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
   const serializer = options.serializer ?? jsonSerializer;
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? defaults.visibilityTimeoutMs;
   const ordering = options.ordering ?? 'per-key';
-  const problems: string[] = [];
+  const validator = new OptionsValidator('memoryTransport');
   if (ordering !== 'per-key' && ordering !== 'none')
-    problems.push(`ordering must be 'per-key' or 'none' (got ${ordering})`);
-  if (!(visibilityTimeoutMs > 0)) problems.push(`visibilityTimeoutMs must be > 0 (got ${visibilityTimeoutMs})`);
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('memoryTransport', problems);
+    validator.report(`ordering must be 'per-key' or 'none', got ${ordering}`);
+  if (!(visibilityTimeoutMs > 0)) validator.report(`visibilityTimeoutMs must be > 0, got ${visibilityTimeoutMs}`);
+  validator.throwIfInvalid();
 
   const topics = new Map<string, Map<string, GroupState>>();
   /** Messages published to a topic before it had any group: handed to its first group. */
@@ -396,7 +395,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
       assertKeys({ topic, group });
       const prefetch = subscribeOptions.prefetch ?? defaults.prefetch;
       if (!(Number.isInteger(prefetch) && prefetch > 0)) {
-        throw new InvalidMessagingOptionsError('subscribe', [`prefetch must be a positive integer (got ${prefetch})`]);
+        throw new InvalidOptionsError('subscribe', [`prefetch must be a positive integer, got ${prefetch}`]);
       }
       const state = groupOf(topic, group);
       const handlers = new Set<Promise<void>>();

@@ -2,14 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createEnvelope,
   type Envelope,
-  InvalidMessagingOptionsError,
   MessagingError,
   type Transport,
   TransportClosedError,
 } from '@bulwark/messaging';
 import { type AmqpTransportOptions, amqpTransport, delayBucketMs } from '@bulwark/messaging/amqp';
 import { transportConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeBrokerConnections, eventually, listQueues } from './amqp-test-support.js';
@@ -300,11 +302,11 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
 
     it('validates its options, listing every problem', () => {
       const connect = () => amqp.connect(url);
-      expect(() => amqpTransport(connect, { prefetch: 0 })).toThrow(InvalidMessagingOptionsError);
+      expect(() => amqpTransport(connect, { prefetch: 0 })).toThrow(InvalidOptionsError);
       try {
         amqpTransport(connect, { prefetch: -1, exchange: '', queueType: 'stream' as 'classic' });
       } catch (error) {
-        expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+        expect((error as InvalidOptionsError).problems).toHaveLength(3);
       }
     });
   });

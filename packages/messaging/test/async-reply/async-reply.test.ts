@@ -4,13 +4,14 @@ import {
   type BlobStore,
   type Claim,
   claimCheck,
-  InvalidMessagingOptionsError,
   memoryAsyncReplyStore,
   memoryBlobStore,
   memoryTransport,
   UnknownOperationKindError,
 } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
+
 import { describe, expect, it } from 'vitest';
 
 /** Resolves when `predicate` holds, checking after each turn of the event loop (no timers). */
@@ -249,8 +250,8 @@ describe('asyncReply (in-process)', () => {
       asyncReply({ store: {} as never, ttlMs: -1, leaseMs: 0, topic: '' });
       expect.unreachable();
     } catch (error) {
-      expect(error).toBeInstanceOf(InvalidMessagingOptionsError);
-      expect((error as InvalidMessagingOptionsError).problems).toHaveLength(4);
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect((error as InvalidOptionsError).problems).toHaveLength(4);
     }
   });
 });

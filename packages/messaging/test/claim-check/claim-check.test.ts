@@ -8,11 +8,12 @@ import {
   ClaimCheckSerializationError,
   claimCheck,
   createEnvelope,
-  InvalidMessagingOptionsError,
   isClaim,
   memoryBlobStore,
 } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
+
 import { describe, expect, it } from 'vitest';
 
 const message = <Payload>(payload: Payload) =>
@@ -274,7 +275,7 @@ describe('claimCheck', () => {
         return caught;
       }
     })();
-    expect(error).toBeInstanceOf(InvalidMessagingOptionsError);
-    expect((error as InvalidMessagingOptionsError).problems).toHaveLength(4);
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect((error as InvalidOptionsError).problems).toHaveLength(4);
   });
 });

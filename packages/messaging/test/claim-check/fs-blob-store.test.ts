@@ -2,8 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsBlobStore, InvalidBlobRefError, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { fsBlobStore, InvalidBlobRefError } from '@bulwark/messaging';
 import { blobStoreConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 const directories: string[] = [];
@@ -91,7 +93,7 @@ describe('fsBlobStore', () => {
   });
 
   it('validates its options', () => {
-    expect(() => fsBlobStore({ dir: '' })).toThrow(InvalidMessagingOptionsError);
-    expect(() => fsBlobStore({ dir: 'x', staleTempMs: 0 })).toThrow(InvalidMessagingOptionsError);
+    expect(() => fsBlobStore({ dir: '' })).toThrow(InvalidOptionsError);
+    expect(() => fsBlobStore({ dir: 'x', staleTempMs: 0 })).toThrow(InvalidOptionsError);
   });
 });

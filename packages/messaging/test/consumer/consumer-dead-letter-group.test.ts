@@ -5,10 +5,10 @@ import {
   consumerDefaults,
   createEnvelope,
   deadLetterQueue,
-  InvalidMessagingOptionsError,
   memoryDeadLetterStore,
   memoryTransport,
 } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describe, expect, it } from 'vitest';
 
 const flush = async (rounds = 10) => {
@@ -70,6 +70,6 @@ describe('consume: the dead-letter group', () => {
         deadLetterGroup: '',
         handler: () => {},
       }),
-    ).rejects.toBeInstanceOf(InvalidMessagingOptionsError);
+    ).rejects.toBeInstanceOf(InvalidOptionsError);
   });
 });

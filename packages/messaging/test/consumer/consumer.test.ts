@@ -3,14 +3,15 @@ import {
   createEnvelope,
   deadLetterHeaders,
   type Envelope,
-  InvalidMessagingOptionsError,
   type MemoryTransport,
   memoryIdempotencyStore,
   memoryTransport,
   NonRetryableError,
 } from '@bulwark/messaging';
-import { exponential } from '@bulwark/resilience';
+import { exponential, InvalidOptionsError } from '@bulwark/resilience';
+
 import { type ManualClock, manualClock } from '@bulwark/resilience/testing';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const start = Date.parse('2026-01-01T00:00:00.000Z');
@@ -547,8 +548,8 @@ describe('consume', () => {
         handler: async () => {},
       }),
     ).rejects.toSatisfy((error) => {
-      expect(error).toBeInstanceOf(InvalidMessagingOptionsError);
-      expect((error as InvalidMessagingOptionsError).problems).toEqual([
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect((error as InvalidOptionsError).problems).toEqual([
         'topic must be a non-empty string',
         'concurrency must be a positive integer, got 0',
         'retry delays must be finite numbers >= 0',

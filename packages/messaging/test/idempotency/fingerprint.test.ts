@@ -1,4 +1,5 @@
-import { canonicalJson, fingerprint, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { canonicalJson, fingerprint } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describe, expect, it } from 'vitest';
 
 describe('fingerprint', () => {
@@ -28,8 +29,8 @@ describe('fingerprint', () => {
   it('refuses what has no canonical JSON form', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(() => fingerprint(cyclic)).toThrow(InvalidMessagingOptionsError);
-    expect(() => fingerprint({ n: Number.NaN })).toThrow(InvalidMessagingOptionsError);
-    expect(() => fingerprint({ n: 1n })).toThrow(InvalidMessagingOptionsError);
+    expect(() => fingerprint(cyclic)).toThrow(InvalidOptionsError);
+    expect(() => fingerprint({ n: Number.NaN })).toThrow(InvalidOptionsError);
+    expect(() => fingerprint({ n: 1n })).toThrow(InvalidOptionsError);
   });
 });

@@ -2,10 +2,11 @@ import {
   IdempotencyConflictError,
   IdempotencyKeyReuseError,
   IdempotentReplayedError,
-  InvalidMessagingOptionsError,
+  InvalidMessagingValueError,
   idempotency,
   memoryIdempotencyStore,
 } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { manualClock } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -244,13 +245,13 @@ describe('idempotency().run', () => {
         return caught;
       }
     })();
-    expect(error).toBeInstanceOf(InvalidMessagingOptionsError);
-    expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect((error as InvalidOptionsError).problems).toHaveLength(3);
   });
 
   it('rejects an empty key', async () => {
     const { idem } = setup();
-    await expect(idem.run('', 'fp', async () => 1)).rejects.toThrow(TypeError);
+    await expect(idem.run('', 'fp', async () => 1)).rejects.toThrow(InvalidMessagingValueError);
   });
 });
 

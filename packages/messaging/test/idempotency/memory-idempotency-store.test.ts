@@ -2,9 +2,8 @@ import { memoryIdempotencyStore } from '@bulwark/messaging';
 import { idempotencyStoreConformance } from '@bulwark/messaging/testing';
 import { manualClock } from '@bulwark/resilience/testing';
 
-idempotencyStoreConformance(
-  'memory',
-  async () => {
+idempotencyStoreConformance('memory', {
+  createHarness: async () => {
     const clock = manualClock(1_700_000_000_000);
     return {
       store: memoryIdempotencyStore({ clock }),
@@ -12,5 +11,6 @@ idempotencyStoreConformance(
       elapse: (ms) => clock.advanceAsync(ms),
     };
   },
-  { renew: true, toleranceMs: 0 },
-);
+  renew: true,
+  toleranceMs: 0,
+});

@@ -1,11 +1,7 @@
-import {
-  createEnvelope,
-  InvalidMessagingOptionsError,
-  type Transport,
-  UnroutableMessageError,
-} from '@bulwark/messaging';
+import { createEnvelope, type Transport, UnroutableMessageError } from '@bulwark/messaging';
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
 import { transportConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { describeWithServers, type FaultProxy, faultProxy, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -91,11 +87,11 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
     it('refuses invalid options, listing every problem', () => {
       expect(() =>
         natsTransport(admin, { stream: 'a.b', subjectPrefix: 'x.>', prefetch: 0, pullExpiresMs: 10 }),
-      ).toThrow(InvalidMessagingOptionsError);
+      ).toThrow(InvalidOptionsError);
       try {
         natsTransport(admin, { stream: 'a.b', subjectPrefix: 'x.>', prefetch: 0, pullExpiresMs: 10 });
       } catch (error) {
-        expect((error as InvalidMessagingOptionsError).problems).toHaveLength(4);
+        expect((error as InvalidOptionsError).problems).toHaveLength(4);
       }
     });
 

@@ -53,9 +53,9 @@ describe('outbox relay options', () => {
         code: 'INVALID_OPTIONS',
         problems: [
           'transport must have a publish(topic, messages) function',
-          'batchSize must be an integer from 1 to 100000 (got 0)',
-          'pollIntervalMs must be a finite number of at least 1 (got NaN)',
-          'publishTimeoutMs must be a finite number of at least 1 (got 0)',
+          'batchSize must be an integer from 1 to 100000, got 0',
+          'pollIntervalMs must be a finite number of at least 1, got NaN',
+          'publishTimeoutMs must be a finite number of at least 1, got 0',
           'claimCheck must have a checkIn(message) function',
           'backoff must have a delayMs(input) function (constant, linear or exponential)',
         ],

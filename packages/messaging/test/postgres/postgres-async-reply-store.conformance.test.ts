@@ -1,7 +1,10 @@
-import { asyncReply, InvalidMessagingOptionsError, memoryTransport } from '@bulwark/messaging';
+import { asyncReply, memoryTransport } from '@bulwark/messaging';
 import { postgresAsyncReplySql, postgresAsyncReplyStore } from '@bulwark/messaging/postgres';
 import { asyncReplyStoreConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -48,7 +51,7 @@ await describeWithServers('postgresAsyncReplyStore', ['postgres'], ({ postgres: 
     const sql = postgresAsyncReplySql({ table: 'app.operations' });
     expect(sql.migrate).toContain('CREATE TABLE IF NOT EXISTS "app"."operations"');
     expect(sql.start).toContain('UPDATE "app"."operations"');
-    expect(() => postgresAsyncReplySql({ table: 'bad; DROP TABLE x' })).toThrow(InvalidMessagingOptionsError);
+    expect(() => postgresAsyncReplySql({ table: 'bad; DROP TABLE x' })).toThrow(InvalidOptionsError);
   });
 
   it('runs asyncReply in worker mode on PostgreSQL, one run per operation across workers', async () => {

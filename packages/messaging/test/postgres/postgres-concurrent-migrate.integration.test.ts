@@ -30,7 +30,7 @@ await describeWithServers('postgres adapters: concurrent migrate on a fresh sche
     postgresDeadLetterStore: () => postgresDeadLetterStore(pool, { table: 'dead_letters' }),
     postgresAsyncReplyStore: () => postgresAsyncReplyStore(pool, { table: 'operations' }),
     postgresIdempotencyStore: () => postgresIdempotencyStore(pool, { table: 'idempotency' }),
-    postgresOutbox: () => postgresOutbox(pool, { table: 'outbox', schema }),
+    postgresOutbox: () => postgresOutbox(pool, { table: `${schema}.outbox` }),
     postgresTransport: () => postgresTransport(pool, { table: 'messages', listen: false }),
   };
 

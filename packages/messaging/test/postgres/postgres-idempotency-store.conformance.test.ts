@@ -6,9 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 await describeWithServers('postgresIdempotencyStore', ['postgres'], ({ postgres: url }) => {
-  idempotencyStoreConformance(
-    'postgres',
-    async () => {
+  idempotencyStoreConformance('postgres', {
+    createHarness: async () => {
       const pool = new pg.Pool({ connectionString: url, max: 4 });
       const table = uniqueName('idem');
       const store = postgresIdempotencyStore(pool, { table });
@@ -23,8 +22,9 @@ await describeWithServers('postgresIdempotencyStore', ['postgres'], ({ postgres:
         },
       };
     },
-    { renew: true, timeUnitMs: 100 },
-  );
+    renew: true,
+    timeUnitMs: 100,
+  });
 
   let pool: pg.Pool;
   const table = uniqueName('idem');

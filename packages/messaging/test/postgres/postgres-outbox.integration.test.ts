@@ -87,9 +87,30 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
     });
 
     it('exports the SQL with every placeholder filled', async () => {
-      const outbox = postgresOutbox(pool, { table: 'orders_outbox', schema: 'shop' });
+      const outbox = postgresOutbox(pool, { table: 'shop.orders_outbox' });
       for (const statement of Object.values(outbox.sql)) expect(statement).not.toMatch(/\{\{/);
       expect(outbox.sql.migrate).toContain('"shop"."orders_outbox"');
+    });
+
+    it('works on a schema-qualified table with double-quoted parts (trigger, relay flag and lock named after it)', async () => {
+      const schema = `Shop ${uniqueName('quoted')}`;
+      await pool.query(`CREATE SCHEMA "${schema}"`);
+      try {
+        const outbox = postgresOutbox(pool, { table: `"${schema}"."Order ""outbox"""` });
+        await outbox.migrate();
+        await outbox.migrate(); // idempotent
+        const transport = recordingTransport();
+        track(outbox.relay({ transport }));
+        await inTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
+        await transport.waitFor(2);
+        expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual(['q1', 'q2']);
+        await waitUntil(async () => (await outbox.lag()).pending === 0);
+        const { rows } = await pool.query('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [schema]);
+        expect(rows.map((row) => row.tablename)).toEqual(['Order "outbox"', 'Order "outbox"_relay']);
+        await outbox.close();
+      } finally {
+        await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      }
     });
 
     it('reports every relay option problem at once', () => {
@@ -97,8 +118,8 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(() => outbox.relay({ transport: recordingTransport(), batchSize: -1, queryTimeoutMs: 0 })).toThrowError(
         expect.objectContaining({
           problems: [
-            'batchSize must be an integer from 1 to 100000 (got -1)',
-            'queryTimeoutMs must be a positive integer (got 0)',
+            'batchSize must be an integer from 1 to 100000, got -1',
+            'queryTimeoutMs must be a positive integer, got 0',
           ],
         }),
       );
@@ -106,7 +127,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
 
     it('rejects table names that are not plain identifiers', () => {
       expect(() => postgresOutbox(pool, { table: 'x"; DROP TABLE users; --' })).toThrow(
-        /table must be a plain identifier/,
+        /table must be an identifier or schema\.identifier/,
       );
     });
   });

@@ -1,6 +1,9 @@
-import { createEnvelope, type Delivery, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { createEnvelope, type Delivery } from '@bulwark/messaging';
 import { postgresTransport, postgresTransportSql } from '@bulwark/messaging/postgres';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -48,11 +51,11 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
   it('rejects invalid options, listing every problem', () => {
     expect(() =>
       postgresTransport(newPool(1), { table: 'bad name;', visibilityTimeoutMs: 0, pollIntervalMs: -1 }),
-    ).toThrowError(InvalidMessagingOptionsError);
+    ).toThrowError(InvalidOptionsError);
     try {
       postgresTransport(newPool(1), { table: 'x', visibilityTimeoutMs: 0, pollIntervalMs: -1, channel: 'no-dash' });
     } catch (error) {
-      expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+      expect((error as InvalidOptionsError).problems).toHaveLength(3);
     }
   });
 
@@ -151,7 +154,7 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
 
   it("refuses the group name '' (it marks held messages)", async () => {
     const transport = postgresTransport(newPool(), { table });
-    await expect(transport.declareGroup(uniqueName('t'), '')).rejects.toBeInstanceOf(InvalidMessagingOptionsError);
+    await expect(transport.declareGroup(uniqueName('t'), '')).rejects.toBeInstanceOf(InvalidOptionsError);
     await transport.close();
   });
 

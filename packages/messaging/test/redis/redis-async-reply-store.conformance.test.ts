@@ -49,6 +49,20 @@ await describeWithServers('redisAsyncReplyStore', ['redis'], ({ redis: url }) =>
     expect(await redis.pttl(`${prefix}a`)).toBeLessThanOrEqual(1_000);
   });
 
+  it("honours the ioredis client's own keyPrefix in its scripts as in its plain commands", async () => {
+    const clientPrefix = `${keyPrefix}client:`;
+    const prefixed = new Redis(url, { keyPrefix: clientPrefix });
+    try {
+      const store = redisAsyncReplyStore(prefixed, { keyPrefix: 'store:' });
+      await store.create({ id: 'a', kind: 'k', createdAt: 1_000, expiresAt: Date.now() + 60_000 });
+      expect(await store.start('a', { now: 2_000, runId: 'r', leaseUntil: 3_000 })).toMatchObject({ runId: 'r' });
+      expect(await store.get('a', 2_000)).toMatchObject({ status: 'running', runId: 'r' });
+      expect(await redis.exists(`${clientPrefix}store:a`)).toBe(1);
+    } finally {
+      await prefixed.quit();
+    }
+  });
+
   it('runs asyncReply end to end on Redis', async () => {
     const store = redisAsyncReplyStore(redis, { keyPrefix: `${keyPrefix}e2e:` });
     const replies = asyncReply({ store }).handle<{ a: number; b: number }, number>('add', ({ a, b }) => a + b);

@@ -10,9 +10,8 @@ import { Cluster } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 
 await describeWithRedisCluster('redisIdempotencyStore on a Redis Cluster', (nodes) => {
-  idempotencyStoreConformance(
-    'redis (Cluster)',
-    async () => {
+  idempotencyStoreConformance('redis (Cluster)', {
+    createHarness: async () => {
       const cluster = new Cluster(nodes);
       return {
         store: redisIdempotencyStore(cluster, { keyPrefix: `${uniqueName('idem-cluster')}:` }),
@@ -23,8 +22,9 @@ await describeWithRedisCluster('redisIdempotencyStore on a Redis Cluster', (node
         },
       };
     },
-    { renew: true, timeUnitMs: 100 },
-  );
+    renew: true,
+    timeUnitMs: 100,
+  });
 
   const cluster = new Cluster(nodes);
   afterAll(() => cluster.quit());

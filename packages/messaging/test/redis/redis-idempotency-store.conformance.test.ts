@@ -19,9 +19,8 @@ async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
 
 await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) => {
   for (const batch of [true, false]) {
-    idempotencyStoreConformance(
-      batch ? 'redis (batched)' : 'redis (one script call per operation)',
-      async () => {
+    idempotencyStoreConformance(batch ? 'redis (batched)' : 'redis (one script call per operation)', {
+      createHarness: async () => {
         const redis = new Redis(url, { lazyConnect: false });
         const keyPrefix = `${uniqueName('idem')}:`;
         return {
@@ -34,8 +33,9 @@ await describeWithServers('redisIdempotencyStore', ['redis'], ({ redis: url }) =
           },
         };
       },
-      { renew: true, timeUnitMs: 100 },
-    );
+      renew: true,
+      timeUnitMs: 100,
+    });
   }
 
   let redis: Redis;

@@ -1,16 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createEnvelope,
-  type Delivery,
-  type Envelope,
-  InvalidMessagingOptionsError,
-  type MessagingError,
-  type Transport,
-} from '@bulwark/messaging';
+import { createEnvelope, type Delivery, type Envelope, type MessagingError, type Transport } from '@bulwark/messaging';
 import { type RedisStreamsTransportOptions, redisStreamsTransport } from '@bulwark/messaging/redis';
 import { transportConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import { Redis } from 'ioredis';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
@@ -336,12 +333,12 @@ await describeWithServers('redisStreamsTransport', ['redis'], ({ redis: url }) =
       const redis = new Redis(url, { lazyConnect: true });
       try {
         expect(() => redisStreamsTransport(redis, { visibilityTimeoutMs: 0, prefetch: 1.5 })).toThrow(
-          InvalidMessagingOptionsError,
+          InvalidOptionsError,
         );
         try {
           redisStreamsTransport(redis, { visibilityTimeoutMs: -1, maxLength: 0 });
         } catch (error) {
-          expect((error as InvalidMessagingOptionsError).problems).toHaveLength(2);
+          expect((error as InvalidOptionsError).problems).toHaveLength(2);
         }
       } finally {
         redis.disconnect();

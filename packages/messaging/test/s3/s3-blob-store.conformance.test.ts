@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
-import { claimCheck, InvalidMessagingOptionsError } from '@bulwark/messaging';
+import { claimCheck } from '@bulwark/messaging';
 import { s3BlobStore } from '@bulwark/messaging/s3';
 import { blobStoreConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { uniqueName } from '@bulwark/test-support';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { type S3rverProcess, startS3rver } from './s3rver-process.js';
 
 const MiB = 1024 * 1024;
@@ -86,11 +90,11 @@ describe('s3BlobStore', () => {
   });
 
   it('validates its options, reporting every problem', () => {
-    expect(() => s3BlobStore({} as never, { bucket: '', partSizeBytes: 1 })).toThrow(InvalidMessagingOptionsError);
+    expect(() => s3BlobStore({} as never, { bucket: '', partSizeBytes: 1 })).toThrow(InvalidOptionsError);
     try {
       s3BlobStore({} as never, { bucket: '', partSizeBytes: 1 });
     } catch (error) {
-      expect((error as InvalidMessagingOptionsError).problems).toHaveLength(3);
+      expect((error as InvalidOptionsError).problems).toHaveLength(3);
     }
   });
 });

@@ -1,6 +1,9 @@
-import { createEnvelope, type Delivery, InvalidMessagingOptionsError, memoryTransport } from '@bulwark/messaging';
+import { createEnvelope, type Delivery, memoryTransport } from '@bulwark/messaging';
 import { transportConformance } from '@bulwark/messaging/testing';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { manualClock } from '@bulwark/resilience/testing';
+
 import { describe, expect, it } from 'vitest';
 
 transportConformance('memoryTransport', {
@@ -148,7 +151,7 @@ describe('memoryTransport (specific)', () => {
 
   it('rejects invalid options, listing every problem', () => {
     expect(() => memoryTransport({ visibilityTimeoutMs: 0, ordering: 'sideways' as 'none' })).toThrow(
-      InvalidMessagingOptionsError,
+      InvalidOptionsError,
     );
   });
 });

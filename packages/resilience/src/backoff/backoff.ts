@@ -50,7 +50,7 @@ export interface ExponentialBackoffOptions extends BackoffOptions {
 }
 
 /** Defaults of the backoffs. */
-export const BACKOFF_DEFAULTS = { maxMs: 30_000, jitter: 'none', initialMs: 100, factor: 2 } as const;
+export const backoffDefaults = { maxMs: 30_000, jitter: 'none', initialMs: 100, factor: 2 } as const;
 
 const jitters: readonly Jitter[] = ['none', 'full', 'decorrelated'];
 
@@ -63,8 +63,8 @@ function validateCommon(validator: OptionsValidator, options: BackoffOptions): v
 }
 
 function withJitter(base: (attempt: number) => number, initialMs: number, options: BackoffOptions): Backoff {
-  const maxMs = options.maxMs ?? BACKOFF_DEFAULTS.maxMs;
-  const jitter = options.jitter ?? BACKOFF_DEFAULTS.jitter;
+  const maxMs = options.maxMs ?? backoffDefaults.maxMs;
+  const jitter = options.jitter ?? backoffDefaults.jitter;
   if (jitter === 'full') {
     return { delayMs: ({ attempt, random }) => random() * Math.min(maxMs, base(attempt)) };
   }
@@ -130,7 +130,7 @@ export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
   validator.number('factor', options.factor, { min: 1 });
   validateCommon(validator, options);
   validator.throwIfInvalid();
-  const initialMs = options.initialMs ?? BACKOFF_DEFAULTS.initialMs;
-  const factor = options.factor ?? BACKOFF_DEFAULTS.factor;
+  const initialMs = options.initialMs ?? backoffDefaults.initialMs;
+  const factor = options.factor ?? backoffDefaults.factor;
   return withJitter((attempt) => initialMs * factor ** (attempt - 1), initialMs, options);
 }

@@ -7,4 +7,4 @@ export type {
   Jitter,
   LinearBackoffOptions,
 } from './backoff.js';
-export { BACKOFF_DEFAULTS, constant, exponential, linear } from './backoff.js';
+export { backoffDefaults, constant, exponential, linear } from './backoff.js';

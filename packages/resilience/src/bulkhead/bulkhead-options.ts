@@ -17,7 +17,7 @@ export interface BulkheadOptions {
 }
 
 /** Defaults of {@link BulkheadOptions}. */
-export const BULKHEAD_DEFAULTS = { maxQueue: 0, clock: systemClock, name: 'bulkhead' } as const;
+export const bulkheadDefaults = { maxQueue: 0, clock: systemClock, name: 'bulkhead' } as const;
 
 /** Checks {@link bulkhead} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateBulkheadOptions(options: BulkheadOptions): void {

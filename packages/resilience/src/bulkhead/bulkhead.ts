@@ -1,7 +1,8 @@
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
 import {
@@ -11,7 +12,7 @@ import {
   policyEvent,
 } from '../telemetry/resilience-telemetry.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from './bulkhead-errors.js';
-import { BULKHEAD_DEFAULTS, type BulkheadOptions, validateBulkheadOptions } from './bulkhead-options.js';
+import { type BulkheadOptions, bulkheadDefaults, validateBulkheadOptions } from './bulkhead-options.js';
 
 /** Emitted when a bulkhead refuses a call. */
 export interface BulkheadRejectedEvent {
@@ -44,7 +45,7 @@ export interface BulkheadPolicy extends Policy {
   /** Emitted when a call is refused (full, or queue timeout). */
   readonly onRejected: Event<BulkheadRejectedEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable;
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): EventSubscription;
 }
 
 class Waiter implements DeadlineEntry {
@@ -94,12 +95,12 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
 
   constructor(options: BulkheadOptions) {
     this.maxConcurrent = options.maxConcurrent;
-    this.maxQueue = options.maxQueue ?? BULKHEAD_DEFAULTS.maxQueue;
+    this.maxQueue = options.maxQueue ?? bulkheadDefaults.maxQueue;
     this.deadlines =
       options.queueTimeoutMs === undefined
         ? undefined
-        : new DeadlineQueue(options.clock ?? BULKHEAD_DEFAULTS.clock, options.queueTimeoutMs);
-    this.attributes = { 'bulwark.bulkhead.name': options.name ?? BULKHEAD_DEFAULTS.name };
+        : new DeadlineQueue(options.clock ?? bulkheadDefaults.clock, options.queueTimeoutMs);
+    this.attributes = { 'bulwark.bulkhead.name': options.name ?? bulkheadDefaults.name };
     observePolicy(this);
   }
 
@@ -109,8 +110,8 @@ class BulkheadImpl implements BulkheadPolicy, ScopedPolicy {
     report.bulkheadRunning(this.running, this.attributes);
   }
 
-  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): Disposable {
-    if (name !== 'rejected') throw new TypeError(`bulkhead has no event ${String(name)}`);
+  on<K extends keyof BulkheadEvents>(name: K, listener: Listener<BulkheadEvents[K]>): EventSubscription {
+    if (name !== 'rejected') throw unknownEventError('bulkhead', name);
     return this.onRejected(listener);
   }
 

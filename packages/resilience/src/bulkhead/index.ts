@@ -3,4 +3,4 @@ export { bulkhead } from './bulkhead.js';
 export type { BulkheadRejectionReason } from './bulkhead-errors.js';
 export { BulkheadRejectedError } from './bulkhead-errors.js';
 export type { BulkheadOptions } from './bulkhead-options.js';
-export { BULKHEAD_DEFAULTS } from './bulkhead-options.js';
+export { bulkheadDefaults } from './bulkhead-options.js';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type DeadlineEntry, DeadlineQueue } from '../clock/deadline-queue.js';
 import { delay } from '../clock/delay.js';
-import type { Disposable, Listener } from '../events/event.js';
+import { ResilienceError } from '../errors/resilience-error.js';
+import type { EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { ExecuteOptions, ExecutionContext, Policy } from '../policy/policy.js';
 import { TimeoutError } from '../timeout/timeout-errors.js';
 import type { CacheInvalidation } from './cache-bus.js';
@@ -78,7 +80,7 @@ export interface Cache {
   invalidate(target: CacheInvalidationTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** This cache as a policy for one key, for `pipeline(cache.policyFor('catalog'), breaker, retry)`. */
   policyFor(key: string, options?: CacheEntryOptions): Policy;
-  on<K extends keyof CacheEvents>(name: K, listener: Listener<CacheEvents[K]>): Disposable;
+  on<K extends keyof CacheEvents>(name: K, listener: Listener<CacheEvents[K]>): EventSubscription;
   snapshot(): CacheSnapshot;
   /** Stops listening to the bus. Stores and bus were made by the caller and stay open. */
   close(): Promise<void>;
@@ -536,7 +538,7 @@ export function cache(options: CacheOptions): Cache {
     },
     on(eventName, listener) {
       const emitter = emitters[eventName] as unknown as EventEmitter<CacheEvents[typeof eventName]> | undefined;
-      if (!emitter) throw new TypeError(`cache has no event ${String(eventName)}`);
+      if (!emitter) throw unknownEventError('cache', eventName);
       return emitter.event(listener);
     },
     snapshot() {
@@ -550,7 +552,7 @@ export function cache(options: CacheOptions): Cache {
     },
     async close() {
       unsubscribe?.();
-      closing.abort(new Error(`${name} is closed`));
+      closing.abort(new ResilienceError('CACHE_CLOSED', `${name} is closed`));
     },
     async [Symbol.asyncDispose]() {
       await self.close();

@@ -94,7 +94,7 @@ export interface FailureRateOptions {
 }
 
 /** Defaults of {@link FailureRateOptions}. */
-export const FAILURE_RATE_DEFAULTS = { minimumCalls: 20, window: { kind: 'count', size: 100 } } as const;
+export const failureRateDefaults = { minimumCalls: 20, window: { kind: 'count', size: 100 } } as const;
 
 const BUCKETS = 10;
 /** The counters of a time window ({@link SlidingCounters}). */
@@ -130,13 +130,13 @@ export function failureRate(options: FailureRateOptions): BreakerStrategy {
     (options?.slowCallRate === undefined) === (options?.slowCallMs === undefined),
     'slowCallMs and slowCallRate go together',
   );
-  const window = options?.window ?? FAILURE_RATE_DEFAULTS.window;
+  const window = options?.window ?? failureRateDefaults.window;
   if (window.kind === 'count') validator.number('window.size', window.size, { min: 1, integer: true, optional: false });
   else if (window.kind === 'time') validator.number('window.ms', window.ms, { min: BUCKETS, optional: false });
   else validator.check(false, `window.kind must be 'count' or 'time'`);
   validator.throwIfInvalid();
 
-  const minimumCalls = options.minimumCalls ?? FAILURE_RATE_DEFAULTS.minimumCalls;
+  const minimumCalls = options.minimumCalls ?? failureRateDefaults.minimumCalls;
   const slowCallRate = options.slowCallRate ?? Number.POSITIVE_INFINITY;
   const judge = (calls: number, failures: number, slowCalls: number) =>
     calls >= minimumCalls && (failures / calls >= options.threshold || slowCalls / calls >= slowCallRate);

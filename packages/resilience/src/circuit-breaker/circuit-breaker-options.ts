@@ -53,7 +53,7 @@ export interface CircuitBreakerOptions {
 }
 
 /** Defaults of {@link CircuitBreakerOptions}. */
-export const CIRCUIT_BREAKER_DEFAULTS = {
+export const circuitBreakerDefaults = {
   name: 'circuit',
   halfOpenAfter: 30_000,
   halfOpenMaxCalls: 1,

@@ -1,7 +1,8 @@
 import type { Backoff } from '../backoff/backoff.js';
 import type { Clock } from '../clock/clock.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
 import { observePolicy, type PolicyObservations, policyEvent } from '../telemetry/resilience-telemetry.js';
@@ -17,9 +18,9 @@ import type {
   StateChangeReason,
 } from './circuit-breaker-events.js';
 import {
-  CIRCUIT_BREAKER_DEFAULTS,
   type CircuitBreakerOptions,
   type CircuitState,
+  circuitBreakerDefaults,
   validateCircuitBreakerOptions,
 } from './circuit-breaker-options.js';
 import type { CircuitStateStore, SharedCircuitState } from './circuit-state-store.js';
@@ -77,7 +78,7 @@ export interface CircuitBreakerPolicy extends Policy {
   /** Emitted when the shared store fails (the breaker goes on with local state). */
   readonly onStoreError: Event<CircuitStoreErrorEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable;
+  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): EventSubscription;
 }
 
 const CLOSED = 0;
@@ -129,18 +130,18 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
   rejected = 0;
 
   constructor(options: CircuitBreakerOptions) {
-    this.name = options.name ?? CIRCUIT_BREAKER_DEFAULTS.name;
-    this.clock = options.clock ?? CIRCUIT_BREAKER_DEFAULTS.clock;
+    this.name = options.name ?? circuitBreakerDefaults.name;
+    this.clock = options.clock ?? circuitBreakerDefaults.clock;
     this.recorder = options.strategy.create(this.clock);
     this.slowCallMs = options.strategy.slowCallMs;
-    this.halfOpenAfter = options.halfOpenAfter ?? CIRCUIT_BREAKER_DEFAULTS.halfOpenAfter;
-    this.halfOpenMaxCalls = options.halfOpenMaxCalls ?? CIRCUIT_BREAKER_DEFAULTS.halfOpenMaxCalls;
+    this.halfOpenAfter = options.halfOpenAfter ?? circuitBreakerDefaults.halfOpenAfter;
+    this.halfOpenMaxCalls = options.halfOpenMaxCalls ?? circuitBreakerDefaults.halfOpenMaxCalls;
     this.failureOn = options.failureOn;
     this.store = options.store;
-    this.syncIntervalMs = options.syncIntervalMs ?? CIRCUIT_BREAKER_DEFAULTS.syncIntervalMs;
-    this.probeLeaseMs = options.probeLeaseMs ?? CIRCUIT_BREAKER_DEFAULTS.probeLeaseMs;
-    this.storeTimeoutMs = options.storeTimeoutMs ?? CIRCUIT_BREAKER_DEFAULTS.storeTimeoutMs;
-    this.random = options.random ?? CIRCUIT_BREAKER_DEFAULTS.random;
+    this.syncIntervalMs = options.syncIntervalMs ?? circuitBreakerDefaults.syncIntervalMs;
+    this.probeLeaseMs = options.probeLeaseMs ?? circuitBreakerDefaults.probeLeaseMs;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? circuitBreakerDefaults.storeTimeoutMs;
+    this.random = options.random ?? circuitBreakerDefaults.random;
     observePolicy(this);
   }
 
@@ -159,7 +160,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
     report.breakerCalls(this.rejected, { 'bulwark.circuit_breaker.name': name, [outcome]: 'rejected' });
   }
 
-  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): Disposable {
+  on<K extends keyof CircuitBreakerEvents>(name: K, listener: Listener<CircuitBreakerEvents[K]>): EventSubscription {
     const events: { [E in keyof CircuitBreakerEvents]: Event<CircuitBreakerEvents[E]> } = {
       stateChange: this.onStateChange,
       success: this.onSuccess,
@@ -168,7 +169,7 @@ class CircuitBreakerImpl implements CircuitBreakerPolicy, ScopedPolicy {
       storeError: this.onStoreError,
     };
     const event = events[name];
-    if (!event) throw new TypeError(`circuitBreaker has no event ${String(name)}`);
+    if (!event) throw unknownEventError('circuitBreaker', name);
     return event(listener);
   }
 

@@ -1,1 +1,3 @@
-export { ExecutionRejectedError, InvalidOptionsError, InvalidValueError, ResilienceError } from './resilience-error.js';
+export { BulwarkError } from './bulwark-error.js';
+export { InvalidOptionsError } from './invalid-options-error.js';
+export { ExecutionRejectedError, InvalidValueError, ResilienceError } from './resilience-error.js';

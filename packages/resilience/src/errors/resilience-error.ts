@@ -1,17 +1,11 @@
+import { BulwarkError } from './bulwark-error.js';
+
 /**
- * Base of every error thrown by `@bulwark/resilience`. `code` is stable across versions and is
- * what programs should switch on; `cause` chains the underlying error when there is one.
+ * Base of the errors thrown by `@bulwark/resilience` (options errors excepted: they are the
+ * shared {@link InvalidOptionsError}). A {@link BulwarkError}: `code` is stable across versions.
  */
-export class ResilienceError extends Error {
+export class ResilienceError extends BulwarkError {
   override name = 'ResilienceError';
-  constructor(
-    /** A stable, machine-readable code such as `BROKEN_CIRCUIT`. */
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**
@@ -20,19 +14,6 @@ export class ResilienceError extends Error {
  */
 export class ExecutionRejectedError extends ResilienceError {
   override name = 'ExecutionRejectedError';
-}
-
-/** Thrown when options passed to a factory are invalid; lists every problem at once. */
-export class InvalidOptionsError extends ResilienceError {
-  override name = 'InvalidOptionsError';
-  constructor(
-    /** The factory whose options were rejected, e.g. `retry`. */
-    readonly subject: string,
-    /** One sentence per problem found. */
-    readonly problems: readonly string[],
-  ) {
-    super('INVALID_OPTIONS', `Invalid ${subject} options:\n- ${problems.join('\n- ')}`);
-  }
 }
 
 /**

@@ -1,2 +1,3 @@
-export type { Disposable, Event, Listener } from './event.js';
+export type { Event, EventSubscription, Listener } from './event.js';
 export { EventEmitter } from './event.js';
+export { NamedEventEmitter } from './named-event-emitter.js';

@@ -1,5 +1,6 @@
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
 import { executeInRootScope, invoke, runInScope, type Scope, type ScopedPolicy } from '../policy/scope.js';
 import { type FallbackOptions, validateFallbackOptions } from './fallback-options.js';
@@ -23,7 +24,7 @@ export interface FallbackPolicy<F> {
   /** Emitted when a call falls back. */
   readonly onFallback: Event<FallbackEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): Disposable;
+  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): EventSubscription;
   /** Carries `F` for `pipeline`'s result type; never set. */
   readonly fallbackType?: F;
 }
@@ -33,8 +34,8 @@ class FallbackImpl<F> implements FallbackPolicy<F>, ScopedPolicy {
   readonly onFallback = this.fallbackEmitter.event;
   constructor(readonly options: FallbackOptions<F>) {}
 
-  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): Disposable {
-    if (name !== 'fallback') throw new TypeError(`fallback has no event ${String(name)}`);
+  on<K extends keyof FallbackEvents>(name: K, listener: Listener<FallbackEvents[K]>): EventSubscription {
+    if (name !== 'fallback') throw unknownEventError('fallback', name);
     return this.onFallback(listener);
   }
 

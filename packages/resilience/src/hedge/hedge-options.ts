@@ -13,7 +13,7 @@ export interface HedgeOptions {
 }
 
 /** Defaults of {@link HedgeOptions}. */
-export const HEDGE_DEFAULTS = { maxHedgedAttempts: 1, clock: systemClock } as const;
+export const hedgeDefaults = { maxHedgedAttempts: 1, clock: systemClock } as const;
 
 /** Checks {@link hedge} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateHedgeOptions(options: HedgeOptions): void {

@@ -1,7 +1,8 @@
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AbortableScope,
@@ -11,7 +12,7 @@ import {
   type Scope,
   type ScopedPolicy,
 } from '../policy/scope.js';
-import { HEDGE_DEFAULTS, type HedgeOptions, validateHedgeOptions } from './hedge-options.js';
+import { type HedgeOptions, hedgeDefaults, validateHedgeOptions } from './hedge-options.js';
 
 /** Emitted when a hedged attempt starts. */
 export interface HedgeEvent {
@@ -32,7 +33,7 @@ export interface HedgePolicy extends Policy {
   /** Emitted when a hedged attempt starts. */
   readonly onHedge: Event<HedgeEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): Disposable;
+  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): EventSubscription;
 }
 
 class HedgeRun<T> implements DeadlineEntry {
@@ -113,12 +114,12 @@ class HedgeImpl implements HedgePolicy, ScopedPolicy {
   readonly onHedge = this.hedgeEmitter.event;
 
   constructor(options: HedgeOptions) {
-    this.maxHedgedAttempts = options.maxHedgedAttempts ?? HEDGE_DEFAULTS.maxHedgedAttempts;
-    this.deadlines = new DeadlineQueue(options.clock ?? HEDGE_DEFAULTS.clock, options.hedgeDelayMs);
+    this.maxHedgedAttempts = options.maxHedgedAttempts ?? hedgeDefaults.maxHedgedAttempts;
+    this.deadlines = new DeadlineQueue(options.clock ?? hedgeDefaults.clock, options.hedgeDelayMs);
   }
 
-  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): Disposable {
-    if (name !== 'hedge') throw new TypeError(`hedge has no event ${String(name)}`);
+  on<K extends keyof HedgeEvents>(name: K, listener: Listener<HedgeEvents[K]>): EventSubscription {
+    if (name !== 'hedge') throw unknownEventError('hedge', name);
     return this.onHedge(listener);
   }
 

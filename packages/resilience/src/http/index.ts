@@ -30,5 +30,5 @@ export type {
   HttpRetrySettings,
   ResilientFetchOptions,
 } from './resilient-fetch-options.js';
-export { isNetworkError, RESILIENT_FETCH_DEFAULTS } from './resilient-fetch-options.js';
+export { isNetworkError, resilientFetchDefaults } from './resilient-fetch-options.js';
 export { retryAfterFromHeaders } from './retry-after.js';

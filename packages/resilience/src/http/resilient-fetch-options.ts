@@ -160,7 +160,7 @@ export function isNetworkError(error: unknown): boolean {
 }
 
 /** Defaults of {@link ResilientFetchOptions}. */
-export const RESILIENT_FETCH_DEFAULTS = {
+export const resilientFetchDefaults = {
   totalTimeoutMs: 30_000,
   attemptTimeoutMs: 10_000,
   maxAttempts: 3,

@@ -5,8 +5,9 @@ import {
 } from '../circuit-breaker/circuit-breaker.js';
 import type { Clock } from '../clock/clock.js';
 import { ExecutionRejectedError } from '../errors/resilience-error.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import { type HedgePolicy, hedge } from '../hedge/hedge.js';
 import { pipeline } from '../pipeline/pipeline.js';
 import type { Policy } from '../policy/policy.js';
@@ -28,8 +29,8 @@ import {
   type FetchFunction,
   type HttpRequestInfo,
   isNetworkError,
-  RESILIENT_FETCH_DEFAULTS,
   type ResilientFetchOptions,
+  resilientFetchDefaults,
   validateResilientFetchOptions,
 } from './resilient-fetch-options.js';
 import { retryAfterFromHeaders } from './retry-after.js';
@@ -65,7 +66,7 @@ export interface ResilientHttpControls {
   /** Emitted when a hedged attempt starts. */
   readonly onHedge: Event<HttpHedgeEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable;
+  on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): EventSubscription;
 }
 
 /** The function returned by {@link resilientFetch}: `fetch` with the standard pipeline around it. */
@@ -176,12 +177,12 @@ export class HttpPipeline {
   constructor(options: ResilientFetchOptions) {
     this.options = options;
     this.baseFetch = options.fetch ?? globalThis.fetch;
-    this.clock = options.clock ?? RESILIENT_FETCH_DEFAULTS.clock;
-    const random = options.random ?? RESILIENT_FETCH_DEFAULTS.random;
-    this.transientStatus = options.transientStatus ?? RESILIENT_FETCH_DEFAULTS.transientStatus;
+    this.clock = options.clock ?? resilientFetchDefaults.clock;
+    const random = options.random ?? resilientFetchDefaults.random;
+    this.transientStatus = options.transientStatus ?? resilientFetchDefaults.transientStatus;
     this.transientError = options.transientError ?? ((error) => error instanceof TimeoutError || isNetworkError(error));
-    this.maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? RESILIENT_FETCH_DEFAULTS.maxBufferedBodyBytes;
-    this.throwStatusErrors = (options.statusErrors ?? RESILIENT_FETCH_DEFAULTS.statusErrors) === 'throw';
+    this.maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? resilientFetchDefaults.maxBufferedBodyBytes;
+    this.throwStatusErrors = (options.statusErrors ?? resilientFetchDefaults.statusErrors) === 'throw';
 
     const breakerKey = options.circuitBreaker === false ? undefined : (options.circuitBreaker?.key ?? 'origin');
     this.endpointKey =
@@ -191,19 +192,19 @@ export class HttpPipeline {
           ? ({ url }) => routeKey(url)
           : breakerKey;
 
-    const totalTimeoutMs = options.totalTimeoutMs ?? RESILIENT_FETCH_DEFAULTS.totalTimeoutMs;
-    const attemptTimeoutMs = options.attemptTimeoutMs ?? RESILIENT_FETCH_DEFAULTS.attemptTimeoutMs;
+    const totalTimeoutMs = options.totalTimeoutMs ?? resilientFetchDefaults.totalTimeoutMs;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? resilientFetchDefaults.attemptTimeoutMs;
     const total = totalTimeoutMs === false ? undefined : timeout({ ms: totalTimeoutMs, clock: this.clock });
     this.attemptTimeout = attemptTimeoutMs === false ? undefined : timeout({ ms: attemptTimeoutMs, clock: this.clock });
 
     const retrySettings = options.retry === false ? undefined : (options.retry ?? {});
     this.retryMethods = new Set(
-      (retrySettings?.methods ?? RESILIENT_FETCH_DEFAULTS.methods).map((method) => method.toUpperCase()),
+      (retrySettings?.methods ?? resilientFetchDefaults.methods).map((method) => method.toUpperCase()),
     );
     if (retrySettings) {
       const retryPolicy = retry({
-        maxAttempts: retrySettings.maxAttempts ?? RESILIENT_FETCH_DEFAULTS.maxAttempts,
-        backoff: retrySettings.backoff ?? RESILIENT_FETCH_DEFAULTS.backoff,
+        maxAttempts: retrySettings.maxAttempts ?? resilientFetchDefaults.maxAttempts,
+        backoff: retrySettings.backoff ?? resilientFetchDefaults.backoff,
         ...(retrySettings.budget ? { budget: retrySettings.budget } : {}),
         // A retry whose delay (a server's Retry-After included) would end after the total timeout
         // is not scheduled: the caller gets the last response now rather than a timeout later.
@@ -270,8 +271,8 @@ export class HttpPipeline {
     if (settings) {
       breaker = circuitBreaker({
         name: `http:${key}`,
-        strategy: settings.strategy ?? RESILIENT_FETCH_DEFAULTS.strategy,
-        halfOpenAfter: settings.halfOpenAfter ?? RESILIENT_FETCH_DEFAULTS.halfOpenAfter,
+        strategy: settings.strategy ?? resilientFetchDefaults.strategy,
+        halfOpenAfter: settings.halfOpenAfter ?? resilientFetchDefaults.halfOpenAfter,
         ...(settings.halfOpenMaxCalls === undefined ? {} : { halfOpenMaxCalls: settings.halfOpenMaxCalls }),
         ...(settings.store ? { store: settings.store } : {}),
         failureOn: (error) => this.countsAsFailure(error),
@@ -486,9 +487,9 @@ export function httpControls(core: HttpPipeline, owner: string): ResilientHttpCo
     onGiveUp: events.giveUp,
     onStateChange: events.stateChange,
     onHedge: events.hedge,
-    on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): Disposable {
+    on<K extends keyof ResilientFetchEvents>(name: K, listener: Listener<ResilientFetchEvents[K]>): EventSubscription {
       const event = events[name];
-      if (!event) throw new TypeError(`${owner} has no event ${String(name)}`);
+      if (!event) throw unknownEventError(owner, name);
       return event(listener);
     },
   };

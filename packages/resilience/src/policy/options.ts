@@ -1,12 +1,33 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
  * Collects every problem in a factory's options, then throws them all in one
  * {@link InvalidOptionsError} (users fix their configuration in one pass, not one error at a time).
+ * Every factory of the Bulwark packages validates its options with it, so every problem reads
+ * alike: `<name> must be <rule>, got <value>`.
+ *
+ * @example
+ * ```ts
+ * const validator = new OptionsValidator('myStore');
+ * validator.number('timeoutMs', options.timeoutMs, { min: 1 });
+ * validator.check(options.prefix !== '', 'prefix must not be empty');
+ * validator.throwIfInvalid();
+ * ```
  */
 export class OptionsValidator {
   readonly problems: string[] = [];
   constructor(readonly subject: string) {}
+
+  /** Records `problem`, for a rule the other methods do not express. */
+  report(problem: string): this {
+    this.problems.push(problem);
+    return this;
+  }
+
+  /** Whether no problem was recorded so far (later checks that only make sense on valid input test it). */
+  get valid(): boolean {
+    return this.problems.length === 0;
+  }
 
   /** Records `problem` unless `condition` holds. */
   check(condition: boolean, problem: string): this {
@@ -39,7 +60,8 @@ export class OptionsValidator {
   }
 }
 
-function describe(value: unknown): string {
+/** How a problem shows the value it refused: strings quoted, functions named as such. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
   return String(value);

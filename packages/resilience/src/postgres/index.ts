@@ -6,16 +6,16 @@
 
 export type { BoundedQueryOptions, PostgresQueryFailure, PostgresQueryTarget } from './bounded-query.js';
 export { boundedQuery } from './bounded-query.js';
-export { migrateUnderLock } from './migrate-under-lock.js';
 export type {
+  PostgresRateLimitSql,
   PostgresRateLimitStore,
   PostgresRateLimitStoreOptions,
   PostgresRateLimitTableOptions,
 } from './postgres-rate-limit-store.js';
 export {
+  postgresRateLimitSql,
   postgresRateLimitStore,
   postgresRateLimitStoreDefaults,
-  rateLimitMigrationSql,
 } from './postgres-rate-limit-store.js';
 export type { WithClientOptions } from './with-client.js';
 export { isConnectionLost, isReadTimeout, withClient, withTransaction } from './with-client.js';

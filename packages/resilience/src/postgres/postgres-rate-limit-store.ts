@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { migrateUnderLock } from '../internal/postgres/migrate-under-lock.js';
+import { postgresTableName, quotePostgresIdentifier } from '../internal/postgres/postgres-table-name.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import { RateLimitStoreError } from '../rate-limit/rate-limit-errors.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
 import { boundedQuery, type PostgresQueryFailure } from './bounded-query.js';
-import { migrateUnderLock } from './migrate-under-lock.js';
 import fixedWindowSql from './sql/rate-limit-fixed-window.sql';
 import gcraSql from './sql/rate-limit-gcra.sql';
 import migrateSql from './sql/rate-limit-migrate.sql';
@@ -15,15 +16,14 @@ import resetSql from './sql/rate-limit-reset.sql';
 import slidingWindowSql from './sql/rate-limit-sliding-window.sql';
 import sweepSql from './sql/rate-limit-sweep.sql';
 
-/** Options of {@link postgresRateLimitStore} and {@link rateLimitMigrationSql}. */
+/** Options of {@link postgresRateLimitStore} and {@link postgresRateLimitSql}. */
 export interface PostgresRateLimitTableOptions {
   /**
-   * Table name.
+   * The table, optionally schema-qualified (`app.rate_limits`; parts plain or double-quoted);
+   * without a schema it goes to the connection's `search_path`.
    * @defaultValue 'bulwark_rate_limits'
    */
   readonly table?: string;
-  /** Schema of the table. @defaultValue the connection's search_path */
-  readonly schema?: string;
   /**
    * Create the table `UNLOGGED`: writes skip the WAL (much faster); after a crash every key starts
    * from its full limit, and the table is not replicated to standbys.
@@ -65,23 +65,47 @@ export interface PostgresRateLimitStore extends RateLimitStore {
   readonly table: string;
 }
 
-const quote = (identifier: string): string => `"${identifier.replaceAll('"', '""')}"`;
-
-function render(sql: string, options: PostgresRateLimitTableOptions): string {
-  const table = options.table ?? 'bulwark_rate_limits';
-  const qualified = options.schema ? `${quote(options.schema)}.${quote(table)}` : quote(table);
-  return sql
-    .replaceAll('{{table}}', qualified)
-    .replaceAll('{{unlogged}}', options.unlogged === false ? '' : 'UNLOGGED')
-    .replaceAll('{{expires_index}}', quote(`${table}_expires_at`.slice(0, 63)));
+/** The SQL of the PostgreSQL rate-limit store, rendered for one table. */
+export interface PostgresRateLimitSql {
+  /** Creates the table and index if missing (for your own migration tool). */
+  readonly migrate: string;
+  /** One decision of each algorithm (`$1` key, `$2` cost, `$3` dry run, `$4` limit, `$5` period in µs). */
+  readonly gcra: string;
+  readonly fixedWindow: string;
+  readonly slidingWindow: string;
+  /** Forgets one key (`$1`). */
+  readonly reset: string;
+  /** Deletes keys back to their full limit. */
+  readonly sweep: string;
 }
 
 /**
- * The SQL that creates the rate-limit table, for teams that run their own migration tool. The
- * same SQL runs in {@link PostgresRateLimitStore.migrate}.
+ * The statements of {@link postgresRateLimitStore} for a table, so teams with their own migration
+ * tool can apply `migrate` themselves. The same SQL runs in {@link PostgresRateLimitStore.migrate}.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('migrations/009_rate_limits.sql', postgresRateLimitSql({ table: 'app.rate_limits' }).migrate);
+ * ```
  */
-export function rateLimitMigrationSql(options: PostgresRateLimitTableOptions = {}): string {
-  return render(migrateSql, options);
+export function postgresRateLimitSql(options: PostgresRateLimitTableOptions = {}): PostgresRateLimitSql {
+  const validator = new OptionsValidator('postgresRateLimitStore');
+  const table = postgresTableName(options.table ?? 'bulwark_rate_limits', validator.problems);
+  if ('schema' in options) validator.report(`schema is no longer an option: write table: 'schema.name'`);
+  validator.throwIfInvalid();
+  const render = (sql: string) =>
+    sql
+      .replaceAll('{{table}}', table.quoted)
+      .replaceAll('{{unlogged}}', options.unlogged === false ? '' : 'UNLOGGED')
+      .replaceAll('{{expires_index}}', quotePostgresIdentifier(`${table.name}_expires_at`.slice(0, 63)));
+  return {
+    migrate: render(migrateSql),
+    gcra: render(gcraSql),
+    fixedWindow: render(fixedWindowSql),
+    slidingWindow: render(slidingWindowSql),
+    reset: render(resetSql),
+    sweep: render(sweepSql),
+  };
 }
 
 interface DecisionRow {
@@ -103,7 +127,7 @@ const toDecision = (row: DecisionRow): RateLimitDecision => ({
  * store). Each decision is one statement — `INSERT … ON CONFLICT (key) DO UPDATE … RETURNING` with
  * the algorithm's math in SQL (`src/postgres/sql/rate-limit-*.sql`) — prepared once per connection.
  * Time is the server's `clock_timestamp()`, read under the row lock. Call `migrate()` once at
- * start (or run {@link rateLimitMigrationSql} with your migration tool).
+ * start (or run {@link postgresRateLimitSql}'s `migrate` with your migration tool).
  *
  * @example
  * ```ts
@@ -121,28 +145,26 @@ export function postgresRateLimitStore(
   pool: Pool,
   options: PostgresRateLimitStoreOptions = {},
 ): PostgresRateLimitStore {
-  const problems: string[] = [];
-  if (!pool || typeof pool.query !== 'function') problems.push('pool must be a pg Pool');
-  if (options.table !== undefined && (typeof options.table !== 'string' || options.table.length === 0))
-    problems.push('table must be a non-empty string');
+  const validator = new OptionsValidator('postgresRateLimitStore');
+  if (!pool || typeof pool.query !== 'function') validator.report('pool must be a pg Pool');
   const sweepIntervalMs = options.sweepIntervalMs ?? postgresRateLimitStoreDefaults.sweepIntervalMs;
-  if (!(sweepIntervalMs >= 0)) problems.push(`sweepIntervalMs must be 0 or positive (got ${sweepIntervalMs})`);
+  if (!(sweepIntervalMs >= 0)) validator.report(`sweepIntervalMs must be 0 or positive, got ${sweepIntervalMs}`);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresRateLimitStoreDefaults.queryTimeoutMs;
   if (!(queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    problems.push(`queryTimeoutMs must be a positive number (got ${queryTimeoutMs})`);
-  if (problems.length > 0) throw new InvalidOptionsError('postgresRateLimitStore', problems);
+    validator.report(`queryTimeoutMs must be a positive number, got ${queryTimeoutMs}`);
+  validator.throwIfInvalid();
+  const sql = postgresRateLimitSql(options);
   const clock = options.clock ?? systemClock;
-  const table = render('{{table}}', options);
+  const table = postgresTableName(options.table ?? 'bulwark_rate_limits', []).quoted;
   // Prepared statement names are per connection and at most 63 bytes: name them by a hash of the
   // table so stores on different tables never collide.
   const tag = createHash('sha1').update(table).digest('hex').slice(0, 12);
   const statements = {
-    gcra: { name: `bulwark_rl_gcra_${tag}`, text: render(gcraSql, options) },
-    'fixed-window': { name: `bulwark_rl_fixed_${tag}`, text: render(fixedWindowSql, options) },
-    'sliding-window': { name: `bulwark_rl_sliding_${tag}`, text: render(slidingWindowSql, options) },
+    gcra: { name: `bulwark_rl_gcra_${tag}`, text: sql.gcra },
+    'fixed-window': { name: `bulwark_rl_fixed_${tag}`, text: sql.fixedWindow },
+    'sliding-window': { name: `bulwark_rl_sliding_${tag}`, text: sql.slidingWindow },
   } as const;
-  const reset = render(resetSql, options);
-  const sweep = render(sweepSql, options);
+  const { reset, sweep } = sql;
   let sweepTimer: TimerHandle | undefined;
   let closed = false;
   const toError = ({ reason, timeoutMs, cause }: PostgresQueryFailure) =>
@@ -206,7 +228,7 @@ export function postgresRateLimitStore(
       await query(reset, [key], callOptions?.signal);
     },
     async migrate(migrateOptions) {
-      await migrateUnderLock(pool, 'bulwark.rate-limit.migrate', rateLimitMigrationSql(options), migrateOptions);
+      await migrateUnderLock(pool, 'bulwark.rate-limit.migrate', sql.migrate, migrateOptions);
     },
     async sweep(sweepOptions) {
       sweepOptions?.signal?.throwIfAborted();

@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../policy/options.js';
 
 /**
  * A rate-limiting algorithm, normalised to the numbers every store works with. Time is in integer
@@ -87,9 +87,9 @@ const isPositiveInteger = (value: unknown): value is number =>
 const isPositiveFinite = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value) && value > 0;
 
-function checkLimit(problems: string[], name: string, value: unknown): void {
+function checkLimit(validator: OptionsValidator, name: string, value: unknown): void {
   if (!isPositiveInteger(value) || value > MAX_LIMIT)
-    problems.push(`${name} must be an integer from 1 to ${MAX_LIMIT} (got ${String(value)})`);
+    validator.report(`${name} must be an integer from 1 to ${MAX_LIMIT}, got ${String(value)}`);
 }
 
 /**
@@ -102,16 +102,16 @@ function checkLimit(problems: string[], name: string, value: unknown): void {
  * ```
  */
 export function tokenBucket(options: TokenBucketOptions): GcraAlgorithm {
-  const problems: string[] = [];
-  checkLimit(problems, 'capacity', options?.capacity);
+  const validator = new OptionsValidator('tokenBucket');
+  checkLimit(validator, 'capacity', options?.capacity);
   if (!isPositiveFinite(options?.refillPerSecond))
-    problems.push(`refillPerSecond must be a positive number (got ${String(options?.refillPerSecond)})`);
-  const intervalUs = problems.length === 0 ? Math.round(1_000_000 / options.refillPerSecond) : 0;
-  if (problems.length === 0 && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
-    problems.push(`refillPerSecond must be between one per year and 1,000,000 (got ${options.refillPerSecond})`);
-  if (problems.length === 0 && options.capacity * intervalUs > Number.MAX_SAFE_INTEGER)
-    problems.push('capacity / refillPerSecond must be under 285 years (time to refill a full bucket)');
-  if (problems.length > 0) throw new InvalidOptionsError('tokenBucket', problems);
+    validator.report(`refillPerSecond must be a positive number, got ${String(options?.refillPerSecond)}`);
+  const intervalUs = validator.valid ? Math.round(1_000_000 / options.refillPerSecond) : 0;
+  if (validator.valid && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
+    validator.report(`refillPerSecond must be between one per year and 1,000,000, got ${options.refillPerSecond}`);
+  if (validator.valid && options.capacity * intervalUs > Number.MAX_SAFE_INTEGER)
+    validator.report('capacity / refillPerSecond must be under 285 years (time to refill a full bucket)');
+  validator.throwIfInvalid();
   return { kind: 'gcra', label: 'tokenBucket', limit: options.capacity, intervalUs };
 }
 
@@ -126,27 +126,28 @@ export function tokenBucket(options: TokenBucketOptions): GcraAlgorithm {
  * ```
  */
 export function gcra(options: GcraOptions): GcraAlgorithm {
-  const problems: string[] = [];
-  if (!isPositiveFinite(options?.rate)) problems.push(`rate must be a positive number (got ${String(options?.rate)})`);
+  const validator = new OptionsValidator('gcra');
+  if (!isPositiveFinite(options?.rate))
+    validator.report(`rate must be a positive number, got ${String(options?.rate)}`);
   const periodMs = options?.periodMs ?? 1000;
-  if (!isPositiveFinite(periodMs)) problems.push(`periodMs must be a positive number (got ${String(periodMs)})`);
+  if (!isPositiveFinite(periodMs)) validator.report(`periodMs must be a positive number, got ${String(periodMs)}`);
   const burst = options?.burst ?? options?.rate;
-  checkLimit(problems, 'burst', burst);
-  const intervalUs = problems.length === 0 ? Math.round((periodMs * 1000) / options.rate) : 0;
-  if (problems.length === 0 && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
-    problems.push('rate / periodMs must leave between 1 µs and one year between two units');
-  if (problems.length === 0 && (burst as number) * intervalUs > Number.MAX_SAFE_INTEGER)
-    problems.push('burst × periodMs / rate must be under 285 years (time to refill a full burst)');
-  if (problems.length > 0) throw new InvalidOptionsError('gcra', problems);
+  checkLimit(validator, 'burst', burst);
+  const intervalUs = validator.valid ? Math.round((periodMs * 1000) / options.rate) : 0;
+  if (validator.valid && (intervalUs < 1 || intervalUs > MAX_WINDOW_MS * 1000))
+    validator.report('rate / periodMs must leave between 1 µs and one year between two units');
+  if (validator.valid && (burst as number) * intervalUs > Number.MAX_SAFE_INTEGER)
+    validator.report('burst × periodMs / rate must be under 285 years (time to refill a full burst)');
+  validator.throwIfInvalid();
   return { kind: 'gcra', label: 'gcra', limit: burst as number, intervalUs };
 }
 
-function windowProblems(options: WindowOptions): string[] {
-  const problems: string[] = [];
-  checkLimit(problems, 'limit', options?.limit);
+function validateWindow(subject: string, options: WindowOptions): void {
+  const validator = new OptionsValidator(subject);
+  checkLimit(validator, 'limit', options?.limit);
   if (!isPositiveInteger(options?.windowMs) || options.windowMs > MAX_WINDOW_MS)
-    problems.push(`windowMs must be an integer from 1 to ${MAX_WINDOW_MS} (got ${String(options?.windowMs)})`);
-  return problems;
+    validator.report(`windowMs must be an integer from 1 to ${MAX_WINDOW_MS}, got ${String(options?.windowMs)}`);
+  validator.throwIfInvalid();
 }
 
 /**
@@ -159,8 +160,7 @@ function windowProblems(options: WindowOptions): string[] {
  * ```
  */
 export function fixedWindow(options: WindowOptions): FixedWindowAlgorithm {
-  const problems = windowProblems(options);
-  if (problems.length > 0) throw new InvalidOptionsError('fixedWindow', problems);
+  validateWindow('fixedWindow', options);
   return { kind: 'fixed-window', label: 'fixedWindow', limit: options.limit, windowUs: options.windowMs * 1000 };
 }
 
@@ -175,7 +175,6 @@ export function fixedWindow(options: WindowOptions): FixedWindowAlgorithm {
  * ```
  */
 export function slidingWindow(options: WindowOptions): SlidingWindowAlgorithm {
-  const problems = windowProblems(options);
-  if (problems.length > 0) throw new InvalidOptionsError('slidingWindow', problems);
+  validateWindow('slidingWindow', options);
   return { kind: 'sliding-window', label: 'slidingWindow', limit: options.limit, windowUs: options.windowMs * 1000 };
 }

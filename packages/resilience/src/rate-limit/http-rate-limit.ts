@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import { RateLimitStoreError } from './rate-limit-errors.js';
 import {
   isPolicyName,
@@ -118,22 +118,22 @@ const none: ReadonlyArray<readonly [string, string]> = [];
  * @internal
  */
 export function validateHttpRateLimitOptions<Request>(subject: string, options: HttpRateLimitOptions<Request>): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator(subject);
   if (!options?.limiter || typeof options.limiter.consume !== 'function')
-    problems.push('limiter must be made by rateLimiter()');
-  if (typeof options?.key !== 'function') problems.push('key must be a function of the request');
+    validator.report('limiter must be made by rateLimiter()');
+  if (typeof options?.key !== 'function') validator.report('key must be a function of the request');
   if (options?.cost !== undefined && typeof options.cost !== 'function')
-    problems.push('cost must be a function of the request');
+    validator.report('cost must be a function of the request');
   if (options?.whenStoreDown !== 'allow' && options?.whenStoreDown !== 'reject')
-    problems.push("whenStoreDown must be 'allow' (fail open) or 'reject' (503): choose what a store outage does");
+    validator.report("whenStoreDown must be 'allow' (fail open) or 'reject' (503): choose what a store outage does");
   const headers = options?.headers;
   if (headers !== undefined && headers !== false && !rateLimitHeadersFormats.includes(headers))
-    problems.push(`headers must be false or one of ${rateLimitHeadersFormats.join(', ')} (got ${String(headers)})`);
+    validator.report(`headers must be false or one of ${rateLimitHeadersFormats.join(', ')}, got ${String(headers)}`);
   if (options?.policy !== undefined && !isPolicyName(options.policy))
-    problems.push(`policy must be a non-empty printable ASCII string (got ${JSON.stringify(options.policy)})`);
+    validator.report(`policy must be a non-empty printable ASCII string, got ${JSON.stringify(options.policy)}`);
   if (options?.limitedResponse !== undefined && typeof options.limitedResponse !== 'function')
-    problems.push('limitedResponse must be a function of the refusal');
-  if (problems.length > 0) throw new InvalidOptionsError(subject, problems);
+    validator.report('limitedResponse must be a function of the refusal');
+  validator.throwIfInvalid();
 }
 
 const seconds = (ms: number): number => Math.ceil(ms / 1000);

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /** Options of {@link ipKey}. */
 export interface IpKeyOptions {
@@ -58,13 +58,11 @@ function ipv6Groups(address: string): number[] {
 export function ipKey(address: string | undefined, options?: IpKeyOptions): string | undefined {
   const prefix = options?.ipv6Prefix ?? ipKeyDefaults.ipv6Prefix;
   if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128)
-    throw new InvalidOptionsError('ipKey', [`ipv6Prefix must be an integer from 1 to 128 (got ${String(prefix)})`]);
+    throw new InvalidOptionsError('ipKey', [`ipv6Prefix must be an integer from 1 to 128, got ${String(prefix)}`]);
   if (address === undefined) return undefined;
   if (isIPv4(address)) return address;
   if (!isIPv6(address))
-    throw new InvalidOptionsError('ipKey', [
-      `address must be an IPv4 or IPv6 address (got ${JSON.stringify(address)})`,
-    ]);
+    throw new InvalidOptionsError('ipKey', [`address must be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`]);
   const groups = ipv6Groups(address);
   // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2) is an IPv4 client on a dual-stack socket.
   if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {

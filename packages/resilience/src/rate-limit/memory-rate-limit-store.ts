@@ -1,5 +1,5 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from './rate-limit-store.js';
@@ -68,10 +68,10 @@ const toMs = (microseconds: number): number => Math.ceil(microseconds / 1000);
 export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}): MemoryRateLimitStore {
   const maxKeys = options.maxKeys ?? 100_000;
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
-  const problems: string[] = [];
-  if (!Number.isInteger(maxKeys) || maxKeys < 1) problems.push(`maxKeys must be a positive integer (got ${maxKeys})`);
-  if (!(sweepIntervalMs > 0)) problems.push(`sweepIntervalMs must be positive (got ${sweepIntervalMs})`);
-  if (problems.length > 0) throw new InvalidOptionsError('memoryRateLimitStore', problems);
+  const validator = new OptionsValidator('memoryRateLimitStore');
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) validator.report(`maxKeys must be a positive integer, got ${maxKeys}`);
+  if (!(sweepIntervalMs > 0)) validator.report(`sweepIntervalMs must be positive, got ${sweepIntervalMs}`);
+  validator.throwIfInvalid();
   const clock = options.clock ?? systemClock;
   const slots = new Map<string, Slot>();
   let sweepTimer: TimerHandle | undefined;

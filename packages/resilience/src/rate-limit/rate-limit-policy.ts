@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { Executable, ExecuteOptions, ExecutionContext, Policy } from '../policy/policy.js';
 import { RateLimitedError, RateLimitStoreError } from './rate-limit-errors.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -46,14 +46,14 @@ class LazyContext implements ExecutionContext {
  * ```
  */
 export function rateLimit(limiter: RateLimiter, options: RateLimitPolicyOptions): Policy {
-  const problems: string[] = [];
-  if (!limiter || typeof limiter.consume !== 'function') problems.push('limiter must be made by rateLimiter()');
+  const validator = new OptionsValidator('rateLimit');
+  if (!limiter || typeof limiter.consume !== 'function') validator.report('limiter must be made by rateLimiter()');
   if (typeof options?.key !== 'function' && (typeof options?.key !== 'string' || options.key.length === 0))
-    problems.push('key must be a non-empty string or a function returning one');
+    validator.report('key must be a non-empty string or a function returning one');
   const cost = options?.cost ?? 1;
   if (!Number.isInteger(cost) || cost < 1 || (limiter?.algorithm && cost > limiter.algorithm.limit))
-    problems.push(`cost must be an integer from 1 to the limiter's limit (got ${String(cost)})`);
-  if (problems.length > 0) throw new InvalidOptionsError('rateLimit', problems);
+    validator.report(`cost must be an integer from 1 to the limiter's limit, got ${String(cost)}`);
+  validator.throwIfInvalid();
   const { key, failOpen = false } = options;
   const consumeOptions = { cost };
   return {

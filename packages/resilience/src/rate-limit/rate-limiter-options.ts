@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import type { RateLimitStore } from './rate-limit-store.js';
 
@@ -33,19 +33,19 @@ export interface RateLimiterOptions {
 export const rateLimiterDefaults = { timeoutMs: 1_000 } as const;
 
 export function validateRateLimiterOptions(options: RateLimiterOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('rateLimiter');
   const algorithm = options?.algorithm as RateLimitAlgorithm | undefined;
   if (
     !algorithm ||
     (algorithm.kind !== 'gcra' && algorithm.kind !== 'fixed-window' && algorithm.kind !== 'sliding-window')
   )
-    problems.push('algorithm must be made by tokenBucket(), gcra(), fixedWindow() or slidingWindow()');
+    validator.report('algorithm must be made by tokenBucket(), gcra(), fixedWindow() or slidingWindow()');
   const timeoutMs = options?.timeoutMs ?? rateLimiterDefaults.timeoutMs;
   if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs)))
-    problems.push(`timeoutMs must be a positive number (got ${String(timeoutMs)})`);
+    validator.report(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
   if (options?.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0))
-    problems.push('name must be a non-empty string when given');
+    validator.report('name must be a non-empty string when given');
   if (options?.store !== undefined && typeof options.store?.consume !== 'function')
-    problems.push('store must implement RateLimitStore');
-  if (problems.length > 0) throw new InvalidOptionsError('rateLimiter', problems);
+    validator.report('store must implement RateLimitStore');
+  validator.throwIfInvalid();
 }

@@ -1,5 +1,5 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { traceRateLimitDecision } from '../telemetry/resilience-telemetry.js';
 import type { RateLimitAlgorithm } from './algorithms.js';
 import { memoryRateLimitStore } from './memory-rate-limit-store.js';
@@ -154,7 +154,7 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
   const checkKey = (key: string, subject: string): void => {
     if (closed) throw new InvalidOptionsError(subject, ['the rate limiter is closed']);
     if (typeof key !== 'string' || key.length === 0)
-      throw new InvalidOptionsError(subject, [`key must be a non-empty string (got ${JSON.stringify(key)})`]);
+      throw new InvalidOptionsError(subject, [`key must be a non-empty string, got ${JSON.stringify(key)}`]);
   };
 
   /** Runs a store call under the timeout and the caller's signal, wrapping backend failures. */
@@ -198,7 +198,7 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
       const cost = consumeOptions?.cost ?? 1;
       if (!Number.isInteger(cost) || cost < 1 || cost > algorithm.limit)
         throw new InvalidOptionsError('rateLimiter.consume', [
-          `cost must be an integer from 1 to the limit ${algorithm.limit} (got ${String(cost)})`,
+          `cost must be an integer from 1 to the limit ${algorithm.limit}, got ${String(cost)}`,
         ]);
       const signal = consumeOptions?.signal;
       if (signal?.aborted) return Promise.reject(signal.reason);

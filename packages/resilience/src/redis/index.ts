@@ -4,8 +4,6 @@
  * @module @bulwark/resilience/redis
  */
 
-export type { PipelinedBatcherOptions } from './pipelined-batcher.js';
-export { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
 export type { RedisCacheBusOptions } from './redis-cache-bus.js';
 export { redisCacheBus } from './redis-cache-bus.js';
 export { redisCacheLock } from './redis-cache-lock.js';
@@ -15,5 +13,3 @@ export type { RedisCircuitStateStoreOptions } from './redis-circuit-state-store.
 export { redisCircuitStateStore } from './redis-circuit-state-store.js';
 export type { RedisRateLimitStoreOptions } from './redis-rate-limit-store.js';
 export { redisRateLimitStore } from './redis-rate-limit-store.js';
-export type { RedisScript } from './redis-script.js';
-export { redisScript, runRedisScript } from './redis-script.js';

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { CacheBus, CacheInvalidation } from '../cache/cache-bus.js';
+import { InvalidValueError } from '../errors/resilience-error.js';
 
 /** Options of {@link redisCacheBus}. */
 export interface RedisCacheBusOptions {
@@ -29,7 +30,8 @@ export function redisCacheBus(options: RedisCacheBusOptions): CacheBus {
     let message: CacheInvalidation;
     try {
       message = JSON.parse(text) as CacheInvalidation;
-      if (!Array.isArray(message.keys) || !Array.isArray(message.tags)) throw new TypeError('not an invalidation');
+      if (!Array.isArray(message.keys) || !Array.isArray(message.tags))
+        throw new InvalidValueError('cache invalidation message', 'has no keys and tags arrays');
     } catch (error) {
       options.onError?.(error);
       return;

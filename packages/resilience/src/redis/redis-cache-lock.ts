@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CacheLock } from '../cache/cache-lock.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import releaseScript from './lua/cache-lock-release.lua';
-import { redisScript, runRedisScript } from './redis-script.js';
 
 const release = redisScript(releaseScript);
 
@@ -29,7 +29,7 @@ export function redisCacheLock(redis: Redis | Cluster, options: { readonly prefi
       const token = tokens.get(key);
       if (token === undefined) return;
       tokens.delete(key);
-      await runRedisScript(redis, release, [`${prefix}${key}`], [token]);
+      await runRedisScript(redis, release, [`${prefix}${key}`], [token], { direct: true });
     },
   };
 }

@@ -3,9 +3,9 @@ import { CacheStoreClosedError } from '../cache/cache-errors.js';
 import type { CacheEntry, CacheStore, CacheStoreCallOptions } from '../cache/cache-store.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/clock.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import { OptionsValidator } from '../policy/options.js';
 import addToTagScript from './lua/cache-tag-add.lua';
-import { redisScript, runRedisScript } from './redis-script.js';
 
 const addToTag = redisScript(addToTagScript);
 
@@ -80,7 +80,9 @@ export function redisCacheStore(redis: Redis | Cluster, options: RedisCacheStore
       const lifetimeMs = Math.ceil(entry.staleUntil - clock.now());
       if (lifetimeMs <= 0) return;
       if (entry.tags.length) {
-        await Promise.all(entry.tags.map((tag) => runRedisScript(redis, addToTag, [tagKey(tag)], [key, lifetimeMs])));
+        await Promise.all(
+          entry.tags.map((tag) => runRedisScript(redis, addToTag, [tagKey(tag)], [key, lifetimeMs], { direct: true })),
+        );
       }
       await redis.set(entryKey(key), encode(entry), 'PX', lifetimeMs);
     },

@@ -5,9 +5,14 @@ import type {
   CircuitStateStore,
   SharedCircuitState,
 } from '../circuit-breaker/circuit-state-store.js';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
-import acquireProbeScript from './lua/circuit-acquire-probe.lua';
-import publishScript from './lua/circuit-publish.lua';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
+import acquireProbeLua from './lua/circuit-acquire-probe.lua';
+import publishLua from './lua/circuit-publish.lua';
+
+const publishScript = redisScript(publishLua);
+const acquireProbeScript = redisScript(acquireProbeLua);
+
+import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link redisCircuitStateStore}. */
 export interface RedisCircuitStateStoreOptions {
@@ -24,15 +29,6 @@ export interface RedisCircuitStateStoreOptions {
    */
   readonly stateTtlMs?: number;
 }
-
-type PublishCommand = (
-  stateKey: string,
-  probesKey: string,
-  at: number,
-  state: string,
-  ttlMs: number,
-) => Promise<number>;
-type AcquireCommand = (probesKey: string, maxProbes: number, leaseMs: number, leaseId: string) => Promise<number>;
 
 const rejectIfAborted = (signal: AbortSignal | undefined): Promise<never> | undefined =>
   signal?.aborted ? Promise.reject(signal.reason) : undefined;
@@ -72,19 +68,12 @@ export function redisCircuitStateStore(
 ): CircuitStateStore {
   const prefix = options.prefix ?? 'bulwark:circuit:';
   const stateTtlMs = options.stateTtlMs ?? 86_400_000;
-  const problems: string[] = [];
-  if (!redis || typeof redis.defineCommand !== 'function') problems.push('redis must be an ioredis client');
-  if (typeof prefix !== 'string') problems.push('prefix must be a string');
-  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) problems.push('stateTtlMs must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisCircuitStateStore', problems);
+  const validator = new OptionsValidator('redisCircuitStateStore');
+  if (!redis || typeof redis.defineCommand !== 'function') validator.report('redis must be an ioredis client');
+  if (typeof prefix !== 'string') validator.report('prefix must be a string');
+  if (!Number.isInteger(stateTtlMs) || stateTtlMs < 1) validator.report('stateTtlMs must be a positive integer');
+  validator.throwIfInvalid();
 
-  const client = redis as unknown as Record<string, unknown>;
-  if (typeof client.bulwarkCircuitPublish !== 'function')
-    redis.defineCommand('bulwarkCircuitPublish', { numberOfKeys: 2, lua: publishScript });
-  if (typeof client.bulwarkCircuitAcquireProbe !== 'function')
-    redis.defineCommand('bulwarkCircuitAcquireProbe', { numberOfKeys: 1, lua: acquireProbeScript });
-  const publish = (client.bulwarkCircuitPublish as PublishCommand).bind(redis);
-  const acquire = (client.bulwarkCircuitAcquireProbe as AcquireCommand).bind(redis);
   // Lease ids must be unique across instances: one random id per store, then a counter.
   const instanceId = randomUUID();
   let leases = 0;
@@ -103,18 +92,23 @@ export function redisCircuitStateStore(
       const key = stateKey(name);
       return (
         rejectIfAborted(publishOptions?.signal) ??
-        publish(key, `${key}:probes`, state.at, JSON.stringify(state), stateTtlMs).then(() => undefined)
+        runRedisScript(
+          redis,
+          publishScript,
+          [key, `${key}:probes`],
+          [state.at, JSON.stringify(state), stateTtlMs],
+        ).then(() => undefined)
       );
     },
     acquireProbe(name, probeOptions: AcquireProbeOptions) {
       leases += 1;
       return (
         rejectIfAborted(probeOptions.signal) ??
-        acquire(
-          `${stateKey(name)}:probes`,
-          probeOptions.maxProbes,
-          Math.max(1, Math.ceil(probeOptions.leaseMs)),
-          `${instanceId}:${leases}`,
+        runRedisScript(
+          redis,
+          acquireProbeScript,
+          [`${stateKey(name)}:probes`],
+          [probeOptions.maxProbes, Math.max(1, Math.ceil(probeOptions.leaseMs)), `${instanceId}:${leases}`],
         ).then((taken) => taken === 1)
       );
     },

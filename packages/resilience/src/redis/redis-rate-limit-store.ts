@@ -1,13 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/redis/pipelined-batcher.js';
+import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
+import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';
 import type { RateLimitDecision, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { invalidKey } from '../storable-text/invalid-key.js';
 import fixedWindowScript from './lua/rate-limit-fixed-window.lua';
 import gcraScript from './lua/rate-limit-gcra.lua';
 import slidingWindowScript from './lua/rate-limit-sliding-window.lua';
-import { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
-import { redisScript, runRedisScript } from './redis-script.js';
 
 /** Options of {@link redisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
@@ -19,7 +19,7 @@ export interface RedisRateLimitStoreOptions {
   /**
    * Let concurrent callers share script calls under load: a lone call is sent at once (after
    * the current tick); decisions requested while `maxInFlight` calls are out wait and leave
-   * together, each still decided atomically and in request order (see {@link pipelinedBatcher}).
+   * together, each still decided atomically and in request order (see the pipelined batcher in `src/internal/redis`).
    * Ignored (off) for a Redis Cluster client, whose keys may live on several nodes.
    * @defaultValue true
    */
@@ -87,13 +87,13 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
   const prefix = options.prefix ?? 'bulwark:rate-limit:';
   const maxBatchSize = options.maxBatchSize ?? pipelinedBatcherDefaults.maxBatchSize;
   const maxInFlight = options.maxInFlight ?? pipelinedBatcherDefaults.maxInFlight;
-  const problems: string[] = [];
-  if (typeof prefix !== 'string') problems.push('prefix must be a string');
+  const validator = new OptionsValidator('redisRateLimitStore');
+  if (typeof prefix !== 'string') validator.report('prefix must be a string');
   if (!redis || typeof redis.evalsha !== 'function')
-    problems.push('redis must be an ioredis client (Redis or Cluster)');
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('redisRateLimitStore', problems);
+    validator.report('redis must be an ioredis client (Redis or Cluster)');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
+  validator.throwIfInvalid();
   const batching = (options.batch ?? true) && !(redis as { isCluster?: boolean }).isCluster;
 
   // One script call for the given decisions; the reply is four numbers per decision.
@@ -104,7 +104,7 @@ export function redisRateLimitStore(redis: Redis | Cluster, options: RedisRateLi
       keys.push(request.key);
       args.push(request.cost, request.dryRun ? 1 : 0, request.limit, request.period);
     }
-    const reply = (await runRedisScript(redis, scripts[kind], keys, args)) as number[];
+    const reply = (await runRedisScript(redis, scripts[kind], keys, args, { direct: true })) as number[];
     return requests.map((_, index) => {
       const base = index * 4;
       return {

@@ -45,7 +45,7 @@ const CALLS = 0;
 const RETRIES = 1;
 
 /** Defaults of {@link RetryBudgetOptions}. */
-export const RETRY_BUDGET_DEFAULTS = { minRetries: 10, windowMs: 10_000, clock: systemClock } as const;
+export const retryBudgetDefaults = { minRetries: 10, windowMs: 10_000, clock: systemClock } as const;
 
 /**
  * Creates a {@link RetryBudget}: at any time, the retries spent in the last `windowMs` never exceed
@@ -63,9 +63,9 @@ export function retryBudget(options: RetryBudgetOptions): RetryBudget {
   validator.number('minRetries', options?.minRetries, { integer: true });
   validator.number('windowMs', options?.windowMs, { min: BUCKETS });
   validator.throwIfInvalid();
-  const clock = options.clock ?? RETRY_BUDGET_DEFAULTS.clock;
-  const minRetries = options.minRetries ?? RETRY_BUDGET_DEFAULTS.minRetries;
-  const counters = new SlidingCounters(clock, options.windowMs ?? RETRY_BUDGET_DEFAULTS.windowMs, 2, BUCKETS);
+  const clock = options.clock ?? retryBudgetDefaults.clock;
+  const minRetries = options.minRetries ?? retryBudgetDefaults.minRetries;
+  const counters = new SlidingCounters(clock, options.windowMs ?? retryBudgetDefaults.windowMs, 2, BUCKETS);
   const snapshot = (): RetryBudgetSnapshot => {
     counters.advance();
     const totalCalls = counters.total(CALLS);

@@ -37,7 +37,7 @@ export interface RetryOptions {
 }
 
 /** Defaults of {@link RetryOptions}. */
-export const RETRY_DEFAULTS = {
+export const retryDefaults = {
   maxAttempts: 3,
   backoff: exponential({ initialMs: 100, maxMs: 10_000, jitter: 'full' }),
   retryOn: (error: unknown) => !(error instanceof IsolatedCircuitError),

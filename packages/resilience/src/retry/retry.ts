@@ -1,8 +1,9 @@
 import type { Backoff } from '../backoff/backoff.js';
 import type { Clock } from '../clock/clock.js';
 import { delay } from '../clock/delay.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AttemptScope,
@@ -15,7 +16,7 @@ import {
 import { errorType, policyEvent } from '../telemetry/resilience-telemetry.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { GiveUpEvent, GiveUpReason, RetryEvent, RetryEvents } from './retry-events.js';
-import { RETRY_DEFAULTS, type RetryDecisionContext, type RetryOptions, validateRetryOptions } from './retry-options.js';
+import { type RetryDecisionContext, type RetryOptions, retryDefaults, validateRetryOptions } from './retry-options.js';
 
 /** The retry policy returned by {@link retry}. */
 export interface RetryPolicy extends Policy {
@@ -24,7 +25,7 @@ export interface RetryPolicy extends Policy {
   /** Emitted when the policy gives up and passes on the last error or result. */
   readonly onGiveUp: Event<GiveUpEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): Disposable;
+  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): EventSubscription;
 }
 
 /**
@@ -73,20 +74,20 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
   readonly onGiveUp = this.giveUpEmitter.event;
 
   constructor(options: RetryOptions) {
-    this.maxAttempts = options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts;
+    this.maxAttempts = options.maxAttempts ?? retryDefaults.maxAttempts;
     this.maxElapsedMs = options.maxElapsedMs;
-    this.backoff = options.backoff ?? RETRY_DEFAULTS.backoff;
-    this.retryOn = options.retryOn ?? RETRY_DEFAULTS.retryOn;
+    this.backoff = options.backoff ?? retryDefaults.backoff;
+    this.retryOn = options.retryOn ?? retryDefaults.retryOn;
     this.retryOnResult = options.retryOnResult;
     this.budget = options.budget;
-    this.clock = options.clock ?? RETRY_DEFAULTS.clock;
-    this.random = options.random ?? RETRY_DEFAULTS.random;
+    this.clock = options.clock ?? retryDefaults.clock;
+    this.random = options.random ?? retryDefaults.random;
   }
 
-  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): Disposable {
+  on<K extends keyof RetryEvents>(name: K, listener: Listener<RetryEvents[K]>): EventSubscription {
     if (name === 'retry') return this.onRetry(listener as Listener<RetryEvent>);
     if (name === 'giveUp') return this.onGiveUp(listener as Listener<GiveUpEvent>);
-    throw new TypeError(`retry has no event ${String(name)}`);
+    throw unknownEventError('retry', name);
   }
 
   execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
@@ -145,7 +146,11 @@ class RetryPolicyImpl implements RetryPolicy, ScopedPolicy {
           'bulwark.retry.delay_ms': delayMs,
           ...(outcome.ok ? {} : { 'error.type': errorType(outcome.error) }),
         }),
-        (instruments) => instruments.retries.add(1),
+        (instruments, attributes) =>
+          instruments.attempts.add(
+            1,
+            attributes['error.type'] === undefined ? {} : { 'error.type': attributes['error.type'] },
+          ),
       );
       if (delayMs > 0) await delay(this.clock, delayMs, scope.abortSignal);
       if (scope.aborted) throw scope.reason;

@@ -1,5 +1,6 @@
-import type { Attributes, Counter, Meter, MeterProvider } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
+import { meterScoped } from './provider-scoped.js';
 
 // Telemetry of the policies. Traces: policies add span events to the caller's active span rather
 // than making spans of their own. A policy runs around almost every outgoing call and its happy path
@@ -28,8 +29,8 @@ export interface PolicyObservations {
 
 /** The synchronous instruments, for the rare paths. */
 export interface ResilienceInstruments {
-  /** `bulwark.retry.retries`: retries scheduled. */
-  readonly retries: Counter;
+  /** `bulwark.retry.attempts`: attempts after the first, with the `error.type` that caused each. */
+  readonly attempts: Counter;
   /** `bulwark.retry.give_ups`: retry policies that gave up, by reason. */
   readonly giveUps: Counter;
   /** `bulwark.timeout.timeouts`: calls whose deadline passed. */
@@ -79,9 +80,9 @@ function createInstruments(meter: Meter): ResilienceInstruments {
     [breakerState, breakerCalls, bulkheadQueued, bulkheadRunning],
   );
   return {
-    retries: meter.createCounter('bulwark.retry.retries', {
-      description: 'Retries a retry policy scheduled (attempts after the first).',
-      unit: '{retry}',
+    attempts: meter.createCounter('bulwark.retry.attempts', {
+      description: 'Attempts a retry policy made after the first, by the `error.type` of the failure retried.',
+      unit: '{attempt}',
     }),
     giveUps: meter.createCounter('bulwark.retry.give_ups', {
       description: 'Times a retry policy gave up and passed the last failure on, by reason.',
@@ -89,7 +90,7 @@ function createInstruments(meter: Meter): ResilienceInstruments {
     }),
     timeouts: meter.createCounter('bulwark.timeout.timeouts', {
       description: 'Calls whose timeout passed.',
-      unit: '{call}',
+      unit: '{timeout}',
     }),
     bulkheadRejections: meter.createCounter('bulwark.bulkhead.rejections', {
       description: 'Calls a bulkhead refused, by reason (full, queue-timeout).',
@@ -106,18 +107,14 @@ function createInstruments(meter: Meter): ResilienceInstruments {
   };
 }
 
-let cached: { readonly provider: MeterProvider; readonly instruments: ResilienceInstruments } | undefined;
-
 /**
- * The instruments on the meter provider registered now. The metrics API has no proxy (a meter taken
- * before the SDK is registered stays a no-op), so the provider is looked up at each use: these are
- * the rare paths, and the observable instruments are registered on the new provider at its first use.
+ * The instruments on the meter provider registered now (see `meterScoped`): these are the rare
+ * paths, and the observable instruments are registered on a new provider at its first use.
  */
-export function resilienceInstruments(api: OpenTelemetry): ResilienceInstruments {
-  const provider = api.metrics.getMeterProvider();
-  if (cached?.provider !== provider) cached = { provider, instruments: createInstruments(provider.getMeter(scope)) };
-  return cached.instruments;
-}
+export const resilienceInstruments: (api: OpenTelemetry) => ResilienceInstruments = meterScoped(
+  scope,
+  createInstruments,
+);
 
 /** Reports `policy` through the observable instruments from now on (when the API is installed). */
 export function observePolicy(policy: ObservedPolicy): void {

@@ -6,8 +6,6 @@ import { manualClock } from './manual-clock.js';
 
 /** Options of {@link cacheStoreConformance}. */
 export interface CacheStoreConformanceOptions {
-  /** Name of the `describe` block, e.g. `redisCacheStore`. */
-  readonly name: string;
   /**
    * Makes a store on `clock`; called once per test. Make keys unique per call on shared servers
    * (a fresh prefix), since tests reuse key names.
@@ -34,14 +32,13 @@ export const cacheConformanceStrings: readonly string[] = [
  *
  * @example
  * ```ts
- * cacheStoreConformance({
- *   name: 'redisCacheStore',
+ * cacheStoreConformance('redisCacheStore', {
  *   createStore: (clock) => redisCacheStore(redis, { prefix: `${uniqueName('cache')}:`, clock }),
  * });
  * ```
  */
-export function cacheStoreConformance(options: CacheStoreConformanceOptions): void {
-  describe(`${options.name} (CacheStore conformance)`, () => {
+export function cacheStoreConformance(name: string, options: CacheStoreConformanceOptions): void {
+  describe(`CacheStore conformance: ${name}`, () => {
     afterAll(async () => {
       await options.close?.();
     });

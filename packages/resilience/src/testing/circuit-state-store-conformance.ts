@@ -3,8 +3,6 @@ import type { CircuitStateStore, SharedCircuitState } from '../circuit-breaker/c
 
 /** Options of {@link circuitStateStoreConformance}. */
 export interface CircuitStateStoreConformanceOptions {
-  /** Name of the `describe` block, e.g. `redisCircuitStateStore`. */
-  readonly name: string;
   /** Makes the store under test, once per suite. */
   readonly createStore: () => CircuitStateStore | Promise<CircuitStateStore>;
   /** Called once after the suite (e.g. to quit a client the factory opened). */
@@ -32,15 +30,14 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *
  * @example
  * ```ts
- * circuitStateStoreConformance({
- *   name: 'redisCircuitStateStore',
+ * circuitStateStoreConformance('redisCircuitStateStore', {
  *   namePrefix: uniqueName('circuit'),
  *   createStore: () => redisCircuitStateStore(redis),
  * });
  * ```
  */
-export function circuitStateStoreConformance(options: CircuitStateStoreConformanceOptions): void {
-  describe(`${options.name} (CircuitStateStore conformance)`, () => {
+export function circuitStateStoreConformance(name: string, options: CircuitStateStoreConformanceOptions): void {
+  describe(`CircuitStateStore conformance: ${name}`, () => {
     let store: CircuitStateStore | undefined;
     let now = 0;
     let counter = 0;

@@ -6,8 +6,6 @@ import { rateLimitStoreAwkwardKeys } from './rate-limit-store-awkward-keys.js';
 
 /** Options of {@link rateLimitStoreConformance}. */
 export interface RateLimitStoreConformanceOptions {
-  /** Name of the `describe` block, e.g. `redisRateLimitStore`. */
-  readonly name: string;
   /** Makes the store under test. Called once per suite; the suite closes it at the end. */
   readonly createStore: () => RateLimitStore | Promise<RateLimitStore>;
   /**
@@ -50,20 +48,19 @@ const exactnessAlgorithms: Record<string, RateLimitAlgorithm> = {
  *
  * @example
  * ```ts
- * rateLimitStoreConformance({
- *   name: 'redisRateLimitStore',
+ * rateLimitStoreConformance('redisRateLimitStore', {
  *   keyPrefix: uniqueName('rl'),
  *   createStore: () => redisRateLimitStore(redis),
  *   keyExists: async (_, key) => (await redis.exists(`bulwark:rate-limit:${key}`)) === 1,
  * });
  * ```
  */
-export function rateLimitStoreConformance(options: RateLimitStoreConformanceOptions): void {
+export function rateLimitStoreConformance(name: string, options: RateLimitStoreConformanceOptions): void {
   const advance = options.advance ?? sleep;
   let counter = 0;
   const key = (label: string) => `${options.keyPrefix}:${label}:${++counter}`;
 
-  describe(`${options.name} (RateLimitStore conformance)`, () => {
+  describe(`RateLimitStore conformance: ${name}`, () => {
     let storePromise: Promise<RateLimitStore> | undefined;
     const store = () => {
       storePromise ??= Promise.resolve(options.createStore());

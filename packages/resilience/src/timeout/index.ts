@@ -3,4 +3,4 @@ export { timeout } from './timeout.js';
 export { TimeoutError } from './timeout-errors.js';
 export type { TimeoutEvent, TimeoutEvents } from './timeout-events.js';
 export type { TimeoutOptions, TimeoutStrategy } from './timeout-options.js';
-export { TIMEOUT_DEFAULTS } from './timeout-options.js';
+export { timeoutDefaults } from './timeout-options.js';

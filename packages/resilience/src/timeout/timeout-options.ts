@@ -20,7 +20,7 @@ export interface TimeoutOptions {
 }
 
 /** Defaults of {@link TimeoutOptions}. */
-export const TIMEOUT_DEFAULTS = { strategy: 'cooperative', clock: systemClock } as const;
+export const timeoutDefaults = { strategy: 'cooperative', clock: systemClock } as const;
 
 /** Checks {@link timeout} options; throws one `InvalidOptionsError` listing every problem (internal). */
 export function validateTimeoutOptions(options: TimeoutOptions): void {

@@ -1,7 +1,8 @@
 import type { DeadlineEntry } from '../clock/deadline-queue.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
-import type { Disposable, Event, Listener } from '../events/event.js';
+import type { Event, EventSubscription, Listener } from '../events/event.js';
 import { EventEmitter } from '../events/event.js';
+import { unknownEventError } from '../events/unknown-event-error.js';
 import type { Executable, ExecuteOptions, Policy } from '../policy/policy.js';
 import {
   AbortableScope,
@@ -14,7 +15,7 @@ import {
 import { policyEvent } from '../telemetry/resilience-telemetry.js';
 import { TimeoutError } from './timeout-errors.js';
 import type { TimeoutEvent, TimeoutEvents } from './timeout-events.js';
-import { TIMEOUT_DEFAULTS, type TimeoutOptions, validateTimeoutOptions } from './timeout-options.js';
+import { type TimeoutOptions, timeoutDefaults, validateTimeoutOptions } from './timeout-options.js';
 
 /** The timeout policy returned by {@link timeout}. */
 export interface TimeoutPolicy extends Policy {
@@ -23,7 +24,7 @@ export interface TimeoutPolicy extends Policy {
   /** Emitted when a call's deadline passes. */
   readonly onTimeout: Event<TimeoutEvent>;
   /** Subscribes to an event by name. */
-  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): Disposable;
+  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): EventSubscription;
 }
 
 class TimeoutScope extends AbortableScope implements DeadlineEntry {
@@ -59,12 +60,12 @@ class TimeoutPolicyImpl implements TimeoutPolicy, ScopedPolicy {
 
   constructor(options: TimeoutOptions) {
     this.timeoutMs = options.ms;
-    this.aggressive = (options.strategy ?? TIMEOUT_DEFAULTS.strategy) === 'aggressive';
-    this.queue = new DeadlineQueue(options.clock ?? TIMEOUT_DEFAULTS.clock, options.ms);
+    this.aggressive = (options.strategy ?? timeoutDefaults.strategy) === 'aggressive';
+    this.queue = new DeadlineQueue(options.clock ?? timeoutDefaults.clock, options.ms);
   }
 
-  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): Disposable {
-    if (name !== 'timeout') throw new TypeError(`timeout has no event ${String(name)}`);
+  on<K extends keyof TimeoutEvents>(name: K, listener: Listener<TimeoutEvents[K]>): EventSubscription {
+    if (name !== 'timeout') throw unknownEventError('timeout', name);
     return this.onTimeout(listener);
   }
 

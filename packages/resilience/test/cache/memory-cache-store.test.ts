@@ -1,4 +1,4 @@
 import { memoryCacheStore } from '@bulwark/resilience';
 import { cacheStoreConformance } from '@bulwark/resilience/testing';
 
-cacheStoreConformance({ name: 'memoryCacheStore', createStore: (clock) => memoryCacheStore({ clock }) });
+cacheStoreConformance('memoryCacheStore', { createStore: (clock) => memoryCacheStore({ clock }) });

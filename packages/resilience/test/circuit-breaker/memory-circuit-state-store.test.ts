@@ -4,8 +4,7 @@ import { circuitStateStoreConformance, manualClock } from '@bulwark/resilience/t
 // The in-memory reference store on the same suite every CircuitStateStore adapter must pass.
 // It expires leases by the caller's `now`, so a manual clock is enough: no sleeping.
 const clock = manualClock(1_000_000);
-circuitStateStoreConformance({
-  name: 'memoryCircuitStateStore',
+circuitStateStoreConformance('memoryCircuitStateStore', {
   namePrefix: 'memory-circuit',
   createStore: () => memoryCircuitStateStore(),
   startAt: clock.now(),

@@ -1,8 +1,8 @@
 import { fixedWindow } from '@bulwark/resilience';
 import {
   type PostgresRateLimitStore,
+  postgresRateLimitSql,
   postgresRateLimitStore,
-  rateLimitMigrationSql,
 } from '@bulwark/resilience/postgres';
 import { rateLimitStoreConformance } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
@@ -31,8 +31,7 @@ await describeWithServers('postgresRateLimitStore', ['postgres'], ({ postgres: u
     await pool.end();
   });
 
-  rateLimitStoreConformance({
-    name: 'postgresRateLimitStore',
+  rateLimitStoreConformance('postgresRateLimitStore', {
     keyPrefix: uniqueName('rl'),
     createStore: () => store,
     keyExists: async (_, key) =>
@@ -47,9 +46,9 @@ await describeWithServers('postgresRateLimitStore', ['postgres'], ({ postgres: u
   });
 
   it('exports its migration SQL, quoting the table name', () => {
-    const sql = rateLimitMigrationSql({ table: 'limits', schema: 'ops', unlogged: false });
+    const sql = postgresRateLimitSql({ table: 'ops.limits', unlogged: false }).migrate;
     expect(sql).toContain('CREATE  TABLE IF NOT EXISTS "ops"."limits"');
-    expect(rateLimitMigrationSql()).toContain('CREATE UNLOGGED TABLE IF NOT EXISTS "bulwark_rate_limits"');
+    expect(postgresRateLimitSql().migrate).toContain('CREATE UNLOGGED TABLE IF NOT EXISTS "bulwark_rate_limits"');
   });
 
   it('runs migrate() concurrently without errors', async () => {
@@ -57,5 +56,27 @@ await describeWithServers('postgresRateLimitStore', ['postgres'], ({ postgres: u
     await Promise.all([other.migrate(), other.migrate(), other.migrate()]);
     expect((await other.consume('k', fixedWindow({ limit: 1, windowMs: 1000 }), 1)).allowed).toBe(true);
     await pool.query(`DROP TABLE ${other.table}`);
+  });
+
+  it('takes table as schema.name with double-quoted parts, and refuses other names with INVALID_OPTIONS', async () => {
+    const schema = `Rate ${uniqueName('limits')}`;
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    try {
+      const quoted = postgresRateLimitStore(pool, { table: `"${schema}"."Limits ""v1"""`, sweepIntervalMs: 0 });
+      await quoted.migrate();
+      expect((await quoted.consume('k', fixedWindow({ limit: 1, windowMs: 1000 }), 1)).allowed).toBe(true);
+      const { rows } = await pool.query(
+        'SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = $2',
+        [schema, 'Limits "v1"'],
+      );
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
+    for (const table of ['a.b.c', 'x"; DROP TABLE users; --', '']) {
+      expect(() => postgresRateLimitStore(pool, { table })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+      );
+    }
   });
 });

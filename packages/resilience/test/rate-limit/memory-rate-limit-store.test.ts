@@ -5,8 +5,7 @@ import { uniqueName } from '@bulwark/test-support';
 // The memory store passes the same suite on a manual clock (no sleeps). A plain *.test.ts: it
 // needs no server (see README, "Working on Bulwark").
 const clock = manualClock(1_700_000_000_000);
-rateLimitStoreConformance({
-  name: 'memoryRateLimitStore',
+rateLimitStoreConformance('memoryRateLimitStore', {
   keyPrefix: uniqueName('rl'),
   createStore: () => memoryRateLimitStore({ clock }),
   advance: (ms) => clock.advanceAsync(ms),

@@ -18,8 +18,7 @@ await describeWithServers('redisCacheStore', ['redis'], ({ redis: url }) => {
     await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
   });
 
-  cacheStoreConformance({
-    name: 'redisCacheStore',
+  cacheStoreConformance('redisCacheStore', {
     createStore: (clock) => redisCacheStore(shared, { prefix: `${uniqueName('cache')}:`, clock }),
   });
 

@@ -20,8 +20,7 @@ await describeWithServers('redisCircuitStateStore', ['redis'], ({ redis: url }) 
     await first.quit();
     await second.quit();
   });
-  circuitStateStoreConformance({
-    name: 'redisCircuitStateStore',
+  circuitStateStoreConformance('redisCircuitStateStore', {
     namePrefix: uniqueName('circuit-conformance'),
     createStore: () => redisCircuitStateStore(first, { prefix: `${uniqueName('circuit-suite')}:` }),
   });

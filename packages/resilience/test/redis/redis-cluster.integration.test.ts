@@ -17,21 +17,18 @@ await describeWithRedisCluster('Redis adapters on a Redis Cluster', (nodes) => {
   const cluster = new Cluster(nodes);
   afterAll(() => cluster.quit());
 
-  rateLimitStoreConformance({
-    name: 'redisRateLimitStore (Cluster)',
+  rateLimitStoreConformance('redisRateLimitStore (Cluster)', {
     keyPrefix: uniqueName('rl-cluster'),
     createStore: () => redisRateLimitStore(cluster),
     keyExists: async (_, key) => (await cluster.exists(`bulwark:rate-limit:${key}`)) === 1,
   });
 
-  circuitStateStoreConformance({
-    name: 'redisCircuitStateStore (Cluster)',
+  circuitStateStoreConformance('redisCircuitStateStore (Cluster)', {
     namePrefix: uniqueName('circuit-cluster'),
     createStore: () => redisCircuitStateStore(cluster, { prefix: `${uniqueName('circuit')}:` }),
   });
 
-  cacheStoreConformance({
-    name: 'redisCacheStore (Cluster)',
+  cacheStoreConformance('redisCacheStore (Cluster)', {
     createStore: (clock) => redisCacheStore(cluster, { prefix: `${uniqueName('cache-cluster')}:`, clock }),
   });
 

@@ -22,8 +22,7 @@ await describeWithServers('redisRateLimitStore', ['redis'], ({ redis: url }) => 
     await other.quit();
   });
 
-  rateLimitStoreConformance({
-    name: 'redisRateLimitStore',
+  rateLimitStoreConformance('redisRateLimitStore', {
     keyPrefix: uniqueName('rl'),
     createStore: () => redisRateLimitStore(redis),
     keyExists: async (_, key) => (await redis.exists(`bulwark:rate-limit:${key}`)) === 1,
@@ -34,8 +33,7 @@ await describeWithServers('redisRateLimitStore', ['redis'], ({ redis: url }) => 
   });
 
   // Unbatched: one script call per decision (the path a Cluster client takes).
-  rateLimitStoreConformance({
-    name: 'redisRateLimitStore (batch: false)',
+  rateLimitStoreConformance('redisRateLimitStore (batch: false)', {
     keyPrefix: uniqueName('rl-single'),
     createStore: () => redisRateLimitStore(redis, { batch: false }),
     keyExists: async (_, key) => (await redis.exists(`bulwark:rate-limit:${key}`)) === 1,

@@ -67,8 +67,9 @@ it('retries, a breaker opening and its rejections are events of the caller span,
     calls.map((point) => [point.attributes['bulwark.circuit_breaker.outcome'], point.value]),
   );
   expect(byOutcome).toEqual({ success: 0, failure: 3, rejected: 1 });
-  const retried = await telemetry.points('bulwark.retry.retries');
+  const retried = await telemetry.points('bulwark.retry.attempts');
   expect(retried.reduce((sum, point) => sum + (point.value as number), 0)).toBeGreaterThanOrEqual(2);
+  expect(retried.every((point) => typeof point.attributes['error.type'] === 'string')).toBe(true);
 });
 
 it('a timeout is an event of the span of the call that timed out, even with calls of other spans waiting', async () => {

@@ -1,4 +1,4 @@
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { ParticipantDefinition } from './participant.js';
 
 /** What the tracker does when a flow stalls. */
@@ -42,27 +42,27 @@ export interface ChoreographyDefinition extends ChoreographyOptions {
  * it, who takes part, and how long it may stay silent before it counts as stalled.
  */
 export function defineChoreography(options: ChoreographyOptions): ChoreographyDefinition {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('defineChoreography');
   const nonEmpty = (value: unknown) => typeof value === 'string' && value.length > 0;
-  if (!nonEmpty(options?.name)) problems.push('name must be a non-empty string');
-  if (!nonEmpty(options?.startsWith)) problems.push('startsWith must be a non-empty event type');
-  if (!nonEmpty(options?.completesWith)) problems.push('completesWith must be a non-empty event type');
+  if (!nonEmpty(options?.name)) validator.report('name must be a non-empty string');
+  if (!nonEmpty(options?.startsWith)) validator.report('startsWith must be a non-empty event type');
+  if (!nonEmpty(options?.completesWith)) validator.report('completesWith must be a non-empty event type');
   if (!Array.isArray(options?.participants) || options.participants.length === 0)
-    problems.push('participants must be a non-empty array of participant definitions');
+    validator.report('participants must be a non-empty array of participant definitions');
   else {
     const names = new Set<string>();
     for (const participant of options.participants) {
-      if (names.has(participant.name)) problems.push(`two participants are named "${participant.name}"`);
+      if (names.has(participant.name)) validator.report(`two participants are named "${participant.name}"`);
       names.add(participant.name);
     }
   }
   if (!(typeof options?.stallAfterMs === 'number' && Number.isFinite(options.stallAfterMs) && options.stallAfterMs > 0))
-    problems.push('stallAfterMs must be a positive number');
+    validator.report('stallAfterMs must be a positive number');
   if (options?.onStall?.emit !== undefined && !nonEmpty(options.onStall.emit))
-    problems.push('onStall.emit must be a non-empty event type');
+    validator.report('onStall.emit must be a non-empty event type');
   if (options?.onStall?.compensateWith !== undefined && !nonEmpty(options.onStall.compensateWith))
-    problems.push('onStall.compensateWith must be a non-empty event type');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('defineChoreography', problems);
+    validator.report('onStall.compensateWith must be a non-empty event type');
+  validator.throwIfInvalid();
   const events = new Set<string>([options.startsWith, options.completesWith]);
   for (const participant of options.participants) {
     events.add(participant.emits.success);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import { createEnvelope, type Delivery, type Envelope, type Subscription, type Transport } from '@bulwark/messaging';
-import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidSagaOptionsError, SagaError } from '../errors/saga-error.js';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
+import { SagaError } from '../errors/saga-error.js';
 import {
   type SagaListQuery,
   type SagaLog,
@@ -86,22 +87,22 @@ const isTerminal = (status: SagaStatus) => terminalSagaStatuses.includes(status)
  * recorded; the stall deadline is the log's `wakeAt`, so any tracker finds stalled flows after a crash.
  */
 export function choreographyTracker(options: ChoreographyTrackerOptions): ChoreographyTracker {
-  const problems: string[] = [];
-  if (typeof options?.log?.append !== 'function') problems.push('log must be a SagaLog');
-  if (typeof options?.transport?.subscribe !== 'function') problems.push('transport must be a Transport');
+  const validator = new OptionsValidator('choreographyTracker');
+  if (typeof options?.log?.append !== 'function') validator.report('log must be a SagaLog');
+  if (typeof options?.transport?.subscribe !== 'function') validator.report('transport must be a Transport');
   if (!Array.isArray(options?.flows) || options.flows.length === 0)
-    problems.push('flows must be a non-empty array of choreography definitions');
+    validator.report('flows must be a non-empty array of choreography definitions');
   else if (new Set(options.flows.map((flow) => flow.name)).size !== options.flows.length)
-    problems.push('two flows have the same name');
+    validator.report('two flows have the same name');
   for (const key of ['leaseMs', 'checkBatch', 'busyRetryDelayMs'] as const) {
     const value = options?.[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0))
-      problems.push(`${key} must be a positive number`);
+      validator.report(`${key} must be a positive number`);
   }
   const every = options?.checkEveryMs;
   if (every !== undefined && every !== false && !(typeof every === 'number' && every > 0))
-    problems.push('checkEveryMs must be a positive number or false');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('choreographyTracker', problems);
+    validator.report('checkEveryMs must be a positive number or false');
+  validator.throwIfInvalid();
 
   const { log, transport } = options;
   const clock = options.clock ?? systemClock;

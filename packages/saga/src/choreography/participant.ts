@@ -1,6 +1,6 @@
 import type { Envelope } from '@bulwark/messaging';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
 
 /** What a participant's `handle` returns to report a business failure: see {@link ParticipantContext.fail}. */
 export interface ParticipantFailure {
@@ -107,20 +107,20 @@ const nonEmpty = (value: unknown) => typeof value === 'string' && value.length >
 export function defineParticipant<Payload = unknown, Transaction = unknown>(
   options: ParticipantOptions<Payload, Transaction>,
 ): ParticipantDefinition<Payload, Transaction> {
-  const problems: string[] = [];
-  if (!nonEmpty(options?.name)) problems.push('name must be a non-empty string');
-  if (!nonEmpty(options?.reactsTo)) problems.push('reactsTo must be a non-empty event type');
-  if (!nonEmpty(options?.emits?.success)) problems.push('emits.success must be a non-empty event type');
-  if (!nonEmpty(options?.emits?.failure)) problems.push('emits.failure must be a non-empty event type');
+  const validator = new OptionsValidator('defineParticipant');
+  if (!nonEmpty(options?.name)) validator.report('name must be a non-empty string');
+  if (!nonEmpty(options?.reactsTo)) validator.report('reactsTo must be a non-empty event type');
+  if (!nonEmpty(options?.emits?.success)) validator.report('emits.success must be a non-empty event type');
+  if (!nonEmpty(options?.emits?.failure)) validator.report('emits.failure must be a non-empty event type');
   if (options?.emits?.compensated !== undefined && !nonEmpty(options.emits.compensated))
-    problems.push('emits.compensated must be a non-empty event type');
-  if (typeof options?.handle !== 'function') problems.push('handle must be a function');
+    validator.report('emits.compensated must be a non-empty event type');
+  if (typeof options?.handle !== 'function') validator.report('handle must be a function');
   const compensateOn = options?.compensateOn ?? [];
   if (!Array.isArray(compensateOn) || !compensateOn.every(nonEmpty))
-    problems.push('compensateOn must be an array of event types');
+    validator.report('compensateOn must be an array of event types');
   else if (compensateOn.length > 0 && typeof options.compensate !== 'function')
-    problems.push('compensateOn needs a compensate function');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('defineParticipant', problems);
+    validator.report('compensateOn needs a compensate function');
+  validator.throwIfInvalid();
   return {
     ...options,
     emits: { compensated: `${options.name}.compensated`, ...options.emits } as Required<ParticipantEmits>,

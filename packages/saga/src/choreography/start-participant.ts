@@ -7,8 +7,10 @@ import {
   type Transport,
 } from '@bulwark/messaging';
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { assertJson, type JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
+
 import { deterministicMessageId } from '../orchestrator/message-id.js';
 import { traceParticipant } from '../telemetry/choreography-spans.js';
 import {
@@ -19,6 +21,7 @@ import {
   participantFailure,
   participantHeaders,
 } from './participant.js';
+
 import type { ParticipantStore } from './participant-store.js';
 
 /** Consumer settings a participant passes on to `consume` (topic, group and handler are its own). */
@@ -56,7 +59,7 @@ export async function startParticipant<Payload, Transaction>(
   options: StartParticipantOptions<Transaction>,
 ): Promise<RunningParticipant> {
   if (typeof options?.store?.handler !== 'function')
-    throw new InvalidSagaOptionsError('startParticipant', ['store must be a ParticipantStore']);
+    throw new InvalidOptionsError('startParticipant', ['store must be a ParticipantStore']);
   const group = options.group ?? participant.name;
   const clock = options.clock;
 

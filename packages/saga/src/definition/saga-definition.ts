@@ -1,6 +1,6 @@
 import type { Envelope, MessageHeaders } from '@bulwark/messaging';
 import type { Policy } from '@bulwark/resilience';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
+import { InvalidOptionsError, OptionsValidator } from '@bulwark/resilience';
 
 /** The results record of a saga with no step yet. */
 export type NoResults = { readonly [K in never]: never };
@@ -137,13 +137,13 @@ export class SagaDefinition<Input, Results = NoResults> {
     name: Name extends keyof Results ? never : Name,
     options: StepOptions<Input, Results, Output>,
   ): SagaDefinition<Input, Simplify<Results & { readonly [K in Name]: Awaited<Output> }>> {
-    const problems = this.#stepProblems(name, options.timeoutMs, 'timeoutMs', false);
-    if (typeof options.execute !== 'function') problems.push('execute must be a function');
+    const validator = this.#stepValidator(name, options.timeoutMs, 'timeoutMs', false);
+    if (typeof options.execute !== 'function') validator.report('execute must be a function');
     if (options.compensate !== undefined && typeof options.compensate !== 'function')
-      problems.push('compensate must be a function');
+      validator.report('compensate must be a function');
     if (options.retry !== undefined && typeof options.retry?.execute !== 'function')
-      problems.push('retry must be a Policy (an object with execute)');
-    if (problems.length > 0) throw new InvalidSagaOptionsError(`step "${name}" of saga "${this.name}"`, problems);
+      validator.report('retry must be a Policy (an object with execute)');
+    validator.throwIfInvalid();
     const step: SagaStepDefinition = {
       kind: 'local',
       name,
@@ -161,15 +161,15 @@ export class SagaDefinition<Input, Results = NoResults> {
     name: Name extends keyof Results ? never : Name,
     options: RequestStepOptions<Input, Results, Output>,
   ): SagaDefinition<Input, Simplify<Results & { readonly [K in Name]: Awaited<Output> }>> {
-    const problems = this.#stepProblems(name, options.timeoutMs, 'timeoutMs', true);
-    if (typeof options.send !== 'function') problems.push('send must be a function');
+    const validator = this.#stepValidator(name, options.timeoutMs, 'timeoutMs', true);
+    if (typeof options.send !== 'function') validator.report('send must be a function');
     if (typeof options.replyTopic !== 'string' || options.replyTopic.length === 0)
-      problems.push('replyTopic must be a non-empty string');
+      validator.report('replyTopic must be a non-empty string');
     if (options.accept !== undefined && typeof options.accept !== 'function')
-      problems.push('accept must be a function');
+      validator.report('accept must be a function');
     if (options.compensate !== undefined && typeof options.compensate !== 'function')
-      problems.push('compensate must be a function');
-    if (problems.length > 0) throw new InvalidSagaOptionsError(`step "${name}" of saga "${this.name}"`, problems);
+      validator.report('compensate must be a function');
+    validator.throwIfInvalid();
     const step: SagaStepDefinition = {
       kind: 'request',
       name,
@@ -178,16 +178,16 @@ export class SagaDefinition<Input, Results = NoResults> {
     return new SagaDefinition(this.name, [...this.steps, step]);
   }
 
-  #stepProblems(name: string, timeoutMs: unknown, field: string, required: boolean): string[] {
-    const problems: string[] = [];
-    if (typeof name !== 'string' || name.length === 0) problems.push('the step name must be a non-empty string');
-    else if (this.steps.some((step) => step.name === name)) problems.push(`a step named "${name}" already exists`);
+  #stepValidator(name: string, timeoutMs: unknown, field: string, required: boolean): OptionsValidator {
+    const validator = new OptionsValidator(`step "${name}" of saga "${this.name}"`);
+    if (typeof name !== 'string' || name.length === 0) validator.report('the step name must be a non-empty string');
+    else if (this.steps.some((step) => step.name === name)) validator.report(`a step named "${name}" already exists`);
     if (timeoutMs === undefined) {
-      if (required) problems.push(`${field} is required`);
+      if (required) validator.report(`${field} is required`);
     } else if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      problems.push(`${field} must be a positive finite number of milliseconds (got ${String(timeoutMs)})`);
+      validator.report(`${field} must be a positive finite number of milliseconds, got ${String(timeoutMs)}`);
     }
-    return problems;
+    return validator;
   }
 }
 
@@ -210,6 +210,6 @@ export type SagaResults<Saga> = Saga extends SagaDefinition<infer _Input, infer 
  */
 export function defineSaga<Input>(name: string): SagaDefinition<Input> {
   if (typeof name !== 'string' || name.length === 0)
-    throw new InvalidSagaOptionsError('defineSaga', ['the saga name must be a non-empty string']);
+    throw new InvalidOptionsError('defineSaga', ['the saga name must be a non-empty string']);
   return new SagaDefinition<Input>(name);
 }

@@ -1,6 +1,5 @@
 export type { RecordedError, SagaLogErrorCode } from './saga-error.js';
 export {
-  InvalidSagaOptionsError,
   InvalidSagaValueError,
   recordError,
   SagaError,

@@ -1,18 +1,13 @@
-import { storableDiagnostic } from '@bulwark/resilience';
+import { BulwarkError, storableDiagnostic } from '@bulwark/resilience';
+
 /**
- * Base of every error thrown by `@bulwark/saga`; `code` is stable across versions and is what
- * programs should switch on; `cause` chains the underlying error when there is one.
+ * Base of the errors thrown by `@bulwark/saga` (options errors excepted: they are the shared
+ * {@link @bulwark/resilience!InvalidOptionsError}). A {@link @bulwark/resilience!BulwarkError}:
+ * `code` is stable across versions and is what programs should switch on; `cause` chains the
+ * underlying error when there is one.
  */
-export class SagaError extends Error {
+export class SagaError extends BulwarkError {
   override name = 'SagaError';
-  constructor(
-    /** A stable, machine-readable code such as `SAGA_LEASE_LOST`. */
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**
@@ -29,19 +24,6 @@ export class InvalidSagaValueError extends SagaError {
     readonly problem: string,
   ) {
     super('INVALID_VALUE', `The saga ${field} ${problem}`);
-  }
-}
-
-/** Thrown when options passed to a factory are invalid; lists every problem at once. */
-export class InvalidSagaOptionsError extends SagaError {
-  override name = 'InvalidSagaOptionsError';
-  constructor(
-    /** The factory or call whose options were rejected, e.g. `sagaOrchestrator`. */
-    readonly subject: string,
-    /** One sentence per problem found. */
-    readonly problems: readonly string[],
-  ) {
-    super('INVALID_OPTIONS', `Invalid ${subject} options:\n- ${problems.join('\n- ')}`);
   }
 }
 

@@ -37,7 +37,7 @@ export interface SagaOrchestratorEvents {
 /** A saga event name. */
 export type SagaOrchestratorEventName = keyof SagaOrchestratorEvents;
 
-/** A listener of one event; `on()` returns the function that removes it. */
+/** A listener of one event; `on()` returns the {@link @bulwark/resilience!EventSubscription} that removes it. */
 export type SagaOrchestratorListener<Name extends SagaOrchestratorEventName> = (
   event: SagaOrchestratorEvents[Name],
 ) => void;

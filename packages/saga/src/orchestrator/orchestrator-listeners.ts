@@ -1,3 +1,4 @@
+import { type EventSubscription, NamedEventEmitter } from '@bulwark/resilience';
 import type {
   SagaOrchestratorEventName,
   SagaOrchestratorEvents,
@@ -8,35 +9,22 @@ import type {
 export interface OrchestratorListeners {
   /** Calls the listeners of `name`; `make` builds the event only when someone listens. */
   emit<Name extends SagaOrchestratorEventName>(name: Name, make: () => SagaOrchestratorEvents[Name]): void;
-  on<Name extends SagaOrchestratorEventName>(event: Name, listener: SagaOrchestratorListener<Name>): () => void;
+  on<Name extends SagaOrchestratorEventName>(event: Name, listener: SagaOrchestratorListener<Name>): EventSubscription;
 }
 
+/**
+ * The orchestrator's events through the emitter every Bulwark package uses, so a throwing
+ * listener is treated as everywhere else (the run goes on, the error is rethrown asynchronously).
+ * Plain functions rather than the emitter's methods: the orchestrator's parts take `emit` out.
+ */
 export function orchestratorListeners(): OrchestratorListeners {
-  const listeners = new Map<SagaOrchestratorEventName, Set<(event: never) => void>>();
+  const emitter = new NamedEventEmitter<SagaOrchestratorEvents>();
   return {
     emit(name, make) {
-      const set = listeners.get(name);
-      if (!set || set.size === 0) return;
-      const event = make();
-      for (const listener of set) {
-        try {
-          (listener as SagaOrchestratorListener<typeof name>)(event);
-        } catch {
-          // A listener's failure must not stop a run half-way through a transition.
-        }
-      }
+      emitter.emit(name, make);
     },
     on(event, listener) {
-      let set = listeners.get(event);
-      if (!set) {
-        set = new Set();
-        listeners.set(event, set);
-      }
-      const stored = listener as (event: never) => void;
-      set.add(stored);
-      return () => {
-        set.delete(stored);
-      };
+      return emitter.on(event, listener);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Transport } from '@bulwark/messaging';
 import type { Clock } from '@bulwark/resilience';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { SagaStepDefinition } from '../definition/saga-definition.js';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
 import type { SagaLog } from '../log/saga-log.js';
 
 /** A saga definition as the orchestrator takes it, whatever its input and results types. */
@@ -78,42 +78,43 @@ const positive = (value: unknown) => typeof value === 'number' && Number.isFinit
 
 /** Checks the options, reporting every problem at once. */
 export function validateOrchestratorOptions(options: SagaOrchestratorOptions): void {
-  const problems: string[] = [];
-  if (!options || typeof options.log?.append !== 'function') problems.push('log must be a SagaLog');
-  if (!Array.isArray(options?.sagas)) problems.push('sagas must be an array of saga definitions');
+  const validator = new OptionsValidator('sagaOrchestrator');
+  if (!options || typeof options.log?.append !== 'function') validator.report('log must be a SagaLog');
+  if (!Array.isArray(options?.sagas)) validator.report('sagas must be an array of saga definitions');
   else {
     const names = new Set<string>();
     for (const saga of options.sagas as readonly RegisteredSaga[]) {
-      if (names.has(saga.name)) problems.push(`two sagas are named "${saga.name}"`);
+      if (names.has(saga.name)) validator.report(`two sagas are named "${saga.name}"`);
       names.add(saga.name);
       if (saga.steps.some((step: SagaStepDefinition) => step.kind === 'request') && !options.transport)
-        problems.push(`saga "${saga.name}" has request steps: a transport is required`);
+        validator.report(`saga "${saga.name}" has request steps: a transport is required`);
     }
   }
-  if (options?.leaseMs !== undefined && !positive(options.leaseMs)) problems.push('leaseMs must be a positive number');
+  if (options?.leaseMs !== undefined && !positive(options.leaseMs))
+    validator.report('leaseMs must be a positive number');
   if (options?.heartbeatMs !== undefined) {
-    if (!positive(options.heartbeatMs)) problems.push('heartbeatMs must be a positive number');
+    if (!positive(options.heartbeatMs)) validator.report('heartbeatMs must be a positive number');
     else if (options.heartbeatMs >= (options.leaseMs ?? sagaOrchestratorDefaults.leaseMs))
-      problems.push('heartbeatMs must be below leaseMs, or leases expire between heartbeats');
+      validator.report('heartbeatMs must be below leaseMs, or leases expire between heartbeats');
   }
   if (options?.recoverEveryMs !== undefined && options.recoverEveryMs !== false && !positive(options.recoverEveryMs))
-    problems.push('recoverEveryMs must be a positive number or false');
+    validator.report('recoverEveryMs must be a positive number or false');
   if (options?.recoverBatch !== undefined && !(Number.isInteger(options.recoverBatch) && options.recoverBatch > 0))
-    problems.push('recoverBatch must be a positive integer');
+    validator.report('recoverBatch must be a positive integer');
   if (
     options?.maxRecoveredRuns !== undefined &&
     !(Number.isInteger(options.maxRecoveredRuns) && options.maxRecoveredRuns > 0)
   )
-    problems.push('maxRecoveredRuns must be a positive integer');
+    validator.report('maxRecoveredRuns must be a positive integer');
   const retry = options?.compensationRetry;
   if (retry?.maxAttempts !== undefined && !(Number.isInteger(retry.maxAttempts) && retry.maxAttempts > 0))
-    problems.push('compensationRetry.maxAttempts must be a positive integer');
+    validator.report('compensationRetry.maxAttempts must be a positive integer');
   if (retry?.initialDelayMs !== undefined && !(retry.initialDelayMs >= 0))
-    problems.push('compensationRetry.initialDelayMs must be >= 0');
+    validator.report('compensationRetry.initialDelayMs must be >= 0');
   if (retry?.maxDelayMs !== undefined && !(retry.maxDelayMs >= 0))
-    problems.push('compensationRetry.maxDelayMs must be >= 0');
-  if (retry?.factor !== undefined && !(retry.factor >= 1)) problems.push('compensationRetry.factor must be >= 1');
+    validator.report('compensationRetry.maxDelayMs must be >= 0');
+  if (retry?.factor !== undefined && !(retry.factor >= 1)) validator.report('compensationRetry.factor must be >= 1');
   if (options?.owner !== undefined && (typeof options.owner !== 'string' || options.owner.length === 0))
-    problems.push('owner must be a non-empty string');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('sagaOrchestrator', problems);
+    validator.report('owner must be a non-empty string');
+  validator.throwIfInvalid();
 }

@@ -1,13 +1,10 @@
-import { abortable, delay } from '@bulwark/resilience';
+import { abortable, delay, type EventSubscription, InvalidOptionsError } from '@bulwark/resilience';
+
 import { assertJson } from '../definition/json.js';
+
 import type { SagaDefinition } from '../definition/saga-definition.js';
-import {
-  InvalidSagaOptionsError,
-  SagaError,
-  SagaIdConflictError,
-  SagaOrchestratorClosedError,
-  UnknownSagaError,
-} from '../errors/saga-error.js';
+
+import { SagaError, SagaIdConflictError, SagaOrchestratorClosedError, UnknownSagaError } from '../errors/saga-error.js';
 import {
   type NewSagaLogEntry,
   type SagaListQuery,
@@ -18,16 +15,27 @@ import {
   type SagaStatus,
   terminalSagaStatuses,
 } from '../log/saga-log.js';
+
 import { sagaStartedData, startSagaTrace } from '../telemetry/saga-spans.js';
+
 import { leaseHeartbeat } from './lease-heartbeat.js';
+
 import { orchestratorCore } from './orchestrator-core.js';
+
 import type { SagaOrchestratorEventName, SagaOrchestratorListener } from './orchestrator-events.js';
+
 import { orchestratorListeners } from './orchestrator-listeners.js';
+
 import { type SagaOrchestratorOptions, validateOrchestratorOptions } from './orchestrator-options.js';
+
 import { recovery } from './recovery.js';
+
 import { replyRouter } from './reply-router.js';
+
 import { runDrivers } from './run-drivers.js';
+
 import { newRunState, replayRun } from './run-state.js';
+
 import { outcomeOf, type SagaOutcome } from './saga-outcome.js';
 
 export type { SagaOutcome } from './saga-outcome.js';
@@ -105,8 +113,11 @@ export interface SagaOrchestrator extends AsyncDisposable {
   counts(options?: SagaLogCallOptions): Promise<Record<SagaStatus, number>>;
   /** Deletes finished runs last updated before `finishedBefore` (see `SagaLog.purge`). */
   purge(query: SagaPurgeQuery, options?: SagaLogCallOptions): Promise<number>;
-  /** Adds a listener; returns the function that removes it. */
-  on<Name extends SagaOrchestratorEventName>(event: Name, listener: SagaOrchestratorListener<Name>): () => void;
+  /**
+   * Adds a listener; call or dispose the returned subscription to remove it. A listener that
+   * throws does not stop the run: the error is rethrown asynchronously.
+   */
+  on<Name extends SagaOrchestratorEventName>(event: Name, listener: SagaOrchestratorListener<Name>): EventSubscription;
   snapshot(): SagaOrchestratorSnapshot;
   /**
    * Stops the loops, aborts steps in flight (their signal) and gives their leases back so
@@ -150,7 +161,7 @@ export function sagaOrchestrator(options: SagaOrchestratorOptions): SagaOrchestr
       if (core.closed) throw new SagaOrchestratorClosedError();
       const id = startOptions?.id;
       if (typeof id !== 'string' || id.length === 0)
-        throw new InvalidSagaOptionsError('start', ['id must be a non-empty string']);
+        throw new InvalidOptionsError('start', ['id must be a non-empty string']);
       const registered = sagas.get(saga.name);
       if (!registered) throw new UnknownSagaError(saga.name);
       assertJson(input, `input of saga "${saga.name}"`);

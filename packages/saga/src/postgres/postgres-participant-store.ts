@@ -1,8 +1,8 @@
 import type { Outbox } from '@bulwark/messaging';
 import type { PostgresInbox, PostgresOutboxExecutor } from '@bulwark/messaging/postgres';
+import { OptionsValidator } from '@bulwark/resilience';
 import type { PoolClient } from 'pg';
 import type { ParticipantStore } from '../choreography/participant-store.js';
-import { InvalidSagaOptionsError } from '../errors/saga-error.js';
 
 /** Options of {@link postgresParticipantStore}. */
 export interface PostgresParticipantStoreOptions {
@@ -26,10 +26,10 @@ export interface PostgresParticipantStoreOptions {
  * ```
  */
 export function postgresParticipantStore(options: PostgresParticipantStoreOptions): ParticipantStore<PoolClient> {
-  const problems: string[] = [];
-  if (typeof options?.inbox?.handler !== 'function') problems.push('inbox must be a PostgresInbox');
-  if (typeof options?.outbox?.add !== 'function') problems.push('outbox must be an Outbox');
-  if (problems.length > 0) throw new InvalidSagaOptionsError('postgresParticipantStore', problems);
+  const validator = new OptionsValidator('postgresParticipantStore');
+  if (typeof options?.inbox?.handler !== 'function') validator.report('inbox must be a PostgresInbox');
+  if (typeof options?.outbox?.add !== 'function') validator.report('outbox must be an Outbox');
+  validator.throwIfInvalid();
   const { inbox, outbox } = options;
   return {
     handler(group, work) {

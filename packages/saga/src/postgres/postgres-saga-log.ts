@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '@bulwark/resilience';
+import { InvalidOptionsError, OptionsValidator } from '@bulwark/resilience';
+import { postgresTableName } from '@bulwark/resilience/internal/postgres';
 import { boundedQuery } from '@bulwark/resilience/postgres';
+
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+
 import type { JsonValue } from '../definition/json.js';
-import { InvalidSagaOptionsError, SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
+
+import { SagaLeaseLostError, SagaLogError } from '../errors/saga-error.js';
 import {
   type NewSagaLogEntry,
   type SagaLog,
@@ -14,7 +19,9 @@ import {
   type SagaStatus,
   sagaStatuses,
 } from '../log/saga-log.js';
+
 import { assertSagaLogValues } from '../log/saga-log-values.js';
+
 import appendSql from './sql/saga-log-append.sql';
 import claimSql from './sql/saga-log-claim.sql';
 import claimRecoverableSql from './sql/saga-log-claim-recoverable.sql';
@@ -69,8 +76,6 @@ export interface PostgresSagaLogSql {
   readonly purge: string;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-
 /**
  * The statements of {@link postgresSagaLog} for `table`, so teams with their own migration tool
  * can apply `migrate` themselves.
@@ -81,20 +86,15 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
  * ```
  */
 export function postgresSagaLogSql(options: PostgresSagaLogOptions = {}): PostgresSagaLogSql {
-  const table = options.table ?? postgresSagaLogDefaults.table;
-  const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
-      `table must be an identifier or schema.identifier of letters, digits, _ and $, got "${table}"`,
-    ]);
-  const name = parts[parts.length - 1] as string;
-  const qualify = (last: string) => [...parts.slice(0, -1), last].map((part) => `"${part}"`).join('.');
+  const validator = new OptionsValidator('postgresSagaLog');
+  const table = postgresTableName(options.table ?? postgresSagaLogDefaults.table, validator.problems);
+  validator.throwIfInvalid();
   const render = (sql: string) =>
     sql
-      .replaceAll('{{sagas}}', qualify(name))
-      .replaceAll('{{entries}}', qualify(`${name}_entries`))
-      .replaceAll('{{recoverableIndex}}', `"${name}_recoverable_idx"`)
-      .replaceAll('{{statusIndex}}', `"${name}_status_idx"`);
+      .replaceAll('{{sagas}}', table.quoted)
+      .replaceAll('{{entries}}', table.sibling('_entries'))
+      .replaceAll('{{recoverableIndex}}', table.suffixed('_recoverable_idx'))
+      .replaceAll('{{statusIndex}}', table.suffixed('_status_idx'));
   return {
     migrate: render(migrateSql),
     create: render(createSql),
@@ -173,6 +173,7 @@ const toEntry = (row: EntryRow): SagaLogEntry => {
  * ```ts
  * import pg from 'pg';
  * import { postgresSagaLog } from '@bulwark/saga/postgres';
+
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * const log = postgresSagaLog(pool, { table: 'sagas' });
  * await log.migrate();
@@ -182,7 +183,7 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
   const sql = postgresSagaLogSql(options);
   const queryTimeoutMs = options.queryTimeoutMs ?? postgresSagaLogDefaults.queryTimeoutMs;
   if (!(typeof queryTimeoutMs === 'number' && queryTimeoutMs > 0 && Number.isFinite(queryTimeoutMs)))
-    throw new InvalidSagaOptionsError('postgresSagaLog', [
+    throw new InvalidOptionsError('postgresSagaLog', [
       `queryTimeoutMs must be a positive number, got ${String(queryTimeoutMs)}`,
     ]);
   const bounded = <Row extends QueryResultRow>(operation: string, config: QueryConfig, signal?: AbortSignal) =>
@@ -255,7 +256,8 @@ export function postgresSagaLog(pool: PostgresQueryable, options: PostgresSagaLo
         };
       }
       const [existing] = await run<RunRow>('get', [saga.id], callOptions);
-      if (!existing) throw new Error(`saga ${saga.id} vanished between create and get`);
+      if (!existing)
+        throw new SagaLogError('create', 'SAGA_LOG_FAILED', `saga ${saga.id} vanished between create and get`);
       return { created: false, record: toRecord(existing) };
     },
 

@@ -1,5 +1,4 @@
-import type { Counter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
-import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
+import { meterScoped, openTelemetry, tracerScoped } from '@bulwark/resilience/telemetry';
 
 // A participant's handling of one event is a span (`participant <name>` or `compensate <name>`),
 // a child of the active span — the consumer's, so it joins the trace the event carries. The
@@ -7,33 +6,16 @@ import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
 
 const scope = '@bulwark/saga';
 
-let cachedTracer: { readonly provider: TracerProvider; readonly tracer: Tracer } | undefined;
-let cachedCounters:
-  | { readonly provider: MeterProvider; readonly ended: Counter; readonly stalled: Counter }
-  | undefined;
+const tracer = tracerScoped(scope);
 
-function tracer(api: OpenTelemetry): Tracer {
-  const provider = api.trace.getTracerProvider();
-  if (cachedTracer?.provider !== provider) cachedTracer = { provider, tracer: provider.getTracer(scope) };
-  return cachedTracer.tracer;
-}
-
-function counters(api: OpenTelemetry) {
-  const provider = api.metrics.getMeterProvider();
-  if (cachedCounters?.provider !== provider) {
-    const meter = provider.getMeter(scope);
-    cachedCounters = {
-      provider,
-      ended: meter.createCounter('bulwark.saga.flow.ended', {
-        description: 'Choreographed flows that ended, by flow and outcome (completed, compensated, failed).',
-      }),
-      stalled: meter.createCounter('bulwark.saga.flow.stalled', {
-        description: 'Choreographed flows found stalled by a tracker, by flow.',
-      }),
-    };
-  }
-  return cachedCounters;
-}
+const counters = meterScoped(scope, (meter) => ({
+  ended: meter.createCounter('bulwark.saga.flow.ended', {
+    description: 'Choreographed flows that ended, by flow and outcome (completed, compensated, failed).',
+  }),
+  stalled: meter.createCounter('bulwark.saga.flow.stalled', {
+    description: 'Choreographed flows found stalled by a tracker, by flow.',
+  }),
+}));
 
 /** What a participant's handling produced, for its span. */
 export type ParticipantSpanOutcome = 'completed' | 'failed' | 'compensated';

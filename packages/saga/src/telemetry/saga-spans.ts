@@ -1,7 +1,7 @@
-import type { Context, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api';
+import { meterScoped, type OpenTelemetry, openTelemetry, tracerScoped } from '@bulwark/resilience/telemetry';
+import type { Context, Histogram, Span } from '@opentelemetry/api';
 import type { JsonValue } from '../definition/json.js';
 import type { SagaStatus } from '../log/saga-log.js';
-import { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
 
 // A saga run is one trace: `saga <name>` is its root (made when the run starts, its context kept in
 // the log's `saga-started` entry), every stretch of driving the run in one process is a
@@ -13,29 +13,18 @@ const scope = '@bulwark/saga';
 /** The trace context of a run, as W3C headers (`traceparent`, `tracestate`, `baggage`). */
 export type SagaTraceContext = Readonly<Record<string, string>>;
 
-let cachedTracer: { readonly provider: TracerProvider; readonly tracer: Tracer } | undefined;
-let cachedDuration: { readonly provider: MeterProvider; readonly histogram: Histogram } | undefined;
-
-function tracer(api: OpenTelemetry): Tracer {
-  const provider = api.trace.getTracerProvider();
-  if (cachedTracer?.provider !== provider) cachedTracer = { provider, tracer: provider.getTracer(scope) };
-  return cachedTracer.tracer;
-}
+const tracer = tracerScoped(scope);
 
 /** `bulwark.saga.duration`, made again when the meter provider changed (the metrics API has no proxy). */
-function durationHistogram(api: OpenTelemetry): Histogram {
-  const provider = api.metrics.getMeterProvider();
-  if (cachedDuration?.provider !== provider)
-    cachedDuration = {
-      provider,
-      histogram: provider.getMeter(scope).createHistogram('bulwark.saga.duration', {
-        description: 'Time from the start of a saga run to its end, by outcome.',
-        unit: 's',
-        advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] },
-      }),
-    };
-  return cachedDuration.histogram;
-}
+const durationHistogram = meterScoped(
+  scope,
+  (meter): Histogram =>
+    meter.createHistogram('bulwark.saga.duration', {
+      description: 'Time from the start of a saga run to its end, by outcome.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] },
+    }),
+);
 
 function fail(api: OpenTelemetry, span: Span, message: string, errorType: string): void {
   span.setStatus({ code: api.SpanStatusCode.ERROR, message });

@@ -1,11 +1,14 @@
 import { createEnvelope, type Envelope, memoryTransport } from '@bulwark/messaging';
+import { InvalidOptionsError } from '@bulwark/resilience';
+
 import { type ManualClock, manualClock } from '@bulwark/resilience/testing';
+
 import { afterEach, describe, expect, it } from 'vitest';
+
 import {
   choreographyTracker,
   defineChoreography,
   defineParticipant,
-  InvalidSagaOptionsError,
   memoryParticipantStore,
   memorySagaLog,
   type SagaLogEntry,
@@ -173,13 +176,13 @@ describe('choreographed flows', () => {
     await expect(tracker.start()).rejects.toMatchObject({ code: 'CHOREOGRAPHY_TRACKER_CLOSED' });
   });
 
-  it('refuse bad definitions and options with InvalidSagaOptionsError', () => {
+  it('refuse bad definitions and options with InvalidOptionsError', () => {
     const invalid = (make: () => unknown) => {
       try {
         make();
       } catch (error) {
-        expect(error).toBeInstanceOf(InvalidSagaOptionsError);
-        return (error as InvalidSagaOptionsError).code;
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        return (error as InvalidOptionsError).code;
       }
       throw new Error('expected a throw');
     };

@@ -1,8 +1,8 @@
-import { constant, retry } from '@bulwark/resilience';
+import { constant, InvalidOptionsError, retry } from '@bulwark/resilience';
+
 import { manualClock } from '@bulwark/resilience/testing';
 import {
   defineSaga,
-  InvalidSagaOptionsError,
   memorySagaLog,
   SagaIdConflictError,
   SagaNotSerializableError,
@@ -94,11 +94,11 @@ describe('defineSaga', () => {
 
   it('rejects duplicate step names and bad options, listing every problem', () => {
     const saga = defineSaga<null>('dup').step('a', { execute: () => 1 });
-    expect(() => saga.step('a' as never, { execute: () => 2 })).toThrow(InvalidSagaOptionsError);
+    expect(() => saga.step('a' as never, { execute: () => 2 })).toThrow(InvalidOptionsError);
     try {
       defineSaga<null>('bad').step('x', { execute: 3 as never, timeoutMs: -1 });
     } catch (error) {
-      expect((error as InvalidSagaOptionsError).problems).toHaveLength(2);
+      expect((error as InvalidOptionsError).problems).toHaveLength(2);
     }
   });
 });
@@ -532,8 +532,8 @@ describe('sagaOrchestrator', () => {
       sagaOrchestrator({ log: memorySagaLog(), sagas: [request], leaseMs: 100, heartbeatMs: 200 });
       expect.unreachable();
     } catch (error) {
-      expect(error).toBeInstanceOf(InvalidSagaOptionsError);
-      expect((error as InvalidSagaOptionsError).problems).toHaveLength(2);
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect((error as InvalidOptionsError).problems).toHaveLength(2);
     }
   });
 });

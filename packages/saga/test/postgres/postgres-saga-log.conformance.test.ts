@@ -1,7 +1,8 @@
-import { InvalidSagaOptionsError } from '@bulwark/saga';
+import { InvalidOptionsError } from '@bulwark/resilience';
 import { postgresSagaLog, postgresSagaLogSql } from '@bulwark/saga/postgres';
 import { sagaLogConformance } from '@bulwark/saga/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
+
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -44,6 +45,6 @@ await describeWithServers('postgresSagaLog', ['postgres'], ({ postgres }) => {
     expect(sql.migrate).toContain('CREATE TABLE IF NOT EXISTS "app"."sagas" (');
     expect(sql.migrate).toContain('"app"."sagas_entries"');
     expect(sql.append).toContain('UPDATE "app"."sagas" SET');
-    expect(() => postgresSagaLogSql({ table: 'sagas; DROP TABLE x' })).toThrow(InvalidSagaOptionsError);
+    expect(() => postgresSagaLogSql({ table: 'sagas; DROP TABLE x' })).toThrow(InvalidOptionsError);
   });
 });

@@ -1,5 +1,4 @@
-import { type Clock, systemClock } from '@bulwark/resilience';
-import { InvalidMessagingOptionsError } from '../../errors/messaging-error.js';
+import { type Clock, OptionsValidator, systemClock } from '@bulwark/resilience';
 import { fingerprint as fingerprintOf } from '../fingerprint.js';
 import type { IdempotencyStore } from '../idempotency-store.js';
 import { renewLeaseWhileRunning } from '../lease-renewal.js';
@@ -274,17 +273,17 @@ export function httpIdempotency(options: HttpIdempotencyOptions): {
 }
 
 function validateHttpIdempotencyOptions(options: HttpIdempotencyOptions): void {
-  const problems: string[] = [];
+  const validator = new OptionsValidator('idempotency key middleware');
   const store = options?.store as Partial<IdempotencyStore> | undefined;
-  if (!store || typeof store.begin !== 'function') problems.push('store must be an IdempotencyStore');
+  if (!store || typeof store.begin !== 'function') validator.report('store must be an IdempotencyStore');
   for (const name of ['ttlMs', 'lockTtlMs', 'maxKeyLength'] as const) {
     const value = options?.[name];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      validator.report(`${name} must be a positive integer, got ${String(value)}`);
     }
   }
   if (options?.replayHeaders !== undefined && !Array.isArray(options.replayHeaders)) {
-    problems.push('replayHeaders must be an array of header names');
+    validator.report('replayHeaders must be an array of header names');
   }
-  if (problems.length > 0) throw new InvalidMessagingOptionsError('idempotency key middleware', problems);
+  validator.throwIfInvalid();
 }

@@ -14,8 +14,8 @@ import { type FaultTransportKind, openFaultTransport } from './fault-transports.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../../../..');
-const flowCount = 150;
-const kills = 3;
+const flowCount = 100;
+const kills = 2;
 
 await describeWithServers(
   'choreography fault: a participant SIGKILLed and restarted mid-flow',

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { withTransaction } from './with-client.js';
+import { withTransaction } from '../../postgres/with-client.js';
 
 /**
  * Runs a migration in one transaction under a transaction-level advisory lock named `lockName`,

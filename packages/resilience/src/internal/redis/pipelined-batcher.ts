@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/resilience-error.js';
+import { OptionsValidator } from '../../policy/options.js';
 
 /** Options of {@link pipelinedBatcher}. */
 export interface PipelinedBatcherOptions<Item, Result> {
@@ -54,10 +54,10 @@ export function pipelinedBatcher<Item, Result>(
 ): (item: Item) => Promise<Result> {
   const maxBatchSize = options.maxBatchSize ?? pipelinedBatcherDefaults.maxBatchSize;
   const maxInFlight = options.maxInFlight ?? pipelinedBatcherDefaults.maxInFlight;
-  const problems: string[] = [];
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) problems.push('maxBatchSize must be a positive integer');
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push('maxInFlight must be a positive integer');
-  if (problems.length > 0) throw new InvalidOptionsError('pipelinedBatcher', problems);
+  const validator = new OptionsValidator('pipelinedBatcher');
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
+  validator.throwIfInvalid();
   const { send } = options;
 
   let queue: Queued<Item, Result>[] = [];

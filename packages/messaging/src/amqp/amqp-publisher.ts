@@ -1,0 +1,297 @@
+import { abortable, delay, type TimerHandle, within } from '@bulwark/resilience';
+import type { ConfirmChannel, Options } from 'amqplib';
+import type { Envelope } from '../envelope/envelope.js';
+import { MessagingError } from '../errors/messaging-error.js';
+import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
+import { BrokerRefusedError, BrokerReturnedError, BrokerTimeoutError } from './amqp-broker-errors.js';
+import type { AmqpConnection } from './amqp-connection.js';
+import { fitsShortString } from './amqp-short-string.js';
+import type { AmqpSettings } from './amqp-transport-options.js';
+
+/** Header carrying how many deliveries came before this copy (nacks republish the message). */
+export const deliveriesHeader = 'x-bulwark-deliveries';
+
+/**
+ * Header tagging each send on the publishing channel, so a `basic.return` (which carries no
+ * delivery tag) is matched to exactly the message it returns.
+ */
+export const publishTagHeader = 'x-bulwark-publish-tag';
+
+/** A message ready to send: where to, the body and its AMQP properties. */
+export interface OutgoingMessage {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly options: Options.Publish;
+}
+
+/** A batch on the publishing channel awaiting its confirms. */
+interface PendingBatch {
+  /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
+  readonly deadline: number;
+  /** Fails the batch's unconfirmed messages and drops the channel. */
+  expire(): void;
+}
+
+/** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
+export interface AmqpPublisher {
+  /**
+   * Publishes with confirms, sending unconfirmed messages again after a channel or connection
+   * failure (up to `publishAttempts`). `prepare` runs on the channel first (declaring a delay
+   * queue). Rejects with `PUBLISH_REFUSED` (basic.nack), {@link UnroutableMessageError}
+   * (basic.return) or `PUBLISH_FAILED`.
+   */
+  publishReliably(
+    messages: readonly OutgoingMessage[],
+    signal: AbortSignal | undefined,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<void>;
+  /** `message` serialized, with its delivery count (when above 0) in a header. */
+  outgoing(message: Envelope, target: { exchange: string; routingKey: string }, deliveries?: number): OutgoingMessage;
+  /** Closes the publishing channel. */
+  close(): Promise<void>;
+}
+
+export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings): AmqpPublisher {
+  const { clock, report, operationTimeoutMs, publishAttempts, serializer, exchange } = settings;
+
+  // One confirm channel for publishing (and for the republishing done by nacks).
+  let publisher: Promise<ConfirmChannel> | undefined;
+  /** The publishing channel once open, so a publish on it waits for nothing but the broker's confirm. */
+  let ready: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | undefined;
+  /** Tags of the messages the broker returned on each publishing channel, not yet confirmed. */
+  const returnedTags = new WeakMap<ConfirmChannel, Set<string>>();
+  let publishSequence = 0;
+  const publishChannel = (): Promise<ConfirmChannel> => {
+    if (publisher) return publisher;
+    const opening = (async () => {
+      const made = await (await connection.live()).createConfirmChannel();
+      made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
+      const returned = new Set<string>();
+      returnedTags.set(made, returned);
+      // RabbitMQ sends a message's basic.return before its basic.ack, so the confirm callback
+      // below finds the tag here.
+      made.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
+        const tag = message.properties.headers?.[publishTagHeader];
+        if (tag !== undefined) returned.add(String(tag));
+      });
+      made.once('close', () => {
+        if (publisher === opening) publisher = undefined;
+        if (ready?.channel === made) ready = undefined;
+      });
+      await made.assertExchange(exchange, 'topic', { durable: true });
+      return made;
+    })();
+    publisher = opening;
+    opening.then(
+      (made) => {
+        // Not if it closed or was abandoned meanwhile (either cleared `publisher`).
+        if (publisher === opening) ready = { opening, channel: made };
+      },
+      () => {
+        if (publisher === opening) publisher = undefined;
+      },
+    );
+    return opening;
+  };
+
+  // One timer for every batch awaiting confirms (not one per batch): batches start in deadline
+  // order, so the watchdog only ever waits for the oldest.
+  const pendingBatches = new Set<PendingBatch>();
+  let watchdog: TimerHandle | undefined;
+  const armWatchdog = () => {
+    if (watchdog !== undefined) return;
+    const oldest = pendingBatches.values().next().value;
+    if (oldest) watchdog = clock.setTimeout(expireOverdue, Math.max(0, oldest.deadline - clock.now()));
+  };
+  const expireOverdue = () => {
+    watchdog = undefined;
+    const now = clock.now();
+    for (const batch of pendingBatches) {
+      if (batch.deadline > now) break;
+      pendingBatches.delete(batch);
+      batch.expire();
+    }
+    armWatchdog();
+  };
+
+  /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
+  const sendConfirmed = async (
+    messages: readonly OutgoingMessage[],
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
+    // The hot path: an open channel and nothing to declare first, so no timer and no wait.
+    const open = prepare ? undefined : ready;
+    const opening = open?.opening ?? publishChannel();
+    /** Drops the publishing channel (the broker stopped answering on it) so the next attempt opens a new one. */
+    const abandon = () => {
+      if (publisher === opening) publisher = undefined;
+      if (ready?.opening === opening) ready = undefined;
+      void opening.then((made) => made.close()).catch(() => {});
+    };
+    let channel: ConfirmChannel;
+    if (open) channel = open.channel;
+    else {
+      try {
+        channel = await within(
+          clock,
+          opening.then(async (made) => {
+            await prepare?.(made);
+            return made;
+          }),
+          operationTimeoutMs,
+          () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
+        );
+      } catch (error) {
+        if (error instanceof BrokerTimeoutError) abandon();
+        throw error;
+      }
+    }
+    // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
+    // return, or the deadline): `undefined` for a confirmed message, else why it failed.
+    const outcomes: unknown[] = new Array(messages.length);
+    const settled: boolean[] = new Array(messages.length).fill(false);
+    let unsettled = messages.length;
+    let allSettled = () => {};
+    const done = new Promise<void>((resolve) => {
+      allSettled = resolve;
+    });
+    const settle = (index: number, outcome: unknown) => {
+      if (settled[index]) return;
+      settled[index] = true;
+      outcomes[index] = outcome;
+      unsettled -= 1;
+      if (unsettled === 0) allSettled();
+    };
+    const returned = returnedTags.get(channel);
+    messages.forEach((message, index) => {
+      publishSequence += 1;
+      const tag = String(publishSequence);
+      // Mandatory: a message no queue receives comes back instead of being dropped.
+      const options: Options.Publish = {
+        ...message.options,
+        mandatory: true,
+        headers: { ...message.options.headers, [publishTagHeader]: tag },
+      };
+      try {
+        const writable = channel.publish(
+          message.exchange,
+          message.routingKey,
+          message.content,
+          options,
+          (error: unknown) =>
+            settle(
+              index,
+              error === null || error === undefined
+                ? returned?.delete(tag)
+                  ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
+                  : undefined
+                : error instanceof Error && error.message === 'message nacked'
+                  ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+                  : error,
+            ),
+        );
+        void writable; // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+      } catch (error) {
+        settle(index, error);
+      }
+    });
+    // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
+    // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
+    // then arrive twice: at-least-once, never lost).
+    const batch: PendingBatch = {
+      deadline: clock.now() + operationTimeoutMs,
+      expire: () => {
+        const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
+        connection.health.failed(timedOut);
+        for (let index = 0; index < messages.length; index++) settle(index, timedOut);
+        abandon();
+      },
+    };
+    if (unsettled > 0) {
+      pendingBatches.add(batch);
+      armWatchdog();
+      await done;
+      pendingBatches.delete(batch);
+    }
+    const failed: OutgoingMessage[] = [];
+    const errors: unknown[] = [];
+    outcomes.forEach((error, index) => {
+      if (error === undefined) return;
+      failed.push(messages[index] as OutgoingMessage);
+      errors.push(error);
+    });
+    return { failed, errors };
+  };
+
+  /** Publishes with confirms, sending unconfirmed messages again after a channel or connection failure. */
+  const publishReliably = async (
+    messages: readonly OutgoingMessage[],
+    signal: AbortSignal | undefined,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ) => {
+    let remaining = messages;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= publishAttempts && remaining.length > 0; attempt++) {
+      // Give a dying connection time to report its close, so the next attempt waits for a new one.
+      if (attempt > 1) await delay(clock, connection.backoffMs(attempt - 2), signal);
+      signal?.throwIfAborted();
+      if (connection.closed) throw new TransportClosedError('amqp');
+      try {
+        const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
+        const refused = errors.find((error) => error instanceof BrokerRefusedError);
+        if (refused)
+          throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
+            cause: refused,
+          });
+        // Sending a returned message again cannot help until a group exists: refuse the call.
+        const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
+        if (returnedCount > 0) {
+          const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
+          throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
+            cause: errors.find((error) => error instanceof BrokerReturnedError),
+          });
+        }
+        remaining = failed;
+        lastError = errors[0];
+        if (failed.length === 0) connection.health.succeeded();
+      } catch (error) {
+        if (error instanceof MessagingError || signal?.aborted) throw error;
+        lastError = error;
+      }
+    }
+    if (remaining.length > 0) {
+      throw new MessagingError(
+        'PUBLISH_FAILED',
+        `${remaining.length} message(s) were not confirmed after ${publishAttempts} attempt(s)`,
+        { cause: lastError },
+      );
+    }
+  };
+
+  /** A message as it goes out: the serialized envelope with its properties, to `target`. */
+  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
+    const headers: Record<string, unknown> = {};
+    if (deliveries > 0) headers[deliveriesHeader] = deliveries;
+    const publishOptions: Options.Publish = { persistent: true, contentType: serializer.contentType, headers };
+    // Properties for the broker's tools only (the envelope travels whole in the body): a value past
+    // the 255 bytes of an AMQP short string is left out rather than refused.
+    if (fitsShortString(message.id)) publishOptions.messageId = message.id;
+    if (fitsShortString(message.type)) publishOptions.type = message.type;
+    if (fitsShortString(message.headers.correlationId)) publishOptions.correlationId = message.headers.correlationId;
+    return { ...target, content: serializer.serialize(message), options: publishOptions };
+  };
+
+  return {
+    publishReliably,
+    outgoing,
+    async close() {
+      if (watchdog !== undefined) clock.clearTimeout(watchdog);
+      watchdog = undefined;
+      const channel = publisher;
+      publisher = undefined;
+      ready = undefined;
+      await channel?.then((made) => made.close()).catch(() => {});
+    },
+  };
+}

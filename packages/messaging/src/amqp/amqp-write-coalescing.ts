@@ -1,0 +1,42 @@
+import type { ChannelModel } from 'amqplib';
+
+/** The part of amqplib's socket (`connection.stream`, a `net.Socket` or TLS socket) used here. */
+interface CorkableStream {
+  write(...args: unknown[]): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+const isCorkable = (value: unknown): value is CorkableStream =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as CorkableStream).write === 'function' &&
+  typeof (value as CorkableStream).cork === 'function' &&
+  typeof (value as CorkableStream).uncork === 'function';
+
+/**
+ * Sends the frames amqplib writes in one turn of the event loop in one `writev`, not one system
+ * call each. amqplib writes every frame (a publish, an ack) to the socket on its own; with
+ * `noDelay` each is a system call, which was the largest client cost per message in profiles of
+ * publish → handler → ack at 32 in flight. The socket is corked at the first write of a turn and
+ * uncorked by `setImmediate`, so frames wait at most one turn. Only for connections the transport
+ * opened itself; without a corkable socket (another amqplib layout) nothing changes.
+ */
+export function coalesceFrameWrites(model: ChannelModel): void {
+  const stream: unknown = (model.connection as { stream?: unknown } | undefined)?.stream;
+  if (!isCorkable(stream)) return;
+  const write = stream.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  stream.write = (...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      setImmediate(uncork);
+    }
+    return write.apply(stream, args);
+  };
+}

@@ -1,1 +1,0 @@
-export type { Unsubscribe } from './named-event-emitter.js';
