@@ -15,7 +15,7 @@ import {
   postgresInboxSql,
 } from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
-import { migrateUnderLock, postgresRateLimitStore } from '@bulwark/resilience/postgres';
+import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { choreographyTracker, type RunningParticipant, sagaOrchestrator, startParticipant } from '@bulwark/saga';
 import { postgresParticipantStore, postgresSagaLog } from '@bulwark/saga/postgres';
 import type { FastifyInstance } from 'fastify';
@@ -33,7 +33,7 @@ import { reportStalledFlows } from './fulfilment/stalled-flow-alerts.js';
 import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
-import { migrateShop } from './infrastructure/migrate.js';
+import { migrateShop, migrateUnderShopLock } from './infrastructure/migrate.js';
 import { shopLogger } from './logging/shop-logger.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
@@ -210,7 +210,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const inbox = postgresInbox(pool, { table: 'eshop_inbox' });
     // Under a lock: the inbox's own migrate() takes none, and roles starting together would race
     // on CREATE TABLE IF NOT EXISTS.
-    await migrateUnderLock(pool, 'simple-eshop:inbox', postgresInboxSql({ table: 'eshop_inbox' }).migrate);
+    await migrateUnderShopLock(pool, 'simple-eshop:inbox', postgresInboxSql({ table: 'eshop_inbox' }).migrate);
     const participantStore = postgresParticipantStore({ inbox, outbox: messaging.outbox });
     const participantConsume = { retry: config.retryDelaysMs, deadLetter: deadLetterTopic };
     const participants: RunningParticipant[] = [];

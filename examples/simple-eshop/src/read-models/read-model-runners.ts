@@ -3,8 +3,8 @@
 // from the stored checkpoint when the leader dies.
 import type { Projection } from '@bulwark/messaging';
 import type { PostgresEventLog } from '@bulwark/messaging/postgres';
-import { migrateUnderLock } from '@bulwark/resilience/postgres';
 import type pg from 'pg';
+import { migrateUnderShopLock } from '../infrastructure/migrate.js';
 import { orderHistoryDdl, orderHistoryProjection, orderHistoryTable } from './order-history.js';
 import { salesDashboardDdl, salesDashboardProjection, salesDashboardTable } from './sales-dashboard.js';
 
@@ -27,7 +27,7 @@ export interface ProjectionStatus {
  * has led; the projections' `create` does the same for a rebuild's fresh table.
  */
 export async function migrateReadModels(pool: pg.Pool): Promise<void> {
-  await migrateUnderLock(
+  await migrateUnderShopLock(
     pool,
     'simple-eshop:read-models',
     orderHistoryDdl(orderHistoryTable) + salesDashboardDdl(salesDashboardTable),
