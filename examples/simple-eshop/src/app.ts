@@ -25,6 +25,7 @@ import { telemetryRoutes } from './ops/telemetry-routes.js';
 import { type OrdersRoutesOptions, ordersRoutes } from './orders/orders-routes.js';
 import { paymentProviderRoutes } from './payments/payment-http.js';
 import type { PaymentProvider } from './payments/payment-provider.js';
+import { readModelRoutes } from './read-models/read-model-routes.js';
 import { reportsRoutes } from './reports/sales-report.js';
 import { type UsersOptions, usersRoutes } from './users/users-routes.js';
 
@@ -107,6 +108,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
     await app.register(catalogRoutes, { pool, cache: api.catalogCache });
     await app.register(cartRoutes, { pool });
     await app.register(ordersRoutes, { pool, ...api.orders });
+    await app.register(readModelRoutes, { pool });
     await app.register(faultsRoutes, { pool, faults: api.faults });
     await app.register(reportsRoutes, { reply: api.reports });
     await app.register(opsRoutes, { pool, ...api.ops });

@@ -44,6 +44,8 @@ export interface ShopConfig {
   loginFailuresPerIp: number;
   /** How long a cached catalog read is fresh (SHOP_CATALOG_TTL_MS, default 30 s); stale reads serve 10 minutes more on errors. */
   catalogTtlMs: number;
+  /** How long a choreographed flow (shipping, notification) may stay silent before it counts as stalled (SHOP_FLOW_STALL_MS, default 5 min). */
+  flowStallMs: number;
 }
 
 export class ConfigError extends Error {
@@ -119,7 +121,10 @@ export function loadConfig(
     breakerHalfOpenMs: Number(env.SHOP_BREAKER_HALF_OPEN_MS ?? 5_000),
     loginFailuresPerIp: Number(env.SHOP_LOGIN_FAILURES_PER_IP ?? 5),
     catalogTtlMs: Number(env.SHOP_CATALOG_TTL_MS ?? 30_000),
+    flowStallMs: Number(env.SHOP_FLOW_STALL_MS ?? 300_000),
   };
+  if (!(config.flowStallMs > 0))
+    throw new ConfigError(`SHOP_FLOW_STALL_MS must be a positive number; got "${env.SHOP_FLOW_STALL_MS}"`);
   if (!(config.catalogTtlMs > 0)) {
     throw new ConfigError(`SHOP_CATALOG_TTL_MS must be a positive number; got "${env.SHOP_CATALOG_TTL_MS}"`);
   }

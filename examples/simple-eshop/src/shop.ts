@@ -1,16 +1,23 @@
 // Assembles a running shop from its configuration: the database, the Bulwark adapters, the API
 // and the workers its role asks for. `main.ts` runs it; tests start it on a random port.
 //
-// Roles: `all` runs everything in one process; `api`, `orders` (order sagas), `email`, `relay`
-// (outbox → transport) and `payment` (the provider simulator) run one part each, several
+// Roles: `all` runs everything in one process; `api`, `orders` (order sagas, the read models'
+// projections, the shipping participant and the choreography tracker), `email` (emails and the
+// notification participants), `relay` (outbox → transport) and `payment` (the provider
+// simulator) run one part each, several
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
-import { postgresAsyncReplyStore, postgresDeadLetterStore } from '@bulwark/messaging/postgres';
+import {
+  postgresAsyncReplyStore,
+  postgresDeadLetterStore,
+  postgresInbox,
+  postgresInboxSql,
+} from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
 import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
-import { sagaOrchestrator } from '@bulwark/saga';
-import { postgresSagaLog } from '@bulwark/saga/postgres';
+import { choreographyTracker, type RunningParticipant, sagaOrchestrator, startParticipant } from '@bulwark/saga';
+import { postgresParticipantStore, postgresSagaLog } from '@bulwark/saga/postgres';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -21,10 +28,12 @@ import type { Role, ShopConfig } from './config.js';
 import { type EmailSender, mailboxSender, smtpSender } from './email/email-sender.js';
 import { startEmailWorker, usersTopic } from './email/email-worker.js';
 import { type Faults, postgresFaults } from './faults/faults.js';
+import { choreographyLogTable, fulfilmentFlows } from './fulfilment/fulfilment-flows.js';
+import { reportStalledFlows } from './fulfilment/stalled-flow-alerts.js';
 import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
-import { migrateShop } from './infrastructure/migrate.js';
+import { migrateShop, migrateUnderShopLock } from './infrastructure/migrate.js';
 import { shopLogger } from './logging/shop-logger.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
@@ -33,6 +42,7 @@ import { startOrderWorker } from './orders/order-worker.js';
 import { type PaymentGateway, paymentGateway } from './payments/payment-gateway.js';
 import { paymentProviderClient } from './payments/payment-http.js';
 import { paymentSimulator } from './payments/payment-simulator.js';
+import { migrateReadModels, type ReadModelRunners, startReadModels } from './read-models/read-model-runners.js';
 import { handleSalesReports } from './reports/sales-report.js';
 import { registerHttpTelemetry } from './telemetry/http-telemetry.js';
 import { observeShop } from './telemetry/shop-instruments.js';
@@ -114,11 +124,21 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       halfOpenAfterMs: config.breakerHalfOpenMs,
       ...(breakerStore ? { store: breakerStore } : {}),
     });
+    // The read models' projections run in the orders role (one leader per projection across its
+    // processes); the API only queries their tables, created here so it can before any led.
+    await migrateReadModels(pool);
+    let readModels: ReadModelRunners | undefined;
+    if (runs(config, 'orders')) {
+      const runners = startReadModels(messaging.eventLog);
+      readModels = runners;
+      closers.push(() => runners.close());
+    }
     const patternStatus = (): PatternStatus => ({
       breakers: [payments.breaker.snapshot()],
       bulkheads: [{ name: 'payments', ...payments.bulkhead.snapshot() }],
       limiters: [{ name: 'login-failures', limit: loginLimit.failures, ...logins.counters }],
       caches: [catalog.cache.snapshot()],
+      ...(readModels ? { projections: readModels.status() } : {}),
     });
     const processStatus = publishProcessStatus<PatternStatus>(pool, {
       role: config.role,
@@ -153,6 +173,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         claimCheck: messaging.claimCheck,
         sagas,
         saga,
+        outbox: messaging.outbox,
         log: logger,
       });
       closers.push(() => worker.close());
@@ -181,6 +202,41 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       });
       closers.push(() => worker.close());
     }
+    // Shipping and notification are choreographed after the order saga: each reacts to an event
+    // and emits the next through the outbox, in its own transaction, deduplicated by the inbox.
+    const flowLog = postgresSagaLog(pool, { table: choreographyLogTable });
+    await flowLog.migrate();
+    const fulfilment = fulfilmentFlows(email, { stallAfterMs: config.flowStallMs });
+    const inbox = postgresInbox(pool, { table: 'eshop_inbox' });
+    // Under a lock: the inbox's own migrate() takes none, and roles starting together would race
+    // on CREATE TABLE IF NOT EXISTS.
+    await migrateUnderShopLock(pool, 'simple-eshop:inbox', postgresInboxSql({ table: 'eshop_inbox' }).migrate);
+    const participantStore = postgresParticipantStore({ inbox, outbox: messaging.outbox });
+    const participantConsume = { retry: config.retryDelaysMs, deadLetter: deadLetterTopic };
+    const participants: RunningParticipant[] = [];
+    closers.push(async () => {
+      for (const participant of participants) await participant.close();
+    });
+    if (runs(config, 'orders')) {
+      participants.push(
+        await startParticipant(messaging.transport, fulfilment.shipping, {
+          store: participantStore,
+          consume: participantConsume,
+        }),
+      );
+      const alerts = await reportStalledFlows(messaging.transport, fulfilment.flows, logger);
+      closers.push(() => alerts.close());
+      // The tracker records each flow in its log and raises `<flow>.timed-out` when one stalls.
+      const tracker = choreographyTracker({ log: flowLog, transport: messaging.transport, flows: fulfilment.flows });
+      await tracker.start();
+      closers.push(() => tracker.close());
+    }
+    if (runs(config, 'email')) {
+      const options = { store: participantStore, consume: participantConsume };
+      participants.push(await startParticipant(messaging.transport, fulfilment.notifyShipped, options));
+      participants.push(await startParticipant(messaging.transport, fulfilment.notifyCancelled, options));
+    }
+
     if (runs(config, 'relay')) {
       const relay = messaging.outbox.relay({
         transport: messaging.transport,
@@ -248,6 +304,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
                 outbox: messaging.outbox,
                 deadLetters,
                 sagas,
+                flows: flowLog,
                 queueDepth: () => messaging.queueDepth(),
                 backends: messaging.backends,
               },

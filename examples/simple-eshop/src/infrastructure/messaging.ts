@@ -12,7 +12,9 @@ import {
   type Transport,
 } from '@bulwark/messaging';
 import {
+  type PostgresEventLog,
   type PostgresOutbox,
+  postgresEventLog,
   postgresIdempotencyStore,
   postgresOutbox,
   postgresTransport,
@@ -22,10 +24,13 @@ import type pg from 'pg';
 import type { ShopConfig } from '../config.js';
 import type { ReadinessCheck } from '../health/health-routes.js';
 import { transportReadiness } from '../health/readiness-checks.js';
+import { shopEventTable } from '../read-models/shop-events.js';
 
 export interface ShopMessaging {
   readonly transport: Transport;
   readonly outbox: PostgresOutbox;
+  /** Keeps every message the outbox publishes (its `keep`): the source of the read models. */
+  readonly eventLog: PostgresEventLog;
   readonly blobs: BlobStore;
   readonly claimCheck: ClaimCheck;
   readonly idempotencyStore: IdempotencyStore;
@@ -86,7 +91,10 @@ export async function openMessaging(
   }
   closers.push(() => transport.close());
 
-  const outbox = postgresOutbox(pool, { table: 'eshop_outbox' });
+  const eventLog = postgresEventLog(pool, { table: shopEventTable });
+  await eventLog.migrate();
+  closers.push(() => eventLog.close());
+  const outbox = postgresOutbox(pool, { table: 'eshop_outbox', keep: eventLog });
   await outbox.migrate();
 
   let blobs: BlobStore;
@@ -116,6 +124,7 @@ export async function openMessaging(
   return {
     transport,
     outbox,
+    eventLog,
     blobs,
     claimCheck: claimCheck({ store: blobs, thresholdBytes: claimCheckThresholdBytes, ttlMs: 30 * 24 * 3_600_000 }),
     idempotencyStore,

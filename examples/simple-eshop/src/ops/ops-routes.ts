@@ -1,13 +1,15 @@
 // The operator's view of the patterns at work: breakers, limiters, bulkheads, outbox lag, queue
-// depth, dead letters (list, replay, purge) and sagas. Admin only.
+// depth, dead letters (list, replay, purge), orchestrated sagas beside choreographed flows, and
+// the read models' projections with their lag. Admin only.
 import type { DeadLetterQueue } from '@bulwark/messaging';
 import type { PostgresOutbox } from '@bulwark/messaging/postgres';
 import type { BulkheadSnapshot, CacheSnapshot, CircuitBreakerSnapshot } from '@bulwark/resilience';
-import type { SagaOrchestrator, SagaStatus } from '@bulwark/saga';
+import type { SagaLog, SagaOrchestrator, SagaStatus } from '@bulwark/saga';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { requireAdmin } from '../http/auth.js';
+import type { ProjectionStatus } from '../read-models/read-model-runners.js';
 import type { LoginLimiterCounters } from '../users/login-limiter.js';
 import { readProcessStatuses } from './process-status.js';
 
@@ -18,6 +20,8 @@ export interface PatternStatus {
   limiters: Array<{ name: string; limit: number } & Partial<LoginLimiterCounters>>;
   /** Hits, misses and stale answers of the caches (optional: older processes do not report it). */
   caches?: Array<CacheSnapshot>;
+  /** The projections this process runs (leader or standby), with their lag. */
+  projections?: Array<ProjectionStatus>;
 }
 
 export interface OpsOptions {
@@ -27,6 +31,8 @@ export interface OpsOptions {
   outbox: PostgresOutbox;
   deadLetters: DeadLetterQueue;
   sagas: Pick<SagaOrchestrator, 'counts' | 'list' | 'history'>;
+  /** The choreography tracker's log: the choreographed flows (shipping, notification). */
+  flows: Pick<SagaLog, 'counts' | 'list' | 'history'>;
   /** Messages waiting per consumer group, where the transport can tell. */
   queueDepth: () => Promise<Record<string, number>>;
   backends: Record<string, string>;
@@ -49,13 +55,14 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
     '/ops/status',
     { preHandler: requireAdmin, schema: { tags: ['ops'], summary: 'Every pattern at a glance' } },
     async () => {
-      const [lag, queues, dlq, sagaCounts, processes] = await Promise.all([
+      const [lag, queues, dlq, sagaCounts, processes, flowCounts] = await Promise.all([
         outbox.lag(),
         options.queueDepth(),
         deadLetters.list({ limit: 1_000 }),
         sagas.counts(),
         readProcessStatuses<PatternStatus>(options.pool),
-      ]).then(([lagNow, queueDepth, letters, counts, others]) => {
+        options.flows.counts(),
+      ]).then(([lagNow, queueDepth, letters, counts, others, flowsNow]) => {
         const { self } = options;
         const live = {
           processId: self.processId,
@@ -69,6 +76,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
           letters,
           counts,
           [live, ...others.filter((row) => row.processId !== self.processId)],
+          flowsNow,
         ] as const;
       });
       const dlqByTopic: Record<string, number> = {};
@@ -91,11 +99,20 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
         caches: processes.flatMap(({ processId, role, status }) =>
           (status.caches ?? []).map((cache) => ({ ...cache, processId, role })),
         ),
+        // The leader of each projection first: it is the one applying events and counting the lag.
+        projections: processes
+          .flatMap(({ processId, role, status }) =>
+            (status.projections ?? []).map((projection) => ({ ...projection, processId, role })),
+          )
+          .sort(
+            (a, b) => a.name.localeCompare(b.name) || Number(b.state === 'running') - Number(a.state === 'running'),
+          ),
         processes: processes.map(({ processId, role, updatedAt }) => ({ processId, role, updatedAt })),
         outbox: lag,
         queues,
         deadLetters: { total: dlq.length, byTopic: dlqByTopic },
         sagas: sagaCounts,
+        flows: flowCounts,
       };
     },
   );
@@ -147,37 +164,41 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, opti
     }),
   );
 
-  app.get(
-    '/ops/sagas',
-    {
-      preHandler: requireAdmin,
-      schema: {
-        tags: ['ops'],
-        summary: 'Saga runs by status, with timelines',
-        querystring: Type.Object({
-          status: Type.Optional(Type.Union(sagaStatuses.map((status) => Type.Literal(status)))),
-          limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]?$|^100$', description: '1 to 100' })),
-        }),
+  // Orchestrated runs and choreographed flows are listed the same way, from their logs.
+  const listRuns = (path: string, summary: string, log: Pick<SagaLog, 'list' | 'history'>) =>
+    app.get(
+      path,
+      {
+        preHandler: requireAdmin,
+        schema: {
+          tags: ['ops'],
+          summary,
+          querystring: Type.Object({
+            status: Type.Optional(Type.Union(sagaStatuses.map((status) => Type.Literal(status)))),
+            limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]?$|^100$', description: '1 to 100' })),
+          }),
+        },
       },
-    },
-    async (request) => {
-      const runs = await sagas.list({
-        ...(request.query.status ? { status: request.query.status as SagaStatus } : {}),
-        limit: Number(request.query.limit ?? 20),
-      });
-      return Promise.all(
-        runs.map(async (run) => ({
-          id: run.id,
-          saga: run.name,
-          status: run.status,
-          updatedAt: new Date(run.updatedAt).toISOString(),
-          timeline: (await sagas.history(run.id)).map((entry) => ({
-            at: new Date(entry.at).toISOString(),
-            kind: entry.kind,
-            step: entry.step ?? null,
+      async (request) => {
+        const runs = await log.list({
+          ...(request.query.status ? { status: request.query.status as SagaStatus } : {}),
+          limit: Number(request.query.limit ?? 20),
+        });
+        return Promise.all(
+          runs.map(async (run) => ({
+            id: run.id,
+            saga: run.name,
+            status: run.status,
+            updatedAt: new Date(run.updatedAt).toISOString(),
+            timeline: (await log.history(run.id)).map((entry) => ({
+              at: new Date(entry.at).toISOString(),
+              kind: entry.kind,
+              step: entry.step ?? null,
+            })),
           })),
-        })),
-      );
-    },
-  );
+        );
+      },
+    );
+  listRuns('/ops/sagas', 'Saga runs by status, with timelines', sagas);
+  listRuns('/ops/flows', 'Choreographed flows (shipping, notification) by status, with timelines', options.flows);
 };

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { announceStockChange } from '../catalog/catalog-cache.js';
 import { isRetryableDatabaseError } from '../infrastructure/database-unavailable.js';
 import type { PaymentProvider } from '../payments/payment-provider.js';
+import { type OrderCompletedData, orderEvents } from '../read-models/shop-events.js';
 import { markStockSold, type OrderLine, releaseStock, reserveStock } from './stock.js';
 
 export interface PlaceOrderInput {
@@ -102,8 +103,7 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
             [input.orderId],
           );
           if (confirmed.rowCount) {
-            await outbox.add(
-              client,
+            await outbox.add(client, [
               createEnvelope({
                 topic: ordersTopic,
                 type: 'order.confirmed',
@@ -122,7 +122,16 @@ export function orderSaga({ pool, payments, outbox }: OrderSagaDependencies) {
                   },
                 },
               }),
-            );
+              // The saga's outcome, on a topic of its own: the choreographed shipping and
+              // notification services react to it. The order id is the flow's correlation id.
+              createEnvelope<OrderCompletedData>({
+                topic: orderEvents.completed,
+                type: orderEvents.completed,
+                key: input.orderId,
+                headers: { correlationId: input.orderId },
+                payload: { orderId: input.orderId, email: input.email, totalCents: input.totalCents, tracking },
+              }),
+            ]);
           }
           return { tracking };
         }),

@@ -1,15 +1,20 @@
 // The orders role: starts the order saga for each `order.placed` event, drives sagas (and takes
 // over those of a dead process through the log's leases), and turns ended sagas into order states.
-import { type ClaimCheck, consume, type Envelope, type Transport } from '@bulwark/messaging';
+import { type ClaimCheck, consume, createEnvelope, type Envelope, type Transport } from '@bulwark/messaging';
+import type { PostgresOutbox } from '@bulwark/messaging/postgres';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import type { SagaOrchestrator } from '@bulwark/saga';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { deadLetterTopic } from '../infrastructure/messaging.js';
+import { type OrderCancelledData, orderEvents } from '../read-models/shop-events.js';
 import { type OrderSaga, ordersTopic, type PlaceOrderInput } from './order-saga.js';
 
 export interface OrderWorkerOptions {
   pool: pg.Pool;
   transport: Transport;
+  /** Carries `order.cancelled`, committed with the cancellation. */
+  outbox: PostgresOutbox;
   /** Restores payloads the relay moved to the blob store (big orders). */
   claimCheck: ClaimCheck;
   sagas: SagaOrchestrator;
@@ -50,10 +55,27 @@ export async function startOrderWorker(options: OrderWorkerOptions): Promise<Ord
       run.status === 'failed'
         ? `needs attention: ${await failureReason(sagas, orderId)}`
         : await failureReason(sagas, orderId);
-    await pool.query(
-      "UPDATE shop_orders SET status = 'cancelled', reason = $2, updated_at = now() WHERE id = $1 AND status = 'pending'",
-      [orderId, reason],
-    );
+    // The cancellation and its event commit together: the read models and the notification
+    // service learn of it exactly when it happened.
+    await withTransaction(pool, async (client) => {
+      const cancelled = await client.query<{ email: string }>(
+        `UPDATE shop_orders o SET status = 'cancelled', reason = $2, updated_at = now() FROM shop_users u
+         WHERE o.id = $1 AND o.status = 'pending' AND u.id = o.user_id RETURNING u.email`,
+        [orderId, reason],
+      );
+      const email = cancelled.rows[0]?.email;
+      if (email === undefined) return;
+      await options.outbox.add(
+        client,
+        createEnvelope<OrderCancelledData>({
+          topic: orderEvents.cancelled,
+          type: orderEvents.cancelled,
+          key: orderId,
+          headers: { correlationId: orderId },
+          payload: { orderId, email, reason },
+        }),
+      );
+    });
   };
 
   const unsubscribe = [

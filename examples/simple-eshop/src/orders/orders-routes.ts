@@ -21,7 +21,7 @@ export interface OrdersRoutesOptions {
   sagas: Pick<SagaOrchestrator, 'history' | 'get'>;
 }
 
-const OrderSummary = Type.Object({
+export const OrderSummary = Type.Object({
   id: Type.String(),
   status: Type.String(),
   reason: Type.Union([Type.String(), Type.Null()]),
@@ -103,22 +103,6 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<OrdersRoutesOptions> = asyn
       const statusUrl = `/api/orders/${orderId}`;
       return reply.code(202).header('location', statusUrl).send({ id: orderId, status: 'pending', statusUrl });
     },
-  );
-
-  app.get(
-    '/api/orders',
-    {
-      preHandler: authenticate,
-      schema: {
-        tags: ['orders'],
-        summary: 'My orders',
-        security: [{ bearer: [] }],
-        response: { 200: Type.Array(OrderSummary) },
-      },
-    },
-    async (request) =>
-      (await pool.query(`${selectOrder} WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100`, [request.user.sub]))
-        .rows,
   );
 
   app.get(

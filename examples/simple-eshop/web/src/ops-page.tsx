@@ -29,6 +29,21 @@ interface OpsStatus {
   queues: Record<string, number>;
   deadLetters: { total: number; byTopic: Record<string, number> };
   sagas: Record<string, number>;
+  /** Choreographed flows (shipping, notification) by status. */
+  flows?: Record<string, number>;
+  projections?: Array<{
+    name: string;
+    state: string;
+    applied: number;
+    lagEvents: number | null;
+    lagMs: number | null;
+    failures: number;
+    role: string;
+  }>;
+}
+interface SalesDashboard {
+  days: Array<{ day: string; productId: string; name: string; orders: number; units: number; revenueCents: number }>;
+  totals: { units: number; revenueCents: number };
 }
 interface DeadLetter {
   id: string;
@@ -39,6 +54,7 @@ interface DeadLetter {
 }
 interface SagaRun {
   id: string;
+  saga: string;
   status: string;
   updatedAt: string;
   timeline: Array<{ at: string; kind: string; step: string | null }>;
@@ -143,6 +159,8 @@ export function OpsPage() {
   );
   const { value: deadLetters } = usePoll(() => api<DeadLetter[]>('GET', '/ops/dlq'), 2_000, [tick]);
   const { value: sagas } = usePoll(() => api<SagaRun[]>('GET', '/ops/sagas?limit=10'), 2_000, [tick]);
+  const { value: flows } = usePoll(() => api<SagaRun[]>('GET', '/ops/flows?limit=10'), 2_000, [tick]);
+  const { value: sales } = usePoll(() => api<SalesDashboard>('GET', '/ops/sales-dashboard?days=7'), 5_000, [tick]);
   const { value: mail } = usePoll(() => api<Mail[]>('GET', '/ops/mail?limit=10'), 2_000, [tick]);
   const [message, setMessage] = useState<string>();
 
@@ -309,6 +327,52 @@ export function OpsPage() {
               <Timeline entries={run.timeline} />
             </details>
           ))}
+        </section>
+
+        <section aria-labelledby="flows-title" className="panel">
+          <h2 id="flows-title">Choreographed flows</h2>
+          <p className="muted">Shipping and notification react to the order saga's outcome events.</p>
+          <p>
+            {Object.entries(status.flows ?? {}).map(([state, count]) => (
+              <span key={state} className={`pill status-${state}`}>
+                {state} {count}
+              </span>
+            ))}
+          </p>
+          {flows?.map((run) => (
+            <details key={`${run.saga}:${run.id}`}>
+              <summary>
+                {run.saga} {run.id.slice(0, 8)} — {run.status}
+              </summary>
+              <Timeline entries={run.timeline} />
+            </details>
+          ))}
+        </section>
+
+        <section aria-labelledby="read-models-title" className="panel">
+          <h2 id="read-models-title">Read models</h2>
+          <ul>
+            {(status.projections ?? [])
+              .filter((projection) => projection.state !== 'standby')
+              .map((projection) => (
+                <li key={`${projection.name}:${projection.role}`}>
+                  {projection.name} ({projection.state}, {projection.role}): {projection.lagEvents ?? '?'} events /{' '}
+                  {projection.lagMs ?? '?'} ms behind, {projection.applied} applied
+                  {projection.failures > 0 ? `, ${projection.failures} failed batches` : ''}
+                </li>
+              ))}
+          </ul>
+          <h3>Sales, last 7 days</h3>
+          <p className="muted">
+            {sales?.totals.units ?? 0} units, €{((sales?.totals.revenueCents ?? 0) / 100).toFixed(2)}
+          </p>
+          <ul>
+            {sales?.days.slice(0, 10).map((row) => (
+              <li key={`${row.day}:${row.productId}`}>
+                {row.day} {row.name}: {row.units} units in {row.orders} orders, €{(row.revenueCents / 100).toFixed(2)}
+              </li>
+            ))}
+          </ul>
         </section>
 
         <section aria-labelledby="dlq-title" className="panel">

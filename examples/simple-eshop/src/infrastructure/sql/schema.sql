@@ -88,6 +88,15 @@ CREATE TABLE IF NOT EXISTS shop_shipments (
 );
 ALTER TABLE shop_orders ADD COLUMN IF NOT EXISTS note text;
 
+-- The shipping service's parcels, booked with the carrier when an order completes (a
+-- choreographed participant: see src/fulfilment).
+CREATE TABLE IF NOT EXISTS shop_deliveries (
+  order_id   uuid PRIMARY KEY REFERENCES shop_orders (id),
+  carrier    text NOT NULL,
+  tracking   text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- What each running process reports of its patterns (breakers, bulkheads, limiters), refreshed
 -- every second, so the ops view sees every process, not only the one that serves it.
 CREATE TABLE IF NOT EXISTS shop_process_status (
