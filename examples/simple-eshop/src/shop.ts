@@ -8,12 +8,7 @@
 // processes of each if you like: all their state is in PostgreSQL (and Redis/RabbitMQ/S3 when
 // configured), none in the process. Every role serves /health/* and /metrics.
 import { asyncReply, createEnvelope, deadLetterQueue } from '@bulwark/messaging';
-import {
-  postgresAsyncReplyStore,
-  postgresDeadLetterStore,
-  postgresInbox,
-  postgresInboxSql,
-} from '@bulwark/messaging/postgres';
+import { postgresAsyncReplyStore, postgresDeadLetterStore, postgresInbox } from '@bulwark/messaging/postgres';
 import type { RateLimitStore } from '@bulwark/resilience';
 import { postgresRateLimitStore } from '@bulwark/resilience/postgres';
 import { choreographyTracker, type RunningParticipant, sagaOrchestrator, startParticipant } from '@bulwark/saga';
@@ -33,7 +28,7 @@ import { reportStalledFlows } from './fulfilment/stalled-flow-alerts.js';
 import { databaseReadiness, redisReadiness } from './health/readiness-checks.js';
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
-import { migrateShop, migrateUnderShopLock } from './infrastructure/migrate.js';
+import { migrateShop } from './infrastructure/migrate.js';
 import { shopLogger } from './logging/shop-logger.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
@@ -208,9 +203,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     await flowLog.migrate();
     const fulfilment = fulfilmentFlows(email, { stallAfterMs: config.flowStallMs });
     const inbox = postgresInbox(pool, { table: 'eshop_inbox' });
-    // Under a lock: the inbox's own migrate() takes none, and roles starting together would race
-    // on CREATE TABLE IF NOT EXISTS.
-    await migrateUnderShopLock(pool, 'simple-eshop:inbox', postgresInboxSql({ table: 'eshop_inbox' }).migrate);
+    await inbox.migrate();
     const participantStore = postgresParticipantStore({ inbox, outbox: messaging.outbox });
     const participantConsume = { retry: config.retryDelaysMs, deadLetter: deadLetterTopic };
     const participants: RunningParticipant[] = [];
