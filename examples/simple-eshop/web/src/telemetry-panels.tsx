@@ -125,6 +125,8 @@ export function TraceWaterfall() {
   );
 }
 
+const operatorRoute = /^[A-Z]+ \/(ops|health|metrics)(\/|$)/;
+
 export function RouteCharts() {
   const { value } = usePoll(
     () =>
@@ -138,7 +140,9 @@ export function RouteCharts() {
   if (!value) return null;
   const to = Date.now();
   const from = to - value.minutes * 60_000;
+  // The shop's own routes: this page's polling of /ops/*, health checks and scrapes would crowd them out.
   const busiest = Object.entries(value.routes)
+    .filter(([route]) => !operatorRoute.test(route))
     .map(([route, points]) => ({
       route,
       points,
