@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestShop, type TestShop } from './test-shop.js';
+import { eventually, startTestShop, type TestShop } from './test-shop.js';
 
 describe('orders with Idempotency-Key, and login limits', () => {
   let shop: TestShop;
@@ -88,7 +88,11 @@ describe('orders with Idempotency-Key, and login limits', () => {
   });
 
   it("another user's order is 404, and the list shows only one's own", async () => {
-    const mine = (await (await shop.request('GET', '/api/orders', { token })).json()) as Array<{ id: string }>;
+    // The list is a read model, kept by a projection: it shows both orders once it caught up.
+    const mine = await eventually(
+      async () => (await (await shop.request('GET', '/api/orders', { token })).json()) as Array<{ id: string }>,
+      (orders) => orders.length >= 2,
+    );
     expect(mine).toHaveLength(2);
     const theirs = await shop.request('GET', `/api/orders/${mine[0]?.id}`, { token: otherToken });
     expect(theirs.status).toBe(404);
