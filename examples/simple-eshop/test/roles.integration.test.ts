@@ -150,7 +150,13 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     let spans: Array<{ name: string; role: string; traceId: string }> = [];
     for (
       let tries = 0;
-      tries < 100 && !spans.some((span) => span.name === 'POST /provider/payments/capture');
+      // Each process exports its spans in batches: wait for every role's, not only the last call's.
+      tries < 150 &&
+      !(
+        spans.some((span) => span.name === 'POST /provider/payments/capture') &&
+        spans.some((span) => span.role === 'relay' && span.name === 'send orders') &&
+        new Set(spans.map((span) => span.role)).size >= 5
+      );
       tries++
     ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
