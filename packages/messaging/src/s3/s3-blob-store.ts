@@ -141,9 +141,12 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
     const signal = callOptions?.signal;
     signal?.throwIfAborted();
     let stream: Readable;
+    const opening = client.getObject(bucket, key);
     try {
-      stream = await request(`GET ${key}`, () => client.getObject(bucket, key));
+      stream = await request(`GET ${key}`, () => opening);
     } catch (error) {
+      // A body that arrives after the timeout is dropped, or its socket stays busy for good.
+      void opening.then((late) => late.destroy()).catch(() => undefined);
       if (isNotFound(error)) return undefined;
       throw error;
     }
@@ -277,7 +280,18 @@ export function s3BlobStore(client: Client, options: S3BlobStoreOptions): BlobSt
         clock.clearTimeout(idle);
         stream.destroy();
       }
-      return Buffer.concat(chunks);
+      const body = Buffer.concat(chunks);
+      // The HTTP response of minio's getObject: a body shorter than announced is never returned as the blob.
+      const announced = Number(
+        (stream as Readable & { headers?: Record<string, unknown> }).headers?.['content-length'],
+      );
+      if (Number.isInteger(announced) && announced !== body.byteLength) {
+        throw new MessagingError(
+          'S3_FAILED',
+          `Reading ${ref} failed: ${body.byteLength} of ${announced} bytes arrived`,
+        );
+      }
+      return body;
     },
     getStream: openObject,
     async head(ref, callOptions) {

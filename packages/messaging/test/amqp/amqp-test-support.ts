@@ -35,9 +35,15 @@ export async function closeBrokerConnections(connectionName: string): Promise<nu
   return pids.length;
 }
 
-/** Names of the broker's queues that start with `prefix`. */
+/** The virtual host of `AMQP_URL` (CI gives the tests one of their own), `/` by default. */
+function testVhost(): string {
+  const path = process.env.AMQP_URL ? new URL(process.env.AMQP_URL).pathname.slice(1) : '';
+  return path ? decodeURIComponent(path) : '/';
+}
+
+/** Names of the broker's queues that start with `prefix`, in the tests' virtual host. */
 export async function listQueues(prefix: string): Promise<string[]> {
-  const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', '-q', '--no-table-headers']);
+  const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', testVhost(), 'name', '-q', '--no-table-headers']);
   return stdout
     .split('\n')
     .map((line) => line.trim())

@@ -49,7 +49,9 @@ describe('s3BlobStore under network faults (fault proxy, s3rver)', () => {
         await store.put(ref, body, { contentType: 'text/plain' });
         stored.set(ref, createHash('sha256').update(body).digest('hex'));
         const read = await store.get(ref);
-        if (!read?.equals(body)) throw new Error(`read back of ${ref} differs`);
+        if (!read) throw new Error(`read back of ${ref}: not found after its put resolved`);
+        if (!read.equals(body))
+          throw new Error(`read back of ${ref} differs: ${read.byteLength} bytes, ${body.byteLength} put`);
         if (next % 5 === 0) {
           // A delete that fails may still have happened: the blob is no longer expected either way.
           stored.delete(ref);
