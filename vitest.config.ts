@@ -23,6 +23,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@bulwark/source'] } },
   test: {
     reporters: ['default', new ClosingLineReporter()],
+    globalSetup: ['tools/test-support/src/test-run-setup.ts'],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**'],

@@ -21,6 +21,7 @@ export type {
 } from './fault-scenarios.js';
 export { faultNames, faultScenarios, proxyFor, restartScenario } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
+export { reapOrphanedTestProcesses, testRunOwnerVariable } from './orphaned-test-processes.js';
 export type { PrivatePostgres } from './private-postgres.js';
 export { postgresBinaries, startPrivatePostgres } from './private-postgres.js';
 export type { ProcessWarning } from './process-warnings.js';
