@@ -17,44 +17,52 @@ export const notificationEvents = {
 
 const shortId = (orderId: string) => orderId.slice(0, 8);
 
-export function notifyShippedParticipant(sender: EmailSender) {
-  return defineParticipant<ShipmentCreated, PoolClient>({
-    name: 'notify-shipped',
-    reactsTo: shipmentEvents.created,
-    emits: { success: notificationEvents.shipped, failure: notificationEvents.shippedFailed },
-    async handle(shipment, { signal }) {
-      const messageId = `shipment-created:${shipment.orderId}`;
-      await sender.send(
-        {
-          messageId,
-          to: shipment.email,
-          subject: `Order ${shortId(shipment.orderId)} is on its way`,
-          text: `Your parcel left our warehouse with ${shipment.carrier}.\n\nTracking ${shipment.tracking}\n`,
-        },
-        signal,
-      );
-      return { orderId: shipment.orderId, messageId };
+/** A participant that sends one email per event, under a message id that is the same on every retry. */
+function emailParticipant<Data extends { orderId: string }>(
+  sender: EmailSender,
+  definition: {
+    name: string;
+    reactsTo: string;
+    emits: { success: string; failure: string };
+    email(data: Data): { messageId: string; to: string; subject: string; text: string };
+  },
+) {
+  return defineParticipant<Data, PoolClient>({
+    name: definition.name,
+    reactsTo: definition.reactsTo,
+    emits: definition.emits,
+    async handle(data, { signal }) {
+      const email = definition.email(data);
+      await sender.send(email, signal);
+      return { orderId: data.orderId, messageId: email.messageId };
     },
   });
 }
 
+export function notifyShippedParticipant(sender: EmailSender) {
+  return emailParticipant<ShipmentCreated>(sender, {
+    name: 'notify-shipped',
+    reactsTo: shipmentEvents.created,
+    emits: { success: notificationEvents.shipped, failure: notificationEvents.shippedFailed },
+    email: (shipment) => ({
+      messageId: `shipment-created:${shipment.orderId}`,
+      to: shipment.email,
+      subject: `Order ${shortId(shipment.orderId)} is on its way`,
+      text: `Your parcel left our warehouse with ${shipment.carrier}.\n\nTracking ${shipment.tracking}\n`,
+    }),
+  });
+}
+
 export function notifyCancelledParticipant(sender: EmailSender) {
-  return defineParticipant<OrderCancelledData, PoolClient>({
+  return emailParticipant<OrderCancelledData>(sender, {
     name: 'notify-cancelled',
     reactsTo: orderEvents.cancelled,
     emits: { success: notificationEvents.cancelled, failure: notificationEvents.cancelledFailed },
-    async handle(order, { signal }) {
-      const messageId = `order-cancelled:${order.orderId}`;
-      await sender.send(
-        {
-          messageId,
-          to: order.email,
-          subject: `Order ${shortId(order.orderId)} was cancelled`,
-          text: `We are sorry: your order could not be completed (${order.reason}). Any payment was refunded.\n`,
-        },
-        signal,
-      );
-      return { orderId: order.orderId, messageId };
-    },
+    email: (order) => ({
+      messageId: `order-cancelled:${order.orderId}`,
+      to: order.email,
+      subject: `Order ${shortId(order.orderId)} was cancelled`,
+      text: `We are sorry: your order could not be completed (${order.reason}). Any payment was refunded.\n`,
+    }),
   });
 }

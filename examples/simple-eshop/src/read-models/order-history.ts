@@ -1,7 +1,7 @@
 // The order-history read model: one row per order with its current status and every status
 // change, per user. Kept from the event log by a projection; `GET /api/orders` and
 // `GET /api/orders/:id/history` read only this table, never `shop_orders`.
-import { type EventLog, type LoggedEvent, projection } from '@bulwark/messaging';
+import type { EventLog, LoggedEvent } from '@bulwark/messaging';
 import type pg from 'pg';
 import type { ShipmentCreated } from '../fulfilment/shipping-participant.js';
 import type { OrderLine } from '../orders/stock.js';
@@ -12,6 +12,7 @@ import {
   type OrderPlacedData,
   orderEvents,
 } from './shop-events.js';
+import { tableProjection } from './table-projection.js';
 
 export const orderHistoryTable = 'shop_order_history';
 
@@ -85,20 +86,11 @@ async function apply(client: pg.PoolClient, table: string, event: LoggedEvent): 
 
 /** The projection that keeps {@link orderHistoryTable}; start it in the processes that run projections. */
 export function orderHistoryProjection(log: EventLog<never, pg.PoolClient>, options: { pollIntervalMs?: number } = {}) {
-  return projection<pg.PoolClient>({
-    name: 'order-history',
-    source: log,
-    pollIntervalMs: options.pollIntervalMs ?? 100,
-    readModel: {
-      table: orderHistoryTable,
-      async create({ executor, table }) {
-        await executor.query(orderHistoryDdl(table));
-      },
-    },
-    async handle(events, { executor, table }) {
-      for (const event of events) await apply(executor, table ?? orderHistoryTable, event);
-    },
-  });
+  return tableProjection(
+    log,
+    { name: 'order-history', table: orderHistoryTable, ddl: orderHistoryDdl, apply },
+    options,
+  );
 }
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

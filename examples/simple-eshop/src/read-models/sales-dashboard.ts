@@ -1,8 +1,9 @@
 // The sales dashboard read model: per day (UTC) and product, the confirmed orders, units and
 // revenue. Kept from `order.confirmed` events; the ops view's dashboard reads only this table.
-import { type EventLog, projection } from '@bulwark/messaging';
+import type { EventLog, LoggedEvent } from '@bulwark/messaging';
 import type pg from 'pg';
 import { dataOf, type OrderConfirmedData, orderEvents } from './shop-events.js';
+import { tableProjection } from './table-projection.js';
 
 export const salesDashboardTable = 'shop_sales_dashboard';
 
@@ -18,36 +19,31 @@ export const salesDashboardDdl = (table: string) => `
     PRIMARY KEY (day, product_id)
   );`;
 
+/** Adds a confirmed order's lines to their day's totals. */
+async function apply(client: pg.PoolClient, table: string, event: LoggedEvent): Promise<void> {
+  if (event.type !== orderEvents.confirmed) return;
+  const { order } = dataOf<OrderConfirmedData>(event);
+  const day = new Date(event.recordedAt).toISOString().slice(0, 10);
+  for (const line of order.lines)
+    await client.query(
+      `INSERT INTO ${table} AS sales (day, product_id, name, orders, units, revenue_cents)
+       VALUES ($1, $2, $3, 1, $4, $5)
+       ON CONFLICT (day, product_id) DO UPDATE SET orders = sales.orders + 1, units = sales.units + $4,
+         revenue_cents = sales.revenue_cents + $5, name = EXCLUDED.name`,
+      [day, line.productId, line.name, line.quantity, line.quantity * line.priceCents],
+    );
+}
+
+/** The projection that keeps {@link salesDashboardTable}; start it in the processes that run projections. */
 export function salesDashboardProjection(
   log: EventLog<never, pg.PoolClient>,
   options: { pollIntervalMs?: number } = {},
 ) {
-  return projection<pg.PoolClient>({
-    name: 'sales-dashboard',
-    source: log,
-    pollIntervalMs: options.pollIntervalMs ?? 100,
-    readModel: {
-      table: salesDashboardTable,
-      async create({ executor, table }) {
-        await executor.query(salesDashboardDdl(table));
-      },
-    },
-    async handle(events, { executor, table }) {
-      for (const event of events) {
-        if (event.type !== orderEvents.confirmed) continue;
-        const { order } = dataOf<OrderConfirmedData>(event);
-        const day = new Date(event.recordedAt).toISOString().slice(0, 10);
-        for (const line of order.lines)
-          await executor.query(
-            `INSERT INTO ${table ?? salesDashboardTable} AS sales (day, product_id, name, orders, units, revenue_cents)
-             VALUES ($1, $2, $3, 1, $4, $5)
-             ON CONFLICT (day, product_id) DO UPDATE SET orders = sales.orders + 1, units = sales.units + $4,
-               revenue_cents = sales.revenue_cents + $5, name = EXCLUDED.name`,
-            [day, line.productId, line.name, line.quantity, line.quantity * line.priceCents],
-          );
-      }
-    },
-  });
+  return tableProjection(
+    log,
+    { name: 'sales-dashboard', table: salesDashboardTable, ddl: salesDashboardDdl, apply },
+    options,
+  );
 }
 
 export interface SalesDashboardRow {
