@@ -65,7 +65,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
   const logger = shopLogger(config);
   // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
   // the pool and reported here; the next query connects anew.
-  const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'idle database connection lost'));
+  const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'database connection lost'));
   const closers: Array<() => Promise<unknown>> = [() => database.close()];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch(() => {});

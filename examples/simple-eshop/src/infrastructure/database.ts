@@ -81,7 +81,8 @@ export async function openDatabase(config: ShopConfig, onError?: (error: Error) 
   });
   // An idle client whose server went away (a restart, or shutdown) must not crash the process:
   // the pool drops it and the next query connects anew.
-  pool.on('error', (error) => onError?.(error));
+  // The client's own listener below reports it (pg emits the same error on both).
+  pool.on('error', () => {});
   // Held clients go through withClient/withTransaction, which listen while they hold one. This
   // listener, on every client for its whole life, is the net under what they cannot cover: under
   // pg_terminate_backend every 4–5 s the shop still died of a client that emitted 'error' with no
