@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@bulwark/resilience';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { tracePublish } from '../telemetry/message-spans.js';
-import type { ConnectionHealth } from '../transport/connection-health.js';
+import type { BrokerTransport } from '../transport/broker-transport.js';
 import type { Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import { amqpConnection } from './amqp-connection.js';
@@ -29,21 +29,13 @@ export interface AmqpGroupSnapshot {
   readonly consumers: number;
 }
 
-/** The RabbitMQ {@link Transport}, with `declareGroup()` and `snapshot()`. */
-export interface AmqpTransport extends Transport {
-  /**
-   * Declares a group's queue (and the exchange and binding) before anyone subscribes, so it
-   * receives what is published meanwhile. Run it at deploy time when producers may start first.
-   */
-  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Depths of the groups this transport subscribed to or declared, for dashboards. */
-  snapshot(options?: { signal?: AbortSignal }): Promise<AmqpGroupSnapshot[]>;
-  /**
-   * Whether the broker is reachable, without asking it: `degraded` from a lost connection, a
-   * failed reconnect or an unconfirmed publish until a connection opens or a publish is confirmed.
-   */
-  health(): ConnectionHealth;
-}
+/**
+ * The RabbitMQ {@link BrokerTransport}. `declareGroup` declares the group's queue, the exchange
+ * and the binding; `snapshot` covers the groups this transport subscribed to or declared;
+ * `health()` is `degraded` from a lost connection, a failed reconnect or an unconfirmed publish
+ * until a connection opens or a publish is confirmed.
+ */
+export interface AmqpTransport extends BrokerTransport<AmqpGroupSnapshot> {}
 
 /** The AMQP transport's capabilities. */
 export const amqpCapabilities: TransportCapabilities = Object.freeze({

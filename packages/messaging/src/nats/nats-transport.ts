@@ -17,7 +17,8 @@ import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import type { BrokerTransport } from '../transport/broker-transport.js';
+import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type { Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import {
@@ -48,21 +49,13 @@ export interface NatsGroupSnapshot {
   readonly unacked: number;
 }
 
-/** The NATS JetStream {@link Transport}, with `declareGroup()`, `snapshot()` and `health()`. */
-export interface NatsTransport extends Transport {
-  /**
-   * Creates a group's durable consumer before anyone subscribes, so it receives what is published
-   * from now on. Run it at deploy time when producers may start first.
-   */
-  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Depths of the groups this transport subscribed to or declared, for dashboards. */
-  snapshot(options?: { signal?: AbortSignal }): Promise<NatsGroupSnapshot[]>;
-  /**
-   * Whether the server is reachable, as the connection reports it: `degraded` from a disconnect,
-   * a failed publish or pull until the connection is back or a call succeeds.
-   */
-  health(): ConnectionHealth;
-}
+/**
+ * The NATS JetStream {@link BrokerTransport}. `declareGroup` creates the group's durable consumer,
+ * which receives what is published from then on; `snapshot` covers the groups this transport
+ * subscribed to or declared; `health()` follows the connection: `degraded` from a disconnect, a
+ * failed publish or pull until the connection is back or a call succeeds.
+ */
+export interface NatsTransport extends BrokerTransport<NatsGroupSnapshot> {}
 
 /** The NATS JetStream transport's capabilities. */
 export const natsCapabilities: TransportCapabilities = Object.freeze({

@@ -6,7 +6,8 @@ import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import type { BrokerTransport } from '../transport/broker-transport.js';
+import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import { asError } from '../transport/in-flight.js';
 import {
   type CloseSubscriptionOptions,
@@ -41,22 +42,14 @@ export interface PostgresGroupSnapshot {
   readonly oldestMs: number;
 }
 
-/** The PostgreSQL {@link Transport}, with `migrate()`, `declareGroup()`, `snapshot()` and `health()`. */
-export interface PostgresTransport extends Transport {
-  /**
-   * `degraded` from the first failed claim, ack or publish, or the loss of the LISTEN connection,
-   * until the next claim succeeds with the LISTEN connection (when used) back; no query is made.
-   */
-  health(): ConnectionHealth;
+/**
+ * The PostgreSQL {@link BrokerTransport}, with `migrate()`. `health()` is `degraded` from the first
+ * failed claim, ack or publish, or the loss of the LISTEN connection, until the next claim succeeds
+ * with the LISTEN connection (when used) back.
+ */
+export interface PostgresTransport extends BrokerTransport<PostgresGroupSnapshot> {
   /** Creates the tables if missing; safe to run at every start, from several instances at once. */
   migrate(options?: { signal?: AbortSignal }): Promise<void>;
-  /**
-   * Creates a consumer group before anyone subscribes, so it receives what is published
-   * meanwhile. Run it at deploy time when producers may start before consumers.
-   */
-  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Per-group depths, for dashboards. */
-  snapshot(options?: { signal?: AbortSignal }): Promise<PostgresGroupSnapshot[]>;
   /** The statements used, rendered for the configured tables. */
   readonly sql: PostgresTransportSql;
 }

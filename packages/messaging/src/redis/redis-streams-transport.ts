@@ -6,7 +6,8 @@ import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
-import { type ConnectionHealth, ConnectionHealthTracker } from '../transport/connection-health.js';
+import type { BrokerTransport } from '../transport/broker-transport.js';
+import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type { Transport, TransportCapabilities } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import { redisCall } from './redis-call.js';
@@ -40,21 +41,12 @@ export interface RedisStreamsGroupSnapshot {
   readonly consumers: number;
 }
 
-/** The Redis Streams {@link Transport}, with `declareGroup()` and `snapshot()`. */
-export interface RedisStreamsTransport extends Transport {
-  /**
-   * Creates a consumer group before anyone subscribes, so it receives what is published
-   * meanwhile. Run it at deploy time when producers may start before consumers.
-   */
-  declareGroup(topic: string, group: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Per-group depths of every stream under the key prefix, for dashboards. */
-  snapshot(options?: { signal?: AbortSignal }): Promise<RedisStreamsGroupSnapshot[]>;
-  /**
-   * Whether Redis answers, without asking it: `degraded` from a failed or timed-out publish, read,
-   * ack or claim until one succeeds again.
-   */
-  health(): ConnectionHealth;
-}
+/**
+ * The Redis Streams {@link BrokerTransport}. `declareGroup` creates the stream's consumer group;
+ * `snapshot` reads every stream under the key prefix; `health()` is `degraded` from a failed or
+ * timed-out publish, read, ack or claim until one succeeds again.
+ */
+export interface RedisStreamsTransport extends BrokerTransport<RedisStreamsGroupSnapshot> {}
 
 /** The Redis Streams transport's capabilities. */
 export const redisStreamsCapabilities: TransportCapabilities = Object.freeze({

@@ -1,3 +1,4 @@
+export type { BrokerTransport } from './broker-transport.js';
 export type { ConnectionHealth } from './connection-health.js';
 export type { MemoryTransport, MemoryTransportOptions } from './memory-transport.js';
 export { memoryTransport } from './memory-transport.js';
