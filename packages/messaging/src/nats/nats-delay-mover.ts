@@ -28,6 +28,8 @@ export interface DelayMoverContext {
   readonly operationTimeoutMs: number;
   readonly report: (code: string, message: string, cause?: unknown) => void;
   readonly health: ConnectionHealthTracker;
+  /** Creates the stream and the delayed publishes' consumer again if they are gone. */
+  readonly recreate: () => Promise<void>;
 }
 
 /** How many delayed messages one mover handles at once. */
@@ -94,6 +96,8 @@ export function startDelayMover(context: DelayMoverContext): { stop(): Promise<v
         context.report('DELAY_MOVER_FAILED', 'Pulling delayed publishes failed; retrying', error);
         await delay(clock, context.backoffMs(failures), stopping.signal).catch(() => {});
         failures += 1;
+        // A deleted stream or consumer fails every pull until it is created again.
+        await context.recreate().catch(() => {});
       }
     }
   };

@@ -25,6 +25,8 @@ export interface NatsSubscriptionContext {
   readonly health: ConnectionHealthTracker;
   /** Creates the group's consumer again (the server lost it, or the stream was recreated). */
   readonly recreate: () => Promise<void>;
+  /** A pull failed: publishes to the topic must check again that a group receives it (it may be deleted). */
+  readonly onPullFailed: () => void;
   readonly onClosed: () => void;
 }
 
@@ -64,6 +66,8 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
     wake = undefined;
     waiting?.();
   };
+  /** A pull ended on an error: the consumer (or its stream) may be gone, so make sure of it first. */
+  let checkConsumer = false;
   const outstanding = () => [...pulls.values()].reduce((sum, pull) => sum + pull.expected, 0);
   let closing: Promise<void> | undefined;
 
@@ -130,6 +134,8 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
       }
       return false;
     } catch (error) {
+      checkConsumer = true;
+      context.onPullFailed();
       if (!leaving.signal.aborted) {
         context.health.failed(error);
         context.report(
@@ -165,6 +171,11 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
         continue;
       }
       try {
+        if (checkConsumer) {
+          checkConsumer = false;
+          consumer = undefined;
+          await context.recreate();
+        }
         // `bind`: no consumer info request per pull; a missing consumer shows as a failed pull.
         consumer ??= await context.js.consumers.get(context.stream, context.consumerName);
         pullsEndAt = clock.now() + context.pullExpiresMs;
@@ -194,8 +205,8 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
           error,
         );
         await delay(clock, context.backoffMs(failures - 1), leaving.signal).catch(() => {});
-        // The group's consumer may be gone (a server that lost its store): create it again.
-        await context.recreate().catch(() => {});
+        // The group's consumer may be gone (a server that lost its store, a deleted stream).
+        checkConsumer = true;
       }
     }
   };

@@ -27,7 +27,8 @@ export interface NatsTransportOptions {
   /**
    * A delivery left unsettled this long is redelivered to a member of the group (the consumer's
    * `ack_wait`; SQS semantics). A settle after it does nothing. Size it above your slowest handler.
-   * Applies when the transport creates a group's consumer.
+   * Set on a group's consumer whenever a transport declares or subscribes to the group: the process
+   * that does so last decides it for the whole group.
    * @defaultValue `30_000`
    */
   visibilityTimeoutMs?: number;

@@ -10,7 +10,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
 import type { Envelope } from '../envelope/envelope.js';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
@@ -80,6 +80,8 @@ export const natsCapabilities: TransportCapabilities = Object.freeze({
 /** The server's JetStream API answered with an error code. */
 export const isApiError = (error: unknown, code: number): boolean =>
   error instanceof JetStreamApiError && error.code === code;
+/** A request no one answered: no stream takes the subject (deleted, or not made yet). */
+const isNoResponders = (error: unknown): boolean => error instanceof RequestError && error.isNoResponders();
 const consumerNotFound = 10014;
 const streamNotFound = 10059;
 
@@ -220,8 +222,17 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
   const ensureConsumer = async (name: string, filterSubject: string, description: string, signal?: AbortSignal) => {
     await ensureStream(signal);
     const manager = await bounded('the JetStream account request', jsm(), signal);
+    const ackWait = settings.visibilityTimeoutMs * 1_000_000;
     try {
-      await bounded('a consumer info request', manager.consumers.info(settings.stream, name), signal);
+      const info = await bounded('a consumer info request', manager.consumers.info(settings.stream, name), signal);
+      // The last process to start with another visibilityTimeoutMs sets it for the whole group.
+      if (info.config.ack_wait !== ackWait) {
+        await bounded(
+          'a consumer update request',
+          manager.consumers.update(settings.stream, name, { ack_wait: ackWait }),
+          signal,
+        );
+      }
       return;
     } catch (error) {
       if (isApiError(error, streamNotFound)) {
@@ -237,7 +248,7 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.New,
         filter_subject: filterSubject,
-        ack_wait: settings.visibilityTimeoutMs * 1_000_000,
+        ack_wait: ackWait,
         // The consumer dead-letters; the transport never gives up on a message by itself.
         max_deliver: -1,
         // Nacked deliveries waiting out their delay count as pending: no group-wide cap to stall on.
@@ -301,6 +312,8 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         report,
         health,
         operationTimeoutMs: settings.operationTimeoutMs,
+        recreate: () =>
+          ensureConsumer(delayedConsumerName, delayedSubject(settings.subjectPrefix), 'Bulwark delayed publishes'),
       });
     })();
     moverStarting.catch(() => {
@@ -359,6 +372,11 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         });
         health.succeeded();
       } catch (error) {
+        if (error instanceof MessagingError && isNoResponders(error.cause)) {
+          // No stream takes the subject (it was deleted): check for it and its groups again next time.
+          streamReady = undefined;
+          routed.clear();
+        }
         if (!(error instanceof MessagingError) || error.code === 'PUBLISH_FAILED' || error.code === 'SERVER_TIMEOUT')
           health.failed(error);
         if (error instanceof MessagingError || signal?.aborted) throw error;
@@ -399,6 +417,7 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         report,
         health,
         recreate: () => ensureGroup(topic, group).then(() => {}),
+        onPullFailed: () => routed.delete(topic),
         onClosed: () => subscriptions.delete(subscription),
       });
       subscriptions.add(subscription);

@@ -1,4 +1,10 @@
-import { createEnvelope, type Transport, UnroutableMessageError } from '@bulwark/messaging';
+import {
+  createEnvelope,
+  type Envelope,
+  MessagingError,
+  type Transport,
+  UnroutableMessageError,
+} from '@bulwark/messaging';
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
 import { transportConformance } from '@bulwark/messaging/testing';
 import { InvalidOptionsError } from '@bulwark/resilience';
@@ -185,6 +191,60 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       await eventually(() => transport.health?.().status === 'degraded', 10_000, 'degraded');
       await proxy.heal();
       await eventually(() => transport.health?.().status === 'up', 10_000, 'up again');
+    });
+
+    it('gives an existing group the visibility timeout of the process that declares it last', async () => {
+      const topic = uniqueName('visibility');
+      const first = await tracked({ visibilityTimeoutMs: 30_000 });
+      await first.declareGroup(topic, 'group');
+      const later = await tracked({ visibilityTimeoutMs: 5_000 });
+      await later.declareGroup(topic, 'group');
+      const manager = await jetstreamManager(admin);
+      const consumers: number[] = [];
+      for await (const info of manager.consumers.list(stream)) {
+        if (info.config.filter_subject?.endsWith(topic)) consumers.push(info.config.ack_wait ?? 0);
+      }
+      expect(consumers).toEqual([5_000 * 1_000_000]);
+    });
+
+    it('creates its stream and the group consumers again when the stream is deleted while it runs', async () => {
+      const own = uniqueName('BULWARK_GONE').replace(/[^A-Za-z0-9_-]/g, '_');
+      const transport = await tracked({ stream: own, subjectPrefix: own.toLowerCase() });
+      const manager = await jetstreamManager(admin);
+      try {
+        const received: string[] = [];
+        await transport.subscribe('orders', 'billing', async (delivery) => {
+          received.push(delivery.message.id);
+        });
+        const [before] = envelopes('orders', 1) as [Envelope];
+        await transport.publish('orders', [before]);
+        await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
+
+        // Deleting a stream deletes what it holds, and what is accepted while the stream and its
+        // consumers are being made again may go with it; what the transport promises is to
+        // recover by itself, failing publishes (typed) until it has.
+        await manager.streams.delete(own);
+        const failures: unknown[] = [];
+        const deadline = Date.now() + 20_000;
+        const probes: string[] = [];
+        while (!probes.some((id) => received.includes(id))) {
+          if (Date.now() > deadline) throw new Error(`not recovered; failures: ${failures.map(String).join('; ')}`);
+          const [probe] = envelopes('orders', 1) as [Envelope];
+          try {
+            await transport.publish('orders', [probe]);
+            probes.push(probe.id);
+          } catch (error) {
+            failures.push(error);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(failures.every((error) => error instanceof MessagingError)).toBe(true);
+        const [after] = envelopes('orders', 1) as [Envelope];
+        await transport.publish('orders', [after]);
+        await eventually(() => received.includes(after.id), 10_000, 'a message published once it recovered');
+      } finally {
+        await manager.streams.delete(own).catch(() => {});
+      }
     });
   });
 });
