@@ -95,7 +95,16 @@ export function amqpConnection(source: AmqpConnectionSource, settings: AmqpSetti
       for (let failures = 0; ; failures++) {
         if (closed) throw new TransportClosedError('amqp');
         try {
-          const made = await source();
+          // A broker that accepts the socket but never completes the handshake (overloaded, or a
+          // silent network) must not hold every later call on this one attempt.
+          const attempt = source();
+          const made = await within(clock, attempt, operationTimeoutMs, () => {
+            void attempt.then((late) => late.close()).catch(() => {});
+            return new MessagingError(
+              'BROKER_TIMEOUT',
+              `The broker did not complete a connection within ${operationTimeoutMs} ms (operationTimeoutMs)`,
+            );
+          });
           if (closed) {
             await made.close().catch(() => {});
             throw new TransportClosedError('amqp');

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createEnvelope,
@@ -298,6 +299,43 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       expect(errors.filter((error) => error.code === 'CONNECTION_FAILED').length).toBeGreaterThan(1);
       await transport.close();
       await expect(transport.publish('t', envelopes('t', 1))).rejects.toBeInstanceOf(TransportClosedError);
+    });
+
+    it('gives up on a connection the broker never completes, and connects once it answers', async () => {
+      // Accepts the socket and never speaks: an overloaded broker, or a network gone silent.
+      const silent = createServer(() => {});
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as AddressInfo;
+      let target = `amqp://guest:guest@127.0.0.1:${port}`;
+      const errors: MessagingError[] = [];
+      const transport = amqpTransport(() => amqp.connect(target), {
+        exchange,
+        queuePrefix: `${uniqueName('bulwark-amqp')}:`,
+        queueArguments: { 'x-expires': 60_000 },
+        operationTimeoutMs: 300,
+        reconnectInitialMs: 20,
+        reconnectMaxMs: 50,
+        onError: (error) => errors.push(error),
+      });
+      try {
+        await expect(transport.declareGroup('silent', 'group')).rejects.toMatchObject({ code: 'BROKER_TIMEOUT' });
+        expect(errors.some((error) => error.code === 'CONNECTION_FAILED')).toBe(true);
+        // The attempt under way may still be the silent one: calls succeed once the next has connected.
+        target = url;
+        await eventually(
+          () =>
+            transport.declareGroup('silent', 'group').then(
+              () => true,
+              () => false,
+            ),
+          10_000,
+          'a declareGroup on the broker that answers',
+        );
+        expect(transport.health().status).toBe('up');
+      } finally {
+        await transport.close({ deadlineMs: 0 });
+        silent.close();
+      }
     });
 
     it('validates its options, listing every problem', () => {
