@@ -11,7 +11,8 @@
 //   floor (raw pg)         the same round trips written by hand on `pg`, the fewest there can be:
 //                          one statement INSERTs the row and NOTIFYs (one transaction, synchronous
 //                          commit) → the LISTEN connection wakes → one DELETE … RETURNING claims
-//                          the oldest row (FOR UPDATE SKIP LOCKED) → handler. No visibility
+//                          the oldest row (FOR UPDATE SKIP LOCKED; committed asynchronously, as
+//                          the transport's claims are by default) → handler. No visibility
 //                          timeout, no redelivery, no per-key order, no envelope validation.
 //
 // Also printed: statements sent per message (every connection's queries counted, LISTEN included),
@@ -71,8 +72,13 @@ class StatementCounter {
   }
 }
 
-const newPool = (counter: StatementCounter, max: number) => {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'bulwark-bench-latency' });
+const newPool = (counter: StatementCounter, max: number, options: pg.PoolConfig = {}) => {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    application_name: 'bulwark-bench-latency',
+    ...options,
+  });
   pool.on('error', () => {});
   return counter.watch(pool);
 };
@@ -130,7 +136,8 @@ async function floorSubject(counter: StatementCounter): Promise<LatencySubject> 
   const table = `bench_latency_floor_${suffix}`;
   const channel = `${table}_wake`;
   const publisherPool = newPool(counter, 1);
-  const subscriberPool = newPool(counter, 2);
+  // Claims commit asynchronously, as the transport's do by default (no WAL fsync before the handler).
+  const subscriberPool = newPool(counter, 2, { options: '-c synchronous_commit=off' });
   await publisherPool.query(
     `CREATE TABLE "${table}" (id bigserial PRIMARY KEY, topic text NOT NULL, body bytea NOT NULL)`,
   );

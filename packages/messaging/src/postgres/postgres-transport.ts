@@ -147,7 +147,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
 
   const wakeAll = (topic?: string) => {
     for (const subscription of subscriptions)
-      if (topic === undefined || subscription.topic === topic) subscription.waker.wake();
+      if (topic === undefined || subscription.topic === topic) subscription.wake();
   };
   const listener = transportListener({
     pool,
