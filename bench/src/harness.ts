@@ -56,12 +56,23 @@ export interface BenchmarkResult {
   results: SubjectResult[];
 }
 
-const median = (values: number[]): number => {
+/** The median of `values` (the mean of the two middle ones for an even count). */
+export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+/** The value at `fraction` (0.5 for p50, 0.99 for p99) of values sorted ascending (nearest rank). */
+export const percentile = (sorted: number[], fraction: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
+
+/** A result row for a custom `measure`: the median of one value (e.g. a p99 in ns) over rounds. */
+export const medianRow = (subject: string, roundsNsPerOp: number[]): SubjectResult => {
+  const nsPerOp = median(roundsNsPerOp);
+  return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
 };
 
 async function runRound(subject: Subject, definition: BenchmarkDefinition, operations: number): Promise<number> {

@@ -25,24 +25,11 @@ import {
   postgreSQLProjection,
 } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import type { BenchmarkDefinition, SubjectResult } from '../harness.js';
+import { type BenchmarkDefinition, medianRow, percentile, type SubjectResult } from '../harness.js';
 
 const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const suffix = `${process.pid}_${Date.now().toString(36)}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
-const percentile = (sorted: number[], fraction: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
-const row = (subject: string, roundsNsPerOp: number[]): SubjectResult => {
-  const nsPerOp = median(roundsNsPerOp);
-  return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
-};
 
 /** A private database for one measurement (Emmett's tables have fixed names), dropped afterwards. */
 async function withDatabase<T>(label: string, work: (url: string, pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -142,7 +129,7 @@ async function appendRounds(): Promise<SubjectResult[]> {
       }
     await emmett.close();
   });
-  return Object.entries(rounds).map(([subject, values]) => row(subject, values));
+  return Object.entries(rounds).map(([subject, values]) => medianRow(subject, values));
 }
 
 const backlog = 100_000;
@@ -266,7 +253,7 @@ async function catchUp(): Promise<SubjectResult[]> {
   });
   return Object.entries(rounds)
     .filter(([, values]) => values.length > 0)
-    .map(([subject, values]) => row(subject, values));
+    .map(([subject, values]) => medianRow(subject, values));
 }
 
 async function lagRounds(): Promise<SubjectResult[]> {
@@ -370,8 +357,8 @@ async function lagRounds(): Promise<SubjectResult[]> {
     await emmett.close();
   });
   return Object.entries(samples).flatMap(([subject, values]) => [
-    row(`${subject} p50`, values.p50),
-    row(`${subject} p99`, values.p99),
+    medianRow(`${subject} p50`, values.p50),
+    medianRow(`${subject} p99`, values.p99),
   ]);
 }
 

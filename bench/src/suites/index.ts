@@ -14,6 +14,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./outbox.bench.js'),
     import('./outbox-brokers.bench.js'),
     import('./transports.bench.js'),
+    import('./postgres-latency.bench.js'),
     import('./claim-check-async-reply.bench.js'),
     import('./cache.bench.js'),
     import('./http.bench.js'),

@@ -23,24 +23,11 @@ import { performance } from 'node:perf_hooks';
 import { createEnvelope, type Envelope, memoryTransport, type Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
 import pg from 'pg';
-import type { BenchmarkDefinition, SubjectResult } from '../harness.js';
+import { type BenchmarkDefinition, medianRow, percentile, type SubjectResult } from '../harness.js';
 
 const url = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const suffix = `${process.pid}_${Date.now().toString(36)}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
-const percentile = (sorted: number[], fraction: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
-const row = (subject: string, roundsNsPerOp: number[]): SubjectResult => {
-  const nsPerOp = median(roundsNsPerOp);
-  return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
-};
 
 /** The memory transport, counting what it receives and when. */
 function countingTransport(onPublished: (messages: readonly Envelope[]) => void): Pick<Transport, 'publish'> {
@@ -152,7 +139,7 @@ async function throughput(): Promise<SubjectResult[]> {
     }
     await pool.end();
   }
-  return names.map((name) => row(name, samples.get(name) ?? []));
+  return names.map((name) => medianRow(name, samples.get(name) ?? []));
 }
 
 /** One round: writers commit one message per transaction for `durationMs`; returns latencies in ns. */
@@ -229,8 +216,8 @@ async function commitToPublish(): Promise<SubjectResult[]> {
   }
   console.log(`(commit-to-publish: ${samples} messages measured over 3 rounds per mode)`);
   return modes.flatMap((mode) => [
-    row(`${mode.name} p50`, p50.get(mode.name) ?? []),
-    row(`${mode.name} p99`, p99.get(mode.name) ?? []),
+    medianRow(`${mode.name} p50`, p50.get(mode.name) ?? []),
+    medianRow(`${mode.name} p99`, p99.get(mode.name) ?? []),
   ]);
 }
 
@@ -280,7 +267,7 @@ async function writers(): Promise<SubjectResult[]> {
   } finally {
     await pool.end();
   }
-  return modes.map((mode) => row(mode, samples.get(mode) ?? []));
+  return modes.map((mode) => medianRow(mode, samples.get(mode) ?? []));
 }
 
 const definitions: BenchmarkDefinition[] = [

@@ -21,10 +21,15 @@ export class PublishBatcher {
     reject: (error: unknown) => void;
   }[] = [];
   private scheduled = false;
+  /** Publish statements sent and not answered yet. */
+  private running = 0;
   constructor(
     private readonly query: PostgresStatementRunner,
-    private readonly sql: string,
-    private readonly onPublished: (topics: string[]) => void,
+    private readonly sql: { readonly publish: string; readonly publishOne: string },
+    /** The NOTIFY channel a lone statement notifies on itself; undefined when nobody listens. */
+    private readonly channel: string | undefined,
+    /** Called after a commit; `notified` when the statement sent the wake-up NOTIFY itself. */
+    private readonly onPublished: (topics: string[], notified: boolean) => void,
     /** Rows per statement before a new one is started (a larger single call still goes alone). */
     private readonly maxRows = 1_000,
   ) {}
@@ -65,22 +70,41 @@ export class PublishBatcher {
   }
   private async run(calls: { rows: PublishRow[]; resolve: () => void; reject: (error: unknown) => void }[]) {
     const rows = calls.flatMap((call) => call.rows);
+    // Alone, the statement notifies at its own commit: the subscriber wakes a round trip sooner.
+    // Beside others it leaves that to a separate NOTIFY, so concurrent commits still share fsyncs.
+    const notify = this.running === 0 && this.channel !== undefined;
+    this.running += 1;
     try {
-      const result = await this.query<{ topic: string }>('publish', this.sql, [
-        rows.map((row) => row.topic),
-        rows.map((row) => row.id),
-        rows.map((row) => row.key),
-        rows.map((row) => row.body),
-        rows.map((row) => row.delayMs),
-      ]);
+      const channel = notify ? this.channel : null;
+      const [only] = rows;
+      const result = await this.query<{ topic: string }>(
+        'publish',
+        rows.length === 1 && only ? this.sql.publishOne : this.sql.publish,
+        rows.length === 1 && only
+          ? [only.topic, only.id, only.key, only.body, only.delayMs, channel]
+          : [
+              rows.map((row) => row.topic),
+              rows.map((row) => row.id),
+              rows.map((row) => row.key),
+              rows.map((row) => row.body),
+              rows.map((row) => row.delayMs),
+              channel,
+            ],
+      );
       for (const call of calls) call.resolve();
-      if (result.rows.length > 0) this.onPublished(result.rows.map((row) => row.topic));
+      if (result.rows.length > 0)
+        this.onPublished(
+          result.rows.map((row) => row.topic),
+          notify,
+        );
     } catch (error) {
       // One bad call must not fail the others it happened to share a statement with: run them
       // one by one, in call order. A lost connection or a timeout would fail each of them alike
       // (and make the last wait n bounds): those fail together.
       if (calls.length > 1 && isStatementRejected(error)) for (const call of calls) await this.run([call]);
       else for (const call of calls) call.reject(error);
+    } finally {
+      this.running -= 1;
     }
   }
 }

@@ -14,6 +14,10 @@ interface ClaimedRow {
   id: string;
   body: Buffer;
   delivery_count: number;
+  /** It has an ordering key: its ack may unblock the next message of the key. */
+  keyed: boolean;
+  /** Claimable rows were left behind by the claim (the same on every row of it). */
+  more: boolean;
 }
 
 /** What one subscription needs from its transport. */
@@ -44,8 +48,8 @@ export interface PostgresSubscriptionContext {
 /** A running subscription, as its transport sees it. */
 export interface PostgresSubscription {
   readonly topic: string;
-  /** Wakes the claim loop (a notification, a settlement, a publish). */
-  readonly waker: Waker;
+  /** Says that messages may be waiting (a notification, a publish, a LISTEN reconnect): the loop claims. */
+  wake(): void;
   close(options?: CloseSubscriptionOptions): Promise<void>;
 }
 
@@ -58,6 +62,18 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
   const { topic, group, handler, prefetch, query, sql, acks, releases, commitMode, clock, health } = context;
   const { reportFailure, reportError } = context;
   const waker = new Waker(clock);
+  /**
+   * Counts the signs that a claim may find something (wake-ups, a claim that left rows behind, a
+   * poll, a settlement that makes a row claimable). The loop claims only when it moved since its
+   * last claim began, so a handler that finishes, freeing a slot, does not cost an empty claim;
+   * one that arrives during a claim still counts.
+   */
+  let claimable = 1;
+  let claimedAt = 0;
+  const workMayWait = () => {
+    claimable += 1;
+    waker.wake();
+  };
   const handlers = new Set<Promise<void>>();
   /** Deliveries claimed and not yet settled: given back on close. */
   const held = new Map<string, number>();
@@ -67,6 +83,7 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
   const settle = async (row: ClaimedRow, outcome: 'ack' | 'nack', delayMs = 0) => {
     if (held.get(row.id) !== row.delivery_count) return;
     held.delete(row.id);
+    let failed = false;
     try {
       if (outcome === 'ack') await acks.add(row.id, row.delivery_count);
       else if (delayMs > 0) await query('nack', sql.nack, [[row.id], [row.delivery_count], delayMs, commitMode]);
@@ -74,9 +91,13 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
     } catch (error) {
       // The row stays hidden until its visibility timeout and then comes back: at-least-once holds.
       reportFailure(error);
+      failed = true;
       throw error;
     } finally {
-      waker.wake();
+      // A nack makes the row claimable again; an ack, the next message of its key; after a
+      // failure, the next good claim is what says the transport is healthy again.
+      if (outcome === 'nack' || row.keyed || failed) workMayWait();
+      else waker.wake();
     }
   };
 
@@ -116,9 +137,23 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
     while (accepting) {
       const free = prefetch - handlers.size;
       if (free <= 0) {
-        await waker.wait(context.pollIntervalMs);
+        // Busy for a whole poll interval: delayed or expired rows may be visible once a slot frees.
+        if (!(await waker.wait(context.pollIntervalMs))) claimable += 1;
         continue;
       }
+      if (claimable === claimedAt) {
+        const woken = await waker.wait(context.pollIntervalMs);
+        if (!woken && accepting) {
+          // Idle for a whole poll interval: delayed or expired rows may be visible now. Also repair
+          // heads left blocked by a publish/ack race, and hand over messages held by a publish that
+          // raced the group's creation.
+          await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
+          await query('adoptHeld', sql.adoptHeld, [topic]).catch(reportFailure);
+          claimable += 1;
+        }
+        continue;
+      }
+      claimedAt = claimable;
       let rows: ClaimedRow[];
       try {
         const result = await query<ClaimedRow>('claim', sql.claim, [
@@ -135,6 +170,7 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
         if (!accepting) return;
         reportFailure(error);
         failures += 1;
+        claimable += 1;
         await waker.wait(retryDelayAfter(failures));
         continue;
       }
@@ -144,25 +180,18 @@ export function startPostgresSubscription(context: PostgresSubscriptionContext):
         return;
       }
       rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      // A full claim that left rows behind claims again as soon as a slot frees.
+      if (rows.length === free && rows[0]?.more) claimable += 1;
       for (const row of rows) {
         held.set(row.id, row.delivery_count);
         run(row);
-      }
-      if (rows.length < free) {
-        const woken = await waker.wait(context.pollIntervalMs);
-        // Idle for a whole poll interval: repair heads left blocked by a publish/ack race.
-        // and hand over messages held by a publish that raced the group's creation.
-        if (!woken && accepting) {
-          await query('unblock', sql.unblock, [topic, group]).catch(reportFailure);
-          await query('adoptHeld', sql.adoptHeld, [topic]).catch(reportFailure);
-        }
       }
     }
   };
 
   const subscription: PostgresSubscription = {
     topic,
-    waker,
+    wake: workMayWait,
     close: (closeOptions: CloseSubscriptionOptions = {}): Promise<void> => {
       closing ??= (async () => {
         accepting = false;

@@ -8,6 +8,7 @@ import migrateSql from './sql/transport-migrate.sql';
 import nackSql from './sql/transport-nack.sql';
 import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
+import publishOneSql from './sql/transport-publish-one.sql';
 import statsSql from './sql/transport-stats.sql';
 import unblockSql from './sql/transport-unblock.sql';
 import { tableName } from './table-name.js';
@@ -19,6 +20,8 @@ export interface PostgresTransportSql {
   readonly declareGroup: string;
   readonly adoptHeld: string;
   readonly publish: string;
+  /** `publish` for one message, with scalar parameters (one generic plan on the server). */
+  readonly publishOne: string;
   readonly claim: string;
   readonly ack: string;
   readonly nack: string;
@@ -58,6 +61,7 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
     declareGroup: render(declareGroupSql),
     adoptHeld: render(adoptHeldSql),
     publish: render(publishSql),
+    publishOne: render(publishOneSql),
     claim: render(claimSql),
     ack: render(ackSql),
     nack: render(nackSql),

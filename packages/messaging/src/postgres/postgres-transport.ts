@@ -131,16 +131,16 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const lifetime = new AbortController();
   const subscriptions = new Set<PostgresSubscription>();
   const commitMode = options.synchronousSettlement ? 'on' : 'off';
-  const query = statementRunner(pool, 'postgresTransport', { timeoutMs: queryTimeoutMs, clock });
+  const query = statementRunner(pool, 'postgresTransport', { timeoutMs: queryTimeoutMs, clock, prepared: true });
   const acks = new SettleBatcher(query, 'ack', sql.ack, [commitMode]);
   const releases = new SettleBatcher(query, 'nack', sql.nack, [0, commitMode]);
-  const publishes = new PublishBatcher(query, sql.publish, (topics) => {
-    for (const topic of topics) wake(topic);
+  const publishes = new PublishBatcher(query, sql, listen ? channel : undefined, (topics, notified) => {
+    for (const topic of topics) wake(topic, notified);
   });
 
   const wakeAll = (topic?: string) => {
     for (const subscription of subscriptions)
-      if (topic === undefined || subscription.topic === topic) subscription.waker.wake();
+      if (topic === undefined || subscription.topic === topic) subscription.wake();
   };
   const listener = transportListener({
     pool,
@@ -157,11 +157,11 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   };
 
   // Wake-ups after a publish: this transport's own subscribers at once, other processes through
-  // one NOTIFY per topic per tick (publishes in the same tick share it).
+  // the publish's own NOTIFY or one NOTIFY per topic per tick (publishes in the same tick share it).
   const topicsToNotify = new Set<string>();
-  const wake = (topic: string) => {
+  const wake = (topic: string, notified: boolean) => {
     wakeAll(topic);
-    if (!listen) return;
+    if (!listen || notified) return;
     if (topicsToNotify.size === 0) {
       setImmediate(() => {
         const topics = [...topicsToNotify];

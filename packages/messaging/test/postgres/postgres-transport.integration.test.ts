@@ -5,7 +5,7 @@ import { InvalidOptionsError } from '@bulwark/resilience';
 import { collectProcessWarnings, describeWithServers, uniqueName } from '@bulwark/test-support';
 
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const envelope = (index: number, key?: string) =>
@@ -233,5 +233,48 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await eventually(() => seen.length === 3, 5_000);
     expect(seen).toEqual([1, 2, 3]);
     await transport.close();
+  });
+
+  it('hands messages on one at a time with one claim each and no empty claim between them, never polling', async () => {
+    const topic = uniqueName('one-at-a-time');
+    const sql = postgresTransportSql({ table });
+    const consumerPool = newPool();
+    const producerPool = newPool();
+    const consumerSide = postgresTransport(consumerPool, { table, pollIntervalMs: 60_000 });
+    const producerSide = postgresTransport(producerPool, { table, pollIntervalMs: 60_000 });
+    const consumerQueries = vi.spyOn(consumerPool, 'query');
+    const producerQueries = vi.spyOn(producerPool, 'query');
+    const sent = (spy: typeof consumerQueries, text: string) =>
+      spy.mock.calls.filter(([config]) => (config as { text?: string }).text === text).length;
+    const seen: number[] = [];
+    await consumerSide.subscribe(
+      topic,
+      'g',
+      async ({ message }) => {
+        seen.push((message.payload as { index: number }).index);
+      },
+      { prefetch: 1 },
+    );
+    for (let index = 1; index <= 5; index++) {
+      await producerSide.publish(topic, [envelope(index)]);
+      await eventually(() => seen.length === index, 5_000);
+    }
+    // A backlog: a run of one key (each ack unblocks the next) and two unkeyed messages behind it.
+    await producerSide.publish(topic, [
+      envelope(6, 'k'),
+      envelope(7, 'k'),
+      envelope(8, 'k'),
+      envelope(9),
+      envelope(10),
+    ]);
+    await eventually(() => seen.length === 10, 5_000);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // One claim per message, plus the first one and at most one for the LISTEN connection coming up
+    // (a claim after every handler, finding nothing, made it about two per message).
+    expect(sent(consumerQueries, sql.claim)).toBeLessThanOrEqual(12);
+    // Each publish found no other in flight, so it notified in its own statement.
+    expect(sent(producerQueries, sql.notify)).toBe(0);
+    await consumerSide.close();
+    await producerSide.close();
   });
 });

@@ -6,7 +6,12 @@
 --   $4  float8  visibility timeout in ms
 --   $5  text    synchronous_commit for this transaction: 'off' unless the user asked for
 --               synchronous settlements (see transport-ack.sql for why 'off' is safe)
--- Returns the claimed rows (id, body, delivery_count), in no particular order.
+-- Returns the claimed rows (id, body, delivery_count, keyed, more), in no particular order:
+-- `keyed` when the row has an ordering key (its ack unblocks the next row of the key), `more` (the
+-- same on every row) when other visible unblocked rows of the group were left unclaimed, so the
+-- subscriber claims again when a slot frees rather than after every handler (a claim that finds
+-- nothing costs a round trip per message when one message is in flight at a time). `more` may say
+-- true for rows another subscriber is claiming meanwhile: that costs an empty claim, never a row.
 --
 -- FOR UPDATE SKIP LOCKED lets competing subscribers claim side by side without waiting on each
 -- other. Per-key order: rows behind the head of their key are `blocked` and not even scanned;
@@ -24,10 +29,16 @@ WITH candidates AS (
   ORDER BY m.id
   LIMIT $3
   FOR UPDATE SKIP LOCKED
+), left_over AS (
+  SELECT EXISTS (
+    SELECT 1 FROM {{table}} m
+    WHERE m.topic = $1 AND m.group_name = $2 AND NOT m.blocked AND m.visible_at <= now()
+      AND m.id NOT IN (SELECT id FROM candidates)
+  ) AS more
 )
 UPDATE {{table}} m
 SET visible_at = now() + make_interval(secs => $4::float8 / 1000),
     delivery_count = m.delivery_count + 1
-FROM candidates, (SELECT set_config('synchronous_commit', $5, true)) AS commit_mode
+FROM candidates, left_over, (SELECT set_config('synchronous_commit', $5, true)) AS commit_mode
 WHERE m.id = candidates.id
-RETURNING m.id, m.body, m.delivery_count
+RETURNING m.id, m.body, m.delivery_count, m.ordering_key IS NOT NULL AS keyed, left_over.more

@@ -1,15 +1,18 @@
 -- postgresTransport.publish(): stores messages, one row per message per consumer group of its
 -- topic, in publish order. Publish calls made in the same tick share one statement (one commit,
 -- one WAL fsync); each call's messages are contiguous and in order, and a statement is atomic, so
--- every call is all-or-nothing. The wake-up NOTIFY is sent by transport-notify.sql after the
--- commit, not here: a transaction that notifies holds a database-wide lock through its commit
--- (and its WAL fsync), which would serialize concurrent publishers and defeat group commit.
+-- every call is all-or-nothing. The wake-up NOTIFY is sent here ($6) only when no other publish
+-- of the transport is in flight, which saves a lone publisher a round trip before the subscriber
+-- wakes; otherwise transport-notify.sql sends it after the commit: a transaction that notifies
+-- holds a database-wide lock through its commit (and its WAL fsync), which would serialize
+-- concurrent publishers and defeat group commit.
 --   $1  text[]    topics, one per message
 --   $2  text[]    message ids
 --   $3  text[]    ordering keys (NULL where the message has none)
 --   $4  bytea[]   serialized envelopes
 --   $5  float8[]  delay in ms before each message becomes visible (0: at once)
--- Returns the distinct topics that got rows.
+--   $6  text      the NOTIFY channel to wake the topics' subscribers on at commit, or NULL
+-- Returns the distinct topics that got rows (notified on $6 when given).
 -- A keyed row is inserted `blocked` when an older row of its key is in the group already, or
 -- earlier in this statement. A message for a topic without any group is held: one row with the
 -- group '' (never a real group's name), which transport-adopt-held.sql hands to the topic's
@@ -35,5 +38,8 @@ WITH batch AS (
   FROM fanned
   ORDER BY position, group_name
   RETURNING topic
+), published AS (
+  SELECT DISTINCT topic FROM inserted
 )
-SELECT DISTINCT topic FROM inserted
+SELECT topic, CASE WHEN $6::text IS NOT NULL THEN pg_notify($6, topic) END AS notified
+FROM published
