@@ -50,9 +50,11 @@ const redisBulwark =
   };
 
 // Every PostgreSQL subject gets a pool of its own, the same size; tables are dropped at the end.
+// Idle connections close soon: eight subjects × 16 would pass the server's max_connections (100),
+// and rounds are interleaved, so only the subject running holds its connections.
 const pools: pg.Pool[] = [];
 const pool = () => {
-  const created = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+  const created = new pg.Pool({ connectionString: databaseUrl, max: 16, idleTimeoutMillis: 500 });
   pools.push(created);
   return created;
 };
