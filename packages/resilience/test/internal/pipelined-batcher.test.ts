@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@bulwark/resilience';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pipelinedBatcher } from '../../src/internal/redis/pipelined-batcher.js';
+import { pipelinedBatcher } from '../../src/internal/pipelined-batcher.js';
 
 /** A `send` whose replies the test hands out: every call is recorded and waits to be answered. */
 function controlledSend<Item>() {

@@ -1,9 +1,10 @@
-import { OptionsValidator } from '../../policy/options.js';
+import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link pipelinedBatcher}. */
 export interface PipelinedBatcherOptions<Item, Result> {
   /**
-   * Sends one batch (one script call, one round trip) and answers one result per item, in order.
+   * Sends one batch (one script call or statement, one round trip) and answers one result per
+   * item, in order.
    * A result that is an `Error` fails its own caller only; a rejection fails the whole batch.
    */
   readonly send: (items: readonly Item[]) => Promise<readonly (Result | Error)[]>;
@@ -31,7 +32,8 @@ interface Queued<Item, Result> {
 
 /**
  * Coalesces the calls of concurrent callers into batches, with up to `maxInFlight` calls on the
- * wire at once. The Redis stores use it to decide many keys in one script call.
+ * wire at once. The Redis stores use it to decide many keys in one script call, the PostgreSQL
+ * rate-limit store to decide many in one statement.
  *
  * While there are free slots for every waiting item, each goes alone, as an unbatched call would;
  * items that arrive while every slot is busy wait, and leave in batches of up to `maxBatchSize`
