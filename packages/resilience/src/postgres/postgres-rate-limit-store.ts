@@ -211,7 +211,10 @@ const toDecision = (row: DecisionRow): RateLimitDecision => ({
  * share statements (`batch`): one call of a PL/pgSQL function the migration creates, which runs
  * them one after the other in one transaction (so one round trip and one commit for the batch),
  * the same key in request order, and answers each caller its own decision; a failed statement
- * fails every caller of its batch. Statements are prepared once per connection. Time is the
+ * fails every caller of its batch (and takes nothing: it rolls back whole). Statements in flight
+ * at once (`maxInFlight`) run on separate connections in whichever order the server takes them,
+ * as concurrent calls always did; each batch locks its rows in key order, so batches sharing
+ * keys never deadlock. Statements are prepared once per connection. Time is the
  * server's `clock_timestamp()`, read under the row lock. Call `migrate()` once at start (or run
  * {@link postgresRateLimitSql}'s `migrate` with your migration tool).
  *

@@ -64,6 +64,20 @@ describe('pipelinedBatcher', () => {
     await expect(Promise.all(results)).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((index) => `r:${index}`));
   });
 
+  it("coalesce 'always': what waits at a flush leaves in batches even with a free slot for each", async () => {
+    const { calls, send } = controlledSend<number>();
+    const call = pipelinedBatcher({ send, maxInFlight: 4, maxBatchSize: 3, coalesce: 'always' });
+    const lone = call(0);
+    await settle();
+    expect(calls.map((entry) => entry.items)).toEqual([[0]]);
+    const results = [1, 2, 3, 4].map(call);
+    await settle();
+    expect(calls.map((entry) => entry.items)).toEqual([[0], [1, 2, 3], [4]]);
+    for (const entry of calls) entry.answer();
+    await expect(Promise.all([lone, ...results])).resolves.toEqual([0, 1, 2, 3, 4].map((index) => `r:${index}`));
+    expect(() => pipelinedBatcher({ send, coalesce: 'sometimes' as 'always' })).toThrow(InvalidOptionsError);
+  });
+
   it('fails only the caller whose result is an Error, and the whole batch when the call fails', async () => {
     const { calls, send } = controlledSend<string>();
     const call = pipelinedBatcher({ send, maxInFlight: 1 });
