@@ -59,15 +59,17 @@ const pool = () => {
   return created;
 };
 const tables: string[] = [];
-const postgresBulwark = (algorithm: RateLimitAlgorithm, unlogged: boolean) => async (): Promise<Subject> => {
-  const table = `bench_rl_${unlogged ? 'unlogged' : 'logged'}_${algorithm.kind.replace('-', '_')}_${tableSuffix}`;
-  tables.push(table);
-  const store = postgresRateLimitStore(pool(), { table, unlogged, sweepIntervalMs: 0 });
-  await store.migrate();
-  const limiter = rateLimiter({ name: 'bench', algorithm, store });
-  const next = cycler();
-  return { run: () => limiter.consume(next()) };
-};
+const postgresBulwark =
+  (algorithm: RateLimitAlgorithm, unlogged: boolean, batch = true) =>
+  async (): Promise<Subject> => {
+    const table = `bench_rl_${unlogged ? 'unlogged' : 'logged'}_${algorithm.kind.replace('-', '_')}_${batch}_${tableSuffix}`;
+    tables.push(table);
+    const store = postgresRateLimitStore(pool(), { table, unlogged, sweepIntervalMs: 0, batch });
+    await store.migrate();
+    const limiter = rateLimiter({ name: 'bench', algorithm, store });
+    const next = cycler();
+    return { run: () => limiter.consume(next()) };
+  };
 
 const definitions: BenchmarkDefinition[] = [
   {
@@ -124,7 +126,7 @@ const definitions: BenchmarkDefinition[] = [
   {
     name: 'rate-limit.postgres',
     description:
-      'PostgreSQL store: consume() at 64 concurrent callers, a pool of 16 connections per subject; rate-limiter-flexible on a logged table, bulwark on logged tables (the like-for-like rows) and on its default UNLOGGED table',
+      'PostgreSQL store: consume() at 64 concurrent callers, a pool of 16 connections per subject; rate-limiter-flexible on a logged table, bulwark on logged tables (the like-for-like rows) and on its default UNLOGGED table; bulwark shares one statement among the decisions of a tick (defaults 32 × 4) unless batch: false',
     mode: { kind: 'concurrent', concurrency: 64 },
     operations: 20_000,
     baseline: 'rate-limiter-flexible RateLimiterPostgres',
@@ -157,6 +159,12 @@ const definitions: BenchmarkDefinition[] = [
       'bulwark fixedWindow (logged)': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), false),
       'bulwark gcra (logged)': postgresBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }), false),
       'bulwark slidingWindow (logged)': postgresBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 }), false),
+      // One statement per decision, no coalescing (what main did before issue #21).
+      'bulwark gcra (logged, batch: false)': postgresBulwark(
+        gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }),
+        false,
+        false,
+      ),
       'bulwark fixedWindow': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), true),
       'bulwark gcra': postgresBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }), true),
       'bulwark slidingWindow': postgresBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 }), true),
