@@ -101,6 +101,18 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
           : store.consume(request.key, request.algorithm, request.cost),
       ),
     );
+  /** Runs `work` while another transaction holds `rowKey`'s row lock. */
+  const whileRowHeld = async (rowKey: string, work: () => Promise<void>) => {
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT * FROM ${store.table} WHERE key = $1 FOR UPDATE`, [rowKey]);
+      await work();
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+  };
   const decideStatements = () => sent.filter((name) => name.startsWith('bulwark_rl_decide_')).length;
   const outcome = ({ allowed, remaining }: RateLimitDecision) => ({ allowed, remaining });
 
@@ -203,10 +215,7 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
     const free = key('free');
     await store.consume(held, limit, 1);
     // Hold one row, so the next batch is in flight on the server when its backend dies.
-    const locker = await admin.connect();
-    try {
-      await locker.query('BEGIN');
-      await locker.query(`SELECT * FROM ${store.table} WHERE key = $1 FOR UPDATE`, [held]);
+    await whileRowHeld(held, async () => {
       const batch = [store.consume(free, limit, 5), store.consume(held, limit, 1), store.consume(free, limit, 5)].map(
         (call) => call.catch((error: unknown) => error),
       );
@@ -224,10 +233,7 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
         expect(failure).toBeInstanceOf(RateLimitStoreError);
         expect((failure as RateLimitStoreError).code).toBe('RATE_LIMIT_STORE_FAILED');
       }
-    } finally {
-      await locker.query('ROLLBACK');
-      locker.release();
-    }
+    });
     // The batch rolled back as a whole: `free` took nothing, though its decisions ran first.
     expect(outcome(await store.peek(free, limit))).toEqual({ allowed: true, remaining: 50 });
     expect(outcome(await store.consume(held, limit, 1))).toEqual({ allowed: true, remaining: 48 });
@@ -238,10 +244,7 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
     const limit = algorithms.fixedWindow(50);
     const held = key('stuck');
     await impatient.consume(held, limit, 1);
-    const locker = await admin.connect();
-    try {
-      await locker.query('BEGIN');
-      await locker.query(`SELECT * FROM ${store.table} WHERE key = $1 FOR UPDATE`, [held]);
+    await whileRowHeld(held, async () => {
       const outcomes = await Promise.allSettled([
         impatient.consume(key('stuck-other'), limit, 1),
         impatient.consume(held, limit, 1),
@@ -253,10 +256,7 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
         expect(reason).toBeInstanceOf(RateLimitStoreError);
         expect(reason.code).toBe('RATE_LIMIT_STORE_TIMEOUT');
       }
-    } finally {
-      await locker.query('ROLLBACK');
-      locker.release();
-    }
+    });
     // The timed-out batch may still run once the lock is gone (pg's query_timeout does not cancel
     // it on the server): `held` then took one more unit, as documented for timeouts.
     expect([47, 48]).toContain((await impatient.consume(held, limit, 1)).remaining);
