@@ -226,9 +226,12 @@ await describeWithServers('postgresRateLimitStore batching', ['postgres'], ({ po
         );
         return rows[0].n === 1;
       });
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
-        applicationName,
-      ]);
+      // Only the batch's backend: idle pooled ones killed too could be handed to the next call
+      // before the pool sees them die.
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [applicationName],
+      );
       for (const failure of await Promise.all(batch)) {
         expect(failure).toBeInstanceOf(RateLimitStoreError);
         expect((failure as RateLimitStoreError).code).toBe('RATE_LIMIT_STORE_FAILED');
