@@ -50,22 +50,26 @@ const redisBulwark =
   };
 
 // Every PostgreSQL subject gets a pool of its own, the same size; tables are dropped at the end.
+// Idle connections close soon: eight subjects × 16 would pass the server's max_connections (100),
+// and rounds are interleaved, so only the subject running holds its connections.
 const pools: pg.Pool[] = [];
 const pool = () => {
-  const created = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+  const created = new pg.Pool({ connectionString: databaseUrl, max: 16, idleTimeoutMillis: 500 });
   pools.push(created);
   return created;
 };
 const tables: string[] = [];
-const postgresBulwark = (algorithm: RateLimitAlgorithm, unlogged: boolean) => async (): Promise<Subject> => {
-  const table = `bench_rl_${unlogged ? 'unlogged' : 'logged'}_${algorithm.kind.replace('-', '_')}_${tableSuffix}`;
-  tables.push(table);
-  const store = postgresRateLimitStore(pool(), { table, unlogged, sweepIntervalMs: 0 });
-  await store.migrate();
-  const limiter = rateLimiter({ name: 'bench', algorithm, store });
-  const next = cycler();
-  return { run: () => limiter.consume(next()) };
-};
+const postgresBulwark =
+  (algorithm: RateLimitAlgorithm, unlogged: boolean, batch = true) =>
+  async (): Promise<Subject> => {
+    const table = `bench_rl_${unlogged ? 'unlogged' : 'logged'}_${algorithm.kind.replace('-', '_')}_${batch}_${tableSuffix}`;
+    tables.push(table);
+    const store = postgresRateLimitStore(pool(), { table, unlogged, sweepIntervalMs: 0, batch });
+    await store.migrate();
+    const limiter = rateLimiter({ name: 'bench', algorithm, store });
+    const next = cycler();
+    return { run: () => limiter.consume(next()) };
+  };
 
 const definitions: BenchmarkDefinition[] = [
   {
@@ -122,7 +126,7 @@ const definitions: BenchmarkDefinition[] = [
   {
     name: 'rate-limit.postgres',
     description:
-      'PostgreSQL store: consume() at 64 concurrent callers, a pool of 16 connections per subject; rate-limiter-flexible keeps a logged table, bulwark is shown with its default UNLOGGED table and with a logged one',
+      'PostgreSQL store: consume() at 64 concurrent callers, a pool of 16 connections per subject; rate-limiter-flexible on a logged table, bulwark on logged tables (the like-for-like rows) and on its default UNLOGGED table; bulwark shares one statement among the decisions of a tick (defaults 32 × 4) unless batch: false',
     mode: { kind: 'concurrent', concurrency: 64 },
     operations: 20_000,
     baseline: 'rate-limiter-flexible RateLimiterPostgres',
@@ -135,16 +139,32 @@ const definitions: BenchmarkDefinition[] = [
         const tableName = `bench_rlf_${tableSuffix}`;
         tables.push(tableName);
         const connections = pool();
-        const limiter = await new Promise<RateLimiterPostgres>((resolve, reject) => {
-          const created: RateLimiterPostgres = new RateLimiterPostgres(
-            { storeClient: connections, tableName, points: HUGE, duration: 60, clearExpiredByTimeout: false },
-            (error?: Error) => (error ? reject(error) : resolve(created)),
-          );
+        // Its own DDL (RateLimiterPostgres._getCreateTableStmt), created here as a logged table so
+        // both libraries write the WAL; tableCreated: true then skips its CREATE TABLE.
+        await connections.query(
+          `CREATE TABLE IF NOT EXISTS "${tableName}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+        );
+        const limiter = new RateLimiterPostgres({
+          storeClient: connections,
+          storeType: 'pool',
+          tableName,
+          tableCreated: true,
+          points: HUGE,
+          duration: 60,
+          clearExpiredByTimeout: false,
         });
         const next = cycler();
         return { run: () => limiter.consume(next()) };
       },
       'bulwark fixedWindow (logged)': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), false),
+      'bulwark gcra (logged)': postgresBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }), false),
+      'bulwark slidingWindow (logged)': postgresBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 }), false),
+      // One statement per decision, no coalescing (what main did before issue #21).
+      'bulwark gcra (logged, batch: false)': postgresBulwark(
+        gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }),
+        false,
+        false,
+      ),
       'bulwark fixedWindow': postgresBulwark(fixedWindow({ limit: HUGE, windowMs: 60_000 }), true),
       'bulwark gcra': postgresBulwark(gcra({ rate: 1_000_000, periodMs: 1_000, burst: HUGE }), true),
       'bulwark slidingWindow': postgresBulwark(slidingWindow({ limit: HUGE, windowMs: 60_000 }), true),

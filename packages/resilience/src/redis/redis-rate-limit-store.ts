@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/redis/pipelined-batcher.js';
+import { pipelinedBatcher, pipelinedBatcherDefaults } from '../internal/pipelined-batcher.js';
 import { redisScript, runRedisScript } from '../internal/redis/redis-script.js';
 import { OptionsValidator } from '../policy/options.js';
 import type { RateLimitAlgorithm } from '../rate-limit/algorithms.js';

@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@bulwark/resilience';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pipelinedBatcher } from '../../src/internal/redis/pipelined-batcher.js';
+import { pipelinedBatcher } from '../../src/internal/pipelined-batcher.js';
 
 /** A `send` whose replies the test hands out: every call is recorded and waits to be answered. */
 function controlledSend<Item>() {
@@ -62,6 +62,20 @@ describe('pipelinedBatcher', () => {
     ]);
     for (const entry of calls.slice(1)) entry.answer();
     await expect(Promise.all(results)).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((index) => `r:${index}`));
+  });
+
+  it("coalesce 'always': what waits at a flush leaves in batches even with a free slot for each", async () => {
+    const { calls, send } = controlledSend<number>();
+    const call = pipelinedBatcher({ send, maxInFlight: 4, maxBatchSize: 3, coalesce: 'always' });
+    const lone = call(0);
+    await settle();
+    expect(calls.map((entry) => entry.items)).toEqual([[0]]);
+    const results = [1, 2, 3, 4].map(call);
+    await settle();
+    expect(calls.map((entry) => entry.items)).toEqual([[0], [1, 2, 3], [4]]);
+    for (const entry of calls) entry.answer();
+    await expect(Promise.all([lone, ...results])).resolves.toEqual([0, 1, 2, 3, 4].map((index) => `r:${index}`));
+    expect(() => pipelinedBatcher({ send, coalesce: 'sometimes' as 'always' })).toThrow(InvalidOptionsError);
   });
 
   it('fails only the caller whose result is an Error, and the whole batch when the call fails', async () => {

@@ -6,7 +6,7 @@
  * @module @bulwark/resilience/internal/redis
  */
 
-export type { PipelinedBatcherOptions } from './pipelined-batcher.js';
-export { pipelinedBatcher, pipelinedBatcherDefaults } from './pipelined-batcher.js';
+export type { PipelinedBatcherOptions } from '../pipelined-batcher.js';
+export { pipelinedBatcher, pipelinedBatcherDefaults } from '../pipelined-batcher.js';
 export type { RedisScript, RunRedisScriptOptions } from './redis-script.js';
 export { redisScript, runRedisScript } from './redis-script.js';

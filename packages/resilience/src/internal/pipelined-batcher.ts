@@ -1,9 +1,10 @@
-import { OptionsValidator } from '../../policy/options.js';
+import { OptionsValidator } from '../policy/options.js';
 
 /** Options of {@link pipelinedBatcher}. */
 export interface PipelinedBatcherOptions<Item, Result> {
   /**
-   * Sends one batch (one script call, one round trip) and answers one result per item, in order.
+   * Sends one batch (one script call or statement, one round trip) and answers one result per
+   * item, in order.
    * A result that is an `Error` fails its own caller only; a rejection fails the whole batch.
    */
   readonly send: (items: readonly Item[]) => Promise<readonly (Result | Error)[]>;
@@ -18,10 +19,18 @@ export interface PipelinedBatcherOptions<Item, Result> {
    * @defaultValue 8
    */
   readonly maxInFlight?: number;
+  /**
+   * `under-load`: while there are free slots for every waiting item, each goes alone; batches
+   * form only when items outnumber the free slots. `always`: whatever waits at a flush leaves in
+   * batches, for backends where every call has a large cost of its own that sharing saves even
+   * at low concurrency (a PostgreSQL statement is a commit: on a logged table, a WAL flush).
+   * @defaultValue 'under-load'
+   */
+  readonly coalesce?: 'under-load' | 'always';
 }
 
 /** The defaults of {@link PipelinedBatcherOptions}. */
-export const pipelinedBatcherDefaults = { maxBatchSize: 16, maxInFlight: 8 } as const;
+export const pipelinedBatcherDefaults = { maxBatchSize: 16, maxInFlight: 8, coalesce: 'under-load' } as const;
 
 interface Queued<Item, Result> {
   readonly item: Item;
@@ -31,7 +40,8 @@ interface Queued<Item, Result> {
 
 /**
  * Coalesces the calls of concurrent callers into batches, with up to `maxInFlight` calls on the
- * wire at once. The Redis stores use it to decide many keys in one script call.
+ * wire at once. The Redis stores use it to decide many keys in one script call, the PostgreSQL
+ * rate-limit store to decide many in one statement.
  *
  * While there are free slots for every waiting item, each goes alone, as an unbatched call would;
  * items that arrive while every slot is busy wait, and leave in batches of up to `maxBatchSize`
@@ -57,8 +67,11 @@ export function pipelinedBatcher<Item, Result>(
   const validator = new OptionsValidator('pipelinedBatcher');
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) validator.report('maxBatchSize must be a positive integer');
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) validator.report('maxInFlight must be a positive integer');
+  if (options.coalesce !== undefined && options.coalesce !== 'under-load' && options.coalesce !== 'always')
+    validator.report(`coalesce must be 'under-load' or 'always', got ${String(options.coalesce)}`);
   validator.throwIfInvalid();
   const { send } = options;
+  const alone = (options.coalesce ?? pipelinedBatcherDefaults.coalesce) === 'under-load';
 
   let queue: Queued<Item, Result>[] = [];
   let inFlight = 0;
@@ -111,7 +124,7 @@ export function pipelinedBatcher<Item, Result>(
       // Few waiting, free slots for each: one call each, as unbatched calls would go, so a
       // handful of callers never wait on one another. More waiting than free slots: the server
       // is the bottleneck, so fill batches and let the fixed cost of a call be shared.
-      if (queue.length <= maxInFlight - inFlight) {
+      if (alone && queue.length <= maxInFlight - inFlight) {
         dispatch(queue.splice(0, 1));
       } else if (queue.length <= maxBatchSize) {
         const batch = queue;
