@@ -6,7 +6,7 @@
 //
 // Subjects (each on a fresh table, with a publisher and a subscriber that share no connection, as
 // two processes would, so the subscriber is woken through LISTEN/NOTIFY):
-//   bulwark                the publisher's postgresTransport(pool).publish(); the subscriber's
+//   bulwark                the publisher's postgresTransport(pool, { notifyInPublish: true }).publish(); the subscriber's
 //                          postgresTransport(pool).subscribe() handler acks explicitly
 //   floor (raw pg)         the same round trips written by hand on `pg`, the fewest there can be:
 //                          one statement INSERTs the row and NOTIFYs (one transaction, synchronous
@@ -99,7 +99,8 @@ async function bulwarkSubject(counter: StatementCounter): Promise<LatencySubject
   const table = `bench_latency_${suffix}`;
   const publisherPool = newPool(counter, 4);
   const subscriberPool = newPool(counter, 4);
-  const publisher = postgresTransport(publisherPool, { table });
+  // One publisher, latency first: the case notifyInPublish is for (the floor notifies in its INSERT too).
+  const publisher = postgresTransport(publisherPool, { table, notifyInPublish: true });
   const subscriber = postgresTransport(subscriberPool, { table });
   await publisher.migrate();
   const topic = `bench.${randomUUID()}`;

@@ -134,7 +134,8 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
   const query = statementRunner(pool, 'postgresTransport', { timeoutMs: queryTimeoutMs, clock, prepared: true });
   const acks = new SettleBatcher(query, 'ack', sql.ack, [commitMode]);
   const releases = new SettleBatcher(query, 'nack', sql.nack, [0, commitMode]);
-  const publishes = new PublishBatcher(query, sql, listen ? channel : undefined, (topics, notified) => {
+  const notifyInPublish = listen && (options.notifyInPublish ?? false);
+  const publishes = new PublishBatcher(query, sql, notifyInPublish ? channel : undefined, (topics, notified) => {
     for (const topic of topics) wake(topic, notified);
   });
 

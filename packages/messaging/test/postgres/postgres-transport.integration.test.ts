@@ -241,7 +241,7 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     const consumerPool = newPool();
     const producerPool = newPool();
     const consumerSide = postgresTransport(consumerPool, { table, pollIntervalMs: 60_000 });
-    const producerSide = postgresTransport(producerPool, { table, pollIntervalMs: 60_000 });
+    const producerSide = postgresTransport(producerPool, { table, pollIntervalMs: 60_000, notifyInPublish: true });
     const consumerQueries = vi.spyOn(consumerPool, 'query');
     const producerQueries = vi.spyOn(producerPool, 'query');
     const sent = (spy: typeof consumerQueries, text: string) =>
@@ -274,6 +274,12 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     expect(sent(consumerQueries, sql.claim)).toBeLessThanOrEqual(12);
     // Each publish found no other in flight, so it notified in its own statement.
     expect(sent(producerQueries, sql.notify)).toBe(0);
+    // By default a publish leaves the wake-up to a NOTIFY of its own, so commits share fsyncs.
+    const defaults = postgresTransport(producerPool, { table, pollIntervalMs: 60_000 });
+    await defaults.publish(topic, [envelope(11)]);
+    await eventually(() => seen.length === 11, 5_000);
+    expect(sent(producerQueries, sql.notify)).toBe(1);
+    await defaults.close();
     await consumerSide.close();
     await producerSide.close();
   });
