@@ -58,8 +58,8 @@ function sharedFaults(runs: number, faults: readonly CustomFault[]): CustomFault
 /**
  * Registers one test that runs every adapter under steady load against a private server, restarts
  * the server for real (stop, wait, start on the same data and port) `restarts` times, and asserts
- * for each adapter what {@link faultScenarios} asserts after a fault. Prints one line per adapter:
- * `[restart-summary] <adapter>: restarts=2 longestRecoveryMs=… typedFailures=… crashed=0 lost=0 doubled=0`.
+ * for each adapter what `faultScenarios` asserts after a fault. Prints the engine's summary line per
+ * adapter: `[faults] <adapter>: faults=restart 1 (down 2000 ms), restart 2 …; longest recovery ms=…; … lost=0; doubled=0`.
  */
 export function restartScenario(options: RestartScenarioOptions): void {
   const restarts = options.restarts ?? 2;
@@ -107,13 +107,12 @@ export function restartScenario(options: RestartScenarioOptions): void {
     reports.forEach((report, index) => {
       const book = books[index];
       console.log(
-        `[restart-summary] ${report.summary({
-          'down ms each': downMs,
+        report.summary({
           lost: book?.lost ?? 'n/a',
           doubled: book?.doubled ?? 'n/a',
           'repeated (at-least-once)': book?.repeated ?? 0,
           books: book?.detail ?? '',
-        })}`,
+        }),
       );
     });
     expect(watch.errors).toEqual([]);
