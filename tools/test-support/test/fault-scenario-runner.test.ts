@@ -97,6 +97,19 @@ describe('runFaultScenarios', () => {
     expect(report.problems).toEqual(['echo / latency 50ms: no call succeeded while the server was only slow']);
   }, 20_000);
 
+  it('fails an adapter whose load never succeeds, even when its check does', async () => {
+    const report = await runFaultScenarios(
+      quick({
+        load: async () => {
+          throw new EchoTimeoutError();
+        },
+        check: () => ping(200),
+        faults: ['cut-idle'],
+      }),
+    );
+    expect(report.problems).toEqual(['echo / cut-idle: no call of the load succeeded']);
+  }, 20_000);
+
   it('fails an adapter that does not recover by itself, and runs custom faults', async () => {
     let broken = false;
     const report = await runFaultScenarios(
