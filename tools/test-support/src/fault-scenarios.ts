@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { FaultName } from './fault-injection.js';
 import { type FaultProxy, faultProxy } from './fault-proxy.js';
 import { type FaultScenariosOptions, type FaultScenariosReport, runFaultScenarios } from './fault-scenario-runner.js';
-import { watchProcessErrors } from './process-error-watch.js';
+import { type ProcessErrorWatch, watchProcessErrors } from './process-error-watch.js';
 
 const defaultPorts: Record<string, number> = { 'postgres:': 5432, 'postgresql:': 5432, 'redis:': 6379, 'amqp:': 5672 };
 
@@ -97,7 +97,7 @@ export interface FaultScenarioOptions {
 }
 
 /** The engine's options for `subject` under the driver's bounds, without the faults. */
-export function subjectLoad(
+export function runOptionsFor(
   name: string,
   subject: FaultSubject,
   bounds: { readonly callTimeoutMs: number; readonly recoverWithinMs: number; readonly slackMs: number },
@@ -138,7 +138,7 @@ export function faultScenarios(options: FaultScenarioOptions): void {
     recoverWithinMs: recoveryBoundMs,
     slackMs: options.slackMs ?? 2_000,
   };
-  let watch: ReturnType<typeof watchProcessErrors>;
+  let watch: ProcessErrorWatch;
   let proxy: FaultProxy;
   let subject: FaultSubject;
   const runs: { readonly report: FaultScenariosReport; readonly books: Books }[] = [];
@@ -169,7 +169,7 @@ export function faultScenarios(options: FaultScenarioOptions): void {
   for (const [title, fault] of titledFaults)
     it(`${options.adapter}: ${title} under steady load — no crash, typed errors within the bound, recovers, books balance`, async () => {
       const report = await runFaultScenarios({
-        ...subjectLoad(options.adapter, subject, bounds),
+        ...runOptionsFor(options.adapter, subject, bounds),
         proxy,
         faults: [fault],
         durations: { latencyForMs: 3_000 },

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CustomFault } from './fault-injection.js';
 import { runFaultScenarios } from './fault-scenario-runner.js';
-import { type FaultAdapter, type FaultSubject, subjectLoad } from './fault-scenarios.js';
-import { watchProcessErrors } from './process-error-watch.js';
+import { type FaultAdapter, type FaultSubject, runOptionsFor } from './fault-scenarios.js';
+import { type ProcessErrorWatch, watchProcessErrors } from './process-error-watch.js';
 
 /** A server a restart suite can stop and start (see `startPrivatePostgres`). */
 export interface RestartableServer {
@@ -66,7 +66,7 @@ export function restartScenario(options: RestartScenarioOptions): void {
   const downMs = options.downMs ?? 2_000;
   const recoveryBoundMs = options.recoveryBoundMs ?? 15_000;
   const slackMs = options.slackMs ?? 2_000;
-  let watch: ReturnType<typeof watchProcessErrors>;
+  let watch: ProcessErrorWatch;
   let server: RestartableServer;
   const subjects: FaultSubject[] = [];
 
@@ -93,7 +93,7 @@ export function restartScenario(options: RestartScenarioOptions): void {
     const reports = await Promise.all(
       options.adapters.map((adapter, index) =>
         runFaultScenarios({
-          ...subjectLoad(adapter.adapter, subjects[index] as FaultSubject, {
+          ...runOptionsFor(adapter.adapter, subjects[index] as FaultSubject, {
             callTimeoutMs: adapter.callTimeoutMs,
             recoverWithinMs: recoveryBoundMs,
             slackMs,
