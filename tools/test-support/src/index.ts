@@ -1,25 +1,12 @@
+export type { CustomFault, FaultDurations, FaultName } from './fault-injection.js';
 export type { FaultPool } from './fault-pool.js';
 export { faultPool } from './fault-pool.js';
 export type { FaultProxy, FaultProxyTarget, LatencyOptions } from './fault-proxy.js';
 export { faultProxy } from './fault-proxy.js';
-export type {
-  CustomFault,
-  FaultDurations,
-  FaultName,
-  FaultResult,
-  FaultScenariosOptions,
-  FaultScenariosReport,
-} from './fault-scenario-runner.js';
+export type { FaultResult, FaultScenariosOptions, FaultScenariosReport } from './fault-scenario-runner.js';
 export { runFaultScenarios } from './fault-scenario-runner.js';
-export type {
-  Books,
-  FaultAdapter,
-  FaultScenarioOptions,
-  FaultSubject,
-  RestartableServer,
-  RestartScenarioOptions,
-} from './fault-scenarios.js';
-export { faultNames, faultScenarios, proxyFor, restartScenario } from './fault-scenarios.js';
+export type { Books, FaultAdapter, FaultScenarioOptions, FaultSubject } from './fault-scenarios.js';
+export { faultScenarios, proxyFor } from './fault-scenarios.js';
 export { freePort } from './free-port.js';
 export { reapOrphanedTestProcesses, testRunOwnerVariable } from './orphaned-test-processes.js';
 export type { PrivatePostgres } from './private-postgres.js';
@@ -34,5 +21,9 @@ export type { RedisBehindFaultProxy, RestartedRedis } from './redis-harness.js';
 export { redisFaultClientOptions, useRedisBehindFaultProxy, useRestartedRedis } from './redis-harness.js';
 export type { RedisServerProcess } from './redis-server.js';
 export { createRedisServer, describeWithRedisServer, startRedisServer } from './redis-server.js';
+export type { RestartableServer, RestartScenarioOptions } from './restart-scenario.js';
+export { restartScenario } from './restart-scenario.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';
+export type { TypeScriptChild } from './typescript-child.js';
+export { startTypeScriptChild } from './typescript-child.js';

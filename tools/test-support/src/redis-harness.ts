@@ -4,8 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import type { CustomFault } from './fault-injection.js';
 import { type FaultProxy, faultProxy } from './fault-proxy.js';
-import type { CustomFault } from './fault-scenario-runner.js';
 import { type RedisServerProcess, startRedisServer } from './redis-server.js';
 
 /** The client options we tell users to set: a silent connection is dropped and made again. */

@@ -92,6 +92,24 @@ describe('runFaultScenarios', () => {
     expect(report.problems.join('\n')).toMatch(/down 0.3s: \d+ untyped failure\(s\)/);
   }, 20_000);
 
+  it('fails an adapter whose calls all fail while the server is only slow', async () => {
+    const report = await runFaultScenarios(quick({ load: () => ping(60), faults: ['latency'] }));
+    expect(report.problems).toEqual(['echo / latency 50ms: no call succeeded while the server was only slow']);
+  }, 20_000);
+
+  it('fails an adapter whose load never succeeds, even when its check does', async () => {
+    const report = await runFaultScenarios(
+      quick({
+        load: async () => {
+          throw new EchoTimeoutError();
+        },
+        check: () => ping(200),
+        faults: ['cut-idle'],
+      }),
+    );
+    expect(report.problems).toEqual(['echo / cut-idle: no call of the load succeeded']);
+  }, 20_000);
+
   it('fails an adapter that does not recover by itself, and runs custom faults', async () => {
     let broken = false;
     const report = await runFaultScenarios(
@@ -111,7 +129,7 @@ describe('runFaultScenarios', () => {
         ],
       }),
     );
-    expect(report.problems).toEqual(['echo / breaks for good: did not recover']);
+    expect(report.problems).toContain('echo / breaks for good: did not recover');
     expect(report.results[0]?.recoveryMs).toBeUndefined();
   }, 20_000);
 });

@@ -1,14 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { postgresSagaLog } from '@bulwark/saga/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { faultPlan, faultSteps } from './saga-fault-plan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '../../../..');
 const sagaCount = 1_000;
 const kills = 6;
 
@@ -41,43 +40,14 @@ await describeWithServers('saga fault: SIGKILLed orchestrator on PostgreSQL', ['
     await pool.end();
   });
 
-  const startChild = (owner: string) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@bulwark/source',
-        '--import',
-        'tsx',
-        '--import',
-        join(repo, 'tools/assets/register.mjs'),
-        join(here, 'saga-fault-child.ts'),
-      ],
-      {
-        cwd: here,
-        env: {
-          ...process.env,
-          DATABASE_URL: postgres,
-          SAGA_TABLE: sagaTable,
-          EFFECTS_TABLE: effectsTable,
-          SAGA_COUNT: String(sagaCount),
-          OWNER: owner,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let errors = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      errors += chunk.toString();
+  const startChild = (owner: string) =>
+    startTypeScriptChild(join(here, 'saga-fault-child.ts'), {
+      DATABASE_URL: postgres,
+      SAGA_TABLE: sagaTable,
+      EFFECTS_TABLE: effectsTable,
+      SAGA_COUNT: String(sagaCount),
+      OWNER: owner,
     });
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`child exited (${code}) before ready: ${errors}`)));
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    return { child, ready, exited, errors: () => errors };
-  };
 
   const unfinished = async () =>
     Number(

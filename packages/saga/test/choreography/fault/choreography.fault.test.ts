@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnvelope } from '@bulwark/messaging';
 import { postgresInbox, postgresOutbox } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { choreographyTracker, startParticipant } from '../../../src/index.js';
@@ -13,7 +13,6 @@ import { failureOf, faultParticipants } from './fault-flow.js';
 import { type FaultTransportKind, openFaultTransport } from './fault-transports.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '../../../../..');
 const flowCount = 100;
 const kills = 2;
 
@@ -75,45 +74,16 @@ await describeWithServers(
         await tracker.start();
         const relay = outbox.relay({ transport, pollIntervalMs: 50 });
 
-        const startChild = () => {
-          const child = spawn(
-            process.execPath,
-            [
-              '--conditions=@bulwark/source',
-              '--import',
-              'tsx',
-              '--import',
-              join(repo, 'tools/assets/register.mjs'),
-              join(here, 'fault-child.ts'),
-            ],
-            {
-              cwd: here,
-              env: {
-                ...process.env,
-                DATABASE_URL: urls.postgres,
-                TRANSPORT_KIND: kind,
-                TRANSPORT_URL: url,
-                TRANSPORT_NAME: names.transport,
-                EFFECTS_TABLE: names.effects,
-                INBOX_TABLE: names.inbox,
-                OUTBOX_TABLE: names.outbox,
-              },
-              stdio: ['ignore', 'pipe', 'pipe'],
-            },
-          );
-          let errors = '';
-          child.stderr?.on('data', (chunk: Buffer) => {
-            errors += chunk.toString();
+        const startChild = () =>
+          startTypeScriptChild(join(here, 'fault-child.ts'), {
+            DATABASE_URL: urls.postgres,
+            TRANSPORT_KIND: kind,
+            TRANSPORT_URL: url,
+            TRANSPORT_NAME: names.transport,
+            EFFECTS_TABLE: names.effects,
+            INBOX_TABLE: names.inbox,
+            OUTBOX_TABLE: names.outbox,
           });
-          const ready = new Promise<void>((resolve, reject) => {
-            child.stdout?.on('data', (chunk: Buffer) => {
-              if (chunk.toString().includes('ready')) resolve();
-            });
-            child.once('exit', (code) => reject(new Error(`participant exited (${code}) before ready: ${errors}`)));
-          });
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          return { child, ready, exited };
-        };
         const kill = async (process: { child: ChildProcess; exited: Promise<void> }) => {
           process.child.kill('SIGKILL');
           await process.exited;
