@@ -230,6 +230,7 @@ class Relay implements OutboxRelay {
       );
       void removing.finally(() => {
         removing = undefined;
+        settled = true;
         wake?.();
         removeAccepted();
       });
@@ -245,14 +246,23 @@ class Relay implements OutboxRelay {
           ageMs: publish.read.lagMs,
           at: publish.read.startedAt,
         }),
-      settled: () => wake?.(),
+      settled: () => {
+        settled = true;
+        wake?.();
+      },
     });
     session.onWake(() => {
       woken = true;
       wake?.();
     });
+    // Set when a publish or a removal settles; the loop waits for one while it cannot read.
+    let settled = false;
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
+        if (signal.aborted) {
+          resolve();
+          return;
+        }
         const finish = () => {
           clock.clearTimeout(timer);
           signal.removeEventListener('abort', finish);
@@ -276,10 +286,11 @@ class Relay implements OutboxRelay {
       while (!signal.aborted) {
         throwIfStoreFailed();
         woken = false;
+        settled = false;
         await this.retryDue(session, retrying);
         if (!mayRead()) {
           // Woken by a publish or a removal that settles, or a retry that comes due.
-          await sleep(pollIntervalMs);
+          if (!settled) await sleep(pollIntervalMs);
           continue;
         }
         const startedAt = clock.now();
@@ -312,7 +323,7 @@ class Relay implements OutboxRelay {
         }
         if (lanes.heldCount > 0) {
           // Still publishing: the next read waits for a publish or a removal to settle, or a wake-up.
-          if (!woken) await sleep(pollIntervalMs);
+          if (!woken && !settled) await sleep(pollIntervalMs);
           continue;
         }
         if (woken) continue;

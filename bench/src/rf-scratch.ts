@@ -1,0 +1,30 @@
+import { postgresOutbox } from '@bulwark/messaging/postgres';
+import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { fill } from './suites/outbox.bench.js';
+const url = 'postgres://postgres@127.0.0.1:5432/test';
+const pool = new pg.Pool({ connectionString: url, max: 4 });
+const table = `rf_scratch_${process.pid}`;
+await postgresOutbox(pool, { table }).migrate();
+const rows = 20_000;
+const redis = new Redis();
+const transport = redisStreamsTransport(redis, { keyPrefix: `rf:${process.pid}:` });
+await transport.declareGroup?.('orders', 'g');
+const configs = (process.argv[2] ?? '1,8').split(',').map(Number);
+for (let round = 0; round < 3; round++) for (const concurrency of configs) {
+  let published = 0; let done = () => {};
+  const finished = new Promise<void>((r) => { done = r; });
+  const relayPool = new pg.Pool({ connectionString: url, max: 2 });
+  let calls = 0;
+  const relay = postgresOutbox(relayPool, { table }).relay({ publishConcurrency: concurrency, transport: { async publish(t, m, o) { calls++; await transport.publish(t, m, o); published += m.length; if (published >= rows) done(); } } });
+  while (relay.snapshot().role !== 'leader') await new Promise((r) => setTimeout(r, 5));
+  await fill(pool, table, rows, { vacuum: false });
+  const t0 = process.hrtime.bigint();
+  await finished;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log('concurrency', concurrency, ms.toFixed(0), 'ms', calls, 'calls', (rows / ms * 1000).toFixed(0), '/s');
+  await relay.close(); await relayPool.end(); await pool.query(`VACUUM "${table}"`);
+}
+await transport.close({ deadlineMs: 0 }); const keys = await redis.keys(`rf:${process.pid}:*`); if (keys.length) await redis.del(...keys); redis.disconnect();
+await pool.query(`DROP TABLE "${table}", "${table}_relay"`); await pool.end();
