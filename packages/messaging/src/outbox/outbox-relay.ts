@@ -215,6 +215,14 @@ class Relay implements OutboxRelay {
     // Accepted publishes whose rows wait to be removed; one removal runs at a time and takes all.
     const accepted: LanePublish[] = [];
     let removing: Promise<void> | undefined;
+    // Records accepted by the transport and not removed yet (in `accepted` or being removed).
+    let awaitingRemoval = 0;
+    const removed = (published: readonly LanePublish[]) => {
+      const records = published.flatMap((entry) => entry.records);
+      lanes.release(records);
+      awaitingRemoval -= records.length;
+      this.reportRemoved(published);
+    };
     // Set by a notification that arrives at any time after a read started: that read may have
     // missed the row, so read again instead of sleeping.
     let woken = false;
@@ -222,8 +230,8 @@ class Relay implements OutboxRelay {
     const removeAccepted = () => {
       if (removing !== undefined || accepted.length === 0 || store.failure !== undefined) return;
       const batch = accepted.splice(0);
-      removing = this.removePublished(session, batch).then(
-        () => lanes.release(batch.flatMap((entry) => entry.records)),
+      removing = session.remove(batch.flatMap((entry) => entry.records)).then(
+        () => removed(batch),
         (error: unknown) => {
           store.failure ??= { error };
         },
@@ -239,7 +247,9 @@ class Relay implements OutboxRelay {
       publish: (topic, records) => this.publishTopic(topic, records),
       accepted: (publish) => {
         accepted.push(publish);
-        removeAccepted();
+        awaitingRemoval += publish.records.length;
+        // A store that removes on its next read gets them then (the loop reads while publishing).
+        if (!session.claimRemoves) removeAccepted();
       },
       failed: (publish, error) =>
         this.failed(retrying, publish.topic, [...publish.records], 1, error, {
@@ -281,7 +291,7 @@ class Relay implements OutboxRelay {
     let quietReads = 0;
     // A store that leaves out what is being published lets the relay read one batch ahead and
     // remove rows while it publishes; any other store is read only once everything read went out.
-    const mayRead = () => (session.prefetch ? lanes.heldCount <= batchSize : lanes.heldCount === 0);
+    const mayRead = () => (session.prefetch ? lanes.heldCount - awaitingRemoval <= batchSize : lanes.heldCount === 0);
     try {
       while (!signal.aborted) {
         throwIfStoreFailed();
@@ -295,12 +305,15 @@ class Relay implements OutboxRelay {
         }
         const startedAt = clock.now();
         const waiting = [...retrying.values()].flatMap((topic) => topic.records);
+        const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
         const claim = await session.claim(batchSize, {
           ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
           ...(session.prefetch && lanes.heldCount + waiting.length > 0
             ? { exclude: [...lanes.heldRecords(), ...waiting] }
             : {}),
+          ...(removal.length > 0 ? { remove: removal.flatMap((entry) => entry.records) } : {}),
         });
+        if (removal.length > 0) removed(removal);
         throwIfStoreFailed();
         // A good read with nothing failing means all is well again.
         this.storeFailures = 0;
@@ -368,7 +381,9 @@ class Relay implements OutboxRelay {
         published.push({ topic, records: waiting.records, read: { startedAt: now, lagMs: 0 } });
       } else this.failed(retrying, topic, waiting.records, waiting.attempt + 1, error, waiting.oldest);
     }
-    if (published.length > 0) await this.removePublished(session, published);
+    if (published.length === 0) return;
+    await session.remove(published.flatMap((entry) => entry.records));
+    this.reportRemoved(published);
   }
 
   /** One attempt at one topic's messages (checked in first); resolves the error if it failed. */
@@ -422,8 +437,8 @@ class Relay implements OutboxRelay {
     });
   }
 
-  private async removePublished(session: OutboxRelaySession, published: readonly LanePublish[]): Promise<void> {
-    await session.remove(published.flatMap((entry) => entry.records));
+  /** Counts and reports publishes whose rows were removed. */
+  private reportRemoved(published: readonly LanePublish[]): void {
     const now = this.options.clock.now();
     for (const entry of published) {
       this.count(entry.records.length, now);

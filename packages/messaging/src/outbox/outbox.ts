@@ -137,8 +137,19 @@ export interface OutboxRelaySession {
    */
   claim(
     limit: number,
-    options?: { readonly skipTopics?: readonly string[]; readonly exclude?: readonly OutboxRecord[] },
+    options?: {
+      readonly skipTopics?: readonly string[];
+      readonly exclude?: readonly OutboxRecord[];
+      /** Published records to remove before reading, for stores that declare `claimRemoves`. */
+      readonly remove?: readonly OutboxRecord[];
+    },
   ): Promise<OutboxClaim>;
+  /**
+   * True when `claim` removes `options.remove` before it reads, in the same round trip: the engine
+   * then hands published records to the next read instead of removing them on their own (one round
+   * trip per batch instead of two). Absent: published records go through `remove`.
+   */
+  readonly claimRemoves?: boolean;
   /**
    * True when `claim` leaves out `options.exclude` (records being published, not yet removed): the
    * engine then reads the next batch while the current one is being published, and removes

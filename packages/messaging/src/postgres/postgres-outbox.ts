@@ -87,10 +87,10 @@ export interface PostgresOutboxSql {
   readonly migrate: string;
   /** `$1`: jsonb array of envelopes. */
   readonly insert: string;
-  /** `$1`: batch size. */
+  /** `$1`: batch size, `$2`: bigint[] of positions to leave out, `$3`: bigint[] of published positions to delete first. */
   readonly claim: string;
   readonly claimSkipping: string;
-  /** A fleet member's read (`partitions` above 1): `$4` the partition count, `$5` int[] of the partitions it holds. */
+  /** A fleet member's read (`partitions` above 1): `$4` the partition count, `$5` int[] of the partitions it holds, `$6` positions to delete first. */
   readonly claimPartitions: string;
   /** `$1`: bigint[] of positions. */
   readonly delete: string;
@@ -582,12 +582,13 @@ function postgresRelaySource(
         if (broken !== undefined) throw broken;
         const skipTopics = claimOptions?.skipTopics ?? [];
         const exclude = claimOptions?.exclude?.map((record) => record.position) ?? [];
+        const remove = claimOptions?.remove?.map((record) => record.position) ?? [];
         if (share) {
           await share.refresh(claimOptions?.exclude ?? []);
           const readable = share.readable();
           if (readable.length === 0) return { records: [], oldestAgeMs: undefined };
           const result = await client.query<ClaimRow & { partition: number }>(
-            withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable]),
+            withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
           );
           const records: OutboxRecord[] = result.rows.map((row) => ({
             position: row.position,
@@ -598,8 +599,8 @@ function postgresRelaySource(
         }
         const result = await client.query<ClaimRow>(
           skipTopics.length > 0
-            ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude])
-            : withTimeout(sql.claim, [limit, exclude]),
+            ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude, remove])
+            : withTimeout(sql.claim, [limit, exclude, remove]),
         );
         const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
         return { records, oldestAgeMs: result.rows[0]?.age_ms };
@@ -609,6 +610,7 @@ function postgresRelaySource(
         await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
       },
       prefetch: true,
+      claimRemoves: true,
       ...(share && { partitions: () => share.partitions() }),
       onWake(callback) {
         wakes.push(callback);

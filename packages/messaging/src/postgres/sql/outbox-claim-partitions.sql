@@ -7,7 +7,13 @@
 --   $3  bigint[]  positions read and not yet deleted (as in outbox-claim.sql)
 --   $4  int       the partition count
 --   $5  int[]     the partitions this relay holds
+--   $6  bigint[]  published rows to delete first (possibly empty)
 -- Returns position, envelope, age_ms and partition.
+WITH removed AS (
+  -- Published rows, deleted in the same round trip as the read (they are among the left-out
+  -- positions: the read's snapshot still sees them).
+  DELETE FROM {{table}} WHERE position = ANY($6::bigint[])
+)
 SELECT
   outbox.position::text AS position,
   outbox.envelope,
