@@ -4,22 +4,15 @@ import { OutboxPartitionsMismatchError, type PostgresOutbox, postgresOutbox } fr
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
+import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
 
 const keys = Array.from({ length: 40 }, (_, index) => `key-${index}`);
 const message = (key: string, sequence: number) =>
   createEnvelope({ topic: 'orders', type: 'order.updated', key, payload: { sequence } });
 const sequenceOf = (envelope: Envelope) => (envelope.payload as { sequence: number }).sequence;
 const allPartitions = (count: number) => Array.from({ length: count }, (_, index) => index);
-
-const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 /** Per key, the sequences in the order they were first published. */
 function firstPublishedOrder(published: readonly Envelope[]): Map<string, number[]> {
@@ -36,20 +29,12 @@ function firstPublishedOrder(published: readonly Envelope[]): Map<string, number
 }
 
 await describeWithServers('postgresOutbox relays sharing partitions', ['postgres'], ({ postgres: url }) => {
+  const bed = outboxTestBed(url, 'outbox_fleet');
+  const { newOutbox, track } = bed;
   let pool: pg.Pool;
-  const tables: string[] = [];
-  const relays: OutboxRelay[] = [];
-  const newOutbox = async (): Promise<PostgresOutbox> => {
-    const table = uniqueName('outbox_fleet');
-    tables.push(table);
-    const outbox = postgresOutbox(pool, { table });
-    await outbox.migrate();
-    return outbox;
-  };
-  const track = (relay: OutboxRelay) => {
-    relays.push(relay);
-    return relay;
-  };
+  beforeAll(() => {
+    pool = bed.pool;
+  });
   let sequence = 0;
   /** Commits `rounds` messages of every key, one transaction per round. */
   const write = async (outbox: PostgresOutbox, rounds: number) => {
@@ -59,20 +44,6 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
       await outbox.add(pool, batch);
     }
   };
-
-  beforeAll(() => {
-    pool = new pg.Pool({ connectionString: url, max: 16 });
-  });
-  afterEach(async () => {
-    await Promise.all(relays.splice(0).map((relay) => relay.close()));
-  });
-  afterAll(async () => {
-    for (const table of tables) {
-      await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
-    }
-    await pool.end();
-  });
 
   it('reports partition option problems with the others', () => {
     expect(() =>
@@ -137,13 +108,13 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
     const victimName = uniqueName('outbox_fleet_victim');
     const victimPool = new pg.Pool({ connectionString: url, max: 2, application_name: victimName });
     victimPool.on('error', () => {});
+    const victim = track(
+      postgresOutbox(victimPool, { table: outbox.table.replaceAll('"', '') }).relay({
+        ...options,
+        backoff: constant({ ms: 60_000 }),
+      }),
+    );
     try {
-      const victim = track(
-        postgresOutbox(victimPool, { table: outbox.table.replaceAll('"', '') }).relay({
-          ...options,
-          backoff: constant({ ms: 60_000 }),
-        }),
-      );
       const leaver = track(outbox.relay(options));
       await waitUntil(() => [survivor, victim, leaver].every((relay) => relay.snapshot().partitions?.length === 2));
       await write(outbox, 5);
@@ -167,7 +138,7 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
       for (const order of firstPublishedOrder(transport.published).values())
         expect(order).toEqual([...order].sort((a, b) => a - b));
     } finally {
-      await Promise.all(relays.splice(0).map((relay) => relay.close()));
+      await victim.close();
       await victimPool.end();
     }
   });
