@@ -34,7 +34,10 @@ export interface MessagingInstruments {
   readonly meter: Meter;
 }
 
-/** Relays whose lag `bulwark.outbox.lag` reports; a relay leaves the set once it has closed. */
+/**
+ * Relays whose lag `bulwark.outbox.lag` (and partitions held, `bulwark.outbox.partitions`) the gauges
+ * report; a relay leaves the set once it has closed.
+ */
 export const observedRelays = new Set<OutboxRelay>();
 
 /** Projections whose lag the `bulwark.projection.lag*` gauges report; one leaves the set once closed. */
@@ -52,6 +55,18 @@ function createInstruments(meter: Meter): MessagingInstruments {
         if (snapshot.role === 'closed') observedRelays.delete(relay);
         else if (snapshot.lagMs !== undefined)
           result.observe(snapshot.lagMs / 1000, { 'bulwark.outbox.name': snapshot.outbox });
+      }
+    });
+  meter
+    .createObservableGauge('bulwark.outbox.partitions', {
+      description: 'Partitions of the outbox this relay publishes (relays sharing an outbox by partition).',
+      unit: '{partition}',
+    })
+    .addCallback((result) => {
+      for (const relay of observedRelays) {
+        const snapshot = relay.snapshot();
+        if (snapshot.role !== 'closed' && snapshot.partitions !== undefined)
+          result.observe(snapshot.partitions.length, { 'bulwark.outbox.name': snapshot.outbox });
       }
     });
   const projectionLag = (

@@ -3,11 +3,13 @@ import { createEnvelope, type Envelope } from '@bulwark/messaging';
 import { OutboxPartitionsMismatchError, type PostgresOutbox, postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { installTestTelemetry } from '@bulwark/test-support/otel';
 import pg from 'pg';
 import { beforeAll, expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
 import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
 
+const telemetry = installTestTelemetry();
 const keys = Array.from({ length: 40 }, (_, index) => `key-${index}`);
 const message = (key: string, sequence: number) =>
   createEnvelope({ topic: 'orders', type: 'order.updated', key, payload: { sequence } });
@@ -64,13 +66,16 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
     );
   });
 
-  it('a relay alone takes every partition and publishes everything in key order', async () => {
+  it('a relay alone takes every partition (snapshot and metric say so) and publishes everything in key order', async () => {
     const outbox = await newOutbox();
     const transport = recordingTransport();
     const relay = track(outbox.relay({ transport, partitions: 8, rebalanceIntervalMs: 50, publishConcurrency: 4 }));
     await write(outbox, 10);
     await transport.waitFor(keys.length * 10);
     expect(relay.snapshot()).toMatchObject({ role: 'leader', partitions: allPartitions(8) });
+    // Dashboards see how many partitions the relay holds.
+    const held = await telemetry.points('bulwark.outbox.partitions');
+    expect(held.find((point) => point.attributes['bulwark.outbox.name'] === relay.snapshot().outbox)?.value).toBe(8);
     for (const order of firstPublishedOrder(transport.published).values())
       expect(order).toEqual([...order].sort((first, second) => first - second));
     // Without partitions the snapshot names none: one relay publishes everything, as before.
