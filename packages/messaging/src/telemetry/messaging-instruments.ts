@@ -44,31 +44,34 @@ export const observedRelays = new Set<OutboxRelay>();
 export const observedProjections = new Set<Projection>();
 
 function createInstruments(meter: Meter): MessagingInstruments {
-  meter
-    .createObservableGauge('bulwark.outbox.lag', {
-      description: 'Age of the oldest message waiting in the outbox, as the leading relay last saw it.',
-      unit: 's',
-    })
-    .addCallback((result) => {
+  const relayGauge = (
+    name: string,
+    description: string,
+    unit: string,
+    read: (snapshot: ReturnType<OutboxRelay['snapshot']>) => number | undefined,
+  ) =>
+    meter.createObservableGauge(name, { description, unit }).addCallback((result) => {
       for (const relay of observedRelays) {
         const snapshot = relay.snapshot();
         if (snapshot.role === 'closed') observedRelays.delete(relay);
-        else if (snapshot.lagMs !== undefined)
-          result.observe(snapshot.lagMs / 1000, { 'bulwark.outbox.name': snapshot.outbox });
+        else {
+          const value = read(snapshot);
+          if (value !== undefined) result.observe(value, { 'bulwark.outbox.name': snapshot.outbox });
+        }
       }
     });
-  meter
-    .createObservableGauge('bulwark.outbox.partitions', {
-      description: 'Partitions of the outbox this relay publishes (relays sharing an outbox by partition).',
-      unit: '{partition}',
-    })
-    .addCallback((result) => {
-      for (const relay of observedRelays) {
-        const snapshot = relay.snapshot();
-        if (snapshot.role !== 'closed' && snapshot.partitions !== undefined)
-          result.observe(snapshot.partitions.length, { 'bulwark.outbox.name': snapshot.outbox });
-      }
-    });
+  relayGauge(
+    'bulwark.outbox.lag',
+    'Age of the oldest message waiting in the outbox, as the leading relay last saw it.',
+    's',
+    (snapshot) => (snapshot.lagMs === undefined ? undefined : snapshot.lagMs / 1000),
+  );
+  relayGauge(
+    'bulwark.outbox.partitions',
+    'Partitions of the outbox this relay publishes (relays sharing an outbox by partition).',
+    '{partition}',
+    (snapshot) => snapshot.partitions?.length,
+  );
   const projectionLag = (
     name: string,
     description: string,
