@@ -334,11 +334,13 @@ class Relay implements OutboxRelay {
           // A full batch: more may be waiting, read again at once (while this one is published).
           if (claim.records.length >= batchSize) continue;
         }
-        if (lanes.heldCount > 0) {
+        if (lanes.heldCount - awaitingRemoval > 0 || (awaitingRemoval > 0 && !session.claimRemoves)) {
           // Still publishing: the next read waits for a publish or a removal to settle, or a wake-up.
           if (!woken && !settled) await sleep(pollIntervalMs);
           continue;
         }
+        // All published; the next read removes what was accepted meanwhile.
+        if (awaitingRemoval > 0) continue;
         if (woken) continue;
         if (session.wakeUps && wakeUps !== true) {
           const recheckMs = wakeUps === false ? busyRecheckMs[quietReads] : undefined;
