@@ -75,7 +75,7 @@ async function amqpTransports(count: number): Promise<BrokerTransports> {
       exchange,
       queuePrefix: `${exchange}:`,
       queueType: 'quorum',
-      queueArguments: { 'x-expires': 60_000 }, // the bench queues go away on their own
+      queueArguments: { 'x-expires': 600_000 }, // the bench queues go away on their own (unused for 10 min)
     }),
   );
   return {
@@ -178,7 +178,7 @@ async function measure(): Promise<SubjectResult[]> {
   const floorQueue = `bench-outbox-floor-${suffix}`;
   await channel.assertQueue(floorQueue, {
     durable: true,
-    arguments: { 'x-queue-type': 'quorum', 'x-expires': 60_000 },
+    arguments: { 'x-queue-type': 'quorum', 'x-expires': 600_000 },
   });
   const floorStream = `bench:outbox-floor:${suffix}`;
   const brokers: Record<string, BrokerTransports> = {
