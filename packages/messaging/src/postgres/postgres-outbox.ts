@@ -586,7 +586,11 @@ function postgresRelaySource(
         if (share) {
           await share.refresh(claimOptions?.exclude ?? []);
           const readable = share.readable();
-          if (readable.length === 0) return { records: [], oldestAgeMs: undefined };
+          if (readable.length === 0) {
+            // Nothing left to read (every partition given up): the published rows still go.
+            if (remove.length > 0) await client.query(withTimeout(sql.delete, [remove]));
+            return { records: [], oldestAgeMs: undefined };
+          }
           const result = await client.query<ClaimRow & { partition: number }>(
             withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
           );
