@@ -9,9 +9,13 @@
 -- server crash may then undo the last deletes of a few hundred ms, and those rows are published
 -- again: a duplicate, which at-least-once allows, never a loss (the rows were published before).
 -- Waiting for the flush put a disk sync on the relay's path for every batch.
+-- enable_sort off: every read of the relay walks the primary key in position order and stops at
+-- the batch size. With the partition filter of a fleet (outbox-claim-partitions.sql) the planner
+-- guesses the filter keeps few rows and reads and sorts the whole table instead, at every read.
 SELECT
   set_config('lock_timeout', $1::text, false),
   set_config('tcp_keepalives_idle', '10', false),
   set_config('tcp_keepalives_interval', '5', false),
   set_config('tcp_keepalives_count', '3', false),
-  set_config('synchronous_commit', 'off', false)
+  set_config('synchronous_commit', 'off', false),
+  set_config('enable_sort', 'off', false)
