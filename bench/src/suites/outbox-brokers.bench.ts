@@ -76,6 +76,8 @@ async function amqpTransports(count: number): Promise<BrokerTransports> {
       queuePrefix: `${exchange}:`,
       queueType: 'quorum',
       queueArguments: { 'x-expires': 600_000 }, // the bench queues go away on their own (unused for 10 min)
+      // Declaring a quorum queue on the shared, loaded broker has taken more than the default 30 s.
+      operationTimeoutMs: 120_000,
     }),
   );
   return {
