@@ -1,4 +1,3 @@
-import type { OutboxRelay } from '@bulwark/messaging';
 import { createEnvelope, type Envelope } from '@bulwark/messaging';
 import { OutboxPartitionsMismatchError, type PostgresOutbox, postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
