@@ -43,7 +43,12 @@ function countingTransport(onPublished: (messages: readonly Envelope[]) => void)
 const backlog = 100_000;
 
 /** Writes `rows` committed outbox rows into `table` (server-side generation: ~250-byte envelopes, 100 keys). */
-export async function fill(pool: pg.Pool, table: string, rows = backlog): Promise<void> {
+export async function fill(
+  pool: pg.Pool | pg.PoolClient,
+  table: string,
+  rows = backlog,
+  { vacuum = true } = {},
+): Promise<void> {
   await pool.query(
     `INSERT INTO "${table}" (id, topic, key, envelope)
      SELECT e ->> 'id', e ->> 'topic', e ->> 'key', e FROM (
@@ -56,7 +61,7 @@ export async function fill(pool: pg.Pool, table: string, rows = backlog): Promis
      ) AS generated`,
     [rows],
   );
-  await pool.query(`VACUUM ANALYZE "${table}"`);
+  if (vacuum) await pool.query(`VACUUM ANALYZE "${table}"`);
 }
 
 async function drainWithBulwark(pool: pg.Pool, table: string, batchSize: number): Promise<number> {

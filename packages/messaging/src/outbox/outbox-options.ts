@@ -22,6 +22,16 @@ export interface OutboxRelayOptions {
    * @defaultValue 30_000
    */
   publishTimeoutMs?: number;
+  /**
+   * Publishes in flight at once. Messages are split into lanes by topic and key (a key's messages
+   * always take the same lane, messages without a key take one lane per topic); a lane publishes
+   * only after its previous publish was accepted, so a message of a key never goes out before an
+   * earlier one of that key was accepted, while different keys go out side by side. 1 publishes one
+   * batch at a time, in position order within each topic. Stores that read ahead (`prefetch`) also
+   * keep reading while publishes are in flight, up to two batches.
+   * @defaultValue 1
+   */
+  publishConcurrency?: number;
   /** Checks big payloads in (into a blob store) before publishing. */
   claimCheck?: OutboxClaimCheck;
   /**
@@ -41,6 +51,7 @@ export const outboxRelayDefaults = {
   batchSize: 500,
   pollIntervalMs: 1_000,
   publishTimeoutMs: 30_000,
+  publishConcurrency: 1,
   // Full jitter: after a broker outage, relays of different outboxes do not retry in lockstep.
   backoff: exponential({ initialMs: 100, maxMs: 30_000, jitter: 'full' }),
   random: Math.random,
@@ -52,6 +63,7 @@ export interface ResolvedOutboxRelayOptions {
   readonly batchSize: number;
   readonly pollIntervalMs: number;
   readonly publishTimeoutMs: number;
+  readonly publishConcurrency: number;
   readonly claimCheck: OutboxClaimCheck | undefined;
   /**
    * Milliseconds to wait after the `attempt`-th consecutive failure (1, 2, …) of one thing (a
@@ -77,6 +89,9 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
   const publishTimeoutMs = given.publishTimeoutMs ?? outboxRelayDefaults.publishTimeoutMs;
   if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs < 1)
     validator.report(`publishTimeoutMs must be a finite number of at least 1, got ${String(given.publishTimeoutMs)}`);
+  const publishConcurrency = given.publishConcurrency ?? outboxRelayDefaults.publishConcurrency;
+  if (!Number.isInteger(publishConcurrency) || publishConcurrency < 1 || publishConcurrency > 256)
+    validator.report(`publishConcurrency must be an integer from 1 to 256, got ${String(given.publishConcurrency)}`);
   if (given.claimCheck !== undefined && typeof given.claimCheck?.checkIn !== 'function')
     validator.report('claimCheck must have a checkIn(message) function');
   if (given.backoff !== undefined && typeof given.backoff?.delayMs !== 'function')
@@ -90,6 +105,7 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
     batchSize,
     pollIntervalMs,
     publishTimeoutMs,
+    publishConcurrency,
     claimCheck: given.claimCheck,
     retryDelay: retryDelays(given.backoff ?? outboxRelayDefaults.backoff, given.random ?? outboxRelayDefaults.random),
     signal: given.signal,

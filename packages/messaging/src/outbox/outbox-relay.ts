@@ -4,7 +4,6 @@ import { MessagingError } from '../errors/messaging-error.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
-  OutboxClaim,
   OutboxRecord,
   OutboxRelay,
   OutboxRelayRole,
@@ -14,6 +13,7 @@ import type {
 } from './outbox.js';
 import type { OutboxRelayEvents } from './outbox-events.js';
 import type { ResolvedOutboxRelayOptions } from './outbox-options.js';
+import { type LanePublish, PublishLanes } from './outbox-publish-lanes.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
 export class OutboxRelayClosedError extends MessagingError {
@@ -82,6 +82,8 @@ class Relay implements OutboxRelay {
   private lastError: unknown;
   /** The store's connection: degraded from a failed read or acquire until the store answers again. */
   private readonly health: ConnectionHealthTracker;
+  /** The session while leading, for the partitions it holds. */
+  private session: OutboxRelaySession | undefined;
   private lag: { readonly ageMs: number; readonly at: number } | 'empty' | undefined;
   private readonly buckets: { second: number; count: number }[] = [];
   private readonly startedAt: number;
@@ -134,6 +136,7 @@ class Relay implements OutboxRelay {
       lagMs,
       publishFailures: this.publishFailures,
       lastError: this.lastError,
+      partitions: this.role === 'leader' ? this.session?.partitions?.() : undefined,
       health: this.health.health,
     };
   }
@@ -161,6 +164,7 @@ class Relay implements OutboxRelay {
           continue;
         }
         this.role = 'leader';
+        this.session = session;
         this.emitter.emit('outbox-leadership-acquired', { outbox: this.source.name });
         let failure: { error: unknown } | undefined;
         try {
@@ -169,6 +173,7 @@ class Relay implements OutboxRelay {
           if (!signal.aborted) failure = { error };
         }
         this.role = 'standby';
+        this.session = undefined;
         this.lag = undefined;
         await session.end(failure?.error).catch(() => {});
         this.emitter.emit(
@@ -196,22 +201,78 @@ class Relay implements OutboxRelay {
 
   /** Publishes while this relay holds the session; returns when stopping, throws when the store fails. */
   private async lead(session: OutboxRelaySession): Promise<void> {
-    const { clock, batchSize, pollIntervalMs } = this.options;
+    const { clock, batchSize, pollIntervalMs, publishConcurrency } = this.options;
     const signal = this.stopping.signal;
     // Topics whose publishing failed, with the rows that wait for their next attempt. Reads leave
     // these topics out until their rows are out, so nothing newer of theirs overtakes them, and
     // every other topic goes on meanwhile.
     const retrying = new Map<string, RetryingTopic>();
+    // A store failure seen by the removals running beside the loop; the loop throws it.
+    const store: { failure?: { readonly error: unknown } } = {};
+    const throwIfStoreFailed = () => {
+      if (store.failure) throw store.failure.error;
+    };
+    // Accepted publishes whose rows wait to be removed; one removal runs at a time and takes all.
+    const accepted: LanePublish[] = [];
+    let removing: Promise<void> | undefined;
+    // Records accepted by the transport and not removed yet (in `accepted` or being removed).
+    let awaitingRemoval = 0;
+    const removed = (published: readonly LanePublish[]) => {
+      const records = published.flatMap((entry) => entry.records);
+      lanes.release(records);
+      awaitingRemoval -= records.length;
+      this.reportRemoved(published);
+    };
     // Set by a notification that arrives at any time after a read started: that read may have
     // missed the row, so read again instead of sleeping.
     let woken = false;
     let wake: (() => void) | undefined;
+    const removeAccepted = () => {
+      if (removing !== undefined || accepted.length === 0 || store.failure !== undefined) return;
+      const batch = accepted.splice(0);
+      removing = session.remove(batch.flatMap((entry) => entry.records)).then(
+        () => removed(batch),
+        (error: unknown) => {
+          store.failure ??= { error };
+        },
+      );
+      void removing.finally(() => {
+        removing = undefined;
+        settled = true;
+        wake?.();
+        removeAccepted();
+      });
+    };
+    const lanes: PublishLanes = new PublishLanes(publishConcurrency, batchSize, {
+      publish: (topic, records) => this.publishTopic(topic, records),
+      accepted: (publish) => {
+        accepted.push(publish);
+        awaitingRemoval += publish.records.length;
+        // A store that removes on its next read gets them then (the loop reads while publishing).
+        if (!session.claimRemoves) removeAccepted();
+      },
+      failed: (publish, error) =>
+        this.failed(retrying, publish.topic, [...publish.records], 1, error, {
+          ageMs: publish.read.lagMs,
+          at: publish.read.startedAt,
+        }),
+      settled: () => {
+        settled = true;
+        wake?.();
+      },
+    });
     session.onWake(() => {
       woken = true;
       wake?.();
     });
+    // Set when a publish or a removal settles; the loop waits for one while it cannot read.
+    let settled = false;
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
+        if (signal.aborted) {
+          resolve();
+          return;
+        }
         const finish = () => {
           clock.clearTimeout(timer);
           signal.removeEventListener('abort', finish);
@@ -228,31 +289,39 @@ class Relay implements OutboxRelay {
     // Whether wake-ups are on, where the store makes them optional; unknown at first.
     let wakeUps: boolean | undefined;
     let quietReads = 0;
-    const read = (exclude?: readonly OutboxRecord[]) =>
-      session.claim(batchSize, {
-        ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
-        ...(exclude ? { exclude } : {}),
-      });
-    // The next batch, read while the current one was being published (stores with `prefetch`).
-    let next: Promise<OutboxClaim> | undefined;
+    // A store that leaves out what is being published lets the relay read one batch ahead and
+    // remove rows while it publishes; any other store is read only once everything read went out.
+    const mayRead = () => (session.prefetch ? lanes.heldCount - awaitingRemoval <= batchSize : lanes.heldCount === 0);
     try {
       while (!signal.aborted) {
+        throwIfStoreFailed();
         woken = false;
-        let claim: OutboxClaim;
-        if (next) {
-          // Read while the previous batch was published; due retries ran after that publish.
-          claim = await next;
-          next = undefined;
-        } else {
-          await this.retryDue(session, retrying);
-          claim = await read();
+        settled = false;
+        await this.retryDue(session, retrying);
+        if (!mayRead()) {
+          // Woken by a publish or a removal that settles, or a retry that comes due.
+          if (!settled) await sleep(pollIntervalMs);
+          continue;
         }
+        const startedAt = clock.now();
+        const waiting = [...retrying.values()].flatMap((topic) => topic.records);
+        const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
+        const claim = await session.claim(batchSize, {
+          ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
+          ...(session.prefetch && lanes.heldCount + waiting.length > 0
+            ? { exclude: [...lanes.heldRecords(), ...waiting] }
+            : {}),
+          ...(removal.length > 0 ? { remove: removal.flatMap((entry) => entry.records) } : {}),
+        });
+        if (removal.length > 0) removed(removal);
+        throwIfStoreFailed();
         // A good read with nothing failing means all is well again.
         this.storeFailures = 0;
         this.health.succeeded();
         if (retrying.size === 0) this.lastError = undefined;
         this.lag = lagOf(claim.oldestAgeMs, retrying, clock.now());
-        // A store that does not honour skipTopics: its rows of a retrying topic wait for that topic.
+        // A store that does not honour skipTopics, or a topic that failed while this read ran: its
+        // rows wait for that topic's retry.
         const records =
           retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
         if (records.length > 0) {
@@ -261,18 +330,17 @@ class Relay implements OutboxRelay {
             await session.wakeUps(false);
             wakeUps = false;
           }
-          // Read again at once: more may be waiting, and the next read tells whether the outbox is empty.
-          // With a full batch, that read runs while this one is published (its rows left out): rows of
-          // a topic that fails meanwhile are dropped from it below and read again after their retry.
-          if (session.prefetch && claim.records.length >= batchSize) {
-            next = read(records);
-            // Settled through `next` (or by the finally below); never an unhandled rejection.
-            next.catch(() => {});
-          }
-          await this.publish(session, records, claim.oldestAgeMs ?? 0, retrying);
-          if (next) await this.retryDue(session, retrying);
+          lanes.add(records, { startedAt, lagMs: claim.oldestAgeMs ?? 0 });
+          // A full batch: more may be waiting, read again at once (while this one is published).
+          if (claim.records.length >= batchSize) continue;
+        }
+        if (lanes.heldCount - awaitingRemoval > 0 || (awaitingRemoval > 0 && !session.claimRemoves)) {
+          // Still publishing: the next read waits for a publish or a removal to settle, or a wake-up.
+          if (!woken && !settled) await sleep(pollIntervalMs);
           continue;
         }
+        // All published; the next read removes what was accepted meanwhile.
+        if (awaitingRemoval > 0) continue;
         if (woken) continue;
         if (session.wakeUps && wakeUps !== true) {
           const recheckMs = wakeUps === false ? busyRecheckMs[quietReads] : undefined;
@@ -290,46 +358,34 @@ class Relay implements OutboxRelay {
         await sleep(pollIntervalMs);
       }
     } finally {
-      // A read still under way ends before the session is given up.
-      await next?.catch(() => {});
+      // What was read but not sent stays in the store for the next leader; what is being sent
+      // finishes, and what was accepted is removed while the session still can.
+      lanes.dropQueued();
+      await lanes.settledAll();
+      while (removing !== undefined || (accepted.length > 0 && store.failure === undefined)) {
+        removeAccepted();
+        await removing;
+      }
     }
-  }
-
-  /**
-   * Publishes `records` grouped by topic and removes what went out. A topic whose publish fails
-   * is set aside in `retrying` with its rows, to be tried again after the backoff delay, while
-   * the other topics go on: one failing topic (a broker refusing it, a message it always
-   * rejects) never stops the others.
-   */
-  private async publish(
-    session: OutboxRelaySession,
-    records: readonly OutboxRecord[],
-    lagMs: number,
-    retrying: Map<string, RetryingTopic>,
-  ): Promise<void> {
-    const startedAt = this.options.clock.now();
-    const published: { topic: string; records: OutboxRecord[] }[] = [];
-    for (const [topic, group] of groupByTopic(records)) {
-      const error = await this.publishTopic(topic, group);
-      if (error === undefined) published.push({ topic, records: group });
-      else this.failed(retrying, topic, group, 1, error, { ageMs: lagMs, at: startedAt });
-    }
-    await this.removePublished(session, published, startedAt, lagMs);
+    throwIfStoreFailed();
+    if (this.publishing.signal.aborted) throw this.publishing.signal.reason;
   }
 
   /** Tries again every retrying topic whose delay is over; those that go out leave `retrying`. */
   private async retryDue(session: OutboxRelaySession, retrying: Map<string, RetryingTopic>): Promise<void> {
     const now = this.options.clock.now();
-    const published: { topic: string; records: OutboxRecord[] }[] = [];
+    const published: LanePublish[] = [];
     for (const [topic, waiting] of [...retrying]) {
       if (waiting.dueAt > now) continue;
       const error = await this.publishTopic(topic, waiting.records);
       if (error === undefined) {
         retrying.delete(topic);
-        published.push({ topic, records: waiting.records });
+        published.push({ topic, records: waiting.records, read: { startedAt: now, lagMs: 0 } });
       } else this.failed(retrying, topic, waiting.records, waiting.attempt + 1, error, waiting.oldest);
     }
-    await this.removePublished(session, published, now, 0);
+    if (published.length === 0) return;
+    await session.remove(published.flatMap((entry) => entry.records));
+    this.reportRemoved(published);
   }
 
   /** One attempt at one topic's messages (checked in first); resolves the error if it failed. */
@@ -358,8 +414,19 @@ class Relay implements OutboxRelay {
     error: unknown,
     oldest: { readonly ageMs: number; readonly at: number },
   ): void {
-    const retryInMs = this.options.retryDelay(attempt, retrying.get(topic)?.retryInMs ?? 0);
-    retrying.set(topic, { records, attempt, retryInMs, dueAt: this.options.clock.now() + retryInMs, oldest });
+    const now = this.options.clock.now();
+    const already = retrying.get(topic);
+    let retryInMs: number;
+    if (already && attempt === 1) {
+      // Another lane of a topic already waiting for its retry: its rows join, in position order,
+      // and go with the next attempt.
+      already.records.push(...records);
+      already.records.sort(byPosition);
+      retryInMs = Math.max(0, already.dueAt - now);
+    } else {
+      retryInMs = this.options.retryDelay(attempt, already?.retryInMs ?? 0);
+      retrying.set(topic, { records, attempt, retryInMs, dueAt: now + retryInMs, oldest });
+    }
     this.publishFailures += 1;
     this.lastError = error;
     this.emitter.emit('outbox-publish-failed', {
@@ -367,19 +434,13 @@ class Relay implements OutboxRelay {
       topic,
       count: records.length,
       error,
-      attempt,
+      attempt: already && attempt === 1 ? already.attempt : attempt,
       retryInMs,
     });
   }
 
-  private async removePublished(
-    session: OutboxRelaySession,
-    published: readonly { topic: string; records: OutboxRecord[] }[],
-    startedAt: number,
-    lagMs: number,
-  ): Promise<void> {
-    if (published.length === 0) return;
-    await session.remove(published.flatMap((entry) => entry.records));
+  /** Counts and reports publishes whose rows were removed. */
+  private reportRemoved(published: readonly LanePublish[]): void {
     const now = this.options.clock.now();
     for (const entry of published) {
       this.count(entry.records.length, now);
@@ -387,8 +448,8 @@ class Relay implements OutboxRelay {
         outbox: this.source.name,
         topic: entry.topic,
         count: entry.records.length,
-        durationMs: now - startedAt,
-        lagMs,
+        durationMs: now - entry.read.startedAt,
+        lagMs: entry.read.lagMs,
       });
     }
   }
@@ -463,12 +524,7 @@ function lagOf(
   return ageMs === undefined ? 'empty' : { ageMs, at: now };
 }
 
-function groupByTopic(records: readonly OutboxRecord[]): Map<string, OutboxRecord[]> {
-  const groups = new Map<string, OutboxRecord[]>();
-  for (const record of records) {
-    const group = groups.get(record.message.topic);
-    if (group) group.push(record);
-    else groups.set(record.message.topic, [record]);
-  }
-  return groups;
+/** Position order; positions are decimal integers of any length (PostgreSQL bigint). */
+function byPosition(first: OutboxRecord, second: OutboxRecord): number {
+  return first.position.length - second.position.length || (first.position < second.position ? -1 : 1);
 }

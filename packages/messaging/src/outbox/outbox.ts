@@ -56,6 +56,12 @@ export interface OutboxRelaySnapshot {
   /** The last publish or store error, if the relay is currently retrying. */
   readonly lastError: unknown;
   /**
+   * The partitions of the outbox this relay publishes, for stores that share the work of a fleet of
+   * relays by partition (PostgreSQL with `partitions` above 1); `undefined` for a store that does
+   * not partition (one relay publishes everything).
+   */
+  readonly partitions: readonly number[] | undefined;
+  /**
    * The outbox store's connection: `degraded` from a failed read or a failed attempt to take
    * leadership until the store answers again (a standby waiting for the lock counts as up).
    */
@@ -92,6 +98,8 @@ export interface OutboxRecord {
   /** Store-specific handle of the row (PostgreSQL: its `position`). */
   readonly position: string;
   readonly message: Envelope;
+  /** The partition the row belongs to, for stores that partition their rows among relays. */
+  readonly partition?: number;
 }
 
 /** What one read of the outbox returns. */
@@ -123,16 +131,29 @@ export interface OutboxRelaySession {
    * Reads up to `limit` ready messages, in publishing order, leaving out the messages of
    * `options.skipTopics`: topics whose publishing fails are retried on their own, and nothing newer
    * of theirs may go out before them, while every other topic goes on. Stores that declare
-   * `prefetch` also leave out the records of `options.exclude`.
+   * `prefetch` also leave out the records of `options.exclude`: every record the relay read and has
+   * not removed yet (being published, waiting to be removed, or waiting for a retry). A partitioned
+   * store gives a partition up only once no record of it is in `exclude`.
    */
   claim(
     limit: number,
-    options?: { readonly skipTopics?: readonly string[]; readonly exclude?: readonly OutboxRecord[] },
+    options?: {
+      readonly skipTopics?: readonly string[];
+      readonly exclude?: readonly OutboxRecord[];
+      /** Published records to remove before reading, for stores that declare `claimRemoves`. */
+      readonly remove?: readonly OutboxRecord[];
+    },
   ): Promise<OutboxClaim>;
   /**
+   * True when `claim` removes `options.remove` before it reads, in the same round trip: the engine
+   * then hands published records to the next read instead of removing them on their own (one round
+   * trip per batch instead of two). Absent: published records go through `remove`.
+   */
+  readonly claimRemoves?: boolean;
+  /**
    * True when `claim` leaves out `options.exclude` (records being published, not yet removed): the
-   * engine then reads the next batch while the current one is being published. Absent: one batch at
-   * a time.
+   * engine then reads the next batch while the current one is being published, and removes
+   * published rows while it publishes the next. Absent: one batch at a time.
    */
   readonly prefetch?: boolean;
   /** Removes published records. */
@@ -145,6 +166,12 @@ export interface OutboxRelaySession {
    * (`false`) while busy, re-reading within milliseconds instead. Absent when wake-ups are free.
    */
   wakeUps?(wanted: boolean): Promise<void>;
+  /**
+   * The partitions this session publishes, for stores that share an outbox among a fleet of relays
+   * by partition (the session takes and gives up partitions as relays come and go). Absent when
+   * the store does not partition.
+   */
+  partitions?(): readonly number[];
   /** Gives the right to publish up; `error` when the session failed and must not be reused. */
   end(error?: unknown): Promise<void>;
 }

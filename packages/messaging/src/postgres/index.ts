@@ -60,6 +60,7 @@ export type {
   PostgresOutboxSql,
 } from './postgres-outbox.js';
 export { postgresOutbox, postgresOutboxSql } from './postgres-outbox.js';
+export { OutboxPartitionsMismatchError } from './postgres-outbox-fleet.js';
 export type { PostgresStoreErrorCode } from './postgres-store-error.js';
 export { PostgresStoreError } from './postgres-store-error.js';
 export type { PostgresGroupSnapshot, PostgresTransport } from './postgres-transport.js';

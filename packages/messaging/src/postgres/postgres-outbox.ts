@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
+import {
+  type Clock,
+  delay,
+  InvalidOptionsError,
+  OptionsValidator,
+  systemClock,
+  type TimerHandle,
+} from '@bulwark/resilience';
 import { quotePostgresIdentifier } from '@bulwark/resilience/internal/postgres';
 import { withClient } from '@bulwark/resilience/postgres';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
@@ -22,14 +29,21 @@ import {
 } from '../outbox/outbox-options.js';
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
 import { withCreateSpans } from '../telemetry/message-spans.js';
+import { OutboxPartitionShare } from './postgres-outbox-fleet.js';
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
+import claimPartitionsTemplate from './sql/outbox-claim-partitions.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
 import deleteTemplate from './sql/outbox-delete.sql';
+import fleetJoinTemplate from './sql/outbox-fleet-join.sql';
+import fleetLeaveTemplate from './sql/outbox-fleet-leave.sql';
+import fleetMembersTemplate from './sql/outbox-fleet-members.sql';
 import insertTemplate from './sql/outbox-insert.sql';
 import lockTemplate from './sql/outbox-lock.sql';
 import migrateTemplate from './sql/outbox-migrate.sql';
+import partitionReleaseTemplate from './sql/outbox-partition-release.sql';
+import partitionTakeTemplate from './sql/outbox-partition-take.sql';
 import sessionTemplate from './sql/outbox-session.sql';
 import sessionResetTemplate from './sql/outbox-session-reset.sql';
 import statsTemplate from './sql/outbox-stats.sql';
@@ -73,15 +87,26 @@ export interface PostgresOutboxSql {
   readonly migrate: string;
   /** `$1`: jsonb array of envelopes. */
   readonly insert: string;
-  /** `$1`: batch size. */
+  /** `$1`: batch size, `$2`: bigint[] of positions to leave out, `$3`: bigint[] of published positions to delete first. */
   readonly claim: string;
   readonly claimSkipping: string;
+  /** A fleet member's read (`partitions` above 1): `$4` the partition count, `$5` int[] of the partitions it holds, `$6` positions to delete first. */
+  readonly claimPartitions: string;
   /** `$1`: bigint[] of positions. */
   readonly delete: string;
   /** `$1`: the lock name ({@link PostgresOutboxSql.lockName}). */
   readonly lock: string;
   readonly unlock: string;
   readonly cancelWait: string;
+  /** `$1`: the lock name. Joins the fleet of relays that share the outbox by partition. */
+  readonly fleetJoin: string;
+  /** `$1`: the lock name. The fleet's members and partition holders, from pg_locks. */
+  readonly fleetMembers: string;
+  /** Leaves the fleet: frees the session's advisory locks. */
+  readonly fleetLeave: string;
+  /** `$1`: the lock name, `$2`: partitions * 65536 + partition. */
+  readonly partitionTake: string;
+  readonly partitionRelease: string;
   /** `$1`: lock_timeout in ms. Settings of the relay's dedicated session. */
   readonly session: string;
   /** Undoes `session` and the relay's LISTEN before the connection goes back to the pool. */
@@ -111,6 +136,23 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
    * @defaultValue 30_000
    */
   queryTimeoutMs?: number;
+  /**
+   * Splits the outbox into this many partitions by key (by topic for messages without a key), so
+   * that a fleet of relays publishes side by side: each relay takes a fair share of the partitions
+   * (one advisory lock each), gives some up as relays join, and takes over a dead relay's
+   * partitions at its next rebalance. All rows of a key are in one partition, published by one
+   * relay at a time, in order. 1 keeps one relay publishing everything, the others standing by.
+   * Every relay of an outbox must use the same count (a relay that sees another count backs off
+   * with `OutboxPartitionsMismatchError`); relays with 1 and relays with more never publish at once.
+   * @defaultValue 1
+   */
+  partitions?: number;
+  /**
+   * How often a relay of a fleet (`partitions` above 1) looks at the fleet and takes or gives up
+   * partitions: how soon a dead relay's partitions are taken over, and a new relay gets its share.
+   * @defaultValue 1_000
+   */
+  rebalanceIntervalMs?: number;
 }
 
 /** How far relays are behind, from {@link PostgresOutbox.lag}. */
@@ -190,10 +232,16 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
     insert: render(insertTemplate),
     claim: render(claimTemplate),
     claimSkipping: render(claimSkippingTemplate),
+    claimPartitions: render(claimPartitionsTemplate),
     delete: render(deleteTemplate),
     lock: render(lockTemplate),
     unlock: render(unlockTemplate),
     cancelWait: render(cancelWaitTemplate),
+    fleetJoin: render(fleetJoinTemplate),
+    fleetMembers: render(fleetMembersTemplate),
+    fleetLeave: render(fleetLeaveTemplate),
+    partitionTake: render(partitionTakeTemplate),
+    partitionRelease: render(partitionReleaseTemplate),
     session: render(sessionTemplate),
     sessionReset: render(sessionResetTemplate),
     wakeUps: render(wakeUpsTemplate),
@@ -286,9 +334,17 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     relay(relayOptions) {
       if (closed) throw new MessagingError('OUTBOX_CLOSED', `The outbox ${name} is closed`);
       const queryTimeoutMs = relayOptions?.queryTimeoutMs ?? 30_000;
+      const partitions = relayOptions?.partitions ?? 1;
+      const rebalanceIntervalMs = relayOptions?.rebalanceIntervalMs ?? 1_000;
       const validator = new OptionsValidator('outbox relay');
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
         validator.report(`queryTimeoutMs must be a positive integer, got ${String(relayOptions?.queryTimeoutMs)}`);
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
+        validator.report(`partitions must be an integer from 1 to 1024, got ${String(relayOptions?.partitions)}`);
+      if (!Number.isFinite(rebalanceIntervalMs) || rebalanceIntervalMs < 1)
+        validator.report(
+          `rebalanceIntervalMs must be a finite number of at least 1, got ${String(relayOptions?.rebalanceIntervalMs)}`,
+        );
       let resolved: ResolvedOutboxRelayOptions | undefined;
       try {
         resolved = resolveOutboxRelayOptions(relayOptions, clock);
@@ -302,7 +358,7 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
         pool,
         sql,
         name,
-        { listen: relayOptions.listen !== false, queryTimeoutMs },
+        { listen: relayOptions.listen !== false, queryTimeoutMs, partitions, rebalanceIntervalMs },
         clock,
       );
       const relay = startOutboxRelay(source, resolved, (finished) => relays.delete(finished));
@@ -369,7 +425,12 @@ function postgresRelaySource(
   pool: Pool,
   sql: PostgresOutboxSql,
   name: string,
-  { listen, queryTimeoutMs }: { listen: boolean; queryTimeoutMs: number },
+  {
+    listen,
+    queryTimeoutMs,
+    partitions,
+    rebalanceIntervalMs,
+  }: { listen: boolean; queryTimeoutMs: number; partitions: number; rebalanceIntervalMs: number },
   clock: Clock,
 ): OutboxRelaySource {
   // `query_timeout` is a per-query option of pg that @types/pg leaves out of QueryConfig.
@@ -456,25 +517,52 @@ function postgresRelaySource(
       fallback = clock.setTimeout(() => void client.end().catch(() => {}), processId === undefined ? 0 : 1_000);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      signal.throwIfAborted();
-      await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
+    let share: OutboxPartitionShare | undefined;
+    /**
+     * Runs `statement` (a blocking lock taken with lock_timeout) until it is granted; resolves this
+     * session's backend pid. Each wait lasts at most lock_timeout (queryTimeoutMs) on the server and
+     * proves the connection alive; the client allows a little more, so only a dead connection makes
+     * it time out here.
+     */
+    const waitForLock = async (statement: string): Promise<number> => {
       for (;;) {
         signal.throwIfAborted();
         try {
-          // Waits at most lock_timeout (queryTimeoutMs) on the server; the client allows a
-          // little more, so only a dead connection makes it time out here.
-          await client.query(withTimeout(sql.lock, [sql.lockName], queryTimeoutMs + 5_000));
-          break;
+          const result = await client.query<{ pid?: number }>(
+            withTimeout(statement, [sql.lockName], queryTimeoutMs + 5_000),
+          );
+          return result.rows[0]?.pid ?? processId ?? 0;
         } catch (error) {
           if ((error as { code?: unknown }).code === lockTimeoutCode && !signal.aborted) continue;
           throw error;
+        }
+      }
+    };
+    try {
+      signal.throwIfAborted();
+      await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
+      const backendPid = await waitForLock(partitions > 1 ? sql.fleetJoin : sql.lock);
+      if (partitions > 1) {
+        share = new OutboxPartitionShare(
+          (text, values) => client.query(withTimeout(text, values)),
+          { members: sql.fleetMembers, take: sql.partitionTake, release: sql.partitionRelease },
+          { lockName: sql.lockName, partitions, rebalanceIntervalMs, processId: backendPid, clock },
+        );
+        // A member without a partition (more relays than partitions) stands by, looking again
+        // every rebalanceIntervalMs.
+        for (;;) {
+          await share.rebalance();
+          if (share.partitions().length > 0) break;
+          connection.alive();
+          await delay(clock, rebalanceIntervalMs, signal);
         }
       }
       signal.throwIfAborted();
       if (listen) {
         client.on('notification', onNotification);
         await client.query(withTimeout(`LISTEN ${quotePostgresIdentifier(sql.channel)}`, []));
+        // Members of a fleet publish side by side and never turn wake-ups off for the others.
+        if (share) await client.query(withTimeout(sql.wakeUps, [true]));
       } else {
         // Nobody listens: spare writers the cost of notifying.
         await client.query(withTimeout(sql.wakeUps, [false]));
@@ -494,10 +582,29 @@ function postgresRelaySource(
         if (broken !== undefined) throw broken;
         const skipTopics = claimOptions?.skipTopics ?? [];
         const exclude = claimOptions?.exclude?.map((record) => record.position) ?? [];
+        const remove = claimOptions?.remove?.map((record) => record.position) ?? [];
+        if (share) {
+          await share.refresh(claimOptions?.exclude ?? []);
+          const readable = share.readable();
+          if (readable.length === 0) {
+            // Nothing left to read (every partition given up): the published rows still go.
+            if (remove.length > 0) await client.query(withTimeout(sql.delete, [remove]));
+            return { records: [], oldestAgeMs: undefined };
+          }
+          const result = await client.query<ClaimRow & { partition: number }>(
+            withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
+          );
+          const records: OutboxRecord[] = result.rows.map((row) => ({
+            position: row.position,
+            message: row.envelope,
+            partition: row.partition,
+          }));
+          return { records, oldestAgeMs: result.rows[0]?.age_ms };
+        }
         const result = await client.query<ClaimRow>(
           skipTopics.length > 0
-            ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude])
-            : withTimeout(sql.claim, [limit, exclude]),
+            ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude, remove])
+            : withTimeout(sql.claim, [limit, exclude, remove]),
         );
         const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
         return { records, oldestAgeMs: result.rows[0]?.age_ms };
@@ -507,15 +614,18 @@ function postgresRelaySource(
         await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
       },
       prefetch: true,
+      claimRemoves: true,
+      ...(share && { partitions: () => share.partitions() }),
       onWake(callback) {
         wakes.push(callback);
       },
-      ...(listen && {
-        async wakeUps(wanted: boolean) {
-          if (broken !== undefined) throw broken;
-          await client.query(withTimeout(sql.wakeUps, [wanted]));
-        },
-      }),
+      ...(listen &&
+        !share && {
+          async wakeUps(wanted: boolean) {
+            if (broken !== undefined) throw broken;
+            await client.query(withTimeout(sql.wakeUps, [wanted]));
+          },
+        }),
       async end(error) {
         if (!released) {
           released = true;
@@ -534,7 +644,7 @@ function postgresRelaySource(
     try {
       // Unlocking first hands over to a standby at once; the reset leaves nothing of the relay
       // (LISTEN, session settings) to the pool's next user.
-      await client.query(withTimeout(sql.unlock, [sql.lockName]));
+      await client.query(share ? withTimeout(sql.fleetLeave, []) : withTimeout(sql.unlock, [sql.lockName]));
       await client.query(withTimeout(sql.sessionReset, []));
       detach();
     } catch (unlockError) {

@@ -34,26 +34,44 @@ export interface MessagingInstruments {
   readonly meter: Meter;
 }
 
-/** Relays whose lag `bulwark.outbox.lag` reports; a relay leaves the set once it has closed. */
+/**
+ * Relays whose lag `bulwark.outbox.lag` (and partitions held, `bulwark.outbox.partitions`) the gauges
+ * report; a relay leaves the set once it has closed.
+ */
 export const observedRelays = new Set<OutboxRelay>();
 
 /** Projections whose lag the `bulwark.projection.lag*` gauges report; one leaves the set once closed. */
 export const observedProjections = new Set<Projection>();
 
 function createInstruments(meter: Meter): MessagingInstruments {
-  meter
-    .createObservableGauge('bulwark.outbox.lag', {
-      description: 'Age of the oldest message waiting in the outbox, as the leading relay last saw it.',
-      unit: 's',
-    })
-    .addCallback((result) => {
+  const relayGauge = (
+    name: string,
+    description: string,
+    unit: string,
+    read: (snapshot: ReturnType<OutboxRelay['snapshot']>) => number | undefined,
+  ) =>
+    meter.createObservableGauge(name, { description, unit }).addCallback((result) => {
       for (const relay of observedRelays) {
         const snapshot = relay.snapshot();
         if (snapshot.role === 'closed') observedRelays.delete(relay);
-        else if (snapshot.lagMs !== undefined)
-          result.observe(snapshot.lagMs / 1000, { 'bulwark.outbox.name': snapshot.outbox });
+        else {
+          const value = read(snapshot);
+          if (value !== undefined) result.observe(value, { 'bulwark.outbox.name': snapshot.outbox });
+        }
       }
     });
+  relayGauge(
+    'bulwark.outbox.lag',
+    'Age of the oldest message waiting in the outbox, as the leading relay last saw it.',
+    's',
+    (snapshot) => (snapshot.lagMs === undefined ? undefined : snapshot.lagMs / 1000),
+  );
+  relayGauge(
+    'bulwark.outbox.partitions',
+    'Partitions of the outbox this relay publishes (relays sharing an outbox by partition).',
+    '{partition}',
+    (snapshot) => snapshot.partitions?.length,
+  );
   const projectionLag = (
     name: string,
     description: string,

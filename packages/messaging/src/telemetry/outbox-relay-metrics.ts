@@ -4,7 +4,8 @@ import { messagingInstruments, observedRelays } from './messaging-instruments.js
 
 /**
  * Reports a relay's work as metrics: `bulwark.outbox.dispatched` (throughput),
- * `bulwark.outbox.publish_failures`, and its lag through the `bulwark.outbox.lag` gauge. Listens
+ * `bulwark.outbox.publish_failures`, its lag through the `bulwark.outbox.lag` gauge and the partitions it
+ * holds through `bulwark.outbox.partitions` (relays sharing an outbox by partition). Listens
  * only when the API is installed.
  */
 export function observeOutboxRelay(relay: OutboxRelay): OutboxRelay {

@@ -25,15 +25,17 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 300 }) }),
 );
 
-it('publishes every message at least once, removes none before it is published, and keeps per-key order, whatever fails (reading the next batch while publishing or not)', async () => {
+it('publishes every message at least once, removes none before it is published, and keeps per-key order, whatever fails (reading the next batch while publishing or not, removing on the next read or not, several publishes in flight or one)', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(step, { maxLength: 40 }),
       fc.integer({ min: 1, max: 5 }),
       fc.boolean(),
-      async (steps, batchSize, prefetch) => {
+      fc.boolean(),
+      fc.integer({ min: 1, max: 4 }),
+      async (steps, batchSize, prefetch, claimRemoves, publishConcurrency) => {
         const clock = manualClock(0);
-        const source = memoryRelaySource(clock, { prefetch });
+        const source = memoryRelaySource(clock, { prefetch, claimRemoves });
         let brokerUp = true;
         let failingTopic: string | undefined;
         const published: Envelope[] = [];
@@ -45,6 +47,7 @@ it('publishes every message at least once, removes none before it is published, 
         source.acquire = async (signal) => {
           const session = await remove(signal);
           const original = session.remove.bind(session);
+          // The fixture's claim removes through session.remove too, so this sees every removal.
           session.remove = async (records) => {
             // Recorded, not thrown: the relay would take a throw for a store failure and retry.
             for (const record of records)
@@ -58,6 +61,7 @@ it('publishes every message at least once, removes none before it is published, 
           resolveOutboxRelayOptions(
             {
               batchSize,
+              publishConcurrency,
               pollIntervalMs: 50,
               backoff: constant({ ms: 20 }),
               transport: {

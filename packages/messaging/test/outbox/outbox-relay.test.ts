@@ -206,6 +206,59 @@ describe('outbox relay', () => {
     await relay.close();
   });
 
+  it('publishes different keys side by side (publishConcurrency), a key only once its earlier message was accepted', async () => {
+    const clock = manualClock(0);
+    const source = memoryRelaySource(clock, { prefetch: true, claimRemoves: true });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    // Publishes wait for the test to accept them: the broker's confirms, in any order.
+    const inFlight: { keys: string[]; messages: readonly Envelope[]; accept: () => void }[] = [];
+    const accepted: Envelope[] = [];
+    const overlapping: string[] = [];
+    let mostInFlight = 0;
+    const transport = {
+      publish: (_topic: string, messages: readonly Envelope[]) =>
+        new Promise<void>((resolve) => {
+          const keysOf = messages.map((envelope) => envelope.key as string);
+          for (const call of inFlight) overlapping.push(...keysOf.filter((key) => call.keys.includes(key)));
+          const call = {
+            keys: keysOf,
+            messages,
+            accept: () => {
+              inFlight.splice(inFlight.indexOf(call), 1);
+              accepted.push(...messages);
+              resolve();
+            },
+          };
+          inFlight.push(call);
+          mostInFlight = Math.max(mostInFlight, inFlight.length);
+        }),
+    };
+    const relay = startOutboxRelay(
+      source,
+      resolveOutboxRelayOptions({ transport, publishConcurrency: 4, batchSize: 8 }, clock),
+    );
+    for (let sequence = 1; sequence <= 3; sequence++) source.add(...keys.map((key) => message(key, sequence)));
+    await clock.advanceAsync(0);
+    while (accepted.length < keys.length * 3) {
+      expect(inFlight.length).toBeGreaterThan(0);
+      (inFlight.at(-1) as { accept: () => void }).accept(); // the newest call is confirmed first
+      await clock.advanceAsync(0);
+    }
+    expect(overlapping).toEqual([]);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInFlight).toBeLessThanOrEqual(4);
+    for (const key of keys)
+      expect(accepted.filter((envelope) => envelope.key === key).map(label)).toEqual([
+        `orders:${key}1`,
+        `orders:${key}2`,
+        `orders:${key}3`,
+      ]);
+    await clock.advanceAsync(0);
+    expect(source.rows).toEqual([]);
+    expect(relay.snapshot().dispatched).toBe(keys.length * 3);
+    await relay.close();
+  });
+
   it('checks payloads in before publishing', async () => {
     const { clock, source, transport, relay } = setup({
       claimCheck: {

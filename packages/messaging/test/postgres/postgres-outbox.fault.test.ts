@@ -25,7 +25,13 @@ interface RelayChild {
   leaderSince: number;
 }
 
-function startRelay(url: string, table: string, sink: string): RelayChild {
+/** How the relays of a run share the outbox: `partitions` 1 is one leader and standbys. */
+interface Fleet {
+  readonly partitions: number;
+  readonly publishConcurrency: number;
+}
+
+function startRelay(url: string, table: string, sink: string, fleet: Fleet): RelayChild {
   const child = spawn(
     'node',
     [
@@ -38,6 +44,8 @@ function startRelay(url: string, table: string, sink: string): RelayChild {
       url,
       table,
       sink,
+      String(fleet.partitions),
+      String(fleet.publishConcurrency),
     ],
     { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -79,133 +87,167 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
     await pool.end();
   });
 
-  it('publishes every committed message at least once, in key order, and nothing rolled back, while relays are SIGKILLed', async () => {
-    const outbox = postgresOutbox(pool, { table });
-    const relays: RelayChild[] = [0, 1, 2].map(() => startRelay(url, table, sink));
-    const target = 10_000;
-    const committed = new Map<string, { key: string; version: number }>();
-    const rolledBack = new Set<string>();
-    let writing = true;
-    let kills = 0;
+  /**
+   * 8 writers commit while relays are SIGKILLed and restarted (three alive); then checks the sink:
+   * every committed message published at least once, none rolled back, per-key order of first
+   * publication, and reports the duplicates.
+   */
+  async function publishWhileKilling(table: string, fleet: Fleet): Promise<void> {
+    await postgresOutbox(pool, { table }).migrate();
+    await pool.query(`TRUNCATE "${sink}"`);
+    await pool.query(`UPDATE "${versions}" SET version = 0`);
+    try {
+      const outbox = postgresOutbox(pool, { table });
+      const relays: RelayChild[] = [0, 1, 2].map(() => startRelay(url, table, sink, fleet));
+      const target = 10_000;
+      const committed = new Map<string, { key: string; version: number }>();
+      const rolledBack = new Set<string>();
+      let writing = true;
+      let kills = 0;
 
-    // 8 writers. Writers of a key take turns through the key's version row (as an aggregate's
-    // row lock would make them): each transaction bumps 1-3 keys (locked in sorted order, so
-    // writers never deadlock), sleeps a little while holding them, and one in ten rolls back.
-    const writer = async () => {
-      while (committed.size < target) {
-        const chosen = [
-          ...new Set(Array.from({ length: 1 + randomInt(3) }, () => keys[randomInt(keys.length)] as string)),
-        ].sort();
-        const rollBack = randomInt(10) === 0;
-        const written: { id: string; key: string; version: number }[] = [];
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          for (const key of chosen) {
-            const { rows } = await client.query(
-              `UPDATE "${versions}" SET version = version + 1 WHERE key = $1 RETURNING version`,
-              [key],
-            );
-            const version = rows[0].version as number;
-            const batch = Array.from({ length: 1 + randomInt(4) }, (_, index) =>
-              createEnvelope({ topic: 'orders', type: 'order.changed', key, payload: { version, index } }),
-            );
-            // Several messages of one key in one transaction: the version repeats, order by index.
-            await outbox.add(client, batch);
-            for (const envelope of batch)
-              written.push({
-                id: envelope.id,
-                key,
-                version: version * 10 + (envelope.payload as { index: number }).index,
-              });
+      // 8 writers. Writers of a key take turns through the key's version row (as an aggregate's
+      // row lock would make them): each transaction bumps 1-3 keys (locked in sorted order, so
+      // writers never deadlock), sleeps a little while holding them, and one in ten rolls back.
+      const writer = async () => {
+        while (committed.size < target) {
+          const chosen = [
+            ...new Set(Array.from({ length: 1 + randomInt(3) }, () => keys[randomInt(keys.length)] as string)),
+          ].sort();
+          const rollBack = randomInt(10) === 0;
+          const written: { id: string; key: string; version: number }[] = [];
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            for (const key of chosen) {
+              const { rows } = await client.query(
+                `UPDATE "${versions}" SET version = version + 1 WHERE key = $1 RETURNING version`,
+                [key],
+              );
+              const version = rows[0].version as number;
+              const batch = Array.from({ length: 1 + randomInt(4) }, (_, index) =>
+                createEnvelope({ topic: 'orders', type: 'order.changed', key, payload: { version, index } }),
+              );
+              // Several messages of one key in one transaction: the version repeats, order by index.
+              await outbox.add(client, batch);
+              for (const envelope of batch)
+                written.push({
+                  id: envelope.id,
+                  key,
+                  version: version * 10 + (envelope.payload as { index: number }).index,
+                });
+            }
+            if (randomInt(4) === 0) await sleep(randomInt(5));
+            if (rollBack) {
+              await client.query('ROLLBACK');
+              for (const message of written) rolledBack.add(message.id);
+            } else {
+              await client.query('COMMIT');
+              for (const message of written) committed.set(message.id, { key: message.key, version: message.version });
+            }
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => {});
+            throw error;
+          } finally {
+            client.release();
           }
-          if (randomInt(4) === 0) await sleep(randomInt(5));
-          if (rollBack) {
-            await client.query('ROLLBACK');
-            for (const message of written) rolledBack.add(message.id);
-          } else {
-            await client.query('COMMIT');
-            for (const message of written) committed.set(message.id, { key: message.key, version: message.version });
+        }
+      };
+
+      // Kills a relay every 150-500 ms — the current leader two times out of three — and starts
+      // a replacement, keeping three alive.
+      // Kills go on while writers write, at least `minimumKills` times whatever the writers' speed,
+      // and at most `maximumKills` times (each restart costs a Node start on a busy machine).
+      const minimumKills = 10;
+      const maximumKills = 40;
+      const chaos = async () => {
+        while ((writing || kills < minimumKills) && kills < maximumKills) {
+          await sleep(150 + randomInt(350));
+          const alive = relays.filter((relay) => relay.process.exitCode === null && relay.process.signalCode === null);
+          const leader = alive.reduce<RelayChild | undefined>(
+            (latest, relay) => (relay.leaderSince > (latest?.leaderSince ?? 0) ? relay : latest),
+            undefined,
+          );
+          const victim = leader && randomInt(3) > 0 ? leader : alive[randomInt(alive.length)];
+          if (!victim) continue;
+          // A fleet also loses two members at once, one time in three.
+          const second = alive.filter((relay) => relay !== victim)[randomInt(alive.length - 1)];
+          const victims = fleet.partitions > 1 && second && randomInt(3) === 0 ? [victim, second] : [victim];
+          for (const dead of victims) {
+            dead.process.kill('SIGKILL');
+            kills += 1;
           }
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw error;
-        } finally {
-          client.release();
+          for (const _ of victims) relays.push(startRelay(url, table, sink, fleet));
+        }
+      };
+
+      await Promise.all(relays.map((relay) => relay.ready));
+      if (fleet.partitions > 1) {
+        // Every member publishes (holds partitions) before the first kill, not one leader alone.
+        const deadline = Date.now() + 15_000;
+        while (relays.some((relay) => relay.leaderSince === 0)) {
+          if (Date.now() > deadline) throw new Error('the fleet did not share its partitions');
+          await sleep(20);
         }
       }
-    };
-
-    // Kills a relay every 150-500 ms — the current leader two times out of three — and starts
-    // a replacement, keeping three alive.
-    // Kills go on while writers write, at least `minimumKills` times whatever the writers' speed,
-    // and at most `maximumKills` times (each restart costs a Node start on a busy machine).
-    const minimumKills = 10;
-    const maximumKills = 40;
-    const chaos = async () => {
-      while ((writing || kills < minimumKills) && kills < maximumKills) {
-        await sleep(150 + randomInt(350));
-        const alive = relays.filter((relay) => relay.process.exitCode === null && relay.process.signalCode === null);
-        const leader = alive.reduce<RelayChild | undefined>(
-          (latest, relay) => (relay.leaderSince > (latest?.leaderSince ?? 0) ? relay : latest),
-          undefined,
-        );
-        const victim = leader && randomInt(3) > 0 ? leader : alive[randomInt(alive.length)];
-        if (!victim) continue;
-        victim.process.kill('SIGKILL');
-        kills += 1;
-        relays.push(startRelay(url, table, sink));
+      const startedAt = Date.now();
+      const chaosDone = chaos();
+      try {
+        await Promise.all(Array.from({ length: 8 }, writer));
+      } finally {
+        writing = false;
+        await chaosDone;
       }
-    };
+      const writtenAt = Date.now();
 
-    await Promise.all(relays.map((relay) => relay.ready));
-    const startedAt = Date.now();
-    const chaosDone = chaos();
-    try {
-      await Promise.all(Array.from({ length: 8 }, writer));
+      // Let the surviving relays drain the outbox.
+      const deadline = Date.now() + 30_000;
+      while ((await outbox.lag()).pending > 0) {
+        if (Date.now() > deadline) throw new Error(`outbox not drained: ${JSON.stringify(await outbox.lag())}`);
+        await sleep(100);
+      }
+      for (const relay of relays) relay.process.kill('SIGKILL');
+
+      const { rows } = await pool.query<{ message_id: string; key: string }>(
+        `SELECT message_id, key FROM "${sink}" ORDER BY sequence`,
+      );
+      const published = new Set(rows.map((row) => row.message_id));
+      const missing = [...committed.keys()].filter((id) => !published.has(id));
+      expect(missing).toEqual([]);
+      expect(rows.filter((row) => rolledBack.has(row.message_id))).toEqual([]);
+      expect(rows.filter((row) => !committed.has(row.message_id))).toEqual([]);
+
+      // Per key, the first publication of each message follows commit order.
+      const firstSeen = new Set<string>();
+      const orderByKey = new Map<string, number[]>();
+      for (const row of rows) {
+        if (firstSeen.has(row.message_id)) continue;
+        firstSeen.add(row.message_id);
+        const message = committed.get(row.message_id) as { key: string; version: number };
+        const list = orderByKey.get(message.key) ?? [];
+        list.push(message.version);
+        orderByKey.set(message.key, list);
+      }
+      for (const [key, order] of orderByKey)
+        expect({ key, order }).toEqual({ key, order: [...order].sort((a, b) => a - b) });
+
+      expect(committed.size).toBeGreaterThanOrEqual(target);
+      expect(rolledBack.size).toBeGreaterThan(0);
+      expect(kills).toBeGreaterThanOrEqual(minimumKills);
+      console.info(
+        `[outbox fault, partitions ${fleet.partitions}, publishConcurrency ${fleet.publishConcurrency}] ${committed.size} committed in ${writtenAt - startedAt} ms, drained ${Date.now() - writtenAt} ms later; ${rolledBack.size} rolled back, ${kills} relays killed, ${rows.length - published.size} duplicates published`,
+      );
     } finally {
-      writing = false;
-      await chaosDone;
+      await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
     }
-    const writtenAt = Date.now();
+  }
 
-    // Let the surviving relays drain the outbox.
-    const deadline = Date.now() + 30_000;
-    while ((await outbox.lag()).pending > 0) {
-      if (Date.now() > deadline) throw new Error(`outbox not drained: ${JSON.stringify(await outbox.lag())}`);
-      await sleep(100);
-    }
-    for (const relay of relays) relay.process.kill('SIGKILL');
+  it('publishes every committed message at least once, in key order, and nothing rolled back, while relays are SIGKILLed', async () => {
+    await publishWhileKilling(table, { partitions: 1, publishConcurrency: 1 });
+  });
 
-    const { rows } = await pool.query<{ message_id: string; key: string }>(
-      `SELECT message_id, key FROM "${sink}" ORDER BY sequence`,
-    );
-    const published = new Set(rows.map((row) => row.message_id));
-    const missing = [...committed.keys()].filter((id) => !published.has(id));
-    expect(missing).toEqual([]);
-    expect(rows.filter((row) => rolledBack.has(row.message_id))).toEqual([]);
-    expect(rows.filter((row) => !committed.has(row.message_id))).toEqual([]);
-
-    // Per key, the first publication of each message follows commit order.
-    const firstSeen = new Set<string>();
-    const orderByKey = new Map<string, number[]>();
-    for (const row of rows) {
-      if (firstSeen.has(row.message_id)) continue;
-      firstSeen.add(row.message_id);
-      const message = committed.get(row.message_id) as { key: string; version: number };
-      const list = orderByKey.get(message.key) ?? [];
-      list.push(message.version);
-      orderByKey.set(message.key, list);
-    }
-    for (const [key, order] of orderByKey)
-      expect({ key, order }).toEqual({ key, order: [...order].sort((a, b) => a - b) });
-
-    expect(committed.size).toBeGreaterThanOrEqual(target);
-    expect(rolledBack.size).toBeGreaterThan(0);
-    expect(kills).toBeGreaterThanOrEqual(minimumKills);
-    console.info(
-      `[outbox fault] ${committed.size} committed in ${writtenAt - startedAt} ms, drained ${Date.now() - writtenAt} ms later; ${rolledBack.size} rolled back, ${kills} relays killed, ${rows.length - published.size} duplicates published`,
-    );
+  it('does the same with three active relays sharing six partitions, publishing keys side by side, SIGKILLed and restarted', async () => {
+    await publishWhileKilling(`${table}_fleet`, { partitions: 6, publishConcurrency: 4 });
   });
 
   it('keeps rows while the broker is unreachable and publishes them, in key order, when it returns', async () => {

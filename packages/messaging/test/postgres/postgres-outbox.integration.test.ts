@@ -1,11 +1,12 @@
 import type { OutboxRelay } from '@bulwark/messaging';
 import { claimCheck, createEnvelope, type Envelope, isClaim, memoryBlobStore } from '@bulwark/messaging';
-import { type PostgresOutbox, postgresOutbox } from '@bulwark/messaging/postgres';
+import { postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
+import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
 
 const message = (key: string, sequence: number, topic = 'orders') =>
   createEnvelope({ topic, type: 'order.updated', key, payload: { key, sequence } });
@@ -26,48 +27,18 @@ async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Pro
   }
 }
 
-const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
-
 await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) => {
+  const bed = outboxTestBed(url, 'outbox');
+  const { newOutbox, track } = bed;
   let pool: pg.Pool;
-  const tables: string[] = [];
-  const relays: OutboxRelay[] = [];
-  const newOutbox = async (): Promise<PostgresOutbox> => {
-    const table = uniqueName('outbox');
-    tables.push(table);
-    const outbox = postgresOutbox(pool, { table });
-    await outbox.migrate();
-    return outbox;
-  };
-  const track = (relay: OutboxRelay) => {
-    relays.push(relay);
-    return relay;
-  };
-
   beforeAll(() => {
-    pool = new pg.Pool({ connectionString: url, max: 12 });
-  });
-  afterEach(async () => {
-    await Promise.all(relays.splice(0).map((relay) => relay.close()));
-  });
-  afterAll(async () => {
-    for (const table of tables) {
-      await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
-    }
-    await pool.end();
+    pool = bed.pool;
   });
 
   describe('migrate', () => {
     it('can run concurrently and again', async () => {
       const table = uniqueName('outbox');
-      tables.push(table);
+      bed.dropLater(table);
       const outbox = postgresOutbox(pool, { table });
       await Promise.all([outbox.migrate(), outbox.migrate(), outbox.migrate()]);
       await outbox.migrate();
@@ -296,7 +267,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       // transaction id before waiting for the key's lock, then commits after the first.
       const outbox = await newOutbox();
       const versions = uniqueName('versions');
-      tables.push(versions);
+      bed.dropLater(versions);
       await pool.query(`CREATE TABLE "${versions}" (key text PRIMARY KEY, version int NOT NULL)`);
       await pool.query(`INSERT INTO "${versions}" VALUES ('k', 0), ('other', 0)`);
       const transport = recordingTransport();

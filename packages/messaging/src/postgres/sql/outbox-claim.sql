@@ -2,6 +2,7 @@
 -- leader relay (the holder of the lock in outbox-lock.sql), so nothing else reads concurrently.
 --   $1  int       the batch size
 --   $2  bigint[]  positions being published (read by the previous claim, not deleted yet)
+--   $3  bigint[]  published rows to delete first (possibly empty)
 -- Returns position, envelope and age_ms (how long ago the row was written).
 --
 -- Why plain position order over the rows visible now keeps per-key commit order: a row becomes
@@ -12,6 +13,11 @@
 -- order) is simply read on a later pass: rows are deleted once published, there is no offset
 -- to skip past it. Nothing waits for transactions still running, and rows of rolled-back
 -- transactions are never visible.
+WITH removed AS (
+  -- Published rows, deleted in the same round trip as the read (they are among the left-out
+  -- positions: the read's snapshot still sees them).
+  DELETE FROM {{table}} WHERE position = ANY($3::bigint[])
+)
 SELECT
   outbox.position::text AS position,
   outbox.envelope,

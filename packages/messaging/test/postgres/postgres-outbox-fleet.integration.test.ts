@@ -1,0 +1,178 @@
+import { createEnvelope, type Envelope } from '@bulwark/messaging';
+import { OutboxPartitionsMismatchError, type PostgresOutbox, postgresOutbox } from '@bulwark/messaging/postgres';
+import { constant } from '@bulwark/resilience';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { installTestTelemetry } from '@bulwark/test-support/otel';
+import pg from 'pg';
+import { beforeAll, expect, it } from 'vitest';
+import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
+import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
+
+const telemetry = installTestTelemetry();
+const keys = Array.from({ length: 40 }, (_, index) => `key-${index}`);
+const message = (key: string, sequence: number) =>
+  createEnvelope({ topic: 'orders', type: 'order.updated', key, payload: { sequence } });
+const sequenceOf = (envelope: Envelope) => (envelope.payload as { sequence: number }).sequence;
+const allPartitions = (count: number) => Array.from({ length: count }, (_, index) => index);
+
+/** Per key, the sequences in the order they were first published. */
+function firstPublishedOrder(published: readonly Envelope[]): Map<string, number[]> {
+  const seen = new Set<string>();
+  const order = new Map<string, number[]>();
+  for (const envelope of published) {
+    if (seen.has(envelope.id)) continue;
+    seen.add(envelope.id);
+    const list = order.get(envelope.key as string) ?? [];
+    list.push(sequenceOf(envelope));
+    order.set(envelope.key as string, list);
+  }
+  return order;
+}
+
+await describeWithServers('postgresOutbox relays sharing partitions', ['postgres'], ({ postgres: url }) => {
+  const bed = outboxTestBed(url, 'outbox_fleet');
+  const { newOutbox, track } = bed;
+  let pool: pg.Pool;
+  beforeAll(() => {
+    pool = bed.pool;
+  });
+  let sequence = 0;
+  /** Commits `rounds` messages of every key, one transaction per round. */
+  const write = async (outbox: PostgresOutbox, rounds: number) => {
+    for (let round = 0; round < rounds; round++) {
+      sequence += 1;
+      const batch = keys.map((key) => message(key, sequence));
+      await outbox.add(pool, batch);
+    }
+  };
+
+  it('reports partition option problems with the others', () => {
+    expect(() =>
+      postgresOutbox(pool).relay({
+        transport: recordingTransport(),
+        partitions: 0,
+        rebalanceIntervalMs: Number.NaN,
+        publishConcurrency: 0,
+      }),
+    ).toThrowError(
+      expect.objectContaining({
+        problems: [
+          'publishConcurrency must be an integer from 1 to 256, got 0',
+          'partitions must be an integer from 1 to 1024, got 0',
+          'rebalanceIntervalMs must be a finite number of at least 1, got NaN',
+        ],
+      }),
+    );
+  });
+
+  it('a relay alone takes every partition (snapshot and metric say so) and publishes everything in key order', async () => {
+    const outbox = await newOutbox();
+    const transport = recordingTransport();
+    const relay = track(outbox.relay({ transport, partitions: 8, rebalanceIntervalMs: 50, publishConcurrency: 4 }));
+    await write(outbox, 10);
+    await transport.waitFor(keys.length * 10);
+    expect(relay.snapshot()).toMatchObject({ role: 'leader', partitions: allPartitions(8) });
+    // Dashboards see how many partitions the relay holds.
+    const held = await telemetry.points('bulwark.outbox.partitions');
+    expect(held.find((point) => point.attributes['bulwark.outbox.name'] === relay.snapshot().outbox)?.value).toBe(8);
+    for (const order of firstPublishedOrder(transport.published).values())
+      expect(order).toEqual([...order].sort((first, second) => first - second));
+    // Without partitions the snapshot names none: one relay publishes everything, as before.
+    const single = track(postgresOutbox(pool, { table: `${outbox.table.replaceAll('"', '')}` }).relay({ transport }));
+    expect(single.snapshot().partitions).toBeUndefined();
+  });
+
+  it('two relays split the partitions and both publish, each key in order and once', async () => {
+    const outbox = await newOutbox();
+    const transport = recordingTransport();
+    const options = { transport, partitions: 8, rebalanceIntervalMs: 50, publishConcurrency: 4 } as const;
+    const first = track(outbox.relay(options));
+    const second = track(outbox.relay(options));
+    await waitUntil(
+      () => first.snapshot().partitions?.length === 4 && second.snapshot().partitions?.length === 4,
+      5_000,
+    );
+    const held = [...(first.snapshot().partitions ?? []), ...(second.snapshot().partitions ?? [])];
+    expect(held.sort((a, b) => a - b)).toEqual(allPartitions(8));
+    await write(outbox, 20);
+    await transport.waitFor(keys.length * 20);
+    expect(first.snapshot().dispatched).toBeGreaterThan(0);
+    expect(second.snapshot().dispatched).toBeGreaterThan(0);
+    expect(new Set(transport.published.map((envelope) => envelope.id)).size).toBe(transport.published.length);
+    for (const order of firstPublishedOrder(transport.published).values())
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it("takes over a dead relay's partitions, and a relay that leaves hands its partitions over", async () => {
+    const outbox = await newOutbox();
+    const transport = recordingTransport();
+    const options = { transport, partitions: 6, rebalanceIntervalMs: 50 } as const;
+    const survivor = track(outbox.relay(options));
+    // The victim's own pool: killing its connection is its death (its backoff keeps it out).
+    const victimName = uniqueName('outbox_fleet_victim');
+    const victimPool = new pg.Pool({ connectionString: url, max: 2, application_name: victimName });
+    victimPool.on('error', () => {});
+    const victim = track(
+      postgresOutbox(victimPool, { table: outbox.table.replaceAll('"', '') }).relay({
+        ...options,
+        backoff: constant({ ms: 60_000 }),
+      }),
+    );
+    try {
+      const leaver = track(outbox.relay(options));
+      await waitUntil(() => [survivor, victim, leaver].every((relay) => relay.snapshot().partitions?.length === 2));
+      await write(outbox, 5);
+      await transport.waitFor(keys.length * 5);
+      // The victim's lock connection dies (as with a killed process): its two partitions go.
+      await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+        victimName,
+      ]);
+      await waitUntil(() => victim.snapshot().role === 'standby');
+      await waitUntil(() => survivor.snapshot().partitions?.length === 3 && leaver.snapshot().partitions?.length === 3);
+      await write(outbox, 5);
+      await transport.waitFor(keys.length * 10);
+      // A relay that closes gives its partitions up at once; the survivor takes them all.
+      await leaver.close();
+      await waitUntil(() => survivor.snapshot().partitions?.length === 6);
+      await write(outbox, 5);
+      await transport.waitFor(keys.length * 15);
+      // Every message out (the victim's last publishes may have gone out twice), each key in order.
+      await waitUntil(async () => (await outbox.lag()).pending === 0);
+      expect(new Set(transport.published.map((envelope) => envelope.id)).size).toBe(keys.length * 15);
+      for (const order of firstPublishedOrder(transport.published).values())
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+    } finally {
+      await victim.close();
+      await victimPool.end();
+    }
+  });
+
+  it('backs off with OutboxPartitionsMismatchError when another relay counts partitions differently', async () => {
+    const outbox = await newOutbox();
+    const transport = recordingTransport();
+    const first = track(outbox.relay({ transport, partitions: 4, rebalanceIntervalMs: 50 }));
+    await waitUntil(() => first.snapshot().partitions?.length === 4);
+    const other = track(
+      outbox.relay({ transport, partitions: 8, rebalanceIntervalMs: 50, backoff: constant({ ms: 60_000 }) }),
+    );
+    const failures: unknown[] = [];
+    other.on('outbox-relay-failed', (event) => failures.push(event.error));
+    await waitUntil(() => failures.length > 0);
+    expect(failures[0]).toBeInstanceOf(OutboxPartitionsMismatchError);
+    expect(failures[0]).toMatchObject({ code: 'OUTBOX_PARTITIONS_MISMATCH', partitions: 8, othersPartitions: [4] });
+    expect(other.snapshot().role).toBe('standby');
+    expect(first.snapshot().partitions).toEqual(allPartitions(4));
+  });
+
+  it('never runs a fleet beside a relay that publishes alone (partitions: 1)', async () => {
+    const outbox = await newOutbox();
+    const transport = recordingTransport();
+    const alone = track(outbox.relay({ transport }));
+    await waitUntil(() => alone.snapshot().role === 'leader');
+    const member = track(outbox.relay({ transport, partitions: 4, queryTimeoutMs: 200 }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(member.snapshot().role).toBe('standby');
+    await alone.close();
+    await waitUntil(() => member.snapshot().partitions?.length === 4, 3_000);
+  });
+});
