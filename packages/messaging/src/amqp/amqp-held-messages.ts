@@ -37,7 +37,7 @@ export async function releaseHeldMessages(
     const headers: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(raw.properties.headers ?? {}))
       if (!deadLetterHeaders.has(name)) headers[name] = value;
-    const options: Options.Publish = { persistent: true, headers };
+    const options: Options.Publish = { persistent: true, mandatory: true, headers };
     const { contentType, messageId, type, correlationId } = raw.properties;
     if (contentType !== undefined) options.contentType = contentType;
     if (messageId !== undefined) options.messageId = messageId;

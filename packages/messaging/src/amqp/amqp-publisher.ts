@@ -12,17 +12,24 @@ import type { AmqpSettings } from './amqp-transport-options.js';
 export const deliveriesHeader = 'x-bulwark-deliveries';
 
 /**
- * Header tagging each send on the publishing channel, so a `basic.return` (which carries no
- * delivery tag) is matched to exactly the message it returns.
+ * Header that earlier versions put on every send to match a `basic.return` to its message; a
+ * message held since then may still carry it.
  */
 export const publishTagHeader = 'x-bulwark-publish-tag';
 
-/** A message ready to send: where to, the body and its AMQP properties. */
+/** A message ready to send: where to, the body and its AMQP properties (sent as they are). */
 export interface OutgoingMessage {
   readonly exchange: string;
   readonly routingKey: string;
   readonly content: Buffer;
   readonly options: Options.Publish;
+}
+
+/** A message sent on the publishing channel and not confirmed yet. */
+interface UnconfirmedSend {
+  readonly message: OutgoingMessage;
+  /** Set when the broker returned it (`basic.return` comes before the message's confirm). */
+  returned: boolean;
 }
 
 /** A batch on the publishing channel awaiting its confirms. */
@@ -59,21 +66,32 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   let publisher: Promise<ConfirmChannel> | undefined;
   /** The publishing channel once open, so a publish on it waits for nothing but the broker's confirm. */
   let ready: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | undefined;
-  /** Tags of the messages the broker returned on each publishing channel, not yet confirmed. */
-  const returnedTags = new WeakMap<ConfirmChannel, Set<string>>();
-  let publishSequence = 0;
+  /** The sends of each publishing channel awaiting their confirms, in publish order. */
+  const unconfirmedSends = new WeakMap<ConfirmChannel, Set<UnconfirmedSend>>();
   const publishChannel = (): Promise<ConfirmChannel> => {
     if (publisher) return publisher;
     const opening = (async () => {
       const made = await (await connection.live()).createConfirmChannel();
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
-      const returned = new Set<string>();
-      returnedTags.set(made, returned);
-      // RabbitMQ sends a message's basic.return before its basic.ack, so the confirm callback
-      // below finds the tag here.
-      made.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
-        const tag = message.properties.headers?.[publishTagHeader];
-        if (tag !== undefined) returned.add(String(tag));
+      const unconfirmed = new Set<UnconfirmedSend>();
+      unconfirmedSends.set(made, unconfirmed);
+      // A basic.return carries no delivery tag; RabbitMQ sends it before the message's basic.ack
+      // and returns in publish order, so it belongs to the first unconfirmed, not yet returned send
+      // with the same destination and body. Matched here rather than by a header on every send:
+      // a header table costs amqplib more to encode than anything else in a publish. Two sends
+      // alike in all of these are the same message, so which one is marked changes nothing.
+      made.on('return', (message: { fields: { exchange: string; routingKey: string }; content: Buffer }) => {
+        for (const send of unconfirmed) {
+          if (
+            !send.returned &&
+            send.message.routingKey === message.fields.routingKey &&
+            send.message.exchange === message.fields.exchange &&
+            send.message.content.equals(message.content)
+          ) {
+            send.returned = true;
+            return;
+          }
+        }
       });
       made.once('close', () => {
         if (publisher === opening) publisher = undefined;
@@ -163,39 +181,31 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       unsettled -= 1;
       if (unsettled === 0) allSettled();
     };
-    const returned = returnedTags.get(channel);
-    messages.forEach((message, index) => {
-      publishSequence += 1;
-      const tag = String(publishSequence);
-      // Mandatory: a message no queue receives comes back instead of being dropped.
-      const options: Options.Publish = {
-        ...message.options,
-        mandatory: true,
-        headers: { ...message.options.headers, [publishTagHeader]: tag },
-      };
+    const unconfirmed = unconfirmedSends.get(channel);
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index] as OutgoingMessage;
+      const send: UnconfirmedSend = { message, returned: false };
+      unconfirmed?.add(send);
       try {
-        const writable = channel.publish(
-          message.exchange,
-          message.routingKey,
-          message.content,
-          options,
-          (error: unknown) =>
-            settle(
-              index,
-              error === null || error === undefined
-                ? returned?.delete(tag)
-                  ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
-                  : undefined
-                : error instanceof Error && error.message === 'message nacked'
-                  ? new BrokerRefusedError('The broker refused the message (basic.nack)')
-                  : error,
-            ),
-        );
-        void writable; // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+        // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) => {
+          unconfirmed?.delete(send);
+          settle(
+            index,
+            error === null || error === undefined
+              ? send.returned
+                ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
+                : undefined
+              : error instanceof Error && error.message === 'message nacked'
+                ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+                : error,
+          );
+        });
       } catch (error) {
+        unconfirmed?.delete(send);
         settle(index, error);
       }
-    });
+    }
     // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
     // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
     // then arrive twice: at-least-once, never lost).
@@ -271,9 +281,10 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
 
   /** A message as it goes out: the serialized envelope with its properties, to `target`. */
   const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
-    const headers: Record<string, unknown> = {};
-    if (deliveries > 0) headers[deliveriesHeader] = deliveries;
-    const publishOptions: Options.Publish = { persistent: true, contentType: serializer.contentType, headers };
+    // Mandatory: a message no queue receives comes back instead of being dropped.
+    const publishOptions: Options.Publish = { persistent: true, mandatory: true, contentType: serializer.contentType };
+    // No header table unless there is something to carry: amqplib's encoding of one is costly.
+    if (deliveries > 0) publishOptions.headers = { [deliveriesHeader]: deliveries };
     // Properties for the broker's tools only (the envelope travels whole in the body): a value past
     // the 255 bytes of an AMQP short string is left out rather than refused.
     if (fitsShortString(message.id)) publishOptions.messageId = message.id;

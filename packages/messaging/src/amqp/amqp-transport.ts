@@ -132,7 +132,6 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       assertPublishable(topic, messages);
-      assertShortStrings({ topic });
       if (messages.length === 0) return;
       const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
       if (delayMs === 0) {

@@ -8,10 +8,15 @@ export interface Serializer {
   deserialize(bytes: Buffer | Uint8Array | string): Envelope;
 }
 
+/** UTF-8 text of `bytes` without copying them first (`Buffer.from(uint8Array)` copies). */
+const textOf = (bytes: Buffer | Uint8Array): string =>
+  Buffer.isBuffer(bytes)
+    ? bytes.toString('utf8')
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+
 /** The default serializer: UTF-8 JSON of the whole envelope. */
 export const jsonSerializer: Serializer = {
   contentType: 'application/json',
   serialize: (envelope) => Buffer.from(JSON.stringify(envelope)),
-  deserialize: (bytes) =>
-    JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8')) as Envelope,
+  deserialize: (bytes) => JSON.parse(typeof bytes === 'string' ? bytes : textOf(bytes)) as Envelope,
 };

@@ -1,5 +1,5 @@
 import type { Clock, NamedEventEmitter } from '@bulwark/resilience';
-import { type OpenTelemetry, openTelemetry } from '@bulwark/resilience/telemetry';
+import { type OpenTelemetry, openTelemetry, telemetryRegistered } from '@bulwark/resilience/telemetry';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
 import type { ConsumerEvents } from '../consumer/consumer-events.js';
@@ -29,6 +29,14 @@ interface ProcessState {
 }
 
 const processStateKey = Symbol.for('bulwark.messaging.process-state');
+
+/**
+ * Whether an SDK (tracer provider, meter provider or propagator) is registered now: the per-message
+ * hooks below run as plain calls when none is, so the API installed alone costs next to nothing.
+ */
+function observed(api: OpenTelemetry): boolean {
+  return telemetryRegistered(api, messagingInstruments(api).meter);
+}
 
 function errorType(error: unknown): string {
   if (error instanceof Error) return (error as { code?: unknown }).code?.toString() ?? error.name;
@@ -90,7 +98,7 @@ export function tracePublish<T extends Transport>(transport: T, clock: Clock): T
   if (!api) return transport;
   const publish = transport.publish.bind(transport);
   const system = messagingSystem(transport.name);
-  transport.publish = async (topic, messages, options) => {
+  const tracedPublish: Transport['publish'] = async (topic, messages, options) => {
     const tracer = messagingTracer(api);
     const active = api.context.active();
     const only = messages.length === 1 ? messages[0] : undefined;
@@ -140,6 +148,8 @@ export function tracePublish<T extends Transport>(transport: T, clock: Clock): T
       instruments.sentMessages.add(messages.length, attributes);
     }
   };
+  transport.publish = (topic, messages, options) =>
+    observed(api) ? tracedPublish(topic, messages, options) : publish(topic, messages, options);
   return transport;
 }
 
@@ -160,7 +170,7 @@ export function traceProcessing(
   const api = openTelemetry();
   if (!api) return handle;
   const system = messagingSystem(transport.name);
-  return async (delivery) => {
+  const tracedHandle = async (delivery: Delivery) => {
     const message = delivery.message;
     const parent = messageContext(api, message.headers) ?? api.context.active();
     const span = messagingTracer(api).startSpan(`process ${message.topic}`, { kind: api.SpanKind.CONSUMER }, parent);
@@ -202,6 +212,7 @@ export function traceProcessing(
       instruments.consumedMessages.add(1, attributes);
     }
   };
+  return (delivery) => (observed(api) ? tracedHandle(delivery) : handle(delivery));
 }
 
 /** The process span's state, when running inside {@link traceProcessing}. */

@@ -108,6 +108,29 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       expect((error as MessagingError).code).toBe('PUBLISH_REFUSED');
     });
 
+    it('refuses exactly the unroutable publishes among concurrent ones on the same channel (returns matched without a header)', async () => {
+      const { transport, queuePrefix } = tracked();
+      const subscription = await transport.subscribe('routed', 'group', async () => {});
+      await subscription.close();
+      // Interleaved on the one publishing channel: returns of the unbound topic arrive between
+      // the confirms of the bound one; the same envelope sent twice to the unbound topic is refused twice.
+      const twice = createEnvelope({ topic: 'unbound', type: 'test', payload: { index: -1 } });
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, (_, index) => {
+          const topic = index % 2 === 0 ? 'routed' : 'unbound';
+          const batch = index === 1 || index === 3 ? [twice] : envelopes(topic, 2);
+          return transport.publish(topic, batch).then(
+            () => 'published',
+            (error: unknown) => (error instanceof MessagingError ? error.code : String(error)),
+          );
+        }),
+      );
+      expect(outcomes).toEqual(
+        Array.from({ length: 40 }, (_, index) => (index % 2 === 0 ? 'published' : 'MESSAGE_UNROUTABLE')),
+      );
+      expect(await queueDepth(`${queuePrefix}routed:group`)).toBe(40);
+    });
+
     it('respects prefetch: no more unacked deliveries than asked for', async () => {
       const { transport, queuePrefix } = tracked();
       let running = 0;

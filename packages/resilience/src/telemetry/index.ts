@@ -8,3 +8,4 @@
  */
 export { type OpenTelemetry, openTelemetry } from './open-telemetry.js';
 export { meterScoped, tracerScoped } from './provider-scoped.js';
+export { telemetryRegistered } from './telemetry-registered.js';
