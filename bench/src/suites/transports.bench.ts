@@ -23,8 +23,10 @@ import {
 import { connect as connectNats } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Queue, Worker } from 'bullmq';
+import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-worker';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import PgBoss from 'pg-boss';
 import type { BenchmarkDefinition, Subject } from '../harness.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -235,6 +237,88 @@ export const peerTargets: Record<string, PeerTarget> = {
           messages.stop();
           await manager.streams.delete(stream);
           await connection.close();
+        },
+      };
+    },
+  },
+  // pg-boss 10.4 (the newest that runs on Node 20) on the same PostgreSQL, at its best: one worker
+  // fetching up to `concurrency` jobs at a time, polling at its minimum interval (0.5 s; pg-boss 10
+  // has no LISTEN wake-up), and woken after every send with `notifyWorker` (only possible when the
+  // producer shares the worker's process, as here). A job counts as handled when its handler runs;
+  // pg-boss completes the batch when the handler resolves.
+  'pg-boss': {
+    async make(concurrency) {
+      const schema = `bench_pgboss_${randomUUID().slice(0, 8)}`;
+      const boss = new PgBoss({ connectionString: databaseUrl, schema, max: 8, supervise: false });
+      boss.on('error', () => {});
+      await boss.start();
+      const name = 'bench';
+      await boss.createQueue(name);
+      const waiting = new Map<string, () => void>();
+      const worker = await boss.work(name, { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        for (const job of jobs) {
+          const id = (job.data as { id: string }).id;
+          waiting.get(id)?.();
+          waiting.delete(id);
+        }
+      });
+      return {
+        run: async () => {
+          const id = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          await boss.send(name, { id, ...payload });
+          boss.notifyWorker(worker);
+          await handled;
+        },
+        dispose: async () => {
+          await boss.stop({ graceful: false, wait: true });
+          const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+          await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await pool.end();
+        },
+      };
+    },
+  },
+  // graphile-worker 0.17 (the newest that runs on Node 20) on the same PostgreSQL: LISTEN/NOTIFY
+  // wake-ups, `concurrency` jobs at once. A job counts as handled when its task runs; the worker
+  // deletes it when the task resolves.
+  'graphile-worker': {
+    async make(concurrency) {
+      const schema = `bench_graphile_${randomUUID().slice(0, 8)}`;
+      const waiting = new Map<string, () => void>();
+      const runner = await runGraphileWorker({
+        connectionString: databaseUrl,
+        schema,
+        concurrency,
+        noHandleSignals: true,
+        pollInterval: 1_000,
+        logger: new Logger(() => () => {}), // a line per job otherwise
+        taskList: {
+          bench: async (job) => {
+            const id = (job as { id: string }).id;
+            waiting.get(id)?.();
+            waiting.delete(id);
+          },
+        },
+      });
+      const utils = await makeWorkerUtils({
+        connectionString: databaseUrl,
+        schema,
+        logger: new Logger(() => () => {}),
+      });
+      return {
+        run: async () => {
+          const id = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          await utils.addJob('bench', { id, ...payload });
+          await handled;
+        },
+        dispose: async () => {
+          await runner.stop();
+          await utils.release();
+          const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+          await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await pool.end();
         },
       };
     },
