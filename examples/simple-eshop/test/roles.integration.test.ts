@@ -148,13 +148,16 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
     // either API process's ops view reads them all as one trace.
     const orderId = location.split('/').pop() as string;
     let spans: Array<{ name: string; role: string; traceId: string }> = [];
+    const has = (role: string, name: string) => spans.some((span) => span.role === role && span.name === name);
     for (
       let tries = 0;
-      // Each process exports its spans in batches: wait for every role's, not only the last call's.
+      // Each process exports its spans in batches, so one span of a role can come later than
+      // another: wait for every span asserted below, not only the last call's.
       tries < 150 &&
       !(
         spans.some((span) => span.name === 'POST /provider/payments/capture') &&
-        spans.some((span) => span.role === 'relay' && span.name === 'send orders') &&
+        has('relay', 'send orders') &&
+        ['process orders', 'payment authorize', 'payment capture'].every((name) => has('orders', name)) &&
         new Set(spans.map((span) => span.role)).size >= 5
       );
       tries++
