@@ -8,6 +8,7 @@ import { amqpTransport } from '@bulwark/messaging/amqp';
 import { natsTransport } from '@bulwark/messaging/nats';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, type ServerKind, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
@@ -94,14 +95,7 @@ for (const broker of brokers) {
       await outbox.migrate();
       const topic = uniqueName('orders');
       const message = createEnvelope({ topic, type: 'order.placed', payload: { orderId: 'o-1' } });
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await outbox.add(client, message);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      await withTransaction(pool, (client) => outbox.add(client, message));
       const rows = async () => (await pool.query(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0].n as number;
 
       const relay = outbox.relay({ transport, backoff: constant({ ms: 200 }), pollIntervalMs: 100 });

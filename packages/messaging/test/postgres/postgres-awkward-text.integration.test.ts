@@ -4,6 +4,7 @@
 
 import { createEnvelope } from '@bulwark/messaging';
 import { postgresInbox, postgresOutbox } from '@bulwark/messaging/postgres';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { largeStorableText, storableTexts, unstorableKeys, unstorableTexts } from '@bulwark/resilience/testing';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
@@ -29,9 +30,7 @@ await describeWithServers('PostgreSQL outbox and inbox with awkward text', ['pos
   it('refuses unstorable payloads, ids, keys and headers before writing, and the transaction goes on', async () => {
     const outbox = postgresOutbox(pool, { table });
     await outbox.migrate();
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(pool, async (client) => {
       for (const [label, text] of Object.entries(unstorableTexts)) {
         const cases: Array<[string, () => unknown]> = [
           ['message.payload.note', () => createEnvelope({ topic: 'orders', type: 't', payload: { note: text } })],
@@ -66,12 +65,9 @@ await describeWithServers('PostgreSQL outbox and inbox with awkward text', ['pos
         key: storableTexts.emoji,
       });
       await outbox.add(client, good);
-      await client.query('COMMIT');
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${table}"`);
-      expect(rows[0].n).toBe(1);
-    } finally {
-      client.release();
-    }
+    });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${table}"`);
+    expect(rows[0].n).toBe(1);
   });
 
   it('relays emoji, right-to-left marks and 64 KiB text unchanged', async () => {
@@ -88,14 +84,7 @@ await describeWithServers('PostgreSQL outbox and inbox with awkward text', ['pos
         headers: { note: text },
       }),
     );
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await outbox.add(client, sent);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await withTransaction(pool, (client) => outbox.add(client, sent));
     const relay = outbox.relay({ transport });
     try {
       // Plus the one valid message the first test committed to this table.

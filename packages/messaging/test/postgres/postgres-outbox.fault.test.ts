@@ -6,6 +6,7 @@ import type { Envelope } from '@bulwark/messaging';
 import { createEnvelope } from '@bulwark/messaging';
 import { postgresOutbox, postgresTransport } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -284,15 +285,8 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
           key: `account-${index % 5}`,
           payload: { sequence: committed.length },
         });
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          await outbox.add(client, message);
-          await client.query('COMMIT');
-          committed.push(message.id);
-        } finally {
-          client.release();
-        }
+        await withTransaction(pool, (client) => outbox.add(client, message));
+        committed.push(message.id);
       }
     };
     try {
@@ -359,14 +353,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
     relay.on('outbox-relay-failed', (event) => failures.push(event.error));
     const add = async () => {
       const message = createEnvelope({ topic: 'orders', type: 'order.placed', key: 'k', payload: {} });
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await outbox.add(client, message);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      await withTransaction(pool, (client) => outbox.add(client, message));
       return message.id;
     };
     try {

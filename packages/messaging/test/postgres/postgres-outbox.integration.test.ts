@@ -2,9 +2,10 @@ import type { OutboxRelay } from '@bulwark/messaging';
 import { claimCheck, createEnvelope, type Envelope, isClaim, memoryBlobStore } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
 import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
 
@@ -13,27 +14,9 @@ const message = (key: string, sequence: number, topic = 'orders') =>
 
 const sequenceOf = (envelope: Envelope) => (envelope.payload as { sequence: number }).sequence;
 
-async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await work(client);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
 await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) => {
   const bed = outboxTestBed(url, 'outbox');
-  const { newOutbox, track } = bed;
-  let pool: pg.Pool;
-  beforeAll(() => {
-    pool = bed.pool;
-  });
+  const { pool, newOutbox, track } = bed;
 
   describe('migrate', () => {
     it('can run concurrently and again', async () => {
@@ -72,7 +55,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         await outbox.migrate(); // idempotent
         const transport = recordingTransport();
         track(outbox.relay({ transport }));
-        await inTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
+        await withTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
         await transport.waitFor(2);
         expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual(['q1', 'q2']);
         await waitUntil(async () => (await outbox.lag()).pending === 0);
@@ -112,14 +95,16 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         delivered.push(`${delivery.message.key}${sequenceOf(delivery.message)}`);
       });
       track(outbox.relay({ transport }));
-      await inTransaction(pool, (client) => outbox.add(client, [message('a', 1), message('a', 2)]));
+      await withTransaction(pool, (client) => outbox.add(client, [message('a', 1), message('a', 2)]));
       await expect(
-        inTransaction(pool, async (client) => {
+        withTransaction(pool, async (client) => {
           await outbox.add(client, message('b', 1));
           throw new Error('business rule failed');
         }),
       ).rejects.toThrow('business rule failed');
-      await inTransaction(pool, (client) => outbox.add((text, values) => client.query(text, values), message('c', 1)));
+      await withTransaction(pool, (client) =>
+        outbox.add((text, values) => client.query(text, values), message('c', 1)),
+      );
       await transport.waitFor(3);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(transport.published.map((envelope) => `${envelope.key}${sequenceOf(envelope)}`)).toEqual([
@@ -148,7 +133,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         payload: { email: 'a@example.com', tags: ['x'], nested: { n: 1 } },
         headers: { traceparent: '00-abc-def-01' },
       });
-      await inTransaction(pool, (client) => outbox.add(client, original));
+      await withTransaction(pool, (client) => outbox.add(client, original));
       await transport.waitFor(1);
       expect(transport.published[0]).toEqual(original);
       expect(transport.calls[0]?.topic).toBe('users');
@@ -161,7 +146,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       await waitUntil(() => relay.snapshot().role === 'leader');
       await new Promise((resolve) => setTimeout(resolve, 50));
       const committedAt = Date.now();
-      await inTransaction(pool, (client) => outbox.add(client, message('n', 1)));
+      await withTransaction(pool, (client) => outbox.add(client, message('n', 1)));
       await transport.waitFor(1, 5_000);
       expect(Date.now() - committedAt).toBeLessThan(1_000);
     });
@@ -172,7 +157,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       const relay = track(outbox.relay({ transport, listen: false, pollIntervalMs: 60_000 }));
       await waitUntil(() => relay.snapshot().role === 'leader');
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await inTransaction(pool, (client) => outbox.add(client, message('p', 1)));
+      await withTransaction(pool, (client) => outbox.add(client, message('p', 1)));
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(transport.published).toEqual([]);
       await relay.close();
@@ -189,15 +174,15 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       try {
         await listener.query(`LISTEN "${outbox.sql.channel}"`);
         await pool.query(`UPDATE ${relayTable} SET notify = false`); // a busy relay
-        await inTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
+        await withTransaction(pool, (client) => outbox.add(client, [message('q', 1), message('q', 2)]));
         await new Promise((resolve) => setTimeout(resolve, 200));
         expect(notifications).toEqual([]);
         await pool.query(`UPDATE ${relayTable} SET notify = true`); // an idle relay
-        await inTransaction(pool, (client) => outbox.add(client, [message('q', 3), message('q', 4)]));
+        await withTransaction(pool, (client) => outbox.add(client, [message('q', 3), message('q', 4)]));
         await waitUntil(() => notifications.length > 0, 2_000);
         expect(notifications).toEqual([outbox.sql.channel]); // one per transaction
         await expect(
-          inTransaction(pool, async (client) => {
+          withTransaction(pool, async (client) => {
             await outbox.add(client, message('q', 5));
             throw new Error('rolled back');
           }),
@@ -223,7 +208,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         if (!(await notify())) sawBusy = true;
         await publish(topic, messages, options);
       };
-      await inTransaction(pool, (client) =>
+      await withTransaction(pool, (client) =>
         outbox.add(
           client,
           Array.from({ length: 50 }, (_, index) => message('b', index)),
@@ -307,7 +292,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       await Promise.all(
         keys.map(async (key) => {
           for (let sequence = 1; sequence <= 100; sequence++)
-            await inTransaction(pool, (client) => outbox.add(client, message(key, sequence)));
+            await withTransaction(pool, (client) => outbox.add(client, message(key, sequence)));
         }),
       );
       await transport.waitFor(400);
@@ -323,7 +308,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       const leader = running.find((relay) => relay.snapshot().role === 'leader') as OutboxRelay;
       await leader.close();
       expect(leader.snapshot().role).toBe('closed');
-      await inTransaction(pool, (client) => outbox.add(client, message('a', 101)));
+      await withTransaction(pool, (client) => outbox.add(client, message('a', 101)));
       await transport.waitFor(401);
       expect(running.filter((relay) => relay.snapshot().role === 'leader')).toHaveLength(1);
     });
@@ -355,7 +340,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       expect(standby.snapshot().role).toBe('standby');
       await leader.close();
       await waitUntil(() => standby.snapshot().role === 'leader', 3_000);
-      await inTransaction(pool, (client) => outbox.add(client, message('s', 1)));
+      await withTransaction(pool, (client) => outbox.add(client, message('s', 1)));
       await transport.waitFor(1);
     });
 
@@ -386,7 +371,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       const failures: number[] = [];
       relay.on('outbox-publish-failed', (event) => failures.push(event.attempt));
       for (let sequence = 1; sequence <= 20; sequence++)
-        await inTransaction(pool, (client) => outbox.add(client, message('k', sequence)));
+        await withTransaction(pool, (client) => outbox.add(client, message('k', sequence)));
       await waitUntil(() => transport.failures >= 5);
       expect((await outbox.lag()).pending).toBe(20);
       expect(relay.snapshot().lagMs).toBeGreaterThan(0);
@@ -410,12 +395,12 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         await publish(topic, messages, options);
       };
       const relay = track(outbox.relay({ transport, backoff: constant({ ms: 25 }) }));
-      await inTransaction(pool, async (client) => {
+      await withTransaction(pool, async (client) => {
         await outbox.add(client, [message('r', 1, 'refunds'), message('o', 1)]);
       });
       await waitUntil(() => transport.published.length === 1);
       for (let sequence = 2; sequence <= 10; sequence++)
-        await inTransaction(pool, (client) =>
+        await withTransaction(pool, (client) =>
           outbox.add(client, [message('o', sequence), message('r', sequence, 'refunds')]),
         );
       await transport.waitFor(10);
@@ -445,7 +430,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       };
       track(outbox.relay({ transport, claimCheck }));
       const big = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'x'.repeat(100_000) } });
-      await inTransaction(pool, (client) => outbox.add(client, big));
+      await withTransaction(pool, (client) => outbox.add(client, big));
       await transport.waitFor(1);
       expect(checkedIn).toEqual([big.id]);
       expect(transport.published[0]?.payload).toEqual({ claim: { ref: `blob-${big.id}` } });
@@ -458,7 +443,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       track(outbox.relay({ transport, claimCheck: checks }));
       const big = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'x'.repeat(50_000) } });
       const small = createEnvelope({ topic: 'reports', type: 'report.ready', payload: { body: 'tiny' } });
-      await inTransaction(pool, (client) => outbox.add(client, [big, small]));
+      await withTransaction(pool, (client) => outbox.add(client, [big, small]));
       await transport.waitFor(2);
       const [published, inline] = transport.published as [Envelope, Envelope];
       expect(isClaim(published.payload)).toBe(true);
@@ -482,7 +467,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       );
       expect(rows).toEqual([{ terminated: true }]);
       await waitUntil(() => failed.length > 0);
-      await inTransaction(pool, (client) => outbox.add(client, message('r', 1)));
+      await withTransaction(pool, (client) => outbox.add(client, message('r', 1)));
       await transport.waitFor(1);
       expect(relay.snapshot().role).toBe('leader');
     });
@@ -490,7 +475,7 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
     it('reports throughput and dispatch events', async () => {
       const outbox = await newOutbox();
       const transport = recordingTransport();
-      await inTransaction(pool, (client) =>
+      await withTransaction(pool, (client) =>
         outbox.add(
           client,
           Array.from({ length: 300 }, (_, index) => message(`k${index % 7}`, index)),

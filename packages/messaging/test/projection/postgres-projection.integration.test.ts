@@ -1,3 +1,4 @@
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -32,17 +33,12 @@ await describeWithServers('projection on PostgreSQL', ['postgres'], ({ postgres:
     const log = postgresEventLog(pool, { table });
     await log.migrate();
     const append = async (events: Array<{ stream: string; amount: number }>) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await log.append(
+      await withTransaction(pool, (client) =>
+        log.append(
           client,
           events.map((event) => ({ stream: event.stream, type: 'sale', data: { amount: event.amount } })),
-        );
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+        ),
+      );
     };
     const start = () =>
       projection({

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -69,10 +70,8 @@ await describeWithServers('projection under SIGKILL', ['postgres'], ({ postgres:
     const log = postgresEventLog(pool, { table });
     let appended = 0;
     const append = async (count: number) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await log.append(
+      await withTransaction(pool, (client) =>
+        log.append(
           client,
           Array.from({ length: count }, (_, index) => ({
             id: `event-${appended + index}`,
@@ -80,12 +79,9 @@ await describeWithServers('projection under SIGKILL', ['postgres'], ({ postgres:
             type: 't',
             data: appended + index,
           })),
-        );
-        await client.query('COMMIT');
-        appended += count;
-      } finally {
-        client.release();
-      }
+        ),
+      );
+      appended += count;
     };
     for (let batch = 0; batch < 40; batch++) await append(25);
     let writing = true;

@@ -4,6 +4,7 @@ import { claimCheck, consume, createEnvelope, memoryBlobStore, type Transport } 
 import { amqpTransport } from '@bulwark/messaging/amqp';
 import { postgresOutbox, postgresTransport } from '@bulwark/messaging/postgres';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import { withTransaction } from '@bulwark/resilience/postgres';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { installTestTelemetry, parentSpanId } from '@bulwark/test-support/otel';
 import { trace } from '@opentelemetry/api';
@@ -88,14 +89,7 @@ await describeWithServers(
         try {
           const message = createEnvelope({ topic, type: 'order.placed', payload: { lines: 'x'.repeat(200) } });
           await tracer.startActiveSpan('place-order', async (span) => {
-            const client = await pool.connect();
-            try {
-              await client.query('BEGIN');
-              await outbox.add(client, message);
-              await client.query('COMMIT');
-            } finally {
-              client.release();
-            }
+            await withTransaction(pool, (client) => outbox.add(client, message));
             span.end();
           });
           await until(() => handlerSpans.length === 1, 'the handler');
