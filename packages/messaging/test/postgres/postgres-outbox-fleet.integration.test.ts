@@ -4,7 +4,7 @@ import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { installTestTelemetry } from '@bulwark/test-support/otel';
 import pg from 'pg';
-import { beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
 import { outboxTestBed, waitUntil } from './fixtures/outbox-test-bed.js';
 
@@ -30,12 +30,7 @@ function firstPublishedOrder(published: readonly Envelope[]): Map<string, number
 }
 
 await describeWithServers('postgresOutbox relays sharing partitions', ['postgres'], ({ postgres: url }) => {
-  const bed = outboxTestBed(url, 'outbox_fleet');
-  const { newOutbox, track } = bed;
-  let pool: pg.Pool;
-  beforeAll(() => {
-    pool = bed.pool;
-  });
+  const { pool, newOutbox, track } = outboxTestBed(url, 'outbox_fleet');
   let sequence = 0;
   /** Commits `rounds` messages of every key, one transaction per round. */
   const write = async (outbox: PostgresOutbox, rounds: number) => {
