@@ -121,8 +121,11 @@ class Relay implements OutboxRelay {
 
   snapshot(): OutboxRelaySnapshot {
     const now = this.options.clock.now();
+    const held = this.role === 'leader' ? this.session?.partitions?.() : undefined;
+    // A fleet member whose share is no partition publishes nothing: it stands by for one.
+    const role: OutboxRelayRole = held?.length === 0 ? 'standby' : this.role;
     let lagMs: number | undefined;
-    if (this.role === 'leader' && this.lag !== undefined)
+    if (role === 'leader' && this.lag !== undefined)
       lagMs = this.lag === 'empty' ? 0 : this.lag.ageMs + Math.max(0, now - this.lag.at);
     const windowStart = Math.floor((now - throughputWindowMs) / 1000);
     let recent = 0;
@@ -130,13 +133,13 @@ class Relay implements OutboxRelay {
     const windowMs = Math.min(throughputWindowMs, Math.max(1000, now - this.startedAt));
     return {
       outbox: this.source.name,
-      role: this.role,
+      role,
       dispatched: this.dispatched,
       throughputPerSecond: (recent * 1000) / windowMs,
       lagMs,
       publishFailures: this.publishFailures,
       lastError: this.lastError,
-      partitions: this.role === 'leader' ? this.session?.partitions?.() : undefined,
+      partitions: role === 'leader' ? held : undefined,
       health: this.health.health,
     };
   }

@@ -142,6 +142,35 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
     }
   });
 
+  it('a member whose share shrinks to no partition stands by, and leads again once one is free', async () => {
+    const outbox = await newOutbox();
+    const table = outbox.table.replaceAll('"', '');
+    const transport = recordingTransport();
+    const options = { transport, partitions: 2, rebalanceIntervalMs: 50 } as const;
+    // The fleet ranks its members by backend pid: two connections opened before the first relay's
+    // rank its two later members ahead of it, so once they join its fair share is no partition.
+    const earlierPool = new pg.Pool({ connectionString: url, max: 2 });
+    const laterPool = new pg.Pool({ connectionString: url, max: 2 });
+    const opened = await Promise.all([earlierPool.connect(), earlierPool.connect()]);
+    const earlierOutbox = postgresOutbox(earlierPool, { table });
+    const laterOutbox = postgresOutbox(laterPool, { table });
+    const later = track(laterOutbox.relay(options));
+    try {
+      await waitUntil(() => later.snapshot().partitions?.length === 2);
+      for (const client of opened) client.release();
+      const earlier = [0, 1].map(() => track(earlierOutbox.relay(options)));
+      await waitUntil(() => earlier.every((relay) => relay.snapshot().partitions?.length === 1), 5_000);
+      expect(later.snapshot()).toMatchObject({ role: 'standby', partitions: undefined, lagMs: undefined });
+      // One of the others leaves: the standby takes its partition and leads again.
+      await earlier[0]?.close();
+      await waitUntil(() => later.snapshot().partitions?.length === 1, 5_000);
+      expect(later.snapshot().role).toBe('leader');
+    } finally {
+      await Promise.all([earlierOutbox.close(), laterOutbox.close()]);
+      await Promise.all([earlierPool.end(), laterPool.end()]);
+    }
+  });
+
   it('backs off with OutboxPartitionsMismatchError when another relay counts partitions differently', async () => {
     const outbox = await newOutbox();
     const transport = recordingTransport();
