@@ -17,7 +17,8 @@ import { watchProcessErrors } from './process-error-watch.js';
 import { pollRecovery } from './recovery-poll.js';
 import { type CallTally, SteadyLoad } from './steady-load.js';
 
-export interface FaultScenariosOptions {
+/** Options of one engine run, {@link runFaultScenarios}: one adapter's load, probe and bounds, and the faults. */
+export interface FaultRunOptions {
   /** Names the adapter in the summary line. */
   readonly name: string;
   /** The proxy in front of the adapter's server (needed by every fault but custom ones). */
@@ -54,7 +55,8 @@ export interface FaultResult extends Readonly<CallTally> {
   readonly recoveryMs: number | undefined;
 }
 
-export interface FaultScenariosReport {
+/** What one engine run, {@link runFaultScenarios}, found. */
+export interface FaultRunReport {
   readonly name: string;
   readonly results: readonly FaultResult[];
   /** Unhandled rejections and uncaught exceptions seen by the process during the run. */
@@ -72,7 +74,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 function faultProblems(
   label: string,
   result: FaultResult,
-  options: FaultScenariosOptions,
+  options: FaultRunOptions,
   hangLimitMs: number,
   succeededWhileSlow: number | undefined,
 ): string[] {
@@ -104,7 +106,7 @@ function faultProblems(
  * console.log(report.summary());
  * ```
  */
-export async function runFaultScenarios(options: FaultScenariosOptions): Promise<FaultScenariosReport> {
+export async function runFaultScenarios(options: FaultRunOptions): Promise<FaultRunReport> {
   const durations: FaultDurations = { ...defaultFaultDurations, ...options.durations };
   const faults = options.faults ?? faultNames;
   if (!options.proxy && faults.some((fault) => typeof fault === 'string'))

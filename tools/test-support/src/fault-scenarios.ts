@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { FaultName } from './fault-injection.js';
 import { type FaultProxy, faultProxy } from './fault-proxy.js';
-import { type FaultScenariosOptions, type FaultScenariosReport, runFaultScenarios } from './fault-scenario-runner.js';
+import { type FaultRunOptions, type FaultRunReport, runFaultScenarios } from './fault-scenario-runner.js';
 import { type ProcessErrorWatch, watchProcessErrors } from './process-error-watch.js';
 
 const defaultPorts: Record<string, number> = { 'postgres:': 5432, 'postgresql:': 5432, 'redis:': 6379, 'amqp:': 5672 };
@@ -76,8 +76,8 @@ export interface FaultAdapter {
   readonly reportsHealth?: boolean;
 }
 
-/** Options of {@link faultScenarios}. */
-export interface FaultScenarioOptions {
+/** Options of {@link faultScenarios}, which registers an adapter's fault suite as vitest tests. */
+export interface FaultSuiteOptions {
   /** Names the adapter in test titles and in the summary line. */
   readonly adapter: string;
   /** Starts the proxy in front of the server (called once). */
@@ -101,7 +101,7 @@ export function runOptionsFor(
   name: string,
   subject: FaultSubject,
   bounds: { readonly callTimeoutMs: number; readonly recoverWithinMs: number; readonly slackMs: number },
-): FaultScenariosOptions {
+): FaultRunOptions {
   return {
     name,
     load: () => subject.call(),
@@ -131,7 +131,7 @@ const titledFaults: readonly (readonly [title: string, fault: FaultName])[] = [
  * slack, load calls succeeded, and during the latency too, the adapter worked again within
  * `recoveryBoundMs` of the heal with the same client); the books balance (nothing lost or doubled).
  */
-export function faultScenarios(options: FaultScenarioOptions): void {
+export function faultScenarios(options: FaultSuiteOptions): void {
   const recoveryBoundMs = options.recoveryBoundMs ?? 15_000;
   const bounds = {
     callTimeoutMs: options.callTimeoutMs,
@@ -141,7 +141,7 @@ export function faultScenarios(options: FaultScenarioOptions): void {
   let watch: ProcessErrorWatch;
   let proxy: FaultProxy;
   let subject: FaultSubject;
-  const runs: { readonly report: FaultScenariosReport; readonly books: Books }[] = [];
+  const runs: { readonly report: FaultRunReport; readonly books: Books }[] = [];
 
   beforeAll(async () => {
     watch = watchProcessErrors();

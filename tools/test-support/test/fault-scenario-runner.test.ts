@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, faultProxy } from '../src/fault-proxy.js';
-import { type FaultScenariosOptions, runFaultScenarios } from '../src/fault-scenario-runner.js';
+import { type FaultRunOptions, runFaultScenarios } from '../src/fault-scenario-runner.js';
 
 // The driver must be able to fail: an echo server behind the proxy stands in for a server, and
 // small "adapters" over it behave well or badly on purpose. Faults are kept to a fraction of a second.
@@ -51,7 +51,7 @@ async function ping(timeoutMs: number | undefined): Promise<void> {
   }
 }
 
-const quick = (overrides: Partial<FaultScenariosOptions>): FaultScenariosOptions => ({
+const quick = (overrides: Partial<FaultRunOptions>): FaultRunOptions => ({
   name: 'echo',
   proxy,
   load: () => ping(200),
