@@ -25,5 +25,5 @@ export type { RestartableServer, RestartScenarioOptions } from './restart-scenar
 export { restartScenario } from './restart-scenario.js';
 export type { ServerKind } from './servers.js';
 export { describeWithServers, isCI, isReachable, requireServers, serverUrl, uniqueName } from './servers.js';
-export type { TypeScriptChild } from './typescript-child.js';
+export type { TypeScriptChild, TypeScriptChildOptions } from './typescript-child.js';
 export { startTypeScriptChild } from './typescript-child.js';

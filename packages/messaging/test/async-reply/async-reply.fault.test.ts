@@ -1,34 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asyncReply } from '@bulwark/messaging';
 import { postgresAsyncReplyStore, postgresTransport } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = join(here, '../../../..');
-const childScript = relative(repositoryRoot, join(here, 'fixtures/async-reply-worker-child.ts'));
-const register = relative(repositoryRoot, join(repositoryRoot, 'tools/assets/register.mjs'));
+const workerScript = join(here, 'fixtures/async-reply-worker-child.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function startWorker(args: readonly string[]): { process: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', `./${register}`, childScript, ...args],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk) => process.stderr.write(`[worker ${child.pid}] ${chunk}`));
-  const ready = new Promise<void>((resolve) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line === 'ready') resolve();
-    });
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { process: child, ready, exited };
-}
+const startWorker = (args: readonly string[]) => startTypeScriptChild(workerScript, { args, stderrLabel: 'worker' });
 
 await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ postgres: url }) => {
   const table = uniqueName('ar_fault_messages');
@@ -63,7 +45,7 @@ await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ p
     }
     expect((await statuses()).map((state) => state?.status)).toEqual(Array(total).fill('running'));
 
-    doomed.process.kill('SIGKILL');
+    doomed.child.kill('SIGKILL');
     await doomed.exited;
     const rescuer = startWorker([url, table, storeTable, 'work', applicationName]);
     await rescuer.ready;
@@ -77,9 +59,9 @@ await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ p
     // Every operation was started by the killed worker, then once more by the rescuer.
     expect(states.map((state) => state?.attempts)).toEqual(Array(total).fill(2));
     expect(new Set(states.map((state) => (state?.status === 'succeeded' ? state.result.pid : 0)))).toEqual(
-      new Set([rescuer.process.pid]),
+      new Set([rescuer.child.pid]),
     );
-    rescuer.process.kill('SIGTERM');
+    rescuer.child.kill('SIGTERM');
     await rescuer.exited;
     await transport.close();
   });

@@ -1,48 +1,30 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnvelope, type Envelope } from '@bulwark/messaging';
 import { postgresIdempotencyStore, postgresInbox, postgresTransport } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, type TypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = join(here, '../../../..');
-const childScript = relative(repositoryRoot, join(here, 'fixtures/consumer-child.ts'));
-const register = relative(repositoryRoot, join(repositoryRoot, 'tools/assets/register.mjs'));
+const consumerScript = join(here, 'fixtures/consumer-child.ts');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface ConsumerChild {
-  readonly process: ChildProcess;
-  readonly ready: Promise<void>;
+interface ConsumerChild extends TypeScriptChild {
   /** The last snapshot the child printed. */
   stats: { handled: number; duplicates: number; transactionalDuplicates: number } | undefined;
-  readonly exited: Promise<void>;
 }
 
 function startConsumer(args: readonly string[]): ConsumerChild {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', `./${register}`, childScript, ...args],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk) => process.stderr.write(`[consumer ${child.pid}] ${chunk}`));
-  let onReady = () => {};
-  const handle: ConsumerChild = {
-    process: child,
-    ready: new Promise<void>((resolve) => {
-      onReady = resolve;
-    }),
-    stats: undefined,
-    exited: new Promise<void>((resolve) => child.once('exit', () => resolve())),
-  };
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    if (line === 'ready') onReady();
-    else if (line.startsWith('stats ')) handle.stats = JSON.parse(line.slice(6));
+  const started = startTypeScriptChild(consumerScript, {
+    args,
+    stderrLabel: 'consumer',
+    onLine: (line) => {
+      if (line.startsWith('stats ')) handle.stats = JSON.parse(line.slice(6));
+    },
   });
+  const handle: ConsumerChild = { ...started, stats: undefined };
   return handle;
 }
 
@@ -71,7 +53,7 @@ await describeWithServers('consume on postgresTransport under SIGKILL', ['postgr
   });
 
   afterAll(async () => {
-    for (const child of children) child.process.kill('SIGKILL');
+    for (const consumer of children) consumer.child.kill('SIGKILL');
     await pool.query(
       `DROP TABLE IF EXISTS "${table}", "${table}_groups", "${inboxTable}", "${inboxTable}_tx", "${effectsTable}"`,
     );
@@ -102,7 +84,7 @@ await describeWithServers('consume on postgresTransport under SIGKILL', ['postgr
       if (Date.now() > deadline) throw new Error('the first consumer made no progress');
       await sleep(20);
     }
-    first.process.kill('SIGKILL');
+    first.child.kill('SIGKILL');
     await first.exited;
     const killedAt = Date.now() - began;
     const handledAtKill = await count(`SELECT count(*) AS n FROM "${effectsTable}"`);
@@ -120,7 +102,7 @@ await describeWithServers('consume on postgresTransport under SIGKILL', ['postgr
     }
     await sleep(300);
     const stats = second.stats;
-    second.process.kill('SIGTERM');
+    second.child.kill('SIGTERM');
     await second.exited;
 
     const effects = await count(`SELECT count(*) AS n FROM "${effectsTable}"`);

@@ -1,27 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Envelope } from '@bulwark/messaging';
 import { createEnvelope } from '@bulwark/messaging';
 import { postgresOutbox, postgresTransport } from '@bulwark/messaging/postgres';
 import { constant } from '@bulwark/resilience';
 import { withTransaction } from '@bulwark/resilience/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, type TypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { faultyProxy } from './fixtures/tcp-proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = join(here, '../../../..');
-const childScript = relative(repositoryRoot, join(here, 'fixtures/outbox-relay-child.ts'));
+const relayScript = join(here, 'fixtures/outbox-relay-child.ts');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const randomInt = (below: number) => Math.floor(Math.random() * below);
 
-interface RelayChild {
-  readonly process: ChildProcess;
-  readonly ready: Promise<void>;
+interface RelayChild extends TypeScriptChild {
   /** Time the child last reported taking leadership; 0 when it never did. */
   leaderSince: number;
 }
@@ -33,36 +28,14 @@ interface Fleet {
 }
 
 function startRelay(url: string, table: string, sink: string, fleet: Fleet): RelayChild {
-  const child = spawn(
-    'node',
-    [
-      '--conditions=@bulwark/source',
-      '--import',
-      'tsx',
-      '--import',
-      './tools/assets/register.mjs',
-      childScript,
-      url,
-      table,
-      sink,
-      String(fleet.partitions),
-      String(fleet.publishConcurrency),
-    ],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk) => process.stderr.write(`[relay ${child.pid}] ${chunk}`));
-  let onReady: () => void = () => {};
-  const relay: RelayChild = {
-    process: child,
-    ready: new Promise<void>((resolve) => {
-      onReady = resolve;
-    }),
-    leaderSince: 0,
-  };
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    if (line === 'ready') onReady();
-    if (line === 'leader') relay.leaderSince = Date.now();
+  const started = startTypeScriptChild(relayScript, {
+    args: [url, table, sink, String(fleet.partitions), String(fleet.publishConcurrency)],
+    stderrLabel: 'relay',
+    onLine: (line) => {
+      if (line === 'leader') relay.leaderSince = Date.now();
+    },
   });
+  const relay: RelayChild = { ...started, leaderSince: 0 };
   return relay;
 }
 
@@ -163,7 +136,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
       const chaos = async () => {
         while ((writing || kills < minimumKills) && kills < maximumKills) {
           await sleep(150 + randomInt(350));
-          const alive = relays.filter((relay) => relay.process.exitCode === null && relay.process.signalCode === null);
+          const alive = relays.filter((relay) => relay.child.exitCode === null && relay.child.signalCode === null);
           const leader = alive.reduce<RelayChild | undefined>(
             (latest, relay) => (relay.leaderSince > (latest?.leaderSince ?? 0) ? relay : latest),
             undefined,
@@ -174,7 +147,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
           const second = alive.filter((relay) => relay !== victim)[randomInt(alive.length - 1)];
           const victims = fleet.partitions > 1 && second && randomInt(3) === 0 ? [victim, second] : [victim];
           for (const dead of victims) {
-            dead.process.kill('SIGKILL');
+            dead.child.kill('SIGKILL');
             kills += 1;
           }
           for (const _ of victims) relays.push(startRelay(url, table, sink, fleet));
@@ -206,7 +179,7 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
         if (Date.now() > deadline) throw new Error(`outbox not drained: ${JSON.stringify(await outbox.lag())}`);
         await sleep(100);
       }
-      for (const relay of relays) relay.process.kill('SIGKILL');
+      for (const relay of relays) relay.child.kill('SIGKILL');
 
       const { rows } = await pool.query<{ message_id: string; key: string }>(
         `SELECT message_id, key FROM "${sink}" ORDER BY sequence`,

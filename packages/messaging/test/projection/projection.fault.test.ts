@@ -1,52 +1,36 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTransaction } from '@bulwark/resilience/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, type TypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { postgresEventLog } from '../../src/postgres/postgres-event-log.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = join(here, '../../../..');
-const childScript = relative(repositoryRoot, join(here, 'fixtures/projection-child.ts'));
+const runnerScript = join(here, 'fixtures/projection-child.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface RunnerChild {
-  readonly process: ChildProcess;
+interface RunnerChild extends TypeScriptChild {
   leading: boolean;
   /** Resolves at the next `batch` line once asked for. */
   nextBatch(): Promise<void>;
 }
 
 function startRunner(url: string, table: string, readModel: string): RunnerChild {
-  const child = spawn(
-    'node',
-    [
-      '--conditions=@bulwark/source',
-      '--import',
-      'tsx',
-      '--import',
-      './tools/assets/register.mjs',
-      childScript,
-      url,
-      table,
-      readModel,
-    ],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk) => process.stderr.write(`[projection ${child.pid}] ${chunk}`));
   const waiting: Array<() => void> = [];
+  const started = startTypeScriptChild(runnerScript, {
+    args: [url, table, readModel],
+    stderrLabel: 'projection',
+    onLine: (line) => {
+      if (line === 'leader') runner.leading = true;
+      if (line === 'batch') for (const resolve of waiting.splice(0)) resolve();
+    },
+  });
   const runner: RunnerChild = {
-    process: child,
+    ...started,
     leading: false,
     nextBatch: () => new Promise<void>((resolve) => waiting.push(resolve)),
   };
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    if (line === 'leader') runner.leading = true;
-    if (line === 'batch') for (const resolve of waiting.splice(0)) resolve();
-  });
   return runner;
 }
 
@@ -61,7 +45,7 @@ await describeWithServers('projection under SIGKILL', ['postgres'], ({ postgres:
     await postgresEventLog(pool, { table }).migrate();
   });
   afterAll(async () => {
-    for (const child of children) child.process.kill('SIGKILL');
+    for (const runner of children) runner.child.kill('SIGKILL');
     await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_checkpoints", "${readModel}"`);
     await pool.end();
   });
@@ -96,17 +80,17 @@ await describeWithServers('projection under SIGKILL', ['postgres'], ({ postgres:
     let kills = 0;
     for (let round = 0; round < 5; round++) {
       const deadline = Date.now() + 30_000;
-      let leader = children.find((child) => child.leading && child.process.exitCode === null && !child.process.killed);
+      let leader = children.find((child) => child.leading && child.child.exitCode === null && !child.child.killed);
       while (!leader && Date.now() < deadline) {
         await sleep(20);
-        leader = children.find((child) => child.leading && child.process.exitCode === null && !child.process.killed);
+        leader = children.find((child) => child.leading && child.child.exitCode === null && !child.child.killed);
       }
       expect(leader, 'a runner leads').toBeDefined();
       if (!leader) break;
       // Kill in the middle of a batch: its rows are written, its checkpoint is not stored yet.
       // After a few committed batches, so that progress is handed over too.
       for (let batch = 0; batch < 3 + (round % 3); batch++) await leader.nextBatch();
-      leader.process.kill('SIGKILL');
+      leader.child.kill('SIGKILL');
       kills++;
       children.push(startRunner(url, table, readModel));
     }

@@ -1,38 +1,32 @@
 // Two processes linked through a transport: the consumer's process span continues the trace the
 // producer process started, as a child of its send span.
-import { spawn } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consume } from '@bulwark/messaging';
 import { postgresTransport } from '@bulwark/messaging/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
 import { installTestTelemetry, type PrintedSpan, parentSpanId, printedSpan } from '@bulwark/test-support/otel';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = join(here, '../../../..');
-const childScript = relative(repositoryRoot, join(here, 'fixtures/traced-producer-child.ts'));
-const register = relative(repositoryRoot, join(repositoryRoot, 'tools/assets/register.mjs'));
+const producerScript = join(here, 'fixtures/traced-producer-child.ts');
 const telemetry = installTestTelemetry();
 
 /** Runs the producer child to its end; resolves the spans it printed. */
-function runProducer(args: readonly string[]): Promise<PrintedSpan[]> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', `./${register}`, childScript, ...args],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk) => process.stderr.write(`[producer ${child.pid}] ${chunk}`));
+async function runProducer(args: readonly string[]): Promise<PrintedSpan[]> {
   const spans: PrintedSpan[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const span = printedSpan(line);
-    if (span) spans.push(span);
+  const producer = startTypeScriptChild(producerScript, {
+    args,
+    stderrLabel: 'producer',
+    onLine: (line) => {
+      const span = printedSpan(line);
+      if (span) spans.push(span);
+    },
   });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(spans) : reject(new Error(`producer exited with ${code}`)))),
-  );
+  const code = await producer.exited;
+  if (code !== 0) throw new Error(`producer exited with ${code}`);
+  return spans;
 }
 
 await describeWithServers(

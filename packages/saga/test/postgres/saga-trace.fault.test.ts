@@ -1,17 +1,14 @@
 // A saga run whose orchestrator is SIGKILLed mid-step and resumed by another process still forms
 // one trace: the resuming process reads the run's trace context from the log.
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { postgresSagaLog } from '@bulwark/saga/postgres';
-import { describeWithServers, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
 import { type PrintedSpan, printedSpan } from '@bulwark/test-support/otel';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '../../../..');
 
 await describeWithServers('saga trace across a SIGKILL on PostgreSQL', ['postgres'], ({ postgres }) => {
   const sagaTable = uniqueName('saga_trace');
@@ -26,42 +23,24 @@ await describeWithServers('saga trace across a SIGKILL on PostgreSQL', ['postgre
   });
 
   const startChild = (mode: 'start' | 'recover', sagaId: string) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@bulwark/source',
-        '--import',
-        'tsx',
-        '--import',
-        join(repo, 'tools/assets/register.mjs'),
-        join(here, 'saga-trace-child.ts'),
-      ],
-      {
-        cwd: here,
-        env: { ...process.env, DATABASE_URL: postgres, SAGA_TABLE: sagaTable, SAGA_ID: sagaId, MODE: mode },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
     const spans: PrintedSpan[] = [];
     const lines: string[] = [];
-    let errors = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      errors += chunk.toString();
+    const started = startTypeScriptChild(join(here, 'saga-trace-child.ts'), {
+      env: { DATABASE_URL: postgres, SAGA_TABLE: sagaTable, SAGA_ID: sagaId, MODE: mode },
+      onLine: (line) => {
+        const span = printedSpan(line);
+        if (span) spans.push(span);
+        else lines.push(line);
+      },
     });
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const span = printedSpan(line);
-      if (span) spans.push(span);
-      else lines.push(line);
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const printed = async (line: string) => {
       for (let tries = 0; tries < 3_000 && !lines.includes(line); tries++) {
-        if (child.exitCode !== null) break;
+        if (started.child.exitCode !== null) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      if (!lines.includes(line)) throw new Error(`child (${mode}) did not print "${line}": ${errors}`);
+      if (!lines.includes(line)) throw new Error(`child (${mode}) did not print "${line}": ${started.errors()}`);
     };
-    return { child, spans, printed, exited, errors: () => errors };
+    return { ...started, spans, printed };
   };
 
   it('the resumed run, its steps and the killed run share the trace of the request that started it', async () => {

@@ -42,11 +42,13 @@ await describeWithServers('saga fault: SIGKILLed orchestrator on PostgreSQL', ['
 
   const startChild = (owner: string) =>
     startTypeScriptChild(join(here, 'saga-fault-child.ts'), {
-      DATABASE_URL: postgres,
-      SAGA_TABLE: sagaTable,
-      EFFECTS_TABLE: effectsTable,
-      SAGA_COUNT: String(sagaCount),
-      OWNER: owner,
+      env: {
+        DATABASE_URL: postgres,
+        SAGA_TABLE: sagaTable,
+        EFFECTS_TABLE: effectsTable,
+        SAGA_COUNT: String(sagaCount),
+        OWNER: owner,
+      },
     });
 
   const unfinished = async () =>

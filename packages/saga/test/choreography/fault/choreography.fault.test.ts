@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnvelope } from '@bulwark/messaging';
 import { postgresInbox, postgresOutbox } from '@bulwark/messaging/postgres';
-import { describeWithServers, startTypeScriptChild, uniqueName } from '@bulwark/test-support';
+import { describeWithServers, startTypeScriptChild, type TypeScriptChild, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { choreographyTracker, startParticipant } from '../../../src/index.js';
@@ -76,15 +75,17 @@ await describeWithServers(
 
         const startChild = () =>
           startTypeScriptChild(join(here, 'fault-child.ts'), {
-            DATABASE_URL: urls.postgres,
-            TRANSPORT_KIND: kind,
-            TRANSPORT_URL: url,
-            TRANSPORT_NAME: names.transport,
-            EFFECTS_TABLE: names.effects,
-            INBOX_TABLE: names.inbox,
-            OUTBOX_TABLE: names.outbox,
+            env: {
+              DATABASE_URL: urls.postgres,
+              TRANSPORT_KIND: kind,
+              TRANSPORT_URL: url,
+              TRANSPORT_NAME: names.transport,
+              EFFECTS_TABLE: names.effects,
+              INBOX_TABLE: names.inbox,
+              OUTBOX_TABLE: names.outbox,
+            },
           });
-        const kill = async (process: { child: ChildProcess; exited: Promise<void> }) => {
+        const kill = async (process: TypeScriptChild) => {
           process.child.kill('SIGKILL');
           await process.exited;
         };
