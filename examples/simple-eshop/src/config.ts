@@ -15,6 +15,12 @@ export interface ShopConfig {
   databaseUrl?: string;
   redisUrl?: string;
   amqpUrl?: string;
+  /**
+   * RabbitMQ deletes a group queue of the shop once it has had no consumer for this long
+   * (`x-expires`). Only for a test run under a namespace of its own, whose queues nobody uses
+   * after it; set by the test, never from the environment: a service's queues must not expire.
+   */
+  amqpQueueExpiresMs?: number;
   s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string };
   smtpUrl?: string;
   role: Role;

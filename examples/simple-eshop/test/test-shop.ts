@@ -10,6 +10,9 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { type RunningShop, startShop } from '../src/shop.js';
 
+/** How long a test shop's RabbitMQ queue outlives its last consumer: longer than any pause of a test. */
+const testQueueExpiresMs = 10 * 60_000;
+
 export interface TestShop extends RunningShop {
   readonly dataDir: string;
   /** fetch against the shop with JSON in and out. */
@@ -49,7 +52,10 @@ export async function startTestShop(env: Record<string, string> = {}): Promise<T
   } else if (brokers) {
     throw new Error(`SHOP_TEST_BROKERS must be redis or amqp; got "${brokers}"`);
   }
-  const shop = await startShop(loadConfig(shopEnv, []), shopEnv);
+  const config = loadConfig(shopEnv, []);
+  // This run's queues (its own namespace) go once unused, so a machine does not collect them run after run.
+  if (brokers === 'amqp') config.amqpQueueExpiresMs = testQueueExpiresMs;
+  const shop = await startShop(config, shopEnv);
   return {
     ...shop,
     dataDir,

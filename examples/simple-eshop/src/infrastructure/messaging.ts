@@ -73,6 +73,7 @@ export async function openMessaging(
     const amqpShop = amqpTransport(() => amqp.connect(url, { clientProperties: { connection_name: 'simple-eshop' } }), {
       queuePrefix: `${config.namespace}:`,
       exchange: config.namespace,
+      ...(config.amqpQueueExpiresMs !== undefined && { queueArguments: { 'x-expires': config.amqpQueueExpiresMs } }),
     });
     transport = amqpShop;
     // Checking the depth of its queues goes to the broker on the transport's own connection.
