@@ -147,27 +147,30 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
     const table = outbox.table.replaceAll('"', '');
     const transport = recordingTransport();
     const options = { transport, partitions: 2, rebalanceIntervalMs: 50 } as const;
-    // The fleet ranks its members by backend pid: two connections opened before the first relay's
-    // rank its two later members ahead of it, so once they join its fair share is no partition.
-    const earlierPool = new pg.Pool({ connectionString: url, max: 2 });
-    const laterPool = new pg.Pool({ connectionString: url, max: 2 });
-    const opened = await Promise.all([earlierPool.connect(), earlierPool.connect()]);
-    const earlierOutbox = postgresOutbox(earlierPool, { table });
-    const laterOutbox = postgresOutbox(laterPool, { table });
-    const later = track(laterOutbox.relay(options));
+    // The fleet ranks its members by backend pid. Each relay gets a pool whose one idle connection
+    // is known: the relay on the highest pid ranks last, so once the other two join, its fair share
+    // of two partitions is none.
+    const pools = [0, 1, 2].map(() => new pg.Pool({ connectionString: url, max: 2 }));
+    const clients = await Promise.all(pools.map((each) => each.connect()));
+    const pids = clients.map((client) => (client as pg.PoolClient & { processID: number }).processID);
+    for (const client of clients) client.release();
+    const outboxes = [0, 1, 2]
+      .sort((first, second) => (pids[first] as number) - (pids[second] as number))
+      .map((index) => postgresOutbox(pools[index] as pg.Pool, { table }));
+    const [firstOutbox, secondOutbox, lastOutbox] = outboxes as [PostgresOutbox, PostgresOutbox, PostgresOutbox];
     try {
-      await waitUntil(() => later.snapshot().partitions?.length === 2);
-      for (const client of opened) client.release();
-      const earlier = [0, 1].map(() => track(earlierOutbox.relay(options)));
+      const last = track(lastOutbox.relay(options));
+      await waitUntil(() => last.snapshot().partitions?.length === 2);
+      const earlier = [firstOutbox, secondOutbox].map((each) => track(each.relay(options)));
       await waitUntil(() => earlier.every((relay) => relay.snapshot().partitions?.length === 1), 5_000);
-      expect(later.snapshot()).toMatchObject({ role: 'standby', partitions: undefined, lagMs: undefined });
+      expect(last.snapshot()).toMatchObject({ role: 'standby', partitions: undefined, lagMs: undefined });
       // One of the others leaves: the standby takes its partition and leads again.
       await earlier[0]?.close();
-      await waitUntil(() => later.snapshot().partitions?.length === 1, 5_000);
-      expect(later.snapshot().role).toBe('leader');
+      await waitUntil(() => last.snapshot().partitions?.length === 1, 5_000);
+      expect(last.snapshot().role).toBe('leader');
     } finally {
-      await Promise.all([earlierOutbox.close(), laterOutbox.close()]);
-      await Promise.all([earlierPool.end(), laterPool.end()]);
+      await Promise.all(outboxes.map((each) => each.close()));
+      await Promise.all(pools.map((each) => each.end()));
     }
   });
 
