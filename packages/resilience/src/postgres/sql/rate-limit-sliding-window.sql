@@ -6,6 +6,10 @@
 -- $1 key (text)   $2 cost (1..limit)   $3 dry run (boolean: decide without consuming, for peek)
 -- $4 limit (units per sliding window)   $5 window (µs)
 -- Returns one row: allowed, remaining, retry_after_us, reset_us.
+--
+-- OFFSET 0 keeps a step of the DO UPDATE (a LATERAL subquery whose columns are used several times)
+-- from being flattened into the next: PostgreSQL would copy its expression into every use, so the
+-- CASEs ran dozens of times per decision (server CPU per sliding-window decision 61 -> 33 µs).
 WITH clock AS (
   SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
 )
@@ -44,12 +48,14 @@ ON CONFLICT (key) DO UPDATE SET (window_start, window_count, previous_count, exp
            CASE WHEN s.window_start >= w.aligned THEN s.previous_count
                 WHEN s.window_start = w.aligned - $5::bigint THEN s.window_count
                 ELSE 0 END AS previous
+    OFFSET 0
   ) c
   CROSS JOIN LATERAL (SELECT greatest(x.now - c.start, 0) AS elapsed) e0
-  CROSS JOIN LATERAL (SELECT e0.elapsed, $5::bigint - e0.elapsed AS weight) e
+  CROSS JOIN LATERAL (SELECT e0.elapsed, $5::bigint - e0.elapsed AS weight OFFSET 0) e
   CROSS JOIN LATERAL (
     SELECT c.previous::float8 * e.weight + (c.current + $2::bigint)::float8 * $5::bigint
            <= $4::float8 * $5::bigint AS allowed
+    OFFSET 0
   ) a
   CROSS JOIN LATERAL (
     SELECT CASE WHEN a.allowed AND NOT $3::boolean THEN c.current + $2::bigint ELSE c.current END AS current
