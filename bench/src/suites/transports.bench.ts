@@ -193,8 +193,15 @@ export const peerTargets: Record<string, PeerTarget> = {
   'amqplib raw (quorum queue)': rawAmqplibTarget('quorum'),
   'amqplib raw (classic queue)': rawAmqplibTarget('classic'),
   // The floor of the NATS row: the official client by hand on the same stream layout (interest
-  // retention, file storage, a durable pull consumer, explicit acks): js.publish awaiting its
-  // acknowledgement, consume() with a callback that acks. No envelope, no dedup id, no prefetch bound.
+  // retention, file storage, one replica, the default 2-minute duplicate window = the transport's
+  // 120 s) and consumer kind (durable pull consumer, explicit ack, deliver new): js.publish awaiting
+  // the stream's acknowledgement with a Nats-Msg-Id (as the transport's dedup id), a JSON body
+  // carrying the id built per message and parsed on receipt (as the AMQP floor; the transport does
+  // the same with its envelope), consume() with a callback that acks. Both settle with `ack()`, which
+  // the server does not confirm (neither waits for `ackAck()`); at-least-once holds either way, an
+  // ack lost on the way is a redelivery after ack_wait. What the floor skips: the prefetch bound (consume()
+  // refills by what arrived, not by what was settled), the stream-name expectation on publish, the
+  // publish retry and the per-topic routing check.
   'nats raw (@nats-io JetStream)': {
     async make(concurrency) {
       const connection = await connectNats({ servers: natsServers });
@@ -219,17 +226,17 @@ export const peerTargets: Record<string, PeerTarget> = {
       const messages = await consumer.consume({
         max_messages: concurrency,
         callback: (message) => {
+          const { id } = message.json<{ id: string }>();
           message.ack();
-          const id = message.headers?.get('Nats-Msg-Id') ?? '';
           waiting.get(id)?.();
           waiting.delete(id);
         },
       });
-      const body = new TextEncoder().encode(JSON.stringify(payload));
       return {
         run: async () => {
           const id = randomUUID();
           const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const body = Buffer.from(JSON.stringify({ id, type: 'bench.message', payload }));
           await js.publish(subject, body, { msgID: id });
           await handled;
         },

@@ -11,7 +11,8 @@ import type { Envelope } from '../envelope/envelope.js';
 import type { Serializer } from '../envelope/serializer.js';
 import type { ConnectionHealthTracker } from '../transport/connection-health.js';
 import { settledWithin } from '../transport/in-flight.js';
-import type { CloseSubscriptionOptions, Delivery, DeliveryHandler, Subscription } from '../transport/transport.js';
+import type { CloseSubscriptionOptions, DeliveryHandler, Subscription } from '../transport/transport.js';
+import { NatsDelivery } from './nats-delivery.js';
 
 /** What {@link startNatsSubscription} needs from its transport. */
 export interface NatsSubscriptionContext {
@@ -40,12 +41,6 @@ export interface NatsSubscriptionContext {
 /** Slack for the server's clock and the request's travel before its pull request counts as expired. */
 const pullExpiryMarginMs = 100;
 
-interface InFlight {
-  settled: boolean;
-  task?: Promise<void>;
-  readonly message: JsMsg;
-}
-
 /**
  * One member of a consumer group: pulls from the group's durable consumer so that no more than
  * `prefetch` deliveries are unsettled at once (the client's own `consume()` refills by what it
@@ -62,7 +57,7 @@ interface InFlight {
 export function startNatsSubscription(context: NatsSubscriptionContext): Subscription {
   const { clock, prefetch } = context;
   const leaving = new AbortController();
-  const inFlight = new Set<InFlight>();
+  const inFlight = new Set<NatsDelivery>();
   /** Open pull requests, with how many messages each may still bring. */
   const pulls = new Map<ConsumerMessages, { expected: number }>();
   /** When the last pull request sent expires on the server. */
@@ -96,29 +91,14 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
       raw.term();
       return;
     }
-    const deliveredAt = clock.now();
-    const state: InFlight = { settled: false, message: raw };
-    /** Past the visibility timeout the server has given the message to another member: settling does nothing. */
-    const takenBack = () => clock.now() - deliveredAt >= context.visibilityTimeoutMs;
-    const delivery: Delivery = {
-      message,
-      deliveryCount: raw.info.deliveryCount,
-      ack: async () => {
-        if (state.settled) return;
-        state.settled = true;
-        if (takenBack()) return;
-        raw.ack();
-      },
-      nack: async (nackOptions) => {
-        if (state.settled) return;
-        state.settled = true;
-        if (takenBack()) return;
-        const delayMs = Math.max(0, Math.ceil(nackOptions?.delayMs ?? 0));
-        raw.nak(delayMs > 0 ? delayMs : undefined);
-      },
-    };
-    inFlight.add(state);
-    state.task = (async () => {
+    const delivery = new NatsDelivery(message, raw, clock, context.visibilityTimeoutMs);
+    inFlight.add(delivery);
+    delivery.task = runHandler(delivery);
+  };
+
+  /** Runs the handler; acks when it resolves, nacks when it rejects (unless it settled itself). */
+  const runHandler = async (delivery: NatsDelivery): Promise<void> => {
+    try {
       try {
         await context.handler(delivery);
       } catch {
@@ -126,10 +106,10 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
         return;
       }
       await delivery.ack();
-    })().finally(() => {
-      inFlight.delete(state);
+    } finally {
+      inFlight.delete(delivery);
       nudge();
-    });
+    }
   };
 
   /** Waits for one pull request to end; resolves true when it ended on an error. */
@@ -168,8 +148,10 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
       // slots rather than one per slot (each pull is a subscription and a request).
       if (inFlight.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const free = prefetch - inFlight.size - outstanding();
-      // A new pull when none is open, or once half the prefetch is free: fewer tiny requests at idle.
-      if (free <= 0 || (pulls.size > 0 && free < Math.ceil(prefetch / 2))) {
+      // A new pull for every free slot (those freed by one burst are counted together, above): a
+      // slot left waiting for others is a message left on the server, fewer in flight than the
+      // prefetch. At idle nothing is freed: the open pull holds every slot until it expires.
+      if (free <= 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -253,11 +235,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
         // See above: no nak while a pull request of this subscription may still wait on the server.
         if (unsettled && hadPulls) await delay(clock, pullsEndAt - clock.now() + pullExpiryMarginMs);
         // Past the deadline: what is still held goes back to the group now, not after ack_wait.
-        for (const entry of inFlight) {
-          if (entry.settled) continue;
-          entry.settled = true;
-          entry.message.nak();
-        }
+        for (const delivery of inFlight) delivery.giveBack();
         context.onClosed();
       })();
       return closing;
