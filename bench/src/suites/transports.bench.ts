@@ -484,7 +484,9 @@ function natsDefinition(concurrency: number): BenchmarkDefinition {
       // Each row against the raw client's row of the same kind (wall time, CPU).
       const raw = 'nats raw (@nats-io JetStream)';
       for (const row of results) {
-        const floor = results.find((other) => other.subject === (row.subject.endsWith('client CPU') ? `${raw} client CPU` : raw));
+        const floor = results.find(
+          (other) => other.subject === (row.subject.endsWith('client CPU') ? `${raw} client CPU` : raw),
+        );
         if (floor) row.ratioToBaseline = floor.nsPerOp / row.nsPerOp;
       }
       return results;

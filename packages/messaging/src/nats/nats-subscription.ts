@@ -113,7 +113,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
   };
 
   /** Waits for one pull request to end; resolves true when it ended on an error. */
-  const drain = async (batch: ConsumerMessages, pull: { expected: number }): Promise<boolean> => {
+  const drain = async (batch: ConsumerMessages): Promise<boolean> => {
     try {
       const ended = await batch.closed();
       if (ended instanceof Error) throw ended;
@@ -183,7 +183,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
         const batch = await consumer.fetch(options);
         pulls.set(batch, pull);
         if (leaving.signal.aborted) batch.stop();
-        void drain(batch, pull).then((failed) => {
+        void drain(batch).then((failed) => {
           if (failed) failures += 1;
           else if (failures > 0) {
             failures = 0;
