@@ -22,6 +22,8 @@ export class NatsDelivery implements Delivery {
     private readonly raw: JsMsg,
     private readonly clock: Clock,
     private readonly visibilityTimeoutMs: number,
+    /** Called once, when the delivery is first settled: its prefetch slot is free. */
+    private readonly onSettled: () => void,
   ) {
     this.deliveryCount = raw.info.deliveryCount;
     this.#deliveredAt = clock.now();
@@ -32,13 +34,20 @@ export class NatsDelivery implements Delivery {
   }
 
   async ack(): Promise<void> {
-    if (this.#claim()) this.raw.ack();
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#inTime()) this.raw.ack();
+    this.onSettled();
   }
 
   async nack(options?: NackOptions): Promise<void> {
-    if (!this.#claim()) return;
-    const delayMs = Math.max(0, Math.ceil(options?.delayMs ?? 0));
-    this.raw.nak(delayMs > 0 ? delayMs : undefined);
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#inTime()) {
+      const delayMs = Math.max(0, Math.ceil(options?.delayMs ?? 0));
+      this.raw.nak(delayMs > 0 ? delayMs : undefined);
+    }
+    this.onSettled();
   }
 
   /** Hands the message back to the group now (a closing subscription past its deadline). */
@@ -46,12 +55,11 @@ export class NatsDelivery implements Delivery {
     if (this.#settled) return;
     this.#settled = true;
     this.raw.nak();
+    this.onSettled();
   }
 
-  /** Marks the delivery settled; false when it already was or the server took it back. */
-  #claim(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
+  /** Past the visibility timeout the server has handed the message to another member: settling does nothing. */
+  #inTime(): boolean {
     return this.clock.now() - this.#deliveredAt < this.visibilityTimeoutMs;
   }
 }
