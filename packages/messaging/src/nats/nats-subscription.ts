@@ -119,15 +119,14 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
   /** A delivery was settled (or its settle came too late): its slot is free. */
   const onSettled = () => {
     unsettled -= 1;
-    // The only one out (one at a time, as at prefetch 1): nothing to gather with, so pull now,
-    // in the socket write of its ack and before the next message is published, rather than a
-    // few turns later from the pump in a write of its own (3 writes per message instead of 2).
-    if (unsettled === 0 && wake !== undefined && consumer && failures === 0 && !checkConsumer) {
-      const free = prefetch - outstanding();
-      if (free > 0 && !leaving.signal.aborted) {
-        startPull(consumer, free).catch(pullNotStarted);
-        return;
-      }
+    // Nothing else out and no pull open (one at a time, as at prefetch 1): nothing to gather
+    // with, so pull now, in the socket write of its ack and before the next message is
+    // published, rather than a few turns later from the pump in a write of its own (3 writes
+    // per message instead of 2). Otherwise the pump gathers the slots a burst frees.
+    const idle = unsettled === 0 && outstanding() === 0 && wake !== undefined;
+    if (idle && consumer && failures === 0 && !checkConsumer && !leaving.signal.aborted) {
+      startPull(consumer, prefetch).catch(pullNotStarted);
+      return;
     }
     nudge();
   };
