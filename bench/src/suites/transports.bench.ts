@@ -27,7 +27,7 @@ import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-work
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import type { BenchmarkDefinition, Subject } from '../harness.js';
+import { type BenchmarkDefinition, medianRow, type Subject } from '../harness.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -193,8 +193,15 @@ export const peerTargets: Record<string, PeerTarget> = {
   'amqplib raw (quorum queue)': rawAmqplibTarget('quorum'),
   'amqplib raw (classic queue)': rawAmqplibTarget('classic'),
   // The floor of the NATS row: the official client by hand on the same stream layout (interest
-  // retention, file storage, a durable pull consumer, explicit acks): js.publish awaiting its
-  // acknowledgement, consume() with a callback that acks. No envelope, no dedup id, no prefetch bound.
+  // retention, file storage, one replica, the default 2-minute duplicate window = the transport's
+  // 120 s) and consumer kind (durable pull consumer, explicit ack, deliver new): js.publish awaiting
+  // the stream's acknowledgement with a Nats-Msg-Id (as the transport's dedup id), a JSON body
+  // carrying the id built per message and parsed on receipt (as the AMQP floor; the transport does
+  // the same with its envelope), consume() with a callback that acks. Both settle with `ack()`, which
+  // the server does not confirm (neither waits for `ackAck()`); at-least-once holds either way, an
+  // ack lost on the way is a redelivery after ack_wait. What the floor skips: the prefetch bound (consume()
+  // refills by what arrived, not by what was settled), the stream-name expectation on publish, the
+  // publish retry and the per-topic routing check.
   'nats raw (@nats-io JetStream)': {
     async make(concurrency) {
       const connection = await connectNats({ servers: natsServers });
@@ -219,17 +226,17 @@ export const peerTargets: Record<string, PeerTarget> = {
       const messages = await consumer.consume({
         max_messages: concurrency,
         callback: (message) => {
+          const { id } = message.json<{ id: string }>();
           message.ack();
-          const id = message.headers?.get('Nats-Msg-Id') ?? '';
           waiting.get(id)?.();
           waiting.delete(id);
         },
       });
-      const body = new TextEncoder().encode(JSON.stringify(payload));
       return {
         run: async () => {
           const id = randomUUID();
           const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const body = Buffer.from(JSON.stringify({ id, type: 'bench.message', payload }));
           await js.publish(subject, body, { msgID: id });
           await handled;
         },
@@ -423,5 +430,83 @@ function definition(concurrency: number): BenchmarkDefinition {
   };
 }
 
-const definitions: BenchmarkDefinition[] = concurrencies.map(definition);
+/**
+ * `pnpm bench transports.nats`: only the NATS row and its floor, more rounds, and the client CPU
+ * each spends per message (`process.cpuUsage()` over the round: the bench process runs publisher,
+ * consumer and callers alike, so it is the whole client side), which the machine's load skews less
+ * than wall time. Rows `… client CPU` hold CPU ns per message in the ns/op column.
+ */
+function natsDefinition(concurrency: number): BenchmarkDefinition {
+  const rows: Record<string, () => Promise<Subject>> = {
+    nats: async () => {
+      const { transport, dispose } = await (transportTargets.nats as TransportTarget).make();
+      disposers.push(dispose);
+      return endToEnd(transport, concurrency);
+    },
+    'nats raw (@nats-io JetStream)': async () => {
+      const { run, dispose } = await (peerTargets['nats raw (@nats-io JetStream)'] as PeerTarget).make(concurrency);
+      disposers.push(dispose);
+      return { run };
+    },
+  };
+  const operations = concurrency === 1 ? 400 : 4_000;
+  const rounds = 9;
+  const runRound = async (subject: Subject, count: number) => {
+    let remaining = count;
+    const caller = async () => {
+      while (remaining > 0) {
+        remaining -= 1;
+        await subject.run();
+      }
+    };
+    const cpuBefore = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: concurrency }, caller));
+    const wallNs = Number(process.hrtime.bigint() - start) / count;
+    const cpu = process.cpuUsage(cpuBefore);
+    return { wallNs, cpuNs: ((cpu.user + cpu.system) * 1_000) / count };
+  };
+  return {
+    name: `transports.nats.c${concurrency}`,
+    description: 'NATS JetStream: publish → handler → ack of one 1 KB message, transport vs raw client',
+    mode: concurrency === 1 ? { kind: 'op' } : { kind: 'concurrent', concurrency },
+    operations,
+    rounds,
+    subjects: rows,
+    measure: async () => {
+      const names = Object.keys(rows);
+      const subjects = new Map<string, Subject>();
+      for (const name of names) subjects.set(name, await (rows[name] as () => Promise<Subject>)());
+      for (const subject of subjects.values()) await runRound(subject, operations / 5);
+      const wall = new Map<string, number[]>(names.map((name) => [name, []]));
+      const cpu = new Map<string, number[]>(names.map((name) => [name, []]));
+      for (let round = 0; round < rounds; round++) {
+        for (let offset = 0; offset < names.length; offset++) {
+          const name = names[(round + offset) % names.length] as string;
+          const sample = await runRound(subjects.get(name) as Subject, operations);
+          wall.get(name)?.push(sample.wallNs);
+          cpu.get(name)?.push(sample.cpuNs);
+        }
+      }
+      const results = names.flatMap((name) => [
+        medianRow(name, wall.get(name) ?? []),
+        medianRow(`${name} client CPU`, cpu.get(name) ?? []),
+      ]);
+      // Each row against the raw client's row of the same kind (wall time, CPU).
+      const raw = 'nats raw (@nats-io JetStream)';
+      for (const row of results) {
+        const floor = results.find(
+          (other) => other.subject === (row.subject.endsWith('client CPU') ? `${raw} client CPU` : raw),
+        );
+        if (floor) row.ratioToBaseline = floor.nsPerOp / row.nsPerOp;
+      }
+      return results;
+    },
+    teardown: async () => {
+      for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
+    },
+  };
+}
+
+const definitions: BenchmarkDefinition[] = [...concurrencies.map(definition), ...concurrencies.map(natsDefinition)];
 export default definitions;
