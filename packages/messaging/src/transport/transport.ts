@@ -87,8 +87,10 @@ export type DeliveryHandler<Payload = unknown> = (delivery: Delivery<Payload>) =
 /** Options of {@link Transport.subscribe}. */
 export interface SubscribeOptions {
   /**
-   * Deliveries handed to this subscriber at once before they are settled: the most handlers the
-   * subscription runs concurrently.
+   * Deliveries handed to this subscriber at once before they are settled; as a handler that returns
+   * settles its delivery, also the most handlers the subscription runs at once. The AMQP and NATS
+   * transports count a delivery until it is settled, as the broker does (`basic.qos`), so there a
+   * handler that calls `delivery.ack()` and goes on working frees its slot before it returns.
    * @defaultValue 10
    */
   prefetch?: number;
