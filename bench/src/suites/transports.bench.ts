@@ -27,7 +27,7 @@ import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-work
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import type { BenchmarkDefinition, Subject } from '../harness.js';
+import { type BenchmarkDefinition, medianRow, type Subject, type SubjectResult } from '../harness.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -412,5 +412,74 @@ function definition(concurrency: number): BenchmarkDefinition {
   };
 }
 
-const definitions: BenchmarkDefinition[] = concurrencies.map(definition);
+/** The rows of the AMQP transport and of its raw amqplib floor (#21). */
+const amqpTransportRows = ['amqp (quorum queue)', 'amqp (classic queue)'];
+const amqpFloorRows = ['amqplib raw (quorum queue)', 'amqplib raw (classic queue)'];
+
+/**
+ * `transports.amqp.c32`: the four AMQP rows of `transports.e2e.c32` alone, more rounds, and beside
+ * each wall-clock row the client CPU per message (process.cpuUsage() over the subject's rounds, in
+ * ns): on a shared machine the wall clock follows the load, the CPU a message costs the client does not.
+ */
+function amqpDefinition(concurrency: number): BenchmarkDefinition {
+  const operations = 2_000;
+  const rounds = 9;
+  return {
+    name: `transports.amqp.c${concurrency}`,
+    description:
+      'publish → handler → ack of one 1 KB message, AMQP rows only; "client CPU" rows: ns of client CPU per message',
+    mode: { kind: 'concurrent', concurrency },
+    operations,
+    rounds,
+    subjects: {},
+    measure: async () => {
+      const runs = new Map<string, () => Promise<void>>();
+      for (const name of amqpTransportRows) {
+        const { transport, dispose } = await (transportTargets[name] as TransportTarget).make();
+        disposers.push(dispose);
+        runs.set(name, (await endToEnd(transport, concurrency)).run as () => Promise<void>);
+      }
+      for (const name of amqpFloorRows) {
+        const { run, dispose } = await (peerTargets[name] as PeerTarget).make(concurrency);
+        disposers.push(dispose);
+        runs.set(name, run);
+      }
+      const round = async (run: () => Promise<void>, count: number) => {
+        let remaining = count;
+        const caller = async () => {
+          while (remaining > 0) {
+            remaining -= 1;
+            await run();
+          }
+        };
+        const cpuBefore = process.cpuUsage();
+        const start = process.hrtime.bigint();
+        await Promise.all(Array.from({ length: concurrency }, caller));
+        const wall = Number(process.hrtime.bigint() - start) / count;
+        const cpu = process.cpuUsage(cpuBefore);
+        return { wall, cpu: ((cpu.user + cpu.system) * 1_000) / count };
+      };
+      const names = [...runs.keys()];
+      for (const run of runs.values()) await round(run, operations / 5);
+      const wall = new Map<string, number[]>(names.map((name) => [name, []]));
+      const cpu = new Map<string, number[]>(names.map((name) => [name, []]));
+      for (let index = 0; index < rounds; index++) {
+        for (let offset = 0; offset < names.length; offset++) {
+          const name = names[(index + offset) % names.length] as string;
+          const measured = await round(runs.get(name) as () => Promise<void>, operations);
+          wall.get(name)?.push(measured.wall);
+          cpu.get(name)?.push(measured.cpu);
+        }
+      }
+      const rows: SubjectResult[] = names.map((name) => medianRow(name, wall.get(name) ?? []));
+      for (const name of names) rows.push(medianRow(`${name} client CPU`, cpu.get(name) ?? []));
+      return rows;
+    },
+    teardown: async () => {
+      for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
+    },
+  };
+}
+
+const definitions: BenchmarkDefinition[] = [...concurrencies.map(definition), amqpDefinition(32)];
 export default definitions;
