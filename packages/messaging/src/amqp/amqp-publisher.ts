@@ -25,6 +25,9 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
+/** The outcome of a send in a batch until the broker answered (or the deadline passed). */
+const awaitingOutcome = Symbol('awaiting outcome');
+
 /** A message sent on the publishing channel and not confirmed yet. */
 interface UnconfirmedSend {
   readonly message: OutgoingMessage;
@@ -167,16 +170,14 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     }
     // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
     // return, or the deadline): `undefined` for a confirmed message, else why it failed.
-    const outcomes: unknown[] = new Array(messages.length);
-    const settled: boolean[] = new Array(messages.length).fill(false);
+    const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
     let unsettled = messages.length;
     let allSettled = () => {};
     const done = new Promise<void>((resolve) => {
       allSettled = resolve;
     });
     const settle = (index: number, outcome: unknown) => {
-      if (settled[index]) return;
-      settled[index] = true;
+      if (outcomes[index] !== awaitingOutcome) return;
       outcomes[index] = outcome;
       unsettled -= 1;
       if (unsettled === 0) allSettled();
@@ -226,11 +227,11 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     }
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
-    outcomes.forEach((error, index) => {
-      if (error === undefined) return;
+    for (let index = 0; index < outcomes.length; index++) {
+      if (outcomes[index] === undefined) continue;
       failed.push(messages[index] as OutgoingMessage);
-      errors.push(error);
-    });
+      errors.push(outcomes[index]);
+    }
     return { failed, errors };
   };
 
@@ -249,6 +250,11 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       if (connection.closed) throw new TransportClosedError('amqp');
       try {
         const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
+        if (failed.length === 0) {
+          connection.health.succeeded();
+          remaining = failed;
+          continue;
+        }
         const refused = errors.find((error) => error instanceof BrokerRefusedError);
         if (refused)
           throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
@@ -264,7 +270,6 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         }
         remaining = failed;
         lastError = errors[0];
-        if (failed.length === 0) connection.health.succeeded();
       } catch (error) {
         if (error instanceof MessagingError || signal?.aborted) throw error;
         lastError = error;

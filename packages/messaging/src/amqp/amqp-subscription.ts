@@ -119,15 +119,14 @@ export async function startAmqpSubscription(
         await batcher.ack(raw);
       },
     };
-    state.task = (async () => {
-      try {
-        await handler(delivery);
-      } catch {
-        await delivery.nack();
-        return;
-      }
-      await delivery.ack();
-    })().finally(() => inFlight.delete(state));
+    let handled: Promise<void>;
+    try {
+      handled = Promise.resolve(handler(delivery));
+    } catch (error) {
+      handled = Promise.reject(error);
+    }
+    // A promise chain, not an async function around `await`s: fewer promises per delivery.
+    state.task = handled.then(delivery.ack, () => delivery.nack()).finally(() => inFlight.delete(state));
     inFlight.add(state);
   };
 
