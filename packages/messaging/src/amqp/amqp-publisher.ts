@@ -136,6 +136,13 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     armWatchdog();
   };
 
+  /** Drops a publishing channel the broker stopped answering on, so the next attempt opens a new one. */
+  const abandon = (opening: Promise<ConfirmChannel>) => {
+    if (publisher === opening) publisher = undefined;
+    if (ready?.opening === opening) ready = undefined;
+    void opening.then((made) => made.close()).catch(() => {});
+  };
+
   /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
   const sendConfirmed = async (
     messages: readonly OutgoingMessage[],
@@ -144,12 +151,6 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     // The hot path: an open channel and nothing to declare first, so no timer and no wait.
     const open = prepare ? undefined : ready;
     const opening = open?.opening ?? publishChannel();
-    /** Drops the publishing channel (the broker stopped answering on it) so the next attempt opens a new one. */
-    const abandon = () => {
-      if (publisher === opening) publisher = undefined;
-      if (ready?.opening === opening) ready = undefined;
-      void opening.then((made) => made.close()).catch(() => {});
-    };
     let channel: ConfirmChannel;
     if (open) channel = open.channel;
     else {
@@ -164,7 +165,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
           () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
         );
       } catch (error) {
-        if (error instanceof BrokerTimeoutError) abandon();
+        if (error instanceof BrokerTimeoutError) abandon(opening);
         throw error;
       }
     }
@@ -216,7 +217,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
         connection.health.failed(timedOut);
         for (let index = 0; index < messages.length; index++) settle(index, timedOut);
-        abandon();
+        abandon(opening);
       },
     };
     if (unsettled > 0) {
