@@ -25,6 +25,9 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
+/** Placeholder for a resolver not set yet (one shared function, not a new one per publish). */
+const nothingToSettle = (): void => {};
+
 /** The outcome of a send in a batch until the broker answered (or the deadline passed). */
 const awaitingOutcome = Symbol('awaiting outcome');
 
@@ -173,7 +176,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     // return, or the deadline): `undefined` for a confirmed message, else why it failed.
     const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
     let unsettled = messages.length;
-    let allSettled = () => {};
+    let allSettled = nothingToSettle;
     const done = new Promise<void>((resolve) => {
       allSettled = resolve;
     });

@@ -71,21 +71,20 @@ export async function startAmqpSubscription(
     const brokerRedeliveries =
       queueType === 'quorum' ? Number(headers['x-delivery-count']) || 0 : raw.fields.redelivered ? 1 : 0;
     const state: InFlight = { settled: false };
-    // Settling on a channel that closed meanwhile does nothing: the broker redelivers the message.
-    const live = () => channel === from;
     const delivery: Delivery = {
       message,
       deliveryCount: carried + brokerRedeliveries + 1,
       ack: async () => {
         if (state.settled) return;
         state.settled = true;
-        if (!live()) return;
+        // Settling on a channel that closed meanwhile does nothing: the broker redelivers the message.
+        if (channel !== from) return;
         await batcher.ack(raw);
       },
       nack: async (nackOptions) => {
         if (state.settled) return;
         state.settled = true;
-        if (!live()) return;
+        if (channel !== from) return;
         const delayMs = delayBucketMs(Math.max(0, Math.ceil(nackOptions?.delayMs ?? 0)));
         const deliveries = delivery.deliveryCount;
         try {
