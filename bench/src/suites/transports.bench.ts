@@ -430,25 +430,40 @@ function definition(concurrency: number): BenchmarkDefinition {
   };
 }
 
+/** A transport row beside its floor, written by hand on the same broker's client. */
+interface FocusedPair {
+  readonly transport: string;
+  readonly floor: string;
+}
+
 /**
- * `pnpm bench transports.nats`: only the NATS row and its floor, more rounds, and the client CPU
- * each spends per message (`process.cpuUsage()` over the round: the bench process runs publisher,
- * consumer and callers alike, so it is the whole client side), which the machine's load skews less
- * than wall time. Rows `… client CPU` hold CPU ns per message in the ns/op column.
+ * `pnpm bench transports.nats` and `transports.amqp`: only a broker's transport rows and their
+ * floors, more rounds, and the client CPU each spends per message (`process.cpuUsage()` over the
+ * round: the bench process runs publisher, consumer and callers alike, so it is the whole client
+ * side), which the machine's load skews less than wall time. Rows `… client CPU` hold CPU ns per
+ * message in the ns/op column; each row's ratio is against its floor's row of the same kind.
  */
-function natsDefinition(concurrency: number): BenchmarkDefinition {
-  const rows: Record<string, () => Promise<Subject>> = {
-    nats: async () => {
-      const { transport, dispose } = await (transportTargets.nats as TransportTarget).make();
+function focusedDefinition(
+  broker: string,
+  description: string,
+  pairs: readonly FocusedPair[],
+  concurrency: number,
+): BenchmarkDefinition {
+  const rows: Record<string, () => Promise<Subject>> = {};
+  for (const { transport: name } of pairs) {
+    rows[name] = async () => {
+      const { transport, dispose } = await (transportTargets[name] as TransportTarget).make();
       disposers.push(dispose);
       return endToEnd(transport, concurrency);
-    },
-    'nats raw (@nats-io JetStream)': async () => {
-      const { run, dispose } = await (peerTargets['nats raw (@nats-io JetStream)'] as PeerTarget).make(concurrency);
+    };
+  }
+  for (const { floor: name } of pairs) {
+    rows[name] = async () => {
+      const { run, dispose } = await (peerTargets[name] as PeerTarget).make(concurrency);
       disposers.push(dispose);
       return { run };
-    },
-  };
+    };
+  }
   const operations = concurrency === 1 ? 400 : 4_000;
   const rounds = 9;
   const runRound = async (subject: Subject, count: number) => {
@@ -467,8 +482,8 @@ function natsDefinition(concurrency: number): BenchmarkDefinition {
     return { wallNs, cpuNs: ((cpu.user + cpu.system) * 1_000) / count };
   };
   return {
-    name: `transports.nats.c${concurrency}`,
-    description: 'NATS JetStream: publish → handler → ack of one 1 KB message, transport vs raw client',
+    name: `transports.${broker}.c${concurrency}`,
+    description,
     mode: concurrency === 1 ? { kind: 'op' } : { kind: 'concurrent', concurrency },
     operations,
     rounds,
@@ -492,13 +507,14 @@ function natsDefinition(concurrency: number): BenchmarkDefinition {
         medianRow(name, wall.get(name) ?? []),
         medianRow(`${name} client CPU`, cpu.get(name) ?? []),
       ]);
-      // Each row against the raw client's row of the same kind (wall time, CPU).
-      const raw = 'nats raw (@nats-io JetStream)';
+      const floorOf = new Map(
+        pairs.flatMap(({ transport, floor }) => [[transport, floor] as const, [floor, floor] as const]),
+      );
       for (const row of results) {
-        const floor = results.find(
-          (other) => other.subject === (row.subject.endsWith('client CPU') ? `${raw} client CPU` : raw),
-        );
-        if (floor) row.ratioToBaseline = floor.nsPerOp / row.nsPerOp;
+        const cpuRow = row.subject.endsWith(' client CPU');
+        const floor = floorOf.get(cpuRow ? row.subject.slice(0, -' client CPU'.length) : row.subject);
+        const floorRow = results.find((other) => other.subject === (cpuRow ? `${floor} client CPU` : floor));
+        if (floorRow) row.ratioToBaseline = floorRow.nsPerOp / row.nsPerOp;
       }
       return results;
     },
@@ -508,5 +524,29 @@ function natsDefinition(concurrency: number): BenchmarkDefinition {
   };
 }
 
-const definitions: BenchmarkDefinition[] = [...concurrencies.map(definition), ...concurrencies.map(natsDefinition)];
+const natsDefinition = (concurrency: number) =>
+  focusedDefinition(
+    'nats',
+    'NATS JetStream: publish → handler → ack of one 1 KB message, transport vs raw client',
+    [{ transport: 'nats', floor: 'nats raw (@nats-io JetStream)' }],
+    concurrency,
+  );
+
+/** The AMQP rows of `transports.e2e`, each beside its raw amqplib floor (#21: the goal is >= 0.95x). */
+const amqpDefinition = (concurrency: number) =>
+  focusedDefinition(
+    'amqp',
+    'AMQP: publish → handler → ack of one 1 KB message, transport vs raw amqplib (confirm channel, manual acks)',
+    [
+      { transport: 'amqp (quorum queue)', floor: 'amqplib raw (quorum queue)' },
+      { transport: 'amqp (classic queue)', floor: 'amqplib raw (classic queue)' },
+    ],
+    concurrency,
+  );
+
+const definitions: BenchmarkDefinition[] = [
+  ...concurrencies.map(definition),
+  ...concurrencies.map(natsDefinition),
+  amqpDefinition(32),
+];
 export default definitions;

@@ -25,6 +25,12 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
+/** Placeholder for a resolver not set yet (one shared function, not a new one per publish). */
+const nothingToSettle = (): void => {};
+
+/** The outcome of a send in a batch until the broker answered (or the deadline passed). */
+const awaitingOutcome = Symbol('awaiting outcome');
+
 /** A message sent on the publishing channel and not confirmed yet. */
 interface UnconfirmedSend {
   readonly message: OutgoingMessage;
@@ -133,6 +139,13 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     armWatchdog();
   };
 
+  /** Drops a publishing channel the broker stopped answering on, so the next attempt opens a new one. */
+  const abandon = (opening: Promise<ConfirmChannel>) => {
+    if (publisher === opening) publisher = undefined;
+    if (ready?.opening === opening) ready = undefined;
+    void opening.then((made) => made.close()).catch(() => {});
+  };
+
   /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
   const sendConfirmed = async (
     messages: readonly OutgoingMessage[],
@@ -141,12 +154,6 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     // The hot path: an open channel and nothing to declare first, so no timer and no wait.
     const open = prepare ? undefined : ready;
     const opening = open?.opening ?? publishChannel();
-    /** Drops the publishing channel (the broker stopped answering on it) so the next attempt opens a new one. */
-    const abandon = () => {
-      if (publisher === opening) publisher = undefined;
-      if (ready?.opening === opening) ready = undefined;
-      void opening.then((made) => made.close()).catch(() => {});
-    };
     let channel: ConfirmChannel;
     if (open) channel = open.channel;
     else {
@@ -161,22 +168,20 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
           () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
         );
       } catch (error) {
-        if (error instanceof BrokerTimeoutError) abandon();
+        if (error instanceof BrokerTimeoutError) abandon(opening);
         throw error;
       }
     }
     // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
     // return, or the deadline): `undefined` for a confirmed message, else why it failed.
-    const outcomes: unknown[] = new Array(messages.length);
-    const settled: boolean[] = new Array(messages.length).fill(false);
+    const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
     let unsettled = messages.length;
-    let allSettled = () => {};
+    let allSettled = nothingToSettle;
     const done = new Promise<void>((resolve) => {
       allSettled = resolve;
     });
     const settle = (index: number, outcome: unknown) => {
-      if (settled[index]) return;
-      settled[index] = true;
+      if (outcomes[index] !== awaitingOutcome) return;
       outcomes[index] = outcome;
       unsettled -= 1;
       if (unsettled === 0) allSettled();
@@ -215,7 +220,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
         connection.health.failed(timedOut);
         for (let index = 0; index < messages.length; index++) settle(index, timedOut);
-        abandon();
+        abandon(opening);
       },
     };
     if (unsettled > 0) {
@@ -226,11 +231,11 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     }
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
-    outcomes.forEach((error, index) => {
-      if (error === undefined) return;
+    for (let index = 0; index < outcomes.length; index++) {
+      if (outcomes[index] === undefined) continue;
       failed.push(messages[index] as OutgoingMessage);
-      errors.push(error);
-    });
+      errors.push(outcomes[index]);
+    }
     return { failed, errors };
   };
 
@@ -249,6 +254,11 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       if (connection.closed) throw new TransportClosedError('amqp');
       try {
         const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
+        if (failed.length === 0) {
+          connection.health.succeeded();
+          remaining = failed;
+          continue;
+        }
         const refused = errors.find((error) => error instanceof BrokerRefusedError);
         if (refused)
           throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
@@ -264,7 +274,6 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         }
         remaining = failed;
         lastError = errors[0];
-        if (failed.length === 0) connection.health.succeeded();
       } catch (error) {
         if (error instanceof MessagingError || signal?.aborted) throw error;
         lastError = error;

@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ChannelModel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { coalesceFrameWrites } from '../../src/amqp/amqp-write-coalescing.js';
@@ -20,18 +19,21 @@ function recordingSocket() {
   return { socket, calls, model: { connection: { stream: socket } } as unknown as ChannelModel };
 }
 
-describe('coalesceFrameWrites (AMQP frames of one event-loop turn in one writev)', () => {
-  it('sends the frames written in one turn together, in order, and the next turn on its own', async () => {
+/** Resolves once the `process.nextTick` callbacks queued so far have run (before the next turn of the event loop). */
+const afterPass = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+describe('coalesceFrameWrites (AMQP frames of one write pass in one writev)', () => {
+  it('sends the frames written in one pass together, in order, before the next turn, and a later pass on its own', async () => {
     const { socket, calls, model } = recordingSocket();
     coalesceFrameWrites(model);
     socket.write(Buffer.from('publish-1'));
     socket.write(Buffer.from('publish-2'));
     socket.write(Buffer.from('ack-1'));
     expect(calls).toEqual([]);
-    await nextTurn();
+    await afterPass();
     expect(calls).toEqual([['publish-1', 'publish-2', 'ack-1']]);
     socket.write(Buffer.from('publish-3'));
-    await nextTurn();
+    await afterPass();
     expect(calls).toEqual([['publish-1', 'publish-2', 'ack-1'], ['publish-3']]);
   });
 
