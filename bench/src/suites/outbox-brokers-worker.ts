@@ -4,7 +4,8 @@
 // client side.
 //
 // Prints `ready` once it can start (a relay: it holds its share of the partitions; a publisher: its
-// envelopes are built and its connection is open). A publisher starts on SIGUSR1. For every publish
+// envelopes are built and its connection is open). A publisher publishes its envelopes on every
+// SIGUSR1 (once per round; the processes live through every round, warm). For every publish
 // the broker accepted it prints `accepted <messages> <hrtime ns> <CPU µs since ready>` (hrtime is
 // CLOCK_MONOTONIC, one clock for every process of the machine). Stops on SIGTERM.
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -52,7 +53,6 @@ if (role === 'relay') {
     },
     publishConcurrency,
     partitions,
-    rebalanceIntervalMs: 50,
   });
   while (relay.snapshot().partitions?.length !== partitions / fleetSize)
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -63,7 +63,11 @@ if (role === 'relay') {
   await pool.end();
 } else {
   const envelopes = benchEnvelopes(messages);
-  const started = new Promise<void>((resolve) => process.once('SIGUSR1', () => resolve()));
+  // Listening before anything is awaited: a SIGUSR1 with no listener starts Node's inspector.
+  const rounds: (() => void)[] = [];
+  process.on('SIGUSR1', () => {
+    for (const round of rounds) round();
+  });
   let publish: () => Promise<void>;
   let close: () => Promise<void>;
   if (broker === 'redis-streams') {
@@ -78,9 +82,13 @@ if (role === 'relay') {
     close = () => connection.close();
   }
   ready();
-  await started;
-  await publish();
+  // One run of the envelopes per SIGUSR1 (one per round), until SIGTERM.
+  let running = Promise.resolve();
+  rounds.push(() => {
+    running = running.then(publish);
+  });
   await stopped;
+  await running;
   await close();
 }
 process.exit(0);

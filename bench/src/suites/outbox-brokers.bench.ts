@@ -6,7 +6,8 @@
 //   into the Redis Streams and AMQP (quorum queue) transports, a group declared so every message is
 //   routable, by 1 relay (in this process) and by a fleet of 3 (`partitions: 12`), each relay in its
 //   own process (outbox-brokers-worker.ts) as a fleet runs in real life, with its own pg pool and its
-//   own broker connection, all publishing `publishConcurrency` calls at once. The relays are started on
+//   own broker connection, all publishing `publishConcurrency` calls at once. The processes are
+//   started once and live through every round (warm, like a running fleet). The relays are started on
 //   the empty table and have taken their partitions before the rows are committed (in one INSERT); the
 //   time runs from that commit until the transports have accepted the last message (the processes
 //   stamp each accepted publish with CLOCK_MONOTONIC, the clock of process.hrtime in every process).
@@ -148,13 +149,17 @@ async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
   }
 }
 
-/** Child processes of one run, and what they reported: messages accepted, the last stamp, CPU. */
+/**
+ * Child processes that live through every round (warm, as a running fleet is), and what they
+ * reported: messages accepted, the stamp of the last accepted publish, CPU µs since ready.
+ */
 class Fleet {
   private readonly children: TypeScriptChild[];
   private readonly accepted: number[];
   private readonly lastStamp: bigint[];
   private readonly cpuMicros: number[];
   private waiting: (() => void) | undefined;
+  private roundTarget = rows;
 
   constructor(count: number, env: (index: number) => Record<string, string>) {
     this.children = Array.from({ length: count }, (_, index) => startTypeScriptChild(worker, env(index)));
@@ -169,7 +174,7 @@ class Fleet {
         this.accepted[index] = (this.accepted[index] as number) + Number(count);
         this.lastStamp[index] = BigInt(stamp as string);
         this.cpuMicros[index] = Number(cpu);
-        if (this.total() >= rows) this.waiting?.();
+        if (this.total() >= this.roundTarget) this.waiting?.();
       });
     });
   }
@@ -178,22 +183,33 @@ class Fleet {
     return Promise.all(this.children.map((child) => child.ready));
   }
 
-  /** Starts the floor publishers. */
-  start(): void {
-    for (const { child } of this.children) child.kill('SIGUSR1');
-  }
-
-  /** Resolves the sample once all `rows` messages were accepted, timed from `started`. */
-  async finished(started: bigint): Promise<Sample> {
-    if (this.total() < rows) {
+  /**
+   * One round: `start` commits the rows or starts the publishers and resolves the hrtime it
+   * started at; resolves once `rows` more messages were accepted. The CPU between rounds (an idle
+   * relay's polls) counts towards the next round.
+   */
+  async round(start: () => Promise<bigint>): Promise<Sample> {
+    this.roundTarget = this.total() + rows;
+    const cpuBefore = this.cpuMicros.reduce((sum, micros) => sum + micros, 0);
+    const finished = new Promise<void>((resolve) => {
+      this.waiting = resolve;
+    });
+    const started = await start();
+    if (this.total() < this.roundTarget) {
       const exited = Promise.race(this.children.map((child) => child.exited)).then(() => {
         throw new Error(`a fleet process exited: ${this.children.map((child) => child.errors()).join('\n')}`);
       });
-      await Promise.race([new Promise<void>((resolve) => (this.waiting = resolve)), exited]);
+      await Promise.race([finished, exited]);
     }
+    // A process that accepted nothing this round has an older stamp, below `started`.
     const elapsedNs = Math.max(...this.lastStamp.map((stamp) => Number(stamp - started)));
-    const cpu = this.cpuMicros.reduce((sum, micros) => sum + micros, 0);
+    const cpu = this.cpuMicros.reduce((sum, micros) => sum + micros, 0) - cpuBefore;
     return { nsPerMessage: elapsedNs / rows, cpuMicrosPerMessage: cpu / rows };
+  }
+
+  /** Starts a round of the floor publishers. */
+  signal(): void {
+    for (const { child } of this.children) child.kill('SIGUSR1');
   }
 
   private total(): number {
@@ -206,9 +222,26 @@ class Fleet {
   }
 }
 
+/** Fleets started so far, stopped when the benchmark ends. */
+const fleets: Fleet[] = [];
+
+/** Starts a fleet once, for every round of its row. */
+function lazyFleet(env: (index: number) => Record<string, string>): () => Promise<Fleet> {
+  let started: Promise<Fleet> | undefined;
+  return () => {
+    started ??= (async () => {
+      const fleet = new Fleet(fleetSize, env);
+      fleets.push(fleet);
+      await fleet.ready();
+      return fleet;
+    })();
+    return started;
+  };
+}
+
 /** Drains `rows` outbox rows through a fleet of relays, one per process, sharing `partitions`. */
-async function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination): Promise<Sample> {
-  const fleet = new Fleet(fleetSize, () => ({
+function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination): () => Promise<Sample> {
+  const fleet = lazyFleet(() => ({
     BENCH_ROLE: 'relay',
     BENCH_BROKER: destination.broker,
     BENCH_TARGET: table,
@@ -217,15 +250,14 @@ async function drainFleet(pool: pg.Pool, table: string, destination: BrokerDesti
     BENCH_PARTITIONS: String(partitions),
     BENCH_PUBLISH_CONCURRENCY: String(publishConcurrency),
   }));
-  try {
-    // Every relay has its share before the rows are committed.
-    await fleet.ready();
-    const started = await commitRows(pool, table);
-    return await fleet.finished(started);
-  } finally {
-    await fleet.stop();
-    await pool.query(`VACUUM "${table}"`);
-  }
+  return async () => {
+    try {
+      // Every relay has its share before the rows are committed.
+      return await (await fleet()).round(() => commitRows(pool, table));
+    } finally {
+      await pool.query(`VACUUM "${table}"`);
+    }
+  };
 }
 
 /** The floor by hand in this process: `rows` envelopes to one stream or queue. */
@@ -240,21 +272,21 @@ async function floorHere(to: FloorDestination): Promise<Sample> {
 }
 
 /** The floor by hand in `fleetSize` processes, a share of the envelopes each, to one stream or queue. */
-async function floorFleet(broker: BrokerDestination['broker'], target: string): Promise<Sample> {
-  const fleet = new Fleet(fleetSize, (index) => ({
+function floorFleet(broker: BrokerDestination['broker'], target: string): () => Promise<Sample> {
+  const fleet = lazyFleet((index) => ({
     BENCH_ROLE: 'floor',
     BENCH_BROKER: broker,
     BENCH_TARGET: target,
     BENCH_MESSAGES: String(Math.floor(rows / fleetSize) + (index < rows % fleetSize ? 1 : 0)),
   }));
-  try {
-    await fleet.ready();
-    const started = process.hrtime.bigint();
-    fleet.start();
-    return await fleet.finished(started);
-  } finally {
-    await fleet.stop();
-  }
+  return async () => {
+    const publishers = await fleet();
+    return publishers.round(async () => {
+      const started = process.hrtime.bigint();
+      publishers.signal();
+      return started;
+    });
+  };
 }
 
 async function measure(): Promise<SubjectResult[]> {
@@ -280,15 +312,16 @@ async function measure(): Promise<SubjectResult[]> {
       await postgresOutbox(pool, { table }).migrate();
       if (count === 1)
         subjects[`relay ×1 → ${destination.broker}`] = () => drainHere(pool, table, destination.local.transport);
-      else subjects[`relay ×${count} (processes) → ${destination.broker}`] = () => drainFleet(pool, table, destination);
+      else subjects[`relay ×${count} (processes) → ${destination.broker}`] = drainFleet(pool, table, destination);
     }
   }
   subjects['floor: XADD pipelined by hand → redis'] = () => floorHere({ redis, stream: floorStream });
-  subjects[`floor ×${fleetSize} (processes): XADD pipelined by hand → redis`] = () =>
-    floorFleet('redis-streams', floorStream);
+  subjects[`floor ×${fleetSize} (processes): XADD pipelined by hand → redis`] = floorFleet(
+    'redis-streams',
+    floorStream,
+  );
   subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
-  subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = () =>
-    floorFleet('amqp', floorQueue);
+  subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
   const names = Object.keys(subjects);
   const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
@@ -301,6 +334,7 @@ async function measure(): Promise<SubjectResult[]> {
       }
     }
   } finally {
+    for (const fleet of fleets.splice(0)) await fleet.stop();
     for (const destination of destinations) await destination.dispose().catch(() => {});
     for (const table of tables) {
       await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
