@@ -4,171 +4,289 @@
 //
 // outbox.to-brokers — 20,000 committed outbox rows (~250-byte envelopes, 100 keys, one topic) drained
 //   into the Redis Streams and AMQP (quorum queue) transports, a group declared so every message is
-//   routable, by 1 relay and by a fleet of 3 (`partitions: 12`), each relay with its own pg pool and its
-//   own broker connection, all publishing `publishConcurrency` calls at once. The relays are started on
+//   routable, by 1 relay (in this process) and by a fleet of 3 (`partitions: 12`), each relay in its
+//   own process (outbox-brokers-worker.ts) as a fleet runs in real life, with its own pg pool and its
+//   own broker connection, all publishing `publishConcurrency` calls at once. The processes are
+//   started once and live through every round (warm, like a running fleet). The relays are started on
 //   the empty table and have taken their partitions before the rows are committed (in one INSERT); the
-//   time runs from that commit until the transports have accepted the last message. ns/op is per
-//   message. The floors publish the same number of like envelopes (JSON) straight to the broker, 500 per
-//   batch, waiting for the broker's answer before the next batch: ioredis pipelined XADD to one stream;
-//   amqplib confirm channel + waitForConfirms to one quorum queue. The floors read nothing from
-//   PostgreSQL: the gap between a relay and its floor is what reading and deleting rows costs on top of
-//   publishing.
+//   time runs from that commit until the transports have accepted the last message (the processes
+//   stamp each accepted publish with CLOCK_MONOTONIC, the clock of process.hrtime in every process).
+//   ns/op is per message. The floors publish the same number of like envelopes (JSON) straight to the
+//   broker, 500 per batch, waiting for the broker's answer before the next batch: ioredis pipelined
+//   XADD to one stream; amqplib confirm channel + waitForConfirms to one quorum queue; by one
+//   publisher in this process, and by 3 publishers in 3 processes (a third of the messages each, to
+//   the same stream or queue: whether the broker itself gains from 3 publishers on this machine). The
+//   floors read nothing from PostgreSQL: the gap between a relay and its floor is what reading and
+//   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
+//   of a row summed; process.cpuUsage), which load on the machine does not change much.
 import { randomUUID } from 'node:crypto';
-import { createEnvelope, type Envelope, type Transport } from '@bulwark/messaging';
-import { amqpTransport } from '@bulwark/messaging/amqp';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
-import { redisStreamsTransport } from '@bulwark/messaging/redis';
+import { startTypeScriptChild, type TypeScriptChild } from '@bulwark/test-support';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { BenchmarkDefinition, SubjectResult } from '../harness.js';
 import { fill } from './outbox.bench.js';
+import {
+  amqpBenchTransport,
+  type BenchTransport,
+  benchEnvelopes,
+  type FloorDestination,
+  publishFloor,
+  redisBenchTransport,
+} from './outbox-brokers-publishing.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const rows = 20_000;
-const floorBatch = 500;
 const rounds = 3;
-
-const envelopes = (): Envelope[] =>
-  Array.from({ length: rows }, (_, index) =>
-    createEnvelope({
-      topic: 'orders',
-      type: 'order.placed',
-      key: `order-${index % 100}`,
-      payload: { orderId: index, total: 4200, currency: 'EUR', lines: [{ sku: 'SKU-1', quantity: 2 }] },
-      headers: { correlationId: randomUUID() },
-    }),
-  );
+const fleetSize = 3;
+const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.url));
 
 /** Publishes in flight per relay; the relay's default is 1 (one batch at a time). */
 const publishConcurrency = 8;
 /** Partitions of the fleet: 4 per relay with 3 relays. */
 const partitions = 12;
 
-/** Transports to one destination, each on its own broker connection, one per relay. */
-interface BrokerTransports {
-  readonly transports: Transport[];
+/** One measured run: ns per message, and client CPU µs per message (every process of the run). */
+interface Sample {
+  readonly nsPerMessage: number;
+  readonly cpuMicrosPerMessage: number;
+}
+
+/** Where a broker's relays publish: the destination the parent declared the group at. */
+interface BrokerDestination {
+  readonly broker: 'redis-streams' | 'amqp';
+  /** The Redis key prefix or the AMQP exchange. */
+  readonly name: string;
+  /** The transport of the relay in this process. */
+  readonly local: BenchTransport;
   dispose(): Promise<void>;
 }
 
-async function redisTransports(count: number): Promise<BrokerTransports> {
-  const keyPrefix = `bench:${randomUUID().slice(0, 8)}:`;
-  const clients = Array.from({ length: count }, () => new Redis(redisUrl));
-  const transports = clients.map((redis) => redisStreamsTransport(redis, { keyPrefix }));
+async function redisDestination(): Promise<BrokerDestination> {
+  const name = `bench:${randomUUID().slice(0, 8)}:`;
+  const local = redisBenchTransport(name);
   return {
-    transports,
+    broker: 'redis-streams',
+    name,
+    local,
     async dispose() {
-      for (const transport of transports) await transport.close({ deadlineMs: 0 });
-      const keys = await (clients[0] as Redis).keys(`${keyPrefix}*`);
-      if (keys.length > 0) await (clients[0] as Redis).del(...keys);
-      for (const redis of clients) redis.disconnect();
+      await local.dispose();
+      const redis = new Redis(redisUrl);
+      const keys = await redis.keys(`${name}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
     },
   };
 }
 
-async function amqpTransports(count: number): Promise<BrokerTransports> {
-  const exchange = `bench-${randomUUID().slice(0, 8)}`;
-  const transports = Array.from({ length: count }, () =>
-    amqpTransport(() => amqp.connect(amqpUrl, { noDelay: true }), {
-      exchange,
-      queuePrefix: `${exchange}:`,
-      queueType: 'quorum',
-      queueArguments: { 'x-expires': 600_000 }, // the bench queues go away on their own (unused for 10 min)
-      // Declaring a quorum queue on the shared, loaded broker has taken more than the default 30 s.
-      operationTimeoutMs: 120_000,
-    }),
-  );
+async function amqpDestination(): Promise<BrokerDestination> {
+  const name = `bench-${randomUUID().slice(0, 8)}`;
+  const local = amqpBenchTransport(name);
   return {
-    transports,
+    broker: 'amqp',
+    name,
+    local,
     async dispose() {
-      for (const transport of transports) await transport.close({ deadlineMs: 0 });
+      await local.dispose();
       const admin = await amqp.connect(amqpUrl);
-      await (await admin.createChannel()).deleteExchange(exchange);
+      await (await admin.createChannel()).deleteExchange(name);
       await admin.close();
     },
   };
 }
 
-/**
- * Drains `rows` outbox rows through one relay per transport (each with its own pool), a fleet
- * sharing `partitions` when there are several; ns per message.
- */
-async function drain(pool: pg.Pool, table: string, transports: readonly Transport[]): Promise<number> {
-  const fleet = transports.length > 1;
+/** Drains `rows` outbox rows through one relay in this process; ns and CPU per message. */
+async function drainHere(pool: pg.Pool, table: string, transport: Transport): Promise<Sample> {
   let published = 0;
   let done: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const pools = transports.map(() => new pg.Pool({ connectionString: databaseUrl, max: 2 }));
-  const relays = transports.map((transport, index) =>
-    postgresOutbox(pools[index] as pg.Pool, { table }).relay({
-      transport: {
-        async publish(topic, messages, options) {
-          await transport.publish(topic, messages, options);
-          published += messages.length;
-          if (published >= rows) done();
-        },
+  const relayPool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const relay = postgresOutbox(relayPool, { table }).relay({
+    transport: {
+      async publish(topic, messages, options) {
+        await transport.publish(topic, messages, options);
+        published += messages.length;
+        if (published >= rows) done();
       },
-      publishConcurrency,
-      ...(fleet ? { partitions, rebalanceIntervalMs: 50 } : {}),
-    }),
-  );
+    },
+    publishConcurrency,
+  });
   try {
-    // Every relay has its share before the rows are committed.
-    const share = partitions / relays.length;
-    while (
-      !relays.every((relay) =>
-        fleet ? relay.snapshot().partitions?.length === share : relay.snapshot().role === 'leader',
-      )
-    )
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    const client = await pool.connect();
-    let started: bigint;
-    try {
-      await client.query('BEGIN');
-      await fill(client, table, rows, { vacuum: false });
-      started = process.hrtime.bigint();
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    // The relay leads before the rows are committed.
+    while (relay.snapshot().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 10));
+    const cpu = process.cpuUsage();
+    const started = await commitRows(pool, table);
     await finished;
-    return Number(process.hrtime.bigint() - started) / rows;
+    const ended = process.hrtime.bigint();
+    const used = process.cpuUsage(cpu);
+    return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
   } finally {
-    await Promise.all(relays.map((relay) => relay.close()));
-    await Promise.all(pools.map((relayPool) => relayPool.end()));
+    await relay.close();
+    await relayPool.end();
     await pool.query(`VACUUM "${table}"`);
   }
 }
 
-async function redisFloor(redis: Redis, stream: string): Promise<number> {
-  const messages = envelopes();
-  const started = process.hrtime.bigint();
-  for (let offset = 0; offset < messages.length; offset += floorBatch) {
-    const pipeline = redis.pipeline();
-    for (const message of messages.slice(offset, offset + floorBatch))
-      pipeline.xadd(stream, '*', 'message', JSON.stringify(message));
-    await pipeline.exec();
+/** Commits `rows` rows into `table` in one INSERT; resolves the hrtime just before the COMMIT. */
+async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await fill(client, table, rows, { vacuum: false });
+    const started = process.hrtime.bigint();
+    await client.query('COMMIT');
+    return started;
+  } finally {
+    client.release();
   }
-  return Number(process.hrtime.bigint() - started) / rows;
 }
 
-async function amqpFloor(channel: amqp.ConfirmChannel, queue: string): Promise<number> {
-  const messages = envelopes();
-  const started = process.hrtime.bigint();
-  for (let offset = 0; offset < messages.length; offset += floorBatch) {
-    for (const message of messages.slice(offset, offset + floorBatch))
-      channel.sendToQueue(queue, Buffer.from(JSON.stringify(message)), {
-        persistent: true,
-        messageId: message.id,
-        contentType: 'application/json',
+/**
+ * Child processes that live through every round (warm, as a running fleet is), and what they
+ * reported: messages accepted, the stamp of the last accepted publish, CPU µs since ready.
+ */
+class Fleet {
+  private readonly children: TypeScriptChild[];
+  private readonly accepted: number[];
+  private readonly lastStamp: bigint[];
+  private readonly cpuMicros: number[];
+  private waiting: (() => void) | undefined;
+  private roundTarget = rows;
+
+  constructor(count: number, env: (index: number) => Record<string, string>) {
+    this.children = Array.from({ length: count }, (_, index) => startTypeScriptChild(worker, env(index)));
+    this.accepted = this.children.map(() => 0);
+    this.lastStamp = this.children.map(() => 0n);
+    this.cpuMicros = this.children.map(() => 0);
+    this.children.forEach(({ child }, index) => {
+      if (!child.stdout) return;
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const [word, count, stamp, cpu] = line.split(' ');
+        if (word !== 'accepted') return;
+        this.accepted[index] = (this.accepted[index] as number) + Number(count);
+        this.lastStamp[index] = BigInt(stamp as string);
+        this.cpuMicros[index] = Number(cpu);
+        if (this.total() >= this.roundTarget) this.waiting?.();
       });
-    await channel.waitForConfirms();
+    });
   }
-  return Number(process.hrtime.bigint() - started) / rows;
+
+  ready(): Promise<unknown> {
+    return Promise.all(this.children.map((child) => child.ready));
+  }
+
+  /**
+   * One round: `start` commits the rows or starts the publishers and resolves the hrtime it
+   * started at; resolves once `rows` more messages were accepted. The CPU between rounds (an idle
+   * relay's polls) counts towards the next round.
+   */
+  async round(start: () => Promise<bigint>): Promise<Sample> {
+    this.roundTarget = this.total() + rows;
+    const cpuBefore = this.cpuMicros.reduce((sum, micros) => sum + micros, 0);
+    const finished = new Promise<void>((resolve) => {
+      this.waiting = resolve;
+    });
+    const started = await start();
+    if (this.total() < this.roundTarget) {
+      const exited = Promise.race(this.children.map((child) => child.exited)).then(() => {
+        throw new Error(`a fleet process exited: ${this.children.map((child) => child.errors()).join('\n')}`);
+      });
+      await Promise.race([finished, exited]);
+    }
+    // A process that accepted nothing this round has an older stamp, below `started`.
+    const elapsedNs = Math.max(...this.lastStamp.map((stamp) => Number(stamp - started)));
+    const cpu = this.cpuMicros.reduce((sum, micros) => sum + micros, 0) - cpuBefore;
+    return { nsPerMessage: elapsedNs / rows, cpuMicrosPerMessage: cpu / rows };
+  }
+
+  /** Starts a round of the floor publishers. */
+  signal(): void {
+    for (const { child } of this.children) child.kill('SIGUSR1');
+  }
+
+  private total(): number {
+    return this.accepted.reduce((sum, count) => sum + count, 0);
+  }
+
+  async stop(): Promise<void> {
+    for (const { child } of this.children) child.kill('SIGTERM');
+    await Promise.all(this.children.map((child) => child.exited));
+  }
+}
+
+/** Fleets started so far, stopped when the benchmark ends. */
+const fleets: Fleet[] = [];
+
+/** Starts a fleet once, for every round of its row. */
+function lazyFleet(env: (index: number) => Record<string, string>): () => Promise<Fleet> {
+  let started: Promise<Fleet> | undefined;
+  return () => {
+    started ??= (async () => {
+      const fleet = new Fleet(fleetSize, env);
+      fleets.push(fleet);
+      await fleet.ready();
+      return fleet;
+    })();
+    return started;
+  };
+}
+
+/** Drains `rows` outbox rows through a fleet of relays, one per process, sharing `partitions`. */
+function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination): () => Promise<Sample> {
+  const fleet = lazyFleet(() => ({
+    BENCH_ROLE: 'relay',
+    BENCH_BROKER: destination.broker,
+    BENCH_TARGET: table,
+    BENCH_DESTINATION: destination.name,
+    BENCH_FLEET: String(fleetSize),
+    BENCH_PARTITIONS: String(partitions),
+    BENCH_PUBLISH_CONCURRENCY: String(publishConcurrency),
+  }));
+  return async () => {
+    try {
+      // Every relay has its share before the rows are committed.
+      return await (await fleet()).round(() => commitRows(pool, table));
+    } finally {
+      await pool.query(`VACUUM "${table}"`);
+    }
+  };
+}
+
+/** The floor by hand in this process: `rows` envelopes to one stream or queue. */
+async function floorHere(to: FloorDestination): Promise<Sample> {
+  const envelopes = benchEnvelopes(rows);
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await publishFloor(to, envelopes);
+  const ended = process.hrtime.bigint();
+  const used = process.cpuUsage(cpu);
+  return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
+}
+
+/** The floor by hand in `fleetSize` processes, a share of the envelopes each, to one stream or queue. */
+function floorFleet(broker: BrokerDestination['broker'], target: string): () => Promise<Sample> {
+  const fleet = lazyFleet((index) => ({
+    BENCH_ROLE: 'floor',
+    BENCH_BROKER: broker,
+    BENCH_TARGET: target,
+    BENCH_MESSAGES: String(Math.floor(rows / fleetSize) + (index < rows % fleetSize ? 1 : 0)),
+  }));
+  return async () => {
+    const publishers = await fleet();
+    return publishers.round(async () => {
+      const started = process.hrtime.bigint();
+      publishers.signal();
+      return started;
+    });
+  };
 }
 
 async function measure(): Promise<SubjectResult[]> {
@@ -183,36 +301,41 @@ async function measure(): Promise<SubjectResult[]> {
     arguments: { 'x-queue-type': 'quorum', 'x-expires': 600_000 },
   });
   const floorStream = `bench:outbox-floor:${suffix}`;
-  const brokers: Record<string, BrokerTransports> = {
-    'redis-streams': await redisTransports(3),
-    amqp: await amqpTransports(3),
-  };
-  const subjects: Record<string, () => Promise<number>> = {};
+  const destinations = [await redisDestination(), await amqpDestination()];
+  const subjects: Record<string, () => Promise<Sample>> = {};
   const tables: string[] = [];
-  for (const [broker, { transports }] of Object.entries(brokers)) {
-    await (transports[0] as Transport).declareGroup?.('orders', 'bench');
-    for (const count of [1, 3]) {
+  for (const destination of destinations) {
+    await destination.local.transport.declareGroup?.('orders', 'bench');
+    for (const count of [1, fleetSize]) {
       const table = `bench_outbox_brokers_${suffix}_${tables.length}`;
       tables.push(table);
       await postgresOutbox(pool, { table }).migrate();
-      subjects[`relay ×${count} → ${broker}`] = () => drain(pool, table, transports.slice(0, count));
+      if (count === 1)
+        subjects[`relay ×1 → ${destination.broker}`] = () => drainHere(pool, table, destination.local.transport);
+      else subjects[`relay ×${count} (processes) → ${destination.broker}`] = drainFleet(pool, table, destination);
     }
   }
-  subjects['floor: XADD pipelined by hand → redis'] = () => redisFloor(redis, floorStream);
-  subjects['floor: confirm channel by hand → rabbitmq'] = () => amqpFloor(channel, floorQueue);
+  subjects['floor: XADD pipelined by hand → redis'] = () => floorHere({ redis, stream: floorStream });
+  subjects[`floor ×${fleetSize} (processes): XADD pipelined by hand → redis`] = floorFleet(
+    'redis-streams',
+    floorStream,
+  );
+  subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
+  subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
   const names = Object.keys(subjects);
-  const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+  const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
     for (let round = 0; round < rounds; round++) {
       for (let offset = 0; offset < names.length; offset++) {
         const name = names[(round + offset) % names.length] as string;
-        samples.get(name)?.push(await (subjects[name] as () => Promise<number>)());
+        samples.get(name)?.push(await (subjects[name] as () => Promise<Sample>)());
+        await redis.del(floorStream);
+        await channel.purgeQueue(floorQueue);
       }
-      await redis.del(floorStream);
-      await channel.purgeQueue(floorQueue);
     }
   } finally {
-    for (const broker of Object.values(brokers)) await broker.dispose().catch(() => {});
+    for (const fleet of fleets.splice(0)) await fleet.stop();
+    for (const destination of destinations) await destination.dispose().catch(() => {});
     for (const table of tables) {
       await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
@@ -223,17 +346,23 @@ async function measure(): Promise<SubjectResult[]> {
     redis.disconnect();
     await pool.end();
   }
+  const middle = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  console.log('client CPU µs per message (median of rounds; every process of the row):');
+  for (const name of names)
+    console.log(
+      `  ${name}: ${middle((samples.get(name) ?? []).map((sample) => sample.cpuMicrosPerMessage)).toFixed(2)}`,
+    );
   return names.map((name) => {
-    const sorted = [...(samples.get(name) ?? [])].sort((a, b) => a - b);
-    const nsPerOp = sorted[Math.floor(sorted.length / 2)] as number;
-    return { subject: name, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp: samples.get(name) ?? [] };
+    const roundsNsPerOp = (samples.get(name) ?? []).map((sample) => sample.nsPerMessage);
+    const nsPerOp = middle(roundsNsPerOp);
+    return { subject: name, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
   });
 }
 
 const definitions: BenchmarkDefinition[] = [
   {
     name: 'outbox.to-brokers',
-    description: `${rows.toLocaleString('en')} committed rows relayed to Redis Streams and RabbitMQ by 1 relay and by a fleet of 3, against each broker's publish-with-confirm floor by hand (messages/s)`,
+    description: `${rows.toLocaleString('en')} committed rows relayed to Redis Streams and RabbitMQ by 1 relay and by a fleet of 3 processes, against each broker's publish-with-confirm floor by hand, by 1 publisher and by 3 processes (messages/s)`,
     mode: { kind: 'op' },
     operations: rows,
     subjects: {},

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { EventSubscription } from '@bulwark/resilience';
 import { delay, NamedEventEmitter } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -12,7 +13,7 @@ import type {
   OutboxRelaySource,
 } from './outbox.js';
 import type { OutboxRelayEvents } from './outbox-events.js';
-import type { ResolvedOutboxRelayOptions } from './outbox-options.js';
+import { type ResolvedOutboxRelayOptions, readSizeOf } from './outbox-options.js';
 import { type LanePublish, PublishLanes } from './outbox-publish-lanes.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
@@ -97,6 +98,8 @@ class Relay implements OutboxRelay {
   ) {
     this.startedAt = options.clock.now();
     this.health = new ConnectionHealthTracker(options.clock);
+    // Every publish in flight listens to it (up to publishConcurrency, 256): no leak warning past 10.
+    setMaxListeners(0, this.publishing.signal);
     const signal = options.signal;
     if (signal) {
       const onAbort = () => {
@@ -205,6 +208,7 @@ class Relay implements OutboxRelay {
   /** Publishes while this relay holds the session; returns when stopping, throws when the store fails. */
   private async lead(session: OutboxRelaySession): Promise<void> {
     const { clock, batchSize, pollIntervalMs, publishConcurrency } = this.options;
+    const readSize = readSizeOf(this.options);
     const signal = this.stopping.signal;
     // Topics whose publishing failed, with the rows that wait for their next attempt. Reads leave
     // these topics out until their rows are out, so nothing newer of theirs overtakes them, and
@@ -294,7 +298,7 @@ class Relay implements OutboxRelay {
     let quietReads = 0;
     // A store that leaves out what is being published lets the relay read one batch ahead and
     // remove rows while it publishes; any other store is read only once everything read went out.
-    const mayRead = () => (session.prefetch ? lanes.heldCount - awaitingRemoval <= batchSize : lanes.heldCount === 0);
+    const mayRead = () => (session.prefetch ? lanes.heldCount - awaitingRemoval <= readSize : lanes.heldCount === 0);
     try {
       while (!signal.aborted) {
         throwIfStoreFailed();
@@ -309,7 +313,7 @@ class Relay implements OutboxRelay {
         const startedAt = clock.now();
         const waiting = [...retrying.values()].flatMap((topic) => topic.records);
         const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
-        const claim = await session.claim(batchSize, {
+        const claim = await session.claim(readSize, {
           ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
           ...(session.prefetch && lanes.heldCount + waiting.length > 0
             ? { exclude: [...lanes.heldRecords(), ...waiting] }
@@ -335,7 +339,7 @@ class Relay implements OutboxRelay {
           }
           lanes.add(records, { startedAt, lagMs: claim.oldestAgeMs ?? 0 });
           // A full batch: more may be waiting, read again at once (while this one is published).
-          if (claim.records.length >= batchSize) continue;
+          if (claim.records.length >= readSize) continue;
         }
         if (lanes.heldCount - awaitingRemoval > 0 || (awaitingRemoval > 0 && !session.claimRemoves)) {
           // Still publishing: the next read waits for a publish or a removal to settle, or a wake-up.

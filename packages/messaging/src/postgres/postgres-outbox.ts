@@ -414,6 +414,14 @@ function assertEnvelope(message: Envelope): void {
     throw new MessagingError('INVALID_MESSAGE', `Invalid outbox message (use createEnvelope): ${problems.join('; ')}`);
 }
 
+/**
+ * Positions as a bigint[] literal. The positions came from the table as decimal text, so they need
+ * no quoting; pg would quote and escape each element of a JS array (thousands per read).
+ */
+function positionArray(records: readonly OutboxRecord[]): string {
+  return `{${records.map((record) => record.position).join(',')}}`;
+}
+
 interface ClaimRow {
   position: string;
   envelope: Envelope;
@@ -581,14 +589,14 @@ function postgresRelaySource(
       async claim(limit, claimOptions): Promise<OutboxClaim> {
         if (broken !== undefined) throw broken;
         const skipTopics = claimOptions?.skipTopics ?? [];
-        const exclude = claimOptions?.exclude?.map((record) => record.position) ?? [];
-        const remove = claimOptions?.remove?.map((record) => record.position) ?? [];
+        const exclude = positionArray(claimOptions?.exclude ?? []);
+        const remove = positionArray(claimOptions?.remove ?? []);
         if (share) {
           await share.refresh(claimOptions?.exclude ?? []);
           const readable = share.readable();
           if (readable.length === 0) {
             // Nothing left to read (every partition given up): the published rows still go.
-            if (remove.length > 0) await client.query(withTimeout(sql.delete, [remove]));
+            if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
             return { records: [], oldestAgeMs: undefined };
           }
           const result = await client.query<ClaimRow & { partition: number }>(
@@ -611,7 +619,7 @@ function postgresRelaySource(
       },
       async remove(records) {
         if (broken !== undefined) throw broken;
-        await client.query(withTimeout(sql.delete, [records.map((record) => record.position)]));
+        await client.query(withTimeout(sql.delete, [positionArray(records)]));
       },
       prefetch: true,
       claimRemoves: true,

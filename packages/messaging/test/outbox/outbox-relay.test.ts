@@ -259,6 +259,30 @@ describe('outbox relay', () => {
     await relay.close();
   });
 
+  it('reads a batch per publish in flight, and publishes at most a batch per call', async () => {
+    const clock = manualClock(0);
+    const source = memoryRelaySource(clock, { prefetch: true, claimRemoves: true });
+    const transport = recordingTransport();
+    const relay = startOutboxRelay(
+      source,
+      resolveOutboxRelayOptions({ transport, publishConcurrency: 4, batchSize: 8 }, clock),
+    );
+    await clock.advanceAsync(0);
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    for (let sequence = 1; sequence <= 4; sequence++) source.add(...keys.map((key) => message(key, sequence)));
+    const claimsBefore = source.claims;
+    await clock.advanceAsync(0);
+    await transport.waitFor(keys.length * 4);
+    // A read of 4 x 8 rows took all 32, then one found nothing more (reading 8 at a time took 6 reads).
+    expect(source.claims - claimsBefore).toBeLessThanOrEqual(3);
+    expect(Math.max(...transport.calls.map((call) => call.messages.length))).toBeLessThanOrEqual(8);
+    for (const key of keys)
+      expect(transport.published.filter((envelope) => envelope.key === key).map(label)).toEqual(
+        [1, 2, 3, 4].map((sequence) => `orders:${key}${sequence}`),
+      );
+    await relay.close();
+  });
+
   it('checks payloads in before publishing', async () => {
     const { clock, source, transport, relay } = setup({
       claimCheck: {

@@ -1,0 +1,94 @@
+// One process of the outbox.to-brokers fleet rows (outbox-brokers.bench.ts starts three): a relay of
+// the fleet, or one of three hand-written publishers of the floor. A fleet in real life is separate
+// processes; three relays in one process would share one event loop and could not gain on the
+// client side.
+//
+// Prints `ready` once it can start (a relay: it holds its share of the partitions; a publisher: its
+// envelopes are built and its connection is open). A publisher publishes its envelopes on every
+// SIGUSR1 (once per round; the processes live through every round, warm). For every publish
+// the broker accepted it prints `accepted <messages> <hrtime ns> <CPU µs since ready>` (hrtime is
+// CLOCK_MONOTONIC, one clock for every process of the machine). Stops on SIGTERM.
+import { postgresOutbox } from '@bulwark/messaging/postgres';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { amqpBenchTransport, benchEnvelopes, publishFloor, redisBenchTransport } from './outbox-brokers-publishing.js';
+
+const role = process.env.BENCH_ROLE === 'relay' ? 'relay' : 'floor';
+const broker = process.env.BENCH_BROKER === 'amqp' ? 'amqp' : 'redis-streams';
+/** The relay's outbox table, or the floor's stream or queue. */
+const target = process.env.BENCH_TARGET ?? '';
+/** The relay's Redis key prefix or AMQP exchange (the parent declared the group there). */
+const destination = process.env.BENCH_DESTINATION ?? '';
+/** Messages a floor publisher publishes. */
+const messages = Number(process.env.BENCH_MESSAGES ?? 0);
+const fleetSize = Number(process.env.BENCH_FLEET ?? 3);
+const partitions = Number(process.env.BENCH_PARTITIONS ?? 12);
+const publishConcurrency = Number(process.env.BENCH_PUBLISH_CONCURRENCY ?? 8);
+const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
+
+let cpuAtReady = process.cpuUsage();
+const accepted = (count: number) => {
+  const cpu = process.cpuUsage(cpuAtReady);
+  process.stdout.write(`accepted ${count} ${process.hrtime.bigint()} ${cpu.user + cpu.system}\n`);
+};
+const ready = () => {
+  cpuAtReady = process.cpuUsage();
+  process.stdout.write('ready\n');
+};
+const stopped = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+
+if (role === 'relay') {
+  const { transport, dispose } =
+    broker === 'redis-streams' ? redisBenchTransport(destination) : amqpBenchTransport(destination);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const relay = postgresOutbox(pool, { table: target }).relay({
+    transport: {
+      async publish(topic, batch, options) {
+        await transport.publish(topic, batch, options);
+        accepted(batch.length);
+      },
+    },
+    publishConcurrency,
+    partitions,
+  });
+  while (relay.snapshot().partitions?.length !== partitions / fleetSize)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  ready();
+  await stopped;
+  await relay.close();
+  await dispose();
+  await pool.end();
+} else {
+  const envelopes = benchEnvelopes(messages);
+  // Listening before anything is awaited: a SIGUSR1 with no listener starts Node's inspector.
+  const rounds: (() => void)[] = [];
+  process.on('SIGUSR1', () => {
+    for (const round of rounds) round();
+  });
+  let publish: () => Promise<void>;
+  let close: () => Promise<void>;
+  if (broker === 'redis-streams') {
+    const redis = new Redis(redisUrl);
+    await redis.ping();
+    publish = () => publishFloor({ redis, stream: target }, envelopes, accepted);
+    close = async () => redis.disconnect();
+  } else {
+    const connection = await amqp.connect(amqpUrl, { noDelay: true });
+    const channel = await connection.createConfirmChannel();
+    publish = () => publishFloor({ channel, queue: target }, envelopes, accepted);
+    close = () => connection.close();
+  }
+  ready();
+  // One run of the envelopes per SIGUSR1 (one per round), until SIGTERM.
+  let running = Promise.resolve();
+  rounds.push(() => {
+    running = running.then(publish);
+  });
+  await stopped;
+  await running;
+  await close();
+}
+process.exit(0);
