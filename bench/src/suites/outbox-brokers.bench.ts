@@ -20,7 +20,6 @@
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
 //   of a row summed; process.cpuUsage), which load on the machine does not change much.
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -162,21 +161,22 @@ class Fleet {
   private roundTarget = rows;
 
   constructor(count: number, env: (index: number) => Record<string, string>) {
-    this.children = Array.from({ length: count }, (_, index) => startTypeScriptChild(worker, env(index)));
+    this.children = Array.from({ length: count }, (_, index) =>
+      startTypeScriptChild(worker, { env: env(index), onLine: (line) => this.report(index, line) }),
+    );
     this.accepted = this.children.map(() => 0);
     this.lastStamp = this.children.map(() => 0n);
     this.cpuMicros = this.children.map(() => 0);
-    this.children.forEach(({ child }, index) => {
-      if (!child.stdout) return;
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const [word, count, stamp, cpu] = line.split(' ');
-        if (word !== 'accepted') return;
-        this.accepted[index] = (this.accepted[index] as number) + Number(count);
-        this.lastStamp[index] = BigInt(stamp as string);
-        this.cpuMicros[index] = Number(cpu);
-        if (this.total() >= this.roundTarget) this.waiting?.();
-      });
-    });
+  }
+
+  /** A line a child printed: `accepted <messages> <hrtime ns> <CPU µs since ready>` counts. */
+  private report(index: number, line: string): void {
+    const [word, count, stamp, cpu] = line.split(' ');
+    if (word !== 'accepted') return;
+    this.accepted[index] = (this.accepted[index] as number) + Number(count);
+    this.lastStamp[index] = BigInt(stamp as string);
+    this.cpuMicros[index] = Number(cpu);
+    if (this.total() >= this.roundTarget) this.waiting?.();
   }
 
   ready(): Promise<unknown> {
