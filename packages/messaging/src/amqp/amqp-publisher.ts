@@ -42,8 +42,10 @@ interface UnconfirmedSend {
 interface PendingBatch {
   /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
   readonly deadline: number;
-  /** Fails the batch's unconfirmed messages and drops the channel. */
-  expire(): void;
+  /** Set once every message has its outcome: the watchdog skips the batch. */
+  finished: boolean;
+  /** Fails the batch's unconfirmed messages and drops the channel (a no-op once finished). */
+  expire: () => void;
 }
 
 /** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
@@ -120,23 +122,35 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   };
 
   // One timer for every batch awaiting confirms (not one per batch): batches start in deadline
-  // order, so the watchdog only ever waits for the oldest.
-  const pendingBatches = new Set<PendingBatch>();
+  // order, so the watchdog only ever waits for the oldest. An array trimmed at its head (as
+  // amqplib keeps its own unconfirmed callbacks), not a Set: with the batches in a Set, each
+  // batch's publish (its messages, outcomes and awaiting promise, reached through `expire`) was
+  // still found alive by scavenges and promoted to old space, about 1 KB per message (#21).
+  const pendingBatches: PendingBatch[] = [];
   let watchdog: TimerHandle | undefined;
   const armWatchdog = () => {
     if (watchdog !== undefined) return;
-    const oldest = pendingBatches.values().next().value;
+    const oldest = pendingBatches[0];
     if (oldest) watchdog = clock.setTimeout(expireOverdue, Math.max(0, oldest.deadline - clock.now()));
   };
   const expireOverdue = () => {
     watchdog = undefined;
     const now = clock.now();
-    for (const batch of pendingBatches) {
-      if (batch.deadline > now) break;
-      pendingBatches.delete(batch);
+    while (pendingBatches.length > 0) {
+      const batch = pendingBatches[0] as PendingBatch;
+      if (!batch.finished && batch.deadline > now) break;
+      pendingBatches.shift();
       batch.expire();
     }
     armWatchdog();
+  };
+  /** Marks `batch` finished and drops the finished batches at the head (batches mostly finish in order). */
+  const finish = (batch: PendingBatch) => {
+    batch.finished = true;
+    // A finished batch behind an unfinished one stays queued until that one goes: without its
+    // `expire` it holds nothing of its publish meanwhile.
+    batch.expire = nothingToSettle;
+    while (pendingBatches.length > 0 && (pendingBatches[0] as PendingBatch).finished) pendingBatches.shift();
   };
 
   /** Drops a publishing channel the broker stopped answering on, so the next attempt opens a new one. */
@@ -216,6 +230,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     // then arrive twice: at-least-once, never lost).
     const batch: PendingBatch = {
       deadline: clock.now() + operationTimeoutMs,
+      finished: false,
       expire: () => {
         const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
         connection.health.failed(timedOut);
@@ -224,10 +239,10 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       },
     };
     if (unsettled > 0) {
-      pendingBatches.add(batch);
+      pendingBatches.push(batch);
       armWatchdog();
       await done;
-      pendingBatches.delete(batch);
+      finish(batch);
     }
     const failed: OutgoingMessage[] = [];
     const errors: unknown[] = [];
