@@ -140,10 +140,12 @@ export function OpsPage() {
     [],
   );
   const [tick, setTick] = useState(0);
-  // A switch shows its new position at once. A poll result replaces it only when the poll began
-  // after the last change, so an answer already on its way never flips a switch back.
+  // A switch shows its new position at once. A poll result replaces it only when no change is on
+  // its way to the server and the poll began after the last one arrived there, so an answer read
+  // before the server had the change never flips a switch back.
   const [faults, setFaults] = useState<{ faults: Record<'payment' | 'email', FaultSettings>; scenarios: string[] }>();
   const lastChange = useRef(0);
+  const changesInFlight = useRef(0);
   usePoll(
     async () => {
       const startedAt = performance.now();
@@ -151,7 +153,7 @@ export function OpsPage() {
         'GET',
         '/ops/faults',
       );
-      if (startedAt > lastChange.current) setFaults(next);
+      if (changesInFlight.current === 0 && startedAt > lastChange.current) setFaults(next);
       return next;
     },
     2_000,
@@ -174,13 +176,18 @@ export function OpsPage() {
       setMessage(`${what} failed: ${(caught as Error).message}`);
     }
   };
-  const setFault = (target: 'payment' | 'email', settings: Partial<FaultSettings>) => {
-    lastChange.current = performance.now();
+  const setFault = async (target: 'payment' | 'email', settings: Partial<FaultSettings>) => {
+    changesInFlight.current += 1;
     setFaults(
       (current) =>
         current && { ...current, faults: { ...current.faults, [target]: { ...current.faults[target], ...settings } } },
     );
-    return act(`${target} ${describeSettings(settings)}`, 'POST', '/ops/faults', { target, settings });
+    try {
+      await act(`${target} ${describeSettings(settings)}`, 'POST', '/ops/faults', { target, settings });
+    } finally {
+      changesInFlight.current -= 1;
+      lastChange.current = performance.now();
+    }
   };
 
   if (!status) return <p aria-busy={!error}>{error ?? 'Loading the ops view…'}</p>;
