@@ -3,6 +3,7 @@ import { OutboxPartitionsMismatchError, type PostgresOutbox, postgresOutbox } fr
 import { constant } from '@bulwark/resilience';
 import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import { installTestTelemetry } from '@bulwark/test-support/otel';
+import fc from 'fast-check';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { recordingTransport } from '../outbox/fixtures/recording-transport.js';
@@ -57,6 +58,74 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
           'rebalanceIntervalMs must be a finite number of at least 1, got NaN',
         ],
       }),
+    );
+  });
+
+  it("a member's read returns the first rows of its own partitions only, in position order, none left out or read by another member", async () => {
+    const outbox = await newOutbox();
+    /** Runs the fleet's read as a member does (nothing to delete first). */
+    const read = async (limit: number, skipTopics: string[], exclude: string[], partitions: number, held: number[]) =>
+      (
+        await pool.query<{ position: string; envelope: Envelope; partition: number }>(outbox.sql.claimPartitions, [
+          limit,
+          skipTopics,
+          exclude,
+          partitions,
+          held,
+          [],
+        ])
+      ).rows;
+    const row = fc.record({
+      key: fc.option(fc.constantFrom(...keys.slice(0, 12)), { nil: undefined }),
+      topic: fc.constantFrom('a', 'b'),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(row, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 2, max: 16 }),
+        fc.array(fc.nat(3), { minLength: 16, maxLength: 16 }),
+        fc.integer({ min: 1, max: 120 }),
+        fc.boolean(),
+        fc.array(fc.boolean(), { maxLength: 320 }),
+        async (transactions, partitions, ownerOf, limit, skipB, excluded) => {
+          await pool.query(`DELETE FROM ${outbox.table}`);
+          for (const rows of transactions)
+            await outbox.add(
+              pool,
+              rows.map(({ key, topic }) =>
+                createEnvelope({ topic, type: 't', ...(key !== undefined && { key }), payload: {} }),
+              ),
+            );
+          // Every row and its partition, as one member holding every partition reads them.
+          const everything = await read(100_000, [], [], partitions, allPartitions(partitions));
+          expect(everything.length).toBe(transactions.flat().length);
+          const positions = everything.map((each) => BigInt(each.position));
+          expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : 1)));
+          // A key (the topic for rows without one) is in one partition, below the count.
+          const partitionOf = new Map<string, number>();
+          for (const { envelope, partition } of everything) {
+            const by = envelope.key ?? `topic:${envelope.topic}`;
+            expect(partition).toBeGreaterThanOrEqual(0);
+            expect(partition).toBeLessThan(partitions);
+            expect(partitionOf.get(by) ?? partition).toBe(partition);
+            partitionOf.set(by, partition);
+          }
+          const exclude = everything.filter((_, index) => excluded[index] === true).map((each) => each.position);
+          const skipTopics = skipB ? ['b'] : [];
+          const members = [0, 1, 2, 3].map((member) => allPartitions(partitions).filter((p) => ownerOf[p] === member));
+          for (const held of members) {
+            const got = await read(limit, skipTopics, exclude, partitions, held);
+            const expected = everything
+              .filter((each) => held.includes(each.partition))
+              .filter((each) => !exclude.includes(each.position) && !skipTopics.includes(each.envelope.topic))
+              .slice(0, limit);
+            expect(got.map((each) => [each.position, each.partition])).toEqual(
+              expected.map((each) => [each.position, each.partition]),
+            );
+          }
+        },
+      ),
+      { numRuns: 25 },
     );
   });
 
