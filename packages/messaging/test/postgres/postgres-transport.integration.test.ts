@@ -235,6 +235,29 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await transport.close();
   });
 
+  it('has the server plan a lone publish only while it tries custom plans, keyed or not', async () => {
+    const topic = uniqueName('plans');
+    const sql = postgresTransportSql({ table });
+    // One connection, so every statement is prepared and planned in the session read below.
+    const pool = newPool(1);
+    const transport = postgresTransport(pool, { table, listen: false });
+    await transport.declareGroup(topic, 'g');
+    const plans = async (text: string) => {
+      const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
+        'SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1',
+        [text],
+      );
+      return rows[0];
+    };
+    // PostgreSQL plans a prepared statement five times for its parameters, then keeps its generic
+    // plan unless those were cheaper. A NULL key made them cheaper: planned at every publish.
+    for (let index = 1; index <= 10; index++) await transport.publish(topic, [envelope(index)]);
+    expect(await plans(sql.publishOne)).toEqual({ custom_plans: '5', generic_plans: '5' });
+    for (let index = 1; index <= 10; index++) await transport.publish(topic, [envelope(index, 'k')]);
+    expect(await plans(sql.publishOneKeyed)).toEqual({ custom_plans: '5', generic_plans: '5' });
+    await transport.close();
+  });
+
   it('hands messages on one at a time with one claim each and no empty claim between them, never polling', async () => {
     const topic = uniqueName('one-at-a-time');
     const sql = postgresTransportSql({ table });
