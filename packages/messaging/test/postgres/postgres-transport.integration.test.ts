@@ -258,6 +258,36 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     await transport.close();
   });
 
+  it('says a claim left more only for rows after its last one, not for rows another claim holds', async () => {
+    const topic = uniqueName('more');
+    const sql = postgresTransportSql({ table });
+    const pool = newPool(2);
+    const transport = postgresTransport(pool, { table, listen: false });
+    await transport.declareGroup(topic, 'g');
+    await transport.publish(topic, [envelope(1), envelope(2)]);
+    await transport.publish(topic, [envelope(3)]);
+    const ids = (
+      await pool.query<{ id: string }>(`SELECT id FROM "${table}" WHERE topic = $1 ORDER BY id`, [topic])
+    ).rows.map((row) => row.id);
+    const claim = async (most: number) =>
+      (await pool.query<{ id: string; more: boolean }>(sql.claim, [topic, 'g', most, 30_000, 'off'])).rows.map(
+        ({ id, more }) => ({ id, more }),
+      );
+    // Another subscriber is claiming the oldest row: its lock is held, the row still visible.
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SELECT id FROM "${table}" WHERE id = $1 FOR UPDATE`, [ids[0]]);
+      expect(await claim(1)).toEqual([{ id: ids[1], more: true }]);
+      // The row after it was left: more. Now only the locked one is, which this subscriber cannot have.
+      expect(await claim(1)).toEqual([{ id: ids[2], more: false }]);
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
+    await transport.close();
+  });
+
   it('hands messages on one at a time with one claim each and no empty claim between them, never polling', async () => {
     const topic = uniqueName('one-at-a-time');
     const sql = postgresTransportSql({ table });
