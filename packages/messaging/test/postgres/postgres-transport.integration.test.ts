@@ -30,6 +30,15 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     return pool;
   };
 
+  /** A fresh topic with the group 'g', on a transport that does not listen, over a pool of `max` connections. */
+  const quietGroup = async (name: string, max: number) => {
+    const topic = uniqueName(name);
+    const pool = newPool(max);
+    const transport = postgresTransport(pool, { table, listen: false });
+    await transport.declareGroup(topic, 'g');
+    return { topic, sql: postgresTransportSql({ table }), pool, transport };
+  };
+
   beforeAll(async () => {
     const transport = postgresTransport(newPool(), { table });
     await transport.migrate();
@@ -236,12 +245,8 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
   });
 
   it('has the server plan a lone publish only while it tries custom plans, keyed or not', async () => {
-    const topic = uniqueName('plans');
-    const sql = postgresTransportSql({ table });
     // One connection, so every statement is prepared and planned in the session read below.
-    const pool = newPool(1);
-    const transport = postgresTransport(pool, { table, listen: false });
-    await transport.declareGroup(topic, 'g');
+    const { topic, sql, pool, transport } = await quietGroup('plans', 1);
     const plans = async (text: string) => {
       const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
         'SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1',
@@ -259,11 +264,7 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
   });
 
   it('says a claim left more only for rows after its last one, not for rows another claim holds', async () => {
-    const topic = uniqueName('more');
-    const sql = postgresTransportSql({ table });
-    const pool = newPool(2);
-    const transport = postgresTransport(pool, { table, listen: false });
-    await transport.declareGroup(topic, 'g');
+    const { topic, sql, pool, transport } = await quietGroup('more', 2);
     await transport.publish(topic, [envelope(1), envelope(2)]);
     await transport.publish(topic, [envelope(3)]);
     const ids = (
