@@ -16,7 +16,9 @@
 //                          timeout, no redelivery, no per-key order, no envelope validation.
 //
 // Also printed: statements sent per message (every connection's queries counted, LISTEN included),
-// by statement, for each subject.
+// by statement, for each subject; and each subject's timeline of one message, the median time of
+// each step after publish() was called (publish statement sent, notification received by the
+// subscriber's LISTEN connection, claim statement sent and answered, handler start, publish answered).
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createEnvelope, type Delivery, type Envelope, jsonSerializer } from '@bulwark/messaging';
@@ -72,6 +74,75 @@ class StatementCounter {
   }
 }
 
+/** The steps of one message that {@link StepTimeline} times, in the order they usually come. */
+const steps = [
+  'publish sent',
+  'notified',
+  'claim sent',
+  'claim answered',
+  'handler start',
+  'publish answered',
+] as const;
+type Step = (typeof steps)[number];
+
+/**
+ * Times the steps of each message of a subject from just before publish(): the publisher pool's
+ * first statement is the publish, and the subscriber pool's first statement after a notification
+ * is the claim (the ack comes after the handler started).
+ */
+class StepTimeline {
+  private startedAt = 0;
+  private readonly current = new Map<Step, number>();
+  private readonly samples = new Map<Step, number[]>(steps.map((step) => [step, []]));
+  watch(pool: pg.Pool, role: 'publisher' | 'subscriber'): pg.Pool {
+    pool.on('connect', (client) => {
+      if (role === 'subscriber') client.on('notification', () => this.mark('notified'));
+      const query = client.query.bind(client) as (...parameters: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...parameters: unknown[]) => {
+        const statement = role === 'publisher' ? 'publish' : this.current.has('notified') ? 'claim' : undefined;
+        if (statement === undefined || this.current.has(`${statement} sent`)) return query(...parameters);
+        this.mark(`${statement} sent`);
+        const answered = () => this.mark(`${statement} answered`);
+        const callback = parameters.at(-1);
+        if (typeof callback === 'function') {
+          return query(...parameters.slice(0, -1), (...results: unknown[]) => {
+            answered();
+            return (callback as (...results: unknown[]) => unknown)(...results);
+          });
+        }
+        const result = query(...parameters) as Promise<unknown>;
+        result.then(answered, () => {});
+        return result;
+      };
+    });
+    return pool;
+  }
+  /** A message is about to be published. */
+  begin(): void {
+    this.current.clear();
+    this.startedAt = performance.now();
+  }
+  /** The first time `step` happened for the current message. */
+  mark(step: Step): void {
+    if (!this.current.has(step)) this.current.set(step, performance.now());
+  }
+  /** The current message was handled and its publish answered. */
+  end(): void {
+    for (const [step, at] of this.current) this.samples.get(step)?.push((at - this.startedAt) * 1e3);
+  }
+  reset(): void {
+    for (const values of this.samples.values()) values.length = 0;
+  }
+  describe(): string {
+    const median = (values: number[]) =>
+      percentile(
+        [...values].sort((left, right) => left - right),
+        0.5,
+      );
+    return steps.map((step) => `${step} ${median(this.samples.get(step) ?? []).toFixed(0)}`).join(', ');
+  }
+}
+
 const newPool = (counter: StatementCounter, max: number, options: pg.PoolConfig = {}) => {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -95,10 +166,10 @@ class HandlerStarts {
   }
 }
 
-async function bulwarkSubject(counter: StatementCounter): Promise<LatencySubject> {
+async function bulwarkSubject(counter: StatementCounter, timeline: StepTimeline): Promise<LatencySubject> {
   const table = `bench_latency_${suffix}`;
-  const publisherPool = newPool(counter, 4);
-  const subscriberPool = newPool(counter, 4);
+  const publisherPool = timeline.watch(newPool(counter, 4), 'publisher');
+  const subscriberPool = timeline.watch(newPool(counter, 4), 'subscriber');
   // One publisher, latency first: the case notifyInPublish is for (the floor notifies in its INSERT too).
   const publisher = postgresTransport(publisherPool, { table, notifyInPublish: true });
   const subscriber = postgresTransport(subscriberPool, { table });
@@ -110,6 +181,7 @@ async function bulwarkSubject(counter: StatementCounter): Promise<LatencySubject
     'bench',
     async (delivery: Delivery) => {
       const startedAt = performance.now();
+      timeline.mark('handler start');
       await delivery.ack();
       starts.started(delivery.message.id, startedAt);
     },
@@ -119,9 +191,12 @@ async function bulwarkSubject(counter: StatementCounter): Promise<LatencySubject
     async send() {
       const message = createEnvelope({ topic, type: 'bench.message', payload });
       const handled = starts.waitFor(message.id);
+      timeline.begin();
       const sentAt = performance.now();
       await publisher.publish(topic, [message]);
-      return ((await handled) - sentAt) * 1e6;
+      const startedAt = await handled;
+      timeline.end();
+      return (startedAt - sentAt) * 1e6;
     },
     async dispose() {
       await subscription.close({ deadlineMs: 0 });
@@ -133,12 +208,12 @@ async function bulwarkSubject(counter: StatementCounter): Promise<LatencySubject
   };
 }
 
-async function floorSubject(counter: StatementCounter): Promise<LatencySubject> {
+async function floorSubject(counter: StatementCounter, timeline: StepTimeline): Promise<LatencySubject> {
   const table = `bench_latency_floor_${suffix}`;
   const channel = `${table}_wake`;
-  const publisherPool = newPool(counter, 1);
+  const publisherPool = timeline.watch(newPool(counter, 1), 'publisher');
   // Claims commit asynchronously, as the transport's do by default (no WAL fsync before the handler).
-  const subscriberPool = newPool(counter, 2, { options: '-c synchronous_commit=off' });
+  const subscriberPool = timeline.watch(newPool(counter, 2, { options: '-c synchronous_commit=off' }), 'subscriber');
   await publisherPool.query(
     `CREATE TABLE "${table}" (id bigserial PRIMARY KEY, topic text NOT NULL, body bytea NOT NULL)`,
   );
@@ -161,6 +236,7 @@ async function floorSubject(counter: StatementCounter): Promise<LatencySubject> 
       );
       for (const row of rows) {
         const message = jsonSerializer.deserialize(row.body) as Envelope;
+        timeline.mark('handler start');
         starts.started(message.id, performance.now());
       }
     } while (again);
@@ -173,12 +249,15 @@ async function floorSubject(counter: StatementCounter): Promise<LatencySubject> 
     async send() {
       const message = createEnvelope({ topic, type: 'bench.message', payload });
       const handled = starts.waitFor(message.id);
+      timeline.begin();
       const sentAt = performance.now();
       await publisherPool.query(
         `WITH inserted AS (INSERT INTO "${table}" (topic, body) VALUES ($1, $2) RETURNING topic) SELECT pg_notify($3, topic) FROM inserted`,
         [topic, jsonSerializer.serialize(message), channel],
       );
-      return ((await handled) - sentAt) * 1e6;
+      const startedAt = await handled;
+      timeline.end();
+      return (startedAt - sentAt) * 1e6;
     },
     async dispose() {
       listener.release();
@@ -188,7 +267,7 @@ async function floorSubject(counter: StatementCounter): Promise<LatencySubject> 
   };
 }
 
-const subjects: Record<string, (counter: StatementCounter) => Promise<LatencySubject>> = {
+const subjects: Record<string, (counter: StatementCounter, timeline: StepTimeline) => Promise<LatencySubject>> = {
   bulwark: bulwarkSubject,
   'floor (raw pg)': floorSubject,
 };
@@ -196,6 +275,7 @@ const subjects: Record<string, (counter: StatementCounter) => Promise<LatencySub
 async function measure(): Promise<SubjectResult[]> {
   const names = Object.keys(subjects);
   const counters = new Map(names.map((name) => [name, new StatementCounter()]));
+  const timelines = new Map(names.map((name) => [name, new StepTimeline()]));
   const made = new Map<string, LatencySubject>();
   const samples = new Map(
     names.map((name) => [name, { all: [] as number[], p50: [] as number[], p99: [] as number[] }]),
@@ -203,10 +283,12 @@ async function measure(): Promise<SubjectResult[]> {
   try {
     for (const name of names) {
       const counter = counters.get(name) as StatementCounter;
-      const subject = await (subjects[name] as (counter: StatementCounter) => Promise<LatencySubject>)(counter);
+      const timeline = timelines.get(name) as StepTimeline;
+      const subject = await (subjects[name] as (typeof subjects)[string])(counter, timeline);
       made.set(name, subject);
       for (let index = 0; index < warmUp; index++) await subject.send();
       counter.reset();
+      timeline.reset();
     }
     for (let round = 0; round < rounds; round++) {
       // Rotate the order each round so no subject always runs first.
@@ -225,6 +307,8 @@ async function measure(): Promise<SubjectResult[]> {
     for (const subject of made.values()) await subject.dispose().catch(() => {});
   }
   for (const [name, counter] of counters) console.log(`(${name} statements: ${counter.describe(rounds * perRound)})`);
+  for (const [name, timeline] of timelines)
+    console.log(`(${name} timeline, median µs after publish() was called: ${timeline.describe()})`);
   return names.flatMap((name) => {
     const { all, p50, p99 } = samples.get(name) ?? { all: [], p50: [], p99: [] };
     all.sort((left, right) => left - right);

@@ -25,7 +25,7 @@ export class PublishBatcher {
   private running = 0;
   constructor(
     private readonly query: PostgresStatementRunner,
-    private readonly sql: { readonly publish: string; readonly publishOne: string },
+    private readonly sql: { readonly publish: string; readonly publishOne: string; readonly publishOneKeyed: string },
     /** The NOTIFY channel a lone statement notifies on itself; undefined when nobody listens. */
     private readonly channel: string | undefined,
     /** Called after a commit; `notified` when the statement sent the wake-up NOTIFY itself. */
@@ -68,6 +68,30 @@ export class PublishBatcher {
       for (const next of batches) await this.run(next);
     })();
   }
+  /**
+   * The statement and parameters for `rows`. A lone message has statements with scalar parameters,
+   * one with an ordering key and one without, so that the server keeps a generic plan for each.
+   */
+  private statementFor(rows: PublishRow[], channel: string | null): [string, unknown[]] {
+    const [only] = rows;
+    if (rows.length === 1 && only) {
+      return [
+        only.key === null ? this.sql.publishOne : this.sql.publishOneKeyed,
+        [only.topic, only.id, only.key, only.body, only.delayMs, channel],
+      ];
+    }
+    return [
+      this.sql.publish,
+      [
+        rows.map((row) => row.topic),
+        rows.map((row) => row.id),
+        rows.map((row) => row.key),
+        rows.map((row) => row.body),
+        rows.map((row) => row.delayMs),
+        channel,
+      ],
+    ];
+  }
   private async run(calls: { rows: PublishRow[]; resolve: () => void; reject: (error: unknown) => void }[]) {
     const rows = calls.flatMap((call) => call.rows);
     // Alone, the statement notifies at its own commit: the subscriber wakes a round trip sooner.
@@ -75,22 +99,8 @@ export class PublishBatcher {
     const notify = this.running === 0 && this.channel !== undefined;
     this.running += 1;
     try {
-      const channel = notify ? this.channel : null;
-      const [only] = rows;
-      const result = await this.query<{ topic: string }>(
-        'publish',
-        rows.length === 1 && only ? this.sql.publishOne : this.sql.publish,
-        rows.length === 1 && only
-          ? [only.topic, only.id, only.key, only.body, only.delayMs, channel]
-          : [
-              rows.map((row) => row.topic),
-              rows.map((row) => row.id),
-              rows.map((row) => row.key),
-              rows.map((row) => row.body),
-              rows.map((row) => row.delayMs),
-              channel,
-            ],
-      );
+      const [text, values] = this.statementFor(rows, notify ? (this.channel ?? null) : null);
+      const result = await this.query<{ topic: string }>('publish', text, values);
       for (const call of calls) call.resolve();
       if (result.rows.length > 0)
         this.onPublished(

@@ -9,9 +9,13 @@ import nackSql from './sql/transport-nack.sql';
 import notifySql from './sql/transport-notify.sql';
 import publishSql from './sql/transport-publish.sql';
 import publishOneSql from './sql/transport-publish-one.sql';
+import publishOneBlockedSql from './sql/transport-publish-one-blocked.sql';
 import statsSql from './sql/transport-stats.sql';
 import unblockSql from './sql/transport-unblock.sql';
 import { tableName } from './table-name.js';
+
+/** A fragment of SQL without its header comment, to go inside a statement. */
+const withoutComments = (sql: string) => sql.replace(/^--.*\n/gm, '').trim();
 
 /** The SQL of the PostgreSQL transport, rendered for one table. */
 export interface PostgresTransportSql {
@@ -20,8 +24,10 @@ export interface PostgresTransportSql {
   readonly declareGroup: string;
   readonly adoptHeld: string;
   readonly publish: string;
-  /** `publish` for one message, with scalar parameters (one generic plan on the server). */
+  /** `publish` for one message without an ordering key, with scalar parameters (one generic plan on the server). */
   readonly publishOne: string;
+  /** `publish` for one message with an ordering key, with scalar parameters (one generic plan on the server). */
+  readonly publishOneKeyed: string;
   readonly claim: string;
   readonly ack: string;
   readonly nack: string;
@@ -61,7 +67,8 @@ export function postgresTransportSql(options: { table?: string; groupsTable?: st
     declareGroup: render(declareGroupSql),
     adoptHeld: render(adoptHeldSql),
     publish: render(publishSql),
-    publishOne: render(publishOneSql),
+    publishOne: render(publishOneSql.replace('{{blocked}}', 'false')),
+    publishOneKeyed: render(publishOneSql.replace('{{blocked}}', withoutComments(publishOneBlockedSql))),
     claim: render(claimSql),
     ack: render(ackSql),
     nack: render(nackSql),

@@ -30,6 +30,15 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     return pool;
   };
 
+  /** A fresh topic with the group 'g', on a transport that does not listen, over a pool of `max` connections. */
+  const quietGroup = async (name: string, max: number) => {
+    const topic = uniqueName(name);
+    const pool = newPool(max);
+    const transport = postgresTransport(pool, { table, listen: false });
+    await transport.declareGroup(topic, 'g');
+    return { topic, sql: postgresTransportSql({ table }), pool, transport };
+  };
+
   beforeAll(async () => {
     const transport = postgresTransport(newPool(), { table });
     await transport.migrate();
@@ -232,6 +241,51 @@ await describeWithServers('postgresTransport (specific)', ['postgres'], ({ postg
     });
     await eventually(() => seen.length === 3, 5_000);
     expect(seen).toEqual([1, 2, 3]);
+    await transport.close();
+  });
+
+  it('has the server plan a lone publish only while it tries custom plans, keyed or not', async () => {
+    // One connection, so every statement is prepared and planned in the session read below.
+    const { topic, sql, pool, transport } = await quietGroup('plans', 1);
+    const plans = async (text: string) => {
+      const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
+        'SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1',
+        [text],
+      );
+      return rows[0];
+    };
+    // PostgreSQL plans a prepared statement five times for its parameters, then keeps its generic
+    // plan unless those were cheaper. A NULL key made them cheaper: planned at every publish.
+    for (let index = 1; index <= 10; index++) await transport.publish(topic, [envelope(index)]);
+    expect(await plans(sql.publishOne)).toEqual({ custom_plans: '5', generic_plans: '5' });
+    for (let index = 1; index <= 10; index++) await transport.publish(topic, [envelope(index, 'k')]);
+    expect(await plans(sql.publishOneKeyed)).toEqual({ custom_plans: '5', generic_plans: '5' });
+    await transport.close();
+  });
+
+  it('says a claim left more only for rows after its last one, not for rows another claim holds', async () => {
+    const { topic, sql, pool, transport } = await quietGroup('more', 2);
+    await transport.publish(topic, [envelope(1), envelope(2)]);
+    await transport.publish(topic, [envelope(3)]);
+    const ids = (
+      await pool.query<{ id: string }>(`SELECT id FROM "${table}" WHERE topic = $1 ORDER BY id`, [topic])
+    ).rows.map((row) => row.id);
+    const claim = async (most: number) =>
+      (await pool.query<{ id: string; more: boolean }>(sql.claim, [topic, 'g', most, 30_000, 'off'])).rows.map(
+        ({ id, more }) => ({ id, more }),
+      );
+    // Another subscriber is claiming the oldest row: its lock is held, the row still visible.
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SELECT id FROM "${table}" WHERE id = $1 FOR UPDATE`, [ids[0]]);
+      expect(await claim(1)).toEqual([{ id: ids[1], more: true }]);
+      // The row after it was left: more. Now only the locked one is, which this subscriber cannot have.
+      expect(await claim(1)).toEqual([{ id: ids[2], more: false }]);
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
     await transport.close();
   });
 

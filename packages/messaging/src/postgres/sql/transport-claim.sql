@@ -8,10 +8,13 @@
 --               synchronous settlements (see transport-ack.sql for why 'off' is safe)
 -- Returns the claimed rows (id, body, delivery_count, keyed, more), in no particular order:
 -- `keyed` when the row has an ordering key (its ack unblocks the next row of the key), `more` (the
--- same on every row) when other visible unblocked rows of the group were left unclaimed, so the
--- subscriber claims again when a slot frees rather than after every handler (a claim that finds
--- nothing costs a round trip per message when one message is in flight at a time). `more` may say
--- true for rows another subscriber is claiming meanwhile: that costs an empty claim, never a row.
+-- same on every row) when visible unblocked rows of the group come after the last row claimed, so
+-- the subscriber claims again when a slot frees rather than after every handler (a claim that finds
+-- nothing costs a round trip per message when one message is in flight at a time). Rows before it
+-- that the claim left were locked by another subscriber's claim or wait behind their key: this
+-- subscriber could not have them now. Looking only past the last row starts the index scan there
+-- rather than at the head of the group, and needs no set of the claimed ids. `more` may say true
+-- for rows another subscriber is claiming meanwhile: that costs an empty claim, never a row.
 --
 -- FOR UPDATE SKIP LOCKED lets competing subscribers claim side by side without waiting on each
 -- other. Per-key order: rows behind the head of their key are `blocked` and not even scanned;
@@ -33,7 +36,7 @@ WITH candidates AS (
   SELECT EXISTS (
     SELECT 1 FROM {{table}} m
     WHERE m.topic = $1 AND m.group_name = $2 AND NOT m.blocked AND m.visible_at <= now()
-      AND m.id NOT IN (SELECT id FROM candidates)
+      AND m.id > (SELECT max(id) FROM candidates)
   ) AS more
 )
 UPDATE {{table}} m
