@@ -121,8 +121,11 @@ export async function runBenchmark(definition: BenchmarkDefinition): Promise<Ben
     const results = definition.measure ? await definition.measure() : await measureSubjects(definition);
     const overhead = results.find((result) => result.subject === definition.overheadOf);
     const baseline = results.find((result) => result.subject === definition.baseline);
+    // Every added cost first: a baseline listed after a subject must have its own when compared.
     for (const result of results) {
       if (overhead && result !== overhead) result.addedNsPerOp = result.nsPerOp - overhead.nsPerOp;
+    }
+    for (const result of results) {
       if (baseline) {
         // Compare added cost when an overhead subject exists, else the whole cost.
         const own = result.addedNsPerOp ?? result.nsPerOp;
