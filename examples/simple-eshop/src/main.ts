@@ -3,6 +3,22 @@ import { ConfigError, loadConfig } from './config.js';
 import { apiGateway } from './gateway/gateway.js';
 import { startShop } from './shop.js';
 
+/**
+ * Runs `close` on the first SIGINT or SIGTERM and ignores the ones that follow while it runs:
+ * pnpm passes a terminal's Ctrl-C on to the script it runs, so the shop can get one SIGINT twice,
+ * and dying on the second would leave its embedded PostgreSQL running.
+ */
+function onStopSignal(close: (signal: NodeJS.Signals) => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    void close(signal);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
 try {
   const config = loadConfig();
   if (config.role === 'gateway') {
@@ -14,13 +30,11 @@ try {
     console.log(
       `\n  simple-eshop (gateway) is running on ${url}, in front of ${(config.upstreams ?? []).join(', ')}\n`,
     );
-    const stopGateway = async (signal: string) => {
+    onStopSignal(async (signal) => {
       console.log(`\n${signal}: shutting down`);
       await gateway.close();
       process.exit(0);
-    };
-    process.once('SIGINT', () => void stopGateway('SIGINT'));
-    process.once('SIGTERM', () => void stopGateway('SIGTERM'));
+    });
   } else {
     const shop = await startShop(config);
     console.log(`
@@ -32,13 +46,11 @@ try {
     admin login   ${shop.admin.email} / ${shop.admin.password}
     data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
 `);
-    const stop = async (signal: string) => {
+    onStopSignal(async (signal) => {
       console.log(`\n${signal}: shutting down`);
       await shop.close();
       process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
   }
 } catch (error) {
   if (error instanceof ConfigError) {
