@@ -21,13 +21,20 @@ interface EmbeddedShop {
   readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
-async function startEmbeddedShop(dataDir: string): Promise<EmbeddedShop> {
+/**
+ * Starts the shop with `command` (by default node on src/main.ts, as the start script) and waits
+ * until it is ready.
+ */
+async function startEmbeddedShop(
+  dataDir: string,
+  [file, args]: [string, string[]] = [process.execPath, shopCommand('all')],
+): Promise<EmbeddedShop> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir };
   // Nothing set, as for a new user: no server URLs (CI sets them for other suites).
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'S3_ENDPOINT', 'SMTP_URL', 'PAYMENT_URL'])
     delete env[name];
-  const child = spawn(process.execPath, shopCommand('all'), { cwd: shopDir, env, detached: true });
+  const child = spawn(file, args, { cwd: shopDir, env, detached: true });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -103,6 +110,21 @@ describe('simple-eshop on its embedded PostgreSQL', () => {
     },
     120_000,
   );
+
+  // `pnpm start`: the same pnpm → sh → node chain as `pnpm dev` (which npm run dev runs), without
+  // the web build, which would empty web/dist under the suites that serve it.
+  it('`pnpm start`: Ctrl-C ends pnpm without an error, once the shop has closed', async () => {
+    const shop = await startEmbeddedShop(dataDir, ['pnpm', ['run', 'start']]);
+    started.push(shop);
+    const pid = shop.child.pid as number;
+    process.kill(-pid, 'SIGINT');
+    await shop.exited;
+    expect(shop.output()).toContain('shutting down');
+    // pnpm reported the script's shell killed by SIGINT and returned while the shop still closed.
+    expect(shop.output()).not.toMatch(/ERR_PNPM|Command failed|database connection lost|BulwarkWarning/);
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    expect(groupAlive(pid)).toBe(false);
+  }, 180_000);
 
   it('starts on the data of a shop that was SIGKILLed, whose PostgreSQL kept running', async () => {
     const killed = await startEmbeddedShop(dataDir);
