@@ -2,22 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { apiGateway } from './gateway/gateway.js';
 import { startShop } from './shop.js';
-
-/**
- * Runs `close` on the first SIGINT or SIGTERM and ignores the ones that follow while it runs:
- * pnpm passes a terminal's Ctrl-C on to the script it runs, so the shop can get one SIGINT twice,
- * and dying on the second would leave its embedded PostgreSQL running.
- */
-function onStopSignal(close: (signal: NodeJS.Signals) => Promise<void>): void {
-  let closing = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
-    void close(signal);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-}
+import { onStopSignal } from './stop-signal.js';
 
 try {
   const config = loadConfig();

