@@ -40,6 +40,7 @@ export default defineConfig({
             'tools/*/test/**/*.test.ts',
             'examples/*/test/**/*.test.ts',
             'docs/test/**/*.test.ts',
+            'bench/test/**/*.test.ts',
           ],
           exclude: [...exclude, ...serverSuites],
         },

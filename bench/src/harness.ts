@@ -1,6 +1,7 @@
 // The benchmark harness: every subject of a benchmark runs in one process, interleaved over
 // several rounds after a warm-up, so machine noise hits all of them alike. Results are reported
 // as ns/op, ops/s, the median over rounds, and the ratio to the peer named as `baseline`.
+// With `clientCpu`, each subject also gets a row of the CPU this process spent per op.
 
 /** One thing measured: `run` performs `batch` operations when called. */
 export interface Subject {
@@ -26,8 +27,22 @@ export interface BenchmarkDefinition {
   subjects: Record<string, () => Promise<Subject> | Subject>;
   /** The subject the others are compared to (ratio = its ns/op ÷ the subject's). */
   baseline?: string;
+  /**
+   * Per-subject baselines, for rows that pair off (each transport beside its own floor): subject →
+   * the subject its ratio is against, in place of `baseline`. Name a floor as its own baseline for
+   * its 1.00x.
+   */
+  baselineOf?: Readonly<Record<string, string>>;
   /** Subtracted from every subject's ns/op to report an added cost (e.g. a bare `await fn()`). */
   overheadOf?: string;
+  /**
+   * Also report the client CPU each subject spends: `process.cpuUsage()` (user + system) over each
+   * timed round, so everything the subject runs in this process (callers, client, consumer). Adds a
+   * `<subject> client CPU` row after each subject's row, CPU ns per op in the ns/op column, compared
+   * to its baseline's client CPU row. On a loaded machine it moves less than wall time. Not with
+   * `measure`.
+   */
+  clientCpu?: boolean;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
   /**
@@ -39,7 +54,10 @@ export interface BenchmarkDefinition {
 }
 
 export interface SubjectResult {
+  /** The row's name: the subject's, or `<subject> client CPU`. */
   subject: string;
+  /** On a client CPU row: the subject whose CPU it holds. */
+  clientCpuOf?: string;
   nsPerOp: number;
   opsPerSecond: number;
   roundsNsPerOp: number[];
@@ -75,7 +93,17 @@ export const medianRow = (subject: string, roundsNsPerOp: number[]): SubjectResu
   return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
 };
 
-async function runRound(subject: Subject, definition: BenchmarkDefinition, operations: number): Promise<number> {
+/** The suffix of a subject's client CPU row. */
+const clientCpuSuffix = ' client CPU';
+
+/** One timed round: wall ns and this process's CPU ns, each per op. */
+interface RoundSample {
+  wallNsPerOp: number;
+  cpuNsPerOp: number;
+}
+
+async function runRound(subject: Subject, definition: BenchmarkDefinition, operations: number): Promise<RoundSample> {
+  const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   if (definition.mode.kind === 'op') {
     for (let index = 0; index < operations; index++) await subject.run();
@@ -89,7 +117,9 @@ async function runRound(subject: Subject, definition: BenchmarkDefinition, opera
     };
     await Promise.all(Array.from({ length: definition.mode.concurrency }, caller));
   }
-  return Number(process.hrtime.bigint() - start) / operations;
+  const wallNsPerOp = Number(process.hrtime.bigint() - start) / operations;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { wallNsPerOp, cpuNsPerOp: ((cpu.user + cpu.system) * 1_000) / operations };
 }
 
 async function measureSubjects(definition: BenchmarkDefinition): Promise<SubjectResult[]> {
@@ -99,7 +129,7 @@ async function measureSubjects(definition: BenchmarkDefinition): Promise<Subject
   const rounds = definition.rounds ?? 5;
   const warmUp = Math.max(1, Math.floor(definition.operations / 5));
   for (const subject of subjects.values()) await runRound(subject, definition, warmUp);
-  const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+  const samples = new Map<string, RoundSample[]>(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     // Rotate the order each round so no subject always runs first (or right after GC).
     for (let offset = 0; offset < names.length; offset++) {
@@ -107,22 +137,46 @@ async function measureSubjects(definition: BenchmarkDefinition): Promise<Subject
       samples.get(name)?.push(await runRound(subjects.get(name) as Subject, definition, definition.operations));
     }
   }
-  const results: SubjectResult[] = names.map((subject) => {
-    const roundsNsPerOp = samples.get(subject) ?? [];
-    const nsPerOp = median(roundsNsPerOp);
-    return { subject, nsPerOp, opsPerSecond: 1e9 / nsPerOp, roundsNsPerOp };
+  return names.flatMap((subject) => {
+    const taken = samples.get(subject) ?? [];
+    const wall = medianRow(
+      subject,
+      taken.map((sample) => sample.wallNsPerOp),
+    );
+    if (!definition.clientCpu) return [wall];
+    const cpu = medianRow(
+      `${subject}${clientCpuSuffix}`,
+      taken.map((sample) => sample.cpuNsPerOp),
+    );
+    return [wall, { ...cpu, clientCpuOf: subject }];
   });
-  return results;
 }
 
+/** The row measuring `subject` the way `like` measures its own (wall time or client CPU). */
+const rowLike = (results: SubjectResult[], like: SubjectResult, subject: string | undefined) =>
+  subject === undefined
+    ? undefined
+    : results.find(
+        (row) =>
+          (row.clientCpuOf ?? row.subject) === subject &&
+          (row.clientCpuOf === undefined) === (like.clientCpuOf === undefined),
+      );
+
 export async function runBenchmark(definition: BenchmarkDefinition): Promise<BenchmarkResult> {
+  if (definition.clientCpu && definition.measure) {
+    throw new Error(`${definition.name}: clientCpu samples the harness's rounds; a custom measure must report its own`);
+  }
   await definition.setup?.();
   try {
     const results = definition.measure ? await definition.measure() : await measureSubjects(definition);
-    const overhead = results.find((result) => result.subject === definition.overheadOf);
-    const baseline = results.find((result) => result.subject === definition.baseline);
+    // Every added cost first: a baseline listed after a subject must have its own when compared.
     for (const result of results) {
+      const overhead = rowLike(results, result, definition.overheadOf);
       if (overhead && result !== overhead) result.addedNsPerOp = result.nsPerOp - overhead.nsPerOp;
+    }
+    for (const result of results) {
+      const subject = result.clientCpuOf ?? result.subject;
+      const baseline = rowLike(results, result, definition.baselineOf?.[subject] ?? definition.baseline);
       if (baseline) {
         // Compare added cost when an overhead subject exists, else the whole cost.
         const own = result.addedNsPerOp ?? result.nsPerOp;

@@ -27,7 +27,7 @@ import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-work
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { type BenchmarkDefinition, medianRow, type Subject } from '../harness.js';
+import type { BenchmarkDefinition, Subject } from '../harness.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -438,10 +438,9 @@ interface FocusedPair {
 
 /**
  * `pnpm bench transports.nats` and `transports.amqp`: only a broker's transport rows and their
- * floors, more rounds, and the client CPU each spends per message (`process.cpuUsage()` over the
- * round: the bench process runs publisher, consumer and callers alike, so it is the whole client
- * side), which the machine's load skews less than wall time. Rows `… client CPU` hold CPU ns per
- * message in the ns/op column; each row's ratio is against its floor's row of the same kind.
+ * floors, more rounds, and the harness's client CPU rows (the bench process runs publisher,
+ * consumer and callers alike, so they are the whole client side), which the machine's load skews
+ * less than wall time. Each row's ratio is against its floor's row of the same kind.
  */
 function focusedDefinition(
   broker: string,
@@ -449,75 +448,35 @@ function focusedDefinition(
   pairs: readonly FocusedPair[],
   concurrency: number,
 ): BenchmarkDefinition {
-  const rows: Record<string, () => Promise<Subject>> = {};
+  const subjects: BenchmarkDefinition['subjects'] = {};
   for (const { transport: name } of pairs) {
-    rows[name] = async () => {
+    subjects[name] = async () => {
       const { transport, dispose } = await (transportTargets[name] as TransportTarget).make();
       disposers.push(dispose);
       return endToEnd(transport, concurrency);
     };
   }
   for (const { floor: name } of pairs) {
-    rows[name] = async () => {
+    subjects[name] = async () => {
       const { run, dispose } = await (peerTargets[name] as PeerTarget).make(concurrency);
       disposers.push(dispose);
       return { run };
     };
   }
-  const operations = concurrency === 1 ? 400 : 4_000;
-  const rounds = 9;
-  const runRound = async (subject: Subject, count: number) => {
-    let remaining = count;
-    const caller = async () => {
-      while (remaining > 0) {
-        remaining -= 1;
-        await subject.run();
-      }
-    };
-    const cpuBefore = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: concurrency }, caller));
-    const wallNs = Number(process.hrtime.bigint() - start) / count;
-    const cpu = process.cpuUsage(cpuBefore);
-    return { wallNs, cpuNs: ((cpu.user + cpu.system) * 1_000) / count };
-  };
   return {
     name: `transports.${broker}.c${concurrency}`,
     description,
     mode: concurrency === 1 ? { kind: 'op' } : { kind: 'concurrent', concurrency },
-    operations,
-    rounds,
-    subjects: rows,
-    measure: async () => {
-      const names = Object.keys(rows);
-      const subjects = new Map<string, Subject>();
-      for (const name of names) subjects.set(name, await (rows[name] as () => Promise<Subject>)());
-      for (const subject of subjects.values()) await runRound(subject, operations / 5);
-      const wall = new Map<string, number[]>(names.map((name) => [name, []]));
-      const cpu = new Map<string, number[]>(names.map((name) => [name, []]));
-      for (let round = 0; round < rounds; round++) {
-        for (let offset = 0; offset < names.length; offset++) {
-          const name = names[(round + offset) % names.length] as string;
-          const sample = await runRound(subjects.get(name) as Subject, operations);
-          wall.get(name)?.push(sample.wallNs);
-          cpu.get(name)?.push(sample.cpuNs);
-        }
-      }
-      const results = names.flatMap((name) => [
-        medianRow(name, wall.get(name) ?? []),
-        medianRow(`${name} client CPU`, cpu.get(name) ?? []),
-      ]);
-      const floorOf = new Map(
-        pairs.flatMap(({ transport, floor }) => [[transport, floor] as const, [floor, floor] as const]),
-      );
-      for (const row of results) {
-        const cpuRow = row.subject.endsWith(' client CPU');
-        const floor = floorOf.get(cpuRow ? row.subject.slice(0, -' client CPU'.length) : row.subject);
-        const floorRow = results.find((other) => other.subject === (cpuRow ? `${floor} client CPU` : floor));
-        if (floorRow) row.ratioToBaseline = floorRow.nsPerOp / row.nsPerOp;
-      }
-      return results;
-    },
+    operations: concurrency === 1 ? 400 : 4_000,
+    rounds: 9,
+    subjects,
+    baselineOf: Object.fromEntries(
+      pairs.flatMap(({ transport, floor }) => [
+        [transport, floor],
+        [floor, floor],
+      ]),
+    ),
+    clientCpu: true,
     teardown: async () => {
       for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
     },

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { apiGateway } from './gateway/gateway.js';
 import { startShop } from './shop.js';
+import { onStopSignal } from './stop-signal.js';
 
 try {
   const config = loadConfig();
@@ -14,13 +15,11 @@ try {
     console.log(
       `\n  simple-eshop (gateway) is running on ${url}, in front of ${(config.upstreams ?? []).join(', ')}\n`,
     );
-    const stopGateway = async (signal: string) => {
+    onStopSignal(async (signal) => {
       console.log(`\n${signal}: shutting down`);
       await gateway.close();
       process.exit(0);
-    };
-    process.once('SIGINT', () => void stopGateway('SIGINT'));
-    process.once('SIGTERM', () => void stopGateway('SIGTERM'));
+    });
   } else {
     const shop = await startShop(config);
     console.log(`
@@ -32,13 +31,11 @@ try {
     admin login   ${shop.admin.email} / ${shop.admin.password}
     data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
 `);
-    const stop = async (signal: string) => {
+    onStopSignal(async (signal) => {
       console.log(`\n${signal}: shutting down`);
       await shop.close();
       process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
   }
 } catch (error) {
   if (error instanceof ConfigError) {

