@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { EventSubscription } from '@bulwark/resilience';
 import { delay, NamedEventEmitter } from '@bulwark/resilience';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -14,7 +15,7 @@ import type {
 } from './outbox.js';
 import type { OutboxRelayEvents } from './outbox-events.js';
 import { type ResolvedOutboxRelayOptions, readSizeOf } from './outbox-options.js';
-import { type LanePublish, PublishLanes } from './outbox-publish-lanes.js';
+import { type LanePublish, PublishLanes, topicOf } from './outbox-publish-lanes.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
 export class OutboxRelayClosedError extends MessagingError {
@@ -330,7 +331,7 @@ class Relay implements OutboxRelay {
         // A store that does not honour skipTopics, or a topic that failed while this read ran: its
         // rows wait for that topic's retry.
         const records =
-          retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
+          retrying.size > 0 ? claim.records.filter((record) => !retrying.has(topicOf(record))) : claim.records;
         if (records.length > 0) {
           quietReads = 0;
           if (session.wakeUps && wakeUps !== false) {
@@ -400,6 +401,13 @@ class Relay implements OutboxRelay {
     const { transport, claimCheck } = this.options;
     try {
       await this.withTimeout(topic, async (attemptSignal) => {
+        // The stored JSON goes out as it is where the transport takes it and nothing has to change
+        // the message first (a claim check works on the envelope).
+        const ready = claimCheck === undefined && transport.publishJson ? jsonOf(group) : undefined;
+        if (ready) {
+          await transport.publishJson?.(topic, ready, { signal: attemptSignal });
+          return;
+        }
         const messages = claimCheck
           ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal: attemptSignal })))
           : group.map((record) => record.message);
@@ -529,6 +537,17 @@ function lagOf(
   let ageMs = claimedAgeMs;
   for (const topic of retrying.values()) ageMs = Math.max(ageMs ?? 0, topic.oldest.ageMs + (now - topic.oldest.at));
   return ageMs === undefined ? 'empty' : { ageMs, at: now };
+}
+
+/** The records' stored JSON, or `undefined` when one of them has none. */
+function jsonOf(records: readonly OutboxRecord[]): JsonEnvelope[] | undefined {
+  const messages: JsonEnvelope[] = new Array(records.length);
+  for (let index = 0; index < records.length; index++) {
+    const json = (records[index] as OutboxRecord).json;
+    if (json === undefined) return undefined;
+    messages[index] = json;
+  }
+  return messages;
 }
 
 /** Position order; positions are decimal integers of any length (PostgreSQL bigint). */

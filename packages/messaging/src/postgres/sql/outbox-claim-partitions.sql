@@ -8,7 +8,7 @@
 --   $4  int       the partition count
 --   $5  int[]     the partitions this relay holds
 --   $6  bigint[]  published rows to delete first (possibly empty)
--- Returns position, envelope, age_ms and partition.
+-- Returns the columns of outbox-claim.sql and partition.
 WITH removed AS (
   -- Published rows, deleted in the same round trip as the read (they are among the left-out
   -- positions: the read's snapshot still sees them).
@@ -16,7 +16,15 @@ WITH removed AS (
 )
 SELECT
   outbox.position::text AS position,
-  outbox.envelope,
+  -- The envelope as text, and beside it what the relay and the transports route by: a transport
+  -- that takes ready-made JSON (publishJson) sends it unparsed.
+  outbox.envelope::text AS json,
+  outbox.id,
+  outbox.topic,
+  outbox.key,
+  outbox.envelope ->> 'type' AS type,
+  outbox.envelope ->> 'groupId' AS group_id,
+  outbox.envelope -> 'headers' ->> 'correlationId' AS correlation_id,
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms,
   (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int AS partition
 FROM {{table}} AS outbox
