@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable, assertPublishableJson } from '../envelope/storable-values.js';
-import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import type { BrokerTransport } from '../transport/broker-transport.js';
@@ -19,6 +18,7 @@ import {
   validateRedisStreamsOptions,
 } from './redis-streams-options.js';
 import {
+  appendScript,
   asError,
   createGroupScript,
   envelopeField,
@@ -151,13 +151,8 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
         settings.health.succeeded();
         return;
       }
-      // MULTI: a batch is appended whole and in order, never interleaved with another publisher's.
-      const transaction = redis.multi();
-      for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
-      const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
-      const failure = results?.find(([error]) => error)?.[0];
-      if (!results || failure)
-        throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
+      // One script: a batch is appended whole and in order, never interleaved with another publisher's.
+      await runScript(redis, appendScript, [key], [settings.maxLength, envelopeField, ...entries], settings);
       settings.health.succeeded();
     } catch (error) {
       settings.health.failed(error);
