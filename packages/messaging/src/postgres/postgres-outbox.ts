@@ -36,6 +36,7 @@ import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimPartitionsTemplate from './sql/outbox-claim-partitions.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
+import claimedColumnsTemplate from './sql/outbox-claimed-columns.sql';
 import deleteTemplate from './sql/outbox-delete.sql';
 import fleetJoinTemplate from './sql/outbox-fleet-join.sql';
 import fleetLeaveTemplate from './sql/outbox-fleet-leave.sql';
@@ -221,6 +222,8 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
       ? channelText
       : `bulwark_outbox.${createHash('sha256').update(readable).digest('hex').slice(0, 40)}`;
   const values: Record<string, string> = {
+    // The select list the three reads share, its leading comment left out.
+    claimed_columns: claimedColumnsTemplate.replace(/^(--.*\n)+/, '').trim(),
     table: qualifiedTable,
     relay_table: table.sibling('_relay'),
     table_literal: quoteLiteral(qualifiedTable),

@@ -15,16 +15,7 @@ WITH removed AS (
   DELETE FROM {{table}} WHERE position = ANY($6::bigint[])
 )
 SELECT
-  outbox.position::text AS position,
-  -- The envelope as text, and beside it what the relay and the transports route by: a transport
-  -- that takes ready-made JSON (publishJson) sends it unparsed.
-  outbox.envelope::text AS json,
-  outbox.id,
-  outbox.topic,
-  outbox.key,
-  outbox.envelope ->> 'type' AS type,
-  outbox.envelope ->> 'groupId' AS group_id,
-  outbox.envelope -> 'headers' ->> 'correlationId' AS correlation_id,
+  {{claimed_columns}},
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms,
   (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int AS partition
 FROM {{table}} AS outbox
