@@ -225,8 +225,8 @@ class Relay implements OutboxRelay {
     let removing: Promise<void> | undefined;
     // Records accepted by the transport and not removed yet (in `accepted` or being removed).
     let awaitingRemoval = 0;
-    const removed = (published: readonly LanePublish[]) => {
-      const records = published.flatMap((entry) => entry.records);
+    /** `records`: the records of `published`, as handed to the removal. */
+    const removed = (published: readonly LanePublish[], records: readonly OutboxRecord[]) => {
       lanes.release(records);
       awaitingRemoval -= records.length;
       this.reportRemoved(published);
@@ -238,8 +238,9 @@ class Relay implements OutboxRelay {
     const removeAccepted = () => {
       if (removing !== undefined || accepted.length === 0 || store.failure !== undefined) return;
       const batch = accepted.splice(0);
-      removing = session.remove(batch.flatMap((entry) => entry.records)).then(
-        () => removed(batch),
+      const records = recordsOf(batch);
+      removing = session.remove(records).then(
+        () => removed(batch, records),
         (error: unknown) => {
           store.failure ??= { error };
         },
@@ -314,14 +315,15 @@ class Relay implements OutboxRelay {
         const startedAt = clock.now();
         const waiting = [...retrying.values()].flatMap((topic) => topic.records);
         const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
+        const removalRecords = recordsOf(removal);
         const claim = await session.claim(readSize, {
           ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
           ...(session.prefetch && lanes.heldCount + waiting.length > 0
-            ? { exclude: [...lanes.heldRecords(), ...waiting] }
+            ? { exclude: waiting.length > 0 ? [...lanes.heldRecords(), ...waiting] : lanes.heldRecords() }
             : {}),
-          ...(removal.length > 0 ? { remove: removal.flatMap((entry) => entry.records) } : {}),
+          ...(removalRecords.length > 0 ? { remove: removalRecords } : {}),
         });
-        if (removal.length > 0) removed(removal);
+        if (removal.length > 0) removed(removal, removalRecords);
         throwIfStoreFailed();
         // A good read with nothing failing means all is well again.
         this.storeFailures = 0;
@@ -537,6 +539,13 @@ function lagOf(
   let ageMs = claimedAgeMs;
   for (const topic of retrying.values()) ageMs = Math.max(ageMs ?? 0, topic.oldest.ageMs + (now - topic.oldest.at));
   return ageMs === undefined ? 'empty' : { ageMs, at: now };
+}
+
+/** The records of publishes, in one array. */
+function recordsOf(published: readonly LanePublish[]): OutboxRecord[] {
+  const records: OutboxRecord[] = [];
+  for (const entry of published) for (const record of entry.records) records.push(record);
+  return records;
 }
 
 /** The records' stored JSON, or `undefined` when one of them has none. */
