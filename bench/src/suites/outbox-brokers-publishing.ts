@@ -2,7 +2,13 @@
 // (outbox-brokers-worker.ts) publish, and how: the envelopes, the transports the relays publish
 // through, and the floors written by hand.
 import { randomUUID } from 'node:crypto';
-import { createEnvelope, type Envelope, type Transport } from '@bulwark/messaging';
+import {
+  createEnvelope,
+  type Envelope,
+  type JsonEnvelope,
+  type PublishOptions,
+  type Transport,
+} from '@bulwark/messaging';
 import { amqpTransport } from '@bulwark/messaging/amqp';
 import { redisStreamsTransport } from '@bulwark/messaging/redis';
 import amqp from 'amqplib';
@@ -29,6 +35,30 @@ export const benchEnvelopes = (count: number): Envelope[] =>
 export interface BenchTransport {
   readonly transport: Transport;
   dispose(): Promise<void>;
+}
+
+/**
+ * What a relay of the bench publishes through: `transport`, calling `accepted` with the count of
+ * every publish it accepted. It passes `publishJson` on where the transport has it, as a wrapper
+ * must for the relay to hand it the stored JSON.
+ */
+export function countingTransport(
+  transport: Transport,
+  accepted: (count: number) => void,
+): Pick<Transport, 'publish' | 'publishJson'> {
+  const publishJson = transport.publishJson?.bind(transport);
+  return {
+    async publish(topic, messages, options) {
+      await transport.publish(topic, messages, options);
+      accepted(messages.length);
+    },
+    ...(publishJson && {
+      async publishJson(topic: string, messages: readonly JsonEnvelope[], options?: PublishOptions) {
+        await publishJson(topic, messages, options);
+        accepted(messages.length);
+      },
+    }),
+  };
 }
 
 /** The Redis Streams transport under `keyPrefix`, on its own connection. */

@@ -12,7 +12,13 @@ import { postgresOutbox } from '@bulwark/messaging/postgres';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { amqpBenchTransport, benchEnvelopes, publishFloor, redisBenchTransport } from './outbox-brokers-publishing.js';
+import {
+  amqpBenchTransport,
+  benchEnvelopes,
+  countingTransport,
+  publishFloor,
+  redisBenchTransport,
+} from './outbox-brokers-publishing.js';
 
 const role = process.env.BENCH_ROLE === 'relay' ? 'relay' : 'floor';
 const broker = process.env.BENCH_BROKER === 'amqp' ? 'amqp' : 'redis-streams';
@@ -45,12 +51,7 @@ if (role === 'relay') {
     broker === 'redis-streams' ? redisBenchTransport(destination) : amqpBenchTransport(destination);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const relay = postgresOutbox(pool, { table: target }).relay({
-    transport: {
-      async publish(topic, batch, options) {
-        await transport.publish(topic, batch, options);
-        accepted(batch.length);
-      },
-    },
+    transport: countingTransport(transport, accepted),
     publishConcurrency,
     partitions,
   });

@@ -33,6 +33,7 @@ import {
   amqpBenchTransport,
   type BenchTransport,
   benchEnvelopes,
+  countingTransport,
   type FloorDestination,
   publishFloor,
   redisBenchTransport,
@@ -109,13 +110,10 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
   });
   const relayPool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const relay = postgresOutbox(relayPool, { table }).relay({
-    transport: {
-      async publish(topic, messages, options) {
-        await transport.publish(topic, messages, options);
-        published += messages.length;
-        if (published >= rows) done();
-      },
-    },
+    transport: countingTransport(transport, (count) => {
+      published += count;
+      if (published >= rows) done();
+    }),
     publishConcurrency,
   });
   try {

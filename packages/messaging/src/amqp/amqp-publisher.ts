@@ -1,6 +1,7 @@
 import { abortable, delay, type TimerHandle, within } from '@bulwark/resilience';
 import type { ConfirmChannel, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { BrokerRefusedError, BrokerReturnedError, BrokerTimeoutError } from './amqp-broker-errors.js';
@@ -63,6 +64,8 @@ export interface AmqpPublisher {
   ): Promise<void>;
   /** `message` serialized, with its delivery count (when above 0) in a header. */
   outgoing(message: Envelope, target: { exchange: string; routingKey: string }, deliveries?: number): OutgoingMessage;
+  /** `message.json` as the body (the serializer must be the JSON one), with the properties `outgoing` sets. */
+  outgoingJson(message: JsonEnvelope, target: { exchange: string; routingKey: string }): OutgoingMessage;
   /** Closes the publishing channel. */
   close(): Promise<void>;
 }
@@ -303,23 +306,42 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     }
   };
 
-  /** A message as it goes out: the serialized envelope with its properties, to `target`. */
-  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
+  /** The properties of a message as it goes out, with its delivery count (when above 0) in a header. */
+  const propertiesOf = (
+    id: string,
+    type: string,
+    correlationId: string | undefined,
+    deliveries: number,
+  ): Options.Publish => {
     // Mandatory: a message no queue receives comes back instead of being dropped.
     const publishOptions: Options.Publish = { persistent: true, mandatory: true, contentType: serializer.contentType };
     // No header table unless there is something to carry: amqplib's encoding of one is costly.
     if (deliveries > 0) publishOptions.headers = { [deliveriesHeader]: deliveries };
     // Properties for the broker's tools only (the envelope travels whole in the body): a value past
     // the 255 bytes of an AMQP short string is left out rather than refused.
-    if (fitsShortString(message.id)) publishOptions.messageId = message.id;
-    if (fitsShortString(message.type)) publishOptions.type = message.type;
-    if (fitsShortString(message.headers.correlationId)) publishOptions.correlationId = message.headers.correlationId;
-    return { ...target, content: serializer.serialize(message), options: publishOptions };
+    if (fitsShortString(id)) publishOptions.messageId = id;
+    if (fitsShortString(type)) publishOptions.type = type;
+    if (fitsShortString(correlationId)) publishOptions.correlationId = correlationId;
+    return publishOptions;
   };
+
+  /** A message as it goes out: the serialized envelope with its properties, to `target`. */
+  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => ({
+    ...target,
+    content: serializer.serialize(message),
+    options: propertiesOf(message.id, message.type, message.headers.correlationId, deliveries),
+  });
+
+  const outgoingJson = (message: JsonEnvelope, target: { exchange: string; routingKey: string }) => ({
+    ...target,
+    content: Buffer.from(message.json),
+    options: propertiesOf(message.id, message.type, message.correlationId, 0),
+  });
 
   return {
     publishReliably,
     outgoing,
+    outgoingJson,
     async close() {
       if (watchdog !== undefined) clock.clearTimeout(watchdog);
       watchdog = undefined;

@@ -1,13 +1,15 @@
 import { InvalidOptionsError } from '@bulwark/resilience';
-import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
+import { jsonSerializer } from '../envelope/serializer.js';
+import { assertKeys, assertPublishable, assertPublishableJson } from '../envelope/storable-values.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import type { BrokerTransport } from '../transport/broker-transport.js';
-import type { Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
+import type { PublishOptions, Subscription, Transport, TransportCapabilities } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import { amqpConnection } from './amqp-connection.js';
 import { delayBucketMs } from './amqp-delay-bucket.js';
 import { releaseHeldMessages } from './amqp-held-messages.js';
-import { amqpPublisher } from './amqp-publisher.js';
+import { amqpPublisher, type OutgoingMessage } from './amqp-publisher.js';
 import { assertShortStrings } from './amqp-short-string.js';
 import { startAmqpSubscription } from './amqp-subscription.js';
 import { amqpTopology } from './amqp-topology.js';
@@ -120,6 +122,33 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     onClosed: (subscription: Subscription) => subscriptions.delete(subscription),
   };
 
+  /** Sends the messages `prepare` makes for their target: the exchange, or a delay queue for a delayed publish. */
+  const send = async (
+    topic: string,
+    publishOptions: PublishOptions | undefined,
+    prepare: (target: { exchange: string; routingKey: string }) => OutgoingMessage[],
+  ) => {
+    const signal = publishOptions?.signal;
+    const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+    if (delayMs === 0) {
+      await publisher.publishReliably(prepare({ exchange, routingKey: topic }), signal);
+      return;
+    }
+    const delayQueue = topology.publishDelayQueueOf(topic, delayMs);
+    const held = topology.heldQueueOf(topic);
+    assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
+    await publisher.publishReliably(prepare({ exchange: '', routingKey: delayQueue }), signal, async (channel) => {
+      // Before the message can leave its delay queue, what no group takes has a queue to wait in.
+      await topology.declareDelayedExchanges(channel);
+      await channel.assertQueue(held, { durable: true });
+      await channel.bindQueue(held, topology.unroutedExchange, topic);
+      await topology.assertDelayQueue(channel, delayQueue, delayMs, {
+        exchange: topology.delayedExchange,
+        routingKey: topic,
+      });
+    });
+  };
+
   const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
@@ -128,32 +157,24 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     },
 
     async publish(topic, messages, publishOptions) {
-      const signal = publishOptions?.signal;
-      signal?.throwIfAborted();
+      publishOptions?.signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
-      const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-      if (delayMs === 0) {
-        const prepared = messages.map((message) => publisher.outgoing(message, { exchange, routingKey: topic }));
-        await publisher.publishReliably(prepared, signal);
-        return;
-      }
-      const delayQueue = topology.publishDelayQueueOf(topic, delayMs);
-      const held = topology.heldQueueOf(topic);
-      assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
-      const prepared = messages.map((message) => publisher.outgoing(message, { exchange: '', routingKey: delayQueue }));
-      await publisher.publishReliably(prepared, signal, async (channel) => {
-        // Before the message can leave its delay queue, what no group takes has a queue to wait in.
-        await topology.declareDelayedExchanges(channel);
-        await channel.assertQueue(held, { durable: true });
-        await channel.bindQueue(held, topology.unroutedExchange, topic);
-        await topology.assertDelayQueue(channel, delayQueue, delayMs, {
-          exchange: topology.delayedExchange,
-          routingKey: topic,
-        });
-      });
+      await send(topic, publishOptions, (target) => messages.map((message) => publisher.outgoing(message, target)));
     },
+
+    ...(settings.serializer === jsonSerializer && {
+      async publishJson(topic: string, messages: readonly JsonEnvelope[], publishOptions?: PublishOptions) {
+        publishOptions?.signal?.throwIfAborted();
+        if (connection.closed) throw new TransportClosedError('amqp');
+        assertPublishableJson(topic, messages);
+        if (messages.length === 0) return;
+        await send(topic, publishOptions, (target) =>
+          messages.map((message) => publisher.outgoingJson(message, target)),
+        );
+      },
+    }),
 
     async subscribe(topic, group, handler, subscribeOptions) {
       subscribeOptions?.signal?.throwIfAborted();

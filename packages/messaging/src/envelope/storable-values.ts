@@ -3,6 +3,7 @@
 import { jsonTextProblem, keyProblem, textProblem, unicodeProblem } from '@bulwark/resilience';
 import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import type { Envelope } from './envelope.js';
+import type { JsonEnvelope } from './json-envelope.js';
 
 /**
  * The longest topic, in UTF-8 bytes, that every transport carries: RabbitMQ's routing keys and
@@ -67,6 +68,23 @@ export function assertStorableEnvelope(message: Envelope, options: { payload?: '
 export function assertPublishable(topic: string, messages: readonly Envelope[]): void {
   assertKey('topic', topic);
   for (const message of messages) assertStorableEnvelope(message);
+}
+
+/**
+ * What every transport checks before `publishJson` sends anything: the topic and the fields of each
+ * message it sends beside the body. The rest (header names and values, the payload) was checked
+ * when the JSON was stored (`outbox.add` runs {@link assertStorableEnvelope} with `json-text`).
+ */
+export function assertPublishableJson(topic: string, messages: readonly JsonEnvelope[]): void {
+  assertKey('topic', topic);
+  for (const message of messages) {
+    assertKey('message.id', message.id);
+    assertKey('message.type', message.type);
+    assertKey('message.topic', message.topic);
+    if (message.key !== undefined) assertKey('message.key', message.key);
+    if (message.groupId !== undefined) assertKey('message.groupId', message.groupId);
+    if (typeof message.json !== 'string') throw new InvalidMessagingValueError('message.json', 'is not a string');
+  }
 }
 
 /** Throws when text kept as bytes (NUL is fine there) has no UTF-8 form. */

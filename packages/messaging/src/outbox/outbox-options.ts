@@ -4,8 +4,13 @@ import type { OutboxClaimCheck } from './outbox.js';
 
 /** Options of `outbox.relay(...)`. */
 export interface OutboxRelayOptions {
-  /** Where messages go. Only `publish` is used; the relay never closes the transport. */
-  transport: Pick<Transport, 'publish'>;
+  /**
+   * Where messages go. Only `publish` is used, and `publishJson` where the transport has it and no
+   * `claimCheck` is set: rows the store reads as JSON text then go out as stored, unparsed (a
+   * wrapper around a transport keeps this only if it passes `publishJson` on). The relay never
+   * closes the transport.
+   */
+  transport: Pick<Transport, 'publish' | 'publishJson'>;
   /**
    * Messages per publish call, at most. A read takes up to `batchSize` rows per publish in flight
    * (`batchSize * publishConcurrency`, at most 10,000 unless `batchSize` is bigger), so that each
@@ -61,7 +66,7 @@ export const outboxRelayDefaults = {
 
 /** The options a relay runs with, defaults applied. */
 export interface ResolvedOutboxRelayOptions {
-  readonly transport: Pick<Transport, 'publish'>;
+  readonly transport: Pick<Transport, 'publish' | 'publishJson'>;
   readonly batchSize: number;
   readonly pollIntervalMs: number;
   readonly publishTimeoutMs: number;
@@ -82,6 +87,8 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
   const given = (options ?? {}) as Partial<OutboxRelayOptions>;
   if (typeof given.transport?.publish !== 'function')
     validator.report('transport must have a publish(topic, messages) function');
+  if (given.transport?.publishJson !== undefined && typeof given.transport.publishJson !== 'function')
+    validator.report('transport.publishJson must be a function when present');
   const batchSize = given.batchSize ?? outboxRelayDefaults.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
     validator.report(`batchSize must be an integer from 1 to 100000, got ${String(given.batchSize)}`);
@@ -103,7 +110,7 @@ export function resolveOutboxRelayOptions(options: OutboxRelayOptions, clock: Cl
     validator.report('signal must be an AbortSignal');
   validator.throwIfInvalid();
   return {
-    transport: given.transport as Pick<Transport, 'publish'>,
+    transport: given.transport as Pick<Transport, 'publish' | 'publishJson'>,
     batchSize,
     pollIntervalMs,
     publishTimeoutMs,

@@ -71,7 +71,7 @@ export class PublishLanes {
       const id = laneId(record, this.concurrency);
       let lane = this.lanes.get(id);
       if (!lane) {
-        lane = { topic: record.message.topic, queue: [], busy: false };
+        lane = { topic: topicOf(record), queue: [], busy: false };
         this.lanes.set(id, lane);
       }
       lane.queue.push({ record, read });
@@ -152,9 +152,14 @@ export class PublishLanes {
 
 /** The lane of a record: its topic and, when it has a key, a hash of the key over `lanesPerTopic`. */
 function laneId(record: OutboxRecord, lanesPerTopic: number): string {
-  const key = record.message.key;
+  const { key, topic } = record.json ?? record.message;
   const index = key === undefined || lanesPerTopic === 1 ? 0 : fnv1a(key) % lanesPerTopic;
-  return `${index}\u0000${record.message.topic}`;
+  return `${index}\u0000${topic}`;
+}
+
+/** The topic of a record, read without parsing its message where the store gave its JSON text. */
+export function topicOf(record: OutboxRecord): string {
+  return (record.json ?? record.message).topic;
 }
 
 /** 32-bit FNV-1a: cheap, and spreads short keys such as `order-17` evenly. */

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { EventSubscription } from '@bulwark/resilience';
 import { delay, NamedEventEmitter } from '@bulwark/resilience';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
@@ -14,7 +15,7 @@ import type {
 } from './outbox.js';
 import type { OutboxRelayEvents } from './outbox-events.js';
 import { type ResolvedOutboxRelayOptions, readSizeOf } from './outbox-options.js';
-import { type LanePublish, PublishLanes } from './outbox-publish-lanes.js';
+import { type LanePublish, PublishLanes, topicOf } from './outbox-publish-lanes.js';
 
 /** The reason a relay's waits are aborted with when it is closed. */
 export class OutboxRelayClosedError extends MessagingError {
@@ -224,8 +225,8 @@ class Relay implements OutboxRelay {
     let removing: Promise<void> | undefined;
     // Records accepted by the transport and not removed yet (in `accepted` or being removed).
     let awaitingRemoval = 0;
-    const removed = (published: readonly LanePublish[]) => {
-      const records = published.flatMap((entry) => entry.records);
+    /** `records`: the records of `published`, as handed to the removal. */
+    const removed = (published: readonly LanePublish[], records: readonly OutboxRecord[]) => {
       lanes.release(records);
       awaitingRemoval -= records.length;
       this.reportRemoved(published);
@@ -237,8 +238,9 @@ class Relay implements OutboxRelay {
     const removeAccepted = () => {
       if (removing !== undefined || accepted.length === 0 || store.failure !== undefined) return;
       const batch = accepted.splice(0);
-      removing = session.remove(batch.flatMap((entry) => entry.records)).then(
-        () => removed(batch),
+      const records = recordsOf(batch);
+      removing = session.remove(records).then(
+        () => removed(batch, records),
         (error: unknown) => {
           store.failure ??= { error };
         },
@@ -313,14 +315,15 @@ class Relay implements OutboxRelay {
         const startedAt = clock.now();
         const waiting = [...retrying.values()].flatMap((topic) => topic.records);
         const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
+        const removalRecords = recordsOf(removal);
         const claim = await session.claim(readSize, {
           ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
           ...(session.prefetch && lanes.heldCount + waiting.length > 0
-            ? { exclude: [...lanes.heldRecords(), ...waiting] }
+            ? { exclude: waiting.length > 0 ? [...lanes.heldRecords(), ...waiting] : lanes.heldRecords() }
             : {}),
-          ...(removal.length > 0 ? { remove: removal.flatMap((entry) => entry.records) } : {}),
+          ...(removalRecords.length > 0 ? { remove: removalRecords } : {}),
         });
-        if (removal.length > 0) removed(removal);
+        if (removal.length > 0) removed(removal, removalRecords);
         throwIfStoreFailed();
         // A good read with nothing failing means all is well again.
         this.storeFailures = 0;
@@ -330,7 +333,7 @@ class Relay implements OutboxRelay {
         // A store that does not honour skipTopics, or a topic that failed while this read ran: its
         // rows wait for that topic's retry.
         const records =
-          retrying.size > 0 ? claim.records.filter((record) => !retrying.has(record.message.topic)) : claim.records;
+          retrying.size > 0 ? claim.records.filter((record) => !retrying.has(topicOf(record))) : claim.records;
         if (records.length > 0) {
           quietReads = 0;
           if (session.wakeUps && wakeUps !== false) {
@@ -400,6 +403,13 @@ class Relay implements OutboxRelay {
     const { transport, claimCheck } = this.options;
     try {
       await this.withTimeout(topic, async (attemptSignal) => {
+        // The stored JSON goes out as it is where the transport takes it and nothing has to change
+        // the message first (a claim check works on the envelope).
+        const ready = claimCheck === undefined && transport.publishJson ? jsonOf(group) : undefined;
+        if (ready) {
+          await transport.publishJson?.(topic, ready, { signal: attemptSignal });
+          return;
+        }
         const messages = claimCheck
           ? await Promise.all(group.map((record) => claimCheck.checkIn(record.message, { signal: attemptSignal })))
           : group.map((record) => record.message);
@@ -529,6 +539,24 @@ function lagOf(
   let ageMs = claimedAgeMs;
   for (const topic of retrying.values()) ageMs = Math.max(ageMs ?? 0, topic.oldest.ageMs + (now - topic.oldest.at));
   return ageMs === undefined ? 'empty' : { ageMs, at: now };
+}
+
+/** The records of publishes, in one array. */
+function recordsOf(published: readonly LanePublish[]): OutboxRecord[] {
+  const records: OutboxRecord[] = [];
+  for (const entry of published) for (const record of entry.records) records.push(record);
+  return records;
+}
+
+/** The records' stored JSON, or `undefined` when one of them has none. */
+function jsonOf(records: readonly OutboxRecord[]): JsonEnvelope[] | undefined {
+  const messages: JsonEnvelope[] = new Array(records.length);
+  for (let index = 0; index < records.length; index++) {
+    const json = (records[index] as OutboxRecord).json;
+    if (json === undefined) return undefined;
+    messages[index] = json;
+  }
+  return messages;
 }
 
 /** Position order; positions are decimal integers of any length (PostgreSQL bigint). */

@@ -1,5 +1,6 @@
 import type { EventSubscription } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import type { ConnectionHealth } from '../transport/connection-health.js';
 import type { OutboxRelayEvents } from './outbox-events.js';
 import type { OutboxRelayOptions } from './outbox-options.js';
@@ -97,7 +98,14 @@ export interface OutboxClaimCheck {
 export interface OutboxRecord {
   /** Store-specific handle of the row (PostgreSQL: its `position`). */
   readonly position: string;
+  /** The message; a store that also gives `json` may parse it from there when it is first read. */
   readonly message: Envelope;
+  /**
+   * The message as the store keeps it, JSON text with the fields the relay routes by, for stores
+   * that read it as text (PostgreSQL). The relay hands it as it is to a transport with
+   * `publishJson` when no claim check is set; otherwise, and without it, it publishes `message`.
+   */
+  readonly json?: JsonEnvelope;
   /** The partition the row belongs to, for stores that partition their rows among relays. */
   readonly partition?: number;
 }

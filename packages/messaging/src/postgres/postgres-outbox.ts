@@ -30,11 +30,13 @@ import {
 import { startOutboxRelay } from '../outbox/outbox-relay.js';
 import { withCreateSpans } from '../telemetry/message-spans.js';
 import { OutboxPartitionShare } from './postgres-outbox-fleet.js';
+import { type OutboxClaimRow, PostgresOutboxRecord } from './postgres-outbox-record.js';
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
 import claimPartitionsTemplate from './sql/outbox-claim-partitions.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
+import claimedColumnsTemplate from './sql/outbox-claimed-columns.sql';
 import deleteTemplate from './sql/outbox-delete.sql';
 import fleetJoinTemplate from './sql/outbox-fleet-join.sql';
 import fleetLeaveTemplate from './sql/outbox-fleet-leave.sql';
@@ -87,7 +89,10 @@ export interface PostgresOutboxSql {
   readonly migrate: string;
   /** `$1`: jsonb array of envelopes. */
   readonly insert: string;
-  /** `$1`: batch size, `$2`: bigint[] of positions to leave out, `$3`: bigint[] of published positions to delete first. */
+  /**
+   * `$1`: batch size, `$2`: bigint[] of positions to leave out, `$3`: bigint[] of published positions to
+   * delete first. Returns the envelope as text (`json`) with the fields the relay routes by.
+   */
   readonly claim: string;
   readonly claimSkipping: string;
   /** A fleet member's read (`partitions` above 1): `$4` the partition count, `$5` int[] of the partitions it holds, `$6` positions to delete first. */
@@ -217,6 +222,8 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
       ? channelText
       : `bulwark_outbox.${createHash('sha256').update(readable).digest('hex').slice(0, 40)}`;
   const values: Record<string, string> = {
+    // The select list the three reads share, its leading comment left out.
+    claimed_columns: claimedColumnsTemplate.replace(/^(--.*\n)+/, '').trim(),
     table: qualifiedTable,
     relay_table: table.sibling('_relay'),
     table_literal: quoteLiteral(qualifiedTable),
@@ -422,10 +429,12 @@ function positionArray(records: readonly OutboxRecord[]): string {
   return `{${records.map((record) => record.position).join(',')}}`;
 }
 
-interface ClaimRow {
-  position: string;
-  envelope: Envelope;
-  age_ms: number;
+/** The records of a read; the rows stay JSON text until something needs their envelopes. */
+function claimOf(rows: readonly OutboxClaimRow[]): OutboxClaim {
+  const records: OutboxRecord[] = new Array(rows.length);
+  for (let index = 0; index < rows.length; index++)
+    records[index] = new PostgresOutboxRecord(rows[index] as OutboxClaimRow);
+  return { records, oldestAgeMs: rows[0]?.age_ms };
 }
 
 /** Leadership by advisory lock on a dedicated connection, which also LISTENs and runs the relay's SQL. */
@@ -599,23 +608,17 @@ function postgresRelaySource(
             if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
             return { records: [], oldestAgeMs: undefined };
           }
-          const result = await client.query<ClaimRow & { partition: number }>(
+          const result = await client.query<OutboxClaimRow>(
             withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
           );
-          const records: OutboxRecord[] = result.rows.map((row) => ({
-            position: row.position,
-            message: row.envelope,
-            partition: row.partition,
-          }));
-          return { records, oldestAgeMs: result.rows[0]?.age_ms };
+          return claimOf(result.rows);
         }
-        const result = await client.query<ClaimRow>(
+        const result = await client.query<OutboxClaimRow>(
           skipTopics.length > 0
             ? withTimeout(sql.claimSkipping, [limit, skipTopics, exclude, remove])
             : withTimeout(sql.claim, [limit, exclude, remove]),
         );
-        const records: OutboxRecord[] = result.rows.map((row) => ({ position: row.position, message: row.envelope }));
-        return { records, oldestAgeMs: result.rows[0]?.age_ms };
+        return claimOf(result.rows);
       },
       async remove(records) {
         if (broken !== undefined) throw broken;

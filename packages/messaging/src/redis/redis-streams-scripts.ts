@@ -2,6 +2,7 @@ import { type RedisScript, redisScript, runRedisScript } from '@bulwark/resilien
 import type { Redis } from 'ioredis';
 import { MessagingError } from '../errors/messaging-error.js';
 import ackSource from './lua/stream-ack.lua';
+import appendSource from './lua/stream-append.lua';
 import claimSource from './lua/stream-claim.lua';
 import createGroupSource from './lua/stream-create-group.lua';
 import nackSource from './lua/stream-nack.lua';
@@ -17,6 +18,7 @@ export const claimScript = redisScript(claimSource);
 export const nackScript = redisScript(nackSource);
 export const ackScript = redisScript(ackSource);
 export const scheduleScript = redisScript(scheduleSource);
+export const appendScript = redisScript(appendSource);
 export const pruneConsumersScript = redisScript(pruneConsumersSource);
 export const createGroupScript = redisScript(createGroupSource);
 

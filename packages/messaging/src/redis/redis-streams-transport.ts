@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionsError, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { jsonSerializer } from '../envelope/serializer.js';
-import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
-import { MessagingError } from '../errors/messaging-error.js';
+import { assertKeys, assertPublishable, assertPublishableJson } from '../envelope/storable-values.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import type { BrokerTransport } from '../transport/broker-transport.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
-import type { Transport, TransportCapabilities } from '../transport/transport.js';
+import type { PublishOptions, Transport, TransportCapabilities } from '../transport/transport.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
 import { redisCall } from './redis-call.js';
 import {
@@ -18,6 +18,7 @@ import {
   validateRedisStreamsOptions,
 } from './redis-streams-options.js';
 import {
+  appendScript,
   asError,
   createGroupScript,
   envelopeField,
@@ -133,6 +134,32 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
     if (closed) throw new TransportClosedError('redis-streams');
   };
 
+  /** Appends serialized envelopes to the topic's stream, in order (or schedules them after `delayMs`). */
+  const append = async (topic: string, entries: readonly (Buffer | string)[], publishOptions?: PublishOptions) => {
+    const key = streamKey(topic);
+    const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
+    try {
+      if (delayMs > 0) {
+        await runScript(redis, scheduleScript, [scheduledKey(key)], [delayMs, ...entries], settings);
+        settings.health.succeeded();
+        // Subscribers here append them when due; others find them at their next claim interval.
+        for (const subscription of subscriptions) if (subscription.topic === topic) subscription.claimIn(delayMs);
+        return;
+      }
+      if (entries.length === 1) {
+        await bounded(`XADD to ${key}`, redis.xadd(key, ...trim, '*', envelopeField, entries[0] as Buffer | string));
+        settings.health.succeeded();
+        return;
+      }
+      // One script: a batch is appended whole and in order, never interleaved with another publisher's.
+      await runScript(redis, appendScript, [key], [settings.maxLength, envelopeField, ...entries], settings);
+      settings.health.succeeded();
+    } catch (error) {
+      settings.health.failed(error);
+      throw asError('PUBLISH_FAILED', `Publishing ${entries.length} message(s) to ${key} failed`, error);
+    }
+  };
+
   const transport: RedisStreamsTransport = {
     name: 'redis-streams',
     capabilities: redisStreamsCapabilities,
@@ -145,36 +172,28 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       assertOpen();
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
-      const key = streamKey(topic);
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
-      const entries = messages.map((message) => settings.serializer.serialize(message));
-      const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
-      try {
-        if (delayMs > 0) {
-          await runScript(redis, scheduleScript, [scheduledKey(key)], [delayMs, ...entries], settings);
-          settings.health.succeeded();
-          // Subscribers here append them when due; others find them at their next claim interval.
-          for (const subscription of subscriptions) if (subscription.topic === topic) subscription.claimIn(delayMs);
-          return;
-        }
-        if (entries.length === 1) {
-          await bounded(`XADD to ${key}`, redis.xadd(key, ...trim, '*', envelopeField, entries[0] as Buffer));
-          settings.health.succeeded();
-          return;
-        }
-        // MULTI: a batch is appended whole and in order, never interleaved with another publisher's.
-        const transaction = redis.multi();
-        for (const entry of entries) transaction.xadd(key, ...trim, '*', envelopeField, entry);
-        const results = await bounded(`MULTI of ${entries.length} XADD to ${key}`, transaction.exec());
-        const failure = results?.find(([error]) => error)?.[0];
-        if (!results || failure)
-          throw failure ?? new MessagingError('PUBLISH_FAILED', `The MULTI of XADDs to ${key} was aborted`);
-        settings.health.succeeded();
-      } catch (error) {
-        settings.health.failed(error);
-        throw asError('PUBLISH_FAILED', `Publishing ${messages.length} message(s) to ${key} failed`, error);
-      }
+      await append(
+        topic,
+        messages.map((message) => settings.serializer.serialize(message)),
+        publishOptions,
+      );
     },
+
+    ...(settings.serializer === jsonSerializer && {
+      async publishJson(topic: string, messages: readonly JsonEnvelope[], publishOptions?: PublishOptions) {
+        publishOptions?.signal?.throwIfAborted();
+        assertOpen();
+        assertPublishableJson(topic, messages);
+        if (messages.length === 0) return;
+        // ioredis writes a string argument as its UTF-8 bytes: the stored text goes out as it is.
+        await append(
+          topic,
+          messages.map((message) => message.json),
+          publishOptions,
+        );
+      },
+    }),
 
     async subscribe(topic, group, handler, subscribeOptions) {
       subscribeOptions?.signal?.throwIfAborted();

@@ -4,6 +4,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { ClaimCheck } from '../claim-check/claim-check.js';
 import type { ConsumerEvents } from '../consumer/consumer-events.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { parseJsonEnvelope } from '../envelope/json-envelope.js';
 import type { BeginResult } from '../idempotency/idempotency-store.js';
 import type { Delivery, Transport } from '../transport/transport.js';
 import { messageContext, withTraceHeaders } from './message-context.js';
@@ -150,6 +151,14 @@ export function tracePublish<T extends Transport>(transport: T, clock: Clock): T
   };
   transport.publish = (topic, messages, options) =>
     observed(api) ? tracedPublish(topic, messages, options) : publish(topic, messages, options);
+  const publishJson = transport.publishJson?.bind(transport);
+  // The span reads and writes each message's headers: with an SDK registered, ready-made JSON is
+  // parsed and published as envelopes (through the traced `publish`), exactly as before.
+  if (publishJson)
+    transport.publishJson = (topic, messages, options) =>
+      observed(api)
+        ? tracedPublish(topic, messages.map(parseJsonEnvelope), options)
+        : publishJson(topic, messages, options);
   return transport;
 }
 

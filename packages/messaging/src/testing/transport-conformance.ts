@@ -4,6 +4,7 @@ import { consume } from '../consumer/consumer.js';
 import { consumerDefaults } from '../consumer/consumer-options.js';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { transportAwkwardTextConformance } from './transport-awkward-text-conformance.js';
@@ -727,6 +728,68 @@ export function transportConformance(name: string, options: TransportConformance
       testTimeout + 2_000,
     );
 
+    it(
+      'publishJson (where present): envelopes given as JSON text, keys reordered and spaced as jsonb writes them, arrive intact and in order',
+      async (context) => {
+        const transport = await open();
+        if (!transport.publishJson) context.skip('no publishJson');
+        const { topic, group } = names();
+        const { received } = await recorder(transport, topic, group, 'a', async () => {}, 1);
+        const sent = [
+          ...messages(topic, 20, { key: (index) => (index % 3 ? `k${index % 4}` : undefined) }),
+          createEnvelope({
+            topic,
+            type: 'conformance.json',
+            groupId: 'g-1',
+            payload: { text: 'ünïcödé ✓ \u2028 "quoted"', nested: { list: [1, 2.5, null, true], empty: {} } },
+            headers: { correlationId: 'c-1', causationId: 'cause-1' },
+          }),
+        ];
+        const json = sent.map(jsonEnvelopeOf);
+        await transport.publishJson?.(topic, json.slice(0, 1));
+        await transport.publishJson?.(topic, json.slice(1));
+        await transport.publishJson?.(topic, []);
+        await eventually(
+          () => received.length >= sent.length,
+          timeoutMs,
+          () => `${sent.length} deliveries (got ${received.length})`,
+        );
+        await sleep(100);
+        expect(ids(received)).toEqual(sent.map((message) => message.id));
+        for (const [index, entry] of received.entries()) expect(entry.message).toEqual(sent[index]);
+        await expect(
+          transport.publishJson?.(topic, [{ ...(json[0] as JsonEnvelope), id: '' }]),
+          'a message without an id is refused',
+        ).rejects.toMatchObject({ code: 'INVALID_VALUE', field: 'message.id' });
+      },
+      testTimeout,
+    );
+
     transportAwkwardTextConformance({ open, names, timeoutMs });
   });
+}
+
+/**
+ * `message` as a {@link JsonEnvelope} whose text is written as PostgreSQL writes `jsonb` out: keys
+ * ordered by length, then bytes, and a space after every `:` and `,`.
+ */
+function jsonEnvelopeOf(message: Envelope): JsonEnvelope {
+  const json: { -readonly [Field in keyof JsonEnvelope]: JsonEnvelope[Field] } = {
+    json: jsonbText(message),
+    id: message.id,
+    topic: message.topic,
+    type: message.type,
+  };
+  if (message.key !== undefined) json.key = message.key;
+  if (message.groupId !== undefined) json.groupId = message.groupId;
+  if (message.headers.correlationId !== undefined) json.correlationId = message.headers.correlationId;
+  return json;
+}
+
+function jsonbText(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const entries = Object.entries(value).filter(([, member]) => member !== undefined);
+  entries.sort(([first], [second]) => first.length - second.length || (first < second ? -1 : 1));
+  return `{${entries.map(([name, member]) => `${JSON.stringify(name)}: ${jsonbText(member)}`).join(', ')}}`;
 }

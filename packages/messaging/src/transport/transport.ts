@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
+import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import type { ConnectionHealth } from './connection-health.js';
 
 /**
@@ -160,6 +161,16 @@ export interface Transport {
    * `unroutable: 'rejected'` (nothing of the call was published).
    */
   publish(topic: string, messages: readonly Envelope[], options?: PublishOptions): Promise<void>;
+  /**
+   * Publishes envelopes that are already JSON text (as an outbox keeps them) as they are, with the
+   * same promises as `publish`: the body on the wire is `message.json` instead of the serializer's
+   * output. Present only on transports whose serializer is {@link @bulwark/messaging!jsonSerializer}
+   * (the default), so a consumer reads the same envelope as if it had gone through `publish`;
+   * absent on a transport given another serializer, which must be handed envelopes. The outbox relay
+   * uses it when the transport has it and no claim check is set, and spares parsing each stored
+   * message and serializing it again.
+   */
+  publishJson?(topic: string, messages: readonly JsonEnvelope[], options?: PublishOptions): Promise<void>;
   /**
    * Creates a consumer group before anyone subscribes, so it receives what is published from now
    * on. Optional: transports that have it let producers (and a consumer's dead letters) go out

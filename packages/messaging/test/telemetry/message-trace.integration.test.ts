@@ -134,6 +134,42 @@ await describeWithServers(
           await outbox.close();
         }
       });
+
+      it('without a claim check (the relay hands the stored JSON to publishJson where there is one) the trace is the same', async () => {
+        const transport = await open();
+        const outbox = postgresOutbox(pool, { table: uniqueName('otel_outbox') });
+        await outbox.migrate();
+        const topic = uniqueName('orders');
+        const received: unknown[] = [];
+        const consumer = await consume(transport, {
+          topic,
+          group: 'billing',
+          handler: async (message) => {
+            received.push(message);
+          },
+        });
+        const relay = outbox.relay({ transport, pollIntervalMs: 50 });
+        try {
+          const message = createEnvelope({ topic, type: 'order.placed', key: 'order-1', payload: { total: 42 } });
+          await tracer.startActiveSpan('place-order', async (span) => {
+            await withTransaction(pool, (client) => outbox.add(client, message));
+            span.end();
+          });
+          await until(() => telemetry.spansNamed(`process ${topic}`).length === 1, 'the process span');
+          const [create] = telemetry.spansNamed(`create ${topic}`);
+          const [send] = telemetry.spansNamed(`send ${topic}`);
+          const [process] = telemetry.spansNamed(`process ${topic}`);
+          expect(parentSpanId(send!)).toBe(create?.spanContext().spanId);
+          expect(parentSpanId(process!)).toBe(create?.spanContext().spanId);
+          expect(send?.attributes).toMatchObject({ 'messaging.system': system, 'messaging.message.id': message.id });
+          expect(received).toEqual([{ ...message, headers: { ...message.headers, traceparent: expect.any(String) } }]);
+        } finally {
+          await relay.close();
+          await consumer.close();
+          await transport.close();
+          await outbox.close();
+        }
+      });
     });
   },
 );

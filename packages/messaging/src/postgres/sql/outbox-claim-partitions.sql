@@ -18,15 +18,14 @@
 --   $4  int       the partition count
 --   $5  int[]     the partitions this relay holds
 --   $6  bigint[]  published rows to delete first (possibly empty)
--- Returns position, envelope, age_ms and partition.
+-- Returns the columns of outbox-claim.sql and partition.
 WITH removed AS (
   -- Published rows, deleted in the same round trip as the read (they are among the left-out
   -- positions: the read's snapshot still sees them).
   DELETE FROM {{table}} WHERE position = ANY($6::bigint[])
 )
 SELECT
-  outbox.position::text AS position,
-  outbox.envelope,
+  {{claimed_columns}},
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms,
   (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int AS partition
 FROM {{table}} AS outbox

@@ -3,7 +3,7 @@
 --   $1  int       the batch size
 --   $2  bigint[]  positions being published (read by the previous claim, not deleted yet)
 --   $3  bigint[]  published rows to delete first (possibly empty)
--- Returns position, envelope and age_ms (how long ago the row was written).
+-- Returns the columns of outbox-claimed-columns.sql and age_ms (how long ago the row was written).
 --
 -- Why plain position order over the rows visible now keeps per-key commit order: a row becomes
 -- visible when its transaction commits. When writers of a key take turns (a row lock on the
@@ -19,8 +19,7 @@ WITH removed AS (
   DELETE FROM {{table}} WHERE position = ANY($3::bigint[])
 )
 SELECT
-  outbox.position::text AS position,
-  outbox.envelope,
+  {{claimed_columns}},
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms
 FROM {{table}} AS outbox
 WHERE outbox.position <> ALL($2::bigint[])
