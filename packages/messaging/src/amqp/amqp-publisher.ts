@@ -38,6 +38,12 @@ interface UnconfirmedSend {
   returned: boolean;
 }
 
+/** The messages of a batch the broker did not confirm, each with why. */
+interface Unconfirmed {
+  readonly failed: OutgoingMessage[];
+  readonly errors: unknown[];
+}
+
 /** A batch on the publishing channel awaiting its confirms. */
 interface PendingBatch {
   /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
@@ -61,10 +67,22 @@ export interface AmqpPublisher {
     signal: AbortSignal | undefined,
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ): Promise<void>;
-  /** `message` serialized, with its delivery count (when above 0) in a header. */
-  outgoing(message: Envelope, target: { exchange: string; routingKey: string }, deliveries?: number): OutgoingMessage;
+  /** `message` serialized for `exchange` and `routingKey`, with its delivery count (when above 0) in a header. */
+  outgoing(message: Envelope, exchange: string, routingKey: string, deliveries?: number): OutgoingMessage;
   /** Closes the publishing channel. */
   close(): Promise<void>;
+}
+
+/** The messages of `messages` whose outcome is an error, with it; `undefined` when there is none. */
+function unconfirmedOf(messages: readonly OutgoingMessage[], outcomes: readonly unknown[]): Unconfirmed | undefined {
+  let unconfirmed: Unconfirmed | undefined;
+  for (let index = 0; index < outcomes.length; index++) {
+    if (outcomes[index] === undefined) continue;
+    unconfirmed ??= { failed: [], errors: [] };
+    unconfirmed.failed.push(messages[index] as OutgoingMessage);
+    unconfirmed.errors.push(outcomes[index]);
+  }
+  return unconfirmed;
 }
 
 export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings): AmqpPublisher {
@@ -160,40 +178,46 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     void opening.then((made) => made.close()).catch(() => {});
   };
 
-  /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
-  const sendConfirmed = async (
+  /**
+   * Sends messages on the confirm channel; resolves with those the broker did not confirm, or
+   * `undefined` when it confirmed them all. Not an async function: on the hot path (an open
+   * channel, nothing to declare first) a publish waits on one promise, with no timer.
+   */
+  const sendConfirmed = (
     messages: readonly OutgoingMessage[],
     prepare?: (channel: ConfirmChannel) => Promise<void>,
-  ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
-    // The hot path: an open channel and nothing to declare first, so no timer and no wait.
+  ): Promise<Unconfirmed | undefined> => {
     const open = prepare ? undefined : ready;
-    const opening = open?.opening ?? publishChannel();
-    let channel: ConfirmChannel;
-    if (open) channel = open.channel;
-    else {
-      try {
-        channel = await within(
-          clock,
-          opening.then(async (made) => {
-            await prepare?.(made);
-            return made;
-          }),
-          operationTimeoutMs,
-          () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
-        );
-      } catch (error) {
+    if (open) return sendOn(open.channel, open.opening, messages);
+    const opening = publishChannel();
+    return within(
+      clock,
+      opening.then(async (made) => {
+        await prepare?.(made);
+        return made;
+      }),
+      operationTimeoutMs,
+      () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
+    ).then(
+      (channel) => sendOn(channel, opening, messages),
+      (error: unknown) => {
         if (error instanceof BrokerTimeoutError) abandon(opening);
         throw error;
-      }
-    }
+      },
+    );
+  };
+
+  /** Sends messages on `channel` (opened by `opening`) and waits for the broker's outcome of each. */
+  const sendOn = (
+    channel: ConfirmChannel,
+    opening: Promise<ConfirmChannel>,
+    messages: readonly OutgoingMessage[],
+  ): Promise<Unconfirmed | undefined> => {
     // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
     // return, or the deadline): `undefined` for a confirmed message, else why it failed.
     const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
     let unsettled = messages.length;
     let allSettled = nothingToSettle;
-    const done = new Promise<void>((resolve) => {
-      allSettled = resolve;
-    });
     const settle = (index: number, outcome: unknown) => {
       if (outcomes[index] !== awaitingOutcome) return;
       outcomes[index] = outcome;
@@ -225,6 +249,10 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         settle(index, error);
       }
     }
+    if (unsettled === 0) return Promise.resolve(unconfirmedOf(messages, outcomes));
+    const done = new Promise<void>((resolve) => {
+      allSettled = resolve;
+    });
     // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
     // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
     // then arrive twice: at-least-once, never lost).
@@ -238,20 +266,12 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         abandon(opening);
       },
     };
-    if (unsettled > 0) {
-      pendingBatches.push(batch);
-      armWatchdog();
-      await done;
+    pendingBatches.push(batch);
+    armWatchdog();
+    return done.then(() => {
       finish(batch);
-    }
-    const failed: OutgoingMessage[] = [];
-    const errors: unknown[] = [];
-    for (let index = 0; index < outcomes.length; index++) {
-      if (outcomes[index] === undefined) continue;
-      failed.push(messages[index] as OutgoingMessage);
-      errors.push(outcomes[index]);
-    }
-    return { failed, errors };
+      return unconfirmedOf(messages, outcomes);
+    });
   };
 
   /** Publishes with confirms, sending unconfirmed messages again after a channel or connection failure. */
@@ -268,12 +288,13 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
       signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       try {
-        const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
-        if (failed.length === 0) {
+        const unconfirmed = await abortable(sendConfirmed(remaining, prepare), signal);
+        if (!unconfirmed) {
           connection.health.succeeded();
-          remaining = failed;
+          remaining = [];
           continue;
         }
+        const { failed, errors } = unconfirmed;
         const refused = errors.find((error) => error instanceof BrokerRefusedError);
         if (refused)
           throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
@@ -303,8 +324,8 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     }
   };
 
-  /** A message as it goes out: the serialized envelope with its properties, to `target`. */
-  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => {
+  /** A message as it goes out: the serialized envelope with its properties, to `exchange` and `routingKey`. */
+  const outgoing = (message: Envelope, targetExchange: string, routingKey: string, deliveries = 0): OutgoingMessage => {
     // Mandatory: a message no queue receives comes back instead of being dropped.
     const publishOptions: Options.Publish = { persistent: true, mandatory: true, contentType: serializer.contentType };
     // No header table unless there is something to carry: amqplib's encoding of one is costly.
@@ -314,7 +335,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     if (fitsShortString(message.id)) publishOptions.messageId = message.id;
     if (fitsShortString(message.type)) publishOptions.type = message.type;
     if (fitsShortString(message.headers.correlationId)) publishOptions.correlationId = message.headers.correlationId;
-    return { ...target, content: serializer.serialize(message), options: publishOptions };
+    return { exchange: targetExchange, routingKey, content: serializer.serialize(message), options: publishOptions };
   };
 
   return {

@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '@bulwark/resilience';
+import type { Envelope } from '../envelope/envelope.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import type { BrokerTransport } from '../transport/broker-transport.js';
@@ -7,7 +8,7 @@ import { TransportClosedError } from '../transport/transport-errors.js';
 import { amqpConnection } from './amqp-connection.js';
 import { delayBucketMs } from './amqp-delay-bucket.js';
 import { releaseHeldMessages } from './amqp-held-messages.js';
-import { amqpPublisher } from './amqp-publisher.js';
+import { amqpPublisher, type OutgoingMessage } from './amqp-publisher.js';
 import { assertShortStrings } from './amqp-short-string.js';
 import { startAmqpSubscription } from './amqp-subscription.js';
 import { amqpTopology } from './amqp-topology.js';
@@ -120,6 +121,29 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     onClosed: (subscription: Subscription) => subscriptions.delete(subscription),
   };
 
+  /** A publish held back `delayMs` in a delay queue, whose TTL dead-letters it to the topic's groups. */
+  const publishDelayed = async (
+    topic: string,
+    messages: readonly Envelope[],
+    delayMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> => {
+    const delayQueue = topology.publishDelayQueueOf(topic, delayMs);
+    const held = topology.heldQueueOf(topic);
+    assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
+    const prepared = messages.map((message) => publisher.outgoing(message, '', delayQueue));
+    await publisher.publishReliably(prepared, signal, async (channel) => {
+      // Before the message can leave its delay queue, what no group takes has a queue to wait in.
+      await topology.declareDelayedExchanges(channel);
+      await channel.assertQueue(held, { durable: true });
+      await channel.bindQueue(held, topology.unroutedExchange, topic);
+      await topology.assertDelayQueue(channel, delayQueue, delayMs, {
+        exchange: topology.delayedExchange,
+        routingKey: topic,
+      });
+    });
+  };
+
   const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
@@ -134,25 +158,10 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
       const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-      if (delayMs === 0) {
-        const prepared = messages.map((message) => publisher.outgoing(message, { exchange, routingKey: topic }));
-        await publisher.publishReliably(prepared, signal);
-        return;
-      }
-      const delayQueue = topology.publishDelayQueueOf(topic, delayMs);
-      const held = topology.heldQueueOf(topic);
-      assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
-      const prepared = messages.map((message) => publisher.outgoing(message, { exchange: '', routingKey: delayQueue }));
-      await publisher.publishReliably(prepared, signal, async (channel) => {
-        // Before the message can leave its delay queue, what no group takes has a queue to wait in.
-        await topology.declareDelayedExchanges(channel);
-        await channel.assertQueue(held, { durable: true });
-        await channel.bindQueue(held, topology.unroutedExchange, topic);
-        await topology.assertDelayQueue(channel, delayQueue, delayMs, {
-          exchange: topology.delayedExchange,
-          routingKey: topic,
-        });
-      });
+      if (delayMs > 0) return publishDelayed(topic, messages, delayMs, signal);
+      const prepared: OutgoingMessage[] = [];
+      for (const message of messages) prepared.push(publisher.outgoing(message, exchange, topic));
+      await publisher.publishReliably(prepared, signal);
     },
 
     async subscribe(topic, group, handler, subscribeOptions) {
