@@ -4,6 +4,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { BrokerRefusedError, BrokerReturnedError, BrokerTimeoutError } from './amqp-broker-errors.js';
+import { AmqpConfirmBatch, type Unconfirmed } from './amqp-confirm-batch.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import { fitsShortString } from './amqp-short-string.js';
 import type { AmqpSettings } from './amqp-transport-options.js';
@@ -25,33 +26,11 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
-/** Placeholder for a resolver not set yet (one shared function, not a new one per publish). */
-const nothingToSettle = (): void => {};
-
-/** The outcome of a send in a batch until the broker answered (or the deadline passed). */
-const awaitingOutcome = Symbol('awaiting outcome');
-
 /** A message sent on the publishing channel and not confirmed yet. */
 interface UnconfirmedSend {
   readonly message: OutgoingMessage;
   /** Set when the broker returned it (`basic.return` comes before the message's confirm). */
   returned: boolean;
-}
-
-/** The messages of a batch the broker did not confirm, each with why. */
-interface Unconfirmed {
-  readonly failed: OutgoingMessage[];
-  readonly errors: unknown[];
-}
-
-/** A batch on the publishing channel awaiting its confirms. */
-interface PendingBatch {
-  /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
-  readonly deadline: number;
-  /** Set once every message has its outcome: the watchdog skips the batch. */
-  finished: boolean;
-  /** Fails the batch's unconfirmed messages and drops the channel (a no-op once finished). */
-  expire: () => void;
 }
 
 /** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
@@ -73,16 +52,15 @@ export interface AmqpPublisher {
   close(): Promise<void>;
 }
 
-/** The messages of `messages` whose outcome is an error, with it; `undefined` when there is none. */
-function unconfirmedOf(messages: readonly OutgoingMessage[], outcomes: readonly unknown[]): Unconfirmed | undefined {
-  let unconfirmed: Unconfirmed | undefined;
-  for (let index = 0; index < outcomes.length; index++) {
-    if (outcomes[index] === undefined) continue;
-    unconfirmed ??= { failed: [], errors: [] };
-    unconfirmed.failed.push(messages[index] as OutgoingMessage);
-    unconfirmed.errors.push(outcomes[index]);
-  }
-  return unconfirmed;
+/** The outcome of a send from the broker's answer: `undefined` when confirmed, else why it failed. */
+function outcomeOf(send: UnconfirmedSend, error: unknown): unknown {
+  if (error === null || error === undefined)
+    return send.returned
+      ? new BrokerReturnedError(`No queue is bound for routing key ${send.message.routingKey}`)
+      : undefined;
+  return error instanceof Error && error.message === 'message nacked'
+    ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+    : error;
 }
 
 export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings): AmqpPublisher {
@@ -142,33 +120,37 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   // One timer for every batch awaiting confirms (not one per batch): batches start in deadline
   // order, so the watchdog only ever waits for the oldest. An array trimmed at its head (as
   // amqplib keeps its own unconfirmed callbacks), not a Set: with the batches in a Set, each
-  // batch's publish (its messages, outcomes and awaiting promise, reached through `expire`) was
-  // still found alive by scavenges and promoted to old space, about 1 KB per message (#21).
-  const pendingBatches: PendingBatch[] = [];
+  // batch's publish (its messages, outcomes and awaiting promise) was still found alive by
+  // scavenges and promoted to old space, about 1 KB per message (#21).
+  const pendingBatches: AmqpConfirmBatch[] = [];
   let watchdog: TimerHandle | undefined;
   const armWatchdog = () => {
     if (watchdog !== undefined) return;
     const oldest = pendingBatches[0];
     if (oldest) watchdog = clock.setTimeout(expireOverdue, Math.max(0, oldest.deadline - clock.now()));
   };
+  // A broker that never confirms (a queue without a leader) must not hold a publish forever: past
+  // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
+  // then arrive twice: at-least-once, never lost).
   const expireOverdue = () => {
     watchdog = undefined;
     const now = clock.now();
     while (pendingBatches.length > 0) {
-      const batch = pendingBatches[0] as PendingBatch;
+      const batch = pendingBatches[0] as AmqpConfirmBatch;
       if (!batch.finished && batch.deadline > now) break;
       pendingBatches.shift();
-      batch.expire();
+      const opening = batch.opening;
+      if (batch.finished || !opening) continue;
+      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
+      connection.health.failed(timedOut);
+      batch.expire(timedOut);
+      abandon(opening);
     }
     armWatchdog();
   };
-  /** Marks `batch` finished and drops the finished batches at the head (batches mostly finish in order). */
-  const finish = (batch: PendingBatch) => {
-    batch.finished = true;
-    // A finished batch behind an unfinished one stays queued until that one goes: without its
-    // `expire` it holds nothing of its publish meanwhile.
-    batch.expire = nothingToSettle;
-    while (pendingBatches.length > 0 && (pendingBatches[0] as PendingBatch).finished) pendingBatches.shift();
+  /** Drops the finished batches at the head (batches mostly finish in order). */
+  const dropFinished = () => {
+    while (pendingBatches.length > 0 && (pendingBatches[0] as AmqpConfirmBatch).finished) pendingBatches.shift();
   };
 
   /** Drops a publishing channel the broker stopped answering on, so the next attempt opens a new one. */
@@ -213,17 +195,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     opening: Promise<ConfirmChannel>,
     messages: readonly OutgoingMessage[],
   ): Promise<Unconfirmed | undefined> => {
-    // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
-    // return, or the deadline): `undefined` for a confirmed message, else why it failed.
-    const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
-    let unsettled = messages.length;
-    let allSettled = nothingToSettle;
-    const settle = (index: number, outcome: unknown) => {
-      if (outcomes[index] !== awaitingOutcome) return;
-      outcomes[index] = outcome;
-      unsettled -= 1;
-      if (unsettled === 0) allSettled();
-    };
+    const batch = new AmqpConfirmBatch(messages, opening, clock.now() + operationTimeoutMs, dropFinished);
     const unconfirmed = unconfirmedSends.get(channel);
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index] as OutgoingMessage;
@@ -233,58 +205,82 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
         // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
         channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) => {
           unconfirmed?.delete(send);
-          settle(
-            index,
-            error === null || error === undefined
-              ? send.returned
-                ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
-                : undefined
-              : error instanceof Error && error.message === 'message nacked'
-                ? new BrokerRefusedError('The broker refused the message (basic.nack)')
-                : error,
-          );
+          batch.settle(index, outcomeOf(send, error));
         });
       } catch (error) {
         unconfirmed?.delete(send);
-        settle(index, error);
+        batch.settle(index, error);
       }
     }
-    if (unsettled === 0) return Promise.resolve(unconfirmedOf(messages, outcomes));
-    const done = new Promise<void>((resolve) => {
-      allSettled = resolve;
-    });
-    // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
-    // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
-    // then arrive twice: at-least-once, never lost).
-    const batch: PendingBatch = {
-      deadline: clock.now() + operationTimeoutMs,
-      finished: false,
-      expire: () => {
-        const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
-        connection.health.failed(timedOut);
-        for (let index = 0; index < messages.length; index++) settle(index, timedOut);
-        abandon(opening);
-      },
-    };
-    pendingBatches.push(batch);
-    armWatchdog();
-    return done.then(() => {
-      finish(batch);
-      return unconfirmedOf(messages, outcomes);
-    });
+    if (!batch.finished) {
+      pendingBatches.push(batch);
+      armWatchdog();
+    }
+    return batch.done;
   };
 
-  /** Publishes with confirms, sending unconfirmed messages again after a channel or connection failure. */
-  const publishReliably = async (
+  /**
+   * What an attempt left to send again: the messages the broker did not confirm, with the first
+   * error. Throws when sending them again cannot help (refused, or returned for want of a queue).
+   */
+  const leftAfter = ({ failed, errors }: Unconfirmed): { remaining: OutgoingMessage[]; error: unknown } => {
+    const refused = errors.find((error) => error instanceof BrokerRefusedError);
+    if (refused)
+      throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
+        cause: refused,
+      });
+    // Sending a returned message again cannot help until a group exists: refuse the call.
+    const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
+    if (returnedCount > 0) {
+      const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
+      throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
+        cause: errors.find((error) => error instanceof BrokerReturnedError),
+      });
+    }
+    return { remaining: failed, error: errors[0] };
+  };
+
+  /**
+   * Publishes with confirms, sending unconfirmed messages again after a channel or connection
+   * failure. The first attempt runs without an async function around it: on the hot path a
+   * publish waits on its batch's promise alone.
+   */
+  const publishReliably = (
     messages: readonly OutgoingMessage[],
+    signal: AbortSignal | undefined,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<void> => {
+    if (messages.length === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (connection.closed) return Promise.reject(new TransportClosedError('amqp'));
+    return abortable(sendConfirmed(messages, prepare), signal).then(
+      (unconfirmed) => {
+        if (!unconfirmed) {
+          connection.health.succeeded();
+          return;
+        }
+        const { remaining, error } = leftAfter(unconfirmed);
+        return publishAgain(remaining, error, signal, prepare);
+      },
+      (error: unknown) => {
+        if (error instanceof MessagingError || signal?.aborted) throw error;
+        return publishAgain(messages, error, signal, prepare);
+      },
+    );
+  };
+
+  /** The attempts after the first (up to `publishAttempts` in all), each after a backoff. */
+  const publishAgain = async (
+    messages: readonly OutgoingMessage[],
+    firstError: unknown,
     signal: AbortSignal | undefined,
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ) => {
     let remaining = messages;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= publishAttempts && remaining.length > 0; attempt++) {
+    let lastError = firstError;
+    for (let attempt = 2; attempt <= publishAttempts && remaining.length > 0; attempt++) {
       // Give a dying connection time to report its close, so the next attempt waits for a new one.
-      if (attempt > 1) await delay(clock, connection.backoffMs(attempt - 2), signal);
+      await delay(clock, connection.backoffMs(attempt - 2), signal);
       signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       try {
@@ -294,22 +290,7 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
           remaining = [];
           continue;
         }
-        const { failed, errors } = unconfirmed;
-        const refused = errors.find((error) => error instanceof BrokerRefusedError);
-        if (refused)
-          throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
-            cause: refused,
-          });
-        // Sending a returned message again cannot help until a group exists: refuse the call.
-        const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
-        if (returnedCount > 0) {
-          const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
-          throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
-            cause: errors.find((error) => error instanceof BrokerReturnedError),
-          });
-        }
-        remaining = failed;
-        lastError = errors[0];
+        ({ remaining, error: lastError } = leftAfter(unconfirmed));
       } catch (error) {
         if (error instanceof MessagingError || signal?.aborted) throw error;
         lastError = error;
