@@ -26,11 +26,10 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
-/** A message sent on the publishing channel and not confirmed yet. */
-interface UnconfirmedSend {
-  readonly message: OutgoingMessage;
-  /** Set when the broker returned it (`basic.return` comes before the message's confirm). */
-  returned: boolean;
+/** What a `basic.return` tells of the message it gives back. */
+interface ReturnedMessage {
+  readonly fields: { readonly exchange: string; readonly routingKey: string };
+  readonly content: Buffer;
 }
 
 /** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
@@ -52,11 +51,32 @@ export interface AmqpPublisher {
   close(): Promise<void>;
 }
 
+/**
+ * Takes from `returns` the return of `message`, if the broker gave it back. A basic.return carries
+ * no delivery tag; RabbitMQ sends it before the message's basic.ack, so when the ack's callback
+ * runs the return is already here: it belongs to this message if destination and body match. Two
+ * sends alike in all of these are the same message, so which one takes it changes nothing.
+ * Matched here rather than by a header on every send: a header table costs amqplib more to encode
+ * than anything else in a publish.
+ */
+function takeReturn(returns: ReturnedMessage[], message: OutgoingMessage): boolean {
+  const index = returns.findIndex(
+    (returned) =>
+      returned.fields.routingKey === message.routingKey &&
+      returned.fields.exchange === message.exchange &&
+      returned.content.equals(message.content),
+  );
+  if (index < 0) return false;
+  returns.splice(index, 1);
+  return true;
+}
+
 /** The outcome of a send from the broker's answer: `undefined` when confirmed, else why it failed. */
-function outcomeOf(send: UnconfirmedSend, error: unknown): unknown {
+function outcomeOf(message: OutgoingMessage, error: unknown, returns: ReturnedMessage[] | undefined): unknown {
   if (error === null || error === undefined)
-    return send.returned
-      ? new BrokerReturnedError(`No queue is bound for routing key ${send.message.routingKey}`)
+    // Nothing per send on the hot path: returns are rare, and looked for only when one came.
+    return returns && returns.length > 0 && takeReturn(returns, message)
+      ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
       : undefined;
   return error instanceof Error && error.message === 'message nacked'
     ? new BrokerRefusedError('The broker refused the message (basic.nack)')
@@ -70,33 +90,16 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   let publisher: Promise<ConfirmChannel> | undefined;
   /** The publishing channel once open, so a publish on it waits for nothing but the broker's confirm. */
   let ready: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | undefined;
-  /** The sends of each publishing channel awaiting their confirms, in publish order. */
-  const unconfirmedSends = new WeakMap<ConfirmChannel, Set<UnconfirmedSend>>();
+  /** The returns of each publishing channel whose message's confirm has not come yet. */
+  const returnsOf = new WeakMap<ConfirmChannel, ReturnedMessage[]>();
   const publishChannel = (): Promise<ConfirmChannel> => {
     if (publisher) return publisher;
     const opening = (async () => {
       const made = await (await connection.live()).createConfirmChannel();
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
-      const unconfirmed = new Set<UnconfirmedSend>();
-      unconfirmedSends.set(made, unconfirmed);
-      // A basic.return carries no delivery tag; RabbitMQ sends it before the message's basic.ack
-      // and returns in publish order, so it belongs to the first unconfirmed, not yet returned send
-      // with the same destination and body. Matched here rather than by a header on every send:
-      // a header table costs amqplib more to encode than anything else in a publish. Two sends
-      // alike in all of these are the same message, so which one is marked changes nothing.
-      made.on('return', (message: { fields: { exchange: string; routingKey: string }; content: Buffer }) => {
-        for (const send of unconfirmed) {
-          if (
-            !send.returned &&
-            send.message.routingKey === message.fields.routingKey &&
-            send.message.exchange === message.fields.exchange &&
-            send.message.content.equals(message.content)
-          ) {
-            send.returned = true;
-            return;
-          }
-        }
-      });
+      const returns: ReturnedMessage[] = [];
+      returnsOf.set(made, returns);
+      made.on('return', (message: ReturnedMessage) => returns.push(message));
       made.once('close', () => {
         if (publisher === opening) publisher = undefined;
         if (ready?.channel === made) ready = undefined;
@@ -196,19 +199,15 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     messages: readonly OutgoingMessage[],
   ): Promise<Unconfirmed | undefined> => {
     const batch = new AmqpConfirmBatch(messages, opening, clock.now() + operationTimeoutMs, dropFinished);
-    const unconfirmed = unconfirmedSends.get(channel);
+    const returns = returnsOf.get(channel);
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index] as OutgoingMessage;
-      const send: UnconfirmedSend = { message, returned: false };
-      unconfirmed?.add(send);
       try {
         // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
-        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) => {
-          unconfirmed?.delete(send);
-          batch.settle(index, outcomeOf(send, error));
-        });
+        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) =>
+          batch.settle(index, outcomeOf(message, error, returns)),
+        );
       } catch (error) {
-        unconfirmed?.delete(send);
         batch.settle(index, error);
       }
     }
