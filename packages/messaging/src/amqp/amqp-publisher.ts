@@ -5,6 +5,7 @@ import type { JsonEnvelope } from '../envelope/json-envelope.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { BrokerRefusedError, BrokerReturnedError, BrokerTimeoutError } from './amqp-broker-errors.js';
+import { AmqpConfirmBatch, type Unconfirmed } from './amqp-confirm-batch.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import { fitsShortString } from './amqp-short-string.js';
 import type { AmqpSettings } from './amqp-transport-options.js';
@@ -26,27 +27,10 @@ export interface OutgoingMessage {
   readonly options: Options.Publish;
 }
 
-/** Placeholder for a resolver not set yet (one shared function, not a new one per publish). */
-const nothingToSettle = (): void => {};
-
-/** The outcome of a send in a batch until the broker answered (or the deadline passed). */
-const awaitingOutcome = Symbol('awaiting outcome');
-
-/** A message sent on the publishing channel and not confirmed yet. */
-interface UnconfirmedSend {
-  readonly message: OutgoingMessage;
-  /** Set when the broker returned it (`basic.return` comes before the message's confirm). */
-  returned: boolean;
-}
-
-/** A batch on the publishing channel awaiting its confirms. */
-interface PendingBatch {
-  /** When the batch counts as unconfirmed (`operationTimeoutMs` after it was sent). */
-  readonly deadline: number;
-  /** Set once every message has its outcome: the watchdog skips the batch. */
-  finished: boolean;
-  /** Fails the batch's unconfirmed messages and drops the channel (a no-op once finished). */
-  expire: () => void;
+/** What a `basic.return` tells of the message it gives back. */
+interface ReturnedMessage {
+  readonly fields: { readonly exchange: string; readonly routingKey: string };
+  readonly content: Buffer;
 }
 
 /** Confirmed publishing on one confirm channel (also used for the republishing done by nacks). */
@@ -62,12 +46,44 @@ export interface AmqpPublisher {
     signal: AbortSignal | undefined,
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ): Promise<void>;
-  /** `message` serialized, with its delivery count (when above 0) in a header. */
-  outgoing(message: Envelope, target: { exchange: string; routingKey: string }, deliveries?: number): OutgoingMessage;
+  /** `message` serialized for `exchange` and `routingKey`, with its delivery count (when above 0) in a header. */
+  outgoing(message: Envelope, exchange: string, routingKey: string, deliveries?: number): OutgoingMessage;
   /** `message.json` as the body (the serializer must be the JSON one), with the properties `outgoing` sets. */
-  outgoingJson(message: JsonEnvelope, target: { exchange: string; routingKey: string }): OutgoingMessage;
+  outgoingJson(message: JsonEnvelope, exchange: string, routingKey: string): OutgoingMessage;
   /** Closes the publishing channel. */
   close(): Promise<void>;
+}
+
+/**
+ * Takes from `returns` the return of `message`, if the broker gave it back. A basic.return carries
+ * no delivery tag; RabbitMQ sends it before the message's basic.ack, so when the ack's callback
+ * runs the return is already here: it belongs to this message if destination and body match. Two
+ * sends alike in all of these are the same message, so which one takes it changes nothing.
+ * Matched here rather than by a header on every send: a header table costs amqplib more to encode
+ * than anything else in a publish.
+ */
+function takeReturn(returns: ReturnedMessage[], message: OutgoingMessage): boolean {
+  const index = returns.findIndex(
+    (returned) =>
+      returned.fields.routingKey === message.routingKey &&
+      returned.fields.exchange === message.exchange &&
+      returned.content.equals(message.content),
+  );
+  if (index < 0) return false;
+  returns.splice(index, 1);
+  return true;
+}
+
+/** The outcome of a send from the broker's answer: `undefined` when confirmed, else why it failed. */
+function outcomeOf(message: OutgoingMessage, error: unknown, returns: ReturnedMessage[] | undefined): unknown {
+  if (error === null || error === undefined)
+    // Nothing per send on the hot path: returns are rare, and looked for only when one came.
+    return returns && returns.length > 0 && takeReturn(returns, message)
+      ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
+      : undefined;
+  return error instanceof Error && error.message === 'message nacked'
+    ? new BrokerRefusedError('The broker refused the message (basic.nack)')
+    : error;
 }
 
 export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings): AmqpPublisher {
@@ -77,33 +93,16 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   let publisher: Promise<ConfirmChannel> | undefined;
   /** The publishing channel once open, so a publish on it waits for nothing but the broker's confirm. */
   let ready: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | undefined;
-  /** The sends of each publishing channel awaiting their confirms, in publish order. */
-  const unconfirmedSends = new WeakMap<ConfirmChannel, Set<UnconfirmedSend>>();
+  /** The returns of each publishing channel whose message's confirm has not come yet. */
+  const returnsOf = new WeakMap<ConfirmChannel, ReturnedMessage[]>();
   const publishChannel = (): Promise<ConfirmChannel> => {
     if (publisher) return publisher;
     const opening = (async () => {
       const made = await (await connection.live()).createConfirmChannel();
       made.on('error', (error: unknown) => report('CHANNEL_FAILED', 'The publishing channel failed', error));
-      const unconfirmed = new Set<UnconfirmedSend>();
-      unconfirmedSends.set(made, unconfirmed);
-      // A basic.return carries no delivery tag; RabbitMQ sends it before the message's basic.ack
-      // and returns in publish order, so it belongs to the first unconfirmed, not yet returned send
-      // with the same destination and body. Matched here rather than by a header on every send:
-      // a header table costs amqplib more to encode than anything else in a publish. Two sends
-      // alike in all of these are the same message, so which one is marked changes nothing.
-      made.on('return', (message: { fields: { exchange: string; routingKey: string }; content: Buffer }) => {
-        for (const send of unconfirmed) {
-          if (
-            !send.returned &&
-            send.message.routingKey === message.fields.routingKey &&
-            send.message.exchange === message.fields.exchange &&
-            send.message.content.equals(message.content)
-          ) {
-            send.returned = true;
-            return;
-          }
-        }
-      });
+      const returns: ReturnedMessage[] = [];
+      returnsOf.set(made, returns);
+      made.on('return', (message: ReturnedMessage) => returns.push(message));
       made.once('close', () => {
         if (publisher === opening) publisher = undefined;
         if (ready?.channel === made) ready = undefined;
@@ -127,33 +126,37 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   // One timer for every batch awaiting confirms (not one per batch): batches start in deadline
   // order, so the watchdog only ever waits for the oldest. An array trimmed at its head (as
   // amqplib keeps its own unconfirmed callbacks), not a Set: with the batches in a Set, each
-  // batch's publish (its messages, outcomes and awaiting promise, reached through `expire`) was
-  // still found alive by scavenges and promoted to old space, about 1 KB per message (#21).
-  const pendingBatches: PendingBatch[] = [];
+  // batch's publish (its messages, outcomes and awaiting promise) was still found alive by
+  // scavenges and promoted to old space, about 1 KB per message (#21).
+  const pendingBatches: AmqpConfirmBatch[] = [];
   let watchdog: TimerHandle | undefined;
   const armWatchdog = () => {
     if (watchdog !== undefined) return;
     const oldest = pendingBatches[0];
     if (oldest) watchdog = clock.setTimeout(expireOverdue, Math.max(0, oldest.deadline - clock.now()));
   };
+  // A broker that never confirms (a queue without a leader) must not hold a publish forever: past
+  // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
+  // then arrive twice: at-least-once, never lost).
   const expireOverdue = () => {
     watchdog = undefined;
     const now = clock.now();
     while (pendingBatches.length > 0) {
-      const batch = pendingBatches[0] as PendingBatch;
+      const batch = pendingBatches[0] as AmqpConfirmBatch;
       if (!batch.finished && batch.deadline > now) break;
       pendingBatches.shift();
-      batch.expire();
+      const opening = batch.opening;
+      if (batch.finished || !opening) continue;
+      const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
+      connection.health.failed(timedOut);
+      batch.expire(timedOut);
+      abandon(opening);
     }
     armWatchdog();
   };
-  /** Marks `batch` finished and drops the finished batches at the head (batches mostly finish in order). */
-  const finish = (batch: PendingBatch) => {
-    batch.finished = true;
-    // A finished batch behind an unfinished one stays queued until that one goes: without its
-    // `expire` it holds nothing of its publish meanwhile.
-    batch.expire = nothingToSettle;
-    while (pendingBatches.length > 0 && (pendingBatches[0] as PendingBatch).finished) pendingBatches.shift();
+  /** Drops the finished batches at the head (batches mostly finish in order). */
+  const dropFinished = () => {
+    while (pendingBatches.length > 0 && (pendingBatches[0] as AmqpConfirmBatch).finished) pendingBatches.shift();
   };
 
   /** Drops a publishing channel the broker stopped answering on, so the next attempt opens a new one. */
@@ -163,135 +166,133 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     void opening.then((made) => made.close()).catch(() => {});
   };
 
-  /** Sends messages on the confirm channel; resolves with those the broker did not confirm. */
-  const sendConfirmed = async (
+  /**
+   * Sends messages on the confirm channel; resolves with those the broker did not confirm, or
+   * `undefined` when it confirmed them all. Not an async function: on the hot path (an open
+   * channel, nothing to declare first) a publish waits on one promise, with no timer.
+   */
+  const sendConfirmed = (
     messages: readonly OutgoingMessage[],
     prepare?: (channel: ConfirmChannel) => Promise<void>,
-  ): Promise<{ failed: OutgoingMessage[]; errors: unknown[] }> => {
-    // The hot path: an open channel and nothing to declare first, so no timer and no wait.
+  ): Promise<Unconfirmed | undefined> => {
     const open = prepare ? undefined : ready;
-    const opening = open?.opening ?? publishChannel();
-    let channel: ConfirmChannel;
-    if (open) channel = open.channel;
-    else {
-      try {
-        channel = await within(
-          clock,
-          opening.then(async (made) => {
-            await prepare?.(made);
-            return made;
-          }),
-          operationTimeoutMs,
-          () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
-        );
-      } catch (error) {
+    if (open) return sendOn(open.channel, open.opening, messages);
+    const opening = publishChannel();
+    return within(
+      clock,
+      opening.then(async (made) => {
+        await prepare?.(made);
+        return made;
+      }),
+      operationTimeoutMs,
+      () => new BrokerTimeoutError(`No publishing channel within ${operationTimeoutMs} ms`),
+    ).then(
+      (channel) => sendOn(channel, opening, messages),
+      (error: unknown) => {
         if (error instanceof BrokerTimeoutError) abandon(opening);
         throw error;
-      }
-    }
-    // One promise per batch, settled once every message has its outcome (a confirm, a nack, a
-    // return, or the deadline): `undefined` for a confirmed message, else why it failed.
-    const outcomes: unknown[] = new Array(messages.length).fill(awaitingOutcome);
-    let unsettled = messages.length;
-    let allSettled = nothingToSettle;
-    const done = new Promise<void>((resolve) => {
-      allSettled = resolve;
-    });
-    const settle = (index: number, outcome: unknown) => {
-      if (outcomes[index] !== awaitingOutcome) return;
-      outcomes[index] = outcome;
-      unsettled -= 1;
-      if (unsettled === 0) allSettled();
-    };
-    const unconfirmed = unconfirmedSends.get(channel);
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index] as OutgoingMessage;
-      const send: UnconfirmedSend = { message, returned: false };
-      unconfirmed?.add(send);
-      try {
-        // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
-        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) => {
-          unconfirmed?.delete(send);
-          settle(
-            index,
-            error === null || error === undefined
-              ? send.returned
-                ? new BrokerReturnedError(`No queue is bound for routing key ${message.routingKey}`)
-                : undefined
-              : error instanceof Error && error.message === 'message nacked'
-                ? new BrokerRefusedError('The broker refused the message (basic.nack)')
-                : error,
-          );
-        });
-      } catch (error) {
-        unconfirmed?.delete(send);
-        settle(index, error);
-      }
-    }
-    // A broker that never confirms (a queue without a leader) must not hold the publish forever: past
-    // the deadline the unconfirmed messages count as failed and go again on a new channel (they may
-    // then arrive twice: at-least-once, never lost).
-    const batch: PendingBatch = {
-      deadline: clock.now() + operationTimeoutMs,
-      finished: false,
-      expire: () => {
-        const timedOut = new BrokerTimeoutError(`The broker did not confirm within ${operationTimeoutMs} ms`);
-        connection.health.failed(timedOut);
-        for (let index = 0; index < messages.length; index++) settle(index, timedOut);
-        abandon(opening);
       },
-    };
-    if (unsettled > 0) {
-      pendingBatches.push(batch);
-      armWatchdog();
-      await done;
-      finish(batch);
-    }
-    const failed: OutgoingMessage[] = [];
-    const errors: unknown[] = [];
-    for (let index = 0; index < outcomes.length; index++) {
-      if (outcomes[index] === undefined) continue;
-      failed.push(messages[index] as OutgoingMessage);
-      errors.push(outcomes[index]);
-    }
-    return { failed, errors };
+    );
   };
 
-  /** Publishes with confirms, sending unconfirmed messages again after a channel or connection failure. */
-  const publishReliably = async (
+  /** Sends messages on `channel` (opened by `opening`) and waits for the broker's outcome of each. */
+  const sendOn = (
+    channel: ConfirmChannel,
+    opening: Promise<ConfirmChannel>,
     messages: readonly OutgoingMessage[],
+  ): Promise<Unconfirmed | undefined> => {
+    const batch = new AmqpConfirmBatch(messages, opening, clock.now() + operationTimeoutMs, dropFinished);
+    const returns = returnsOf.get(channel);
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index] as OutgoingMessage;
+      try {
+        // Backpressure is left to amqplib's buffer: batches here are bounded by the caller.
+        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error: unknown) =>
+          batch.settle(index, outcomeOf(message, error, returns)),
+        );
+      } catch (error) {
+        batch.settle(index, error);
+      }
+    }
+    if (!batch.finished) {
+      pendingBatches.push(batch);
+      armWatchdog();
+    }
+    return batch.done;
+  };
+
+  /**
+   * What an attempt left to send again: the messages the broker did not confirm, with the first
+   * error. Throws when sending them again cannot help (refused, or returned for want of a queue).
+   */
+  const leftAfter = ({ failed, errors }: Unconfirmed): { remaining: OutgoingMessage[]; error: unknown } => {
+    const refused = errors.find((error) => error instanceof BrokerRefusedError);
+    if (refused)
+      throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
+        cause: refused,
+      });
+    // Sending a returned message again cannot help until a group exists: refuse the call.
+    const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
+    if (returnedCount > 0) {
+      const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
+      throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
+        cause: errors.find((error) => error instanceof BrokerReturnedError),
+      });
+    }
+    return { remaining: failed, error: errors[0] };
+  };
+
+  /**
+   * Publishes with confirms, sending unconfirmed messages again after a channel or connection
+   * failure. The first attempt runs without an async function around it: on the hot path a
+   * publish waits on its batch's promise alone.
+   */
+  const publishReliably = (
+    messages: readonly OutgoingMessage[],
+    signal: AbortSignal | undefined,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<void> => {
+    if (messages.length === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (connection.closed) return Promise.reject(new TransportClosedError('amqp'));
+    return abortable(sendConfirmed(messages, prepare), signal).then(
+      (unconfirmed) => {
+        if (!unconfirmed) {
+          connection.health.succeeded();
+          return;
+        }
+        const { remaining, error } = leftAfter(unconfirmed);
+        return publishAgain(remaining, error, signal, prepare);
+      },
+      (error: unknown) => {
+        if (error instanceof MessagingError || signal?.aborted) throw error;
+        return publishAgain(messages, error, signal, prepare);
+      },
+    );
+  };
+
+  /** The attempts after the first (up to `publishAttempts` in all), each after a backoff. */
+  const publishAgain = async (
+    messages: readonly OutgoingMessage[],
+    firstError: unknown,
     signal: AbortSignal | undefined,
     prepare?: (channel: ConfirmChannel) => Promise<void>,
   ) => {
     let remaining = messages;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= publishAttempts && remaining.length > 0; attempt++) {
+    let lastError = firstError;
+    for (let attempt = 2; attempt <= publishAttempts && remaining.length > 0; attempt++) {
       // Give a dying connection time to report its close, so the next attempt waits for a new one.
-      if (attempt > 1) await delay(clock, connection.backoffMs(attempt - 2), signal);
+      await delay(clock, connection.backoffMs(attempt - 2), signal);
       signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       try {
-        const { failed, errors } = await abortable(sendConfirmed(remaining, prepare), signal);
-        if (failed.length === 0) {
+        const unconfirmed = await abortable(sendConfirmed(remaining, prepare), signal);
+        if (!unconfirmed) {
           connection.health.succeeded();
-          remaining = failed;
+          remaining = [];
           continue;
         }
-        const refused = errors.find((error) => error instanceof BrokerRefusedError);
-        if (refused)
-          throw new MessagingError('PUBLISH_REFUSED', `The broker refused ${failed.length} message(s)`, {
-            cause: refused,
-          });
-        // Sending a returned message again cannot help until a group exists: refuse the call.
-        const returnedCount = errors.filter((error) => error instanceof BrokerReturnedError).length;
-        if (returnedCount > 0) {
-          const first = failed[errors.findIndex((error) => error instanceof BrokerReturnedError)] as OutgoingMessage;
-          throw new UnroutableMessageError('amqp', first.routingKey, returnedCount, {
-            cause: errors.find((error) => error instanceof BrokerReturnedError),
-          });
-        }
-        remaining = failed;
-        lastError = errors[0];
+        ({ remaining, error: lastError } = leftAfter(unconfirmed));
       } catch (error) {
         if (error instanceof MessagingError || signal?.aborted) throw error;
         lastError = error;
@@ -325,15 +326,17 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
     return publishOptions;
   };
 
-  /** A message as it goes out: the serialized envelope with its properties, to `target`. */
-  const outgoing = (message: Envelope, target: { exchange: string; routingKey: string }, deliveries = 0) => ({
-    ...target,
+  /** A message as it goes out: the serialized envelope with its properties, to `exchange` and `routingKey`. */
+  const outgoing = (message: Envelope, exchange: string, routingKey: string, deliveries = 0): OutgoingMessage => ({
+    exchange,
+    routingKey,
     content: serializer.serialize(message),
     options: propertiesOf(message.id, message.type, message.headers.correlationId, deliveries),
   });
 
-  const outgoingJson = (message: JsonEnvelope, target: { exchange: string; routingKey: string }) => ({
-    ...target,
+  const outgoingJson = (message: JsonEnvelope, exchange: string, routingKey: string): OutgoingMessage => ({
+    exchange,
+    routingKey,
     content: Buffer.from(message.json),
     options: propertiesOf(message.id, message.type, message.correlationId, 0),
   });

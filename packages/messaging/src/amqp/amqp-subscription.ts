@@ -12,6 +12,12 @@ import { type AmqpPublisher, deliveriesHeader } from './amqp-publisher.js';
 import type { AmqpTopology } from './amqp-topology.js';
 import { type AmqpSettings, amqpTransportDefaults } from './amqp-transport-options.js';
 
+/** Headers of a delivery that carries none (read-only, shared). */
+const noHeaders: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** What a settle returns when there is nothing (left) to write. */
+const alreadySettled: Promise<void> = Promise.resolve();
+
 /** What a subscription uses of its transport. */
 export interface AmqpSubscriptionParts {
   readonly settings: AmqpSettings;
@@ -40,11 +46,18 @@ export async function startAmqpSubscription(
   const { clock, report, operationTimeoutMs, serializer, queueType } = settings;
   const queue = topology.queueOf(topic, group);
   const leaving = new AbortController();
-  interface InFlight {
-    settled: boolean;
-    task?: Promise<void>;
-  }
-  const inFlight = new Set<InFlight>();
+  /**
+   * Handlers running, with the settle that follows each. A count, not a set of per-delivery
+   * entries: the ack batcher already tracks each delivery until it is settled, and `close` only
+   * needs to know when the last handler is done.
+   */
+  let running = 0;
+  /** Resolves the wait of a closing subscription once `running` is zero. */
+  let drained: (() => void) | undefined;
+  const handlerFinished = () => {
+    running -= 1;
+    if (running === 0) drained?.();
+  };
   let channel: Channel | undefined;
   /** The acks of `channel`, written together. */
   let acks: AmqpAckBatcher | undefined;
@@ -66,37 +79,36 @@ export async function startAmqpSubscription(
       batcher.settledOtherwise(raw.fields.deliveryTag);
       return;
     }
-    const headers = raw.properties.headers ?? {};
+    const headers = raw.properties.headers ?? noHeaders;
     const carried = Number(headers[deliveriesHeader]) || 0;
     const brokerRedeliveries =
       queueType === 'quorum' ? Number(headers['x-delivery-count']) || 0 : raw.fields.redelivered ? 1 : 0;
-    const state: InFlight = { settled: false };
+    let settled = false;
     const delivery: Delivery = {
       message,
       deliveryCount: carried + brokerRedeliveries + 1,
-      ack: async () => {
-        if (state.settled) return;
-        state.settled = true;
+      // Not async: a settle is asked for twice per delivery (by the handler, then after it), and
+      // the second needs no promise of its own.
+      ack: () => {
+        if (settled) return alreadySettled;
+        settled = true;
         // Settling on a channel that closed meanwhile does nothing: the broker redelivers the message.
-        if (channel !== from) return;
-        await batcher.ack(raw);
+        if (channel !== from) return alreadySettled;
+        return batcher.ack(raw);
       },
       nack: async (nackOptions) => {
-        if (state.settled) return;
-        state.settled = true;
+        if (settled) return;
+        settled = true;
         if (channel !== from) return;
         const delayMs = delayBucketMs(Math.max(0, Math.ceil(nackOptions?.delayMs ?? 0)));
         const deliveries = delivery.deliveryCount;
         try {
           if (delayMs === 0) {
-            await publisher.publishReliably(
-              [publisher.outgoing(message, { exchange: '', routingKey: queue }, deliveries)],
-              undefined,
-            );
+            await publisher.publishReliably([publisher.outgoing(message, '', queue, deliveries)], undefined);
           } else {
             const delayQueue = `${queue}:delay:${delayMs}`;
             await publisher.publishReliably(
-              [publisher.outgoing(message, { exchange: '', routingKey: delayQueue }, deliveries)],
+              [publisher.outgoing(message, '', delayQueue, deliveries)],
               undefined,
               async (confirm) => {
                 await topology.assertDelayQueue(confirm, delayQueue, delayMs, { exchange: '', routingKey: queue });
@@ -119,14 +131,22 @@ export async function startAmqpSubscription(
       },
     };
     let handled: Promise<void>;
+    running += 1;
     try {
       handled = Promise.resolve(handler(delivery));
     } catch (error) {
       handled = Promise.reject(error);
     }
-    // A promise chain, not an async function around `await`s: fewer promises per delivery.
-    state.task = handled.then(delivery.ack, () => delivery.nack()).finally(() => inFlight.delete(state));
-    inFlight.add(state);
+    // One reaction per delivery, not an async function around `await`s. An ack is queued in the
+    // batcher synchronously, so the handler counts as finished right away (a closing subscription
+    // flushes what is queued); a nack republishes first, and finishes when that is done.
+    handled.then(
+      () => {
+        if (!settled) void delivery.ack();
+        handlerFinished();
+      },
+      () => delivery.nack().then(handlerFinished, handlerFinished),
+    );
   };
 
   const timedOut = () =>
@@ -251,13 +271,14 @@ export async function startAmqpSubscription(
         leaving.abort();
         const from = channel;
         if (from && consumerTag) await from.cancel(consumerTag).catch(() => {});
-        await settledWithin(
-          clock,
-          [...inFlight].map((entry) => entry.task as Promise<void>),
-          closeOptions?.deadlineMs ?? amqpTransportDefaults.closeDeadlineMs,
-        );
-        for (const entry of inFlight) entry.settled = true;
-        // Acks asked for before now are written before the channel closes.
+        if (running > 0) {
+          const allFinished = new Promise<void>((resolve) => {
+            drained = resolve;
+          });
+          await settledWithin(clock, [allFinished], closeOptions?.deadlineMs ?? amqpTransportDefaults.closeDeadlineMs);
+        }
+        // Acks asked for before now are written before the channel closes; with `channel` cleared
+        // in the same turn, a handler still running past the deadline settles nothing any more.
         acks?.flush();
         channel = undefined;
         acks = undefined;

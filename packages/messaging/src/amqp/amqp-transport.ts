@@ -122,22 +122,22 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     onClosed: (subscription: Subscription) => subscriptions.delete(subscription),
   };
 
-  /** Sends the messages `prepare` makes for their target: the exchange, or a delay queue for a delayed publish. */
-  const send = async (
+  /**
+   * A publish held back `delayMs` in a delay queue, whose TTL dead-letters it to the topic's groups.
+   * `prepare` makes the messages for their target (an envelope's or a ready-made JSON's).
+   */
+  const publishDelayed = async <Message>(
     topic: string,
-    publishOptions: PublishOptions | undefined,
-    prepare: (target: { exchange: string; routingKey: string }) => OutgoingMessage[],
-  ) => {
-    const signal = publishOptions?.signal;
-    const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-    if (delayMs === 0) {
-      await publisher.publishReliably(prepare({ exchange, routingKey: topic }), signal);
-      return;
-    }
+    messages: readonly Message[],
+    prepare: (message: Message, exchange: string, routingKey: string) => OutgoingMessage,
+    delayMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> => {
     const delayQueue = topology.publishDelayQueueOf(topic, delayMs);
     const held = topology.heldQueueOf(topic);
     assertShortStrings({ topic: delayQueue, 'topic and exchange': held });
-    await publisher.publishReliably(prepare({ exchange: '', routingKey: delayQueue }), signal, async (channel) => {
+    const prepared = messages.map((message) => prepare(message, '', delayQueue));
+    await publisher.publishReliably(prepared, signal, async (channel) => {
       // Before the message can leave its delay queue, what no group takes has a queue to wait in.
       await topology.declareDelayedExchanges(channel);
       await channel.assertQueue(held, { durable: true });
@@ -157,22 +157,30 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     },
 
     async publish(topic, messages, publishOptions) {
-      publishOptions?.signal?.throwIfAborted();
+      const signal = publishOptions?.signal;
+      signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
-      await send(topic, publishOptions, (target) => messages.map((message) => publisher.outgoing(message, target)));
+      const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+      if (delayMs > 0) return publishDelayed(topic, messages, publisher.outgoing, delayMs, signal);
+      const prepared: OutgoingMessage[] = [];
+      for (const message of messages) prepared.push(publisher.outgoing(message, exchange, topic));
+      await publisher.publishReliably(prepared, signal);
     },
 
     ...(settings.serializer === jsonSerializer && {
       async publishJson(topic: string, messages: readonly JsonEnvelope[], publishOptions?: PublishOptions) {
-        publishOptions?.signal?.throwIfAborted();
+        const signal = publishOptions?.signal;
+        signal?.throwIfAborted();
         if (connection.closed) throw new TransportClosedError('amqp');
         assertPublishableJson(topic, messages);
         if (messages.length === 0) return;
-        await send(topic, publishOptions, (target) =>
-          messages.map((message) => publisher.outgoingJson(message, target)),
-        );
+        const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+        if (delayMs > 0) return publishDelayed(topic, messages, publisher.outgoingJson, delayMs, signal);
+        const prepared: OutgoingMessage[] = [];
+        for (const message of messages) prepared.push(publisher.outgoingJson(message, exchange, topic));
+        await publisher.publishReliably(prepared, signal);
       },
     }),
 

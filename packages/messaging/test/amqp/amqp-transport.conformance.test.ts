@@ -162,6 +162,31 @@ await describeWithServers('amqpTransport', ['amqp'], ({ amqp: url }) => {
       expect(maxRunning).toBe(3);
     });
 
+    it('closes a subscription only once a handler that acked early is done, and keeps its ack', async () => {
+      const { transport, queuePrefix } = tracked();
+      const happened: string[] = [];
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const subscription = await transport.subscribe('acked-early', 'group', async (delivery) => {
+        await delivery.ack();
+        happened.push('acked');
+        await released;
+        happened.push('handler done');
+      });
+      await transport.publish('acked-early', envelopes('acked-early', 1));
+      await eventually(() => happened.includes('acked'), 5_000, 'the early ack');
+      const closed = subscription.close({ deadlineMs: 10_000 }).then(() => happened.push('closed'));
+      await sleep(200);
+      expect(happened).toEqual(['acked']);
+      release();
+      await closed;
+      expect(happened).toEqual(['acked', 'handler done', 'closed']);
+      // The ack was written before the channel closed: nothing went back to the queue.
+      expect(await queueDepth(`${queuePrefix}acked-early:group`)).toBe(0);
+    });
+
     it('delays a publish through a delay queue that dead-letters into the exchange', async () => {
       const { transport } = tracked();
       const seenAt: number[] = [];
