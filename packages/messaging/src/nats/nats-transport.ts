@@ -10,8 +10,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
-import type { Envelope } from '../envelope/envelope.js';
+import { headers, type NatsConnection, RequestError } from '@nats-io/transport-node';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -28,7 +27,7 @@ import {
   targetSubjectHeader,
   targetTopicHeader,
 } from './nats-delay-mover.js';
-import { publishToStream } from './nats-publish.js';
+import { type OutgoingNatsMessage, publishToStream } from './nats-publish.js';
 import { delayedConsumerName, delayedSubject, groupConsumerName, topicSubject } from './nats-subjects.js';
 import { startNatsSubscription } from './nats-subscription.js';
 import {
@@ -339,12 +338,14 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
       try {
-        if (!(await hasGroup(topic, signal))) throw new UnroutableMessageError('nats', topic, messages.length);
+        // Checked without a turn of the event loop once known (every publish after the first).
+        if (!routed.has(topic) && !(await hasGroup(topic, signal)))
+          throw new UnroutableMessageError('nats', topic, messages.length);
         const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
         const subject = topicSubject(settings.subjectPrefix, topic);
-        let outgoing: Array<{ subject: string; message: Envelope; headers?: MsgHdrs }>;
+        let outgoing: OutgoingNatsMessage[];
         if (delayMs === 0) {
-          outgoing = messages.map((message) => ({ subject, message }));
+          outgoing = messages.map((message) => ({ subject, message, body: serializer.serialize(message) }));
         } else {
           await ensureMover(signal);
           const due = String(clock.now() + delayMs);
@@ -354,14 +355,15 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
             extra.set(targetTopicHeader, Buffer.from(topic, 'utf8').toString('base64url'));
             extra.set(notBeforeHeader, due);
             extra.set(messageIdHeader, Buffer.from(message.id, 'utf8').toString('base64url'));
-            return { subject: delayedSubject(settings.subjectPrefix), message, headers: extra };
+            const body = serializer.serialize(message);
+            return { subject: delayedSubject(settings.subjectPrefix), message, body, headers: extra };
           });
         }
         await publishToStream({
           js,
           stream: settings.stream,
           topic: delayMs === 0 ? topic : `${topic}\u0000delayed:${delayMs}`,
-          outgoing: outgoing.map((entry) => ({ ...entry, body: serializer.serialize(entry.message) })),
+          outgoing,
           contentType: serializer.contentType,
           attempts: settings.publishAttempts,
           timeoutMs: settings.operationTimeoutMs,

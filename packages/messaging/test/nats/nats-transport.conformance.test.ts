@@ -163,6 +163,30 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       expect(maxRunning).toBe(3);
     });
 
+    it('frees a prefetch slot when its delivery is settled, though its handler still runs (as basic.qos)', async () => {
+      const transport = await tracked();
+      const topic = uniqueName('settled-early');
+      let running = 0;
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await transport.subscribe(
+        topic,
+        'group',
+        async (delivery) => {
+          await delivery.ack();
+          running += 1;
+          await released;
+        },
+        { prefetch: 2 },
+      );
+      await transport.publish(topic, envelopes(topic, 6));
+      // Each acked delivery frees its slot: all six reach a handler while none has returned.
+      await eventually(() => running === 6, 5_000, 'six acked deliveries with their handlers still running');
+      release();
+    });
+
     it('refuses a publish to a topic with no group, and accepts it once another process declared one', async () => {
       const producer = await tracked();
       const other = await tracked();
