@@ -8,6 +8,7 @@ import {
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
 import { transportConformance } from '@bulwark/messaging/testing';
 import { InvalidOptionsError } from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
 import { describeWithServers, type FaultProxy, faultProxy, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -267,6 +268,64 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
         await transport.publish('orders', [after]);
         await eventually(() => received.includes(after.id), 10_000, 'a message published once it recovered');
       } finally {
+        await manager.streams.delete(own).catch(() => {});
+      }
+    });
+
+    it('waits before it creates its deleted stream again: one made while nats-server 2.9 still deletes the old one loses its files', async () => {
+      const own = uniqueName('BULWARK_SETTLE').replace(/[^A-Za-z0-9_-]/g, '_');
+      const clock = manualClock(Date.now());
+      const warnings: MessagingError[] = [];
+      const transport = await tracked({
+        stream: own,
+        subjectPrefix: own.toLowerCase(),
+        clock,
+        onError: (warning) => warnings.push(warning),
+      });
+      const manager = await jetstreamManager(admin);
+      const streamExists = () =>
+        manager.streams.info(own).then(
+          () => true,
+          () => false,
+        );
+      let ticking: ReturnType<typeof setInterval> | undefined;
+      try {
+        const received: string[] = [];
+        await transport.subscribe('orders', 'billing', async (delivery) => {
+          received.push(delivery.message.id);
+        });
+        const [before] = envelopes('orders', 1) as [Envelope];
+        await transport.publish('orders', [before]);
+        await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
+
+        // The server ends the waiting pulls ('consumer deleted') in the middle of the deletion, after
+        // a create of the name would already succeed and before it removes the stream's files.
+        await manager.streams.delete(own);
+        await eventually(() => warnings.some((warning) => warning.code === 'PULL_FAILED'), 10_000, 'a failed pull');
+        // With the clock still, the stream stays deleted: the subscription does not make it again
+        // into the directory the server is about to remove (it did so within milliseconds).
+        const watchUntil = Date.now() + 500;
+        while (Date.now() < watchUntil) {
+          expect(await streamExists()).toBe(false);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+
+        // Time goes on: it makes the stream and the group again and delivers what is published then.
+        ticking = setInterval(() => clock.advance(50), 10);
+        const probes: string[] = [];
+        const deadline = Date.now() + 20_000;
+        while (!probes.some((id) => received.includes(id))) {
+          if (Date.now() > deadline) throw new Error('not recovered');
+          const [probe] = envelopes('orders', 1) as [Envelope];
+          await transport.publish('orders', [probe]).then(
+            () => probes.push(probe.id),
+            () => {},
+          );
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(await streamExists()).toBe(true);
+      } finally {
+        clearInterval(ticking);
         await manager.streams.delete(own).catch(() => {});
       }
     });
