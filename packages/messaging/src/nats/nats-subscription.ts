@@ -212,16 +212,21 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
     });
   };
 
-  /** A pull started outside the pump could not start: the pump makes sure of the consumer, then pulls. */
-  const pullNotStarted = (error: unknown) => {
-    if (leaving.signal.aborted) return;
-    checkConsumer = true;
+  /** A pull could not be sent (or its consumer looked up): degraded, with a warning. */
+  const reportNotPulling = (error: unknown) => {
     context.health.failed(error);
     context.report(
       'SUBSCRIPTION_FAILED',
       `Pulling ${context.topic} for group ${context.group} failed; retrying`,
       error,
     );
+  };
+
+  /** A pull started outside the pump could not start: the pump makes sure of the consumer, then pulls. */
+  const pullNotStarted = (error: unknown) => {
+    if (leaving.signal.aborted) return;
+    checkConsumer = true;
+    reportNotPulling(error);
     nudge();
   };
 
@@ -257,12 +262,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
         if (leaving.signal.aborted) break;
         failures += 1;
         consumer = undefined;
-        context.health.failed(error);
-        context.report(
-          'SUBSCRIPTION_FAILED',
-          `Pulling ${context.topic} for group ${context.group} failed; retrying`,
-          error,
-        );
+        reportNotPulling(error);
         await delay(clock, context.backoffMs(failures - 1), leaving.signal).catch(() => {});
         // The group's consumer may be gone (a server that lost its store, a deleted stream).
         checkConsumer = true;

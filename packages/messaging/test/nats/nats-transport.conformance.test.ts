@@ -17,6 +17,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 const envelopes = (topic: string, count: number) =>
   Array.from({ length: count }, (_, index) => createEnvelope({ topic, type: 'test', payload: { index } }));
 
+/** A promise that handlers wait on until the test calls `release`. */
+const gate = () => {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { released, release };
+};
+
 const eventually = async (condition: () => boolean, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -139,10 +148,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       let running = 0;
       let maxRunning = 0;
       let handled = 0;
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { released, release } = gate();
       await transport.subscribe(
         topic,
         'group',
@@ -168,10 +174,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       const transport = await tracked();
       const topic = uniqueName('settled-early');
       let running = 0;
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { released, release } = gate();
       await transport.subscribe(
         topic,
         'group',
@@ -232,37 +235,47 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       expect(consumers).toEqual([5_000 * 1_000_000]);
     });
 
+    /** Subscribes group `billing` to `orders` and waits for one message through it; returns what it receives. */
+    const receivingOrders = async (transport: Transport): Promise<string[]> => {
+      const received: string[] = [];
+      await transport.subscribe('orders', 'billing', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      const [before] = envelopes('orders', 1) as [Envelope];
+      await transport.publish('orders', [before]);
+      await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
+      return received;
+    };
+    /** Publishes to `orders` every 100 ms until one of them is received; resolves with the publishes that failed. */
+    const probeUntilReceived = async (transport: Transport, received: readonly string[]): Promise<unknown[]> => {
+      const failures: unknown[] = [];
+      const deadline = Date.now() + 20_000;
+      const probes: string[] = [];
+      while (!probes.some((id) => received.includes(id))) {
+        if (Date.now() > deadline) throw new Error(`not recovered; failures: ${failures.map(String).join('; ')}`);
+        const [probe] = envelopes('orders', 1) as [Envelope];
+        try {
+          await transport.publish('orders', [probe]);
+          probes.push(probe.id);
+        } catch (error) {
+          failures.push(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return failures;
+    };
+
     it('creates its stream and the group consumers again when the stream is deleted while it runs', async () => {
       const own = uniqueName('BULWARK_GONE').replace(/[^A-Za-z0-9_-]/g, '_');
       const transport = await tracked({ stream: own, subjectPrefix: own.toLowerCase() });
       const manager = await jetstreamManager(admin);
       try {
-        const received: string[] = [];
-        await transport.subscribe('orders', 'billing', async (delivery) => {
-          received.push(delivery.message.id);
-        });
-        const [before] = envelopes('orders', 1) as [Envelope];
-        await transport.publish('orders', [before]);
-        await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
-
+        const received = await receivingOrders(transport);
         // Deleting a stream deletes what it holds, and what is accepted while the stream and its
         // consumers are being made again may go with it; what the transport promises is to
         // recover by itself, failing publishes (typed) until it has.
         await manager.streams.delete(own);
-        const failures: unknown[] = [];
-        const deadline = Date.now() + 20_000;
-        const probes: string[] = [];
-        while (!probes.some((id) => received.includes(id))) {
-          if (Date.now() > deadline) throw new Error(`not recovered; failures: ${failures.map(String).join('; ')}`);
-          const [probe] = envelopes('orders', 1) as [Envelope];
-          try {
-            await transport.publish('orders', [probe]);
-            probes.push(probe.id);
-          } catch (error) {
-            failures.push(error);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        const failures = await probeUntilReceived(transport, received);
         expect(failures.every((error) => error instanceof MessagingError)).toBe(true);
         const [after] = envelopes('orders', 1) as [Envelope];
         await transport.publish('orders', [after]);
@@ -290,14 +303,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
         );
       let ticking: ReturnType<typeof setInterval> | undefined;
       try {
-        const received: string[] = [];
-        await transport.subscribe('orders', 'billing', async (delivery) => {
-          received.push(delivery.message.id);
-        });
-        const [before] = envelopes('orders', 1) as [Envelope];
-        await transport.publish('orders', [before]);
-        await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
-
+        const received = await receivingOrders(transport);
         // The server ends the waiting pulls ('consumer deleted') in the middle of the deletion, after
         // a create of the name would already succeed and before it removes the stream's files.
         await manager.streams.delete(own);
@@ -312,17 +318,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
 
         // Time goes on: it makes the stream and the group again and delivers what is published then.
         ticking = setInterval(() => clock.advance(50), 10);
-        const probes: string[] = [];
-        const deadline = Date.now() + 20_000;
-        while (!probes.some((id) => received.includes(id))) {
-          if (Date.now() > deadline) throw new Error('not recovered');
-          const [probe] = envelopes('orders', 1) as [Envelope];
-          await transport.publish('orders', [probe]).then(
-            () => probes.push(probe.id),
-            () => {},
-          );
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await probeUntilReceived(transport, received);
         expect(await streamExists()).toBe(true);
       } finally {
         clearInterval(ticking);
