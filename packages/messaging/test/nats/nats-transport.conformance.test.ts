@@ -281,6 +281,8 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
         await transport.publish('orders', [after]);
         await eventually(() => received.includes(after.id), 10_000, 'a message published once it recovered');
       } finally {
+        // Closed first: a transport still running would make the stream again after this delete.
+        await transport.close({ deadlineMs: 0 });
         await manager.streams.delete(own).catch(() => {});
       }
     });
@@ -321,6 +323,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
         await probeUntilReceived(transport, received);
         expect(await streamExists()).toBe(true);
       } finally {
+        await transport.close({ deadlineMs: 0 });
         clearInterval(ticking);
         await manager.streams.delete(own).catch(() => {});
       }
