@@ -1,4 +1,4 @@
-import { abortable, exponential, InvalidOptionsError, systemClock, within } from '@bulwark/resilience';
+import { abortable, delay, exponential, InvalidOptionsError, systemClock, within } from '@bulwark/resilience';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -10,8 +10,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
-import type { Envelope } from '../envelope/envelope.js';
+import { headers, type NatsConnection, RequestError } from '@nats-io/transport-node';
 import { jsonSerializer } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
@@ -28,7 +27,7 @@ import {
   targetSubjectHeader,
   targetTopicHeader,
 } from './nats-delay-mover.js';
-import { publishToStream } from './nats-publish.js';
+import { type OutgoingNatsMessage, publishToStream } from './nats-publish.js';
 import { delayedConsumerName, delayedSubject, groupConsumerName, topicSubject } from './nats-subjects.js';
 import { startNatsSubscription } from './nats-subscription.js';
 import {
@@ -84,6 +83,17 @@ export const isApiError = (error: unknown, code: number): boolean =>
 const isNoResponders = (error: unknown): boolean => error instanceof RequestError && error.isNoResponders();
 const consumerNotFound = 10014;
 const streamNotFound = 10059;
+/**
+ * How long a transport that saw its stream deleted waits before it creates the stream again.
+ * nats-server 2.9 deletes a stream in this order: it forgets the stream's name (a create of that
+ * name succeeds from then on), deletes its consumers (their waiting pulls get `409 Consumer
+ * Deleted`, which is how subscriptions learn of it), and only then removes the stream's directory,
+ * the very path a new stream of that name writes to. A stream made again in between loses its
+ * files: its publishes are acknowledged and never delivered (the server logs "error looking up
+ * message for consumer ... no such file or directory"). The removal takes milliseconds; this wait
+ * leaves it a wide margin.
+ */
+const deletedStreamSettleMs = 1_000;
 
 /**
  * A {@link Transport} on NATS JetStream through the official client (`@nats-io/jetstream` and
@@ -108,6 +118,8 @@ const streamNotFound = 10059;
  * - Reconnection is the client's: connect with `maxReconnectAttempts: -1` so it never gives up.
  *   Subscriptions pull again as soon as the connection is back. The transport never closes the
  *   connection you pass.
+ * - A stream deleted while transports run is created again, with their groups' consumers, 1 s
+ *   after a transport sees it gone (publishes fail, typed, until then); what it held is lost.
  *
  * @example
  * ```ts
@@ -181,32 +193,48 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
   void watchStatus().catch((error: unknown) => report('STATUS_FAILED', 'Watching the NATS connection failed', error));
 
   let streamReady: Promise<void> | undefined;
+  /** This transport found or made the stream: missing later, it was deleted. */
+  let streamSeen = false;
+  const streamExists = async (manager: JetStreamManager): Promise<boolean> => {
+    try {
+      await bounded('a stream info request', manager.streams.info(settings.stream));
+      return true;
+    } catch (error) {
+      if (isApiError(error, streamNotFound)) return false;
+      throw error;
+    }
+  };
   /** Creates the stream when missing; once per transport, again after a failure. */
   const ensureStream = (signal?: AbortSignal): Promise<void> => {
     streamReady ??= (async () => {
       const manager = await bounded('the JetStream account request', jsm());
-      try {
-        await bounded('a stream info request', manager.streams.info(settings.stream));
-      } catch (error) {
-        if (!isApiError(error, streamNotFound)) throw error;
-        await bounded(
-          'a stream create request',
-          manager.streams.add({
-            name: settings.stream,
-            subjects: [`${settings.subjectPrefix}.>`],
-            retention: RetentionPolicy.Interest,
-            storage: StorageType.File,
-            num_replicas: settings.replicas,
-            duplicate_window: settings.duplicateWindowMs * 1_000_000,
-            description: 'Bulwark messaging: one subject per topic, one durable consumer per group',
-          }),
-        ).catch(async (added: unknown) => {
-          // Another process created it meanwhile: fine if it is there now.
-          await manager.streams.info(settings.stream).catch(() => {
-            throw added;
-          });
-        });
+      if (await streamExists(manager)) {
+        streamSeen = true;
+        return;
       }
+      if (streamSeen) {
+        // Its deletion may still be under way: see deletedStreamSettleMs.
+        await delay(clock, deletedStreamSettleMs, stopping.signal);
+        if (await streamExists(manager)) return;
+      }
+      await bounded(
+        'a stream create request',
+        manager.streams.add({
+          name: settings.stream,
+          subjects: [`${settings.subjectPrefix}.>`],
+          retention: RetentionPolicy.Interest,
+          storage: StorageType.File,
+          num_replicas: settings.replicas,
+          duplicate_window: settings.duplicateWindowMs * 1_000_000,
+          description: 'Bulwark messaging: one subject per topic, one durable consumer per group',
+        }),
+      ).catch(async (added: unknown) => {
+        // Another process created it meanwhile: fine if it is there now.
+        await manager.streams.info(settings.stream).catch(() => {
+          throw added;
+        });
+      });
+      streamSeen = true;
     })();
     streamReady.catch(() => {
       streamReady = undefined;
@@ -339,12 +367,14 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
       try {
-        if (!(await hasGroup(topic, signal))) throw new UnroutableMessageError('nats', topic, messages.length);
+        // Checked without a turn of the event loop once known (every publish after the first).
+        if (!routed.has(topic) && !(await hasGroup(topic, signal)))
+          throw new UnroutableMessageError('nats', topic, messages.length);
         const delayMs = Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0));
         const subject = topicSubject(settings.subjectPrefix, topic);
-        let outgoing: Array<{ subject: string; message: Envelope; headers?: MsgHdrs }>;
+        let outgoing: OutgoingNatsMessage[];
         if (delayMs === 0) {
-          outgoing = messages.map((message) => ({ subject, message }));
+          outgoing = messages.map((message) => ({ subject, message, body: serializer.serialize(message) }));
         } else {
           await ensureMover(signal);
           const due = String(clock.now() + delayMs);
@@ -354,14 +384,15 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
             extra.set(targetTopicHeader, Buffer.from(topic, 'utf8').toString('base64url'));
             extra.set(notBeforeHeader, due);
             extra.set(messageIdHeader, Buffer.from(message.id, 'utf8').toString('base64url'));
-            return { subject: delayedSubject(settings.subjectPrefix), message, headers: extra };
+            const body = serializer.serialize(message);
+            return { subject: delayedSubject(settings.subjectPrefix), message, body, headers: extra };
           });
         }
         await publishToStream({
           js,
           stream: settings.stream,
           topic: delayMs === 0 ? topic : `${topic}\u0000delayed:${delayMs}`,
-          outgoing: outgoing.map((entry) => ({ ...entry, body: serializer.serialize(entry.message) })),
+          outgoing,
           contentType: serializer.contentType,
           attempts: settings.publishAttempts,
           timeoutMs: settings.operationTimeoutMs,

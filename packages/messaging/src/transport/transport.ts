@@ -89,9 +89,9 @@ export type DeliveryHandler<Payload = unknown> = (delivery: Delivery<Payload>) =
 export interface SubscribeOptions {
   /**
    * Deliveries handed to this subscriber at once before they are settled; as a handler that returns
-   * settles its delivery, also the most handlers the subscription runs at once. The AMQP transport
-   * counts a delivery until it is settled, as the broker does (`basic.qos`), so there a handler
-   * that calls `delivery.ack()` and goes on working frees its slot before it returns.
+   * settles its delivery, also the most handlers the subscription runs at once. The AMQP and NATS
+   * transports count a delivery until it is settled, as the broker does (`basic.qos`), so there a
+   * handler that calls `delivery.ack()` and goes on working frees its slot before it returns.
    * @defaultValue 10
    */
   prefetch?: number;

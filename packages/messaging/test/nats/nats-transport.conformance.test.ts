@@ -8,6 +8,7 @@ import {
 import { type NatsTransportOptions, natsTransport } from '@bulwark/messaging/nats';
 import { transportConformance } from '@bulwark/messaging/testing';
 import { InvalidOptionsError } from '@bulwark/resilience';
+import { manualClock } from '@bulwark/resilience/testing';
 import { describeWithServers, type FaultProxy, faultProxy, uniqueName } from '@bulwark/test-support';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +16,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const envelopes = (topic: string, count: number) =>
   Array.from({ length: count }, (_, index) => createEnvelope({ topic, type: 'test', payload: { index } }));
+
+/** A promise that handlers wait on until the test calls `release`. */
+const gate = () => {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { released, release };
+};
 
 const eventually = async (condition: () => boolean, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs;
@@ -138,10 +148,7 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       let running = 0;
       let maxRunning = 0;
       let handled = 0;
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { released, release } = gate();
       await transport.subscribe(
         topic,
         'group',
@@ -161,6 +168,27 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       release();
       await eventually(() => handled === 10, 5_000, 'all 10 handled');
       expect(maxRunning).toBe(3);
+    });
+
+    it('frees a prefetch slot when its delivery is settled, though its handler still runs (as basic.qos)', async () => {
+      const transport = await tracked();
+      const topic = uniqueName('settled-early');
+      let running = 0;
+      const { released, release } = gate();
+      await transport.subscribe(
+        topic,
+        'group',
+        async (delivery) => {
+          await delivery.ack();
+          running += 1;
+          await released;
+        },
+        { prefetch: 2 },
+      );
+      await transport.publish(topic, envelopes(topic, 6));
+      // Each acked delivery frees its slot: all six reach a handler while none has returned.
+      await eventually(() => running === 6, 5_000, 'six acked deliveries with their handlers still running');
+      release();
     });
 
     it('refuses a publish to a topic with no group, and accepts it once another process declared one', async () => {
@@ -207,42 +235,96 @@ await describeWithServers('natsTransport', ['nats'], ({ nats: url }) => {
       expect(consumers).toEqual([5_000 * 1_000_000]);
     });
 
+    /** Subscribes group `billing` to `orders` and waits for one message through it; returns what it receives. */
+    const receivingOrders = async (transport: Transport): Promise<string[]> => {
+      const received: string[] = [];
+      await transport.subscribe('orders', 'billing', async (delivery) => {
+        received.push(delivery.message.id);
+      });
+      const [before] = envelopes('orders', 1) as [Envelope];
+      await transport.publish('orders', [before]);
+      await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
+      return received;
+    };
+    /** Publishes to `orders` every 100 ms until one of them is received; resolves with the publishes that failed. */
+    const probeUntilReceived = async (transport: Transport, received: readonly string[]): Promise<unknown[]> => {
+      const failures: unknown[] = [];
+      const deadline = Date.now() + 20_000;
+      const probes: string[] = [];
+      while (!probes.some((id) => received.includes(id))) {
+        if (Date.now() > deadline) throw new Error(`not recovered; failures: ${failures.map(String).join('; ')}`);
+        const [probe] = envelopes('orders', 1) as [Envelope];
+        try {
+          await transport.publish('orders', [probe]);
+          probes.push(probe.id);
+        } catch (error) {
+          failures.push(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return failures;
+    };
+
     it('creates its stream and the group consumers again when the stream is deleted while it runs', async () => {
       const own = uniqueName('BULWARK_GONE').replace(/[^A-Za-z0-9_-]/g, '_');
       const transport = await tracked({ stream: own, subjectPrefix: own.toLowerCase() });
       const manager = await jetstreamManager(admin);
       try {
-        const received: string[] = [];
-        await transport.subscribe('orders', 'billing', async (delivery) => {
-          received.push(delivery.message.id);
-        });
-        const [before] = envelopes('orders', 1) as [Envelope];
-        await transport.publish('orders', [before]);
-        await eventually(() => received.length === 1, 10_000, 'the message published before the delete');
-
+        const received = await receivingOrders(transport);
         // Deleting a stream deletes what it holds, and what is accepted while the stream and its
         // consumers are being made again may go with it; what the transport promises is to
         // recover by itself, failing publishes (typed) until it has.
         await manager.streams.delete(own);
-        const failures: unknown[] = [];
-        const deadline = Date.now() + 20_000;
-        const probes: string[] = [];
-        while (!probes.some((id) => received.includes(id))) {
-          if (Date.now() > deadline) throw new Error(`not recovered; failures: ${failures.map(String).join('; ')}`);
-          const [probe] = envelopes('orders', 1) as [Envelope];
-          try {
-            await transport.publish('orders', [probe]);
-            probes.push(probe.id);
-          } catch (error) {
-            failures.push(error);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        const failures = await probeUntilReceived(transport, received);
         expect(failures.every((error) => error instanceof MessagingError)).toBe(true);
         const [after] = envelopes('orders', 1) as [Envelope];
         await transport.publish('orders', [after]);
         await eventually(() => received.includes(after.id), 10_000, 'a message published once it recovered');
       } finally {
+        // Closed first: a transport still running would make the stream again after this delete.
+        await transport.close({ deadlineMs: 0 });
+        await manager.streams.delete(own).catch(() => {});
+      }
+    });
+
+    it('waits before it creates its deleted stream again: one made while nats-server 2.9 still deletes the old one loses its files', async () => {
+      const own = uniqueName('BULWARK_SETTLE').replace(/[^A-Za-z0-9_-]/g, '_');
+      const clock = manualClock(Date.now());
+      const warnings: MessagingError[] = [];
+      const transport = await tracked({
+        stream: own,
+        subjectPrefix: own.toLowerCase(),
+        clock,
+        onError: (warning) => warnings.push(warning),
+      });
+      const manager = await jetstreamManager(admin);
+      const streamExists = () =>
+        manager.streams.info(own).then(
+          () => true,
+          () => false,
+        );
+      let ticking: ReturnType<typeof setInterval> | undefined;
+      try {
+        const received = await receivingOrders(transport);
+        // The server ends the waiting pulls ('consumer deleted') in the middle of the deletion, after
+        // a create of the name would already succeed and before it removes the stream's files.
+        await manager.streams.delete(own);
+        await eventually(() => warnings.some((warning) => warning.code === 'PULL_FAILED'), 10_000, 'a failed pull');
+        // With the clock still, the stream stays deleted: the subscription does not make it again
+        // into the directory the server is about to remove (it did so within milliseconds).
+        const watchUntil = Date.now() + 500;
+        while (Date.now() < watchUntil) {
+          expect(await streamExists()).toBe(false);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+
+        // Time goes on: it makes the stream and the group again and delivers what is published then.
+        ticking = setInterval(() => clock.advance(50), 10);
+        await probeUntilReceived(transport, received);
+        expect(await streamExists()).toBe(true);
+      } finally {
+        await transport.close({ deadlineMs: 0 });
+        clearInterval(ticking);
         await manager.streams.delete(own).catch(() => {});
       }
     });
