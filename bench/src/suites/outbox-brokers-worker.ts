@@ -7,7 +7,8 @@
 // envelopes are built and its connection is open). A publisher publishes its envelopes on every
 // SIGUSR1 (once per round; the processes live through every round, warm). For every publish
 // the broker accepted it prints `accepted <messages> <hrtime ns> <CPU µs since ready>` (hrtime is
-// CLOCK_MONOTONIC, one clock for every process of the machine). Stops on SIGTERM.
+// CLOCK_MONOTONIC, one clock for every process of the machine). On SIGUSR2 it prints `cpu <CPU µs
+// since ready>`. Stops on SIGTERM.
 import { postgresOutbox } from '@bulwark/messaging/postgres';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
@@ -45,6 +46,11 @@ const ready = () => {
   process.stdout.write('ready\n');
 };
 const stopped = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+// The CPU used so far, asked for at the start of a round: the idle time between rounds is not the round's.
+process.on('SIGUSR2', () => {
+  const cpu = process.cpuUsage(cpuAtReady);
+  process.stdout.write(`cpu ${cpu.user + cpu.system}\n`);
+});
 
 if (role === 'relay') {
   const { transport, dispose } =

@@ -2,11 +2,13 @@
 // written by hand (issue #21: the relay's goal is >= 0.9x of that floor, and near-linear gain from 1 to 3
 // relays where the broker allows).
 //
-// outbox.to-brokers — 20,000 committed outbox rows (~250-byte envelopes, 100 keys, one topic) drained
+// outbox.to-brokers — 20,000 committed outbox rows (~250-byte envelopes, 1,000 keys, one topic) drained
 //   into the Redis Streams and AMQP (quorum queue) transports, a group declared so every message is
 //   routable, by 1 relay (in this process) and by a fleet of 3 (`partitions: 12`), each relay in its
 //   own process (outbox-brokers-worker.ts) as a fleet runs in real life, with its own pg pool and its
-//   own broker connection, all publishing `publishConcurrency` calls at once. The processes are
+//   own broker connection, all publishing `publishConcurrency` calls at once (1,000 keys split the 12
+//   partitions' rows within 2% of even among 3 relays; 100 keys gave them 27% / 34% / 39%). The
+//   processes run the packages' built code under `bench:built` (their source under `bench`), and are
 //   started once and live through every round (warm, like a running fleet). The relays are started on
 //   the empty table and have taken their partitions before the rows are committed (in one INSERT); the
 //   time runs from that commit until the transports have accepted the last message (the processes
@@ -18,7 +20,8 @@
 //   the same stream or queue: whether the broker itself gains from 3 publishers on this machine). The
 //   floors read nothing from PostgreSQL: the gap between a relay and its floor is what reading and
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
-//   of a row summed; process.cpuUsage), which load on the machine does not change much.
+//   of a row summed; process.cpuUsage, from the round's start: an idle relay's CPU between rounds is
+//   left out), which load on the machine does not change much.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@bulwark/messaging';
@@ -46,6 +49,10 @@ const rows = 20_000;
 const rounds = 3;
 const fleetSize = 3;
 const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.url));
+/** Outbox keys: 100 would give the 3 relays 27% / 34% / 39% of the rows, 1,000 within 2% of a third. */
+const keys = 1_000;
+/** The fleet's processes run what this one runs: the packages' source (`bench`) or their dist (`bench:built`). */
+const onSource = process.execArgv.some((argument) => argument.includes('@bulwark/source'));
 
 /** Publishes in flight per relay; the relay's default is 1 (one batch at a time). */
 const publishConcurrency = 8;
@@ -137,7 +144,7 @@ async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await fill(client, table, rows, { vacuum: false });
+    await fill(client, table, rows, { vacuum: false, keys });
     const started = process.hrtime.bigint();
     await client.query('COMMIT');
     return started;
@@ -155,12 +162,14 @@ class Fleet {
   private readonly accepted: number[];
   private readonly lastStamp: bigint[];
   private readonly cpuMicros: number[];
+  /** CPU µs each child reported on SIGUSR2, awaited by `round()`. */
+  private marks: ((micros: number) => void)[] = [];
   private waiting: (() => void) | undefined;
   private roundTarget = rows;
 
   constructor(count: number, env: (index: number) => Record<string, string>) {
     this.children = Array.from({ length: count }, (_, index) =>
-      startTypeScriptChild(worker, { env: env(index), onLine: (line) => this.report(index, line) }),
+      startTypeScriptChild(worker, { env: env(index), source: onSource, onLine: (line) => this.report(index, line) }),
     );
     this.accepted = this.children.map(() => 0);
     this.lastStamp = this.children.map(() => 0n);
@@ -170,6 +179,7 @@ class Fleet {
   /** A line a child printed: `accepted <messages> <hrtime ns> <CPU µs since ready>` counts. */
   private report(index: number, line: string): void {
     const [word, count, stamp, cpu] = line.split(' ');
+    if (word === 'cpu') this.marks[index]?.(Number(count));
     if (word !== 'accepted') return;
     this.accepted[index] = (this.accepted[index] as number) + Number(count);
     this.lastStamp[index] = BigInt(stamp as string);
@@ -183,12 +193,14 @@ class Fleet {
 
   /**
    * One round: `start` commits the rows or starts the publishers and resolves the hrtime it
-   * started at; resolves once `rows` more messages were accepted. The CPU between rounds (an idle
-   * relay's polls) counts towards the next round.
+   * started at; resolves once `rows` more messages were accepted. The CPU counts from the round's
+   * start (each child says what it used so far), not from the previous round's last publish.
    */
   async round(start: () => Promise<bigint>): Promise<Sample> {
     this.roundTarget = this.total() + rows;
-    const cpuBefore = this.cpuMicros.reduce((sum, micros) => sum + micros, 0);
+    const marked = this.children.map((_, index) => new Promise<number>((resolve) => (this.marks[index] = resolve)));
+    for (const { child } of this.children) child.kill('SIGUSR2');
+    const cpuBefore = await Promise.all(marked);
     const finished = new Promise<void>((resolve) => {
       this.waiting = resolve;
     });
@@ -201,7 +213,11 @@ class Fleet {
     }
     // A process that accepted nothing this round has an older stamp, below `started`.
     const elapsedNs = Math.max(...this.lastStamp.map((stamp) => Number(stamp - started)));
-    const cpu = this.cpuMicros.reduce((sum, micros) => sum + micros, 0) - cpuBefore;
+    // A process that accepted nothing this round last reported less than its mark.
+    const cpu = this.cpuMicros.reduce(
+      (sum, micros, index) => sum + Math.max(0, micros - (cpuBefore[index] as number)),
+      0,
+    );
     return { nsPerMessage: elapsedNs / rows, cpuMicrosPerMessage: cpu / rows };
   }
 

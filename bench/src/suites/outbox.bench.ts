@@ -42,24 +42,24 @@ function countingTransport(onPublished: (messages: readonly Envelope[]) => void)
 
 const backlog = 100_000;
 
-/** Writes `rows` committed outbox rows into `table` (server-side generation: ~250-byte envelopes, 100 keys). */
+/** Writes `rows` committed outbox rows into `table` (server-side generation: ~250-byte envelopes, `keys` keys). */
 export async function fill(
   pool: pg.Pool | pg.PoolClient,
   table: string,
   rows = backlog,
-  { vacuum = true } = {},
+  { vacuum = true, keys = 100 } = {},
 ): Promise<void> {
   await pool.query(
     `INSERT INTO "${table}" (id, topic, key, envelope)
      SELECT e ->> 'id', e ->> 'topic', e ->> 'key', e FROM (
        SELECT jsonb_build_object(
-         'id', gen_random_uuid()::text, 'topic', 'orders', 'type', 'order.placed', 'key', 'order-' || (i % 100),
+         'id', gen_random_uuid()::text, 'topic', 'orders', 'type', 'order.placed', 'key', 'order-' || (i % $2::int),
          'payload', jsonb_build_object('orderId', i, 'total', 4200, 'currency', 'EUR', 'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-1', 'quantity', 2))),
          'headers', jsonb_build_object('correlationId', gen_random_uuid()::text),
          'occurredAt', to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS e
        FROM generate_series(1, $1::int) AS i
      ) AS generated`,
-    [rows],
+    [rows, keys],
   );
   if (vacuum) await pool.query(`VACUUM ANALYZE "${table}"`);
 }

@@ -22,6 +22,12 @@ export interface TypeScriptChildOptions {
   readonly stderrLabel?: string;
   /** Gives the child a stdin pipe (`child.stdin`) instead of none. @defaultValue false */
   readonly stdin?: boolean;
+  /**
+   * Resolves the workspace's packages to their TypeScript source (the `@bulwark/source` condition);
+   * false runs them from their built `dist`, as users run them (a bench on built code).
+   * @defaultValue true
+   */
+  readonly source?: boolean;
 }
 
 /** A started child; it prints a `ready` line on stdout once it is working. */
@@ -39,7 +45,15 @@ export interface TypeScriptChild {
 export function startTypeScriptChild(script: string, options: TypeScriptChildOptions = {}): TypeScriptChild {
   const child = spawn(
     process.execPath,
-    ['--conditions=@bulwark/source', '--import', 'tsx', '--import', register, script, ...(options.args ?? [])],
+    [
+      ...(options.source === false ? [] : ['--conditions=@bulwark/source']),
+      '--import',
+      'tsx',
+      '--import',
+      register,
+      script,
+      ...(options.args ?? []),
+    ],
     {
       cwd: dirname(script),
       env: { ...process.env, ...options.env },

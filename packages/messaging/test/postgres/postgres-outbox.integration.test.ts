@@ -194,6 +194,33 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
       }
     });
 
+    it('reads the wake-up flag once per committing transaction, not once per row', async () => {
+      const outbox = await newOutbox();
+      const relayTable = outbox.table.replace(/"$/, '_relay"');
+      const readsSoFar = async (client: pg.PoolClient) => {
+        // This backend's counts not yet reported, earlier transactions' included: only differences tell.
+        const { rows } = await client.query(
+          `SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS reads FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`,
+          [relayTable],
+        );
+        return Number(rows[0]?.reads ?? 0);
+      };
+      /** Reads of the flag table by the commit-time triggers of a transaction that adds `count` messages. */
+      const flagReads = (count: number) =>
+        withTransaction(pool, async (client) => {
+          await outbox.add(
+            client,
+            Array.from({ length: count }, (_, index) => message('f', index)),
+          );
+          const before = await readsSoFar(client);
+          // Fires the deferred trigger now, as COMMIT would.
+          await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+          return (await readsSoFar(client)) - before;
+        });
+      expect(await flagReads(100)).toBe(1);
+      expect(await flagReads(1)).toBe(1);
+    });
+
     it('turns wake-ups off while busy and back on when idle; a polling relay turns them off', async () => {
       const outbox = await newOutbox();
       const relayTable = outbox.table.replace(/"$/, '_relay"');

@@ -47,10 +47,16 @@ INSERT INTO {{relay_table}} DEFAULT VALUES ON CONFLICT DO NOTHING;
 -- relay that went idle while this transaction was still open is notified. PostgreSQL delivers
 -- the notification after the commit (never for a transaction that rolls back) and folds the
 -- identical notifications of one transaction into one.
+-- A constraint trigger fires once per row, all at commit: only the first of them reads the flag,
+-- the others see the transaction-local mark and return (a 20,000-row commit took 315-416 ms
+-- with a read of the flag per row, 52-55 ms with the mark).
 CREATE OR REPLACE FUNCTION {{function}}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM {{relay_table}} WHERE notify) THEN
-    PERFORM pg_notify({{channel}}, '');
+  IF current_setting('bulwark_outbox.checked', true) IS DISTINCT FROM {{channel}} THEN
+    PERFORM set_config('bulwark_outbox.checked', {{channel}}, true);
+    IF EXISTS (SELECT 1 FROM {{relay_table}} WHERE notify) THEN
+      PERFORM pg_notify({{channel}}, '');
+    END IF;
   END IF;
   RETURN NULL;
 END
