@@ -149,6 +149,21 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     });
   };
 
+  /** Sends what `prepare` makes of `messages` to the topic's exchange, or through a delay queue. */
+  const send = <Message>(
+    topic: string,
+    messages: readonly Message[],
+    prepare: (message: Message, exchange: string, routingKey: string) => OutgoingMessage,
+    publishOptions: PublishOptions | undefined,
+  ): Promise<void> => {
+    const signal = publishOptions?.signal;
+    const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
+    if (delayMs > 0) return publishDelayed(topic, messages, prepare, delayMs, signal);
+    const prepared: OutgoingMessage[] = [];
+    for (const message of messages) prepared.push(prepare(message, exchange, topic));
+    return publisher.publishReliably(prepared, signal);
+  };
+
   const transport: AmqpTransport = {
     name: 'amqp',
     capabilities: amqpCapabilities,
@@ -157,30 +172,20 @@ export function amqpTransport(source: AmqpConnectionSource, options: AmqpTranspo
     },
 
     async publish(topic, messages, publishOptions) {
-      const signal = publishOptions?.signal;
-      signal?.throwIfAborted();
+      publishOptions?.signal?.throwIfAborted();
       if (connection.closed) throw new TransportClosedError('amqp');
       assertPublishable(topic, messages);
       if (messages.length === 0) return;
-      const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-      if (delayMs > 0) return publishDelayed(topic, messages, publisher.outgoing, delayMs, signal);
-      const prepared: OutgoingMessage[] = [];
-      for (const message of messages) prepared.push(publisher.outgoing(message, exchange, topic));
-      await publisher.publishReliably(prepared, signal);
+      await send(topic, messages, publisher.outgoing, publishOptions);
     },
 
     ...(settings.serializer === jsonSerializer && {
       async publishJson(topic: string, messages: readonly JsonEnvelope[], publishOptions?: PublishOptions) {
-        const signal = publishOptions?.signal;
-        signal?.throwIfAborted();
+        publishOptions?.signal?.throwIfAborted();
         if (connection.closed) throw new TransportClosedError('amqp');
         assertPublishableJson(topic, messages);
         if (messages.length === 0) return;
-        const delayMs = delayBucketMs(Math.max(0, Math.ceil(publishOptions?.delayMs ?? 0)));
-        if (delayMs > 0) return publishDelayed(topic, messages, publisher.outgoingJson, delayMs, signal);
-        const prepared: OutgoingMessage[] = [];
-        for (const message of messages) prepared.push(publisher.outgoingJson(message, exchange, topic));
-        await publisher.publishReliably(prepared, signal);
+        await send(topic, messages, publisher.outgoingJson, publishOptions);
       },
     }),
 

@@ -168,7 +168,9 @@ export interface Transport {
    * (the default), so a consumer reads the same envelope as if it had gone through `publish`;
    * absent on a transport given another serializer, which must be handed envelopes. The outbox relay
    * uses it when the transport has it and no claim check is set, and spares parsing each stored
-   * message and serializing it again.
+   * message and serializing it again. The text is neither parsed nor checked (that is the saving):
+   * pass only the JSON of an envelope with the given fields, such as an outbox's `jsonb` column
+   * holds; text that is not JSON reaches consumers as an unreadable message.
    */
   publishJson?(topic: string, messages: readonly JsonEnvelope[], options?: PublishOptions): Promise<void>;
   /**
