@@ -16,6 +16,7 @@ import type { ShopConfig } from './config.js';
 import type { Faults } from './faults/faults.js';
 import { healthRoutes, type ReadinessCheck } from './health/health-routes.js';
 import { registerAuth } from './http/auth.js';
+import { closeKeepAliveOnClose } from './http/close-keep-alive-on-close.js';
 import { registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerStorableInput } from './http/storable-input.js';
 import { registerWebPage } from './http/web-page.js';
@@ -80,6 +81,7 @@ export async function buildApp(services: ShopServices): Promise<FastifyInstance>
   const { api } = services;
   registerProblemHandlers(app, api ? await registerWebPage(app) : () => undefined);
   registerStorableInput(app);
+  closeKeepAliveOnClose(app);
   for (const hook of services.hooks ?? []) hook(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);

@@ -4,6 +4,9 @@ import { apiGateway } from './gateway/gateway.js';
 import { startShop } from './shop.js';
 import { onStopSignal } from './stop-signal.js';
 
+/** Within the 30 s a supervisor (Kubernetes, systemd) gives a process before it sends SIGKILL. */
+const shutdownDeadlineMs = 25_000;
+
 try {
   const config = loadConfig();
   if (config.role === 'gateway') {
@@ -15,11 +18,14 @@ try {
     console.log(
       `\n  simple-eshop (gateway) is running on ${url}, in front of ${(config.upstreams ?? []).join(', ')}\n`,
     );
-    onStopSignal(async (signal) => {
-      console.log(`\n${signal}: shutting down`);
-      await gateway.close();
-      process.exit(0);
-    });
+    onStopSignal(
+      async (signal) => {
+        console.log(`\n${signal}: shutting down`);
+        await gateway.close();
+        process.exit(0);
+      },
+      { deadlineMs: shutdownDeadlineMs },
+    );
   } else {
     const shop = await startShop(config);
     console.log(`
@@ -31,11 +37,14 @@ try {
     admin login   ${shop.admin.email} / ${shop.admin.password}
     data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
 `);
-    onStopSignal(async (signal) => {
-      console.log(`\n${signal}: shutting down`);
-      await shop.close();
-      process.exit(0);
-    });
+    onStopSignal(
+      async (signal) => {
+        console.log(`\n${signal}: shutting down`);
+        await shop.close();
+        process.exit(0);
+      },
+      { deadlineMs: shutdownDeadlineMs },
+    );
   }
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -29,6 +29,7 @@ import { databaseReadiness, redisReadiness } from './health/readiness-checks.js'
 import { openDatabase } from './infrastructure/database.js';
 import { deadLetterTopic, openMessaging } from './infrastructure/messaging.js';
 import { migrateShop } from './infrastructure/migrate.js';
+import { shutdownSteps } from './infrastructure/shutdown-steps.js';
 import { shopLogger } from './logging/shop-logger.js';
 import type { PatternStatus } from './ops/ops-routes.js';
 import { publishProcessStatus } from './ops/process-status.js';
@@ -66,11 +67,13 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
   // An idle pooled connection that breaks (a server restart, a terminated backend) is dropped by
   // the pool and reported here; the next query connects anew.
   const database = await openDatabase(config, (error) => logger.warn({ err: error }, 'database connection lost'));
-  const closers: Array<() => Promise<unknown>> = [() => database.close()];
-  const close = async () => {
-    for (const closer of closers.reverse()) await closer().catch(() => {});
-    closers.length = 0;
-  };
+  const steps = shutdownSteps();
+  steps.add('database pool', () => database.close());
+  const close = () =>
+    steps.closeAll({
+      slow: (step, elapsedMs) => logger.warn({ step, elapsedMs }, 'shutdown: a step is still closing'),
+      failed: (step, error) => logger.warn({ step, err: error }, 'shutdown: a step failed to close'),
+    });
   try {
     const { pool } = database;
     await migrateShop(pool);
@@ -86,12 +89,12 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       const { Redis: RedisClient } = await import('ioredis');
       redis = new RedisClient(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
       const client = redis;
-      closers.push(async () => client.disconnect());
+      steps.add('redis client', async () => client.disconnect());
     }
     const messaging = await openMessaging(config, pool, redis);
-    closers.push(() => messaging.close());
+    steps.add('messaging', () => messaging.close());
     const catalog = await openCatalogCache(redis, config.namespace, config.catalogTtlMs);
-    closers.push(() => catalog.close());
+    steps.add('catalog cache', () => catalog.close());
 
     let rateLimitStore: RateLimitStore;
     if (redis) {
@@ -103,7 +106,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       rateLimitStore = store;
     }
     const logins = loginLimiter(rateLimitStore, { failuresPerIp: config.loginFailuresPerIp });
-    closers.push(() => logins.close());
+    steps.add('login limiter', () => logins.close());
 
     const faults: Faults = postgresFaults(pool);
     const simulator = paymentSimulator(pool, faults);
@@ -126,7 +129,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     if (runs(config, 'orders')) {
       const runners = startReadModels(messaging.eventLog);
       readModels = runners;
-      closers.push(() => runners.close());
+      steps.add('read models', () => runners.close());
     }
     const patternStatus = (): PatternStatus => ({
       breakers: [payments.breaker.snapshot()],
@@ -140,7 +143,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       snapshot: patternStatus,
       onError: (error) => logger.warn({ err: error }, 'process status not written'),
     });
-    closers.push(() => processStatus.close());
+    steps.add('process status', () => processStatus.close());
     const email: EmailSender = config.smtpUrl ? await smtpSender(config.smtpUrl) : mailboxSender(pool, faults);
 
     const sagaLog = postgresSagaLog(pool, { table: 'eshop_saga_log' });
@@ -159,7 +162,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       // and leave the stock reserved.
       compensationRetry: { maxAttempts: 40, initialDelayMs: 200, maxDelayMs: 5_000, factor: 2 },
     });
-    closers.push(() => sagas.close());
+    steps.add('saga orchestrator', () => sagas.close());
 
     if (runs(config, 'orders')) {
       const worker = await startOrderWorker({
@@ -171,7 +174,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         outbox: messaging.outbox,
         log: logger,
       });
-      closers.push(() => worker.close());
+      steps.add('order worker', () => worker.close());
       await sagas.recover();
     }
     // Reports run in this process in `all`; spread over processes, the orders role runs them.
@@ -184,7 +187,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       statusUrl: (id) => `/api/reports/${id}`,
     });
     handleSalesReports(reports, pool);
-    closers.push(() => reports.close());
+    steps.add('reports', () => reports.close());
     if (config.role === 'orders') await reports.worker();
 
     if (runs(config, 'email')) {
@@ -195,7 +198,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         inbox: messaging.idempotencyStore,
         retryDelaysMs: config.retryDelaysMs,
       });
-      closers.push(() => worker.close());
+      steps.add('email worker', () => worker.close());
     }
     // Shipping and notification are choreographed after the order saga: each reacts to an event
     // and emits the next through the outbox, in its own transaction, deduplicated by the inbox.
@@ -207,7 +210,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
     const participantStore = postgresParticipantStore({ inbox, outbox: messaging.outbox });
     const participantConsume = { retry: config.retryDelaysMs, deadLetter: deadLetterTopic };
     const participants: RunningParticipant[] = [];
-    closers.push(async () => {
+    steps.add('choreography participants', async () => {
       for (const participant of participants) await participant.close();
     });
     if (runs(config, 'orders')) {
@@ -218,11 +221,11 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         }),
       );
       const alerts = await reportStalledFlows(messaging.transport, fulfilment.flows, logger);
-      closers.push(() => alerts.close());
+      steps.add('stalled flow alerts', () => alerts.close());
       // The tracker records each flow in its log and raises `<flow>.timed-out` when one stalls.
       const tracker = choreographyTracker({ log: flowLog, transport: messaging.transport, flows: fulfilment.flows });
       await tracker.start();
-      closers.push(() => tracker.close());
+      steps.add('choreography tracker', () => tracker.close());
     }
     if (runs(config, 'email')) {
       const options = { store: participantStore, consume: participantConsume };
@@ -236,26 +239,27 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
         claimCheck: messaging.claimCheck,
         batchSize: 200,
       });
-      closers.push(() => relay.close());
+      steps.add('outbox relay', () => relay.close());
     }
 
     const deadLetterStore = postgresDeadLetterStore(pool, { table: 'eshop_dead_letters' });
     await deadLetterStore.migrate();
     const deadLetters = await deadLetterQueue(messaging.transport, { topic: deadLetterTopic, store: deadLetterStore });
-    closers.push(() => deadLetters.close());
+    steps.add('dead letters', () => deadLetters.close());
 
     const unobserve = observeShop({ pool, outbox: messaging.outbox, sagas, queueDepth: () => messaging.queueDepth() });
-    closers.push(async () => unobserve());
+    steps.add('shop instruments', async () => unobserve());
     const sink = { pool, role: config.role, processId: processStatus.processId };
     const removeSpanSink = telemetry.addSpanSink(sink);
     const removeRouteSink = telemetry.addRouteSampleSink(sink);
-    // Closers run in reverse: these run after every worker has closed (so their last spans are
+    // Steps close in reverse: these close after every worker has closed (so their last spans are
     // written) and just before the database closes.
-    closers.splice(1, 0, removeSpanSink, removeRouteSink);
+    steps.insert(1, 'span sink', removeSpanSink);
+    steps.insert(2, 'route sample sink', removeRouteSink);
     const serveApi = runs(config, 'api');
     if (serveApi) {
       const invalidation = await invalidateCatalogOnEvents(messaging.transport, catalog.cache);
-      closers.push(() => invalidation.close());
+      steps.add('catalog invalidation', () => invalidation.close());
     }
     const app = await buildApp({
       config,
@@ -307,7 +311,7 @@ export async function startShop(config: ShopConfig, env: NodeJS.ProcessEnv = pro
       // The simulated provider's own endpoints, served by `--role payment` (and by `all`).
       ...(runs(config, 'payment') ? { paymentProvider: simulator } : {}),
     });
-    closers.push(() => app.close());
+    steps.add('http server', () => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
     return { url: address.replace('[::1]', 'localhost'), pool, app, admin, faults, payments, close };
   } catch (error) {

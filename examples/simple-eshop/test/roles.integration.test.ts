@@ -1,6 +1,7 @@
 // The shop spread over processes, as in production: two API processes, and one each of orders,
 // email, relay and the payment provider (reached over HTTP), sharing one PostgreSQL database.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { shopCommand, shopDir, waitReady } from './shop-process.js';
 
 await describeWithServers('simple-eshop roles as separate processes', ['postgres'], ({ postgres }) => {
-  const children: ChildProcess[] = [];
+  const children: { role: string; child: ChildProcess; log: string[] }[] = [];
   const database = uniqueName('shop_roles');
   let dataDir: string;
   let apis: string[] = [];
@@ -38,9 +39,12 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
       const child = spawn(process.execPath, shopCommand(role), {
         cwd: shopDir,
         env: { ...common, PORT: String(port) },
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
-      children.push(child);
+      // Its warnings (a shutdown step still closing, say) explain an exit that fails the test.
+      const log: string[] = [];
+      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+      children.push({ role, child, log });
       return `http://127.0.0.1:${port}`;
     };
     // The first process migrates; the others wait on its advisory lock, so starting together is safe.
@@ -61,12 +65,15 @@ await describeWithServers('simple-eshop roles as separate processes', ['postgres
   }, 120_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(
-      children.map(
-        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
-      ),
+    for (const { child } of children) child.kill('SIGTERM');
+    // Each process closes everything it opened and exits 0, well within its 25 s deadline.
+    const exits = await Promise.all(
+      children.map(async ({ role, child, log }) => {
+        if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+        return { role, code: child.exitCode, log: log.join('').slice(-4_000) };
+      }),
     );
+    for (const exit of exits) expect(exit.code, `${exit.role} exited with ${exit.code}:\n${exit.log}`).toBe(0);
     const admin = new pg.Client({ connectionString: postgres });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);

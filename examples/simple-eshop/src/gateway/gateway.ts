@@ -12,6 +12,7 @@ import { rateLimitHook } from '@bulwark/resilience/fastify';
 import { isNetworkError, type ResilientFetch, resilientFetch, resilientFetchDefaults } from '@bulwark/resilience/http';
 import type { MeterProvider } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { closeKeepAliveOnClose } from '../http/close-keep-alive-on-close.js';
 import { gatewayMetrics, type UpstreamStatus } from './gateway-metrics.js';
 
 export interface GatewayOptions {
@@ -142,6 +143,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  closeKeepAliveOnClose(app);
   app.get('/health/live', async () => ({ status: 'up' }));
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.prometheusText();
