@@ -13,6 +13,7 @@ import type { ConnectionHealthTracker } from '../transport/connection-health.js'
 import { settledWithin } from '../transport/in-flight.js';
 import type { CloseSubscriptionOptions, DeliveryHandler, Subscription } from '../transport/transport.js';
 import { NatsDelivery } from './nats-delivery.js';
+import type { UndeliveredWatch } from './nats-undelivered-watch.js';
 
 /** What {@link startNatsSubscription} needs from its transport. */
 export interface NatsSubscriptionContext {
@@ -31,6 +32,8 @@ export interface NatsSubscriptionContext {
   readonly closeDeadlineMs: number;
   readonly report: (code: string, message: string, cause?: unknown) => void;
   readonly health: ConnectionHealthTracker;
+  /** Told of every message received and every pull that came back empty. */
+  readonly watch: UndeliveredWatch;
   /** Creates the group's consumer again (the server lost it, or the stream was recreated). */
   readonly recreate: () => Promise<void>;
   /** A pull failed: publishes to the topic must check again that a group receives it (it may be deleted). */
@@ -42,6 +45,8 @@ export interface NatsSubscriptionContext {
 interface OpenPull {
   /** Messages it may still bring. */
   expected: number;
+  /** Whether it brought any message. */
+  brought: boolean;
   /** Set once the client returned it; a closing subscription stops it. */
   batch: ConsumerMessages | undefined;
 }
@@ -93,6 +98,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
   let closing: Promise<void> | undefined;
 
   const onMessage = (raw: JsMsg) => {
+    context.watch.received();
     if (leaving.signal.aborted) {
       // Arrived after close began: straight back to the group.
       raw.nak();
@@ -151,6 +157,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
     try {
       const ended = await batch.closed();
       if (ended instanceof Error) throw ended;
+      if (!pull.brought && !leaving.signal.aborted) context.watch.pullCameBackEmpty();
       return false;
     } catch (error) {
       checkConsumer = true;
@@ -177,7 +184,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
   /** Sends a pull request for `free` messages; resolves once the client took it, rejects if it cannot. */
   const startPull = async (from: Consumer, free: number): Promise<void> => {
     pullsEndAt = clock.now() + context.pullExpiresMs;
-    const pull: OpenPull = { expected: free, batch: undefined };
+    const pull: OpenPull = { expected: free, brought: false, batch: undefined };
     // A callback, not the iterator: the client hands over each message as it parses the socket
     // read, so the acks of handlers that settle at once leave in one write (the iterator yields
     // one message per microtask turn, after the client's flush: one write per ack, 1.13 writes
@@ -188,6 +195,7 @@ export function startNatsSubscription(context: NatsSubscriptionContext): Subscri
       expires: context.pullExpiresMs,
       callback: (raw) => {
         pull.expected = Math.max(0, pull.expected - 1);
+        pull.brought = true;
         onMessage(raw);
       },
     };

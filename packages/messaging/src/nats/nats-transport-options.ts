@@ -53,6 +53,16 @@ export interface NatsTransportOptions {
    * @defaultValue `5_000`
    */
   pullExpiresMs?: number;
+  /**
+   * A subscription whose group's consumer holds messages (`num_pending`) and delivered none, to
+   * any member of the group, for this long while the subscription's pulls came back empty reports
+   * it through `onError` (code `UNDELIVERED_MESSAGES`) and the transport's `snapshot()`
+   * (`undeliveredSince`): nats-server 2.9 acknowledges publishes to a stream whose files are gone
+   * and never delivers them. Found between this and 1.5 × this after it began; an idle
+   * subscription checks its consumer once per half of it.
+   * @defaultValue `30_000`
+   */
+  undeliveredWarningMs?: number;
   /** First wait before a subscription retries after a failure; doubles up to `retryMaxMs`. @defaultValue `100` */
   retryInitialMs?: number;
   /** @defaultValue `5_000` */
@@ -84,6 +94,7 @@ export const natsTransportDefaults = {
   retryInitialMs: 100,
   retryMaxMs: 5_000,
   closeDeadlineMs: 30_000,
+  undeliveredWarningMs: 30_000,
 } as const;
 
 /** Stream names may not hold these (they become subjects and file names on the server). */
@@ -107,6 +118,7 @@ export function validateNatsTransportOptions(options: NatsTransportOptions): voi
   positive('pullExpiresMs', 1_000);
   positive('retryInitialMs');
   positive('retryMaxMs');
+  positive('undeliveredWarningMs');
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === ''))
     validator.report('stream must be a non-empty string');
   else if (options.stream !== undefined && badStreamName.test(options.stream))

@@ -35,6 +35,12 @@ import {
   natsTransportDefaults,
   validateNatsTransportOptions,
 } from './nats-transport-options.js';
+import {
+  streamCannotReadItsMessages,
+  type UndeliveredStall,
+  type UndeliveredWatch,
+  watchUndelivered,
+} from './nats-undelivered-watch.js';
 
 /** A consumer group of the NATS transport, from {@link NatsTransport.snapshot}. */
 export interface NatsGroupSnapshot {
@@ -46,6 +52,11 @@ export interface NatsGroupSnapshot {
   readonly pending: number;
   /** Deliveries handed out and not yet acked (including those waiting out a nack delay). */
   readonly unacked: number;
+  /**
+   * Set while a subscription of this transport finds the group's consumer holding messages it
+   * delivers to no one (see `undeliveredWarningMs`): since when (the transport's clock, ms).
+   */
+  readonly undeliveredSince?: number;
 }
 
 /**
@@ -120,6 +131,12 @@ const deletedStreamSettleMs = 1_000;
  *   connection you pass.
  * - A stream deleted while transports run is created again, with their groups' consumers, 1 s
  *   after a transport sees it gone (publishes fail, typed, until then); what it held is lost.
+ * - A group's consumer that holds messages and delivers none while a subscription pulls is
+ *   reported (`UNDELIVERED_MESSAGES` through `onError`, `undeliveredSince` in `snapshot()`) after
+ *   `undeliveredWarningMs`: nats-server 2.9 acknowledges publishes to a stream whose files are gone
+ *   (a stream made again while the server still removed the old one, files deleted under it) and
+ *   never delivers them. The transport does not repair it: deleting the stream and letting the
+ *   transports create it again does (what it holds cannot be read and is lost).
  *
  * @example
  * ```ts
@@ -291,6 +308,34 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
     });
   };
 
+  /** The watches of this transport's subscriptions, by group consumer (for snapshot). */
+  const watches = new Map<string, Set<UndeliveredWatch>>();
+  const undeliveredSince = (consumer: string): number | undefined => {
+    let since: number | undefined;
+    for (const watch of watches.get(consumer) ?? []) {
+      const stalled = watch.stalled?.since;
+      if (stalled !== undefined && (since === undefined || stalled < since)) since = stalled;
+    }
+    return since;
+  };
+  const reportUndelivered = async (topic: string, group: string, consumer: string, stall: UndeliveredStall) => {
+    // Only to word the report: a server that does not answer leaves it unsure, not silent.
+    const unreadable = await bounded(
+      'a stream message request',
+      jsm().then((manager) => streamCannotReadItsMessages(manager, settings.stream)),
+    ).catch(() => false);
+    const seconds = Math.round((clock.now() - stall.since) / 1000);
+    report(
+      'UNDELIVERED_MESSAGES',
+      `Group ${group} of ${topic}: its consumer ${consumer} holds ${stall.pending} message(s) and delivered none ` +
+        `for ${seconds} s while this subscription pulled; ` +
+        (unreadable
+          ? `the stream ${settings.stream} cannot read its messages (its files are gone): they are lost, and so is what is published to it until it is deleted. `
+          : `the server may have lost the stream's files (its log says 'error looking up message for consumer'). `) +
+        `Deleting the stream ${settings.stream} lets the transports create it again, without what it held`,
+    );
+  };
+
   const ensureGroup = async (topic: string, group: string, signal?: AbortSignal) => {
     const name = groupConsumerName(topic, group);
     await ensureConsumer(name, topicSubject(settings.subjectPrefix, topic), `${topic} / ${group}`, signal);
@@ -431,6 +476,18 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         report('DELAY_MOVER_FAILED', 'Starting the mover of delayed publishes failed; retried on the next call', error),
       );
       if (closed) throw new TransportClosedError('nats');
+      const watch = watchUndelivered({
+        clock,
+        thresholdMs: settings.undeliveredWarningMs,
+        progress: async () => {
+          const manager = await bounded('the JetStream account request', jsm());
+          const info = await bounded('a consumer info request', manager.consumers.info(settings.stream, consumerName));
+          return { pending: info.num_pending, deliveredSeq: info.delivered.stream_seq };
+        },
+        onStalled: (stall) => void reportUndelivered(topic, group, consumerName, stall),
+      });
+      const groupWatches = watches.get(consumerName) ?? new Set<UndeliveredWatch>();
+      watches.set(consumerName, groupWatches.add(watch));
       const subscription = startNatsSubscription({
         js,
         stream: settings.stream,
@@ -447,9 +504,13 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         closeDeadlineMs: natsTransportDefaults.closeDeadlineMs,
         report,
         health,
+        watch,
         recreate: () => ensureGroup(topic, group).then(() => {}),
         onPullFailed: () => routed.delete(topic),
-        onClosed: () => subscriptions.delete(subscription),
+        onClosed: () => {
+          subscriptions.delete(subscription);
+          groupWatches.delete(watch);
+        },
       });
       subscriptions.add(subscription);
       signal?.addEventListener('abort', () => void subscription.close({ deadlineMs: 0 }), { once: true });
@@ -472,7 +533,16 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
           manager.consumers.info(settings.stream, consumer),
           snapshotOptions?.signal,
         ).catch(() => undefined); // deleted meanwhile: nothing to report
-        if (info) snapshots.push({ topic, group, consumer, pending: info.num_pending, unacked: info.num_ack_pending });
+        if (!info) continue;
+        const since = undeliveredSince(consumer);
+        snapshots.push({
+          topic,
+          group,
+          consumer,
+          pending: info.num_pending,
+          unacked: info.num_ack_pending,
+          ...(since === undefined ? {} : { undeliveredSince: since }),
+        });
       }
       return snapshots;
     },

@@ -2,61 +2,16 @@
 // of its own (the shared one must stay up for the other suites) is SIGKILLed in the middle of a run
 // and started again on the same port and store. The transport must recover by itself, the process
 // stay up, no acknowledged message be lost, and the inbox keep the handler's effect to once per id.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consume, createEnvelope, memoryIdempotencyStore } from '@bulwark/messaging';
 import { natsTransport } from '@bulwark/messaging/nats';
-import { freePort, isCI, isReachable } from '@bulwark/test-support';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { privateNatsServer, skipWithoutNatsServer } from './private-nats-server.js';
 
-const natsServer = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((path) =>
-  existsSync(path),
-);
-if (!natsServer) {
-  const reason = 'nats-server is not installed (apt-get install nats-server)';
-  if (isCI()) throw new Error(`[nats server restart] cannot run under CI: ${reason}`);
-  console.warn(`\n!!!!! SKIPPED SUITE "natsTransport across a server restart": ${reason} !!!!!\n`);
-}
+const suite = 'natsTransport across a server restart';
 
-/** A private nats-server with JetStream, on its own port and store directory, killed and started at will. */
-async function privateNatsServer() {
-  const store = mkdtempSync(join(tmpdir(), 'bulwark-nats-'));
-  const port = await freePort();
-  const url = `nats://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  return {
-    url,
-    async start() {
-      child = spawn(natsServer as string, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
-        stdio: 'ignore',
-      });
-      const deadline = Date.now() + 30_000;
-      while (!(await isReachable(url, 500))) {
-        if (Date.now() > deadline) throw new Error(`private nats-server on ${port} did not start`);
-        await sleep(100);
-      }
-    },
-    /** SIGKILL (no clean shutdown); resolves once the process is gone. */
-    async kill() {
-      const running = child;
-      child = undefined;
-      if (!running || running.exitCode !== null || running.signalCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGKILL');
-      await exited;
-    },
-    async remove() {
-      await this.kill();
-      rmSync(store, { recursive: true, force: true });
-    },
-  };
-}
-
-describe.skipIf(!natsServer)('natsTransport across a server restart', () => {
+describe.skipIf(skipWithoutNatsServer(suite))(suite, () => {
   let server: Awaited<ReturnType<typeof privateNatsServer>> | undefined;
   afterAll(() => server?.remove());
 
