@@ -46,9 +46,10 @@ describe('runBenchmark clientCpu', () => {
     expect(row('light client CPU')?.nsPerOp).toBeLessThan(300_000);
     expect(row('heavy client CPU')?.nsPerOp).toBeGreaterThanOrEqual(600_000);
     expect(row('heavy client CPU')?.nsPerOp).toBeLessThan(800_000);
-    // Waiting costs wall time, not CPU: the rows measure different things.
+    // Waiting costs wall time, not CPU: the rows measure different things. The process's other
+    // threads (GC, compilers) still run while it waits: 0.2-0.23 ms of 2 ms measured here.
     expect(row('idle')?.nsPerOp).toBeGreaterThanOrEqual(1_000_000);
-    expect(row('idle client CPU')?.nsPerOp).toBeLessThan(200_000);
+    expect(row('idle client CPU')?.nsPerOp).toBeLessThan((row('idle')?.nsPerOp ?? 0) / 4);
   });
 
   it("compares each client CPU row to its own baseline's client CPU row", async () => {
