@@ -6,6 +6,7 @@ import {
   trustedJsonEnvelope,
 } from '../envelope/json-envelope.js';
 import type { OutboxRecord } from '../outbox/outbox.js';
+import { jsonbTextForDoubles } from './jsonb-numbers.js';
 
 /** The columns of a row the relay reads (outbox-claim*.sql). */
 export interface OutboxClaimRow {
@@ -38,7 +39,7 @@ export class PostgresOutboxRecord implements OutboxRecord {
   constructor(row: OutboxClaimRow) {
     this.position = row.position;
     const json: { -readonly [Field in keyof JsonEnvelopeFields]: JsonEnvelopeFields[Field] } = {
-      json: row.json,
+      json: jsonbTextForDoubles(row.json),
       id: row.id,
       topic: row.topic,
       type: row.type,
