@@ -49,6 +49,12 @@ export function assertJsonText(field: string, value: unknown): void {
  * their serializer takes comes back as it went.
  */
 export function assertStorableEnvelope(message: Envelope, options: { payload?: 'json-text' } = {}): void {
+  // A JavaScript caller, or parsed JSON, may hand over anything.
+  if (typeof message !== 'object' || message === null)
+    throw new InvalidMessagingValueError(
+      'message',
+      `is ${message === null ? 'null' : `a ${typeof message}`}, not an envelope`,
+    );
   // Field by field, not through a record: every publish of every transport runs this per message.
   assertKey('message.id', message.id);
   assertKey('message.type', message.type);
