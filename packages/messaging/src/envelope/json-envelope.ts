@@ -12,10 +12,10 @@ const checkedJson: unique symbol = Symbol.for('@bulwark/messaging.JsonEnvelope')
  * beside the body, so that neither has to parse it. Transports that publish it as it is declare
  * `publishJson`.
  *
- * Only checked text becomes one: {@link @bulwark/messaging!toJsonEnvelope} parses and checks text from anywhere, and
- * the PostgreSQL outbox makes them from the `jsonb` it stores (PostgreSQL parsed the text, and
- * `outbox.add` checked the envelope). An object written by hand with these fields is not one:
- * TypeScript refuses it, and `publishJson` refuses it at run time with
+ * Only checked text becomes one: {@link @bulwark/messaging!toJsonEnvelope} parses and checks text
+ * from anywhere, and the PostgreSQL outbox makes them from the `jsonb` it stores (PostgreSQL
+ * parsed the text, and `outbox.add` checked the envelope). An object written by hand with these
+ * fields is not one: TypeScript refuses it, and `publishJson` refuses it at run time with
  * {@link @bulwark/messaging!InvalidMessagingValueError}, before anything is sent.
  */
 export interface JsonEnvelope {
@@ -32,7 +32,10 @@ export interface JsonEnvelope {
   readonly groupId?: Envelope['groupId'];
   /** The envelope's `headers.correlationId`. */
   readonly correlationId?: string;
-  /** Set only by the makers above: the text was checked. */
+  /**
+   * Set only by the makers above: the text was checked.
+   * @internal
+   */
   readonly [checkedJson]: true;
 }
 
@@ -73,7 +76,7 @@ export function trustedJsonEnvelope(fields: JsonEnvelopeFields): JsonEnvelope {
   return new CheckedJsonEnvelope(fields);
 }
 
-/** A {@link JsonEnvelope} of `json`, which the caller vouches is the text of `message`, with its fields beside it. */
+/** A {@link JsonEnvelope} of `json`, which the caller vouches is the text of `message`, with its fields. */
 export function trustedJsonEnvelopeOf(message: Envelope, json: string): JsonEnvelope {
   const fields: { -readonly [Field in keyof JsonEnvelopeFields]: JsonEnvelopeFields[Field] } = {
     json,
@@ -88,14 +91,14 @@ export function trustedJsonEnvelopeOf(message: Envelope, json: string): JsonEnve
 }
 
 /**
- * Whether `value` is a {@link JsonEnvelope} made by {@link @bulwark/messaging!toJsonEnvelope} or read from
- * an outbox (a copy is not). A transport that declares `publishJson` refuses anything else.
+ * Whether `value` is a {@link JsonEnvelope} made by {@link @bulwark/messaging!toJsonEnvelope} or
+ * read from an outbox (a copy is not). A transport that declares `publishJson` refuses anything else.
  */
 export function isJsonEnvelope(value: unknown): value is JsonEnvelope {
   return typeof value === 'object' && value !== null && (value as Partial<JsonEnvelope>)[checkedJson] === true;
 }
 
-/** Throws {@link InvalidMessagingValueError} when `value` is not a {@link JsonEnvelope} (see {@link isJsonEnvelope}). */
+/** Throws {@link InvalidMessagingValueError} when `value` is not a {@link JsonEnvelope} ({@link isJsonEnvelope}). */
 export function assertJsonEnvelope(value: unknown): asserts value is JsonEnvelope {
   if (!isJsonEnvelope(value))
     throw new InvalidMessagingValueError(
