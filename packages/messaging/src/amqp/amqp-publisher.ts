@@ -2,6 +2,7 @@ import { abortable, delay, type TimerHandle, within } from '@bulwark/resilience'
 import type { ConfirmChannel, Options } from 'amqplib';
 import type { Envelope } from '../envelope/envelope.js';
 import type { JsonEnvelope } from '../envelope/json-envelope.js';
+import { serializeToPublish } from '../envelope/serializer.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { BrokerRefusedError, BrokerReturnedError, BrokerTimeoutError } from './amqp-broker-errors.js';
@@ -330,8 +331,9 @@ export function amqpPublisher(connection: AmqpConnection, settings: AmqpSettings
   const outgoing = (message: Envelope, exchange: string, routingKey: string, deliveries = 0): OutgoingMessage => ({
     exchange,
     routingKey,
-    content: serializer.serialize(message),
-    options: propertiesOf(message.id, message.type, message.headers.correlationId, deliveries),
+    content: serializeToPublish(serializer, message),
+    // `publish` takes an envelope without headers (from JavaScript, or parsed JSON), as every transport does.
+    options: propertiesOf(message.id, message.type, message.headers?.correlationId, deliveries),
   });
 
   const outgoingJson = (message: JsonEnvelope, exchange: string, routingKey: string): OutgoingMessage => ({

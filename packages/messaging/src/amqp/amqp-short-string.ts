@@ -5,7 +5,8 @@ const maxShortStringBytes = 255;
 
 /** Whether `value` fits an AMQP short string. */
 export function fitsShortString(value: string | undefined): value is string {
-  if (value === undefined) return false;
+  // Not only undefined: a header a JavaScript caller set to null or a number is left out too.
+  if (typeof value !== 'string') return false;
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: short values need no byte count (every publish asks).
   return value.length * 3 <= maxShortStringBytes || Buffer.byteLength(value, 'utf8') <= maxShortStringBytes;
 }

@@ -3,7 +3,7 @@
 import { jsonTextProblem, keyProblem, textProblem, unicodeProblem } from '@bulwark/resilience';
 import { InvalidMessagingValueError } from '../errors/messaging-error.js';
 import type { Envelope } from './envelope.js';
-import type { JsonEnvelope } from './json-envelope.js';
+import { assertJsonEnvelope, type JsonEnvelope } from './json-envelope.js';
 
 /**
  * The longest topic, in UTF-8 bytes, that every transport carries: RabbitMQ's routing keys and
@@ -49,6 +49,12 @@ export function assertJsonText(field: string, value: unknown): void {
  * their serializer takes comes back as it went.
  */
 export function assertStorableEnvelope(message: Envelope, options: { payload?: 'json-text' } = {}): void {
+  // A JavaScript caller, or parsed JSON, may hand over anything.
+  if (typeof message !== 'object' || message === null)
+    throw new InvalidMessagingValueError(
+      'message',
+      `is ${message === null ? 'null' : `a ${typeof message}`}, not an envelope`,
+    );
   // Field by field, not through a record: every publish of every transport runs this per message.
   assertKey('message.id', message.id);
   assertKey('message.type', message.type);
@@ -71,19 +77,19 @@ export function assertPublishable(topic: string, messages: readonly Envelope[]):
 }
 
 /**
- * What every transport checks before `publishJson` sends anything: the topic and the fields of each
- * message it sends beside the body. The rest (header names and values, the payload) was checked
- * when the JSON was stored (`outbox.add` runs {@link assertStorableEnvelope} with `json-text`).
+ * What every transport checks before `publishJson` sends anything: that each message is a
+ * {@link JsonEnvelope} (its text was checked where it was made), the topic, and the fields it sends
+ * beside the body, which the outbox reads from columns of their own.
  */
 export function assertPublishableJson(topic: string, messages: readonly JsonEnvelope[]): void {
   assertKey('topic', topic);
   for (const message of messages) {
+    assertJsonEnvelope(message);
     assertKey('message.id', message.id);
     assertKey('message.type', message.type);
     assertKey('message.topic', message.topic);
     if (message.key !== undefined) assertKey('message.key', message.key);
     if (message.groupId !== undefined) assertKey('message.groupId', message.groupId);
-    if (typeof message.json !== 'string') throw new InvalidMessagingValueError('message.json', 'is not a string');
   }
 }
 

@@ -22,7 +22,8 @@ export class InvalidMessagingValueError extends MessagingError {
     readonly field: string,
     /** Why, e.g. `contains a NUL character (U+0000) at index 3`. */
     readonly problem: string,
+    options?: { cause?: unknown },
   ) {
-    super('INVALID_VALUE', `The ${field} ${problem}`);
+    super('INVALID_VALUE', `The ${field} ${problem}`, options);
   }
 }

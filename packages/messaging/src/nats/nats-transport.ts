@@ -11,7 +11,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { headers, type NatsConnection, RequestError } from '@nats-io/transport-node';
-import { jsonSerializer } from '../envelope/serializer.js';
+import { jsonSerializer, serializeToPublish } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { MessagingError } from '../errors/messaging-error.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
@@ -419,7 +419,7 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         const subject = topicSubject(settings.subjectPrefix, topic);
         let outgoing: OutgoingNatsMessage[];
         if (delayMs === 0) {
-          outgoing = messages.map((message) => ({ subject, message, body: serializer.serialize(message) }));
+          outgoing = messages.map((message) => ({ subject, message, body: serializeToPublish(serializer, message) }));
         } else {
           await ensureMover(signal);
           const due = String(clock.now() + delayMs);
@@ -429,7 +429,7 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
             extra.set(targetTopicHeader, Buffer.from(topic, 'utf8').toString('base64url'));
             extra.set(notBeforeHeader, due);
             extra.set(messageIdHeader, Buffer.from(message.id, 'utf8').toString('base64url'));
-            const body = serializer.serialize(message);
+            const body = serializeToPublish(serializer, message);
             return { subject: delayedSubject(settings.subjectPrefix), message, body, headers: extra };
           });
         }

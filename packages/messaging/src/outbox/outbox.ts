@@ -104,6 +104,8 @@ export interface OutboxRecord {
    * The message as the store keeps it, JSON text with the fields the relay routes by, for stores
    * that read it as text (PostgreSQL). The relay hands it as it is to a transport with
    * `publishJson` when no claim check is set; otherwise, and without it, it publishes `message`.
+   * A store of your own makes it with {@link @bulwark/messaging!toJsonEnvelope} (which parses the
+   * text, so it saves nothing over leaving it out).
    */
   readonly json?: JsonEnvelope;
   /** The partition the row belongs to, for stores that partition their rows among relays. */

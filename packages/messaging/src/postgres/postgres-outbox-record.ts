@@ -1,6 +1,12 @@
 import type { Envelope } from '../envelope/envelope.js';
-import { type JsonEnvelope, parseJsonEnvelope } from '../envelope/json-envelope.js';
+import {
+  type JsonEnvelope,
+  type JsonEnvelopeFields,
+  parseJsonEnvelope,
+  trustedJsonEnvelope,
+} from '../envelope/json-envelope.js';
 import type { OutboxRecord } from '../outbox/outbox.js';
+import { jsonbTextForDoubles } from './jsonb-numbers.js';
 
 /** The columns of a row the relay reads (outbox-claim*.sql). */
 export interface OutboxClaimRow {
@@ -20,7 +26,9 @@ export interface OutboxClaimRow {
 /**
  * A row read by the relay. The envelope stays the JSON text it was read as: a transport with
  * `publishJson` sends it as it is, and `message` parses it only when something asks for the
- * envelope itself (a claim check, a transport without `publishJson`, tracing), once.
+ * envelope itself (a claim check, a transport without `publishJson`, tracing), once. The text is
+ * trusted without parsing it here: PostgreSQL parsed it into `jsonb`, and `outbox.add` checked the
+ * envelope and wrote the columns beside it from the same envelope.
  */
 export class PostgresOutboxRecord implements OutboxRecord {
   readonly position: string;
@@ -30,8 +38,8 @@ export class PostgresOutboxRecord implements OutboxRecord {
 
   constructor(row: OutboxClaimRow) {
     this.position = row.position;
-    const json: { -readonly [Field in keyof JsonEnvelope]: JsonEnvelope[Field] } = {
-      json: row.json,
+    const json: { -readonly [Field in keyof JsonEnvelopeFields]: JsonEnvelopeFields[Field] } = {
+      json: jsonbTextForDoubles(row.json),
       id: row.id,
       topic: row.topic,
       type: row.type,
@@ -39,7 +47,7 @@ export class PostgresOutboxRecord implements OutboxRecord {
     if (row.key !== null) json.key = row.key;
     if (row.group_id !== null) json.groupId = row.group_id;
     if (row.correlation_id !== null) json.correlationId = row.correlation_id;
-    this.json = json;
+    this.json = trustedJsonEnvelope(json);
     if (row.partition !== undefined) this.partition = row.partition;
   }
 

@@ -2,7 +2,7 @@ import { abortable, InvalidOptionsError, OptionsValidator, systemClock } from '@
 import { migrateUnderLock } from '@bulwark/resilience/internal/postgres';
 import type { Pool } from 'pg';
 import type { Envelope } from '../envelope/envelope.js';
-import { jsonSerializer } from '../envelope/serializer.js';
+import { jsonSerializer, serializeToPublish } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
@@ -228,7 +228,7 @@ export function postgresTransport(pool: Pool, options: PostgresTransportOptions 
         topic,
         id: message.id,
         key: orderingKeyOf(message) ?? null,
-        body: serializer.serialize(message),
+        body: serializeToPublish(serializer, message),
         delayMs,
       }));
       // The batch's statement is bounded by queryTimeoutMs; the caller may stop waiting sooner.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidOptionsError, systemClock } from '@bulwark/resilience';
 import type { Redis } from 'ioredis';
 import type { JsonEnvelope } from '../envelope/json-envelope.js';
-import { jsonSerializer } from '../envelope/serializer.js';
+import { jsonSerializer, serializeToPublish } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable, assertPublishableJson } from '../envelope/storable-values.js';
 import { emitWarningFor } from '../errors/warning-reporter.js';
 import { tracePublish } from '../telemetry/message-spans.js';
@@ -175,7 +175,7 @@ export function redisStreamsTransport(redis: Redis, options: RedisStreamsTranspo
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
       await append(
         topic,
-        messages.map((message) => settings.serializer.serialize(message)),
+        messages.map((message) => serializeToPublish(settings.serializer, message)),
         publishOptions,
       );
     },

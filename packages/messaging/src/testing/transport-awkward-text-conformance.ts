@@ -2,7 +2,7 @@
 // transport must carry unchanged (emoji, right-to-left marks, the longest key; any payload text,
 // NUL and lone surrogates included, since transports carry bytes), and what every transport must
 // refuse before anything is sent (NUL, lone surrogates or 64 KiB in a topic, group, id, key or
-// header).
+// header), or a message that is no envelope or that the serializer cannot write.
 import { largeStorableText, storableTexts, unstorableKeys, unstorableTexts } from '@bulwark/resilience/testing';
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
@@ -41,6 +41,19 @@ export function transportAwkwardTextConformance(context: TransportAwkwardTextCon
         return received;
       },
     };
+  };
+
+  /** Nothing of the refused calls went out: the first, and only, message to arrive is a marker published last. */
+  const onlyMarkerArrives = async (
+    transport: Transport,
+    topic: string,
+    inbox: Awaited<ReturnType<typeof receive>>,
+  ): Promise<void> => {
+    const marker = createEnvelope({ topic, type: 'awkward.marker', payload: {} });
+    await transport.publish(topic, [marker]);
+    expect((await inbox.until(1))[0]?.id).toBe(marker.id);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(inbox.received.map((message) => message.type)).toEqual(['awkward.marker']);
   };
 
   describe('awkward text', () => {
@@ -129,15 +142,36 @@ export function transportAwkwardTextConformance(context: TransportAwkwardTextCon
           await expect(transport.publish(text, [good])).rejects.toMatchObject(invalidValue('topic'));
           await expect(transport.subscribe(text, group, async () => {})).rejects.toMatchObject(invalidValue('topic'));
           await expect(transport.subscribe(topic, text, async () => {})).rejects.toMatchObject(invalidValue('group'));
-          // Nothing of the refused batches went out: the first message to arrive is the marker.
-          const marker = createEnvelope({ topic, type: 'awkward.marker', payload: {} });
-          await transport.publish(topic, [marker]);
-          expect((await inbox.until(1))[0]?.id).toBe(marker.id);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          expect(inbox.received.map((message) => message.type)).toEqual(['awkward.marker']);
+          await onlyMarkerArrives(transport, topic, inbox);
         },
         testTimeout,
       );
     }
+
+    it(
+      'refuses a message that is not an envelope, or that cannot be serialized, before sending anything',
+      async () => {
+        const transport = await context.open();
+        const { topic, group } = context.names();
+        const inbox = await receive(transport, topic, group);
+        const good = createEnvelope({ topic, type: 'awkward.good', payload: { good: true } });
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        const deep = JSON.parse(`${'['.repeat(50_000)}${']'.repeat(50_000)}`) as unknown;
+        const bad: unknown[] = [
+          null,
+          'order placed',
+          createEnvelope({ topic, type: 'awkward', payload: { total: 10n } }),
+          createEnvelope({ topic, type: 'awkward', payload: cyclic }),
+          createEnvelope({ topic, type: 'awkward', payload: deep }),
+        ];
+        for (const message of bad)
+          await expect(transport.publish(topic, [good, message as Envelope])).rejects.toMatchObject(
+            invalidValue('message'),
+          );
+        await onlyMarkerArrives(transport, topic, inbox);
+      },
+      testTimeout,
+    );
   });
 }

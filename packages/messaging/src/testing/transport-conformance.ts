@@ -4,7 +4,8 @@ import { consume } from '../consumer/consumer.js';
 import { consumerDefaults } from '../consumer/consumer-options.js';
 import { deadLetterHeaders } from '../dead-letter/dead-letter-headers.js';
 import { createEnvelope, type Envelope } from '../envelope/envelope.js';
-import type { JsonEnvelope } from '../envelope/json-envelope.js';
+import { type JsonEnvelope, trustedJsonEnvelope, trustedJsonEnvelopeOf } from '../envelope/json-envelope.js';
+import { toJsonEnvelope } from '../envelope/to-json-envelope.js';
 import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport.js';
 import { TransportClosedError, UnroutableMessageError } from '../transport/transport-errors.js';
 import { transportAwkwardTextConformance } from './transport-awkward-text-conformance.js';
@@ -745,7 +746,7 @@ export function transportConformance(name: string, options: TransportConformance
             headers: { correlationId: 'c-1', causationId: 'cause-1' },
           }),
         ];
-        const json = sent.map(jsonEnvelopeOf);
+        const json = sent.map(jsonbEnvelopeOf);
         await transport.publishJson?.(topic, json.slice(0, 1));
         await transport.publishJson?.(topic, json.slice(1));
         await transport.publishJson?.(topic, []);
@@ -757,10 +758,44 @@ export function transportConformance(name: string, options: TransportConformance
         await sleep(100);
         expect(ids(received)).toEqual(sent.map((message) => message.id));
         for (const [index, entry] of received.entries()) expect(entry.message).toEqual(sent[index]);
-        await expect(
-          transport.publishJson?.(topic, [{ ...(json[0] as JsonEnvelope), id: '' }]),
-          'a message without an id is refused',
-        ).rejects.toMatchObject({ code: 'INVALID_VALUE', field: 'message.id' });
+      },
+      testTimeout,
+    );
+
+    it(
+      'publishJson (where present): takes what toJsonEnvelope made; refuses a whole batch holding an object that only looks like a JsonEnvelope, or a field no transport sends, before sending anything',
+      async (context) => {
+        const transport = await open();
+        if (!transport.publishJson) context.skip('no publishJson');
+        const { topic, group } = names();
+        const { received } = await recorder(transport, topic, group, 'a');
+        const [first, second] = messages(topic, 2) as [Envelope, Envelope];
+        const checked = toJsonEnvelope(JSON.stringify(first));
+        const { json, id, type } = jsonbEnvelopeOf(second);
+        const refused: Array<[string, unknown, string]> = [
+          // What a caller could hand over without toJsonEnvelope: the fields, and text never checked.
+          ['an object literal', { json, id, topic, type }, 'message'],
+          ['a copy of a JsonEnvelope', { ...checked }, 'message'],
+          ['a copy with other text', { ...checked, json: '{"id": "truncated' }, 'message'],
+          ['text that is not JSON', { json: 'not json', id, topic, type }, 'message'],
+          ['null', null, 'message'],
+          // Columns of an outbox row written by hand in SQL are still checked.
+          ['an empty id', trustedJsonEnvelope({ json, id: '', topic, type }), 'message.id'],
+          ['a type past 64 KiB', trustedJsonEnvelope({ json, id, topic, type: 't'.repeat(70_000) }), 'message.type'],
+        ];
+        for (const [label, message, field] of refused)
+          await expect(
+            transport.publishJson?.(topic, [checked, message as JsonEnvelope]),
+            `${label} is refused`,
+          ).rejects.toMatchObject({ name: 'InvalidMessagingValueError', code: 'INVALID_VALUE', field });
+        await transport.publishJson?.(topic, [checked]);
+        await eventually(
+          () => received.length >= 1,
+          timeoutMs,
+          () => 'the delivery of the accepted message',
+        );
+        await sleep(100);
+        expect(received.map((entry) => entry.message)).toEqual([first]);
       },
       testTimeout,
     );
@@ -770,20 +805,12 @@ export function transportConformance(name: string, options: TransportConformance
 }
 
 /**
- * `message` as a {@link JsonEnvelope} whose text is written as PostgreSQL writes `jsonb` out: keys
- * ordered by length, then bytes, and a space after every `:` and `,`.
+ * `message` as the PostgreSQL outbox hands it to `publishJson`: a {@link JsonEnvelope} whose text
+ * is written as PostgreSQL writes `jsonb` out (keys ordered by length, then bytes, and a space after
+ * every `:` and `,`), made without parsing, as the outbox makes it.
  */
-function jsonEnvelopeOf(message: Envelope): JsonEnvelope {
-  const json: { -readonly [Field in keyof JsonEnvelope]: JsonEnvelope[Field] } = {
-    json: jsonbText(message),
-    id: message.id,
-    topic: message.topic,
-    type: message.type,
-  };
-  if (message.key !== undefined) json.key = message.key;
-  if (message.groupId !== undefined) json.groupId = message.groupId;
-  if (message.headers.correlationId !== undefined) json.correlationId = message.headers.correlationId;
-  return json;
+function jsonbEnvelopeOf(message: Envelope): JsonEnvelope {
+  return trustedJsonEnvelopeOf(message, jsonbText(message));
 }
 
 function jsonbText(value: unknown): string {

@@ -1,6 +1,6 @@
 import { type Clock, InvalidOptionsError, OptionsValidator, systemClock, type TimerHandle } from '@bulwark/resilience';
 import type { Envelope } from '../envelope/envelope.js';
-import { jsonSerializer, type Serializer } from '../envelope/serializer.js';
+import { jsonSerializer, type Serializer, serializeToPublish } from '../envelope/serializer.js';
 import { assertKeys, assertPublishable } from '../envelope/storable-values.js';
 import { tracePublish } from '../telemetry/message-spans.js';
 import { settledWithin } from './in-flight.js';
@@ -369,7 +369,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
       assertPublishable(topic, messages);
       // Serialize everything first so a bad message rejects the whole call and stores nothing.
       const serialized = messages.map((message) => ({
-        bytes: serializer.serialize(message),
+        bytes: serializeToPublish(serializer, message),
         key: ordering === 'per-key' ? orderingKeyOf(message) : undefined,
       }));
       const notBefore = clock.now() + Math.max(0, publishOptions.delayMs ?? 0);

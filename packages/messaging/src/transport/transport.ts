@@ -157,6 +157,9 @@ export interface Transport {
    * Publishes messages in order; resolves once the transport holds them (durably, where it
    * persists) for a group that will deliver them.
    *
+   * @throws {@link @bulwark/messaging!InvalidMessagingValueError} before anything of the call is
+   * sent, when a message is not an envelope object, holds an id, topic, type, key, group id or
+   * header no transport sends unchanged, or cannot be serialized.
    * @throws {@link @bulwark/messaging!UnroutableMessageError} when the topic has no group and the transport declares
    * `unroutable: 'rejected'` (nothing of the call was published).
    */
@@ -168,9 +171,16 @@ export interface Transport {
    * (the default), so a consumer reads the same envelope as if it had gone through `publish`;
    * absent on a transport given another serializer, which must be handed envelopes. The outbox relay
    * uses it when the transport has it and no claim check is set, and spares parsing each stored
-   * message and serializing it again. The text is neither parsed nor checked (that is the saving):
-   * pass only the JSON of an envelope with the given fields, such as an outbox's `jsonb` column
-   * holds; text that is not JSON reaches consumers as an unreadable message.
+   * message and serializing it again.
+   *
+   * The text is not parsed here (that is the saving): it was checked where the
+   * {@link @bulwark/messaging!JsonEnvelope} was made, by {@link @bulwark/messaging!toJsonEnvelope}
+   * or by the PostgreSQL outbox from its `jsonb`.
+   *
+   * @throws {@link @bulwark/messaging!InvalidMessagingValueError} before anything of the call is
+   * sent, when a message is not a `JsonEnvelope` (an object with its fields written by hand, or a
+   * copy of one: field `message`), or its topic, id, type, key or group id cannot be sent.
+   * @throws {@link @bulwark/messaging!UnroutableMessageError} as `publish` does.
    */
   publishJson?(topic: string, messages: readonly JsonEnvelope[], options?: PublishOptions): Promise<void>;
   /**

@@ -15,21 +15,12 @@ import {
   type Serializer,
   type Transport,
 } from '@bulwark/messaging';
-import { amqpTransport } from '@bulwark/messaging/amqp';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
-import { redisStreamsTransport } from '@bulwark/messaging/redis';
 import { withTransaction } from '@bulwark/resilience/postgres';
-import { describeWithServers, type ServerKind, uniqueName } from '@bulwark/test-support';
-import amqp from 'amqplib';
-import { Redis } from 'ioredis';
+import { describeWithServers, uniqueName } from '@bulwark/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-
-/** A transport on a fresh exchange or key prefix, and how to remove what it made. */
-interface BrokerUnderTest {
-  transport: Transport;
-  remove(): Promise<void>;
-}
+import { jsonBrokers } from '../transport/fixtures/json-brokers.js';
 
 /** A serializer that is not the JSON one (JSON behind a marker byte), so the transport takes envelopes only. */
 const markedSerializer: Serializer = {
@@ -37,53 +28,6 @@ const markedSerializer: Serializer = {
   serialize: (envelope) => Buffer.concat([Buffer.from('#'), jsonSerializer.serialize(envelope)]),
   deserialize: (bytes) => jsonSerializer.deserialize(Buffer.from(bytes).subarray(1)),
 };
-
-const brokers: {
-  name: string;
-  server: ServerKind;
-  open(url: string, options?: { serializer?: Serializer }): Promise<BrokerUnderTest>;
-}[] = [
-  {
-    name: 'Redis Streams',
-    server: 'redis',
-    async open(url, options = {}) {
-      const redis = new Redis(url);
-      const keyPrefix = `${uniqueName('bulwark-outbox-json')}:`;
-      const transport = redisStreamsTransport(redis, { keyPrefix, ...options });
-      return {
-        transport,
-        async remove() {
-          const keys = await redis.keys(`${keyPrefix}*`);
-          if (keys.length > 0) await redis.del(...keys);
-          redis.disconnect();
-        },
-      };
-    },
-  },
-  {
-    name: 'RabbitMQ',
-    server: 'amqp',
-    async open(url, options = {}) {
-      const exchange = uniqueName('bulwark-test');
-      const transport = amqpTransport(() => amqp.connect(url, { noDelay: true }), {
-        exchange,
-        queuePrefix: `${uniqueName('bulwark-amqp')}:`,
-        queueArguments: { 'x-expires': 120_000 },
-        ...options,
-      });
-      return {
-        transport,
-        async remove() {
-          const admin = await amqp.connect(url);
-          const channel = await admin.createChannel();
-          for (const name of [exchange, `${exchange}.delayed`, `${exchange}.unrouted`])
-            await channel.deleteExchange(name).catch(() => {});
-          await admin.close();
-        },
-      };
-    },
-  },
-];
 
 const waitUntil = async (condition: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -130,7 +74,7 @@ function messagesFor(topic: string): Envelope[] {
   );
 }
 
-for (const broker of brokers) {
+for (const broker of jsonBrokers) {
   await describeWithServers(`outbox relay → ${broker.name}, ready-made JSON`, ['postgres', broker.server], (urls) => {
     let pool: pg.Pool;
     const tables: string[] = [];
@@ -145,9 +89,16 @@ for (const broker of brokers) {
       await pool.end();
     });
 
-    /** Adds `messagesFor(topic)` to a fresh outbox, relays them, and returns what a consumer received. */
+    /**
+     * Adds `messagesFor(topic)` to a fresh outbox, runs `edit` on the table (SQL written by hand),
+     * relays them, and returns what a consumer received.
+     */
     const relayed = async (
-      options: { serializer?: Serializer; claimCheck?: Parameters<typeof claimCheck>[0] } = {},
+      options: {
+        serializer?: Serializer;
+        claimCheck?: Parameters<typeof claimCheck>[0];
+        edit?: (table: string, sent: readonly Envelope[]) => Promise<unknown>;
+      } = {},
     ): Promise<{ sent: Envelope[]; received: Envelope[]; calls: { publish: number; publishJson: number } }> => {
       const opened = await broker.open(
         urls[broker.server],
@@ -166,6 +117,7 @@ for (const broker of brokers) {
       const sent = messagesFor(topic);
       await withTransaction(pool, (client) => outbox.add(client, sent.slice(0, 25)));
       await withTransaction(pool, (client) => outbox.add(client, sent.slice(25)));
+      await options.edit?.(table, sent);
       const relay = outbox.relay({
         transport,
         publishConcurrency: 4,
@@ -225,6 +177,42 @@ for (const broker of brokers) {
       expect(calls.publish).toBeGreaterThan(0);
       for (const message of received) expect(message).toEqual(sent.find((added) => added.id === message.id));
       expectKeyOrder(sent, received);
+    });
+
+    it("gives consumers a number past a double's range, written into the outbox by SQL, as publish sends it (null; -0 as 0), through publishJson and through publish", async () => {
+      // outbox.add cannot store one (JSON.stringify writes no such number); SQL written by hand can,
+      // and jsonb keeps it (as every digit). JSON.parse would read 1e400 as Infinity and -1e-400 as -0.
+      const numbers = { huge: '1e400', negativeHuge: '-1e400', tiny: '-1e-400', kept: '1.7976931348623157e308' };
+      const edit = (table: string, sent: readonly Envelope[]) =>
+        pool.query(
+          `UPDATE "${table}" SET envelope = jsonb_set(envelope, '{payload}', envelope->'payload' || $2::jsonb) WHERE id = $1`,
+          [
+            sent[3]?.id,
+            `{${Object.entries(numbers)
+              .map(([name, number]) => `"${name}": ${number}`)
+              .join(', ')}}`,
+          ],
+        );
+      const viaJson = await relayed({ edit });
+      const viaPublish = await relayed({ edit, claimCheck: { store: memoryBlobStore(), thresholdBytes: 1_000_000 } });
+      expect(viaJson.calls.publishJson).toBeGreaterThan(0);
+      expect(viaPublish.calls.publishJson).toBe(0);
+      for (const { sent, received } of [viaJson, viaPublish]) {
+        const edited = received.find((message) => message.id === sent[3]?.id);
+        expect(edited?.payload).toEqual({
+          ...(sent[3]?.payload as object),
+          huge: null,
+          negativeHuge: null,
+          tiny: 0,
+          kept: 1.7976931348623157e308,
+        });
+        expect((edited?.payload as { tiny?: number } | undefined)?.tiny, 'tiny is 0, not -0 (toBe is Object.is)').toBe(
+          0,
+        );
+        for (const message of received)
+          if (message !== edited) expect(message).toEqual(sent.find((added) => added.id === message.id));
+        expectKeyOrder(sent, received);
+      }
     });
   });
 }

@@ -122,9 +122,12 @@ describe('memoryTransport (specific)', () => {
     await flush();
     expect(received).toEqual(original);
     expect(received).not.toBe(original);
-    await expect(transport.publish('t', [{ ...original, payload: { big: BigInt(1) } }])).rejects.toBeInstanceOf(
-      TypeError,
-    );
+    // A payload JSON cannot hold is refused as bad input, with the serializer's TypeError as its cause.
+    await expect(transport.publish('t', [{ ...original, payload: { big: BigInt(1) } }])).rejects.toMatchObject({
+      name: 'InvalidMessagingValueError',
+      field: 'message',
+      cause: expect.any(TypeError),
+    });
     await transport.close();
   });
 
