@@ -22,7 +22,10 @@
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
 //   of a row summed; process.cpuUsage, from the round's start: an idle relay's CPU between rounds is
 //   left out), which load on the machine does not change much.
+//   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
+//   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -41,6 +44,7 @@ import {
   publishFloor,
   redisBenchTransport,
 } from './outbox-brokers-publishing.js';
+import { commitStampFile, RelayTimeline } from './outbox-brokers-timeline.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -53,6 +57,10 @@ const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.u
 const keys = 1_000;
 /** The fleet's processes run what this one runs: the packages' source (`bench`) or their dist (`bench:built`). */
 const onSource = process.execArgv.some((argument) => argument.includes('@bulwark/source'));
+/** A directory for the relays' timelines (outbox-brokers-timeline.ts): where a round's time goes. */
+const timelineDirectory = process.env.BENCH_TIMELINE;
+/** Rows to run, by a part of their name (`redis`, `×3`...): all when unset. */
+const only = process.env.BENCH_ONLY;
 
 /** Publishes in flight per relay; the relay's default is 1 (one batch at a time). */
 const publishConcurrency = 8;
@@ -116,11 +124,14 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
     done = resolve;
   });
   const relayPool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const timeline = timelineDirectory === undefined ? undefined : new RelayTimeline(timelineDirectory);
+  timeline?.watch(relayPool);
+  const counting = countingTransport(transport, (count) => {
+    published += count;
+    if (published >= rows) done();
+  });
   const relay = postgresOutbox(relayPool, { table }).relay({
-    transport: countingTransport(transport, (count) => {
-      published += count;
-      if (published >= rows) done();
-    }),
+    transport: timeline ? timeline.transport(counting) : counting,
     publishConcurrency,
   });
   try {
@@ -131,6 +142,7 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
     await finished;
     const ended = process.hrtime.bigint();
     const used = process.cpuUsage(cpu);
+    timeline?.mark(started);
     return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
   } finally {
     await relay.close();
@@ -147,6 +159,7 @@ async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
     await fill(client, table, rows, { vacuum: false, keys });
     const started = process.hrtime.bigint();
     await client.query('COMMIT');
+    if (timelineDirectory !== undefined) writeFileSync(commitStampFile(timelineDirectory, table), `${started}\n`);
     return started;
   } finally {
     client.release();
@@ -336,7 +349,7 @@ async function measure(): Promise<SubjectResult[]> {
   );
   subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
   subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
-  const names = Object.keys(subjects);
+  const names = Object.keys(subjects).filter((name) => only === undefined || name.includes(only));
   const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
     for (let round = 0; round < rounds; round++) {
