@@ -22,6 +22,8 @@
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
 //   of a row summed; process.cpuUsage, from the round's start: an idle relay's CPU between rounds is
 //   left out), which load on the machine does not change much.
+//   Every row first runs 3 rounds that are not measured (BENCH_WARMUP_ROUNDS), so that the fleet's
+//   processes, started cold, are measured warm like the relay of this process (and a running fleet).
 //   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
 //   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
 import { randomUUID } from 'node:crypto';
@@ -50,7 +52,15 @@ const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const rows = 20_000;
-const rounds = 3;
+/** Measured rounds of every row (BENCH_ROUNDS to change). */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Rounds of every row run first and not measured: a fleet process starts cold. Over 7 rounds of the
+ * Redis rows (load 14-21) the fleet's client CPU per message went 38, 33, 23, 23, 24, 17, 15 µs, the
+ * relay's in this process 21, 22, 16, 23, 15, 15, 12: three cold rounds put the warm-up into the
+ * fleet's figures.
+ */
+const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 3);
 const fleetSize = 3;
 const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.url));
 /** Outbox keys: 100 would give the 3 relays 27% / 34% / 39% of the rows, 1,000 within 2% of a third. */
@@ -352,10 +362,11 @@ async function measure(): Promise<SubjectResult[]> {
   const names = Object.keys(subjects).filter((name) => only === undefined || name.includes(only));
   const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
-    for (let round = 0; round < rounds; round++) {
+    for (let round = -warmupRounds; round < rounds; round++) {
       for (let offset = 0; offset < names.length; offset++) {
-        const name = names[(round + offset) % names.length] as string;
-        samples.get(name)?.push(await (subjects[name] as () => Promise<Sample>)());
+        const name = names[(round + warmupRounds + offset) % names.length] as string;
+        const sample = await (subjects[name] as () => Promise<Sample>)();
+        if (round >= 0) samples.get(name)?.push(sample);
         await redis.del(floorStream);
         await channel.purgeQueue(floorQueue);
       }
