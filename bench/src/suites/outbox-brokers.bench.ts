@@ -24,6 +24,7 @@
 //   left out), which load on the machine does not change much.
 //   Every row first runs 3 rounds that are not measured (BENCH_WARMUP_ROUNDS), so that the fleet's
 //   processes, started cold, are measured warm like the relay of this process (and a running fleet).
+//   BENCH_FLEET_SIZE=2 runs the fleet rows with 2 processes (a divisor of the 12 partitions).
 //   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
 //   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
 import { randomUUID } from 'node:crypto';
@@ -61,7 +62,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
  * fleet's figures.
  */
 const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 3);
-const fleetSize = 3;
+/** Processes of the fleet rows (BENCH_FLEET_SIZE to change; a divisor of `partitions`). */
+const fleetSize = Number(process.env.BENCH_FLEET_SIZE ?? 3);
 const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.url));
 /** Outbox keys: 100 would give the 3 relays 27% / 34% / 39% of the rows, 1,000 within 2% of a third. */
 const keys = 1_000;
