@@ -9,6 +9,7 @@
 // the broker accepted it prints `accepted <messages> <hrtime ns> <CPU µs since ready>` (hrtime is
 // CLOCK_MONOTONIC, one clock for every process of the machine). On SIGUSR2 it prints `cpu <CPU µs
 // since ready>`. Stops on SIGTERM.
+import { existsSync, readFileSync } from 'node:fs';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
@@ -20,6 +21,7 @@ import {
   publishFloor,
   redisBenchTransport,
 } from './outbox-brokers-publishing.js';
+import { commitStampFile, RelayTimeline } from './outbox-brokers-timeline.js';
 
 const role = process.env.BENCH_ROLE === 'relay' ? 'relay' : 'floor';
 const broker = process.env.BENCH_BROKER === 'amqp' ? 'amqp' : 'redis-streams';
@@ -35,6 +37,8 @@ const publishConcurrency = Number(process.env.BENCH_PUBLISH_CONCURRENCY ?? 8);
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
+/** A directory to write the relay's timeline to (outbox-brokers-timeline.ts), if any. */
+const timelineDirectory = process.env.BENCH_TIMELINE;
 
 let cpuAtReady = process.cpuUsage();
 const accepted = (count: number) => {
@@ -56,8 +60,19 @@ if (role === 'relay') {
   const { transport, dispose } =
     broker === 'redis-streams' ? redisBenchTransport(destination) : amqpBenchTransport(destination);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const timeline = timelineDirectory === undefined ? undefined : new RelayTimeline(timelineDirectory);
+  if (timeline && timelineDirectory !== undefined) {
+    timeline.watch(pool);
+    const markRound = () => {
+      const file = commitStampFile(timelineDirectory, target);
+      timeline.mark(existsSync(file) ? BigInt(readFileSync(file, 'utf8').trim()) : undefined);
+    };
+    process.on('SIGUSR2', markRound);
+    process.once('SIGTERM', markRound);
+  }
+  const counting = countingTransport(transport, accepted);
   const relay = postgresOutbox(pool, { table: target }).relay({
-    transport: countingTransport(transport, accepted),
+    transport: timeline ? timeline.transport(counting) : counting,
     publishConcurrency,
     partitions,
   });

@@ -22,7 +22,13 @@
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
 //   of a row summed; process.cpuUsage, from the round's start: an idle relay's CPU between rounds is
 //   left out), which load on the machine does not change much.
+//   Every row first runs 3 rounds that are not measured (BENCH_WARMUP_ROUNDS), so that the fleet's
+//   processes, started cold, are measured warm like the relay of this process (and a running fleet).
+//   BENCH_FLEET_SIZE=2 runs the fleet rows with 2 processes (a divisor of the 12 partitions).
+//   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
+//   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -41,18 +47,32 @@ import {
   publishFloor,
   redisBenchTransport,
 } from './outbox-brokers-publishing.js';
+import { commitStampFile, RelayTimeline } from './outbox-brokers-timeline.js';
 
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const rows = 20_000;
-const rounds = 3;
-const fleetSize = 3;
+/** Measured rounds of every row (BENCH_ROUNDS to change). */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Rounds of every row run first and not measured: a fleet process starts cold. Over 7 rounds of the
+ * Redis rows (load 14-21) the fleet's client CPU per message went 38, 33, 23, 23, 24, 17, 15 µs, the
+ * relay's in this process 21, 22, 16, 23, 15, 15, 12: three cold rounds put the warm-up into the
+ * fleet's figures.
+ */
+const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 3);
+/** Processes of the fleet rows (BENCH_FLEET_SIZE to change; a divisor of `partitions`). */
+const fleetSize = Number(process.env.BENCH_FLEET_SIZE ?? 3);
 const worker = fileURLToPath(new URL('./outbox-brokers-worker.ts', import.meta.url));
 /** Outbox keys: 100 would give the 3 relays 27% / 34% / 39% of the rows, 1,000 within 2% of a third. */
 const keys = 1_000;
 /** The fleet's processes run what this one runs: the packages' source (`bench`) or their dist (`bench:built`). */
 const onSource = process.execArgv.some((argument) => argument.includes('@bulwark/source'));
+/** A directory for the relays' timelines (outbox-brokers-timeline.ts): where a round's time goes. */
+const timelineDirectory = process.env.BENCH_TIMELINE;
+/** Rows to run, by a part of their name (`redis`, `×3`...): all when unset. */
+const only = process.env.BENCH_ONLY;
 
 /** Publishes in flight per relay; the relay's default is 1 (one batch at a time). */
 const publishConcurrency = 8;
@@ -116,11 +136,14 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
     done = resolve;
   });
   const relayPool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const timeline = timelineDirectory === undefined ? undefined : new RelayTimeline(timelineDirectory);
+  timeline?.watch(relayPool);
+  const counting = countingTransport(transport, (count) => {
+    published += count;
+    if (published >= rows) done();
+  });
   const relay = postgresOutbox(relayPool, { table }).relay({
-    transport: countingTransport(transport, (count) => {
-      published += count;
-      if (published >= rows) done();
-    }),
+    transport: timeline ? timeline.transport(counting) : counting,
     publishConcurrency,
   });
   try {
@@ -131,6 +154,7 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
     await finished;
     const ended = process.hrtime.bigint();
     const used = process.cpuUsage(cpu);
+    timeline?.mark(started);
     return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
   } finally {
     await relay.close();
@@ -147,6 +171,7 @@ async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
     await fill(client, table, rows, { vacuum: false, keys });
     const started = process.hrtime.bigint();
     await client.query('COMMIT');
+    if (timelineDirectory !== undefined) writeFileSync(commitStampFile(timelineDirectory, table), `${started}\n`);
     return started;
   } finally {
     client.release();
@@ -336,13 +361,14 @@ async function measure(): Promise<SubjectResult[]> {
   );
   subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
   subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
-  const names = Object.keys(subjects);
+  const names = Object.keys(subjects).filter((name) => only === undefined || name.includes(only));
   const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
-    for (let round = 0; round < rounds; round++) {
+    for (let round = -warmupRounds; round < rounds; round++) {
       for (let offset = 0; offset < names.length; offset++) {
-        const name = names[(round + offset) % names.length] as string;
-        samples.get(name)?.push(await (subjects[name] as () => Promise<Sample>)());
+        const name = names[(round + warmupRounds + offset) % names.length] as string;
+        const sample = await (subjects[name] as () => Promise<Sample>)();
+        if (round >= 0) samples.get(name)?.push(sample);
         await redis.del(floorStream);
         await channel.purgeQueue(floorQueue);
       }

@@ -6,6 +6,7 @@ import { MessagingError } from '../errors/messaging-error.js';
 import { observeOutboxRelay } from '../telemetry/outbox-relay-metrics.js';
 import { ConnectionHealthTracker } from '../transport/connection-health.js';
 import type {
+  OutboxClaim,
   OutboxRecord,
   OutboxRelay,
   OutboxRelayRole,
@@ -300,30 +301,51 @@ class Relay implements OutboxRelay {
     let quietReads = 0;
     // A store that leaves out what is being published lets the relay read one batch ahead and
     // remove rows while it publishes; any other store is read only once everything read went out.
-    const mayRead = () => (session.prefetch ? lanes.heldCount - awaitingRemoval <= readSize : lanes.heldCount === 0);
+    // `reading`: records just read and not yet in the lanes, which a read started meanwhile counts.
+    const mayRead = (reading = 0) =>
+      session.prefetch ? lanes.heldCount + reading - awaitingRemoval <= readSize : lanes.heldCount + reading === 0;
+    /**
+     * Starts a read that leaves out what the relay holds and `reading`, and removes in the same
+     * round trip what was accepted meanwhile (for a store that does). It is awaited later; a
+     * failure then ends the session.
+     */
+    const startRead = (reading: readonly OutboxRecord[]): PendingRead => {
+      const startedAt = clock.now();
+      const waiting = [...retrying.values()].flatMap((topic) => topic.records);
+      const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
+      const removalRecords = recordsOf(removal);
+      const held = lanes.heldCount + reading.length + waiting.length > 0;
+      const claim = session.claim(readSize, {
+        ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
+        ...(session.prefetch && held ? { exclude: [...lanes.heldRecords(), ...reading, ...waiting] } : {}),
+        ...(removalRecords.length > 0 ? { remove: removalRecords } : {}),
+      });
+      // Awaited by the loop, or by the session's end when the loop stops first.
+      claim.catch(() => {});
+      return { startedAt, claim, removal, removalRecords };
+    };
+    // A read started as the previous one returned, before its records went to the lanes: its round
+    // trip overlaps the CPU of starting their publishes instead of following it.
+    let ahead: PendingRead | undefined;
     try {
       while (!signal.aborted) {
         throwIfStoreFailed();
         woken = false;
         settled = false;
-        await this.retryDue(session, retrying);
-        if (!mayRead()) {
-          // Woken by a publish or a removal that settles, or a retry that comes due.
-          if (!settled) await sleep(pollIntervalMs);
-          continue;
+        let read = ahead;
+        ahead = undefined;
+        if (read === undefined) {
+          await this.retryDue(session, retrying);
+          if (!mayRead()) {
+            // Woken by a publish or a removal that settles, or a retry that comes due.
+            if (!settled) await sleep(pollIntervalMs);
+            continue;
+          }
+          read = startRead([]);
         }
-        const startedAt = clock.now();
-        const waiting = [...retrying.values()].flatMap((topic) => topic.records);
-        const removal = session.claimRemoves && removing === undefined ? accepted.splice(0) : [];
-        const removalRecords = recordsOf(removal);
-        const claim = await session.claim(readSize, {
-          ...(retrying.size > 0 ? { skipTopics: [...retrying.keys()] } : {}),
-          ...(session.prefetch && lanes.heldCount + waiting.length > 0
-            ? { exclude: waiting.length > 0 ? [...lanes.heldRecords(), ...waiting] : lanes.heldRecords() }
-            : {}),
-          ...(removalRecords.length > 0 ? { remove: removalRecords } : {}),
-        });
-        if (removal.length > 0) removed(removal, removalRecords);
+        const { startedAt } = read;
+        const claim = await read.claim;
+        if (read.removal.length > 0) removed(read.removal, read.removalRecords);
         throwIfStoreFailed();
         // A good read with nothing failing means all is well again.
         this.storeFailures = 0;
@@ -336,13 +358,18 @@ class Relay implements OutboxRelay {
           retrying.size > 0 ? claim.records.filter((record) => !retrying.has(topicOf(record))) : claim.records;
         if (records.length > 0) {
           quietReads = 0;
-          if (session.wakeUps && wakeUps !== false) {
-            await session.wakeUps(false);
+          // Queued on the store's connection ahead of the next read, awaited once that read is started.
+          const wakeUpsOff = session.wakeUps && wakeUps !== false ? session.wakeUps(false) : undefined;
+          wakeUpsOff?.catch(() => {});
+          // A full batch: more may be waiting, read again at once (while this one is published).
+          const full = claim.records.length >= readSize;
+          if (full && retrying.size === 0 && mayRead(records.length)) ahead = startRead(records);
+          if (wakeUpsOff) {
+            await wakeUpsOff;
             wakeUps = false;
           }
           lanes.add(records, { startedAt, lagMs: claim.oldestAgeMs ?? 0 });
-          // A full batch: more may be waiting, read again at once (while this one is published).
-          if (claim.records.length >= readSize) continue;
+          if (full) continue;
         }
         if (lanes.heldCount - awaitingRemoval > 0 || (awaitingRemoval > 0 && !session.claimRemoves)) {
           // Still publishing: the next read waits for a publish or a removal to settle, or a wake-up.
@@ -368,6 +395,15 @@ class Relay implements OutboxRelay {
         await sleep(pollIntervalMs);
       }
     } finally {
+      // A read started ahead: its records stay in the store for the next leader, the published
+      // rows it removed are done with.
+      if (ahead !== undefined) {
+        const { claim, removal, removalRecords } = ahead;
+        await claim.then(
+          () => removed(removal, removalRecords),
+          () => accepted.push(...removal),
+        );
+      }
       // What was read but not sent stays in the store for the next leader; what is being sent
       // finishes, and what was accepted is removed while the session still can.
       lanes.dropQueued();
@@ -517,6 +553,15 @@ class Relay implements OutboxRelay {
       if (this.buckets.length > throughputWindowMs / 1000 + 1) this.buckets.shift();
     }
   }
+}
+
+/** A read the relay started and has not looked at yet. */
+interface PendingRead {
+  readonly startedAt: number;
+  readonly claim: Promise<OutboxClaim>;
+  /** Accepted publishes whose rows the read removes first, and those rows. */
+  readonly removal: readonly LanePublish[];
+  readonly removalRecords: readonly OutboxRecord[];
 }
 
 /** A topic whose publishing failed: its rows, and when and how often it is tried again. */

@@ -1,4 +1,4 @@
-import type { Clock } from '@bulwark/resilience';
+import type { Clock, TimerHandle } from '@bulwark/resilience';
 import { MessagingError } from '../errors/messaging-error.js';
 import type { OutboxRecord } from '../outbox/outbox.js';
 
@@ -43,11 +43,20 @@ const lockOf = (partitions: number, partition: number) => partitions * 65_536 + 
  * A killed member's locks end with its connection, so the others take its partitions at their next
  * rebalance; they read from its oldest undeleted row, so per-key order holds across the hand-over
  * and its last publishes may go out twice (at-least-once).
+ *
+ * Once started, the rebalance runs on a timer of its own, while no read of the relay is on its
+ * connection: reading the lock table takes 1-15 ms, which a read that waits behind it would lose.
+ * A relay whose connection is busy at every tick rebalances in front of a read once it is a whole
+ * interval late.
  */
 export class OutboxPartitionShare {
   private readonly held = new Set<number>();
   private readonly releasing = new Set<number>();
   private nextRebalanceAt = Number.NEGATIVE_INFINITY;
+  private timer: TimerHandle | undefined;
+  /** The rebalance under way, if any. */
+  private rebalancing: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly run: RunStatement,
@@ -74,11 +83,58 @@ export class OutboxPartitionShare {
   }
 
   /**
-   * Rebalances when due, and gives up the partitions being released that no longer have a row in
-   * `outstanding` (read by this relay and not deleted yet).
+   * Rebalances every `rebalanceIntervalMs` from now on, on its own timer, while `busy()` (a read on
+   * the connection) is false. `failed` gets the error of a rebalance that failed (the store, or
+   * another partition count); the timer stops then, and the relay must end the session.
    */
-  async refresh(outstanding: readonly OutboxRecord[]): Promise<void> {
-    if (this.settings.clock.now() >= this.nextRebalanceAt) await this.rebalance();
+  start(busy: () => boolean, failed: (error: unknown) => void): void {
+    const { clock, rebalanceIntervalMs } = this.settings;
+    const tick = () => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      if (this.rebalancing !== undefined || busy()) {
+        this.timer = clock.setTimeout(tick, rebalanceIntervalMs);
+        return;
+      }
+      this.track(this.rebalance()).then(
+        () => {
+          if (!this.stopped) this.timer = clock.setTimeout(tick, Math.max(0, this.nextRebalanceAt - clock.now()));
+        },
+        (error: unknown) => {
+          if (!this.stopped) failed(error);
+        },
+      );
+    };
+    this.timer = clock.setTimeout(tick, Math.max(0, this.nextRebalanceAt - clock.now()));
+  }
+
+  /** Stops the timer; resolves once a rebalance under way has finished (none runs after). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.settings.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.rebalancing?.catch(() => {});
+  }
+
+  /**
+   * Before a read: rebalances if a whole interval late (the timer found the connection busy every
+   * time), and gives up the partitions being released that no longer have a row in `outstanding`
+   * (read by this relay and not deleted yet). `undefined` when there is nothing to do, so that the
+   * read goes out at once, not after a turn of the event loop.
+   */
+  refresh(outstanding: readonly OutboxRecord[]): Promise<void> | undefined {
+    const late =
+      this.rebalancing === undefined &&
+      this.settings.clock.now() >=
+        this.nextRebalanceAt + (this.timer === undefined ? 0 : this.settings.rebalanceIntervalMs);
+    if (!late && this.releasing.size === 0) return undefined;
+    return this.refreshNow(outstanding, late);
+  }
+
+  private async refreshNow(outstanding: readonly OutboxRecord[], late: boolean): Promise<void> {
+    // A rebalance the timer started meanwhile is on the connection already: the read waits for it anyway.
+    if (late) await this.track(this.rebalance());
+    else await this.rebalancing;
     if (this.releasing.size === 0) return;
     const busy = new Set(outstanding.map((record) => record.partition));
     for (const partition of [...this.releasing]) {
@@ -87,6 +143,16 @@ export class OutboxPartitionShare {
       this.releasing.delete(partition);
       this.held.delete(partition);
     }
+  }
+
+  /** Keeps `rebalance` as the one under way until it settles. */
+  private track(rebalance: Promise<void>): Promise<void> {
+    this.rebalancing = rebalance;
+    const done = () => {
+      if (this.rebalancing === rebalance) this.rebalancing = undefined;
+    };
+    rebalance.then(done, done);
+    return rebalance;
   }
 
   /** Reads the fleet from pg_locks, takes free partitions up to this relay's share, marks those above it. */

@@ -155,6 +155,9 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
   /**
    * How often a relay of a fleet (`partitions` above 1) looks at the fleet and takes or gives up
    * partitions: how soon a dead relay's partitions are taken over, and a new relay gets its share.
+   * It looks on a timer of its own, while none of its reads is on its connection; a relay whose
+   * reads follow each other without a pause looks in front of a read once a whole interval late
+   * (at most twice this apart).
    * @defaultValue 1_000
    */
   rebalanceIntervalMs?: number;
@@ -535,6 +538,8 @@ function postgresRelaySource(
     };
     signal.addEventListener('abort', onAbort, { once: true });
     let share: OutboxPartitionShare | undefined;
+    // Whether a read is on the connection: the share's timer does not put a rebalance in front of it.
+    let claiming = false;
     /**
      * Runs `statement` (a blocking lock taken with lock_timeout) until it is granted; resolves this
      * session's backend pid. Each wait lasts at most lock_timeout (queryTimeoutMs) on the server and
@@ -575,6 +580,8 @@ function postgresRelaySource(
         }
       }
       signal.throwIfAborted();
+      // From now on the share rebalances on its own timer, between the relay's reads.
+      share?.start(() => claiming, onError);
       if (listen) {
         client.on('notification', onNotification);
         await client.query(withTimeout(`LISTEN ${quotePostgresIdentifier(sql.channel)}`, []));
@@ -586,6 +593,7 @@ function postgresRelaySource(
       }
       signal.throwIfAborted();
     } catch (error) {
+      await share?.stop();
       detach();
       // Destroyed rather than reused: the lock may have been granted just as we gave up.
       destroy(error);
@@ -601,17 +609,24 @@ function postgresRelaySource(
         const exclude = positionArray(claimOptions?.exclude ?? []);
         const remove = positionArray(claimOptions?.remove ?? []);
         if (share) {
-          await share.refresh(claimOptions?.exclude ?? []);
-          const readable = share.readable();
-          if (readable.length === 0) {
-            // Nothing left to read (every partition given up): the published rows still go.
-            if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
-            return { records: [], oldestAgeMs: undefined };
+          claiming = true;
+          try {
+            // Awaited only when there is something to do: the read is sent at once otherwise.
+            const refreshing = share.refresh(claimOptions?.exclude ?? []);
+            if (refreshing) await refreshing;
+            const readable = share.readable();
+            if (readable.length === 0) {
+              // Nothing left to read (every partition given up): the published rows still go.
+              if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
+              return { records: [], oldestAgeMs: undefined };
+            }
+            const result = await client.query<OutboxClaimRow>(
+              withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
+            );
+            return claimOf(result.rows);
+          } finally {
+            claiming = false;
           }
-          const result = await client.query<OutboxClaimRow>(
-            withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
-          );
-          return claimOf(result.rows);
         }
         const result = await client.query<OutboxClaimRow>(
           skipTopics.length > 0
@@ -647,6 +662,8 @@ function postgresRelaySource(
     };
     connection.handOver(session);
     const failure = await sessionEnded;
+    // No rebalance may touch the connection once it leaves the fleet or goes back to the pool.
+    await share?.stop();
     if (failure !== undefined) {
       detach();
       destroy(failure);

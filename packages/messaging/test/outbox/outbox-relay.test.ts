@@ -283,6 +283,45 @@ describe('outbox relay', () => {
     await relay.close();
   });
 
+  it('sends the next read as a full read returns, before that read goes to the transport, and keeps key order', async () => {
+    const clock = manualClock(0);
+    const source = memoryRelaySource(clock, { prefetch: true, claimRemoves: true });
+    const transport = recordingTransport();
+    // Reads sent before each publish call started.
+    const readsBeforePublish: number[] = [];
+    const relay = startOutboxRelay(
+      source,
+      resolveOutboxRelayOptions(
+        {
+          transport: {
+            publish(topic, messages, options) {
+              readsBeforePublish.push(source.claims);
+              return transport.publish(topic, messages, options);
+            },
+          },
+          publishConcurrency: 2,
+          batchSize: 2,
+        },
+        clock,
+      ),
+    );
+    await clock.advanceAsync(0);
+    const readsWhenIdle = source.claims;
+    const keys = ['a', 'b', 'c', 'd'];
+    for (let sequence = 1; sequence <= 3; sequence++) source.add(...keys.map((key) => message(key, sequence)));
+    await clock.advanceAsync(0);
+    await transport.waitFor(keys.length * 3);
+    // The first read (4 of 12 rows) was followed by the second before its publishes started.
+    expect((readsBeforePublish[0] as number) - readsWhenIdle).toBe(2);
+    for (const key of keys)
+      expect(transport.published.filter((envelope) => envelope.key === key).map(label)).toEqual(
+        [1, 2, 3].map((sequence) => `orders:${key}${sequence}`),
+      );
+    await clock.advanceAsync(0);
+    expect(source.rows).toEqual([]);
+    await relay.close();
+  });
+
   it('checks payloads in before publishing', async () => {
     const { clock, source, transport, relay } = setup({
       claimCheck: {
