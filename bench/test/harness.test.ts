@@ -22,7 +22,7 @@ const cpuDefinition: BenchmarkDefinition = {
   mode: { kind: 'op' },
   operations: 10,
   rounds: 3,
-  subjects: { light: () => spinning(200), heavy: () => spinning(600), idle: () => idle },
+  subjects: { light: () => spinning(2_000), heavy: () => spinning(6_000), idle: () => idle },
   baseline: 'idle',
   baselineOf: { light: 'light', heavy: 'light' },
   clientCpu: true,
@@ -42,10 +42,11 @@ describe('runBenchmark clientCpu', () => {
     ]);
     expect(row('light client CPU')?.clientCpuOf).toBe('light');
     expect(row('light client CPU')?.roundsNsPerOp).toHaveLength(3);
-    expect(row('light client CPU')?.nsPerOp).toBeGreaterThanOrEqual(200_000);
-    expect(row('light client CPU')?.nsPerOp).toBeLessThan(300_000);
-    expect(row('heavy client CPU')?.nsPerOp).toBeGreaterThanOrEqual(600_000);
-    expect(row('heavy client CPU')?.nsPerOp).toBeLessThan(800_000);
+    // The process's other threads (GC, compilers) add ~0.1-0.25 ms of CPU to an op of a few ms.
+    expect(row('light client CPU')?.nsPerOp).toBeGreaterThanOrEqual(2_000_000);
+    expect(row('light client CPU')?.nsPerOp).toBeLessThan(2_800_000);
+    expect(row('heavy client CPU')?.nsPerOp).toBeGreaterThanOrEqual(6_000_000);
+    expect(row('heavy client CPU')?.nsPerOp).toBeLessThan(7_500_000);
     // Waiting costs wall time, not CPU: the rows measure different things. The process's other
     // threads (GC, compilers) still run while it waits: 0.2-0.23 ms of 2 ms measured here.
     expect(row('idle')?.nsPerOp).toBeGreaterThanOrEqual(1_000_000);
@@ -57,7 +58,7 @@ describe('runBenchmark clientCpu', () => {
     const row = (subject: string) => results.find((candidate) => candidate.subject === subject);
     // heavy burns three times light's CPU; baselineOf overrides `baseline` for both.
     expect(row('heavy client CPU')?.ratioToBaseline).toBeGreaterThan(0.25);
-    expect(row('heavy client CPU')?.ratioToBaseline).toBeLessThan(0.4);
+    expect(row('heavy client CPU')?.ratioToBaseline).toBeLessThan(0.42);
     expect(row('light client CPU')?.ratioToBaseline).toBe(1);
     expect(row('heavy')?.ratioToBaseline).toBe((row('light')?.nsPerOp ?? 0) / (row('heavy')?.nsPerOp ?? 1));
     // idle has no entry in baselineOf: it falls back to `baseline`, itself.
