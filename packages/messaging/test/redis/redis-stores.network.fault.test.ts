@@ -93,6 +93,9 @@ await describeWithServers('Redis messaging stores under network faults (fault pr
       },
       callTimeoutMs: timeoutMs * 3,
       recoverWithinMs: 5_000,
+      // One load call is three store calls in a row, 0.4 s or more each at 200 ms of latency each
+      // way: the default 2 s of latency left room for one or none to finish (CI once saw none).
+      durations: { latencyForMs: 4_000 },
       isTypedError: (error) => error instanceof MessagingError,
     });
 
