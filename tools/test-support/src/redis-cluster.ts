@@ -4,6 +4,7 @@
 // redis-server package, which .ci/run installs); `redisClusterBinaries()` says whether they exist.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,8 +28,19 @@ async function freeClusterPort(): Promise<number> {
   for (;;) {
     const port = await freePort();
     if (port + 10_000 > 65_535) continue;
-    if (!(await isReachable(`redis://127.0.0.1:${port + 10_000}`, 200))) return port;
+    // The cluster bus listens on port + 10000: a port that only something else holds (not a Redis,
+    // say an outgoing connection's local port) makes the server exit at once, seen as a start
+    // timeout. Taking the port for a moment shows it is free.
+    if (await canListen(port + 10_000)) return port;
   }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export interface RedisClusterProcess {
