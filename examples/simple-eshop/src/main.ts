@@ -7,6 +7,17 @@ import { onStopSignal } from './stop-signal.js';
 /** Within the 30 s a supervisor (Kubernetes, systemd) gives a process before it sends SIGKILL. */
 const shutdownDeadlineMs = 25_000;
 
+/** On SIGINT or SIGTERM: says so, runs `close`, exits 0 (1 past the deadline). */
+const exitOnStopSignal = (close: () => Promise<void>) =>
+  onStopSignal(
+    async (signal) => {
+      console.log(`\n${signal}: shutting down`);
+      await close();
+      process.exit(0);
+    },
+    { deadlineMs: shutdownDeadlineMs },
+  );
+
 try {
   const config = loadConfig();
   if (config.role === 'gateway') {
@@ -18,14 +29,7 @@ try {
     console.log(
       `\n  simple-eshop (gateway) is running on ${url}, in front of ${(config.upstreams ?? []).join(', ')}\n`,
     );
-    onStopSignal(
-      async (signal) => {
-        console.log(`\n${signal}: shutting down`);
-        await gateway.close();
-        process.exit(0);
-      },
-      { deadlineMs: shutdownDeadlineMs },
-    );
+    exitOnStopSignal(() => gateway.close());
   } else {
     const shop = await startShop(config);
     console.log(`
@@ -37,14 +41,7 @@ try {
     admin login   ${shop.admin.email} / ${shop.admin.password}
     data          ${config.dataDir}${config.databaseUrl ? '' : ' (embedded PostgreSQL)'}
 `);
-    onStopSignal(
-      async (signal) => {
-        console.log(`\n${signal}: shutting down`);
-        await shop.close();
-        process.exit(0);
-      },
-      { deadlineMs: shutdownDeadlineMs },
-    );
+    exitOnStopSignal(() => shop.close());
   }
 } catch (error) {
   if (error instanceof ConfigError) {
