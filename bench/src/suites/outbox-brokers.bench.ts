@@ -11,8 +11,9 @@
 //   processes run the packages' built code under `bench:built` (their source under `bench`), and are
 //   started once and live through every round (warm, like a running fleet). The relays are started on
 //   the empty table and have taken their partitions before the rows are committed (in one INSERT); the
-//   time runs from that commit until the transports have accepted the last message (the processes
-//   stamp each accepted publish with CLOCK_MONOTONIC, the clock of process.hrtime in every process).
+//   time runs from the moment that COMMIT returned until the transports have accepted the last message
+//   (the processes stamp each accepted publish with CLOCK_MONOTONIC, the clock of process.hrtime in
+//   every process).
 //   ns/op is per message. The floors publish the same number of like envelopes (JSON) straight to the
 //   broker, 500 per batch, waiting for the broker's answer before the next batch: ioredis pipelined
 //   XADD to one stream; amqplib confirm channel + waitForConfirms to one quorum queue; by one
@@ -21,14 +22,16 @@
 //   floors read nothing from PostgreSQL: the gap between a relay and its floor is what reading and
 //   deleting rows costs on top of publishing. Also printed: client CPU µs per message (all processes
 //   of a row summed; process.cpuUsage, from the round's start: an idle relay's CPU between rounds is
-//   left out), which load on the machine does not change much.
+//   left out), which load on the machine does not change much; and the whole machine's CPU µs per
+//   message and cores busy over the round (/proc/stat: brokers and PostgreSQL included, and whatever
+//   else runs), which say whether a row was bound by the machine's 2 cores.
 //   Every row first runs 3 rounds that are not measured (BENCH_WARMUP_ROUNDS), so that the fleet's
 //   processes, started cold, are measured warm like the relay of this process (and a running fleet).
 //   BENCH_FLEET_SIZE=2 runs the fleet rows with 2 processes (a divisor of the 12 partitions).
 //   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
 //   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -71,6 +74,7 @@ const keys = 1_000;
 const onSource = process.execArgv.some((argument) => argument.includes('@bulwark/source'));
 /** A directory for the relays' timelines (outbox-brokers-timeline.ts): where a round's time goes. */
 const timelineDirectory = process.env.BENCH_TIMELINE;
+if (timelineDirectory !== undefined) mkdirSync(timelineDirectory, { recursive: true });
 /** Rows to run, by a part of their name (`redis`, `×3`...): all when unset. */
 const only = process.env.BENCH_ONLY;
 
@@ -83,6 +87,28 @@ const partitions = 12;
 interface Sample {
   readonly nsPerMessage: number;
   readonly cpuMicrosPerMessage: number;
+  /** CPU µs per message of the whole machine (brokers and PostgreSQL included), from /proc/stat. */
+  readonly machineCpuMicrosPerMessage: number;
+  /** Cores the whole machine kept busy on average over the round. */
+  readonly coresBusy: number;
+}
+
+/** The machine's busy CPU time so far, µs (every core; /proc/stat counts in 1/100 s). */
+function machineCpuMicros(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait were busy.
+  const busy = fields.slice(0, 8).reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0);
+  return busy * 10_000;
+}
+
+/** A round's sample from its span, the client CPU its processes used and the machine's CPU. */
+function sampleOf(spanNs: number, clientCpuMicros: number, machineMicros: number): Sample {
+  return {
+    nsPerMessage: spanNs / rows,
+    cpuMicrosPerMessage: clientCpuMicros / rows,
+    machineCpuMicrosPerMessage: machineMicros / rows,
+    coresBusy: machineMicros / (spanNs / 1_000),
+  };
 }
 
 /** Where a broker's relays publish: the destination the parent declared the group at. */
@@ -149,13 +175,18 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
   try {
     // The relay leads before the rows are committed.
     while (relay.snapshot().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 10));
-    const cpu = process.cpuUsage();
-    const started = await commitRows(pool, table);
+    let cpu = process.cpuUsage();
+    let machine = machineCpuMicros();
+    const started = await commitRows(pool, table, () => {
+      cpu = process.cpuUsage();
+      machine = machineCpuMicros();
+    });
     await finished;
     const ended = process.hrtime.bigint();
     const used = process.cpuUsage(cpu);
+    const machineUsed = machineCpuMicros() - machine;
     timeline?.mark(started);
-    return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
+    return sampleOf(Number(ended - started), used.user + used.system, machineUsed);
   } finally {
     await relay.close();
     await relayPool.end();
@@ -163,14 +194,20 @@ async function drainHere(pool: pg.Pool, table: string, transport: Transport): Pr
   }
 }
 
-/** Commits `rows` rows into `table` in one INSERT; resolves the hrtime just before the COMMIT. */
-async function commitRows(pool: pg.Pool, table: string): Promise<bigint> {
+/**
+ * Commits `rows` rows into `table` in one INSERT; resolves the hrtime at which the COMMIT returned,
+ * having called `committed` then. The COMMIT runs the outbox's deferred trigger once per row (30-50
+ * ms for 20,000 rows here), writer's work during which no relay can see a row: the round starts
+ * when the rows are committed, not when the COMMIT is sent.
+ */
+async function commitRows(pool: pg.Pool, table: string, committed: () => void): Promise<bigint> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await fill(client, table, rows, { vacuum: false, keys });
-    const started = process.hrtime.bigint();
     await client.query('COMMIT');
+    const started = process.hrtime.bigint();
+    committed();
     if (timelineDirectory !== undefined) writeFileSync(commitStampFile(timelineDirectory, table), `${started}\n`);
     return started;
   } finally {
@@ -217,11 +254,11 @@ class Fleet {
   }
 
   /**
-   * One round: `start` commits the rows or starts the publishers and resolves the hrtime it
-   * started at; resolves once `rows` more messages were accepted. The CPU counts from the round's
+   * One round: `start` commits the rows or starts the publishers, calls `started` when the round
+   * begins and resolves the hrtime it began at; resolves once `rows` more messages were accepted. The CPU counts from the round's
    * start (each child says what it used so far), not from the previous round's last publish.
    */
-  async round(start: () => Promise<bigint>): Promise<Sample> {
+  async round(start: (started: () => void) => Promise<bigint>): Promise<Sample> {
     this.roundTarget = this.total() + rows;
     const marked = this.children.map((_, index) => new Promise<number>((resolve) => (this.marks[index] = resolve)));
     for (const { child } of this.children) child.kill('SIGUSR2');
@@ -229,13 +266,17 @@ class Fleet {
     const finished = new Promise<void>((resolve) => {
       this.waiting = resolve;
     });
-    const started = await start();
+    let machine = machineCpuMicros();
+    const started = await start(() => {
+      machine = machineCpuMicros();
+    });
     if (this.total() < this.roundTarget) {
       const exited = Promise.race(this.children.map((child) => child.exited)).then(() => {
         throw new Error(`a fleet process exited: ${this.children.map((child) => child.errors()).join('\n')}`);
       });
       await Promise.race([finished, exited]);
     }
+    const machineUsed = machineCpuMicros() - machine;
     // A process that accepted nothing this round has an older stamp, below `started`.
     const elapsedNs = Math.max(...this.lastStamp.map((stamp) => Number(stamp - started)));
     // A process that accepted nothing this round last reported less than its mark.
@@ -243,7 +284,7 @@ class Fleet {
       (sum, micros, index) => sum + Math.max(0, micros - (cpuBefore[index] as number)),
       0,
     );
-    return { nsPerMessage: elapsedNs / rows, cpuMicrosPerMessage: cpu / rows };
+    return sampleOf(elapsedNs, cpu, machineUsed);
   }
 
   /** Starts a round of the floor publishers. */
@@ -292,7 +333,7 @@ function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination
   return async () => {
     try {
       // Every relay has its share before the rows are committed.
-      return await (await fleet()).round(() => commitRows(pool, table));
+      return await (await fleet()).round((started) => commitRows(pool, table, started));
     } finally {
       await pool.query(`VACUUM "${table}"`);
     }
@@ -303,11 +344,12 @@ function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination
 async function floorHere(to: FloorDestination): Promise<Sample> {
   const envelopes = benchEnvelopes(rows);
   const cpu = process.cpuUsage();
+  const machine = machineCpuMicros();
   const started = process.hrtime.bigint();
   await publishFloor(to, envelopes);
   const ended = process.hrtime.bigint();
   const used = process.cpuUsage(cpu);
-  return { nsPerMessage: Number(ended - started) / rows, cpuMicrosPerMessage: (used.user + used.system) / rows };
+  return sampleOf(Number(ended - started), used.user + used.system, machineCpuMicros() - machine);
 }
 
 /** The floor by hand in `fleetSize` processes, a share of the envelopes each, to one stream or queue. */
@@ -320,7 +362,8 @@ function floorFleet(broker: BrokerDestination['broker'], target: string): () => 
   }));
   return async () => {
     const publishers = await fleet();
-    return publishers.round(async () => {
+    return publishers.round(async (begin) => {
+      begin();
       const started = process.hrtime.bigint();
       publishers.signal();
       return started;
@@ -387,11 +430,15 @@ async function measure(): Promise<SubjectResult[]> {
     await pool.end();
   }
   const middle = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-  console.log('client CPU µs per message (median of rounds; every process of the row):');
-  for (const name of names)
+  console.log(
+    'CPU per message (medians of rounds): client µs (every process of the row) / machine µs (brokers and PostgreSQL included) / cores busy over the round',
+  );
+  for (const name of names) {
+    const of = (pick: (sample: Sample) => number) => middle((samples.get(name) ?? []).map(pick));
     console.log(
-      `  ${name}: ${middle((samples.get(name) ?? []).map((sample) => sample.cpuMicrosPerMessage)).toFixed(2)}`,
+      `  ${name}: ${of((sample) => sample.cpuMicrosPerMessage).toFixed(2)} / ${of((sample) => sample.machineCpuMicrosPerMessage).toFixed(2)} / ${of((sample) => sample.coresBusy).toFixed(2)}`,
     );
+  }
   return names.map((name) => {
     const roundsNsPerOp = (samples.get(name) ?? []).map((sample) => sample.nsPerMessage);
     const nsPerOp = middle(roundsNsPerOp);
