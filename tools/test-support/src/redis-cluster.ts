@@ -43,6 +43,73 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
+/** The last few KB a child printed, for the error that says why it did not start. */
+function outputOf(child: ChildProcess): () => string {
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => output;
+}
+
+/**
+ * Starts one cluster-mode redis-server on a free port not in `taken` and resolves once it answers.
+ * A server that exits at once (its port or bus port taken between the check and its start) is
+ * started again on another port, up to three times; the error then holds its exit and output.
+ */
+async function startClusterNode(
+  server: string,
+  directory: string,
+  taken: readonly number[],
+): Promise<{ child: ChildProcess; port: number }> {
+  const failures: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let port = await freeClusterPort();
+    while (taken.includes(port)) port = await freeClusterPort();
+    const child = spawn(
+      server,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(directory, `nodes-${port}.conf`),
+        '--dir',
+        directory,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output = outputOf(child);
+    const exited = new Promise<string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(`exited (code ${code}, signal ${signal})`)),
+    );
+    const deadline = Date.now() + 10_000;
+    let ended: string | undefined;
+    void exited.then((how) => {
+      ended = how;
+    });
+    while (ended === undefined && !(await isReachable(`redis://127.0.0.1:${port}`, 200))) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`redis-server on port ${port} did not answer in 10 s:\n${output()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (ended === undefined) return { child, port };
+    failures.push(`port ${port}: ${ended}\n${output()}`);
+  }
+  throw new Error(`redis-server did not start in cluster mode:\n${failures.join('\n')}`);
+}
+
 export interface RedisClusterProcess {
   /** `{ host, port }` of every master, for `new Cluster(nodes)`. */
   readonly nodes: { host: string; port: number }[];
@@ -56,10 +123,6 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
     throw new Error('redis-server and redis-cli are needed for a Redis Cluster (apt-get install redis-server)');
   const directory = mkdtempSync(join(tmpdir(), 'bulwark-redis-cluster-'));
   const ports: number[] = [];
-  while (ports.length < 3) {
-    const port = await freeClusterPort();
-    if (!ports.includes(port)) ports.push(port);
-  }
   const children: ChildProcess[] = [];
   const stop = async () => {
     for (const child of children) child.kill('SIGKILL');
@@ -73,36 +136,10 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
     rmSync(directory, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) {
-      children.push(
-        spawn(
-          binaries.server,
-          [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            join(directory, `nodes-${port}.conf`),
-            '--dir',
-            directory,
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
-    }
-    for (const port of ports) {
-      const deadline = Date.now() + 10_000;
-      while (!(await isReachable(`redis://127.0.0.1:${port}`, 200))) {
-        if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+    while (ports.length < 3) {
+      const { child, port } = await startClusterNode(binaries.server, directory, ports);
+      children.push(child);
+      ports.push(port);
     }
     await run(binaries.cli, [
       '--cluster',
