@@ -2,7 +2,7 @@
 // masters in cluster mode on free loopback ports, each with its own temp directory, joined by
 // `redis-cli --cluster create`. Needs the redis-server and redis-cli binaries (Debian's
 // redis-server package, which .ci/run installs); `redisClusterBinaries()` says whether they exist.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, it } from 'vitest';
 import { freePort } from './free-port.js';
-import { isCI, isReachable, skippedSuiteMarker } from './servers.js';
+import { spawnRedisServer } from './redis-server-process.js';
+import { isCI, skippedSuiteMarker } from './servers.js';
 
 const run = promisify(execFile);
 
@@ -43,17 +44,6 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** The last few KB a child printed, for the error that says why it did not start. */
-function outputOf(child: ChildProcess): () => string {
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return () => output;
-}
-
 /**
  * Starts one cluster-mode redis-server on a free port not in `taken` and resolves once it answers.
  * A server that exits at once (its port or bus port taken between the check and its start) is
@@ -68,44 +58,33 @@ async function startClusterNode(
   for (let attempt = 0; attempt < 3; attempt++) {
     let port = await freeClusterPort();
     while (taken.includes(port)) port = await freeClusterPort();
-    const child = spawn(
-      server,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        join(directory, `nodes-${port}.conf`),
-        '--dir',
-        directory,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const output = outputOf(child);
-    const exited = new Promise<string>((resolve) =>
-      child.once('exit', (code, signal) => resolve(`exited (code ${code}, signal ${signal})`)),
-    );
-    const deadline = Date.now() + 10_000;
-    let ended: string | undefined;
-    void exited.then((how) => {
-      ended = how;
-    });
-    while (ended === undefined && !(await isReachable(`redis://127.0.0.1:${port}`, 200))) {
-      if (Date.now() > deadline) {
+    const { child, ready } = spawnRedisServer(server, [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(directory, `nodes-${port}.conf`),
+      '--dir',
+      directory,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    try {
+      await ready;
+      return { child, port };
+    } catch (error) {
+      const exited = child.exitCode !== null || child.signalCode !== null;
+      if (!exited) {
         child.kill('SIGKILL');
-        throw new Error(`redis-server on port ${port} did not answer in 10 s:\n${output()}`);
+        throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      failures.push(`port ${port}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (ended === undefined) return { child, port };
-    failures.push(`port ${port}: ${ended}\n${output()}`);
   }
   throw new Error(`redis-server did not start in cluster mode:\n${failures.join('\n')}`);
 }

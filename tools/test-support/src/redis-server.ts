@@ -1,13 +1,14 @@
 // A private redis-server for the tests that restart Redis (never the shared one): a free loopback
 // port and a temp directory of its own, with an fsync'ed append-only file by default, so a
 // restart on the same port and directory keeps every write Redis acknowledged.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { freePort } from './free-port.js';
 import { redisClusterBinaries } from './redis-cluster.js';
+import { spawnRedisServer } from './redis-server-process.js';
 import { isCI, skippedSuiteMarker } from './servers.js';
 
 export interface RedisServerProcess {
@@ -45,32 +46,21 @@ export async function createRedisServer(options: { appendOnly?: boolean } = {}):
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const made = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--save', '', ...persistence],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      child = made;
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start in 10 s:\n${output}`)), 10_000);
-      made.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      made.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      made.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited with ${code}:\n${output}`));
-      });
-    });
+  const start = () => {
+    const started = spawnRedisServer('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      directory,
+      '--save',
+      '',
+      ...persistence,
+    ]);
+    child = started.child;
+    return started.ready;
+  };
 
   const stop = (signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') =>
     new Promise<void>((resolve) => {
