@@ -55,6 +55,7 @@ export type {
   PostgresOutbox,
   PostgresOutboxExecutor,
   PostgresOutboxLag,
+  PostgresOutboxMigrateOptions,
   PostgresOutboxOptions,
   PostgresOutboxRelayOptions,
   PostgresOutboxSql,

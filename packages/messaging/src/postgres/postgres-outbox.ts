@@ -34,6 +34,8 @@ import { type OutboxClaimRow, PostgresOutboxRecord } from './postgres-outbox-rec
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
+import claimPartitionBranchTemplate from './sql/outbox-claim-partition-branch.sql';
+import claimPartitionMergeTemplate from './sql/outbox-claim-partition-merge.sql';
 import claimPartitionsTemplate from './sql/outbox-claim-partitions.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
 import claimedColumnsTemplate from './sql/outbox-claimed-columns.sql';
@@ -44,6 +46,8 @@ import fleetMembersTemplate from './sql/outbox-fleet-members.sql';
 import insertTemplate from './sql/outbox-insert.sql';
 import lockTemplate from './sql/outbox-lock.sql';
 import migrateTemplate from './sql/outbox-migrate.sql';
+import partitionIndexTemplate from './sql/outbox-partition-index.sql';
+import partitionIndexReadyTemplate from './sql/outbox-partition-index-ready.sql';
 import partitionReleaseTemplate from './sql/outbox-partition-release.sql';
 import partitionTakeTemplate from './sql/outbox-partition-take.sql';
 import sessionTemplate from './sql/outbox-session.sql';
@@ -95,8 +99,27 @@ export interface PostgresOutboxSql {
    */
   readonly claim: string;
   readonly claimSkipping: string;
-  /** A fleet member's read (`partitions` above 1): `$4` the partition count, `$5` int[] of the partitions it holds, `$6` positions to delete first. */
+  /**
+   * A fleet member's read (`partitions` above 1), walking the primary key: `$4` the partition
+   * count, `$5` int[] of the partitions it holds, `$6` positions to delete first.
+   */
   readonly claimPartitions: string;
+  /**
+   * The same read through the index of the partition count ({@link PostgresOutboxSql.partitionIndex}),
+   * touching only rows of the partitions `held`: `$1` batch size, `$2` topics to leave out, `$3`
+   * positions to leave out, `$4` positions to delete first.
+   */
+  claimPartitionMerge(partitions: number, held: readonly number[]): string;
+  /**
+   * Builds the index a fleet of relays with `partitions` partitions reads its members' rows by
+   * (if missing), and drops this table's partition indexes of other counts. Run by
+   * `migrate({ partitions })`; safe at every start.
+   */
+  partitionIndex(partitions: number): string;
+  /** The quoted, qualified name of the index of `partitions` partitions. */
+  partitionIndexName(partitions: number): string;
+  /** `$1`: {@link PostgresOutboxSql.partitionIndexName}. Whether that index is built and valid (`ready`). */
+  readonly partitionIndexReady: string;
   /** `$1`: bigint[] of positions. */
   readonly delete: string;
   /** `$1`: the lock name ({@link PostgresOutboxSql.lockName}). */
@@ -149,6 +172,9 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
    * relay at a time, in order. 1 keeps one relay publishing everything, the others standing by.
    * Every relay of an outbox must use the same count (a relay that sees another count backs off
    * with `OutboxPartitionsMismatchError`); relays with 1 and relays with more never publish at once.
+   * Migrate with the same count (`outbox.migrate({ partitions })`): each member then reads only
+   * the rows of its own partitions, through the index it builds; without it (or holding more than
+   * 32 partitions) a member's read walks the table in order past the other members' rows.
    * @defaultValue 1
    */
   partitions?: number;
@@ -161,6 +187,21 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
    * @defaultValue 1_000
    */
   rebalanceIntervalMs?: number;
+}
+
+/** Options of {@link PostgresOutbox.migrate}. */
+export interface PostgresOutboxMigrateOptions {
+  /**
+   * The `partitions` of the fleet of relays that will publish this outbox. Above 1, also builds
+   * the index by which each member reads only the rows of its own partitions (and drops the
+   * indexes of other counts): without it every member's read also walks over the other members'
+   * rows, and over the whole backlog of one that lags. Relays look for the index when they
+   * start. It is built in the migration's transaction, so writers wait for it: short on an
+   * outbox, whose published rows are deleted.
+   * @defaultValue 1 (no index; partition indexes already there are left alone)
+   */
+  partitions?: number;
+  signal?: AbortSignal;
 }
 
 /** How far relays are behind, from {@link PostgresOutbox.lag}. */
@@ -179,7 +220,7 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
   readonly table: string;
   readonly sql: PostgresOutboxSql;
   /** Creates the table, index and notify trigger if missing. Safe to run at every start, concurrently. */
-  migrate(options?: { signal?: AbortSignal }): Promise<void>;
+  migrate(options?: PostgresOutboxMigrateOptions): Promise<void>;
   /**
    * Writes messages (from `createEnvelope`) in the caller's transaction: they are published
    * after it commits, and never if it rolls back. Several messages in one call keep their
@@ -202,6 +243,15 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
 /** SQLSTATE lock_not_available: a standby's bounded wait for the leader lock ran out. */
 const lockTimeoutCode = '55P03';
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+/** The most partitions a member reads through the partition index, one index scan each; above it, it walks. */
+const mostMergedPartitions = 32;
+
+function assertPartitionCount(partitions: number): void {
+  if (!Number.isInteger(partitions) || partitions < 2 || partitions > 1024)
+    throw new InvalidOptionsError('postgresOutbox', [
+      `partitions must be an integer from 2 to 1024 for a partition index, got ${String(partitions)}`,
+    ]);
+}
 
 /**
  * Renders the outbox SQL for a table. `postgresOutbox(pool, options).sql` returns the same;
@@ -235,14 +285,44 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
     trigger_literal: quoteLiteral(`${table.name}_notify`),
     channel: quoteLiteral(channel),
   };
-  const render = (template: string) =>
-    template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => values[name] ?? placeholder);
+  const render = (template: string, extra: Record<string, string> = {}) =>
+    template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => extra[name] ?? values[name] ?? placeholder);
+  const branchTemplate = render(claimPartitionBranchTemplate.replace(/^(--.*\n)+/, '').trim());
+  const mergeTemplate = render(claimPartitionMergeTemplate);
   return {
     migrate: render(migrateTemplate),
     insert: render(insertTemplate),
     claim: render(claimTemplate),
     claimSkipping: render(claimSkippingTemplate),
     claimPartitions: render(claimPartitionsTemplate),
+    claimPartitionMerge(partitions, held) {
+      assertPartitionCount(partitions);
+      if (
+        held.length === 0 ||
+        held.some((partition) => !Number.isInteger(partition) || partition < 0 || partition >= partitions)
+      )
+        throw new InvalidOptionsError('postgresOutbox', [
+          `held must be partitions from 0 to ${partitions - 1}, got ${held.join(', ') || 'none'}`,
+        ]);
+      const branches = held.map((partition) =>
+        render(branchTemplate, { partitions: String(partitions), partition: String(partition) }),
+      );
+      return render(mergeTemplate, { branches: branches.join('\nUNION ALL\n') });
+    },
+    partitionIndex(partitions) {
+      assertPartitionCount(partitions);
+      return render(partitionIndexTemplate, {
+        partitions: String(partitions),
+        partition_index: table.suffixed(`_p${partitions}`),
+        partition_index_literal: quoteLiteral(`${table.name}_p${partitions}`),
+        partition_index_prefix: quoteLiteral(`${table.name}_p`),
+      });
+    },
+    partitionIndexName(partitions) {
+      assertPartitionCount(partitions);
+      return table.sibling(`_p${partitions}`);
+    },
+    partitionIndexReady: render(partitionIndexReadyTemplate),
     delete: render(deleteTemplate),
     lock: render(lockTemplate),
     unlock: render(unlockTemplate),
@@ -322,8 +402,14 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     table: sql.lockName,
     sql,
     async migrate(migrateOptions) {
+      const partitions = migrateOptions?.partitions ?? 1;
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
+        throw new InvalidOptionsError('postgresOutbox.migrate', [
+          `partitions must be an integer from 1 to 1024, got ${String(migrateOptions?.partitions)}`,
+        ]);
       migrateOptions?.signal?.throwIfAborted();
-      await pool.query(sql.migrate);
+      // One simple query: the table and its index in one transaction.
+      await pool.query(partitions > 1 ? `${sql.migrate};\n${sql.partitionIndex(partitions)}` : sql.migrate);
     },
     async add(executor, messages, addOptions) {
       addOptions?.signal?.throwIfAborted();
@@ -538,6 +624,10 @@ function postgresRelaySource(
     };
     signal.addEventListener('abort', onAbort, { once: true });
     let share: OutboxPartitionShare | undefined;
+    /** Whether the table has the index of this fleet's partition count: reads go through it then. */
+    let partitionIndexReady = false;
+    /** The last merged read's SQL, by the partitions it reads (they change only at a rebalance). */
+    let mergedRead: { readonly held: string; readonly text: string } | undefined;
     // Whether a read is on the connection: the share's timer does not put a rebalance in front of it.
     let claiming = false;
     /**
@@ -565,6 +655,10 @@ function postgresRelaySource(
       await client.query(withTimeout(sql.session, [String(queryTimeoutMs)]));
       const backendPid = await waitForLock(partitions > 1 ? sql.fleetJoin : sql.lock);
       if (partitions > 1) {
+        const ready = await client.query<{ ready: boolean }>(
+          withTimeout(sql.partitionIndexReady, [sql.partitionIndexName(partitions)]),
+        );
+        partitionIndexReady = ready.rows[0]?.ready === true;
         share = new OutboxPartitionShare(
           (text, values) => client.query(withTimeout(text, values)),
           { members: sql.fleetMembers, take: sql.partitionTake, release: sql.partitionRelease },
@@ -619,6 +713,16 @@ function postgresRelaySource(
               // Nothing left to read (every partition given up): the published rows still go.
               if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
               return { records: [], oldestAgeMs: undefined };
+            }
+            // Through the index while it has a scan per partition to merge; all of them, or very
+            // many, are read as fast by the walk, which skips few rows then.
+            if (partitionIndexReady && readable.length < partitions && readable.length <= mostMergedPartitions) {
+              const held = readable.join(',');
+              if (mergedRead?.held !== held) mergedRead = { held, text: sql.claimPartitionMerge(partitions, readable) };
+              const result = await client.query<OutboxClaimRow>(
+                withTimeout(mergedRead.text, [limit, skipTopics, exclude, remove]),
+              );
+              return claimOf(result.rows);
             }
             const result = await client.query<OutboxClaimRow>(
               withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),

@@ -109,20 +109,112 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
           const exclude = everything.filter((_, index) => excluded[index] === true).map((each) => each.position);
           const skipTopics = skipB ? ['b'] : [];
           const members = [0, 1, 2, 3].map((member) => allPartitions(partitions).filter((p) => ownerOf[p] === member));
+          // The same reads through the index of this partition count (outbox-claim-partition-merge.sql).
+          await pool.query(outbox.sql.partitionIndex(partitions));
           for (const held of members) {
             const got = await read(limit, skipTopics, exclude, partitions, held);
             const expected = everything
               .filter((each) => held.includes(each.partition))
               .filter((each) => !exclude.includes(each.position) && !skipTopics.includes(each.topic))
-              .slice(0, limit);
-            expect(got.map((each) => [each.position, each.partition])).toEqual(
-              expected.map((each) => [each.position, each.partition]),
+              .slice(0, limit)
+              .map((each) => [each.position, each.partition]);
+            expect(got.map((each) => [each.position, each.partition])).toEqual(expected);
+            if (held.length === 0) continue;
+            const merged = await pool.query<{ position: string; partition: number }>(
+              outbox.sql.claimPartitionMerge(partitions, held),
+              [limit, skipTopics, exclude, []],
             );
+            expect(merged.rows.map((each) => [each.position, each.partition])).toEqual(expected);
           }
         },
       ),
       { numRuns: 25 },
     );
+  });
+
+  it('migrate({ partitions }) builds the index of that count and drops those of other counts; migrate() leaves them', async () => {
+    const outbox = await newOutbox({ partitions: 8 });
+    const name = outbox.table.replaceAll('"', '');
+    const indexes = async () =>
+      (
+        await pool.query<{ indexname: string }>(
+          `SELECT indexname FROM pg_indexes WHERE tablename = $1 AND indexname <> $1 || '_pkey' ORDER BY indexname`,
+          [name],
+        )
+      ).rows.map((row) => row.indexname);
+    expect(await indexes()).toEqual([`${name}_p8`]);
+    await outbox.migrate({ partitions: 8 });
+    await outbox.migrate();
+    expect(await indexes()).toEqual([`${name}_p8`]);
+    // An index of the operators' own, named like no partition index, stays.
+    await pool.query(`CREATE INDEX "${name}_p8x" ON ${outbox.table} (created_at)`);
+    await outbox.migrate({ partitions: 4 });
+    expect(await indexes()).toEqual([`${name}_p4`, `${name}_p8x`]);
+    const ready = await pool.query<{ ready: boolean }>(outbox.sql.partitionIndexReady, [
+      outbox.sql.partitionIndexName(4),
+    ]);
+    expect(ready.rows[0]?.ready).toBe(true);
+  });
+
+  it('refuses a partition count it cannot index with a typed error, before touching the table', async () => {
+    const outbox = await newOutbox();
+    for (const partitions of [0, 1.5, 1025, Number.NaN])
+      await expect(outbox.migrate({ partitions })).rejects.toMatchObject({
+        name: 'InvalidOptionsError',
+        problems: [`partitions must be an integer from 1 to 1024, got ${partitions}`],
+      });
+    expect(() => outbox.sql.partitionIndex(1)).toThrowError(/from 2 to 1024/);
+    expect(() => outbox.sql.claimPartitionMerge(4, [4])).toThrowError(/from 0 to 3, got 4/);
+    expect(() => outbox.sql.claimPartitionMerge(4, [])).toThrowError(/got none/);
+  });
+
+  it("a member's merged read takes its partitions from the partition index, also once the table is analyzed", async () => {
+    const outbox = await newOutbox({ partitions: 12 });
+    const name = outbox.table.replaceAll('"', '');
+    for (let round = 0; round < 12; round++)
+      await outbox.add(
+        pool,
+        Array.from({ length: 1_000 }, (_, index) => message(`order-${index}`, round)),
+      );
+    await pool.query(`ANALYZE ${outbox.table}`);
+    const client = await pool.connect();
+    try {
+      // The relay's session settings (outbox-session.sql), as the relay reads.
+      await client.query(outbox.sql.session, ['30000']);
+      const plan = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN ${outbox.sql.claimPartitionMerge(12, [0, 3, 6, 9])}`,
+        [4_000, [], '{}', '{}'],
+      );
+      const scans = plan.rows.map((row) => row['QUERY PLAN']).filter((line) => / on "?\w+"? outbox/.test(line));
+      expect(scans).toHaveLength(4);
+      for (const scan of scans) expect(scan).toContain(`Index Scan using ${name}_p12 on`);
+      expect(plan.rows.some((row) => row['QUERY PLAN'].includes('Merge Append'))).toBe(true);
+      await client.query(outbox.sql.sessionReset);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('relays of a table migrated with their partitions read through its index, each key in order and once', async () => {
+    const outbox = await newOutbox({ partitions: 8 });
+    const transport = recordingTransport();
+    const options = { transport, partitions: 8, rebalanceIntervalMs: 50, publishConcurrency: 4 } as const;
+    const relays = [track(outbox.relay(options)), track(outbox.relay(options))];
+    await waitUntil(() => relays.every((relay) => relay.snapshot().partitions?.length === 4), 5_000);
+    await write(outbox, 20);
+    await transport.waitFor(keys.length * 20);
+    expect(new Set(transport.published.map((envelope) => envelope.id)).size).toBe(keys.length * 20);
+    for (const order of firstPublishedOrder(transport.published).values())
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    // The index was scanned (the statistics are sent by the relays' backends within a second or so).
+    const name = outbox.table.replaceAll('"', '');
+    await waitUntil(async () => {
+      const scans = await pool.query<{ idx_scan: string }>(
+        'SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1',
+        [`${name}_p8`],
+      );
+      return Number(scans.rows[0]?.idx_scan ?? 0) > 0;
+    }, 10_000);
   });
 
   it('a relay alone takes every partition (snapshot and metric say so) and publishes everything in key order', async () => {

@@ -67,7 +67,8 @@ await describeWithServers('postgresOutbox under SIGKILL', ['postgres'], ({ postg
    * publication, and reports the duplicates.
    */
   async function publishWhileKilling(table: string, fleet: Fleet): Promise<void> {
-    await postgresOutbox(pool, { table }).migrate();
+    // A fleet's table gets its partition index: the members read through it, as set up in real life.
+    await postgresOutbox(pool, { table }).migrate({ partitions: fleet.partitions });
     await pool.query(`TRUNCATE "${sink}"`);
     await pool.query(`UPDATE "${versions}" SET version = 0`);
     try {

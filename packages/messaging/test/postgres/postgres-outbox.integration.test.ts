@@ -42,8 +42,16 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
 
     it('exports the SQL with every placeholder filled', async () => {
       const outbox = postgresOutbox(pool, { table: 'shop.orders_outbox' });
-      for (const statement of Object.values(outbox.sql)) expect(statement).not.toMatch(/\{\{/);
+      const { claimPartitionMerge, partitionIndex, partitionIndexName, ...statements } = outbox.sql;
+      for (const statement of [
+        ...Object.values(statements),
+        claimPartitionMerge(12, [0, 5]),
+        partitionIndex(12),
+        partitionIndexName(12),
+      ])
+        expect(statement).not.toMatch(/\{\{/);
       expect(outbox.sql.migrate).toContain('"shop"."orders_outbox"');
+      expect(partitionIndexName(12)).toBe('"shop"."orders_outbox_p12"');
     });
 
     it('works on a schema-qualified table with double-quoted parts (trigger, relay flag and lock named after it)', async () => {
@@ -61,6 +69,17 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
         await waitUntil(async () => (await outbox.lag()).pending === 0);
         const { rows } = await pool.query('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [schema]);
         expect(rows.map((row) => row.tablename)).toEqual(['Order "outbox"', 'Order "outbox"_relay']);
+        // A fleet's partition index, named after the table too, replaced by one of another count.
+        await outbox.migrate({ partitions: 4 });
+        await outbox.migrate({ partitions: 6 });
+        const indexes = await pool.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1', [schema]);
+        expect(indexes.rows.map((row) => row.indexname)).toEqual([
+          'Order "outbox"_p6',
+          'Order "outbox"_pkey',
+          'Order "outbox"_relay_pkey',
+        ]);
+        const ready = await pool.query(outbox.sql.partitionIndexReady, [outbox.sql.partitionIndexName(6)]);
+        expect(ready.rows[0]?.ready).toBe(true);
         await outbox.close();
       } finally {
         await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
