@@ -34,9 +34,8 @@ import { type OutboxClaimRow, PostgresOutboxRecord } from './postgres-outbox-rec
 import { defaultQueryTimeoutMs, statementRunner } from './postgres-store-error.js';
 import cancelWaitTemplate from './sql/outbox-cancel-wait.sql';
 import claimTemplate from './sql/outbox-claim.sql';
-import claimPartitionBranchTemplate from './sql/outbox-claim-partition-branch.sql';
-import claimPartitionMergeTemplate from './sql/outbox-claim-partition-merge.sql';
 import claimPartitionsTemplate from './sql/outbox-claim-partitions.sql';
+import claimPartitionsIndexedTemplate from './sql/outbox-claim-partitions-indexed.sql';
 import claimSkippingTemplate from './sql/outbox-claim-skipping.sql';
 import claimedColumnsTemplate from './sql/outbox-claimed-columns.sql';
 import deleteTemplate from './sql/outbox-delete.sql';
@@ -105,11 +104,10 @@ export interface PostgresOutboxSql {
    */
   readonly claimPartitions: string;
   /**
-   * The same read through the index of the partition count ({@link PostgresOutboxSql.partitionIndex}),
-   * touching only rows of the partitions `held`: `$1` batch size, `$2` topics to leave out, `$3`
-   * positions to leave out, `$4` positions to delete first.
+   * The same read started at the member's first readable row, found through the index of
+   * `partitions` ({@link PostgresOutboxSql.partitionIndex}); parameters as `claimPartitions`.
    */
-  claimPartitionMerge(partitions: number, held: readonly number[]): string;
+  claimPartitionsIndexed(partitions: number): string;
   /**
    * Builds the index a fleet of relays with `partitions` partitions reads its members' rows by
    * (if missing), and drops this table's partition indexes of other counts. Run by
@@ -172,9 +170,9 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
    * relay at a time, in order. 1 keeps one relay publishing everything, the others standing by.
    * Every relay of an outbox must use the same count (a relay that sees another count backs off
    * with `OutboxPartitionsMismatchError`); relays with 1 and relays with more never publish at once.
-   * Migrate with the same count (`outbox.migrate({ partitions })`): each member then reads only
-   * the rows of its own partitions, through the index it builds; without it (or holding more than
-   * 32 partitions) a member's read walks the table in order past the other members' rows.
+   * Migrate with the same count (`outbox.migrate({ partitions })`): each member then starts its
+   * reads at its own first row, found through the index that builds; without it, every read walks
+   * the table from its oldest row, past the other members' rows and the backlog of one that lags.
    * @defaultValue 1
    */
   partitions?: number;
@@ -193,10 +191,9 @@ export interface PostgresOutboxRelayOptions extends OutboxRelayOptions {
 export interface PostgresOutboxMigrateOptions {
   /**
    * The `partitions` of the fleet of relays that will publish this outbox. Above 1, also builds
-   * the index by which each member reads only the rows of its own partitions (and drops the
-   * indexes of other counts): without it every member's read also walks over the other members'
-   * rows, and over the whole backlog of one that lags. Relays look for the index when they
-   * start. It is built in the migration's transaction, so writers wait for it: short on an
+   * the index by which each member finds its first row (and drops the indexes of other counts):
+   * without it every member's read walks the table from its oldest row, past the whole backlog
+   * of a member that lags. Relays look for the index when they start. It is built in the migration's transaction, so writers wait for it: short on an
    * outbox, whose published rows are deleted.
    * @defaultValue 1 (no index; partition indexes already there are left alone)
    */
@@ -243,8 +240,6 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
 /** SQLSTATE lock_not_available: a standby's bounded wait for the leader lock ran out. */
 const lockTimeoutCode = '55P03';
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
-/** The most partitions a member reads through the partition index, one index scan each; above it, it walks. */
-const mostMergedPartitions = 32;
 
 function assertPartitionCount(partitions: number): void {
   if (!Number.isInteger(partitions) || partitions < 2 || partitions > 1024)
@@ -287,27 +282,15 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
   };
   const render = (template: string, extra: Record<string, string> = {}) =>
     template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => extra[name] ?? values[name] ?? placeholder);
-  const branchTemplate = render(claimPartitionBranchTemplate.replace(/^(--.*\n)+/, '').trim());
-  const mergeTemplate = render(claimPartitionMergeTemplate);
   return {
     migrate: render(migrateTemplate),
     insert: render(insertTemplate),
     claim: render(claimTemplate),
     claimSkipping: render(claimSkippingTemplate),
     claimPartitions: render(claimPartitionsTemplate),
-    claimPartitionMerge(partitions, held) {
+    claimPartitionsIndexed(partitions) {
       assertPartitionCount(partitions);
-      if (
-        held.length === 0 ||
-        held.some((partition) => !Number.isInteger(partition) || partition < 0 || partition >= partitions)
-      )
-        throw new InvalidOptionsError('postgresOutbox', [
-          `held must be partitions from 0 to ${partitions - 1}, got ${held.join(', ') || 'none'}`,
-        ]);
-      const branches = held.map((partition) =>
-        render(branchTemplate, { partitions: String(partitions), partition: String(partition) }),
-      );
-      return render(mergeTemplate, { branches: branches.join('\nUNION ALL\n') });
+      return render(claimPartitionsIndexedTemplate, { partitions: String(partitions) });
     },
     partitionIndex(partitions) {
       assertPartitionCount(partitions);
@@ -624,10 +607,8 @@ function postgresRelaySource(
     };
     signal.addEventListener('abort', onAbort, { once: true });
     let share: OutboxPartitionShare | undefined;
-    /** Whether the table has the index of this fleet's partition count: reads go through it then. */
-    let partitionIndexReady = false;
-    /** The last merged read's SQL, by the partitions it reads (they change only at a rebalance). */
-    let mergedRead: { readonly held: string; readonly text: string } | undefined;
+    /** A fleet member's read: started through the partition index where the table has it. */
+    let claimPartitions = sql.claimPartitions;
     // Whether a read is on the connection: the share's timer does not put a rebalance in front of it.
     let claiming = false;
     /**
@@ -658,7 +639,7 @@ function postgresRelaySource(
         const ready = await client.query<{ ready: boolean }>(
           withTimeout(sql.partitionIndexReady, [sql.partitionIndexName(partitions)]),
         );
-        partitionIndexReady = ready.rows[0]?.ready === true;
+        if (ready.rows[0]?.ready === true) claimPartitions = sql.claimPartitionsIndexed(partitions);
         share = new OutboxPartitionShare(
           (text, values) => client.query(withTimeout(text, values)),
           { members: sql.fleetMembers, take: sql.partitionTake, release: sql.partitionRelease },
@@ -714,18 +695,8 @@ function postgresRelaySource(
               if ((claimOptions?.remove?.length ?? 0) > 0) await client.query(withTimeout(sql.delete, [remove]));
               return { records: [], oldestAgeMs: undefined };
             }
-            // Through the index while it has a scan per partition to merge; all of them, or very
-            // many, are read as fast by the walk, which skips few rows then.
-            if (partitionIndexReady && readable.length < partitions && readable.length <= mostMergedPartitions) {
-              const held = readable.join(',');
-              if (mergedRead?.held !== held) mergedRead = { held, text: sql.claimPartitionMerge(partitions, readable) };
-              const result = await client.query<OutboxClaimRow>(
-                withTimeout(mergedRead.text, [limit, skipTopics, exclude, remove]),
-              );
-              return claimOf(result.rows);
-            }
             const result = await client.query<OutboxClaimRow>(
-              withTimeout(sql.claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
+              withTimeout(claimPartitions, [limit, skipTopics, exclude, partitions, readable, remove]),
             );
             return claimOf(result.rows);
           } finally {

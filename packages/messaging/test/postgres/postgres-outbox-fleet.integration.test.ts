@@ -109,7 +109,7 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
           const exclude = everything.filter((_, index) => excluded[index] === true).map((each) => each.position);
           const skipTopics = skipB ? ['b'] : [];
           const members = [0, 1, 2, 3].map((member) => allPartitions(partitions).filter((p) => ownerOf[p] === member));
-          // The same reads through the index of this partition count (outbox-claim-partition-merge.sql).
+          // The same reads started through the index of this partition count.
           await pool.query(outbox.sql.partitionIndex(partitions));
           for (const held of members) {
             const got = await read(limit, skipTopics, exclude, partitions, held);
@@ -119,12 +119,11 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
               .slice(0, limit)
               .map((each) => [each.position, each.partition]);
             expect(got.map((each) => [each.position, each.partition])).toEqual(expected);
-            if (held.length === 0) continue;
-            const merged = await pool.query<{ position: string; partition: number }>(
-              outbox.sql.claimPartitionMerge(partitions, held),
-              [limit, skipTopics, exclude, []],
+            const indexed = await pool.query<{ position: string; partition: number }>(
+              outbox.sql.claimPartitionsIndexed(partitions),
+              [limit, skipTopics, exclude, partitions, held, []],
             );
-            expect(merged.rows.map((each) => [each.position, each.partition])).toEqual(expected);
+            expect(indexed.rows.map((each) => [each.position, each.partition])).toEqual(expected);
           }
         },
       ),
@@ -164,31 +163,54 @@ await describeWithServers('postgresOutbox relays sharing partitions', ['postgres
         problems: [`partitions must be an integer from 1 to 1024, got ${partitions}`],
       });
     expect(() => outbox.sql.partitionIndex(1)).toThrowError(/from 2 to 1024/);
-    expect(() => outbox.sql.claimPartitionMerge(4, [4])).toThrowError(/from 0 to 3, got 4/);
-    expect(() => outbox.sql.claimPartitionMerge(4, [])).toThrowError(/got none/);
+    expect(() => outbox.sql.claimPartitionsIndexed(2.5)).toThrowError(/from 2 to 1024 for a partition index, got 2.5/);
   });
 
-  it("a member's merged read takes its partitions from the partition index, also once the table is analyzed", async () => {
+  it("a member's read skips the other partitions' backlog ahead of its first row, also once the table is analyzed", async () => {
     const outbox = await newOutbox({ partitions: 12 });
-    const name = outbox.table.replaceAll('"', '');
     for (let round = 0; round < 12; round++)
       await outbox.add(
         pool,
         Array.from({ length: 1_000 }, (_, index) => message(`order-${index}`, round)),
       );
+    // The first 8,000 rows of the held partitions are published: 8,000 rows of others' partitions
+    // are left ahead of the member's first row, as behind a member that lags.
+    const held = [0, 3, 6, 9];
+    const rows = (
+      await pool.query<{ position: string; partition: number }>(outbox.sql.claimPartitions, [
+        100_000,
+        [],
+        '{}',
+        12,
+        allPartitions(12),
+        '{}',
+      ])
+    ).rows;
+    const published = rows.slice(0, 8_000).filter((row) => held.includes(row.partition));
+    await pool.query(outbox.sql.delete, [`{${published.map((row) => row.position).join(',')}}`]);
+    const ahead = 8_000 - published.length;
     await pool.query(`ANALYZE ${outbox.table}`);
+    const name = outbox.table.replaceAll('"', '');
     const client = await pool.connect();
     try {
       // The relay's session settings (outbox-session.sql), as the relay reads.
       await client.query(outbox.sql.session, ['30000']);
-      const plan = await client.query<{ 'QUERY PLAN': string }>(
-        `EXPLAIN ${outbox.sql.claimPartitionMerge(12, [0, 3, 6, 9])}`,
-        [4_000, [], '{}', '{}'],
-      );
-      const scans = plan.rows.map((row) => row['QUERY PLAN']).filter((line) => / on "?\w+"? outbox/.test(line));
-      expect(scans).toHaveLength(4);
-      for (const scan of scans) expect(scan).toContain(`Index Scan using ${name}_p12 on`);
-      expect(plan.rows.some((row) => row['QUERY PLAN'].includes('Merge Append'))).toBe(true);
+      const plan = (
+        await client.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) ${outbox.sql.claimPartitionsIndexed(12)}`,
+          [1_000, [], '{}', 12, held, '{}'],
+        )
+      ).rows.map((row) => row['QUERY PLAN']);
+      // Each partition's first row comes from one probe of the partition index...
+      const probe = plan.find((line) => line.includes(' candidate ')) ?? '';
+      expect(probe).toContain(`Index Scan using ${name}_p12 on ${name} candidate (actual rows=1 loops=4)`);
+      // ...and the walk starts there: it passes over the others' rows among the member's only.
+      const walk = plan.findIndex((line) => line.includes(` on ${name} outbox `));
+      expect(plan[walk]).toContain(`Index Scan using ${name}_pkey`);
+      expect(plan[walk + 1]).toMatch(/Index Cond: \("position" >= \$\d+\)/);
+      const passedOver = Number(/Rows Removed by Filter: (\d+)/.exec(plan[walk + 3] ?? plan.join('\n'))?.[1]);
+      expect(ahead).toBeGreaterThan(5_000);
+      expect(passedOver).toBeLessThan(2_500);
       await client.query(outbox.sql.sessionReset);
     } finally {
       client.release();

@@ -42,10 +42,10 @@ await describeWithServers('postgresOutbox', ['postgres'], ({ postgres: url }) =>
 
     it('exports the SQL with every placeholder filled', async () => {
       const outbox = postgresOutbox(pool, { table: 'shop.orders_outbox' });
-      const { claimPartitionMerge, partitionIndex, partitionIndexName, ...statements } = outbox.sql;
+      const { claimPartitionsIndexed, partitionIndex, partitionIndexName, ...statements } = outbox.sql;
       for (const statement of [
         ...Object.values(statements),
-        claimPartitionMerge(12, [0, 5]),
+        claimPartitionsIndexed(12),
         partitionIndex(12),
         partitionIndexName(12),
       ])

@@ -3,11 +3,10 @@
 -- partition count: all rows of a key are in one partition, read by one relay at a time, in position
 -- order (see outbox-claim.sql for why that is commit order per key).
 -- Used where the table has no index of the relay's partition count (`migrate({ partitions })`
--- builds it; outbox-claim-partition-merge.sql reads through it). Known cost: this read walks the
--- primary key from the oldest row and filters, so it also passes over every row of the other
--- members' partitions still in the table ahead of its own, and the whole backlog of a member that
--- lags or whose topic keeps failing (PostgreSQL 15, 4,000 rows read behind 100,000 such rows: 36 ms
--- against 19 ms through the index; with nothing ahead the two take the same time).
+-- builds it; outbox-claim-partitions-indexed.sql starts the same read at the member's first row).
+-- Known cost: this read walks the primary key from the oldest row and filters, so it also passes
+-- over every row of the other members' partitions still in the table ahead of its own, and the
+-- whole backlog of a member that lags or whose topic keeps failing.
 --   $1  int       the batch size
 --   $2  text[]    topics to leave out (retried on their own), possibly empty
 --   $3  bigint[]  positions read and not yet deleted (as in outbox-claim.sql)

@@ -12,15 +12,10 @@
 -- enable_sort off: every read of the relay walks the primary key in position order and stops at
 -- the batch size. With the partition filter of a fleet (outbox-claim-partitions.sql) the planner
 -- guesses the filter keeps few rows and reads and sorts the whole table instead, at every read.
--- random_page_cost 1.1: the outbox is small and hot, its pages in memory. At the default (4) and
--- once the table is analyzed, PostgreSQL 15 reads each partition of a merged read
--- (outbox-claim-partition-merge.sql) by walking the primary key, not from the partition index,
--- taking the index order for scattered reads of the heap: 4 walks instead of none.
 SELECT
   set_config('lock_timeout', $1::text, false),
   set_config('tcp_keepalives_idle', '10', false),
   set_config('tcp_keepalives_interval', '5', false),
   set_config('tcp_keepalives_count', '3', false),
   set_config('synchronous_commit', 'off', false),
-  set_config('enable_sort', 'off', false),
-  set_config('random_page_cost', '1.1', false)
+  set_config('enable_sort', 'off', false)
