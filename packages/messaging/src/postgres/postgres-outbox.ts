@@ -287,10 +287,13 @@ export function postgresOutboxSql(options: Pick<PostgresOutboxOptions, 'table'> 
     insert: render(insertTemplate),
     claim: render(claimTemplate),
     claimSkipping: render(claimSkippingTemplate),
-    claimPartitions: render(claimPartitionsTemplate),
+    claimPartitions: render(claimPartitionsTemplate, { start: 'TRUE' }),
     claimPartitionsIndexed(partitions) {
       assertPartitionCount(partitions);
-      return render(claimPartitionsIndexedTemplate, { partitions: String(partitions) });
+      const start = render(claimPartitionsIndexedTemplate.replace(/^(--.*\n)+/, '').trim(), {
+        partitions: String(partitions),
+      });
+      return render(claimPartitionsTemplate, { start });
     },
     partitionIndex(partitions) {
       assertPartitionCount(partitions);

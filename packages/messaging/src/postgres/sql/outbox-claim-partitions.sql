@@ -13,6 +13,8 @@
 --   $4  int       the partition count
 --   $5  int[]     the partitions this relay holds
 --   $6  bigint[]  published rows to delete first (possibly empty)
+-- The start placeholder is TRUE here, and the condition of outbox-claim-partitions-indexed.sql
+-- (the member's first row) where the table has the partition index.
 -- Returns the columns of outbox-claim.sql and partition.
 WITH removed AS (
   -- Published rows, deleted in the same round trip as the read (they are among the left-out
@@ -24,7 +26,8 @@ SELECT
   (extract(epoch FROM clock_timestamp() - outbox.created_at) * 1000)::float8 AS age_ms,
   (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int AS partition
 FROM {{table}} AS outbox
-WHERE (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int = ANY($5::int[])
+WHERE {{start}}
+  AND (hashtext(coalesce(outbox.key, outbox.topic)) & 2147483647) % $4::int = ANY($5::int[])
   AND outbox.topic <> ALL($2::text[])
   AND outbox.position <> ALL($3::bigint[])
 ORDER BY outbox.position
