@@ -13,6 +13,7 @@ export async function benchmarks(): Promise<BenchmarkDefinition[]> {
     import('./saga.bench.js'),
     import('./outbox.bench.js'),
     import('./outbox-brokers.bench.js'),
+    import('./outbox-fleet-read.bench.js'),
     import('./transports.bench.js'),
     import('./postgres-latency.bench.js'),
     import('./claim-check-async-reply.bench.js'),

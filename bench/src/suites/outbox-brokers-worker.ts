@@ -14,6 +14,7 @@ import { postgresOutbox } from '@bulwark/messaging/postgres';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { joinCpuBudget } from './cpu-budget.js';
 import {
   amqpBenchTransport,
   benchEnvelopes,
@@ -39,6 +40,9 @@ const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 /** A directory to write the relay's timeline to (outbox-brokers-timeline.ts), if any. */
 const timelineDirectory = process.env.BENCH_TIMELINE;
+/** The process's CPU budget in cores (cpu-budget.ts), if any. */
+const cpuBudget = process.env.BENCH_RELAY_CPU === undefined ? undefined : Number(process.env.BENCH_RELAY_CPU);
+const leaveCpuBudget = cpuBudget === undefined ? () => {} : joinCpuBudget(cpuBudget);
 
 let cpuAtReady = process.cpuUsage();
 const accepted = (count: number) => {
@@ -76,8 +80,12 @@ if (role === 'relay') {
     publishConcurrency,
     partitions,
   });
-  while (relay.snapshot().partitions?.length !== partitions / fleetSize)
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  // A fleet's member is ready with its share; a relay alone (partitions 1) once it leads.
+  const isReady = () =>
+    partitions === 1
+      ? relay.snapshot().role === 'leader'
+      : relay.snapshot().partitions?.length === partitions / fleetSize;
+  while (!isReady()) await new Promise((resolve) => setTimeout(resolve, 10));
   ready();
   await stopped;
   await relay.close();
@@ -113,4 +121,5 @@ if (role === 'relay') {
   await running;
   await close();
 }
+leaveCpuBudget();
 process.exit(0);

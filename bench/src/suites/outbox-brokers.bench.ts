@@ -30,6 +30,12 @@
 //   BENCH_FLEET_SIZE=2 runs the fleet rows with 2 processes (a divisor of the 12 partitions).
 //   BENCH_ONLY=<part of a row's name> runs only those rows; BENCH_TIMELINE=<directory> writes each
 //   relay's timeline of every round there (outbox-brokers-timeline.ts: where a relay's time goes).
+//   BENCH_OUTBOX_ROWS=<n> commits n rows per round instead of 20,000.
+//   BENCH_RELAY_CPU=<cores> (root only) runs other rows: 1 relay and a fleet, every relay in a
+//   process of its own held to that much CPU (cpu-budget.ts), as relays on hosts of their own. On
+//   this 2-core machine one relay without a budget keeps most of it busy with PostgreSQL and the
+//   broker, so the fleet rows above measure the machine; with budgets they measure how a fleet
+//   scales while the machine has CPU left for PostgreSQL and the broker.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +61,8 @@ import { commitStampFile, RelayTimeline } from './outbox-brokers-timeline.js';
 const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
-const rows = 20_000;
+/** Rows committed per round (BENCH_OUTBOX_ROWS to change). */
+const rows = Number(process.env.BENCH_OUTBOX_ROWS ?? 20_000);
 /** Measured rounds of every row (BENCH_ROUNDS to change). */
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
@@ -77,6 +84,15 @@ const timelineDirectory = process.env.BENCH_TIMELINE;
 if (timelineDirectory !== undefined) mkdirSync(timelineDirectory, { recursive: true });
 /** Rows to run, by a part of their name (`redis`, `×3`...): all when unset. */
 const only = process.env.BENCH_ONLY;
+
+/**
+ * A CPU budget per relay process, in cores (BENCH_RELAY_CPU=0.25, say; root only, cpu-budget.ts):
+ * the rows are then a relay alone and a fleet, each relay in a process of its own with that much
+ * CPU, as on hosts of their own. Without budgets, one relay already keeps most of this 2-core
+ * machine busy (with PostgreSQL and the broker), and a fleet measures the machine; with them, it
+ * measures whether the relays get in each other's way. No floors then.
+ */
+const relayCpu = process.env.BENCH_RELAY_CPU;
 
 /** Publishes in flight per relay; the relay's default is 1 (one batch at a time). */
 const publishConcurrency = 8;
@@ -306,11 +322,11 @@ class Fleet {
 const fleets: Fleet[] = [];
 
 /** Starts a fleet once, for every round of its row. */
-function lazyFleet(env: (index: number) => Record<string, string>): () => Promise<Fleet> {
+function lazyFleet(env: (index: number) => Record<string, string>, count = fleetSize): () => Promise<Fleet> {
   let started: Promise<Fleet> | undefined;
   return () => {
     started ??= (async () => {
-      const fleet = new Fleet(fleetSize, env);
+      const fleet = new Fleet(count, env);
       fleets.push(fleet);
       await fleet.ready();
       return fleet;
@@ -319,17 +335,29 @@ function lazyFleet(env: (index: number) => Record<string, string>): () => Promis
   };
 }
 
-/** Drains `rows` outbox rows through a fleet of relays, one per process, sharing `partitions`. */
-function drainFleet(pool: pg.Pool, table: string, destination: BrokerDestination): () => Promise<Sample> {
-  const fleet = lazyFleet(() => ({
-    BENCH_ROLE: 'relay',
-    BENCH_BROKER: destination.broker,
-    BENCH_TARGET: table,
-    BENCH_DESTINATION: destination.name,
-    BENCH_FLEET: String(fleetSize),
-    BENCH_PARTITIONS: String(partitions),
-    BENCH_PUBLISH_CONCURRENCY: String(publishConcurrency),
-  }));
+/**
+ * Drains `rows` outbox rows through a fleet of `count` relays, one per process, sharing `partitions`
+ * (1 relay: one publishing alone, partitions 1), each within the CPU budget `relayCpu` if set.
+ */
+function drainFleet(
+  pool: pg.Pool,
+  table: string,
+  destination: BrokerDestination,
+  count = fleetSize,
+): () => Promise<Sample> {
+  const fleet = lazyFleet(
+    () => ({
+      BENCH_ROLE: 'relay',
+      BENCH_BROKER: destination.broker,
+      BENCH_TARGET: table,
+      BENCH_DESTINATION: destination.name,
+      BENCH_FLEET: String(count),
+      BENCH_PARTITIONS: String(count === 1 ? 1 : partitions),
+      BENCH_PUBLISH_CONCURRENCY: String(publishConcurrency),
+      ...(relayCpu !== undefined && { BENCH_RELAY_CPU: relayCpu }),
+    }),
+    count,
+  );
   return async () => {
     try {
       // Every relay has its share before the rows are committed.
@@ -391,19 +419,28 @@ async function measure(): Promise<SubjectResult[]> {
     for (const count of [1, fleetSize]) {
       const table = `bench_outbox_brokers_${suffix}_${tables.length}`;
       tables.push(table);
-      await postgresOutbox(pool, { table }).migrate();
-      if (count === 1)
+      // A fleet's table has the index its members read their partitions by.
+      await postgresOutbox(pool, { table }).migrate(count > 1 ? { partitions } : {});
+      if (relayCpu !== undefined)
+        subjects[
+          count === 1
+            ? `relay ×1 (process, ${relayCpu} core) → ${destination.broker}`
+            : `relay ×${count} (processes, ${relayCpu} core each) → ${destination.broker}`
+        ] = drainFleet(pool, table, destination, count);
+      else if (count === 1)
         subjects[`relay ×1 → ${destination.broker}`] = () => drainHere(pool, table, destination.local.transport);
       else subjects[`relay ×${count} (processes) → ${destination.broker}`] = drainFleet(pool, table, destination);
     }
   }
-  subjects['floor: XADD pipelined by hand → redis'] = () => floorHere({ redis, stream: floorStream });
-  subjects[`floor ×${fleetSize} (processes): XADD pipelined by hand → redis`] = floorFleet(
-    'redis-streams',
-    floorStream,
-  );
-  subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
-  subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
+  if (relayCpu === undefined) {
+    subjects['floor: XADD pipelined by hand → redis'] = () => floorHere({ redis, stream: floorStream });
+    subjects[`floor ×${fleetSize} (processes): XADD pipelined by hand → redis`] = floorFleet(
+      'redis-streams',
+      floorStream,
+    );
+    subjects['floor: confirm channel by hand → rabbitmq'] = () => floorHere({ channel, queue: floorQueue });
+    subjects[`floor ×${fleetSize} (processes): confirm channel by hand → rabbitmq`] = floorFleet('amqp', floorQueue);
+  }
   const names = Object.keys(subjects).filter((name) => only === undefined || name.includes(only));
   const samples = new Map<string, Sample[]>(names.map((name) => [name, []]));
   try {
