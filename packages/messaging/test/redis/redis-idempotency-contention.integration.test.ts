@@ -22,8 +22,9 @@ await describeWithServers('redisIdempotency exactly once', ['redis'], ({ redis: 
     const conflicts = results.filter((result) => result.kind === 'conflict');
     expect(results.filter((result) => result.kind === 'error')).toEqual([]);
     expect(values.length + conflicts.length).toBe(200);
-    // Callers are spread over ~600 ms around 200 ms of work: some meet it running, some replay it.
-    expect(values.length).toBeGreaterThan(1);
+    // Half the callers come around the 200 ms of work (they meet it running), half once it is
+    // stored (they replay it): contention-child.ts.
+    expect(values.length).toBeGreaterThan(100);
     expect(conflicts.length).toBeGreaterThan(0);
     // Everyone who got a value got the one outcome, produced by one process.
     expect(new Set(values.map((result) => JSON.stringify(result.value))).size).toBe(1);
