@@ -193,8 +193,9 @@ export interface PostgresOutboxMigrateOptions {
    * The `partitions` of the fleet of relays that will publish this outbox. Above 1, also builds
    * the index by which each member finds its first row (and drops the indexes of other counts):
    * without it every member's read walks the table from its oldest row, past the whole backlog
-   * of a member that lags. Relays look for the index when they start. It is built in the migration's transaction, so writers wait for it: short on an
-   * outbox, whose published rows are deleted.
+   * of a member that lags. Relays look for the index when their session starts. It is built in
+   * the migration's transaction, so writers wait for it: short on an outbox, whose published rows
+   * are deleted.
    * @defaultValue 1 (no index; partition indexes already there are left alone)
    */
   partitions?: number;

@@ -2,10 +2,11 @@
 -- count (outbox-partition-index.sql): the start condition of outbox-claim-partitions.sql, which
 -- starts its walk at the first row this member can read instead of the oldest row of the table.
 -- The index finds each held partition's first readable row (one probe per partition); the read
--- then walks the primary key from the earliest of them. Rows of other members' partitions ahead of that point (the backlog of a member
--- that lags or whose topic keeps failing) are skipped; those among its own rows are still passed
--- over, about partitions / held per row returned, which costs no more than reading the partitions
--- from the index one scan each and merging them (measured: `pnpm bench:built outbox.fleet-read`).
+-- then walks the primary key from the earliest of them. Rows of other members' partitions ahead of
+-- that point (the backlog of a member that lags or whose topic keeps failing) are skipped; those
+-- among its own rows are still passed over, about partitions / held per row returned, which costs
+-- no more than reading the partitions from the index one scan each and merging them (measured:
+-- `pnpm bench:built outbox.fleet-read`).
 -- The probe asks for the index's own order, (partition, position), with the partition as a range:
 -- only the partition index gives that order without a sort (turned off for the relay's session,
 -- outbox-session.sql), so the planner cannot take a walk of the primary key for it. Asked for

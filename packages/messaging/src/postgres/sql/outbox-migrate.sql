@@ -1,7 +1,8 @@
 -- postgresOutbox (@bulwark/messaging/postgres): creates the outbox table, the one-row table
 -- where the leader relay says whether it wants to be woken, and the trigger that wakes it (the
--- primary key is the only index the relay needs). Idempotent: `migrate()` runs it at every
--- start, under an advisory lock so that processes starting together do not race.
+-- primary key is the only index a single relay needs; a fleet's is outbox-partition-index.sql).
+-- Idempotent: `migrate()` runs it at every start, under an advisory lock so that processes
+-- starting together do not race.
 --
 -- Placeholders (replaced by `postgresOutboxSql()` with quoted identifiers / literals):
 --   {{table}}     the qualified table, e.g. "public"."bulwark_outbox"
