@@ -12,6 +12,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const startWorker = (args: readonly string[]) => startTypeScriptChild(workerScript, { args, stderrLabel: 'worker' });
 
+/**
+ * Polls `done` every 50 ms until it holds or `ms` passed. The bounds are generous: a takeover waits
+ * for the lease and a redelivery, and on a loaded machine took longer than the 15 s once allowed.
+ */
+async function pollUntil(done: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && !(await done())) await sleep(50);
+}
+
 await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ postgres: url }) => {
   const table = uniqueName('ar_fault_messages');
   const storeTable = uniqueName('ar_fault_ops');
@@ -30,7 +39,9 @@ await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ p
     await pool.end();
   });
 
-  it('a worker killed mid-run loses no operation: another takes each over after the lease, once', async () => {
+  it('a worker killed mid-run loses no operation: another takes each over after the lease, once', {
+    timeout: 120_000,
+  }, async () => {
     const transport = postgresTransport(pool, { table, listen: false });
     const store = postgresAsyncReplyStore(pool, { table: storeTable });
     const api = asyncReply({ store, transport, leaseMs: 2_000 });
@@ -40,18 +51,14 @@ await describeWithServers('asyncReply workers under SIGKILL', ['postgres'], ({ p
     const total = 20;
     const accepted = await Promise.all(Array.from({ length: total }, (_, n) => api.accept('double', { n })));
     const statuses = () => Promise.all(accepted.map(({ id }) => api.status<{ doubled: number; pid: number }>(id)));
-    for (let turn = 0; turn < 200 && !(await statuses()).every((state) => state?.status === 'running'); turn++) {
-      await sleep(50);
-    }
+    await pollUntil(async () => (await statuses()).every((state) => state?.status === 'running'), 20_000);
     expect((await statuses()).map((state) => state?.status)).toEqual(Array(total).fill('running'));
 
     doomed.child.kill('SIGKILL');
     await doomed.exited;
     const rescuer = startWorker([url, table, storeTable, 'work', applicationName]);
     await rescuer.ready;
-    for (let turn = 0; turn < 300 && !(await statuses()).every((state) => state?.status === 'succeeded'); turn++) {
-      await sleep(50);
-    }
+    await pollUntil(async () => (await statuses()).every((state) => state?.status === 'succeeded'), 60_000);
     const states = await statuses();
     expect(states.map((state) => (state?.status === 'succeeded' ? state.result.doubled : state?.status))).toEqual(
       Array.from({ length: total }, (_, n) => n * 2),
