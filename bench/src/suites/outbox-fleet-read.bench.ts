@@ -10,7 +10,7 @@
 //   the walk passes over 2 rows of other members per row it returns.
 // outbox.fleet-read.behind-backlog — the same behind 100,000 rows of the other members' partitions
 //   (a member that lags, or one whose topic keeps failing): the walk passes over all of them.
-import { postgresOutbox } from '@bulwark/messaging/postgres';
+import { postgresOutbox, postgresOutboxSql } from '@bulwark/messaging/postgres';
 import pg from 'pg';
 import type { BenchmarkDefinition, Subject } from '../harness.js';
 
@@ -19,7 +19,7 @@ const table = 'bench_outbox_fleet_read';
 const partitions = 12;
 const held = [0, 3, 6, 9];
 const batch = 4_000;
-const sql = postgresOutbox(new pg.Pool(), { table }).sql;
+const sql = postgresOutboxSql({ table });
 
 let pool: pg.Pool | undefined;
 /**

@@ -242,11 +242,16 @@ export interface PostgresOutbox extends Outbox<PostgresOutboxExecutor> {
 const lockTimeoutCode = '55P03';
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
+/** What is wrong with a partition count below `least` or above 1024, if anything. */
+function partitionCountProblem(partitions: number, least: 1 | 2, given: unknown = partitions): string | undefined {
+  if (Number.isInteger(partitions) && partitions >= least && partitions <= 1024) return undefined;
+  const purpose = least === 2 ? ' for a partition index' : '';
+  return `partitions must be an integer from ${least} to 1024${purpose}, got ${String(given)}`;
+}
+
 function assertPartitionCount(partitions: number): void {
-  if (!Number.isInteger(partitions) || partitions < 2 || partitions > 1024)
-    throw new InvalidOptionsError('postgresOutbox', [
-      `partitions must be an integer from 2 to 1024 for a partition index, got ${String(partitions)}`,
-    ]);
+  const problem = partitionCountProblem(partitions, 2);
+  if (problem !== undefined) throw new InvalidOptionsError('postgresOutbox', [problem]);
 }
 
 /**
@@ -390,10 +395,8 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
     sql,
     async migrate(migrateOptions) {
       const partitions = migrateOptions?.partitions ?? 1;
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
-        throw new InvalidOptionsError('postgresOutbox.migrate', [
-          `partitions must be an integer from 1 to 1024, got ${String(migrateOptions?.partitions)}`,
-        ]);
+      const problem = partitionCountProblem(partitions, 1, migrateOptions?.partitions);
+      if (problem !== undefined) throw new InvalidOptionsError('postgresOutbox.migrate', [problem]);
       migrateOptions?.signal?.throwIfAborted();
       // One simple query: the table and its index in one transaction.
       await pool.query(partitions > 1 ? `${sql.migrate};\n${sql.partitionIndex(partitions)}` : sql.migrate);
@@ -422,8 +425,8 @@ export function postgresOutbox(pool: Pool, options: PostgresOutboxOptions = {}):
       const validator = new OptionsValidator('outbox relay');
       if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1)
         validator.report(`queryTimeoutMs must be a positive integer, got ${String(relayOptions?.queryTimeoutMs)}`);
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
-        validator.report(`partitions must be an integer from 1 to 1024, got ${String(relayOptions?.partitions)}`);
+      const partitionsProblem = partitionCountProblem(partitions, 1, relayOptions?.partitions);
+      if (partitionsProblem !== undefined) validator.report(partitionsProblem);
       if (!Number.isFinite(rebalanceIntervalMs) || rebalanceIntervalMs < 1)
         validator.report(
           `rebalanceIntervalMs must be a finite number of at least 1, got ${String(relayOptions?.rebalanceIntervalMs)}`,
