@@ -236,8 +236,11 @@ export function asyncReply(options: AsyncReplyOptions): AsyncReply {
     const record = await store.start(id, { now: startedAt, runId, leaseUntil: startedAt + leaseMs });
     if (!record) {
       const current = await store.get(id, clock.now());
-      if (current?.status === 'running' && current.leaseUntil !== undefined && current.leaseUntil > clock.now()) {
-        return { kind: 'busy', retryInMs: current.leaseUntil - clock.now() };
+      // Still running under a lease: try again when it ends. The lease may have run out between
+      // start and this read (a loaded machine): then at once, not acked as done, which would leave
+      // the operation running with no message left to take it over.
+      if (current?.status === 'running' && current.leaseUntil !== undefined) {
+        return { kind: 'busy', retryInMs: Math.max(0, current.leaseUntil - clock.now()) };
       }
       return { kind: 'done' };
     }
