@@ -270,6 +270,33 @@ describe('asyncReply (worker mode through a transport)', () => {
     await transport.close();
   });
 
+  it('takes an operation over whose lease ran out between its start attempt and its read, instead of acking it', async () => {
+    const transport = memoryTransport();
+    const inner = memoryAsyncReplyStore();
+    let attempts = 0;
+    // The first start attempt finds a dead run's lease still held; by the read after it, it has run out.
+    const store: typeof inner = Object.create(inner, {
+      start: {
+        value: async (id: string, run: Parameters<typeof inner.start>[1]) => {
+          attempts += 1;
+          if (attempts > 1) return inner.start(id, run);
+          await inner.start(id, { ...run, runId: 'dead', leaseUntil: run.now + 1 });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return undefined;
+        },
+      },
+    });
+    const producer = asyncReply({ store, transport });
+    const worker = asyncReply({ store, transport }).handle<{ n: number }, number>('square', ({ n }) => n * n);
+    await worker.worker();
+    const { id } = await producer.accept('square', { n: 7 });
+    await until(async () => (await producer.status(id))?.status === 'succeeded');
+    expect(await producer.status(id)).toMatchObject({ status: 'succeeded', result: 49 });
+    expect(attempts).toBe(2);
+    await worker.close();
+    await transport.close();
+  });
+
   it('runs an operation once even if its message is delivered twice', async () => {
     const transport = memoryTransport();
     const store = memoryAsyncReplyStore();
