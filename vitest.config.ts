@@ -24,6 +24,8 @@ export default defineConfig({
   test: {
     reporters: ['default', new ClosingLineReporter()],
     globalSetup: ['tools/test-support/src/test-run-setup.ts'],
+    // expect.poll waits 1 s by default: too short for a loaded CI machine sharing its servers.
+    expect: { poll: { timeout: 10_000 } },
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**'],

@@ -52,7 +52,7 @@ it('answers a request in flight when close() starts, with Connection: close, and
   await inFlight;
   const closed = app.close();
   // Answered once the listening socket is closed: the moment Fastify no longer closes it for us.
-  await vi.waitFor(() => expect(app.server.listening).toBe(false));
+  await vi.waitFor(() => expect(app.server.listening).toBe(false), { timeout: 10_000 });
   release();
   const { status, connection, closed: socketClosed } = await answer;
   expect(status).toBe(200);

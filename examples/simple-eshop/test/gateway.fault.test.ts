@@ -158,8 +158,9 @@ await describeWithServers('API gateway in front of shop API processes', ['postgr
     // Requests were in flight on the killed process: they were sent again to another one.
     expect(retriedElsewhere).toBeGreaterThan(0);
     expect(sent - sentAtKill).toBeGreaterThanOrEqual(60);
-    await vi.waitFor(() =>
-      expect(gateway.status().find(({ upstream }) => upstream === victim.url)?.healthy).toBe(false),
+    await vi.waitFor(
+      () => expect(gateway.status().find(({ upstream }) => upstream === victim.url)?.healthy).toBe(false),
+      { timeout: 10_000 },
     );
     const dead = gateway.status().find(({ upstream }) => upstream === victim.url);
     expect(['isolated', 'open']).toContain(dead?.circuit);

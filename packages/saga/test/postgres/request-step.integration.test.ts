@@ -84,7 +84,8 @@ await describeWithServers('saga request steps on PostgreSQL (log and transport)'
       await first.sagas.recover();
       await first.sagas.start(saga, { amount: 12 }, { id: 'restart-1' });
       const log = postgresSagaLog(pool, { table: sagaTable });
-      for (let tries = 0; tries < 100 && (await log.get('restart-1'))?.wakeAt == null; tries++)
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await log.get('restart-1'))?.wakeAt == null)
         await new Promise((resolve) => setTimeout(resolve, 20));
       expect(await log.get('restart-1')).toMatchObject({ status: 'running', owner: null });
       await first.close();

@@ -75,7 +75,8 @@ it('a run resumed from the log by another orchestrator continues the trace the r
     });
   const first = sagaOrchestrator({ log, sagas: [saga], recoverEveryMs: false, owner: 'first' });
   await first.start(saga, null, { id: 't-1' });
-  for (let tries = 0; tries < 200 && telemetry.spansNamed('step debit').length === 0; tries++)
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && telemetry.spansNamed('step debit').length === 0)
     await new Promise((resolve) => setTimeout(resolve, 5));
   await first.close();
   firstOrchestrator = false;
