@@ -18,7 +18,10 @@
 //   Subjects: a plain INSERT into the same table with the trigger dropped (the floor); the outbox
 //   while its relay runs (writers notify only while the relay is idle); the outbox with every
 //   commit notifying (no relay running, so the flag stays on) — what a trigger that always
-//   notifies costs, as notifying commits serialize cluster-wide.
+//   notifies costs, as notifying commits serialize cluster-wide; the outbox with its relay running
+//   on a table migrated with `partitions: 12` — what the fleet's partition index costs each insert.
+//   One round of every subject first, not counted; then BENCH_ROUNDS (5) rounds, the subjects'
+//   order turned by one each round.
 import { performance } from 'node:perf_hooks';
 import { createEnvelope, type Envelope, memoryTransport, type Transport } from '@bulwark/messaging';
 import { postgresOutbox } from '@bulwark/messaging/postgres';
@@ -226,24 +229,30 @@ async function commitToPublish(): Promise<SubjectResult[]> {
   ]);
 }
 
+/** Measured rounds of outbox.writers (BENCH_ROUNDS to change), after one that is not. */
+const writerRounds = Number(process.env.BENCH_ROUNDS ?? 5);
+
 async function writers(): Promise<SubjectResult[]> {
   const pool = new pg.Pool({ connectionString: url, max: 12 });
   const modes = [
     'plain INSERT (no trigger)',
     'outbox, relay running (notify only when idle)',
     'outbox, every commit notifies',
+    'outbox, relay running, partition index of 12',
   ];
   const samples = new Map<string, number[]>(modes.map((mode) => [mode, []]));
   const transactionsPerWriter = 200;
   try {
-    for (let round = 0; round < 3; round++) {
+    // Round -1 warms the pool, the server and the JIT up and is not counted.
+    for (let round = -1; round < writerRounds; round++) {
       for (let offset = 0; offset < modes.length; offset++) {
-        const mode = modes[(round + offset) % modes.length] as string;
-        const table = `bench_outbox_writers_${suffix}_${round}_${offset}`;
+        const mode = modes[(round + 1 + offset) % modes.length] as string;
+        const table = `bench_outbox_writers_${suffix}_${round + 1}_${offset}`;
         const outbox = postgresOutbox(pool, { table });
-        await outbox.migrate();
+        await outbox.migrate(mode === modes[3] ? { partitions: 12 } : {});
         if (mode === modes[0]) await pool.query(`DROP TRIGGER "${table}_notify" ON "${table}"`);
-        const relay = mode === modes[1] ? outbox.relay({ transport: countingTransport(() => {}) }) : undefined;
+        const relay =
+          mode === modes[1] || mode === modes[3] ? outbox.relay({ transport: countingTransport(() => {}) }) : undefined;
         if (relay) while (relay.snapshot().role !== 'leader') await sleep(5);
         const start = process.hrtime.bigint();
         await Promise.all(
@@ -263,7 +272,7 @@ async function writers(): Promise<SubjectResult[]> {
             }
           }),
         );
-        samples.get(mode)?.push(Number(process.hrtime.bigint() - start) / (8 * transactionsPerWriter));
+        if (round >= 0) samples.get(mode)?.push(Number(process.hrtime.bigint() - start) / (8 * transactionsPerWriter));
         await relay?.close();
         await pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_relay"`);
         await pool.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
