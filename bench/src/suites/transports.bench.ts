@@ -95,9 +95,18 @@ export const transportTargets: Record<string, TransportTarget> = {
   },
   'amqp (quorum queue)': amqpTarget('quorum'),
   'amqp (classic queue)': amqpTarget('classic'),
-  nats: {
+  nats: natsTarget({}),
+};
+
+/**
+ * The NATS transport on a connection of its own. `noAsyncTraces` is the client's option that skips
+ * the stack it captures for every request (each JetStream publish is one), the `nats
+ * (noAsyncTraces)` row of `transports.nats`.
+ */
+function natsTarget(connectionOptions: { noAsyncTraces?: boolean }): TransportTarget {
+  return {
     async make() {
-      const connection = await connectNats({ servers: natsServers, maxReconnectAttempts: -1 });
+      const connection = await connectNats({ servers: natsServers, maxReconnectAttempts: -1, ...connectionOptions });
       const stream = `BENCH_${randomUUID().slice(0, 8)}`;
       const transport = natsTransport(connection, { stream, subjectPrefix: stream.toLowerCase() });
       return {
@@ -109,8 +118,58 @@ export const transportTargets: Record<string, TransportTarget> = {
         },
       };
     },
-  },
-};
+  };
+}
+
+/** The floor of the NATS rows (see `peerTargets`), on a connection with these options. */
+function rawNatsTarget(connectionOptions: { noAsyncTraces?: boolean }): PeerTarget {
+  return {
+    async make(concurrency) {
+      const connection = await connectNats({ servers: natsServers, ...connectionOptions });
+      const manager = await jetstreamManager(connection);
+      const stream = `BENCH_RAW_${randomUUID().slice(0, 8)}`;
+      const subject = `${stream.toLowerCase()}.messages`;
+      await manager.streams.add({
+        name: stream,
+        subjects: [subject],
+        retention: RetentionPolicy.Interest,
+        storage: StorageType.File,
+      });
+      await manager.consumers.add(stream, {
+        durable_name: 'bench',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: subject,
+      });
+      const js = jetstream(connection);
+      const waiting = new Map<string, () => void>();
+      const consumer = await js.consumers.get(stream, 'bench');
+      const messages = await consumer.consume({
+        max_messages: concurrency,
+        callback: (message) => {
+          const { id } = message.json<{ id: string }>();
+          message.ack();
+          waiting.get(id)?.();
+          waiting.delete(id);
+        },
+      });
+      return {
+        run: async () => {
+          const id = randomUUID();
+          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const body = Buffer.from(JSON.stringify({ id, type: 'bench.message', payload }));
+          await js.publish(subject, body, { msgID: id });
+          await handled;
+        },
+        dispose: async () => {
+          messages.stop();
+          await manager.streams.delete(stream);
+          await connection.close();
+        },
+      };
+    },
+  };
+}
 
 function amqpTarget(queueType: 'quorum' | 'classic'): TransportTarget {
   return {
@@ -202,52 +261,7 @@ export const peerTargets: Record<string, PeerTarget> = {
   // ack lost on the way is a redelivery after ack_wait. What the floor skips: the prefetch bound (consume()
   // refills by what arrived, not by what was settled), the stream-name expectation on publish, the
   // publish retry and the per-topic routing check.
-  'nats raw (@nats-io JetStream)': {
-    async make(concurrency) {
-      const connection = await connectNats({ servers: natsServers });
-      const manager = await jetstreamManager(connection);
-      const stream = `BENCH_RAW_${randomUUID().slice(0, 8)}`;
-      const subject = `${stream.toLowerCase()}.messages`;
-      await manager.streams.add({
-        name: stream,
-        subjects: [subject],
-        retention: RetentionPolicy.Interest,
-        storage: StorageType.File,
-      });
-      await manager.consumers.add(stream, {
-        durable_name: 'bench',
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        filter_subject: subject,
-      });
-      const js = jetstream(connection);
-      const waiting = new Map<string, () => void>();
-      const consumer = await js.consumers.get(stream, 'bench');
-      const messages = await consumer.consume({
-        max_messages: concurrency,
-        callback: (message) => {
-          const { id } = message.json<{ id: string }>();
-          message.ack();
-          waiting.get(id)?.();
-          waiting.delete(id);
-        },
-      });
-      return {
-        run: async () => {
-          const id = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
-          const body = Buffer.from(JSON.stringify({ id, type: 'bench.message', payload }));
-          await js.publish(subject, body, { msgID: id });
-          await handled;
-        },
-        dispose: async () => {
-          messages.stop();
-          await manager.streams.delete(stream);
-          await connection.close();
-        },
-      };
-    },
-  },
+  'nats raw (@nats-io JetStream)': rawNatsTarget({}),
   // pg-boss 10.4 (the newest that runs on Node 20) on the same PostgreSQL, at its best: one worker
   // fetching up to `concurrency` jobs at a time, polling at its minimum interval (0.5 s; pg-boss 10
   // has no LISTEN wake-up), and woken after every send with `notifyWorker` (only possible when the
@@ -436,6 +450,16 @@ interface FocusedPair {
   readonly floor: string;
 }
 
+/** Rows of the focused definitions only (not of transports.e2e): NATS without the client's async traces. */
+const focusedTransportTargets: Record<string, TransportTarget> = {
+  ...transportTargets,
+  'nats (noAsyncTraces)': natsTarget({ noAsyncTraces: true }),
+};
+const focusedPeerTargets: Record<string, PeerTarget> = {
+  ...peerTargets,
+  'nats raw (@nats-io JetStream, noAsyncTraces)': rawNatsTarget({ noAsyncTraces: true }),
+};
+
 /**
  * `pnpm bench transports.nats` and `transports.amqp`: only a broker's transport rows and their
  * floors, more rounds, and the harness's client CPU rows (the bench process runs publisher,
@@ -451,14 +475,14 @@ function focusedDefinition(
   const subjects: BenchmarkDefinition['subjects'] = {};
   for (const { transport: name } of pairs) {
     subjects[name] = async () => {
-      const { transport, dispose } = await (transportTargets[name] as TransportTarget).make();
+      const { transport, dispose } = await (focusedTransportTargets[name] as TransportTarget).make();
       disposers.push(dispose);
       return endToEnd(transport, concurrency);
     };
   }
   for (const { floor: name } of pairs) {
     subjects[name] = async () => {
-      const { run, dispose } = await (peerTargets[name] as PeerTarget).make(concurrency);
+      const { run, dispose } = await (focusedPeerTargets[name] as PeerTarget).make(concurrency);
       disposers.push(dispose);
       return { run };
     };
@@ -487,7 +511,10 @@ const natsDefinition = (concurrency: number) =>
   focusedDefinition(
     'nats',
     'NATS JetStream: publish → handler → ack of one 1 KB message, transport vs raw client',
-    [{ transport: 'nats', floor: 'nats raw (@nats-io JetStream)' }],
+    [
+      { transport: 'nats', floor: 'nats raw (@nats-io JetStream)' },
+      { transport: 'nats (noAsyncTraces)', floor: 'nats raw (@nats-io JetStream, noAsyncTraces)' },
+    ],
     concurrency,
   );
 
