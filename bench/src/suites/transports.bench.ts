@@ -36,6 +36,21 @@ const natsServers = (process.env.NATS_URL || 'nats://127.0.0.1:4222').replace(/^
 const payload = { data: 'x'.repeat(1_000) };
 const concurrencies = [1, 32] as const;
 
+/** Callers waiting for the handler of their message, by message (or job) id. */
+class HandlerWaits {
+  readonly #waiting = new Map<string, () => void>();
+
+  /** Resolves once {@link handled} is called with `id`. */
+  wait(id: string): Promise<void> {
+    return new Promise((resolve) => this.#waiting.set(id, resolve));
+  }
+
+  handled(id: string): void {
+    this.#waiting.get(id)?.();
+    this.#waiting.delete(id);
+  }
+}
+
 /** A resource the teardown must release. */
 type Dispose = () => Promise<void>;
 
@@ -142,21 +157,20 @@ function rawNatsTarget(connectionOptions: { noAsyncTraces?: boolean }): PeerTarg
         filter_subject: subject,
       });
       const js = jetstream(connection);
-      const waiting = new Map<string, () => void>();
+      const waiting = new HandlerWaits();
       const consumer = await js.consumers.get(stream, 'bench');
       const messages = await consumer.consume({
         max_messages: concurrency,
         callback: (message) => {
           const { id } = message.json<{ id: string }>();
           message.ack();
-          waiting.get(id)?.();
-          waiting.delete(id);
+          waiting.handled(id);
         },
       });
       return {
         run: async () => {
           const id = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const handled = waiting.wait(id);
           const body = Buffer.from(JSON.stringify({ id, type: 'bench.message', payload }));
           await js.publish(subject, body, { msgID: id });
           await handled;
@@ -214,18 +228,17 @@ function rawAmqplibTarget(queueType: 'quorum' | 'classic'): PeerTarget {
       });
       await consumer.bindQueue(name, name, name);
       await consumer.prefetch(concurrency);
-      const waiting = new Map<string, () => void>();
+      const waiting = new HandlerWaits();
       await consumer.consume(name, (message) => {
         if (!message) return;
         const { id } = JSON.parse(message.content.toString()) as { id: string };
         consumer.ack(message);
-        waiting.get(id)?.();
-        waiting.delete(id);
+        waiting.handled(id);
       });
       return {
         run: async () => {
           const id = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const handled = waiting.wait(id);
           await new Promise<void>((resolve, reject) =>
             publisher.publish(
               name,
@@ -275,18 +288,17 @@ export const peerTargets: Record<string, PeerTarget> = {
       await boss.start();
       const name = 'bench';
       await boss.createQueue(name);
-      const waiting = new Map<string, () => void>();
+      const waiting = new HandlerWaits();
       const worker = await boss.work(name, { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         for (const job of jobs) {
           const id = (job.data as { id: string }).id;
-          waiting.get(id)?.();
-          waiting.delete(id);
+          waiting.handled(id);
         }
       });
       return {
         run: async () => {
           const id = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const handled = waiting.wait(id);
           await boss.send(name, { id, ...payload });
           boss.notifyWorker(worker);
           await handled;
@@ -311,7 +323,7 @@ export const peerTargets: Record<string, PeerTarget> = {
   'graphile-worker': {
     async make(concurrency) {
       const schema = `bench_graphile_${randomUUID().slice(0, 8)}`;
-      const waiting = new Map<string, () => void>();
+      const waiting = new HandlerWaits();
       const runner = await runGraphileWorker({
         preset: {
           worker: {
@@ -328,8 +340,7 @@ export const peerTargets: Record<string, PeerTarget> = {
         taskList: {
           bench: async (job) => {
             const id = (job as { id: string }).id;
-            waiting.get(id)?.();
-            waiting.delete(id);
+            waiting.handled(id);
           },
         },
       });
@@ -341,7 +352,7 @@ export const peerTargets: Record<string, PeerTarget> = {
       return {
         run: async () => {
           const id = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(id, resolve));
+          const handled = waiting.wait(id);
           await utils.addJob('bench', { id, ...payload });
           await handled;
         },
@@ -362,17 +373,16 @@ export const peerTargets: Record<string, PeerTarget> = {
       const name = `bench-${randomUUID().slice(0, 8)}`;
       const connection = { url: redisUrl, maxRetriesPerRequest: null };
       const queue = new Queue(name, { connection });
-      const waiting = new Map<string, () => void>();
+      const waiting = new HandlerWaits();
       const worker = new Worker(name, async () => {}, { connection, concurrency });
       worker.on('completed', (job) => {
-        waiting.get(job.id as string)?.();
-        waiting.delete(job.id as string);
+        waiting.handled(job.id as string);
       });
       await worker.waitUntilReady();
       return {
         run: async () => {
           const jobId = randomUUID();
-          const handled = new Promise<void>((resolve) => waiting.set(jobId, resolve));
+          const handled = waiting.wait(jobId);
           await queue.add('bench.message', payload, { jobId, removeOnComplete: true, removeOnFail: true });
           await handled;
         },
@@ -391,14 +401,13 @@ const disposers: Dispose[] = [];
 /** One publish → handler → ack round trip per `run`, on a fresh topic of `transport`. */
 async function endToEnd(transport: Transport, concurrency: number): Promise<Subject> {
   const topic = `bench.${randomUUID()}`;
-  const waiting = new Map<string, () => void>();
+  const waiting = new HandlerWaits();
   const subscription = await transport.subscribe(
     topic,
     'bench',
     async (delivery: Delivery) => {
       await delivery.ack();
-      waiting.get(delivery.message.id)?.();
-      waiting.delete(delivery.message.id);
+      waiting.handled(delivery.message.id);
     },
     { prefetch: concurrency },
   );
@@ -406,7 +415,7 @@ async function endToEnd(transport: Transport, concurrency: number): Promise<Subj
   return {
     run: async () => {
       const message = createEnvelope({ topic, type: 'bench.message', payload });
-      const handled = new Promise<void>((resolve) => waiting.set(message.id, resolve));
+      const handled = waiting.wait(message.id);
       await transport.publish(topic, [message]);
       await handled;
     },
