@@ -4,10 +4,11 @@
 // and a circuit breaker, which bound every store call with their own timeout) by one client made
 // before the faults and never replaced.
 
-import { circuitBreaker, consecutive, fixedWindow, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
+import { circuitBreaker, consecutive, RateLimitStoreError, rateLimiter } from '@bulwark/resilience';
 import { redisCircuitStateStore, redisRateLimitStore } from '@bulwark/resilience/redis';
 import { describeWithServers, runFaultScenarios, uniqueName, useRedisBehindFaultProxy } from '@bulwark/test-support';
 import { expect, it } from 'vitest';
+import { countingWindow } from '../rate-limit/counting-window.js';
 
 await describeWithServers('Redis stores under network faults (fault proxy)', ['redis'], ({ redis: url }) => {
   const harness = useRedisBehindFaultProxy(url);
@@ -17,7 +18,7 @@ await describeWithServers('Redis stores under network faults (fault proxy)', ['r
     const prefix = `${uniqueName('rate-fault')}:`;
     const limiter = rateLimiter({
       name: 'faults',
-      algorithm: fixedWindow({ limit: 1_000_000, windowMs: 600_000 }),
+      algorithm: countingWindow,
       store: redisRateLimitStore(harness.redis, { prefix }),
       timeoutMs,
     });
@@ -36,7 +37,7 @@ await describeWithServers('Redis stores under network faults (fault proxy)', ['r
     // The window's count, read past the proxy: every allowed decision is in it (none lost). A
     // decision that timed out may still have counted (its outcome was unknown to the caller),
     // so the count may exceed `allowed` by at most the calls that failed.
-    const counted = 1_000_000 - (await limiter.peek('steady')).remaining;
+    const counted = countingWindow.limit - (await limiter.peek('steady')).remaining;
     const failed = report.results.reduce((sum, result) => sum + result.typedFailures, 0);
     console.log(report.summary({ allowed, counted, 'lost (allowed but not counted)': Math.max(0, allowed - counted) }));
     expect(report.problems).toEqual([]);
